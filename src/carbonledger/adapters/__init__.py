@@ -1,0 +1,1 @@
+"""Adapters: concrete backends behind the ports."""

@@ -1,0 +1,262 @@
+"""Embedded ledger backend: one SQLite file, WAL, one atomic commit per batch."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect, derived_columns
+from carbonledger.core.canonical import canonical
+from carbonledger.core.merkle import (
+    MerkleAccumulator,
+    inclusion_proof,
+    leaf_hash,
+    root_from_leaf_hashes,
+)
+from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.tx import GENESIS_PREV, SignedTx, entry_hash, tx_from_parts, utc_now
+from carbonledger.crypto.keys import PrivateKey, eip191_digest
+from carbonledger.errors import Conflict, IntegrityError, NotFound
+from carbonledger.ports.ledger import (
+    Checkpoint,
+    InclusionProof,
+    ItemQuery,
+    PeriodKey,
+    Receipt,
+    StoredItem,
+    VerifyReport,
+)
+
+__all__ = ["SqliteLedger", "checkpoint_digest"]
+
+
+def checkpoint_digest(body: dict[str, Any]) -> bytes:
+    """What the operator signs for a checkpoint (EIP-191 over the canonical body)."""
+    return eip191_digest(canonical(body))
+
+
+class SqliteLedger:
+    """The embedded ledger: implements :class:`carbonledger.ports.ledger.LedgerPort`.
+
+    ``operator`` signs checkpoints; it must be the ledger admin's key (it is
+    required only to write). Reads and ``verify`` need no key.
+    """
+
+    def __init__(self, path: str | Path, operator: PrivateKey | None = None) -> None:
+        self.path = str(path)
+        self._operator = operator
+        self._conn = connect(self.path)
+        self._lock = threading.Lock()
+        self._state, self._acc, self._prev, self._seq = self._load()
+
+    # -- opening ----------------------------------------------------------
+    def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
+        conn = self._conn
+        state = LedgerState()
+        for (data,) in conn.execute(
+            "SELECT data FROM leaf WHERE kind IN ('ledger', 'organisation', 'site') ORDER BY idx"
+        ):
+            item = orjson.loads(data)
+            if item["kind"] == "ledger":
+                state.ledger_id, state.admin = item["id"], item["admin"]
+            elif item["kind"] == "organisation":
+                state.orgs[item["id"]] = item
+            else:
+                state.sites[item["id"]] = item
+        for sender, nonce in conn.execute("SELECT sender, MAX(nonce) FROM tx GROUP BY sender"):
+            state.nonces[sender] = nonce + 1
+        row = conn.execute("SELECT seq, entry_hash FROM tx ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (row[0], bytes(row[1])) if row else (0, GENESIS_PREV)
+        size = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaf").fetchone()[0]
+        state.size = size
+        acc = MerkleAccumulator.from_frontier(size, self._frontier(size))
+        return state, acc, prev, seq
+
+    def _frontier(self, size: int) -> list[bytes]:
+        """Hashes of the perfect subtrees that make up a tree of ``size`` leaves, left first."""
+        out: list[bytes] = []
+        start = 0
+        for level in range(size.bit_length() - 1, -1, -1):
+            if size >> level & 1:
+                out.append(self._node(level, start >> level))
+                start += 1 << level
+        return out
+
+    def _node(self, level: int, idx: int) -> bytes:
+        if level >= NODE_MIN_LEVEL:
+            row = self._conn.execute(
+                "SELECT hash FROM node WHERE level = ? AND idx = ?", (level, idx)
+            ).fetchone()
+            if row is None:
+                raise IntegrityError(f"Merkle node ({level}, {idx}) is missing", entry=None)
+            return bytes(row[0])
+        lo, hi = idx << level, (idx + 1) << level
+        hashes = [
+            leaf_hash(d)
+            for (d,) in self._conn.execute(
+                "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx", (lo, hi)
+            )
+        ]
+        if len(hashes) != hi - lo:
+            raise IntegrityError(f"leaves {lo}..{hi - 1} are incomplete", entry=None)
+        return root_from_leaf_hashes(hashes)
+
+    # -- writing ----------------------------------------------------------
+    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        """Check and append ``txs`` in one SQLite transaction with one checkpoint."""
+        if not txs:
+            return []
+        with self._lock:
+            return self._submit(txs)
+
+    def _submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        state = self._state.copy()
+        acc = MerkleAccumulator.from_frontier(self._acc.size, self._acc.frontier())
+        prev, seq = self._prev, self._seq
+        now = utc_now()
+        tx_rows: list[tuple[Any, ...]] = []
+        leaf_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        receipts: list[Receipt] = []
+        for tx in txs:
+            checked = tx_from_parts(tx.body_bytes, tx.items, tx.signature)
+            items = [orjson.loads(d) for d in checked.items]
+            apply(state, checked.body, items)
+            seq += 1
+            first = acc.size
+            for n, (data, item) in enumerate(zip(checked.items, items, strict=True)):
+                leaf_rows.append((first + n, seq, *derived_columns(item), data))
+            node_rows.extend(n for n in acc.extend(checked.item_hashes) if n[0] >= NODE_MIN_LEVEL)
+            tx_hash = checked.tx_hash
+            prev = entry_hash(prev, seq, now, tx_hash, checked.signature)
+            body = checked.body
+            tx_rows.append(
+                (seq, prev, now, body["type"], body["sender"], body["nonce"],
+                 checked.body_bytes, checked.signature, first, len(items))
+            )
+            receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
+        checkpoint = self._sign_checkpoint(state, acc, now)
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO tx VALUES (?,?,?,?,?,?,?,?,?,?)", tx_rows)
+            conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", leaf_rows)
+            conn.executemany("INSERT INTO node VALUES (?,?,?)", node_rows)
+            conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?)", checkpoint)
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise Conflict(f"already recorded (same account and period): {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._state, self._acc, self._prev, self._seq = state, acc, prev, seq
+        return receipts
+
+    def _sign_checkpoint(
+        self, state: LedgerState, acc: MerkleAccumulator, now: str
+    ) -> tuple[int, bytes, str, str, bytes]:
+        key = self._operator
+        if key is None or key.address != state.admin:
+            raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
+        root = acc.root()
+        body = {"ledger": state.ledger_id, "size": acc.size, "root": root.hex(), "time": now,
+                "signer": key.address}
+        return (acc.size, root, now, key.address, key.sign_digest(checkpoint_digest(body)))
+
+    # -- reading ----------------------------------------------------------
+    def state(self) -> LedgerState:
+        return self._state.copy()
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        sql = ["SELECT idx, seq, data FROM leaf WHERE 1=1"]
+        args: list[Any] = []
+        for column, value in (("kind", query.kind), ("site", query.site), ("org", query.org)):
+            if value is not None:
+                sql.append(f"AND {column} = ?")
+                args.append(value)
+        if query.since is not None:
+            sql.append("AND pend >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            sql.append("AND pstart <= ?")
+            args.append(query.until)
+        sql.append("ORDER BY idx LIMIT ? OFFSET ?")
+        args += [-1 if query.limit is None else query.limit, query.offset]
+        for idx, seq, data in self._conn.execute(" ".join(sql), args):
+            yield StoredItem(idx, seq, bytes(data), orjson.loads(data))
+
+    def find(self, record_id: str) -> StoredItem:
+        """The item with id ``record_id`` (an emissions record, site or organisation)."""
+        row = self._conn.execute(
+            "SELECT idx, seq, data FROM leaf WHERE rid = ? ORDER BY idx LIMIT 1", (record_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no record, site or organisation with id {record_id!r}")
+        return StoredItem(row[0], row[1], bytes(row[2]), orjson.loads(row[2]))
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        out: list[PeriodKey] = []
+        for account in accounts:
+            for acct, start, end, rid, data in self._conn.execute(
+                "SELECT account, pstart, pend, rid, data FROM leaf"
+                " WHERE kind = 'emissions_record' AND account = ?",
+                (account,),
+            ):
+                item = orjson.loads(data)
+                out.append(PeriodKey(acct, start, end, rid, item["amount"], item["unit"]))
+        return out
+
+    def latest_checkpoint(self) -> Checkpoint:
+        row = self._conn.execute(
+            "SELECT size, root, ledger_time, signer, signature FROM checkpoint"
+            " ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise NotFound("the ledger has no checkpoint yet")
+        size, root, when, signer, sig = row
+        return Checkpoint(str(self._state.ledger_id), size, bytes(root).hex(), when, signer,
+                          bytes(sig).hex())
+
+    def proof(self, leaf_index: int) -> InclusionProof:
+        head = self.latest_checkpoint()
+        if not 0 <= leaf_index < head.size:
+            raise NotFound(f"leaf {leaf_index} is not in the ledger (size {head.size})")
+        row = self._conn.execute(
+            "SELECT l.data, t.seq, t.body, t.signature, t.first_leaf, t.n_leaves, t.entry_hash,"
+            " t.ledger_time FROM leaf l JOIN tx t ON t.seq = l.seq WHERE l.idx = ?",
+            (leaf_index,),
+        ).fetchone()
+        data, seq, body, sig, first, count, ehash, when = row
+        path = inclusion_proof(leaf_index, head.size, self._node)
+        tx_hashes = [
+            leaf_hash(d)
+            for (d,) in self._conn.execute(
+                "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
+                (first, first + count),
+            )
+        ]
+        tx_path = inclusion_proof(
+            leaf_index - first, count, lambda lv, i: root_from_leaf_hashes(
+                tx_hashes[i << lv:(i + 1) << lv])
+        )
+        tx = {"seq": seq, "body": bytes(body).decode(), "signature": bytes(sig).hex(),
+              "entry_hash": bytes(ehash).hex(), "ledger_time": when,
+              "index": leaf_index - first, "count": count, "path": [h.hex() for h in tx_path]}
+        return InclusionProof(leaf_index, head.size, bytes(data),
+                              tuple(h.hex() for h in path), head, tx)
+
+    def verify(self) -> VerifyReport:
+        from carbonledger.adapters.sqlite_verify import verify_connection
+
+        with self._lock:
+            return verify_connection(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,105 @@
+"""SQLite schema of the embedded ledger, and the columns derived from each item.
+
+Tables:
+
+* ``tx``: one row per signed transaction: body and signature exactly as signed,
+  the hash-chain link (``entry_hash``), ledger time and the leaf range.
+* ``leaf``: one row per item (Merkle leaf) holding the canonical bytes, plus
+  query columns *derived* from the bytes (kind, id, site, account, period).
+  ``verify`` re-derives them, so editing a column is detected like editing data.
+* ``node``: hashes of perfect Merkle subtrees at level >= ``NODE_MIN_LEVEL``
+  (lower levels are recomputed from at most 2**NODE_MIN_LEVEL leaves), so an
+  inclusion proof reads O(log n) rows.
+* ``checkpoint``: signed tree heads, one per committed batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+__all__ = ["NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns"]
+
+SCHEMA_VERSION = 1
+NODE_MIN_LEVEL = 4
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tx (
+    seq INTEGER PRIMARY KEY,
+    entry_hash BLOB NOT NULL,
+    ledger_time TEXT NOT NULL,
+    type TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    first_leaf INTEGER NOT NULL,
+    n_leaves INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leaf (
+    idx INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    rid TEXT,
+    org TEXT,
+    site TEXT,
+    account TEXT,
+    pstart TEXT,
+    pend TEXT,
+    data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS leaf_period
+    ON leaf (account, pstart, pend) WHERE kind = 'emissions_record';
+CREATE INDEX IF NOT EXISTS leaf_site ON leaf (site, pstart) WHERE site IS NOT NULL;
+CREATE INDEX IF NOT EXISTS leaf_rid ON leaf (rid);
+CREATE TABLE IF NOT EXISTS node (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoint (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    ledger_time TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+"""
+
+Columns = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None]
+
+
+def derived_columns(item: dict[str, Any]) -> Columns:
+    """The query columns of ``item``: (kind, id, org, site, account, period start, period end)."""
+    kind = str(item.get("kind"))
+    if kind == "emissions_record":
+        period = item["period"]
+        site = item["site"]
+        return (
+            kind,
+            item["id"],
+            item["org"],
+            site,
+            f"{site}/{item['account']}",
+            period["start"],
+            period["end"],
+        )
+    if kind == "site":
+        return (kind, item.get("id"), item.get("org"), item.get("id"), None, None, None)
+    if kind == "organisation":
+        return (kind, item.get("id"), item.get("id"), None, None, None, None)
+    return (kind, item.get("id"), None, None, None, None, None)
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open the ledger file in WAL mode with full durability on commit."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed batch survives a power cut, not just a killed process;
+    # batches are large, so the fsync per commit is cheap.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.executescript(SCHEMA)
+    return conn

@@ -1,0 +1,170 @@
+"""Domain values: organisations, sites and bills, validated without I/O."""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from carbonledger.core.state import ID_PATTERN
+from carbonledger.errors import InvalidInput, OverlappingPeriod
+
+__all__ = [
+    "RECORD_NAMESPACE",
+    "Bill",
+    "Organisation",
+    "PeriodIndex",
+    "Site",
+    "overlap_error",
+    "parse_amount",
+    "parse_date",
+    "record_id",
+]
+
+# Record ids are derived from (site, account, period) so the same bill always
+# gets the same id, which is what makes imports idempotent.
+RECORD_NAMESPACE = uuid.UUID("6f2d3c0e-5b7a-4c1e-9a2f-2b8c1d7e4a10")
+
+
+def parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput(f"{field}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
+    try:
+        amount = Decimal(value.strip().replace(",", "")) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInput(f"{field}: {value!r} is not a number") from exc
+    if not amount.is_finite():
+        raise InvalidInput(f"{field}: {value!r} is not a finite number")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidInput(f"{field}: {value!r} must be {'>= 0' if allow_zero else '> 0'}")
+    return amount
+
+
+def record_id(site: str, account: str, start: date, end: date) -> str:
+    return str(uuid.uuid5(RECORD_NAMESPACE, f"{site}|{account}|{start}|{end}"))
+
+
+def _check_id(kind: str, value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise InvalidInput(f"{kind} id {value!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: str
+    name: str
+    country: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("organisation", self.id)
+        if not self.name.strip():
+            raise InvalidInput(f"organisation {self.id!r}: name is required")
+
+    def item(self) -> dict[str, Any]:
+        return {"kind": "organisation", "id": self.id, "name": self.name, "country": self.country}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A place that uses energy; its location selects the emission factors."""
+
+    id: str
+    org: str
+    name: str
+    country: str
+    zip: str | None = None
+    state: str | None = None
+    subregion: str | None = None
+    utility_id: str | None = None
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("site", self.id)
+        if not self.country.strip():
+            raise InvalidInput(f"site {self.id!r}: country is required")
+
+    def item(self) -> dict[str, Any]:
+        return {
+            "kind": "site", "id": self.id, "org": self.org, "name": self.name,
+            "country": self.country, "zip": self.zip, "state": self.state,
+            "subregion": self.subregion, "utility_id": self.utility_id, "address": self.address,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Site:
+        return cls(**{k: item.get(k) for k in (
+            "id", "org", "name", "country", "zip", "state", "subregion", "utility_id", "address")})
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """One utility bill: a measured use for a period (both dates inclusive) at a site."""
+
+    site: str
+    account: str
+    start: date
+    end: date
+    amount: Decimal
+    unit: str
+    activity: str = "electricity"
+    cost: Decimal | None = None
+    currency: str | None = None
+    document_sha256: str | None = None
+    line: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise InvalidInput(f"period: end {self.end} is before start {self.start}")
+        if not self.account:
+            raise InvalidInput("account: required (meter or utility account number)")
+
+    @property
+    def record_id(self) -> str:
+        return record_id(self.site, self.account, self.start, self.end)
+
+    @property
+    def year(self) -> int:
+        """The year the factor is taken for: the year of the period's midpoint."""
+        return date.fromordinal((self.start.toordinal() + self.end.toordinal()) // 2).year
+
+
+class PeriodIndex:
+    """Accepted, non-overlapping periods per account, for O(log n) overlap checks."""
+
+    def __init__(self) -> None:
+        self._starts: dict[str, list[date]] = {}
+        self._entries: dict[str, list[tuple[date, date, str]]] = {}
+
+    def add(self, account: str, start: date, end: date, rid: str) -> None:
+        starts = self._starts.setdefault(account, [])
+        entries = self._entries.setdefault(account, [])
+        pos = bisect.bisect_left(starts, start)
+        starts.insert(pos, start)
+        entries.insert(pos, (start, end, rid))
+
+    def overlap(self, account: str, start: date, end: date) -> tuple[date, date, str] | None:
+        """The accepted period of ``account`` that overlaps [start, end], if any."""
+        starts = self._starts.get(account)
+        if not starts:
+            return None
+        entries = self._entries[account]
+        pos = bisect.bisect_right(starts, end)  # entries[:pos] start on or before ``end``
+        if pos and entries[pos - 1][1] >= start:
+            return entries[pos - 1]
+        return None
+
+
+def overlap_error(bill: Bill, other: tuple[date, date, str]) -> OverlappingPeriod:
+    return OverlappingPeriod(
+        f"period {bill.start}..{bill.end} for account {bill.account!r} at site {bill.site!r}"
+        f" overlaps the accepted period {other[0]}..{other[1]} (record {other[2]})"
+    )

@@ -1,0 +1,89 @@
+"""Inclusion-proof documents that a third party checks without the database.
+
+A proof document says: this item (an emissions record) is leaf ``i`` of a
+ledger of ``n`` leaves whose root was signed by the ledger's operator
+(the checkpoint), and the item was signed by its sender as part of transaction
+``seq``. :func:`check_proof` needs only this module, ``merkle`` and ``keys``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from carbonledger.core.canonical import canonical
+from carbonledger.core.merkle import leaf_hash, verify_inclusion
+from carbonledger.crypto.keys import eip191_digest, recover_address
+from carbonledger.errors import CarbonLedgerError, IntegrityError, InvalidInput
+
+__all__ = ["PROOF_FORMAT", "check_proof", "proof_document"]
+
+PROOF_FORMAT = "carbonledger.proof/1"
+
+
+def proof_document(
+    *, leaf_index: int, tree_size: int, item: bytes, path: list[str],
+    checkpoint: dict[str, Any], tx: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "format": PROOF_FORMAT,
+        "leaf_index": leaf_index,
+        "tree_size": tree_size,
+        "item": item.decode(),
+        "path": path,
+        "checkpoint": checkpoint,
+        "tx": tx,
+    }
+
+
+def _hex(value: object, what: str) -> bytes:
+    try:
+        return bytes.fromhex(str(value))
+    except ValueError as exc:
+        raise InvalidInput(f"proof: {what} is not hex") from exc
+
+
+def check_proof(doc: dict[str, Any], *, expect_signer: str | None = None) -> dict[str, Any]:
+    """Check a proof document; return the item. Raises :class:`IntegrityError` if it fails.
+
+    ``expect_signer`` is the ledger operator's address as published out of band;
+    without it the checkpoint is only checked to be signed by the address it names.
+    """
+    try:
+        if doc.get("format") != PROOF_FORMAT:
+            raise InvalidInput(f"proof: not a {PROOF_FORMAT} document")
+        item_bytes = str(doc["item"]).encode()
+        cp = doc["checkpoint"]
+        root = _hex(cp["root"], "checkpoint root")
+        index, size = int(doc["leaf_index"]), int(doc["tree_size"])
+        if size != int(cp["size"]):
+            raise IntegrityError("proof: tree size differs from the checkpoint's size")
+        path = [_hex(h, "path element") for h in doc["path"]]
+        leaf = leaf_hash(item_bytes)
+        if not verify_inclusion(leaf, index, size, path, root):
+            raise IntegrityError(f"proof: leaf {index} does not lead to the checkpoint root")
+        body = {k: cp[k] for k in ("ledger", "size", "root", "time", "signer")}
+        signer = recover_address(eip191_digest(canonical(body)), _hex(cp["signature"], "signature"))
+        if signer != cp["signer"]:
+            raise IntegrityError(f"proof: checkpoint signature is by {signer}, not {cp['signer']}")
+        if expect_signer is not None and signer.lower() != expect_signer.lower():
+            raise IntegrityError(f"proof: checkpoint signed by {signer}, expected {expect_signer}")
+        tx = doc["tx"]
+        body_bytes = str(tx["body"]).encode()
+        tx_body = orjson.loads(body_bytes)
+        sender = recover_address(
+            eip191_digest(hashlib.sha256(body_bytes).digest()), _hex(tx["signature"], "signature"))
+        if sender != tx_body["sender"]:
+            raise IntegrityError(f"proof: transaction signed by {sender}, names {tx_body['sender']}")
+        tx_path = [_hex(h, "tx path element") for h in tx["path"]]
+        if not verify_inclusion(leaf, int(tx["index"]), int(tx_body["count"]), tx_path,
+                                _hex(tx_body["items_root"], "items_root")):
+            raise IntegrityError("proof: item is not among the transaction's signed items")
+        item: dict[str, Any] = orjson.loads(item_bytes)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, CarbonLedgerError):
+            raise
+        raise InvalidInput(f"proof: malformed document ({exc!r})") from exc
+    return item

@@ -1,0 +1,148 @@
+"""Ledger transactions: build, sign and check, without I/O.
+
+A transaction is a canonical-JSON *body* signed by its sender, plus the items it
+carries. Each item (an organisation, a site, one emissions record) is its own
+leaf of the ledger's Merkle tree; the body commits to them through
+``items_root``, the RFC 6962 root of their leaf hashes, so one signature covers
+a batch of a thousand records and each record still has its own proof.
+
+The signature is Ethereum ``personal_sign`` (EIP-191) over the SHA-256 of the
+body, made with the sender's secp256k1 key, so the same identity signs here and
+on any EVM chain.
+
+The ledger then links each accepted transaction into a hash chain: the *entry
+hash* commits to the previous entry, the sequence number, the ledger time, the
+transaction hash and the signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from carbonledger.core.canonical import canonical, loads
+from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
+from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
+from carbonledger.errors import InvalidInput, SignatureInvalid
+
+__all__ = [
+    "GENESIS_PREV",
+    "TX_VERSION",
+    "SignedTx",
+    "build_tx",
+    "entry_hash",
+    "signing_digest",
+    "tx_from_parts",
+    "utc_now",
+]
+
+TX_VERSION = 1
+GENESIS_PREV = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    """A signed transaction with its items, as bytes ready to store."""
+
+    body: dict[str, Any]
+    body_bytes: bytes
+    items: tuple[bytes, ...]
+    item_hashes: tuple[bytes, ...]
+    signature: bytes
+
+    @property
+    def tx_hash(self) -> bytes:
+        return hashlib.sha256(self.body_bytes).digest()
+
+    @property
+    def type(self) -> str:
+        return str(self.body["type"])
+
+    @property
+    def sender(self) -> str:
+        return str(self.body["sender"])
+
+    @property
+    def nonce(self) -> int:
+        return int(self.body["nonce"])
+
+
+def signing_digest(body_bytes: bytes) -> bytes:
+    """The 32 bytes a sender signs: EIP-191 over the SHA-256 of the body."""
+    return eip191_digest(hashlib.sha256(body_bytes).digest())
+
+
+def build_tx(
+    key: PrivateKey,
+    *,
+    tx_type: str,
+    ledger_id: str,
+    nonce: int,
+    created: str,
+    items: Sequence[dict[str, Any]],
+    payload: dict[str, Any] | None = None,
+) -> SignedTx:
+    """Encode, commit to and sign a transaction carrying ``items``."""
+    if not items:
+        raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
+    item_bytes = tuple(canonical(item) for item in items)
+    hashes = tuple(leaf_hash(data) for data in item_bytes)
+    body: dict[str, Any] = {
+        "v": TX_VERSION,
+        "type": tx_type,
+        "ledger": ledger_id,
+        "sender": key.address,
+        "nonce": nonce,
+        "created": created,
+        "count": len(item_bytes),
+        "items_root": root_from_leaf_hashes(hashes).hex(),
+    }
+    if payload:
+        body["payload"] = payload
+    body_bytes = canonical(body)
+    signature = key.sign_digest(signing_digest(body_bytes))
+    return SignedTx(body, body_bytes, item_bytes, hashes, signature)
+
+
+def tx_from_parts(body_bytes: bytes, items: Sequence[bytes], signature: bytes) -> SignedTx:
+    """Rebuild and check a transaction received as bytes (from a client or storage).
+
+    Checks the body's shape, that ``items_root`` and ``count`` commit to
+    exactly these items, and that the signature recovers to ``sender``.
+    """
+    body = loads(body_bytes)
+    if not isinstance(body, dict):
+        raise InvalidInput("transaction body is not a JSON object")
+    for field, kind in (("type", str), ("sender", str), ("nonce", int), ("ledger", str)):
+        if not isinstance(body.get(field), kind):
+            raise InvalidInput(f"transaction body: field {field!r} missing or not a {kind.__name__}")
+    if body.get("v") != TX_VERSION:
+        raise InvalidInput(f"transaction body: unsupported version {body.get('v')!r}")
+    hashes = tuple(leaf_hash(data) for data in items)
+    if body.get("count") != len(items):
+        raise InvalidInput(f"transaction declares {body.get('count')} items, carries {len(items)}")
+    if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
+        raise InvalidInput("transaction items do not match its items_root")
+    signer = recover_address(signing_digest(body_bytes), signature)
+    if signer != body["sender"]:
+        raise SignatureInvalid(f"signature is by {signer}, transaction names sender {body['sender']}")
+    return SignedTx(body, body_bytes, tuple(items), hashes, signature)
+
+
+def entry_hash(prev: bytes, seq: int, ledger_time: str, tx_hash: bytes, signature: bytes) -> bytes:
+    """Hash-chain link of the ledger entry ``seq`` (commits to its predecessor)."""
+    h = hashlib.sha256(b"carbonledger-entry\x00")
+    h.update(prev)
+    h.update(seq.to_bytes(8, "big"))
+    h.update(ledger_time.encode())
+    h.update(tx_hash)
+    h.update(signature)
+    return h.digest()
+
+
+def utc_now() -> str:
+    """Ledger time: UTC, millisecond ISO 8601 with a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

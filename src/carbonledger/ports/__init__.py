@@ -1,0 +1,1 @@
+"""Interfaces between the core and the adapters (storage, chains)."""

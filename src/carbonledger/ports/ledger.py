@@ -1,0 +1,158 @@
+"""The ledger port: what every ledger backend offers the services.
+
+The embedded SQLite backend implements it today; an EVM-chain backend
+implements the same methods with contracts and an off-chain store. Services are
+typed against :class:`LedgerPort`, never a concrete backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from carbonledger.core.proofdoc import proof_document
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tx import SignedTx
+
+__all__ = [
+    "Checkpoint",
+    "InclusionProof",
+    "ItemQuery",
+    "LedgerPort",
+    "PeriodKey",
+    "Receipt",
+    "StoredItem",
+    "VerifyReport",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where an accepted transaction landed."""
+
+    seq: int
+    tx_hash: str
+    entry_hash: str
+    first_leaf: int
+    count: int
+    ledger_time: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One leaf of the ledger: an item as stored, with its position."""
+
+    leaf_index: int
+    seq: int
+    data: bytes
+    item: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemQuery:
+    """Filter for :meth:`LedgerPort.items`; dates are ISO ``YYYY-MM-DD``."""
+
+    kind: str | None = None
+    site: str | None = None
+    org: str | None = None
+    since: str | None = None  # period end on or after
+    until: str | None = None  # period start on or before
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodKey:
+    """An accepted bill period for an account (what duplicate and overlap checks need)."""
+
+    account: str
+    start: str
+    end: str
+    record_id: str
+    amount: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed tree head: the ledger's size and Merkle root at a point in time."""
+
+    ledger_id: str
+    size: int
+    root: str
+    time: str
+    signer: str
+    signature: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "ledger": self.ledger_id,
+            "size": self.size,
+            "root": self.root,
+            "time": self.time,
+            "signer": self.signer,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """Everything a third party needs to check one item without the database."""
+
+    leaf_index: int
+    tree_size: int
+    item: bytes
+    path: tuple[str, ...]
+    checkpoint: Checkpoint
+    tx: dict[str, Any]  # body, signature and the item's path inside the transaction
+
+    def document(self) -> dict[str, Any]:
+        """The JSON proof document that :func:`carbonledger.core.proofdoc.check_proof` checks."""
+        cp = self.checkpoint
+        return proof_document(
+            leaf_index=self.leaf_index, tree_size=self.tree_size, item=self.item,
+            path=list(self.path), checkpoint={**cp.body(), "signature": cp.signature}, tx=self.tx,
+        )
+
+
+@dataclass
+class VerifyReport:
+    """Result of a full verification; ``error`` names the first entry that does not hold."""
+
+    ok: bool
+    entries: int = 0
+    leaves: int = 0
+    checkpoints: int = 0
+    root: str = ""
+    error: str | None = None
+    entry: int | None = None
+    leaf: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class LedgerPort(Protocol):
+    """A tamper-evident, append-only log of signed transactions."""
+
+    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        """Check and append ``txs`` atomically: all are accepted or none."""
+        ...
+
+    def state(self) -> LedgerState:
+        """The rules' view of the ledger now (a copy the caller may keep)."""
+        ...
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        """Items in ledger order, filtered and paginated."""
+        ...
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        """Bill periods already recorded for these accounts."""
+        ...
+
+    def proof(self, leaf_index: int) -> InclusionProof:
+        """Inclusion proof of one item against the latest signed checkpoint."""
+        ...
+
+    def verify(self) -> VerifyReport:
+        """Recompute every hash, signature, rule and the tree; name the first failure."""
+        ...
