@@ -52,7 +52,18 @@ class SqliteLedger:
         self._operator = operator
         self._conn = connect(self.path)
         self._lock = threading.Lock()
-        self._state, self._acc, self._prev, self._seq = self._load()
+        self._damage: IntegrityError | None = None
+        try:
+            self._state, self._acc, self._prev, self._seq = self._load()
+        except (IntegrityError, KeyError, ValueError) as exc:
+            # A damaged file can still be opened and verified; writes are refused.
+            self._damage = IntegrityError(f"the ledger file is damaged ({exc}); run verify")
+            self._state, self._acc, self._prev, self._seq = (
+                LedgerState(), MerkleAccumulator(), GENESIS_PREV, 0)
+
+    def _writable(self) -> None:
+        if self._damage is not None:
+            raise self._damage
 
     # -- opening ----------------------------------------------------------
     def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
@@ -111,6 +122,7 @@ class SqliteLedger:
         """Check and append ``txs`` in one SQLite transaction with one checkpoint."""
         if not txs:
             return []
+        self._writable()
         with self._lock:
             return self._submit(txs)
 
@@ -147,7 +159,7 @@ class SqliteLedger:
             conn.executemany("INSERT INTO tx VALUES (?,?,?,?,?,?,?,?,?,?)", tx_rows)
             conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", leaf_rows)
             conn.executemany("INSERT INTO node VALUES (?,?,?)", node_rows)
-            conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?)", checkpoint)
+            conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?,?)", checkpoint)
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
@@ -161,17 +173,20 @@ class SqliteLedger:
 
     def _sign_checkpoint(
         self, state: LedgerState, acc: MerkleAccumulator, now: str
-    ) -> tuple[int, bytes, str, str, bytes]:
+    ) -> tuple[int, int, bytes, str, str, bytes]:
         key = self._operator
         if key is None or key.address != state.admin:
             raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
         root = acc.root()
-        body = {"ledger": state.ledger_id, "size": acc.size, "root": root.hex(), "time": now,
-                "signer": key.address}
-        return (acc.size, root, now, key.address, key.sign_digest(checkpoint_digest(body)))
+        prev_size = self._acc.size
+        body = {"ledger": state.ledger_id, "size": acc.size, "prev_size": prev_size,
+                "root": root.hex(), "time": now, "signer": key.address}
+        return (acc.size, prev_size, root, now, key.address,
+                key.sign_digest(checkpoint_digest(body)))
 
     # -- reading ----------------------------------------------------------
     def state(self) -> LedgerState:
+        self._writable()
         return self._state.copy()
 
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
@@ -215,14 +230,14 @@ class SqliteLedger:
 
     def latest_checkpoint(self) -> Checkpoint:
         row = self._conn.execute(
-            "SELECT size, root, ledger_time, signer, signature FROM checkpoint"
+            "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
             " ORDER BY size DESC LIMIT 1"
         ).fetchone()
         if row is None:
             raise NotFound("the ledger has no checkpoint yet")
-        size, root, when, signer, sig = row
-        return Checkpoint(str(self._state.ledger_id), size, bytes(root).hex(), when, signer,
-                          bytes(sig).hex())
+        size, prev_size, root, when, signer, sig = row
+        return Checkpoint(str(self._state.ledger_id), size, prev_size, bytes(root).hex(), when,
+                          signer, bytes(sig).hex())
 
     def proof(self, leaf_index: int) -> InclusionProof:
         head = self.latest_checkpoint()

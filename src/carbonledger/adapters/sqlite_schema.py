@@ -10,7 +10,8 @@ Tables:
 * ``node``: hashes of perfect Merkle subtrees at level >= ``NODE_MIN_LEVEL``
   (lower levels are recomputed from at most 2**NODE_MIN_LEVEL leaves), so an
   inclusion proof reads O(log n) rows.
-* ``checkpoint``: signed tree heads, one per committed batch.
+* ``checkpoint``: signed tree heads, one per committed batch, each naming the size
+  of the one before it, so removing a checkpoint breaks the chain.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS node (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint (
     size INTEGER PRIMARY KEY,
+    prev_size INTEGER NOT NULL,
     root BLOB NOT NULL,
     ledger_time TEXT NOT NULL,
     signer TEXT NOT NULL,

@@ -63,14 +63,20 @@ class _NodeStreams:
                             f" ledger's {size} leaves")
 
 
-def _check_checkpoint(row: tuple[Any, ...], state: LedgerState, root: bytes) -> None:
+_TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
+
+
+def _check_checkpoint(row: tuple[Any, ...], state: LedgerState, root: bytes, prev: int) -> None:
     from carbonledger.adapters.sqlite_ledger import checkpoint_digest
 
-    size, stored_root, when, signer, sig = row
+    size, prev_size, stored_root, when, signer, sig = row
+    if prev_size != prev:
+        raise _Fail(f"checkpoint at size {size} follows size {prev_size}, but the previous"
+                    f" checkpoint is at size {prev}: a checkpoint was removed or altered")
     if bytes(stored_root) != root:
         raise _Fail(f"checkpoint at size {size}: stored root differs from the recomputed tree")
-    body = {"ledger": state.ledger_id, "size": size, "root": root.hex(), "time": when,
-            "signer": signer}
+    body = {"ledger": state.ledger_id, "size": size, "prev_size": prev_size, "root": root.hex(),
+            "time": when, "signer": signer}
     try:
         recovered = recover_address(checkpoint_digest(body), bytes(sig))
     except CarbonLedgerError as exc:
@@ -87,13 +93,19 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
     leaves = iter(conn.execute(
         "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"))
     checkpoints = iter(conn.execute(
-        "SELECT size, root, ledger_time, signer, signature FROM checkpoint ORDER BY size"))
+        "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
+        " ORDER BY size"))
     next_cp = next(checkpoints, None)
     expected_seq = 1
+    prev_cp = 0
     for row in conn.execute(
         "SELECT seq, entry_hash, ledger_time, type, sender, nonce, body, signature, first_leaf,"
         " n_leaves FROM tx ORDER BY seq"
     ):
+        for value, typ_ in zip(row, _TX_TYPES, strict=True):
+            if type(value) is not typ_:
+                raise _Fail(f"entry {row[0]}: a column holds {type(value).__name__},"
+                            f" expected {typ_.__name__}", row[0] if type(row[0]) is int else None)
         seq, ehash, when, typ, sender, nonce, body, sig, first, count = row
         if seq != expected_seq:
             raise _Fail(f"entry {expected_seq} is missing (next stored entry is {seq})", seq)
@@ -105,7 +117,10 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
             if leaf is None or leaf[0] != first + n or leaf[1] != seq:
                 raise _Fail(f"entry {seq}: leaf {first + n} is missing or out of place", seq,
                             first + n)
-            datas.append(bytes(leaf[9]))
+            if type(leaf[9]) is not bytes:
+                raise _Fail(f"leaf {first + n}: data is stored as {type(leaf[9]).__name__}",
+                            seq, first + n)
+            datas.append(leaf[9])
             try:
                 item = orjson.loads(leaf[9])
                 columns = derived_columns(item) if isinstance(item, dict) else None
@@ -131,7 +146,8 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
         while next_cp is not None and next_cp[0] <= acc.size:
             if next_cp[0] != acc.size:
                 raise _Fail(f"checkpoint at size {next_cp[0]} falls inside entry {seq}", seq)
-            _check_checkpoint(next_cp, state, acc.root())
+            _check_checkpoint(next_cp, state, acc.root(), prev_cp)
+            prev_cp = next_cp[0]
             report.checkpoints += 1
             next_cp = next(checkpoints, None)
         report.entries, report.leaves = seq, acc.size
@@ -160,6 +176,8 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyReport:
             conn.execute("COMMIT")
     except _Fail as fail:
         report.ok, report.error, report.entry, report.leaf = False, fail.reason, fail.entry, fail.leaf
+    except (TypeError, ValueError, KeyError) as exc:
+        report.ok, report.error = False, f"malformed stored data: {exc}"
     except sqlite3.DatabaseError as exc:
         report.ok, report.error = False, f"the ledger file is not readable: {exc}"
     return report

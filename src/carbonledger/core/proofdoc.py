@@ -64,7 +64,7 @@ def check_proof(doc: dict[str, Any], *, expect_signer: str | None = None) -> dic
         leaf = leaf_hash(item_bytes)
         if not verify_inclusion(leaf, index, size, path, root):
             raise IntegrityError(f"proof: leaf {index} does not lead to the checkpoint root")
-        body = {k: cp[k] for k in ("ledger", "size", "root", "time", "signer")}
+        body = {k: cp[k] for k in ("ledger", "size", "prev_size", "root", "time", "signer")}
         signer = recover_address(eip191_digest(canonical(body)), _hex(cp["signature"], "signature"))
         if signer != cp["signer"]:
             raise IntegrityError(f"proof: checkpoint signature is by {signer}, not {cp['signer']}")

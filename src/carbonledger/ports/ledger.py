@@ -80,6 +80,7 @@ class Checkpoint:
 
     ledger_id: str
     size: int
+    prev_size: int
     root: str
     time: str
     signer: str
@@ -89,6 +90,7 @@ class Checkpoint:
         return {
             "ledger": self.ledger_id,
             "size": self.size,
+            "prev_size": self.prev_size,
             "root": self.root,
             "time": self.time,
             "signer": self.signer,

@@ -1,0 +1,1 @@
+"""Pure core: units, emission factors and the calculator (no I/O)."""
