@@ -112,6 +112,7 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
         if first != acc.size:
             raise _Fail(f"entry {seq}: starts at leaf {first}, expected {acc.size}", seq)
         datas: list[bytes] = []
+        objects: list[dict[str, Any]] = []
         for n in range(count):
             leaf = next(leaves, None)
             if leaf is None or leaf[0] != first + n or leaf[1] != seq:
@@ -127,14 +128,15 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 raise _Fail(f"leaf {first + n}: item is not readable ({exc})", seq,
                             first + n) from exc
-            if columns != tuple(leaf[2:9]):
+            if columns is None or columns != tuple(leaf[2:9]):
                 raise _Fail(f"leaf {first + n}: query columns differ from the item's data", seq,
                             first + n)
+            objects.append(item)
         try:
             tx = tx_from_parts(bytes(body), datas, bytes(sig))
             if (tx.type, tx.sender, tx.nonce) != (typ, sender, nonce):
                 raise _Fail(f"entry {seq}: type, sender or nonce columns differ from the body", seq)
-            apply(state, tx.body, [orjson.loads(d) for d in datas])
+            apply(state, tx.body, objects)
         except CarbonLedgerError as exc:
             raise _Fail(f"entry {seq}: {exc}", seq) from exc
         prev = entry_hash(prev, seq, when, tx.tx_hash, tx.signature)

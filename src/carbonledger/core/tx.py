@@ -18,9 +18,9 @@ transaction hash and the signature.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from carbonledger.core.canonical import canonical, loads

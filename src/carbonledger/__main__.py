@@ -1,0 +1,5 @@
+"""``python -m carbonledger``."""
+
+from carbonledger.cli import main
+
+main()

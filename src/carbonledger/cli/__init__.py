@@ -1,0 +1,55 @@
+"""The ``carbonledger`` command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from carbonledger.errors import CarbonLedgerError
+
+__all__ = ["app", "main"]
+
+
+class _Group(TyperGroup):
+    """Turns every carbonledger error into one clear line and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CarbonLedgerError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Open carbon accounting: utility bills to emissions on a tamper-evident ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from carbonledger.cli import bills, demo, ledger, org
+    from carbonledger.cli.calc import calc
+    from carbonledger.cli.factors import app as factors_app
+
+    ledger.register(app)
+    org.register(app)
+    bills.register(app)
+    demo.register(app)
+    app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
+        calc)
+    app.add_typer(factors_app, name="factors", help="Emission factor editions: list, show, load.")
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(app())

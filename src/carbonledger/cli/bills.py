@@ -1,0 +1,124 @@
+"""``bills import`` and ``records list/show``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from carbonledger.cli.common import HomeOption, console, err, home_of, print_json, unlock
+from carbonledger.core.calculator import recompute
+from carbonledger.errors import InvalidInput
+from carbonledger.factors import FactorCatalog
+from carbonledger.ports.ledger import ItemQuery
+from carbonledger.services.bills_csv import parse_bills
+from carbonledger.services.importer import import_bills
+
+__all__ = ["register"]
+
+bills_app = typer.Typer(help="Utility bills.", no_args_is_help=True)
+records_app = typer.Typer(help="Emissions records on the ledger.", no_args_is_help=True)
+
+
+@bills_app.command("import")
+def bills_import(
+    file: Path = typer.Argument(..., help="CSV of bills (see README for the columns)."),
+    site: str | None = typer.Option(None, help="Site of every row (else a site column)."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import bills: calculate, sign and record them; report every bad row."""
+    h = home_of(home)
+    key = unlock(h)
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as fh:
+            parsed = parse_bills(fh, site=site)
+    except OSError as exc:
+        raise InvalidInput(f"{file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason})") from exc
+    ledger = h.ledger(key)
+    catalog = FactorCatalog(home=h.path)
+    with Progress(console=err, transient=True, disable=json) as bar:
+        task = bar.add_task("recording", total=len(parsed.bills))
+        report = import_bills(ledger, key, catalog, parsed.bills, source=file.name,
+                              progress=lambda n: bar.advance(task, n))
+    report.rows = parsed.rows
+    report.rejected[:0] = parsed.errors
+    report.rejected.sort(key=lambda e: e.line)
+    if json:
+        print_json(report.to_dict())
+    else:
+        console.print(f"{report.rows} rows: {report.recorded} recorded, {report.duplicates}"
+                      f" already recorded, {len(report.rejected)} rejected;"
+                      f" {report.kg_co2e / 1000:.3f} t CO2e recorded")
+        for e in report.rejected:
+            err.print(f"  line {e.line}: {e.field}: {e.reason}")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@records_app.command("list")
+def records_list(
+    site: str | None = typer.Option(None, help="Only this site."),
+    org: str | None = typer.Option(None, help="Only this organisation."),
+    since: str | None = typer.Option(None, help="Periods ending on or after YYYY-MM-DD."),
+    until: str | None = typer.Option(None, help="Periods starting on or before YYYY-MM-DD."),
+    limit: int = typer.Option(100, help="At most this many (0: all)."),
+    offset: int = typer.Option(0, help="Skip this many."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List emissions records, in ledger order."""
+    query = ItemQuery(kind="emissions_record", site=site, org=org, since=since, until=until,
+                      offset=offset, limit=limit or None)
+    items = list(home_of(home).ledger().items(query))
+    if json:
+        print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
+        return
+    table = Table("leaf", "id", "site", "account", "period", "amount", "kg CO2e")
+    total = Decimal(0)
+    for s in items:
+        r = s.item
+        total += Decimal(r["kg_co2e"])
+        table.add_row(str(s.leaf_index), r["id"][:8], r["site"], r["account"],
+                      f"{r['period']['start']}..{r['period']['end']}",
+                      f"{r['amount']} {r['unit']}", r["kg_co2e"])
+    console.print(table)
+    console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e")
+
+
+@records_app.command("show")
+def records_show(
+    record: str = typer.Argument(..., help="Record id."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a record with its trace, recomputed from the trace alone."""
+    stored = home_of(home).ledger().find(record)
+    item = stored.item
+    again = recompute(item["trace"]) if item.get("kind") == "emissions_record" else None
+    if json:
+        print_json({"leaf_index": stored.leaf_index, **item,
+                    "recomputed": again})
+        return
+    trace = item.get("trace", {})
+    factor = trace.get("factor", {})
+    console.print_json(data={k: v for k, v in item.items() if k != "trace"})
+    console.print(f"factor: {factor.get('dataset')} {factor.get('edition')}"
+                  f" {factor.get('region_level')} {factor.get('region_key')}"
+                  f" {factor.get('value')} {factor.get('unit')}")
+    for step in trace.get("resolution", {}).get("steps", []):
+        console.print(f"  - {step}")
+    if again is not None:
+        ok = str(again["kg_co2e"]) == item["kg_co2e"]
+        console.print(f"recomputed from trace: {again['kg_co2e']} kg CO2e"
+                      f" [{'green' if ok else 'red'}]{'matches' if ok else 'DIFFERS'}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bills_app, name="bills")
+    app.add_typer(records_app, name="records")

@@ -1,0 +1,1 @@
+"""Services: use cases that combine the core with a ledger port."""

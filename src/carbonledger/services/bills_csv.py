@@ -1,0 +1,137 @@
+"""Read utility bills from CSV, reporting every bad row by line, field and reason.
+
+Columns (header names are case-insensitive; aliases in brackets):
+
+========== ======== ==========================================================
+column     required meaning
+========== ======== ==========================================================
+site       if no    site id; may be given once for the whole file instead
+           --site
+account    yes      meter or utility account number [meter, account_number]
+start      yes      first day of the period, YYYY-MM-DD [from, from_date]
+end        yes      last day of the period, inclusive [thru, thru_date, to]
+amount     yes      quantity used [energy_use_amount, usage, quantity]
+unit       yes      unit of ``amount``: kWh, MWh, therm, m3, L, ... [uom]
+activity   no       electricity (default), natural_gas, diesel, ...
+cost       no       amount billed
+currency   no       ISO 4217 code of ``cost``
+document   no       SHA-256 (hex) of the bill document [document_sha256]
+========== ======== ==========================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from carbonledger.core.domain import Bill, parse_amount, parse_date
+from carbonledger.errors import InvalidInput, RowError
+
+__all__ = ["COLUMNS", "ParsedBills", "parse_bills"]
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "site": ("site", "site_id"),
+    "account": ("account", "meter", "account_number", "meter_id"),
+    "start": ("start", "from", "from_date", "fromdate", "period_start"),
+    "end": ("end", "thru", "thru_date", "thrudate", "to", "period_end"),
+    "amount": ("amount", "energy_use_amount", "energyuseamount", "usage", "quantity"),
+    "unit": ("unit", "uom", "energy_use_uom", "energyuseuom"),
+    "activity": ("activity", "fuel", "type"),
+    "cost": ("cost", "amount_billed"),
+    "currency": ("currency",),
+    "document": ("document", "document_sha256"),
+}
+REQUIRED = ("account", "start", "end", "amount", "unit")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class ParsedBills:
+    bills: list[Bill] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    rows: int = 0
+
+
+def _header_map(header: list[str], site_given: bool) -> dict[str, int]:
+    normal = [h.strip().lower().replace(" ", "_") for h in header]
+    found: dict[str, int] = {}
+    for name, aliases in COLUMNS.items():
+        for pos, h in enumerate(normal):
+            if h in aliases:
+                found[name] = pos
+                break
+    missing = [c for c in REQUIRED if c not in found]
+    if "site" not in found and not site_given:
+        missing.insert(0, "site")
+    if missing:
+        raise InvalidInput(
+            f"line 1: header lacks column(s) {', '.join(missing)}; found {', '.join(header)}"
+        )
+    return found
+
+
+def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills:
+    """Parse CSV text; good rows become bills, each bad row one :class:`RowError`."""
+    reader = csv.reader(lines)
+    out = ParsedBills()
+    header = next(reader, None)
+    if header is None:
+        raise InvalidInput("line 1: the file is empty (a header row is required)")
+    cols = _header_map(header, site is not None)
+    get = cols.get
+    width = len(header)
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        out.rows += 1
+        if len(row) != width:
+            out.errors.append(RowError(line, "row", f"has {len(row)} fields, header has {width}"))
+            continue
+        field_name = "row"
+        try:
+            field_name = "site"
+            row_site = row[cols["site"]].strip() if "site" in cols else ""
+            site_id = row_site or site
+            if not site_id:
+                raise InvalidInput("required")
+            if site and row_site and row_site != site:
+                raise InvalidInput(f"{row_site!r} differs from --site {site!r}")
+            field_name = "start"
+            start = parse_date(row[cols["start"]], "start")
+            field_name = "end"
+            end = parse_date(row[cols["end"]], "end")
+            field_name = "amount"
+            amount = parse_amount(row[cols["amount"]], "amount")
+            field_name = "unit"
+            unit = row[cols["unit"]].strip()
+            if not unit:
+                raise InvalidInput("required")
+            field_name = "cost"
+            pos = get("cost")
+            cost: Decimal | None = None
+            if pos is not None and row[pos].strip():
+                cost = parse_amount(row[pos], "cost")
+            field_name = "document"
+            pos = get("document")
+            doc = row[pos].strip().lower() if pos is not None else ""
+            if doc and not _SHA256.match(doc):
+                raise InvalidInput(f"{doc!r} is not a SHA-256 hex digest")
+            field_name = "account"
+            pos = get("activity")
+            activity = (row[pos].strip().lower() if pos is not None else "") or "electricity"
+            pos = get("currency")
+            currency = (row[pos].strip().upper() if pos is not None else "") or None
+            field_name = "period"
+            out.bills.append(Bill(
+                site_id, row[cols["account"]].strip(), start, end, amount, unit, activity,
+                cost, currency, doc or None, line,
+            ))
+        except InvalidInput as exc:
+            reason = str(exc)
+            prefix = f"{field_name}: "
+            out.errors.append(RowError(line, field_name, reason.removeprefix(prefix)))
+    return out

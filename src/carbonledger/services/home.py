@@ -1,0 +1,111 @@
+"""The ledger home: where a deployment keeps its ledger file, keys and configuration.
+
+``$CARBONLEDGER_HOME`` if set, else ``$XDG_DATA_HOME/carbonledger``, else
+``~/.local/share/carbonledger``. Layout::
+
+    config.json        ledger id, admin address, backend
+    ledger.db          the embedded ledger (SQLite, WAL)
+    keys/admin.json    the admin's key, Ethereum keystore v3 (scrypt), mode 0600
+    factors/           factor editions added with ``carbonledger factors load``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.tx import build_tx, utc_now
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
+from carbonledger.errors import ConfigurationError, InvalidInput
+
+__all__ = ["PASSPHRASE_ENV", "Home", "default_home"]
+
+PASSPHRASE_ENV = "CARBONLEDGER_PASSPHRASE"
+# scrypt cost for the admin keystore: 2**16 takes about 0.2 s here, a balance
+# between brute-force cost and a CLI that unlocks the key on every write.
+KEYSTORE_SCRYPT_N = 2**16
+
+
+def default_home() -> Path:
+    env = os.environ.get("CARBONLEDGER_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "carbonledger"
+
+
+@dataclass(frozen=True)
+class Home:
+    path: Path
+
+    @property
+    def ledger_file(self) -> Path:
+        return self.path / "ledger.db"
+
+    @property
+    def keystore_file(self) -> Path:
+        return self.path / "keys" / "admin.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    def exists(self) -> bool:
+        return self.config_file.exists()
+
+    def config(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.config_file.read_text())
+        except FileNotFoundError as exc:
+            raise ConfigurationError(
+                f"no ledger at {self.path}: run `carbonledger init` (or set CARBONLEDGER_HOME)"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{self.config_file} is unreadable: {exc}") from exc
+        return data
+
+    def init(self, passphrase: str, *, name: str = "carbonledger",
+             scrypt_n: int = KEYSTORE_SCRYPT_N) -> PrivateKey:
+        """Create the admin key (here, on this machine), its keystore and the genesis entry."""
+        if self.exists():
+            raise ConfigurationError(f"{self.path} already holds a ledger")
+        if not passphrase:
+            raise InvalidInput("a passphrase is required to encrypt the admin key")
+        self.keystore_file.parent.mkdir(parents=True, exist_ok=True)
+        key = PrivateKey.generate()
+        save_keystore(self.keystore_file, encrypt_key(key, passphrase, n=scrypt_n))
+        ledger_id = f"cl-{uuid.uuid4().hex[:16]}"
+        created = utc_now()
+        ledger = SqliteLedger(self.ledger_file, operator=key)
+        try:
+            ledger.submit([build_tx(
+                key, tx_type="genesis", ledger_id=ledger_id, nonce=0, created=created,
+                items=[{"kind": "ledger", "id": ledger_id, "name": name, "admin": key.address,
+                        "created": created}],
+            )])
+        finally:
+            ledger.close()
+        config = {"ledger_id": ledger_id, "name": name, "admin": key.address,
+                  "backend": "embedded", "created": created}
+        self.config_file.write_text(json.dumps(config, indent=2) + "\n")
+        return key
+
+    def key(self, passphrase: str) -> PrivateKey:
+        """Unlock the admin key."""
+        try:
+            keystore = load_keystore(self.keystore_file)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"no admin keystore at {self.keystore_file}") from exc
+        return decrypt_key(keystore, passphrase)
+
+    def ledger(self, key: PrivateKey | None = None) -> SqliteLedger:
+        """Open the ledger; pass the admin key to write."""
+        self.config()
+        return SqliteLedger(self.ledger_file, operator=key)
