@@ -9,12 +9,18 @@ from pathlib import Path
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.domain import Organisation, Site
+from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.services.registry import register_orgs, register_sites
-from carbonledger.core.tx import build_tx, utc_now
 
-US = [("60601", "4110"), ("94105", "16612"), ("10001", "4226"), ("78701", "1015"),
-      ("98101", "16868"), ("02108", "54913")]
+US = [
+    ("60601", "4110"),
+    ("94105", "16612"),
+    ("10001", "4226"),
+    ("78701", "1015"),
+    ("98101", "16868"),
+    ("02108", "54913"),
+]
 EU = ["DE", "FR", "PL", "GB", "ES", "IT", "NL", "SE"]
 
 
@@ -44,9 +50,18 @@ def bills_csv(n_sites: int, months: int, seed: int = 1) -> str:
 
 def new_ledger(path: Path, key: PrivateKey, n_sites: int) -> SqliteLedger:
     ledger = SqliteLedger(path, operator=key)
-    ledger.submit([build_tx(key, tx_type="genesis", ledger_id="cl-bench", nonce=0,
-                            created=utc_now(), items=[{"kind": "ledger", "id": "cl-bench",
-                                                       "name": "bench", "admin": key.address}])])
+    ledger.submit(
+        [
+            build_tx(
+                key,
+                tx_type="genesis",
+                ledger_id="cl-bench",
+                nonce=0,
+                created=utc_now(),
+                items=[{"kind": "ledger", "id": "cl-bench", "name": "bench", "admin": key.address}],
+            )
+        ]
+    )
     register_orgs(ledger, key, [Organisation("bench", "Bench Co")])
     register_sites(ledger, key, sites(n_sites))
     return ledger

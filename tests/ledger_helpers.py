@@ -7,33 +7,66 @@ from pathlib import Path
 from typing import Any
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import Organisation, Site, record_id
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 
 LEDGER_ID = "cl-test"
+# Records name the calculation basis they were computed with; the tests' records
+# share this one, recorded by new_ledger() as entry 4.
+BASIS: dict[str, Any] = {"formula": "kg = amount * 0.5 (test basis)"}
+BASIS_ID = basis_id(BASIS)
 
 
 def genesis(key: PrivateKey) -> SignedTx:
-    return build_tx(key, tx_type="genesis", ledger_id=LEDGER_ID, nonce=0, created=utc_now(),
-                    items=[{"kind": "ledger", "id": LEDGER_ID, "name": "test", "admin": key.address,
-                            "created": "2024-01-01T00:00:00Z"}])
+    return build_tx(
+        key,
+        tx_type="genesis",
+        ledger_id=LEDGER_ID,
+        nonce=0,
+        created=utc_now(),
+        items=[
+            {
+                "kind": "ledger",
+                "id": LEDGER_ID,
+                "name": "test",
+                "admin": key.address,
+                "created": "2024-01-01T00:00:00Z",
+            }
+        ],
+    )
 
 
 def tx(key: PrivateKey, tx_type: str, nonce: int, items: list[dict[str, Any]]) -> SignedTx:
-    return build_tx(key, tx_type=tx_type, ledger_id=LEDGER_ID, nonce=nonce, created=utc_now(),
-                    items=items)
+    return build_tx(
+        key, tx_type=tx_type, ledger_id=LEDGER_ID, nonce=nonce, created=utc_now(), items=items
+    )
 
 
-def record(site: str, month: int, *, org: str = "acme", account: str = "E1",
-           year: int = 2023, kwh: int = 1000) -> dict[str, Any]:
+def record(
+    site: str,
+    month: int,
+    *,
+    org: str = "acme",
+    account: str = "E1",
+    year: int = 2023,
+    kwh: int = 1000,
+) -> dict[str, Any]:
     start = date(year, 1, 1) + timedelta(days=31 * (month - 1))
     end = start + timedelta(days=29)
     return {
-        "kind": "emissions_record", "id": record_id(site, account, start, end), "org": org,
-        "site": site, "account": account, "activity": "electricity",
+        "kind": "emissions_record",
+        "id": record_id(site, account, start, end),
+        "org": org,
+        "site": site,
+        "account": account,
+        "activity": "electricity",
         "period": {"start": start.isoformat(), "end": end.isoformat()},
-        "amount": str(kwh), "unit": "kWh", "kg_co2e": str(kwh // 2), "trace": {},
+        "amount": str(kwh),
+        "unit": "kWh",
+        "kg_co2e": str(kwh // 2),
+        "trace": {"basis": BASIS_ID},
     }
 
 
@@ -41,13 +74,30 @@ def new_ledger(path: Path, key: PrivateKey, *, sites: int = 2) -> SqliteLedger:
     ledger = SqliteLedger(path, operator=key)
     ledger.submit([genesis(key)])
     ledger.submit([tx(key, "register_org", 1, [Organisation("acme", "Acme").item()])])
-    ledger.submit([tx(key, "register_site", 2, [
-        Site(f"s{i}", "acme", f"Site {i}", "US", "60601").item() for i in range(sites)])])
+    ledger.submit(
+        [
+            tx(
+                key,
+                "register_site",
+                2,
+                [Site(f"s{i}", "acme", f"Site {i}", "US", "60601").item() for i in range(sites)],
+            )
+        ]
+    )
+    ledger.submit(
+        [
+            tx(
+                key,
+                "record_emissions",
+                3,
+                [{"kind": "calculation_basis", "id": BASIS_ID, "basis": BASIS}],
+            )
+        ]
+    )
     return ledger
 
 
-def fill(ledger: SqliteLedger, key: PrivateKey, *, txs: int, per_tx: int, site: str = "s0"
-         ) -> None:
+def fill(ledger: SqliteLedger, key: PrivateKey, *, txs: int, per_tx: int, site: str = "s0") -> None:
     nonce = ledger.state().next_nonce(key.address)
     month = 1
     batch = []

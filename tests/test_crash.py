@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from benchmarks.workload import bills_csv
+
 from carbonledger.services.home import Home
 
 pytestmark = pytest.mark.slow
@@ -23,8 +23,9 @@ N_SITES, MONTHS = 200, 150  # 30,000 bills: several commits, so the kill lands m
 def _records(db: Path) -> int:
     con = sqlite3.connect(db, timeout=30)
     try:
-        return con.execute("SELECT COUNT(*) FROM leaf WHERE kind = 'emissions_record'"
-                           ).fetchone()[0]
+        return con.execute("SELECT COUNT(*) FROM leaf WHERE kind = 'emissions_record'").fetchone()[
+            0
+        ]
     except sqlite3.OperationalError:
         return 0
     finally:
@@ -32,16 +33,21 @@ def _records(db: Path) -> int:
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "carbonledger", *args], capture_output=True,
-                          text=True, env={**os.environ, "CARBONLEDGER_HOME": str(home),
-                                          "CARBONLEDGER_PASSPHRASE": "crash-test"}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "carbonledger", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CARBONLEDGER_HOME": str(home), "CARBONLEDGER_PASSPHRASE": "crash-test"},
+        check=False,
+    )
 
 
 def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path) -> None:
     from benchmarks.workload import sites
+
+    from carbonledger.core.domain import Organisation
     from carbonledger.factors import FactorCatalog  # noqa: F401  (import cost outside timing)
     from carbonledger.services.registry import register_orgs, register_sites
-    from carbonledger.core.domain import Organisation
 
     home = Home(tmp_path / "home")
     key = home.init("crash-test", scrypt_n=2**10)
@@ -51,11 +57,17 @@ def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path) -> None:
     ledger.close()
     csv_file = tmp_path / "bills.csv"
     csv_file.write_text(bills_csv(N_SITES, MONTHS))
-    env = {**os.environ, "CARBONLEDGER_HOME": str(home.path),
-           "CARBONLEDGER_PASSPHRASE": "crash-test"}
-    proc = subprocess.Popen([sys.executable, "-m", "carbonledger", "bills", "import",
-                             str(csv_file), "--json"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CARBONLEDGER_HOME": str(home.path),
+        "CARBONLEDGER_PASSPHRASE": "crash-test",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "bills", "import", str(csv_file), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while _records(home.ledger_file) == 0 and time.monotonic() < deadline:
         assert proc.poll() is None, "the import finished before it could be killed"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,14 +23,29 @@ from tests.ledger_helpers import fill, new_ledger
 
 KEY = PrivateKey.from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 TABLES = {
-    "tx": ("seq", ["entry_hash", "ledger_time", "type", "sender", "nonce", "body", "signature",
-                   "first_leaf", "n_leaves"]),
+    "tx": (
+        "seq",
+        [
+            "entry_hash",
+            "ledger_time",
+            "type",
+            "sender",
+            "nonce",
+            "body",
+            "signature",
+            "first_leaf",
+            "n_leaves",
+        ],
+    ),
     "leaf": ("idx", ["seq", "kind", "rid", "org", "site", "account", "pstart", "pend", "data"]),
     "node": ("rowid", ["level", "idx", "hash"]),
     "checkpoint": ("size", ["prev_size", "root", "ledger_time", "signer", "signature"]),
 }
-SETTINGS = settings(max_examples=int(os.environ.get("TAMPER_EXAMPLES", "60")), deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("TAMPER_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +85,7 @@ def _mutate_value(value: object, pos: int) -> object:
         return "x"
     text = str(value)
     i = pos % len(text)
-    return text[:i] + ("Z" if text[i] != "Z" else "Y") + text[i + 1:]
+    return text[:i] + ("Z" if text[i] != "Z" else "Y") + text[i + 1 :]
 
 
 def _fails(path: Path) -> str:
@@ -83,10 +98,15 @@ def _fails(path: Path) -> str:
 
 
 @SETTINGS
-@given(table=st.sampled_from(sorted(TABLES)), row=st.integers(0, 10_000),
-       column=st.integers(0, 20), pos=st.integers(0, 10_000))
-def test_any_single_change_is_detected(original: Path, tmp_path: Path, table: str, row: int,
-                                       column: int, pos: int) -> None:
+@given(
+    table=st.sampled_from(sorted(TABLES)),
+    row=st.integers(0, 10_000),
+    column=st.integers(0, 20),
+    pos=st.integers(0, 10_000),
+)
+def test_any_single_change_is_detected(
+    original: Path, tmp_path: Path, table: str, row: int, column: int, pos: int
+) -> None:
     path = _copy(original, tmp_path)
     con = sqlite3.connect(path)
     keys = _keys(con, table)
@@ -95,8 +115,10 @@ def test_any_single_change_is_detected(original: Path, tmp_path: Path, table: st
     (value,) = con.execute(f"SELECT {name} FROM {table} WHERE {_where(table)}", (key,)).fetchone()
     try:
         with con:
-            con.execute(f"UPDATE {table} SET {name} = ? WHERE {_where(table)}",
-                        (_mutate_value(value, pos), key))
+            con.execute(
+                f"UPDATE {table} SET {name} = ? WHERE {_where(table)}",
+                (_mutate_value(value, pos), key),
+            )
     except sqlite3.IntegrityError:
         assume(False)  # the change would break a key constraint: SQLite itself refuses it
     con.close()
@@ -117,8 +139,7 @@ def test_any_deleted_row_is_detected(original: Path, tmp_path: Path, table: str,
 
 @SETTINGS
 @given(table=st.sampled_from(["tx", "leaf"]), a=st.integers(0, 10_000), b=st.integers(0, 10_000))
-def test_reordering_is_detected(original: Path, tmp_path: Path, table: str, a: int, b: int
-                                ) -> None:
+def test_reordering_is_detected(original: Path, tmp_path: Path, table: str, a: int, b: int) -> None:
     path = _copy(original, tmp_path)
     con = sqlite3.connect(path)
     keys = _keys(con, table)
@@ -132,10 +153,16 @@ def test_reordering_is_detected(original: Path, tmp_path: Path, table: str, a: i
     try:
         with con:
             con.execute(f"DELETE FROM {table} WHERE {pk} IN (?, ?)", (ka, kb))
-            con.execute(f"INSERT INTO {table} ({pk}, {', '.join(cols)}) VALUES"
-                        f" (?, {', '.join('?' * len(cols))})", (ka, *rb))
-            con.execute(f"INSERT INTO {table} ({pk}, {', '.join(cols)}) VALUES"
-                        f" (?, {', '.join('?' * len(cols))})", (kb, *ra))
+            con.execute(
+                f"INSERT INTO {table} ({pk}, {', '.join(cols)}) VALUES"
+                f" (?, {', '.join('?' * len(cols))})",
+                (ka, *rb),
+            )
+            con.execute(
+                f"INSERT INTO {table} ({pk}, {', '.join(cols)}) VALUES"
+                f" (?, {', '.join('?' * len(cols))})",
+                (kb, *ra),
+            )
     except sqlite3.IntegrityError:
         assume(False)
     con.close()
@@ -146,22 +173,25 @@ def test_inserted_leaf_and_entry_are_detected(original: Path, tmp_path: Path) ->
     path = _copy(original, tmp_path)
     con = sqlite3.connect(path)
     with con:
-        con.execute("INSERT INTO leaf SELECT idx + 1000, seq, kind, rid || 'x', org, site,"
-                    " account || 'x', pstart, pend, data FROM leaf WHERE idx = 10")
+        con.execute(
+            "INSERT INTO leaf SELECT idx + 1000, seq, kind, rid || 'x', org, site,"
+            " account || 'x', pstart, pend, data FROM leaf WHERE idx = 10"
+        )
     con.close()
     assert "belongs to no entry" in _fails(path)
     path = _copy(original, tmp_path)
     con = sqlite3.connect(path)
     with con:
-        con.execute("INSERT INTO tx SELECT seq + 1, entry_hash, ledger_time, type, sender,"
-                    " nonce, body, signature, first_leaf + n_leaves, 0 FROM tx"
-                    " ORDER BY seq DESC LIMIT 1")
+        con.execute(
+            "INSERT INTO tx SELECT seq + 1, entry_hash, ledger_time, type, sender,"
+            " nonce, body, signature, first_leaf + n_leaves, 0 FROM tx"
+            " ORDER BY seq DESC LIMIT 1"
+        )
     con.close()
     _fails(path)
 
 
-def test_removing_the_last_entry_and_its_leaves_is_detected(original: Path, tmp_path: Path
-                                                             ) -> None:
+def test_removing_the_last_entry_and_its_leaves_is_detected(original: Path, tmp_path: Path) -> None:
     path = _copy(original, tmp_path)
     con = sqlite3.connect(path)
     with con:
@@ -176,12 +206,14 @@ def test_first_failure_is_named(original: Path, tmp_path: Path) -> None:
     path = _copy(original, tmp_path)
     con = sqlite3.connect(path)
     with con:
-        con.execute("UPDATE leaf SET data = CAST(replace(data, '\"1000\"', '\"999\"') AS BLOB)"
-                    " WHERE idx = 20")
+        con.execute(
+            "UPDATE leaf SET data = CAST(replace(data, '\"1000\"', '\"999\"') AS BLOB)"
+            " WHERE idx = 20"
+        )
     con.close()
     report = SqliteLedger(path).verify()
     assert not report.ok
-    assert report.entry == 5  # leaf 20 is in the fifth entry (3 setup entries + 13 leaves)
+    assert report.entry == 6  # leaves 0-5 are setup (4 entries); 13 leaves per entry after
     assert "items_root" in str(report.error)
 
 

@@ -16,10 +16,11 @@ from carbonledger.core.merkle import (
     MerkleAccumulator,
     inclusion_proof,
     leaf_hash,
+    node_hash,
     root_from_leaf_hashes,
 )
 from carbonledger.core.state import LedgerState, apply
-from carbonledger.core.tx import GENESIS_PREV, SignedTx, entry_hash, tx_from_parts, utc_now
+from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash, utc_now
 from carbonledger.crypto.keys import PrivateKey, eip191_digest
 from carbonledger.errors import Conflict, IntegrityError, NotFound
 from carbonledger.ports.ledger import (
@@ -38,6 +39,14 @@ __all__ = ["SqliteLedger", "checkpoint_digest"]
 def checkpoint_digest(body: dict[str, Any]) -> bytes:
     """What the operator signs for a checkpoint (EIP-191 over the canonical body)."""
     return eip191_digest(canonical(body))
+
+
+def _perfect(levels: list[list[bytes]], level: int, idx: int) -> bytes:
+    """Perfect-subtree hash from in-memory levels, built up on demand (level 0 given)."""
+    while len(levels) <= level:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    return levels[level][idx]
 
 
 class SqliteLedger:
@@ -59,7 +68,11 @@ class SqliteLedger:
             # A damaged file can still be opened and verified; writes are refused.
             self._damage = IntegrityError(f"the ledger file is damaged ({exc}); run verify")
             self._state, self._acc, self._prev, self._seq = (
-                LedgerState(), MerkleAccumulator(), GENESIS_PREV, 0)
+                LedgerState(),
+                MerkleAccumulator(),
+                GENESIS_PREV,
+                0,
+            )
 
     def _writable(self) -> None:
         if self._damage is not None:
@@ -79,6 +92,9 @@ class SqliteLedger:
                 state.orgs[item["id"]] = item
             else:
                 state.sites[item["id"]] = item
+        state.bases.update(
+            rid for (rid,) in conn.execute("SELECT rid FROM leaf WHERE kind = 'calculation_basis'")
+        )
         for sender, nonce in conn.execute("SELECT sender, MAX(nonce) FROM tx GROUP BY sender"):
             state.nonces[sender] = nonce + 1
         row = conn.execute("SELECT seq, entry_hash FROM tx ORDER BY seq DESC LIMIT 1").fetchone()
@@ -136,8 +152,14 @@ class SqliteLedger:
         node_rows: list[tuple[int, int, bytes]] = []
         receipts: list[Receipt] = []
         for tx in txs:
-            checked = tx_from_parts(tx.body_bytes, tx.items, tx.signature)
-            items = [orjson.loads(d) for d in checked.items]
+            checked = check_tx(tx)
+            # Objects built in this process equal their bytes (build_tx made both);
+            # anything else is decoded from the bytes that were signed.
+            items = (
+                list(tx.objects)
+                if tx.objects is not None
+                else [orjson.loads(d) for d in checked.items]
+            )
             apply(state, checked.body, items)
             seq += 1
             first = acc.size
@@ -148,8 +170,18 @@ class SqliteLedger:
             prev = entry_hash(prev, seq, now, tx_hash, checked.signature)
             body = checked.body
             tx_rows.append(
-                (seq, prev, now, body["type"], body["sender"], body["nonce"],
-                 checked.body_bytes, checked.signature, first, len(items))
+                (
+                    seq,
+                    prev,
+                    now,
+                    body["type"],
+                    body["sender"],
+                    body["nonce"],
+                    checked.body_bytes,
+                    checked.signature,
+                    first,
+                    len(items),
+                )
             )
             receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
         checkpoint = self._sign_checkpoint(state, acc, now)
@@ -179,10 +211,22 @@ class SqliteLedger:
             raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
         root = acc.root()
         prev_size = self._acc.size
-        body = {"ledger": state.ledger_id, "size": acc.size, "prev_size": prev_size,
-                "root": root.hex(), "time": now, "signer": key.address}
-        return (acc.size, prev_size, root, now, key.address,
-                key.sign_digest(checkpoint_digest(body)))
+        body = {
+            "ledger": state.ledger_id,
+            "size": acc.size,
+            "prev_size": prev_size,
+            "root": root.hex(),
+            "time": now,
+            "signer": key.address,
+        }
+        return (
+            acc.size,
+            prev_size,
+            root,
+            now,
+            key.address,
+            key.sign_digest(checkpoint_digest(body)),
+        )
 
     # -- reading ----------------------------------------------------------
     def state(self) -> LedgerState:
@@ -192,7 +236,12 @@ class SqliteLedger:
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
         sql = ["SELECT idx, seq, data FROM leaf WHERE 1=1"]
         args: list[Any] = []
-        for column, value in (("kind", query.kind), ("site", query.site), ("org", query.org)):
+        for column, value in (
+            ("kind", query.kind),
+            ("rid", query.id),
+            ("site", query.site),
+            ("org", query.org),
+        ):
             if value is not None:
                 sql.append(f"AND {column} = ?")
                 args.append(value)
@@ -206,15 +255,6 @@ class SqliteLedger:
         args += [-1 if query.limit is None else query.limit, query.offset]
         for idx, seq, data in self._conn.execute(" ".join(sql), args):
             yield StoredItem(idx, seq, bytes(data), orjson.loads(data))
-
-    def find(self, record_id: str) -> StoredItem:
-        """The item with id ``record_id`` (an emissions record, site or organisation)."""
-        row = self._conn.execute(
-            "SELECT idx, seq, data FROM leaf WHERE rid = ? ORDER BY idx LIMIT 1", (record_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no record, site or organisation with id {record_id!r}")
-        return StoredItem(row[0], row[1], bytes(row[2]), orjson.loads(row[2]))
 
     def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
         out: list[PeriodKey] = []
@@ -236,36 +276,61 @@ class SqliteLedger:
         if row is None:
             raise NotFound("the ledger has no checkpoint yet")
         size, prev_size, root, when, signer, sig = row
-        return Checkpoint(str(self._state.ledger_id), size, prev_size, bytes(root).hex(), when,
-                          signer, bytes(sig).hex())
+        return Checkpoint(
+            str(self._state.ledger_id),
+            size,
+            prev_size,
+            bytes(root).hex(),
+            when,
+            signer,
+            bytes(sig).hex(),
+        )
 
-    def proof(self, leaf_index: int) -> InclusionProof:
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        """Inclusion proof of leaf ``leaf_index`` against the latest checkpoint.
+
+        With ``with_tx`` the proof also carries the signed transaction and the
+        item's path to its ``items_root``, so a checker sees who signed the item
+        (this reads the transaction's items: a few hundred microseconds more).
+        """
         head = self.latest_checkpoint()
         if not 0 <= leaf_index < head.size:
             raise NotFound(f"leaf {leaf_index} is not in the ledger (size {head.size})")
-        row = self._conn.execute(
-            "SELECT l.data, t.seq, t.body, t.signature, t.first_leaf, t.n_leaves, t.entry_hash,"
-            " t.ledger_time FROM leaf l JOIN tx t ON t.seq = l.seq WHERE l.idx = ?",
-            (leaf_index,),
+        data, seq = self._conn.execute(
+            "SELECT data, seq FROM leaf WHERE idx = ?", (leaf_index,)
         ).fetchone()
-        data, seq, body, sig, first, count, ehash, when = row
         path = inclusion_proof(leaf_index, head.size, self._node)
-        tx_hashes = [
-            leaf_hash(d)
-            for (d,) in self._conn.execute(
-                "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
-                (first, first + count),
-            )
-        ]
-        tx_path = inclusion_proof(
-            leaf_index - first, count, lambda lv, i: root_from_leaf_hashes(
-                tx_hashes[i << lv:(i + 1) << lv])
+        tx = self._tx_evidence(seq, leaf_index) if with_tx else {}
+        return InclusionProof(
+            leaf_index, head.size, bytes(data), tuple(h.hex() for h in path), head, tx
         )
-        tx = {"seq": seq, "body": bytes(body).decode(), "signature": bytes(sig).hex(),
-              "entry_hash": bytes(ehash).hex(), "ledger_time": when,
-              "index": leaf_index - first, "count": count, "path": [h.hex() for h in tx_path]}
-        return InclusionProof(leaf_index, head.size, bytes(data),
-                              tuple(h.hex() for h in path), head, tx)
+
+    def _tx_evidence(self, seq: int, leaf_index: int) -> dict[str, Any]:
+        body, sig, first, count, ehash, when = self._conn.execute(
+            "SELECT body, signature, first_leaf, n_leaves, entry_hash, ledger_time FROM tx"
+            " WHERE seq = ?",
+            (seq,),
+        ).fetchone()
+        levels = [
+            [
+                leaf_hash(d)
+                for (d,) in self._conn.execute(
+                    "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
+                    (first, first + count),
+                )
+            ]
+        ]
+        tx_path = inclusion_proof(leaf_index - first, count, lambda lv, i: _perfect(levels, lv, i))
+        return {
+            "seq": seq,
+            "body": bytes(body).decode(),
+            "signature": bytes(sig).hex(),
+            "entry_hash": bytes(ehash).hex(),
+            "ledger_time": when,
+            "index": leaf_index - first,
+            "count": count,
+            "path": [h.hex() for h in tx_path],
+        }
 
     def verify(self) -> VerifyReport:
         from carbonledger.adapters.sqlite_verify import verify_connection

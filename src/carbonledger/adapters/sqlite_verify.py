@@ -42,8 +42,11 @@ class _NodeStreams:
     def _cursor(self, level: int) -> Iterator[tuple[int, bytes]]:
         cur = self._cursors.get(level)
         if cur is None:
-            cur = iter(self._conn.execute(
-                "SELECT idx, hash FROM node WHERE level = ? ORDER BY idx", (level,)))
+            cur = iter(
+                self._conn.execute(
+                    "SELECT idx, hash FROM node WHERE level = ? ORDER BY idx", (level,)
+                )
+            )
             self._cursors[level] = cur
         return cur
 
@@ -59,8 +62,10 @@ class _NodeStreams:
         for level in levels:
             extra = next(self._cursor(level), None)
             if extra is not None:
-                raise _Fail(f"Merkle node (level {level}, index {extra[0]}) is beyond the"
-                            f" ledger's {size} leaves")
+                raise _Fail(
+                    f"Merkle node (level {level}, index {extra[0]}) is beyond the"
+                    f" ledger's {size} leaves"
+                )
 
 
 _TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
@@ -71,12 +76,20 @@ def _check_checkpoint(row: tuple[Any, ...], state: LedgerState, root: bytes, pre
 
     size, prev_size, stored_root, when, signer, sig = row
     if prev_size != prev:
-        raise _Fail(f"checkpoint at size {size} follows size {prev_size}, but the previous"
-                    f" checkpoint is at size {prev}: a checkpoint was removed or altered")
+        raise _Fail(
+            f"checkpoint at size {size} follows size {prev_size}, but the previous"
+            f" checkpoint is at size {prev}: a checkpoint was removed or altered"
+        )
     if bytes(stored_root) != root:
         raise _Fail(f"checkpoint at size {size}: stored root differs from the recomputed tree")
-    body = {"ledger": state.ledger_id, "size": size, "prev_size": prev_size, "root": root.hex(),
-            "time": when, "signer": signer}
+    body = {
+        "ledger": state.ledger_id,
+        "size": size,
+        "prev_size": prev_size,
+        "root": root.hex(),
+        "time": when,
+        "signer": signer,
+    }
     try:
         recovered = recover_address(checkpoint_digest(body), bytes(sig))
     except CarbonLedgerError as exc:
@@ -90,11 +103,18 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
     acc = MerkleAccumulator()
     prev = GENESIS_PREV
     nodes = _NodeStreams(conn)
-    leaves = iter(conn.execute(
-        "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"))
-    checkpoints = iter(conn.execute(
-        "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
-        " ORDER BY size"))
+    leaves = iter(
+        conn.execute(
+            "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data"
+            " FROM leaf ORDER BY idx"
+        )
+    )
+    checkpoints = iter(
+        conn.execute(
+            "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
+            " ORDER BY size"
+        )
+    )
     next_cp = next(checkpoints, None)
     expected_seq = 1
     prev_cp = 0
@@ -104,8 +124,11 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
     ):
         for value, typ_ in zip(row, _TX_TYPES, strict=True):
             if type(value) is not typ_:
-                raise _Fail(f"entry {row[0]}: a column holds {type(value).__name__},"
-                            f" expected {typ_.__name__}", row[0] if type(row[0]) is int else None)
+                raise _Fail(
+                    f"entry {row[0]}: a column holds {type(value).__name__},"
+                    f" expected {typ_.__name__}",
+                    row[0] if type(row[0]) is int else None,
+                )
         seq, ehash, when, typ, sender, nonce, body, sig, first, count = row
         if seq != expected_seq:
             raise _Fail(f"entry {expected_seq} is missing (next stored entry is {seq})", seq)
@@ -116,21 +139,25 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
         for n in range(count):
             leaf = next(leaves, None)
             if leaf is None or leaf[0] != first + n or leaf[1] != seq:
-                raise _Fail(f"entry {seq}: leaf {first + n} is missing or out of place", seq,
-                            first + n)
+                raise _Fail(
+                    f"entry {seq}: leaf {first + n} is missing or out of place", seq, first + n
+                )
             if type(leaf[9]) is not bytes:
-                raise _Fail(f"leaf {first + n}: data is stored as {type(leaf[9]).__name__}",
-                            seq, first + n)
+                raise _Fail(
+                    f"leaf {first + n}: data is stored as {type(leaf[9]).__name__}", seq, first + n
+                )
             datas.append(leaf[9])
             try:
                 item = orjson.loads(leaf[9])
                 columns = derived_columns(item) if isinstance(item, dict) else None
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                raise _Fail(f"leaf {first + n}: item is not readable ({exc})", seq,
-                            first + n) from exc
+                raise _Fail(
+                    f"leaf {first + n}: item is not readable ({exc})", seq, first + n
+                ) from exc
             if columns is None or columns != tuple(leaf[2:9]):
-                raise _Fail(f"leaf {first + n}: query columns differ from the item's data", seq,
-                            first + n)
+                raise _Fail(
+                    f"leaf {first + n}: query columns differ from the item's data", seq, first + n
+                )
             objects.append(item)
         try:
             tx = tx_from_parts(bytes(body), datas, bytes(sig))
@@ -158,8 +185,10 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
     if extra is not None:
         raise _Fail(f"leaf {extra[0]} belongs to no entry", None, extra[0])
     if next_cp is not None:
-        raise _Fail(f"checkpoint at size {next_cp[0]} but the ledger holds {acc.size} leaves:"
-                    " entries were removed")
+        raise _Fail(
+            f"checkpoint at size {next_cp[0]} but the ledger holds {acc.size} leaves:"
+            " entries were removed"
+        )
     nodes.finish(acc.size)
     last = conn.execute("SELECT MAX(size) FROM checkpoint").fetchone()[0]
     if acc.size and last != acc.size:
@@ -177,7 +206,12 @@ def verify_connection(conn: sqlite3.Connection) -> VerifyReport:
         finally:
             conn.execute("COMMIT")
     except _Fail as fail:
-        report.ok, report.error, report.entry, report.leaf = False, fail.reason, fail.entry, fail.leaf
+        report.ok, report.error, report.entry, report.leaf = (
+            False,
+            fail.reason,
+            fail.entry,
+            fail.leaf,
+        )
     except (TypeError, ValueError, KeyError) as exc:
         report.ok, report.error = False, f"malformed stored data: {exc}"
     except sqlite3.DatabaseError as exc:

@@ -43,7 +43,8 @@ def _register() -> None:
     bills.register(app)
     demo.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
-        calc)
+        calc
+    )
     app.add_typer(factors_app, name="factors", help="Emission factor editions: list, show, load.")
 
 

@@ -16,6 +16,7 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.importer import import_bills
+from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["register"]
 
@@ -44,17 +45,25 @@ def bills_import(
     catalog = FactorCatalog(home=h.path)
     with Progress(console=err, transient=True, disable=json) as bar:
         task = bar.add_task("recording", total=len(parsed.bills))
-        report = import_bills(ledger, key, catalog, parsed.bills, source=file.name,
-                              progress=lambda n: bar.advance(task, n))
+        report = import_bills(
+            ledger,
+            key,
+            catalog,
+            parsed.bills,
+            source=file.name,
+            progress=lambda n: bar.advance(task, n),
+        )
     report.rows = parsed.rows
     report.rejected[:0] = parsed.errors
     report.rejected.sort(key=lambda e: e.line)
     if json:
         print_json(report.to_dict())
     else:
-        console.print(f"{report.rows} rows: {report.recorded} recorded, {report.duplicates}"
-                      f" already recorded, {len(report.rejected)} rejected;"
-                      f" {report.kg_co2e / 1000:.3f} t CO2e recorded")
+        console.print(
+            f"{report.rows} rows: {report.recorded} recorded, {report.duplicates}"
+            f" already recorded, {len(report.rejected)} rejected;"
+            f" {report.kg_co2e / 1000:.3f} t CO2e recorded"
+        )
         for e in report.rejected:
             err.print(f"  line {e.line}: {e.field}: {e.reason}")
     if report.rejected:
@@ -73,8 +82,15 @@ def records_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List emissions records, in ledger order."""
-    query = ItemQuery(kind="emissions_record", site=site, org=org, since=since, until=until,
-                      offset=offset, limit=limit or None)
+    query = ItemQuery(
+        kind="emissions_record",
+        site=site,
+        org=org,
+        since=since,
+        until=until,
+        offset=offset,
+        limit=limit or None,
+    )
     items = list(home_of(home).ledger().items(query))
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
@@ -84,9 +100,15 @@ def records_list(
     for s in items:
         r = s.item
         total += Decimal(r["kg_co2e"])
-        table.add_row(str(s.leaf_index), r["id"][:8], r["site"], r["account"],
-                      f"{r['period']['start']}..{r['period']['end']}",
-                      f"{r['amount']} {r['unit']}", r["kg_co2e"])
+        table.add_row(
+            str(s.leaf_index),
+            r["id"][:8],
+            r["site"],
+            r["account"],
+            f"{r['period']['start']}..{r['period']['end']}",
+            f"{r['amount']} {r['unit']}",
+            r["kg_co2e"],
+        )
     console.print(table)
     console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e")
 
@@ -98,25 +120,32 @@ def records_show(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show a record with its trace, recomputed from the trace alone."""
-    stored = home_of(home).ledger().find(record)
+    ledger = home_of(home).ledger()
+    stored = find_item(ledger, record)
     item = stored.item
-    again = recompute(item["trace"]) if item.get("kind") == "emissions_record" else None
-    if json:
-        print_json({"leaf_index": stored.leaf_index, **item,
-                    "recomputed": again})
+    if item.get("kind") != "emissions_record":
+        print_json({"leaf_index": stored.leaf_index, **item})
         return
-    trace = item.get("trace", {})
-    factor = trace.get("factor", {})
+    reader = RecordReader(ledger)
+    trace = reader.trace(item)
+    again = recompute(trace)
+    if json:
+        print_json({"leaf_index": stored.leaf_index, **item, "trace": trace, "recomputed": again})
+        return
+    factor = trace["factor"]
     console.print_json(data={k: v for k, v in item.items() if k != "trace"})
-    console.print(f"factor: {factor.get('dataset')} {factor.get('edition')}"
-                  f" {factor.get('region_level')} {factor.get('region_key')}"
-                  f" {factor.get('value')} {factor.get('unit')}")
-    for step in trace.get("resolution", {}).get("steps", []):
+    console.print(
+        f"factor: {factor.get('dataset')} {factor.get('edition')}"
+        f" {factor.get('region_level')} {factor.get('region_key')}"
+        f" {factor.get('value')} {factor.get('unit')}"
+    )
+    for step in trace["resolution"]["steps"]:
         console.print(f"  - {step}")
-    if again is not None:
-        ok = str(again["kg_co2e"]) == item["kg_co2e"]
-        console.print(f"recomputed from trace: {again['kg_co2e']} kg CO2e"
-                      f" [{'green' if ok else 'red'}]{'matches' if ok else 'DIFFERS'}[/]")
+    ok = str(again["kg_co2e"]) == item["kg_co2e"]
+    console.print(
+        f"recomputed from trace: {again['kg_co2e']} kg CO2e"
+        f" [{'green' if ok else 'red'}]{'matches' if ok else 'DIFFERS'}[/]"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,10 @@ console = Console()
 err = Console(stderr=True)
 
 HomeOption = typer.Option(
-    None, "--home", envvar="CARBONLEDGER_HOME", show_envvar=True,
+    None,
+    "--home",
+    envvar="CARBONLEDGER_HOME",
+    show_envvar=True,
     help="Ledger home directory (default: ~/.local/share/carbonledger).",
 )
 
@@ -32,8 +35,7 @@ def passphrase(*, confirm: bool = False) -> str:
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value
-    return str(typer.prompt("Admin key passphrase", hide_input=True,
-                            confirmation_prompt=confirm))
+    return str(typer.prompt("Admin key passphrase", hide_input=True, confirmation_prompt=confirm))
 
 
 def unlock(home: Home) -> PrivateKey:

@@ -24,9 +24,11 @@ def demo(home: Path | None = HomeOption) -> None:
     console.rule("[bold]carbonledger demo")
     result = run_demo(h, phrase, progress=lambda msg: console.print(f"[dim]>[/] {msg}"))
     first = result.imports[0]
-    console.print(f"bills: {first.rows} rows, {first.recorded} recorded;"
-                  f" re-import: {result.rerun.recorded if result.rerun else 0} recorded,"
-                  f" {result.rerun.duplicates if result.rerun else 0} already recorded")
+    console.print(
+        f"bills: {first.rows} rows, {first.recorded} recorded;"
+        f" re-import: {result.rerun.recorded if result.rerun else 0} recorded,"
+        f" {result.rerun.duplicates if result.rerun else 0} already recorded"
+    )
     console.print("corrections file (1 good row recorded, each bad row named):")
     for line in result.bad_file_errors:
         console.print(f"  {line}")
@@ -36,22 +38,33 @@ def demo(home: Path | None = HomeOption) -> None:
     total = 0
     for row in result.by_site:
         total += row["kg_co2e"]
-        table.add_row(row["site"], str(row["records"]), f"{row['kwh'] / 1000:,.1f}",
-                      f"{row['kg_co2e'] / 1000:,.3f}", row["factors"])
+        table.add_row(
+            row["site"],
+            str(row["records"]),
+            f"{row['kwh'] / 1000:,.1f}",
+            f"{row['kg_co2e'] / 1000:,.3f}",
+            row["factors"],
+        )
     table.add_row("[bold]total", "", "", f"[bold]{total / 1000:,.3f}", "")
     console.print(table)
     v = result.verify
     if v is not None and v.ok:
-        console.print(f"[green]verify OK[/]: {v.entries} entries, {v.leaves} leaves,"
-                      f" {v.checkpoints} signed checkpoints, root {v.root[:16]}...")
+        console.print(
+            f"[green]verify OK[/]: {v.entries} entries, {v.leaves} leaves,"
+            f" {v.checkpoints} signed checkpoints, root {v.root[:16]}..."
+        )
     elif v is not None:
         console.print(f"[red]verify FAILED[/]: {v.error}")
-    console.print(f"inclusion proof of record {result.proof_record} checked offline:"
-                  f" {'OK' if result.proof_ok else 'FAILED'} ({result.home}/demo/proof.json)")
+    console.print(
+        f"inclusion proof of record {result.proof_record} checked offline:"
+        f" {'OK' if result.proof_ok else 'FAILED'} ({result.home}/demo/proof.json)"
+    )
     console.print(f"ledger: {result.home}  ({time.perf_counter() - started:.1f} s)")
-    console.print("next: carbonledger records list --site nw-chicago;"
-                  " carbonledger verify; carbonledger check-proof "
-                  f"{result.home}/demo/proof.json")
+    console.print(
+        "next: carbonledger records list --site nw-chicago;"
+        " carbonledger verify; carbonledger check-proof "
+        f"{result.home}/demo/proof.json"
+    )
     if v is None or not v.ok:
         raise typer.Exit(1)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import orjson
 import typer
 
 from carbonledger.cli.common import HomeOption, console, err, home_of, passphrase, print_json
+from carbonledger.core.canonical import canonical
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.errors import InvalidInput
+from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["register"]
 
@@ -30,9 +33,16 @@ def status(home: Path | None = HomeOption, json: bool = typer.Option(False, "--j
     ledger = h.ledger()
     state = ledger.state()
     cp = ledger.latest_checkpoint()
-    info = {"home": str(h.path), "ledger_id": state.ledger_id, "admin": state.admin,
-            "organisations": len(state.orgs), "sites": len(state.sites), "leaves": cp.size,
-            "root": cp.root, "checkpoint_time": cp.time}
+    info = {
+        "home": str(h.path),
+        "ledger_id": state.ledger_id,
+        "admin": state.admin,
+        "organisations": len(state.orgs),
+        "sites": len(state.sites),
+        "leaves": cp.size,
+        "root": cp.root,
+        "checkpoint_time": cp.time,
+    }
     if json:
         print_json(info)
     else:
@@ -48,11 +58,15 @@ def verify(home: Path | None = HomeOption, json: bool = typer.Option(False, "--j
     if json:
         print_json(report.__dict__)
     elif report.ok:
-        console.print(f"[green]OK[/] {report.entries} entries, {report.leaves} leaves,"
-                      f" {report.checkpoints} checkpoints; root {report.root}")
+        console.print(
+            f"[green]OK[/] {report.entries} entries, {report.leaves} leaves,"
+            f" {report.checkpoints} checkpoints; root {report.root}"
+        )
     else:
-        err.print(f"[red]FAILED[/] at entry {report.entry}"
-                  f"{'' if report.leaf is None else f', leaf {report.leaf}'}: {report.error}")
+        err.print(
+            f"[red]FAILED[/] at entry {report.entry}"
+            f"{'' if report.leaf is None else f', leaf {report.leaf}'}: {report.error}"
+        )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -70,8 +84,13 @@ def proof(
             raise InvalidInput(f"--leaf needs a leaf index, got {record!r}")
         index = int(record)
     else:
-        index = ledger.find(record).leaf_index
+        index = find_item(ledger, record).leaf_index
     doc = ledger.proof(index).document()
+    item = orjson.loads(doc["item"])
+    if item.get("kind") == "emissions_record":
+        # The record commits to its calculation basis by hash; attach it so the
+        # checker can see the factor's provenance and recompute the result.
+        doc["basis"] = canonical(RecordReader(ledger).basis(item["trace"]["basis"])).decode()
     text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
     if out is None:
         typer.echo(text)
@@ -96,9 +115,11 @@ def check(
     if json:
         print_json({"ok": True, "item": item})
     else:
-        console.print(f"[green]OK[/] {item.get('kind')} {item.get('id')} is leaf"
-                      f" {doc['leaf_index']} of {doc['tree_size']}, checkpoint signed by"
-                      f" {doc['checkpoint']['signer']}")
+        console.print(
+            f"[green]OK[/] {item.get('kind')} {item.get('id')} is leaf"
+            f" {doc['leaf_index']} of {doc['tree_size']}, checkpoint signed by"
+            f" {doc['checkpoint']['signer']}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -14,8 +14,9 @@ from carbonledger.services.registry import register_orgs, register_sites
 __all__ = ["register"]
 
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
-site_app = typer.Typer(help="Sites (a place with meters; its location picks the factors).",
-                       no_args_is_help=True)
+site_app = typer.Typer(
+    help="Sites (a place with meters; its location picks the factors).", no_args_is_help=True
+)
 
 
 @org_app.command("add")
@@ -73,15 +74,20 @@ def site_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List sites."""
-    sites = [s for s in home_of(home).ledger().state().sites.values()
-             if org is None or s["org"] == org]
+    sites = [
+        s for s in home_of(home).ledger().state().sites.values() if org is None or s["org"] == org
+    ]
     if json:
         print_json(sites)
         return
     table = Table("id", "org", "name", "country", "zip", "utility", "subregion")
     for s in sites:
-        table.add_row(*(str(s.get(k) or "") for k in (
-            "id", "org", "name", "country", "zip", "utility_id", "subregion")))
+        table.add_row(
+            *(
+                str(s.get(k) or "")
+                for k in ("id", "org", "name", "country", "zip", "utility_id", "subregion")
+            )
+        )
     console.print(table)
 
 

@@ -39,7 +39,9 @@ def parse_date(value: str, field: str) -> date:
 
 def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
     try:
-        amount = Decimal(value.strip().replace(",", "")) if isinstance(value, str) else Decimal(value)
+        amount = (
+            Decimal(value.strip().replace(",", "")) if isinstance(value, str) else Decimal(value)
+        )
     except (InvalidOperation, ValueError) as exc:
         raise InvalidInput(f"{field}: {value!r} is not a number") from exc
     if not amount.is_finite():
@@ -108,15 +110,35 @@ class Site:
 
     def item(self) -> dict[str, Any]:
         return {
-            "kind": "site", "id": self.id, "org": self.org, "name": self.name,
-            "country": self.country, "zip": self.zip, "state": self.state,
-            "subregion": self.subregion, "utility_id": self.utility_id, "address": self.address,
+            "kind": "site",
+            "id": self.id,
+            "org": self.org,
+            "name": self.name,
+            "country": self.country,
+            "zip": self.zip,
+            "state": self.state,
+            "subregion": self.subregion,
+            "utility_id": self.utility_id,
+            "address": self.address,
         }
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Site:
-        return cls(**{k: item.get(k) for k in (
-            "id", "org", "name", "country", "zip", "state", "subregion", "utility_id", "address")})
+        def opt(name: str) -> str | None:
+            value = item.get(name)
+            return None if value is None else str(value)
+
+        return cls(
+            str(item["id"]),
+            str(item["org"]),
+            str(item.get("name") or ""),
+            str(item.get("country") or ""),
+            opt("zip"),
+            opt("state"),
+            opt("subregion"),
+            opt("utility_id"),
+            opt("address"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

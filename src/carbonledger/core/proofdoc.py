@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.core.calculator import recompute
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import leaf_hash, verify_inclusion
 from carbonledger.crypto.keys import eip191_digest, recover_address
@@ -24,8 +25,13 @@ PROOF_FORMAT = "carbonledger.proof/1"
 
 
 def proof_document(
-    *, leaf_index: int, tree_size: int, item: bytes, path: list[str],
-    checkpoint: dict[str, Any], tx: dict[str, Any],
+    *,
+    leaf_index: int,
+    tree_size: int,
+    item: bytes,
+    path: list[str],
+    checkpoint: dict[str, Any],
+    tx: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "format": PROOF_FORMAT,
@@ -71,19 +77,43 @@ def check_proof(doc: dict[str, Any], *, expect_signer: str | None = None) -> dic
         if expect_signer is not None and signer.lower() != expect_signer.lower():
             raise IntegrityError(f"proof: checkpoint signed by {signer}, expected {expect_signer}")
         tx = doc["tx"]
-        body_bytes = str(tx["body"]).encode()
-        tx_body = orjson.loads(body_bytes)
-        sender = recover_address(
-            eip191_digest(hashlib.sha256(body_bytes).digest()), _hex(tx["signature"], "signature"))
-        if sender != tx_body["sender"]:
-            raise IntegrityError(f"proof: transaction signed by {sender}, names {tx_body['sender']}")
-        tx_path = [_hex(h, "tx path element") for h in tx["path"]]
-        if not verify_inclusion(leaf, int(tx["index"]), int(tx_body["count"]), tx_path,
-                                _hex(tx_body["items_root"], "items_root")):
-            raise IntegrityError("proof: item is not among the transaction's signed items")
+        if tx:
+            _check_tx(tx, leaf)
         item: dict[str, Any] = orjson.loads(item_bytes)
+        if doc.get("basis") is not None:
+            _check_basis(item, orjson.loads(str(doc["basis"]).encode()))
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CarbonLedgerError):
             raise
         raise InvalidInput(f"proof: malformed document ({exc!r})") from exc
     return item
+
+
+def _check_tx(tx: dict[str, Any], leaf: bytes) -> None:
+    """The item is among the signed items of the transaction, whose signature holds."""
+    body_bytes = str(tx["body"]).encode()
+    tx_body = orjson.loads(body_bytes)
+    sender = recover_address(
+        eip191_digest(hashlib.sha256(body_bytes).digest()), _hex(tx["signature"], "signature")
+    )
+    if sender != tx_body["sender"]:
+        raise IntegrityError(f"proof: transaction signed by {sender}, names {tx_body['sender']}")
+    tx_path = [_hex(h, "tx path element") for h in tx["path"]]
+    if not verify_inclusion(
+        leaf,
+        int(tx["index"]),
+        int(tx_body["count"]),
+        tx_path,
+        _hex(tx_body["items_root"], "items_root"),
+    ):
+        raise IntegrityError("proof: item is not among the transaction's signed items")
+
+
+def _check_basis(item: dict[str, Any], basis: dict[str, Any]) -> None:
+    """The attached basis is the one the record names, and the trace recomputes."""
+    again = recompute(item["trace"], basis)
+    if str(again["kg_co2e"]) != item.get("kg_co2e"):
+        raise IntegrityError(
+            f"proof: the record's kg_co2e {item.get('kg_co2e')} does not recompute"
+            f" ({again['kg_co2e']})"
+        )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonledger.core.calculator import basis_id
 from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound
 
 __all__ = ["ID_PATTERN", "TX_TYPES", "LedgerState", "apply"]
@@ -34,10 +35,17 @@ class LedgerState:
     orgs: dict[str, dict[str, Any]] = field(default_factory=dict)
     sites: dict[str, dict[str, Any]] = field(default_factory=dict)
     size: int = 0  # number of leaves (items) so far
+    bases: set[str] = field(default_factory=set)  # calculation bases recorded so far
 
     def copy(self) -> LedgerState:
         return LedgerState(
-            self.ledger_id, self.admin, dict(self.nonces), dict(self.orgs), dict(self.sites), self.size
+            self.ledger_id,
+            self.admin,
+            dict(self.nonces),
+            dict(self.orgs),
+            dict(self.sites),
+            self.size,
+            set(self.bases),
         )
 
     def next_nonce(self, address: str) -> int:
@@ -75,7 +83,9 @@ def _genesis(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str,
     state.admin = body["sender"]
 
 
-def _register_org(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def _register_org(
+    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
+) -> None:
     _require_admin(state, body["sender"], "register_org")
     _expect_kind(items, "organisation")
     for item in items:
@@ -87,7 +97,9 @@ def _register_org(state: LedgerState, body: dict[str, Any], items: Sequence[dict
         state.orgs[org_id] = item
 
 
-def _register_site(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def _register_site(
+    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
+) -> None:
     _require_admin(state, body["sender"], "register_site")
     _expect_kind(items, "site")
     for item in items:
@@ -102,18 +114,34 @@ def _register_site(state: LedgerState, body: dict[str, Any], items: Sequence[dic
 def _record_emissions(
     state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
 ) -> None:
+    """Emissions records, each preceded (here or in an earlier entry) by its calculation basis."""
     _require_admin(state, body["sender"], "record_emissions")
-    _expect_kind(items, "emissions_record")
-    sites = state.sites
-    for item in items:
+    sites, bases = state.sites, state.bases
+    for n, item in enumerate(items):
+        kind = item.get("kind")
+        if kind == "calculation_basis":
+            bid = item.get("id")
+            if bid in bases:
+                raise DuplicateEntity(f"item {n}: calculation basis {bid} is already recorded")
+            if not isinstance(item.get("basis"), dict) or bid != basis_id(item["basis"]):
+                raise InvalidInput(f"item {n}: calculation basis id is not the hash of its basis")
+            bases.add(bid)
+            continue
+        if kind != "emissions_record":
+            raise InvalidInput(f"item {n}: expected an emissions_record, got {kind!r}")
         site = sites.get(item.get("site"))  # type: ignore[arg-type]
         if site is None:
-            raise NotFound(f"record {item.get('id')!r}: site {item.get('site')!r} is not registered")
+            raise NotFound(
+                f"record {item.get('id')!r}: site {item.get('site')!r} is not registered"
+            )
         if item.get("org") != site["org"]:
             raise Conflict(
                 f"record {item.get('id')!r}: site {site['id']!r} belongs to {site['org']!r},"
                 f" not {item.get('org')!r}"
             )
+        trace = item.get("trace")
+        if not isinstance(trace, dict) or trace.get("basis") not in bases:
+            raise NotFound(f"record {item.get('id')!r}: its calculation basis is not recorded")
 
 
 _Rule = Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]

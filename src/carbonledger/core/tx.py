@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "TX_VERSION",
     "SignedTx",
     "build_tx",
+    "check_tx",
     "entry_hash",
     "signing_digest",
     "tx_from_parts",
@@ -52,6 +53,9 @@ class SignedTx:
     items: tuple[bytes, ...]
     item_hashes: tuple[bytes, ...]
     signature: bytes
+    #: The decoded items when this process built them (saves decoding on submit);
+    #: ``None`` for transactions received as bytes.
+    objects: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
 
     @property
     def tx_hash(self) -> bytes:
@@ -85,7 +89,11 @@ def build_tx(
     items: Sequence[dict[str, Any]],
     payload: dict[str, Any] | None = None,
 ) -> SignedTx:
-    """Encode, commit to and sign a transaction carrying ``items``."""
+    """Encode, commit to and sign a transaction carrying ``items``.
+
+    The transaction keeps references to ``items`` (as ``objects``): do not
+    modify them afterwards.
+    """
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
     item_bytes = tuple(canonical(item) for item in items)
@@ -104,7 +112,27 @@ def build_tx(
         body["payload"] = payload
     body_bytes = canonical(body)
     signature = key.sign_digest(signing_digest(body_bytes))
-    return SignedTx(body, body_bytes, item_bytes, hashes, signature)
+    return SignedTx(body, body_bytes, item_bytes, hashes, signature, tuple(items))
+
+
+def check_tx(tx: SignedTx) -> SignedTx:
+    """Check a transaction before it is appended; see :func:`tx_from_parts`.
+
+    A transaction built by :func:`build_tx` in this process already has leaf
+    hashes that match its items, so only its body and signature are checked.
+    """
+    if tx.objects is None:
+        return tx_from_parts(tx.body_bytes, tx.items, tx.signature)
+    _check_signature(tx.body, tx.body_bytes, tx.signature)
+    return tx
+
+
+def _check_signature(body: dict[str, Any], body_bytes: bytes, signature: bytes) -> None:
+    signer = recover_address(signing_digest(body_bytes), signature)
+    if signer != body["sender"]:
+        raise SignatureInvalid(
+            f"signature is by {signer}, transaction names sender {body['sender']}"
+        )
 
 
 def tx_from_parts(body_bytes: bytes, items: Sequence[bytes], signature: bytes) -> SignedTx:
@@ -116,9 +144,9 @@ def tx_from_parts(body_bytes: bytes, items: Sequence[bytes], signature: bytes) -
     body = loads(body_bytes)
     if not isinstance(body, dict):
         raise InvalidInput("transaction body is not a JSON object")
-    for field, kind in (("type", str), ("sender", str), ("nonce", int), ("ledger", str)):
-        if not isinstance(body.get(field), kind):
-            raise InvalidInput(f"transaction body: field {field!r} missing or not a {kind.__name__}")
+    for name, kind in (("type", str), ("sender", str), ("nonce", int), ("ledger", str)):
+        if not isinstance(body.get(name), kind):
+            raise InvalidInput(f"transaction body: field {name!r} missing or not a {kind.__name__}")
     if body.get("v") != TX_VERSION:
         raise InvalidInput(f"transaction body: unsupported version {body.get('v')!r}")
     hashes = tuple(leaf_hash(data) for data in items)
@@ -126,9 +154,7 @@ def tx_from_parts(body_bytes: bytes, items: Sequence[bytes], signature: bytes) -
         raise InvalidInput(f"transaction declares {body.get('count')} items, carries {len(items)}")
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
         raise InvalidInput("transaction items do not match its items_root")
-    signer = recover_address(signing_digest(body_bytes), signature)
-    if signer != body["sender"]:
-        raise SignatureInvalid(f"signature is by {signer}, transaction names sender {body['sender']}")
+    _check_signature(body, body_bytes, signature)
     return SignedTx(body, body_bytes, tuple(items), hashes, signature)
 
 

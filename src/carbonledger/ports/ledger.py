@@ -54,6 +54,7 @@ class ItemQuery:
     """Filter for :meth:`LedgerPort.items`; dates are ISO ``YYYY-MM-DD``."""
 
     kind: str | None = None
+    id: str | None = None
     site: str | None = None
     org: str | None = None
     since: str | None = None  # period end on or after
@@ -112,8 +113,12 @@ class InclusionProof:
         """The JSON proof document that :func:`carbonledger.core.proofdoc.check_proof` checks."""
         cp = self.checkpoint
         return proof_document(
-            leaf_index=self.leaf_index, tree_size=self.tree_size, item=self.item,
-            path=list(self.path), checkpoint={**cp.body(), "signature": cp.signature}, tx=self.tx,
+            leaf_index=self.leaf_index,
+            tree_size=self.tree_size,
+            item=self.item,
+            path=list(self.path),
+            checkpoint={**cp.body(), "signature": cp.signature},
+            tx=self.tx,
         )
 
 
@@ -151,8 +156,11 @@ class LedgerPort(Protocol):
         """Bill periods already recorded for these accounts."""
         ...
 
-    def proof(self, leaf_index: int) -> InclusionProof:
-        """Inclusion proof of one item against the latest signed checkpoint."""
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        """Inclusion proof of one item against the latest signed checkpoint.
+
+        ``with_tx`` adds the signed transaction that carried the item.
+        """
         ...
 
     def verify(self) -> VerifyReport:

@@ -126,10 +126,21 @@ def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills
             pos = get("currency")
             currency = (row[pos].strip().upper() if pos is not None else "") or None
             field_name = "period"
-            out.bills.append(Bill(
-                site_id, row[cols["account"]].strip(), start, end, amount, unit, activity,
-                cost, currency, doc or None, line,
-            ))
+            out.bills.append(
+                Bill(
+                    site_id,
+                    row[cols["account"]].strip(),
+                    start,
+                    end,
+                    amount,
+                    unit,
+                    activity,
+                    cost,
+                    currency,
+                    doc or None,
+                    line,
+                )
+            )
         except InvalidInput as exc:
             reason = str(exc)
             prefix = f"{field_name}: "

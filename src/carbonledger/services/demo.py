@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.domain import Organisation, Site
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.errors import ConfigurationError
@@ -27,6 +28,7 @@ from carbonledger.ports.ledger import ItemQuery, VerifyReport
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.home import Home
 from carbonledger.services.importer import ImportReport, import_bills
+from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
 
 __all__ = ["DEMO_YEAR", "DemoResult", "run_demo"]
@@ -35,14 +37,33 @@ DEMO_YEAR = 2023
 ORG = Organisation("northwind", "Northwind Foods Inc.", "US")
 # (site, name, country, zip, utility id, monthly kWh around, gas therms/m3 around)
 SITES: list[tuple[Site, int, tuple[str, int] | None]] = [
-    (Site("nw-chicago", "northwind", "Chicago distribution centre", "US", "60601",
-          utility_id="4110"), 410_000, ("therm", 9_000)),
-    (Site("nw-sf", "northwind", "San Francisco offices", "US", "94105", utility_id="16612"),
-     62_000, None),
-    (Site("nw-nyc", "northwind", "New York store", "US", "10001", utility_id="4226"),
-     95_000, ("therm", 1_800)),
-    (Site("nw-austin", "northwind", "Austin bakery", "US", "78701", utility_id="1015"),
-     180_000, ("therm", 4_200)),
+    (
+        Site(
+            "nw-chicago",
+            "northwind",
+            "Chicago distribution centre",
+            "US",
+            "60601",
+            utility_id="4110",
+        ),
+        410_000,
+        ("therm", 9_000),
+    ),
+    (
+        Site("nw-sf", "northwind", "San Francisco offices", "US", "94105", utility_id="16612"),
+        62_000,
+        None,
+    ),
+    (
+        Site("nw-nyc", "northwind", "New York store", "US", "10001", utility_id="4226"),
+        95_000,
+        ("therm", 1_800),
+    ),
+    (
+        Site("nw-austin", "northwind", "Austin bakery", "US", "78701", utility_id="1015"),
+        180_000,
+        ("therm", 4_200),
+    ),
     (Site("nw-london", "northwind", "London office", "GB"), 48_000, ("kWh", 30_000)),
     (Site("nw-berlin", "northwind", "Berlin warehouse", "DE"), 140_000, None),
     (Site("nw-paris", "northwind", "Paris office", "FR"), 35_000, None),
@@ -72,23 +93,46 @@ def _month_periods(year: int) -> list[tuple[date, date]]:
 
 
 def _bills_csv(year: int) -> str:
-    rng = random.Random(2020)  # fixed seed: the same story every run
+    rng = random.Random(2020)  # noqa: S311 - fixed seed: the same story every run
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["site", "account", "start", "end", "amount", "unit", "activity", "cost",
-                "currency"])
+    w.writerow(
+        ["site", "account", "start", "end", "amount", "unit", "activity", "cost", "currency"]
+    )
     for site, kwh, gas in SITES:
         currency = {"US": "USD", "GB": "GBP"}.get(site.country, "EUR")
         for m, (start, end) in enumerate(_month_periods(year)):
             season = 1 + 0.18 * math.cos((m - 6.5) / 6 * math.pi)  # summer peak (cooling)
             amount = round(kwh * season * rng.uniform(0.93, 1.07))
-            w.writerow([site.id, f"{site.id}-E1", start, end, amount, "kWh", "electricity",
-                        f"{amount * 0.16:.2f}", currency])
+            w.writerow(
+                [
+                    site.id,
+                    f"{site.id}-E1",
+                    start,
+                    end,
+                    amount,
+                    "kWh",
+                    "electricity",
+                    f"{amount * 0.16:.2f}",
+                    currency,
+                ]
+            )
             if gas is not None:
                 winter = 1 + 0.6 * math.cos(m / 6 * math.pi)  # winter peak (heating)
                 g = round(gas[1] * winter * rng.uniform(0.9, 1.1))
-                w.writerow([site.id, f"{site.id}-G1", start, end, g, gas[0], "natural_gas",
-                            f"{g * 1.1:.2f}", currency])
+                w.writerow(
+                    [
+                        site.id,
+                        f"{site.id}-G1",
+                        start,
+                        end,
+                        g,
+                        gas[0],
+                        "natural_gas",
+                        f"{g * 1.1:.2f}",
+                        currency,
+                    ]
+                )
     return buf.getvalue()
 
 
@@ -101,8 +145,9 @@ nw-sf,nw-sf-E2,2023-09-01,2023-09-30,1200,kWh
 """
 
 
-def run_demo(home: Home, passphrase: str, *, progress: Callable[[str], None] | None = None
-             ) -> DemoResult:
+def run_demo(
+    home: Home, passphrase: str, *, progress: Callable[[str], None] | None = None
+) -> DemoResult:
     """Build the demo ledger in ``home`` (which must be empty or a previous demo)."""
     say = progress or (lambda _msg: None)
     marker = home.path / "demo.json"
@@ -110,7 +155,8 @@ def run_demo(home: Home, passphrase: str, *, progress: Callable[[str], None] | N
         if not marker.exists():
             raise ConfigurationError(
                 f"{home.path} holds a ledger that is not a demo; run the demo with"
-                " --home DIR (or CARBONLEDGER_HOME) pointing elsewhere")
+                " --home DIR (or CARBONLEDGER_HOME) pointing elsewhere"
+            )
         shutil.rmtree(home.path)
     key = home.init(passphrase, name="Northwind demo ledger")
     marker.write_text(json.dumps({"demo": True, "year": DEMO_YEAR}) + "\n")
@@ -136,7 +182,7 @@ def run_demo(home: Home, passphrase: str, *, progress: Callable[[str], None] | N
     report.rejected.sort(key=lambda e: e.line)
     result.imports.append(report)
     result.bad_file_errors = [f"line {e.line}: {e.field}: {e.reason}" for e in report.rejected]
-    result.by_site = _summary(ledger.items(ItemQuery(kind="emissions_record")))
+    result.by_site = _summary(ledger)
     say("verifying the whole ledger")
     result.verify = ledger.verify()
     first = next(iter(ledger.items(ItemQuery(kind="emissions_record", limit=1))))
@@ -148,18 +194,26 @@ def run_demo(home: Home, passphrase: str, *, progress: Callable[[str], None] | N
     return result
 
 
-def _summary(items: Any) -> list[dict[str, Any]]:
+def _summary(ledger: SqliteLedger) -> list[dict[str, Any]]:
+    reader = RecordReader(ledger)
     rows: dict[str, dict[str, Any]] = {}
-    for stored in items:
+    for stored in ledger.items(ItemQuery(kind="emissions_record")):
         r = stored.item
-        row = rows.setdefault(r["site"], {"site": r["site"], "records": 0,
-                                          "kwh": Decimal(0), "kg_co2e": Decimal(0),
-                                          "factors": set()})
+        row = rows.setdefault(
+            r["site"],
+            {
+                "site": r["site"],
+                "records": 0,
+                "kwh": Decimal(0),
+                "kg_co2e": Decimal(0),
+                "factors": set(),
+            },
+        )
         row["records"] += 1
         row["kg_co2e"] += Decimal(r["kg_co2e"])
         if r["activity"] == "electricity":
             row["kwh"] += Decimal(r["amount"])
-        f = r["trace"]["factor"]
+        f = reader.trace(r)["factor"]
         row["factors"].add(f"{f['edition']} {f['region_key']}")
     for row in rows.values():
         row["factors"] = ", ".join(sorted(row["factors"]))

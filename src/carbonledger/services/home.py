@@ -26,7 +26,7 @@ from carbonledger.errors import ConfigurationError, InvalidInput
 
 __all__ = ["PASSPHRASE_ENV", "Home", "default_home"]
 
-PASSPHRASE_ENV = "CARBONLEDGER_PASSPHRASE"
+PASSPHRASE_ENV = "CARBONLEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 # scrypt cost for the admin keystore: 2**16 takes about 0.2 s here, a balance
 # between brute-force cost and a CLI that unlocks the key on every write.
 KEYSTORE_SCRYPT_N = 2**16
@@ -71,8 +71,9 @@ class Home:
             raise ConfigurationError(f"{self.config_file} is unreadable: {exc}") from exc
         return data
 
-    def init(self, passphrase: str, *, name: str = "carbonledger",
-             scrypt_n: int = KEYSTORE_SCRYPT_N) -> PrivateKey:
+    def init(
+        self, passphrase: str, *, name: str = "carbonledger", scrypt_n: int = KEYSTORE_SCRYPT_N
+    ) -> PrivateKey:
         """Create the admin key (here, on this machine), its keystore and the genesis entry."""
         if self.exists():
             raise ConfigurationError(f"{self.path} already holds a ledger")
@@ -85,15 +86,35 @@ class Home:
         created = utc_now()
         ledger = SqliteLedger(self.ledger_file, operator=key)
         try:
-            ledger.submit([build_tx(
-                key, tx_type="genesis", ledger_id=ledger_id, nonce=0, created=created,
-                items=[{"kind": "ledger", "id": ledger_id, "name": name, "admin": key.address,
-                        "created": created}],
-            )])
+            ledger.submit(
+                [
+                    build_tx(
+                        key,
+                        tx_type="genesis",
+                        ledger_id=ledger_id,
+                        nonce=0,
+                        created=created,
+                        items=[
+                            {
+                                "kind": "ledger",
+                                "id": ledger_id,
+                                "name": name,
+                                "admin": key.address,
+                                "created": created,
+                            }
+                        ],
+                    )
+                ]
+            )
         finally:
             ledger.close()
-        config = {"ledger_id": ledger_id, "name": name, "admin": key.address,
-                  "backend": "embedded", "created": created}
+        config = {
+            "ledger_id": ledger_id,
+            "name": name,
+            "admin": key.address,
+            "backend": "embedded",
+            "created": created,
+        }
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return key
 

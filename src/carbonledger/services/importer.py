@@ -22,17 +22,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from carbonledger.core.calculator import calculate
+from carbonledger.core.calculator import CalculationResult, calculate
 from carbonledger.core.domain import Bill, PeriodIndex, overlap_error
 from carbonledger.core.factors import Location, Resolution
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.core.units import normalise_unit
-from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import LedgerPort
 
-__all__ = ["ImportReport", "import_bills", "record_item", "site_location"]
+__all__ = ["ImportReport", "basis_item", "import_bills", "record_item", "site_location"]
 
 
 @dataclass
@@ -48,21 +49,29 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rows": self.rows, "recorded": self.recorded, "duplicates": self.duplicates,
-            "rejected": [{"line": e.line, "field": e.field, "reason": e.reason}
-                         for e in self.rejected],
+            "rows": self.rows,
+            "recorded": self.recorded,
+            "duplicates": self.duplicates,
+            "rejected": [
+                {"line": e.line, "field": e.field, "reason": e.reason} for e in self.rejected
+            ],
             "kg_co2e": str(self.kg_co2e),
         }
 
 
 def site_location(site: dict[str, Any]) -> Location:
-    return Location(zip=site.get("zip"), utility_id=site.get("utility_id"),
-                    subregion=site.get("subregion"), state=site.get("state"),
-                    country=site.get("country"))
+    return Location(
+        zip=site.get("zip"),
+        utility_id=site.get("utility_id"),
+        subregion=site.get("subregion"),
+        state=site.get("state"),
+        country=site.get("country"),
+    )
 
 
-def record_item(bill: Bill, rid: str, org: str, source: str | None,
-                result_trace: dict[str, Any], kg_co2e: Decimal) -> dict[str, Any]:
+def record_item(
+    bill: Bill, *, rid: str, org: str, source: str | None, result: CalculationResult
+) -> dict[str, Any]:
     """The ledger item of one emissions record (``rid`` is ``bill.record_id``)."""
     return {
         "kind": "emissions_record",
@@ -78,9 +87,14 @@ def record_item(bill: Bill, rid: str, org: str, source: str | None,
         "currency": bill.currency,
         "document_sha256": bill.document_sha256,
         "source": source,
-        "kg_co2e": str(kg_co2e),
-        "trace": result_trace,
+        "kg_co2e": str(result.kg_co2e),
+        "trace": result.record_trace,
     }
+
+
+def basis_item(result: CalculationResult) -> dict[str, Any]:
+    """The ledger item of a calculation basis, recorded once before the first record using it."""
+    return {"kind": "calculation_basis", "id": result.basis_id, "basis": result.basis}
 
 
 def _same_quantity(amount: str, unit: str, bill: Bill) -> bool:
@@ -98,11 +112,60 @@ class _Known:
         self.exact: dict[tuple[str, date, date], tuple[str, str, str]] = {}
         for p in ledger.periods(accounts):
             start, end = date.fromisoformat(p.start), date.fromisoformat(p.end)
-            self.add(p.account, start, end, p.record_id, p.amount, p.unit)
+            self.add(p.account, start, end, (p.record_id, p.amount, p.unit))
 
-    def add(self, account: str, start: date, end: date, rid: str, amount: str, unit: str) -> None:
-        self.index.add(account, start, end, rid)
-        self.exact[(account, start, end)] = (rid, amount, unit)
+    def add(self, account: str, start: date, end: date, what: tuple[str, str, str]) -> None:
+        """Accept (record id, amount, unit) for ``account`` over [start, end]."""
+        self.index.add(account, start, end, what[0])
+        self.exact[(account, start, end)] = what
+
+
+class _Batcher:
+    """Collects items into signed transactions and commits them a group at a time."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        key: PrivateKey,
+        ledger_id: str,
+        nonce: int,
+        *,
+        sizes: tuple[int, int],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.ledger, self.key, self.ledger_id, self.nonce = ledger, key, ledger_id, nonce
+        self.batch_size, self.commit_every = sizes
+        self.progress = progress
+        self.items: list[dict[str, Any]] = []
+        self.records = 0
+        self.pending: list[SignedTx] = []
+
+    def add(self, item: dict[str, Any], *, is_record: bool) -> None:
+        self.items.append(item)
+        self.records += is_record
+        if len(self.items) >= self.batch_size:
+            self.flush(final=False)
+
+    def flush(self, *, final: bool) -> None:
+        if self.items:
+            self.pending.append(
+                build_tx(
+                    self.key,
+                    tx_type="record_emissions",
+                    ledger_id=self.ledger_id,
+                    nonce=self.nonce,
+                    created=utc_now(),
+                    items=self.items,
+                )
+            )
+            self.nonce += 1
+            self.items = []
+        if self.pending and (final or len(self.pending) >= self.commit_every):
+            self.ledger.submit(self.pending)
+            self.pending = []
+            if self.progress is not None:
+                self.progress(self.records)
+            self.records = 0
 
 
 def import_bills(
@@ -124,43 +187,41 @@ def import_bills(
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
     known = _Known(ledger, sorted({f"{b.site}/{b.account}" for b in bills}))
+    out = _Batcher(
+        ledger,
+        key,
+        state.ledger_id,
+        state.next_nonce(key.address),
+        sizes=(batch_size, commit_every),
+        progress=progress,
+    )
+    _record_all(bills, state, known, catalog, out=out, report=report, source=source)
+    out.flush(final=True)
+    return report
+
+
+def _record_all(
+    bills: Sequence[Bill],
+    state: LedgerState,
+    known: _Known,
+    catalog: FactorCatalog,
+    *,
+    out: _Batcher,
+    report: ImportReport,
+    source: str | None,
+) -> None:
+    bases = set(state.bases)
     resolutions: dict[tuple[str, str, int], Resolution] = {}
-    nonce = state.next_nonce(key.address)
-    batch: list[dict[str, Any]] = []
-    pending: list[Any] = []
-
-    def flush(final: bool = False) -> None:
-        nonlocal nonce, batch
-        if batch:
-            pending.append(build_tx(key, tx_type="record_emissions", ledger_id=state.ledger_id or "",
-                                    nonce=nonce, created=utc_now(), items=batch))
-            nonce += 1
-            batch = []
-        if pending and (final or len(pending) >= commit_every):
-            ledger.submit(pending)
-            if progress is not None:
-                progress(sum(tx.body["count"] for tx in pending))
-            pending.clear()
-
     for bill in bills:
-        line = bill.line or 0
         site = state.sites.get(bill.site)
-        if site is None:
-            report.rejected.append(RowError(line, "site", f"site {bill.site!r} is not registered"))
+        verdict = _check(bill, site, known)
+        if verdict is _DUPLICATE:
+            report.duplicates += 1
             continue
-        account = f"{bill.site}/{bill.account}"
-        same = known.exact.get((account, bill.start, bill.end))
-        if same is not None:
-            if _same_quantity(same[1], same[2], bill):
-                report.duplicates += 1
-            else:
-                report.rejected.append(RowError(
-                    line, "period", f"{bill.start}..{bill.end} for account {bill.account!r} is"
-                    f" already recorded with {same[1]} {same[2]} (record {same[0]})"))
+        if isinstance(verdict, RowError):
+            report.rejected.append(verdict)
             continue
-        other = known.index.overlap(account, bill.start, bill.end)
-        if other is not None:
-            report.rejected.append(RowError(line, "period", str(overlap_error(bill, other))))
+        if site is None:  # unreachable: _check rejects unknown sites; narrows the type
             continue
         try:
             rkey = (bill.site, bill.activity, bill.year)
@@ -170,17 +231,46 @@ def import_bills(
                 resolutions[rkey] = resolution
             result = calculate(bill.amount, bill.unit, resolution)
         except CarbonLedgerError as exc:
-            report.rejected.append(RowError(line, "unit" if "unit" in str(exc) else "site",
-                                            str(exc)))
+            field_name = "unit" if "unit" in str(exc) else "site"
+            report.rejected.append(RowError(bill.line or 0, field_name, str(exc)))
             continue
         rid = bill.record_id
-        known.add(account, bill.start, bill.end, rid, str(bill.amount), bill.unit)
-        batch.append(record_item(bill, rid, site["org"], source, result.trace, result.kg_co2e))
+        known.add(
+            f"{bill.site}/{bill.account}", bill.start, bill.end, (rid, str(bill.amount), bill.unit)
+        )
+        if result.basis_id not in bases:
+            bases.add(result.basis_id)
+            out.add(basis_item(result), is_record=False)
+        out.add(
+            record_item(bill, rid=rid, org=site["org"], source=source, result=result),
+            is_record=True,
+        )
         report.recorded += 1
         report.kg_co2e += result.kg_co2e
         if len(report.record_ids) < 10_000:
             report.record_ids.append(rid)
-        if len(batch) >= batch_size:
-            flush()
-    flush(final=True)
-    return report
+
+
+_DUPLICATE = object()
+
+
+def _check(bill: Bill, site: dict[str, Any] | None, known: _Known) -> RowError | object | None:
+    """Why ``bill`` is not to be recorded: a :class:`RowError`, ``_DUPLICATE``, or None."""
+    line = bill.line or 0
+    if site is None:
+        return RowError(line, "site", f"site {bill.site!r} is not registered")
+    account = f"{bill.site}/{bill.account}"
+    same = known.exact.get((account, bill.start, bill.end))
+    if same is not None:
+        if _same_quantity(same[1], same[2], bill):
+            return _DUPLICATE
+        return RowError(
+            line,
+            "period",
+            f"{bill.start}..{bill.end} for account {bill.account!r}"
+            f" is already recorded with {same[1]} {same[2]} (record {same[0]})",
+        )
+    other = known.index.overlap(account, bill.start, bill.end)
+    if other is not None:
+        return RowError(line, "period", str(overlap_error(bill, other)))
+    return None

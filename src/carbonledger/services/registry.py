@@ -13,13 +13,20 @@ from carbonledger.ports.ledger import LedgerPort, Receipt
 __all__ = ["register_orgs", "register_sites"]
 
 
-def _submit(ledger: LedgerPort, key: PrivateKey, tx_type: str, items: list[dict[str, object]]
-            ) -> Receipt:
+def _submit(
+    ledger: LedgerPort, key: PrivateKey, tx_type: str, items: list[dict[str, object]]
+) -> Receipt:
     state = ledger.state()
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
-    tx = build_tx(key, tx_type=tx_type, ledger_id=state.ledger_id,
-                  nonce=state.next_nonce(key.address), created=utc_now(), items=items)
+    tx = build_tx(
+        key,
+        tx_type=tx_type,
+        ledger_id=state.ledger_id,
+        nonce=state.next_nonce(key.address),
+        created=utc_now(),
+        items=items,
+    )
     return ledger.submit([tx])[0]
 
 

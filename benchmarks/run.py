@@ -1,0 +1,249 @@
+"""carbonledger benchmarks: one command, each figure beside a baseline from the same run.
+
+    python benchmarks/run.py            # 100,000 bills; proofs at 10^4, 10^5, 10^6
+    python benchmarks/run.py --quick    # 20,000 bills; proofs at 10^4, 10^5
+
+Each phase runs in a fresh process so its peak memory (max RSS) is its own.
+Figures are printed and written to benchmarks/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.workload import bills_csv, new_ledger
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_sqlite_baseline(n_sites: int, months: int, workdir: str) -> dict[str, Any]:
+    """Bare sqlite3: executemany of the same bill rows into a WAL table, one commit."""
+    rows = [tuple(line.split(",")) for line in bills_csv(n_sites, months).splitlines()[1:]]
+    con = sqlite3.connect(Path(workdir) / "baseline.db", isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE bill (site, account, start, end, amount, unit, cost, currency)")
+    t = time.perf_counter()
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO bill VALUES (?,?,?,?,?,?,?,?)", rows)
+    con.execute("COMMIT")
+    dt = time.perf_counter() - t
+    return {"rows": len(rows), "rows_per_s": len(rows) / dt}
+
+
+def phase_import(n_sites: int, months: int, workdir: str) -> dict[str, Any]:
+    """End to end: parse CSV, validate, resolve, calculate with trace, sign, append, commit."""
+    from carbonledger.crypto.keys import PrivateKey
+    from carbonledger.factors import FactorCatalog
+    from carbonledger.services.bills_csv import parse_bills
+    from carbonledger.services.importer import import_bills
+
+    key = PrivateKey.generate()
+    text = bills_csv(n_sites, months)
+    ledger = new_ledger(Path(workdir) / "ledger.db", key, n_sites)
+    catalog = FactorCatalog()
+    catalog.resolve  # noqa: B018 - the catalog loads lazily; loading is not the import's cost
+    t = time.perf_counter()
+    parsed = parse_bills(text.splitlines())
+    report = import_bills(ledger, key, catalog, parsed.bills)
+    dt = time.perf_counter() - t
+    ledger.close()
+    assert report.recorded == n_sites * months, report.rejected[:3]
+    size = (Path(workdir) / "ledger.db").stat().st_size
+    return {
+        "bills": report.recorded,
+        "bills_per_s": report.recorded / dt,
+        "seconds": dt,
+        "peak_rss_mb": _rss_mb(),
+        "db_bytes_per_bill": size / report.recorded,
+    }
+
+
+def phase_verify(workdir: str) -> dict[str, Any]:
+    """Full verify of the ledger built by the import phase; baselines on the same bytes."""
+    import hashlib
+
+    import coincurve
+
+    from carbonledger.adapters.sqlite_ledger import SqliteLedger
+
+    path = Path(workdir) / "ledger.db"
+    ledger = SqliteLedger(path)
+    t = time.perf_counter()
+    report = ledger.verify()
+    dt = time.perf_counter() - t
+    assert report.ok, report.error
+    con = sqlite3.connect(path)
+    datas = [bytes(d) for (d,) in con.execute("SELECT data FROM leaf")]
+    t = time.perf_counter()
+    for d in datas:
+        hashlib.sha256(b"\x00" + d).digest()
+    sha_rate = len(datas) / (time.perf_counter() - t)
+    key = coincurve.PrivateKey()
+    digest = hashlib.sha256(b"x").digest()
+    sig = key.sign_recoverable(digest, hasher=None)
+    n = 5000
+    t = time.perf_counter()
+    for _ in range(n):
+        coincurve.PublicKey.from_signature_and_message(sig, digest, hasher=None)
+    recover_rate = n / (time.perf_counter() - t)
+    return {
+        "entries": report.entries,
+        "leaves": report.leaves,
+        "leaves_per_s": report.leaves / dt,
+        "seconds": dt,
+        "peak_rss_mb": _rss_mb(),
+        "baseline_leaf_sha256_per_s": sha_rate,
+        "baseline_secp256k1_recover_per_s": recover_rate,
+    }
+
+
+def phase_proofs(size: int, workdir: str) -> dict[str, Any]:
+    """Inclusion proofs at ``size`` leaves: time per proof and size, beside a PK lookup."""
+    from tests.ledger_helpers import LEDGER_ID, record
+    from tests.ledger_helpers import new_ledger as small_ledger
+
+    from carbonledger.core.merkle import leaf_hash, verify_inclusion
+    from carbonledger.core.tx import build_tx, utc_now
+    from carbonledger.crypto.keys import PrivateKey
+
+    key = PrivateKey.generate()
+    path = Path(workdir) / f"proof-{size}.db"
+    ledger = small_ledger(path, key, sites=1)
+    nonce, per_tx, pending, month = 4, 1000, [], 1
+    while ledger.state().size + len(pending) * per_tx < size:
+        todo = min(per_tx, size - ledger.state().size - len(pending) * per_tx)
+        items = [
+            record(
+                "s0",
+                (month + i) % 1000 + 1,
+                account=f"A{(month + i) // 1000}",
+                year=1900,
+            )
+            for i in range(todo)
+        ]
+        month += todo
+        pending.append(
+            build_tx(
+                key,
+                tx_type="record_emissions",
+                ledger_id=LEDGER_ID,
+                nonce=nonce,
+                created=utc_now(),
+                items=items,
+            )
+        )
+        nonce += 1
+        if len(pending) == 50:
+            ledger.submit(pending)
+            pending = []
+    ledger.submit(pending)
+    head = ledger.latest_checkpoint()
+    rng = random.Random(7)
+    picks = [rng.randrange(head.size) for _ in range(1000)]
+    times, sizes = [], []
+    for i in picks:
+        t = time.perf_counter()
+        p = ledger.proof(i, with_tx=False)
+        times.append(time.perf_counter() - t)
+        sizes.append(len(p.path))
+        assert verify_inclusion(
+            leaf_hash(p.item),
+            i,
+            p.tree_size,
+            [bytes.fromhex(h) for h in p.path],
+            bytes.fromhex(head.root),
+        )
+    t = time.perf_counter()
+    for i in picks[:200]:
+        ledger.proof(i, with_tx=True)
+    with_tx = (time.perf_counter() - t) / 200
+    con = sqlite3.connect(path)
+    t = time.perf_counter()
+    for i in picks:
+        con.execute("SELECT data FROM leaf WHERE idx = ?", (i,)).fetchone()
+    lookup = (time.perf_counter() - t) / len(picks)
+    times.sort()
+    return {
+        "leaves": head.size,
+        "proof_ms_mean": statistics.fmean(times) * 1e3,
+        "proof_ms_p99": times[int(len(times) * 0.99)] * 1e3,
+        "path_hashes_max": max(sizes),
+        "path_bytes_max": max(sizes) * 32,
+        "proof_with_tx_ms_mean": with_tx * 1e3,
+        "baseline_pk_lookup_ms": lookup * 1e3,
+    }
+
+
+def _run(fn: Any, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return dict(pool.apply(fn, args))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="20,000 bills, proofs to 10^5")
+    args = ap.parse_args()
+    n_sites = 1000
+    months = 20 if args.quick else 100
+    sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        print(f"bills: {n_sites * months:,} ({n_sites} sites x {months} months), US and EU")
+        base = out["sqlite_baseline"] = _run(phase_sqlite_baseline, n_sites, months, workdir)
+        imp = out["import"] = _run(phase_import, n_sites, months, workdir)
+        print(
+            f"import    {imp['bills_per_s']:>10,.0f} bills/s  peak RSS {imp['peak_rss_mb']:.0f} MB"
+            f"  {imp['db_bytes_per_bill']:.0f} B/bill on disk"
+        )
+        print(
+            f"  baseline bare sqlite3 executemany {base['rows_per_s']:,.0f} rows/s"
+            f"  -> ratio {imp['bills_per_s'] / base['rows_per_s']:.3f}"
+        )
+        ver = out["verify"] = _run(phase_verify, workdir)
+        print(
+            f"verify    {ver['leaves_per_s']:>10,.0f} leaves/s  ({ver['entries']} entries)"
+            f"  peak RSS {ver['peak_rss_mb']:.0f} MB"
+        )
+        print(
+            f"  baseline sha256 of the same leaves {ver['baseline_leaf_sha256_per_s']:,.0f}/s"
+            f" -> ratio {ver['leaves_per_s'] / ver['baseline_leaf_sha256_per_s']:.3f};"
+            f" raw secp256k1 recover {ver['baseline_secp256k1_recover_per_s']:,.0f}/s"
+        )
+        out["proofs"] = []
+        for size in sizes:
+            pr = _run(phase_proofs, size, workdir)
+            out["proofs"].append(pr)
+            print(
+                f"proof @ {pr['leaves']:>9,} leaves: mean {pr['proof_ms_mean']:.3f} ms,"
+                f" p99 {pr['proof_ms_p99']:.3f} ms, <= {pr['path_hashes_max']} hashes"
+                f" (with signed tx {pr['proof_with_tx_ms_mean']:.2f} ms)"
+                f" ({pr['path_bytes_max']} B); baseline PK lookup"
+                f" {pr['baseline_pk_lookup_ms']:.4f} ms"
+                f" -> ratio {pr['proof_ms_mean'] / pr['baseline_pk_lookup_ms']:.1f}"
+            )
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(f"written {results / 'latest.json'} (cores: {os.cpu_count()})")
+
+
+if __name__ == "__main__":
+    main()
