@@ -37,6 +37,7 @@ def _register() -> None:
     from carbonledger.cli import bills, demo, ledger, org
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
+    from carbonledger.cli.greenbutton import app as greenbutton_app
 
     ledger.register(app)
     org.register(app)
@@ -46,6 +47,7 @@ def _register() -> None:
         calc
     )
     app.add_typer(factors_app, name="factors", help="Emission factor editions: list, show, load.")
+    app.add_typer(greenbutton_app, name="greenbutton", help="Green Button (ESPI) usage files.")
 
 
 _register()

@@ -1,0 +1,49 @@
+"""Green Button (NAESB ESPI) import: parse the XML safely, summarise, turn it into bills.
+
+doc = parse_file("usage.xml")           # InvalidInput on anything unsafe or malformed
+summary = summarise(doc)                 # per usage point: kind, period, totals, cost
+result = to_bills(doc, site="hq")        # BillsFromGreenButton(bills, notes)
+"""
+
+from carbonledger.greenbutton.convert import natural_unit, summarise, to_bills, to_intervals
+from carbonledger.greenbutton.model import (
+    BillsFromGreenButton,
+    GreenButtonDocument,
+    Interval,
+    IntervalBlock,
+    IntervalReading,
+    LocalTimeParameters,
+    MeterReading,
+    MeterSummary,
+    ReadingType,
+    Summary,
+    SummaryMeasurement,
+    UsagePoint,
+    UsagePointSummary,
+    UsageSummary,
+)
+from carbonledger.greenbutton.parser import DEFAULT_MAX_BYTES, parse_bytes, parse_file
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "BillsFromGreenButton",
+    "GreenButtonDocument",
+    "Interval",
+    "IntervalBlock",
+    "IntervalReading",
+    "LocalTimeParameters",
+    "MeterReading",
+    "MeterSummary",
+    "ReadingType",
+    "Summary",
+    "SummaryMeasurement",
+    "UsagePoint",
+    "UsagePointSummary",
+    "UsageSummary",
+    "natural_unit",
+    "parse_bytes",
+    "parse_file",
+    "summarise",
+    "to_bills",
+    "to_intervals",
+]

@@ -1,0 +1,436 @@
+"""Green Button (NAESB ESPI) resources as frozen values.
+
+Only what carbon accounting needs is kept: the usage points, what each meter
+reading measures (its ReadingType), the interval readings and the usage
+summaries.  Values are already scaled by the ReadingType's
+``powerOfTenMultiplier`` and costs are in whole currency units (ESPI states
+them in 1/100000 of the currency); both are exact Decimals.  Times are Unix
+seconds, UTC, as in the file.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from carbonledger.core.domain import Bill
+
+__all__ = [
+    "ACCUMULATION_NAMES",
+    "CURRENCIES",
+    "FLOW_DIRECTION_NAMES",
+    "SERVICE_KINDS",
+    "UOM",
+    "BillsFromGreenButton",
+    "GreenButtonDocument",
+    "Interval",
+    "IntervalBlock",
+    "IntervalReading",
+    "LocalTimeParameters",
+    "MeterReading",
+    "MeterSummary",
+    "ReadingType",
+    "Summary",
+    "SummaryMeasurement",
+    "UsagePoint",
+    "UsagePointSummary",
+    "UsageSummary",
+    "dst_rule_instant",
+]
+
+#: ESPI ServiceKind -> name.
+SERVICE_KINDS: dict[int, str] = {
+    0: "electricity",
+    1: "gas",
+    2: "water",
+    3: "time",
+    4: "heat",
+    5: "refuse",
+    6: "sewerage",
+    7: "rates",
+    8: "tvLicence",
+    9: "internet",
+    10: "weather",
+}
+
+#: ESPI UnitSymbolKind -> (ESPI name, canonical carbonledger unit or None).
+#: ``None`` means the unit is known but not an energy or volume carbonledger
+#: converts (power, reactive energy, ...).  Weather-compensated and
+#: uncompensated volumes map to the plain volume unit; the code stays on the
+#: ReadingType for anyone who needs the distinction.
+UOM: dict[int, tuple[str, str | None]] = {
+    0: ("none", None),
+    5: ("A", None),
+    29: ("V", None),
+    31: ("J", "J"),
+    33: ("Hz", None),
+    38: ("W", None),
+    42: ("m3", "m3"),
+    61: ("VA", None),
+    63: ("VAr", None),
+    65: ("cosTheta", None),
+    71: ("VAh", None),
+    72: ("Wh", "Wh"),
+    73: ("VArh", None),
+    80: ("money", None),
+    119: ("ft3", "ft3"),
+    120: ("ft3compensated", "ft3"),
+    128: ("usGal", "gal"),
+    132: ("btu", "Btu"),
+    134: ("litre", "L"),
+    156: ("litreUncompensated", "L"),
+    157: ("litreCompensated", "L"),
+    166: ("m3uncompensated", "m3"),
+    167: ("m3compensated", "m3"),
+    169: ("therm", "therm"),
+}
+
+#: ESPI FlowDirectionKind names for the values seen on bills.
+FLOW_DIRECTION_NAMES: dict[int, str] = {
+    0: "none",
+    1: "forward",
+    4: "net",
+    19: "reverse",
+    20: "total",
+}
+
+#: ESPI AccumulationKind names.
+ACCUMULATION_NAMES: dict[int, str] = {
+    0: "none",
+    1: "bulkQuantity",
+    2: "continuousCumulative",
+    3: "cumulative",
+    4: "deltaData",
+    6: "indicating",
+    9: "summation",
+    10: "timeDelay",
+    12: "instantaneous",
+    13: "latchingQuantity",
+    14: "boundedQuantity",
+}
+
+#: ISO 4217 numeric codes listed by the ESPI 3.3 schema.
+CURRENCIES: dict[int, str] = {
+    36: "AUD",
+    124: "CAD",
+    156: "CNY",
+    208: "DKK",
+    356: "INR",
+    392: "JPY",
+    578: "NOK",
+    643: "RUB",
+    752: "SEK",
+    756: "CHF",
+    826: "GBP",
+    840: "USD",
+    978: "EUR",
+}
+
+
+def _currency_code(code: int | None) -> str | None:
+    if code is None:
+        return None
+    return CURRENCIES.get(code, f"ISO4217:{code}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingType:
+    """What a meter reading measures.  Missing elements are ``None``."""
+
+    href: str | None
+    uom: int | None = None
+    power_of_ten_multiplier: int = 0
+    accumulation_behaviour: int | None = None
+    flow_direction: int | None = None
+    interval_length: int | None = None
+    currency: int | None = None
+    commodity: int | None = None
+    kind: int | None = None
+
+    @property
+    def unit(self) -> str | None:
+        """The carbonledger unit symbol of ``uom``, or ``None`` when not convertible."""
+        return UOM.get(self.uom, ("", None))[1] if self.uom is not None else None
+
+    @property
+    def uom_name(self) -> str:
+        if self.uom is None:
+            return "missing"
+        return UOM.get(self.uom, (f"uom {self.uom}", None))[0]
+
+    @property
+    def currency_code(self) -> str | None:
+        return _currency_code(self.currency)
+
+    @property
+    def is_delivered(self) -> bool:
+        """True for energy delivered to the customer (forward, or not stated)."""
+        return self.flow_direction in (None, 0, 1)
+
+    @property
+    def is_additive(self) -> bool:
+        """True when interval values may be summed (deltaData, or not stated)."""
+        return self.accumulation_behaviour in (None, 0, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalReading:
+    """One reading: ``value`` in the ReadingType's unit, ``cost`` in currency units."""
+
+    start: int
+    duration: int
+    value: Decimal
+    cost: Decimal | None = None
+    quality: tuple[int, ...] = ()
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalBlock:
+    href: str | None
+    start: int | None
+    duration: int | None
+    readings: tuple[IntervalReading, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    href: str | None
+    title: str | None
+    reading_type: ReadingType | None
+    blocks: tuple[IntervalBlock, ...]
+
+    @property
+    def readings(self) -> tuple[IntervalReading, ...]:
+        return tuple(r for b in self.blocks for r in b.readings)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryMeasurement:
+    """A scaled quantity in a usage summary; ``value`` already includes the multiplier."""
+
+    value: Decimal
+    uom: int | None
+    power_of_ten_multiplier: int = 0
+    timestamp: int | None = None
+
+    @property
+    def unit(self) -> str | None:
+        return UOM.get(self.uom, ("", None))[1] if self.uom is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """A billing period summary (ESPI UsageSummary or ElectricPowerUsageSummary).
+
+    Money amounts are in whole currency units.
+    """
+
+    href: str | None
+    billing_start: int | None
+    billing_duration: int | None
+    bill_last_period: Decimal | None = None
+    bill_to_date: Decimal | None = None
+    cost_additional_last_period: Decimal | None = None
+    currency: int | None = None
+    overall_consumption_last_period: SummaryMeasurement | None = None
+    current_billing_period_overall_consumption: SummaryMeasurement | None = None
+
+    @property
+    def currency_code(self) -> str | None:
+        return _currency_code(self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTimeParameters:
+    """The usage point's time zone: offsets in seconds, DST rules as ESPI bit fields."""
+
+    tz_offset: int
+    dst_offset: int = 0
+    dst_start_rule: int | None = None
+    dst_end_rule: int | None = None
+
+    def utc_offset(self, t: int) -> int:
+        """Seconds to add to UTC Unix time ``t`` to get local wall time, DST included.
+
+        Without decodable DST rules the standard offset applies all year.  The
+        start rule is read as local standard time and the end rule as daylight
+        time, as in the US rules (2:00 local on both days).
+        """
+        std = t + self.tz_offset
+        year = datetime.fromtimestamp(std, UTC).year
+        begin = dst_rule_instant(self.dst_start_rule, year)
+        end = dst_rule_instant(self.dst_end_rule, year)
+        if begin is None or end is None or not self.dst_offset:
+            return self.tz_offset
+        end -= self.dst_offset
+        active = begin <= std < end if begin < end else (std >= begin or std < end)
+        return self.tz_offset + (self.dst_offset if active else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePoint:
+    href: str | None
+    title: str | None
+    kind: int | None
+    meter_readings: tuple[MeterReading, ...]
+    usage_summaries: tuple[UsageSummary, ...] = ()
+    local_time: LocalTimeParameters | None = None
+
+    @property
+    def kind_name(self) -> str:
+        if self.kind is None:
+            return "missing"
+        return SERVICE_KINDS.get(self.kind, f"kind {self.kind}")
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the title, else the href."""
+        return self.title or self.href or "usage point"
+
+
+@dataclass(frozen=True, slots=True)
+class GreenButtonDocument:
+    """A parsed Green Button file.
+
+    ``notes`` say what the parser had to assume; ``sha256`` is the hex digest of
+    the bytes parsed, kept so bills can cite the document they came from.
+    """
+
+    source: str
+    usage_points: tuple[UsagePoint, ...]
+    notes: tuple[str, ...] = ()
+    sha256: str | None = None
+
+
+@lru_cache(maxsize=256)
+def dst_rule_instant(rule: int | None, year: int) -> int | None:
+    """Local-time Unix seconds of an ESPI DST rule in ``year``, or None if not decodable.
+
+    Bits: 0-11 seconds, 12-16 hours, 17-19 day of week (1 = Monday), 20-24 day of
+    month, 25-27 operator (0 day of month, 1 weekday on or after it, 2-6 first to
+    fifth weekday, 7 last weekday), 28-31 month.
+    """
+    if not rule:
+        return None
+    seconds, hours = rule & 0xFFF, (rule >> 12) & 0x1F
+    weekday, day, op, month = (rule >> 17) & 7, (rule >> 20) & 0x1F, (rule >> 25) & 7, rule >> 28
+    if not 1 <= month <= 12:
+        return None
+    last = calendar.monthrange(year, month)[1]
+    if op == 0:
+        found = day
+    elif not 1 <= weekday <= 7:
+        return None
+    else:
+        first = (weekday - 1 - calendar.weekday(year, month, 1)) % 7 + 1
+        if op == 1:
+            found = first + max(0, -(-(day - first) // 7)) * 7
+        elif op == 7:
+            found = first + (last - first) // 7 * 7
+        else:
+            found = first + (op - 2) * 7
+    if not 1 <= found <= last:
+        return None
+    return calendar.timegm((year, month, found, 0, 0, 0)) + hours * 3600 + seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """One interval reading in the reading's own unit (``"Wh"``, ``"therm"`` ...)."""
+
+    usage_point: str | None
+    meter_reading: str | None
+    start: datetime
+    end: datetime
+    amount: Decimal
+    unit: str
+    flow: str
+    cost: Decimal | None = None
+    currency: str | None = None
+    quality: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSummary:
+    """One meter reading: what it measures and its totals.
+
+    ``total`` is in ``total_unit`` (kWh for electric energy, therm for gas
+    billed in therms); it is ``None`` when the unit is not convertible or the
+    values are register reads that cannot be summed.
+    """
+
+    href: str | None
+    title: str | None
+    reading_type: ReadingType | None
+    uom: str
+    flow: str
+    readings: int
+    start: datetime | None
+    end: datetime | None
+    total: Decimal | None
+    total_unit: str | None
+    cost: Decimal | None
+    currency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePointSummary:
+    href: str | None
+    title: str | None
+    kind: int | None
+    kind_name: str
+    meter_readings: tuple[MeterSummary, ...]
+    readings: int
+    start: datetime | None
+    end: datetime | None
+    consumption: Decimal | None
+    consumption_unit: str | None
+    received: Decimal | None
+    cost: Decimal | None
+    currency: str | None
+    usage_summaries: tuple[UsageSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    source: str
+    usage_points: tuple[UsagePointSummary, ...]
+    notes: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form: Decimals as strings, times as ISO 8601 UTC."""
+        out: dict[str, Any] = _jsonable(self)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BillsFromGreenButton:
+    """Bills for the ledger and notes on what they leave out (partial months ...)."""
+
+    bills: tuple[Bill, ...]
+    notes: tuple[str, ...]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if hasattr(value, "__dataclass_fields__"):
+        out = {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
+        for extra in ("unit", "uom_name", "currency_code", "kind_name"):
+            if hasattr(type(value), extra) and isinstance(getattr(type(value), extra), property):
+                out[extra] = getattr(value, extra)
+        return out
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

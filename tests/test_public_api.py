@@ -1,0 +1,216 @@
+"""The public names of each module, pinned: changing one must be a deliberate edit here.
+
+Also: the errors the CLI paths raise are CarbonLedgerError subclasses, never bare built-ins.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import carbonledger
+from carbonledger import errors
+from carbonledger.errors import CarbonLedgerError
+
+PUBLIC: dict[str, list[str]] = {
+    "carbonledger": ["CarbonLedgerError", "__version__"],
+    "carbonledger.adapters.sqlite_ledger": ["SqliteLedger", "checkpoint_digest"],
+    "carbonledger.adapters.sqlite_schema": [
+        "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
+    ],
+    "carbonledger.adapters.sqlite_verify": ["verify_connection"],
+    "carbonledger.cli": ["app", "main"],
+    "carbonledger.cli.bills": ["register"],
+    "carbonledger.cli.calc": ["calc"],
+    "carbonledger.cli.common": [
+        "HomeOption", "console", "err", "home_of", "passphrase", "print_json", "unlock",
+    ],
+    "carbonledger.cli.demo": ["register"],
+    "carbonledger.cli.factors": [
+        "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
+    ],
+    "carbonledger.cli.ledger": ["register"],
+    "carbonledger.cli.org": ["register"],
+    "carbonledger.core.calculator": [
+        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id",
+        "calculate", "merge_trace", "recompute",
+    ],
+    "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.domain": [
+        "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site", "overlap_error",
+        "parse_amount", "parse_date", "record_id",
+    ],
+    "carbonledger.core.factors": [
+        "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
+    ],
+    "carbonledger.core.merkle": [
+        "EMPTY_ROOT", "HASH_SIZE", "MerkleAccumulator", "NodeLookup", "consistency_proof",
+        "inclusion_proof", "leaf_hash", "node_hash", "root_from_inclusion_proof",
+        "root_from_leaf_hashes", "subtree_hash", "verify_consistency", "verify_inclusion",
+    ],
+    "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
+    "carbonledger.core.tx": [
+        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
+        "signing_digest", "tx_from_parts", "utc_now",
+    ],
+    "carbonledger.core.units": [
+        "CONVERSION_DIGITS", "DIMENSIONS", "UNITS", "convert", "dimension", "factor_between",
+        "normalise_unit", "split_rate_unit",
+    ],
+    "carbonledger.crypto": [
+        "PrivateKey", "PublicKey", "checksum_address", "decrypt_key", "eip191_digest",
+        "encrypt_key", "is_address", "keccak256", "load_keystore", "recover_address",
+        "save_keystore", "verify_digest",
+    ],
+    "carbonledger.crypto.keys": [
+        "SECP256K1_N", "PrivateKey", "PublicKey", "checksum_address", "eip191_digest",
+        "is_address", "keccak256", "recover_address", "verify_digest",
+    ],
+    "carbonledger.crypto.keystore": [
+        "decrypt_key", "encrypt_key", "load_keystore", "save_keystore",
+    ],
+    "carbonledger.errors": [
+        "CarbonLedgerError", "ConfigurationError", "Conflict", "DuplicateEntity",
+        "FactorNotFound", "IntegrityError", "InvalidInput", "NotFound", "OverlappingPeriod",
+        "RowError", "SignatureInvalid", "UnknownUnit",
+    ],
+    "carbonledger.factors": [
+        "FORMATS", "DataWarning", "Edition", "EditionInfo", "EmissionFactor", "FactorCatalog",
+        "LoadedFile", "Location", "Resolution", "normalise_activity", "normalise_country",
+        "pick_year",
+    ],
+    "carbonledger.factors.base": [
+        "DataWarning", "check_consistency", "make_edition", "parse_decimal", "read_factor_csv",
+        "write_factor_csv",
+    ],
+    "carbonledger.factors.catalog": ["EditionInfo", "FactorCatalog"],
+    "carbonledger.factors.countries": [
+        "EU_MEMBERS", "country_name", "iso3_to_iso2", "normalise_country",
+    ],
+    "carbonledger.factors.defra": ["FUELS", "extract_defra_xlsx", "is_defra_xlsx"],
+    "carbonledger.factors.eea": ["EEA_COLUMNS", "load_eea_csv"],
+    "carbonledger.factors.egrid": [
+        "SUBREGION_COLUMNS", "ZIP_COLUMNS", "ZipRow", "edition_from_name", "load_state_json",
+        "load_subregion_csv", "load_zip_csv",
+    ],
+    "carbonledger.factors.ember": ["load_ember_json"],
+    "carbonledger.factors.formats": ["FORMATS", "LoadedFile", "read_file"],
+    "carbonledger.factors.resolver": [
+        "ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve",
+    ],
+    "carbonledger.ports.ledger": [
+        "Checkpoint", "InclusionProof", "ItemQuery", "LedgerPort", "PeriodKey", "Receipt",
+        "StoredItem", "VerifyReport",
+    ],
+    "carbonledger.services.bills_csv": ["COLUMNS", "ParsedBills", "parse_bills"],
+    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.home": ["PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.importer": [
+        "ImportReport", "basis_item", "import_bills", "record_item", "site_location",
+    ],
+    "carbonledger.services.records": ["RecordReader", "find_item"],
+    "carbonledger.services.registry": ["register_orgs", "register_sites"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_all_is_pinned_and_every_name_exists(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(PUBLIC[module])
+    assert len(set(mod.__all__)) == len(mod.__all__), "a name is listed twice"
+    missing = [name for name in mod.__all__ if not hasattr(mod, name)]
+    assert missing == []
+
+
+def test_version_matches_the_distribution() -> None:
+    from importlib.metadata import version
+
+    assert carbonledger.__version__ == version("carbonledger")
+
+
+@pytest.mark.parametrize(
+    ("name", "builtin"),
+    [
+        ("InvalidInput", ValueError),
+        ("UnknownUnit", ValueError),
+        ("RowError", ValueError),
+        ("OverlappingPeriod", ValueError),
+        ("NotFound", LookupError),
+        ("FactorNotFound", LookupError),
+        ("Conflict", ValueError),
+        ("DuplicateEntity", ValueError),
+        ("SignatureInvalid", ValueError),
+        ("IntegrityError", ValueError),
+        ("ConfigurationError", RuntimeError),
+    ],
+)
+def test_error_hierarchy(name: str, builtin: type[Exception]) -> None:
+    cls = getattr(errors, name)
+    assert issubclass(cls, CarbonLedgerError)
+    assert issubclass(cls, builtin)
+
+
+@pytest.fixture
+def ledger_home(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from carbonledger.core.domain import Organisation
+    from carbonledger.services.home import Home
+    from carbonledger.services.registry import register_orgs
+
+    home = Home(tmp_path / "home")
+    key = home.init("api-test", scrypt_n=2**10)
+    ledger = home.ledger(key)
+    register_orgs(ledger, key, [Organisation("acme", "Acme")])
+    yield home, key, ledger
+    ledger.close()
+
+
+def test_cli_paths_raise_carbonledger_errors(ledger_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The service calls behind each CLI command fail with CarbonLedgerError subclasses."""
+    from carbonledger.core.calculator import calculate
+    from carbonledger.core.domain import Bill, Organisation, Site
+    from carbonledger.core.factors import Location
+    from carbonledger.core.proofdoc import check_proof
+    from carbonledger.factors import FactorCatalog
+    from carbonledger.services.bills_csv import parse_bills
+    from carbonledger.services.home import Home
+    from carbonledger.services.importer import import_bills
+    from carbonledger.services.records import find_item
+    from carbonledger.services.registry import register_orgs, register_sites
+
+    home, key, ledger = ledger_home
+    catalog = FactorCatalog()
+    bill = Bill("nowhere", "E1", date(2023, 1, 1), date(2023, 1, 31), Decimal(1), "kWh")
+    us = Location(subregion="RFCW", country="US")
+    calls = [
+        (lambda: Home(tmp_path / "none").config(), errors.ConfigurationError),
+        (lambda: Home(tmp_path / "none").key("x"), errors.ConfigurationError),
+        (lambda: home.init("again"), errors.ConfigurationError),
+        (lambda: home.key("wrong passphrase"), CarbonLedgerError),
+        (lambda: parse_bills([]), errors.InvalidInput),
+        (lambda: parse_bills(["account,start"]), errors.InvalidInput),
+        (lambda: find_item(ledger, "nope"), errors.NotFound),
+        (lambda: ledger.proof(999), CarbonLedgerError),
+        (lambda: check_proof({}), errors.InvalidInput),
+        (lambda: check_proof({"format": "carbonledger.proof/1", "item": 1}), CarbonLedgerError),
+        (lambda: register_orgs(ledger, key, [Organisation("acme", "Again")]), CarbonLedgerError),
+        (lambda: register_sites(ledger, key, [Site("s", "nope", "S", "US")]), CarbonLedgerError),
+        (lambda: Site("bad id!", "acme", "S", "US"), errors.InvalidInput),
+        (lambda: catalog.resolve("electricity", Location()), errors.FactorNotFound),
+        (lambda: catalog.edition("egrid1999"), errors.FactorNotFound),
+        (
+            lambda: calculate(Decimal(1), "furlong", catalog.resolve("electricity", us)),
+            errors.UnknownUnit,
+        ),
+    ]
+    for call, expected in calls:
+        with pytest.raises(CarbonLedgerError) as info:
+            call()
+        assert isinstance(info.value, expected), (info.value, expected)
+    # an import rejects rather than raises: the bad bill comes back as a RowError
+    report = import_bills(ledger, key, catalog, [bill])
+    assert [type(e) for e in report.rejected] == [errors.RowError]
+    assert ledger.verify().ok
