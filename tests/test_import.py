@@ -340,10 +340,6 @@ def _bug(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=reason)
 
 
-@_bug(
-    "the record keeps the activity as written ('gas', 'power', 'elec') while its factor is "
-    "resolved for the canonical one (natural_gas, electricity): record and trace disagree"
-)
 def test_record_activity_is_the_canonical_one(env: Env) -> None:
     env.run(f"{HEAD},activity\nuk,G2,2024-01-01,2024-01-31,50,m3,gas")
     assert env.record("G2")["activity"] == env.trace("G2")["resolution"]["activity"]
@@ -352,11 +348,7 @@ def test_record_activity_is_the_canonical_one(env: Env) -> None:
 @pytest.mark.parametrize(
     ("row", "field"),
     [
-        pytest.param(
-            "us,,2023-01-01,2023-01-31,5,kWh,electricity",
-            "account",
-            marks=_bug("empty account is reported as field 'period' (reason 'account: required')"),
-        ),
+        pytest.param("us,,2023-01-01,2023-01-31,5,kWh,electricity", "account"),
         pytest.param(
             "us,E1,2023-01-01,2023-01-31,5,kWh,steam",
             "activity",
@@ -365,14 +357,7 @@ def test_record_activity_is_the_canonical_one(env: Env) -> None:
                 "by testing 'unit' in the message, else 'site'"
             ),
         ),
-        pytest.param(
-            "us,E1,2023-01-01,2023-01-31,1e31,kWh,electricity",
-            "amount",
-            marks=_bug(
-                "amount >= 1e30 passes parse_amount; calculate() refuses it and the "
-                "importer reports it as field 'site'"
-            ),
-        ),
+        pytest.param("us,E1,2023-01-01,2023-01-31,1e31,kWh,electricity", "amount"),
     ],
 )
 def test_bad_row_is_reported_on_its_field(env: Env, row: str, field: str) -> None:

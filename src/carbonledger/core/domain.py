@@ -14,6 +14,7 @@ from carbonledger.core.state import ID_PATTERN
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 
 __all__ = [
+    "MAX_AMOUNT",
     "RECORD_NAMESPACE",
     "Bill",
     "Organisation",
@@ -28,6 +29,11 @@ __all__ = [
 # Record ids are derived from (site, account, period) so the same bill always
 # gets the same id, which is what makes imports idempotent.
 RECORD_NAMESPACE = uuid.UUID("6f2d3c0e-5b7a-4c1e-9a2f-2b8c1d7e4a10")
+
+
+#: Largest amount accepted from a bill: far beyond any real quantity (1e18 kWh is
+#: a thousand times world electricity use), well inside the calculator's range.
+MAX_AMOUNT = Decimal(10) ** 18
 
 
 def parse_date(value: str, field: str) -> date:
@@ -46,6 +52,8 @@ def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
         raise InvalidInput(f"{field}: {value!r} is not a number") from exc
     if not amount.is_finite():
         raise InvalidInput(f"{field}: {value!r} is not a finite number")
+    if amount >= MAX_AMOUNT:
+        raise InvalidInput(f"{field}: {value!r} is too large (must be below 1e18)")
     if amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidInput(f"{field}: {value!r} must be {'>= 0' if allow_zero else '> 0'}")
     return amount

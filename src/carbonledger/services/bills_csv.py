@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from carbonledger.core.domain import Bill, parse_amount, parse_date
 from carbonledger.errors import InvalidInput, RowError
+from carbonledger.factors.resolver import normalise_activity
 
 __all__ = ["COLUMNS", "ParsedBills", "parse_bills"]
 
@@ -122,9 +123,13 @@ def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills
                 raise InvalidInput(f"{doc!r} is not a SHA-256 hex digest")
             field_name = "account"
             pos = get("activity")
-            activity = (row[pos].strip().lower() if pos is not None else "") or "electricity"
+            field_name = "activity"
+            activity = normalise_activity(row[pos] if pos is not None else "") or "electricity"
             pos = get("currency")
             currency = (row[pos].strip().upper() if pos is not None else "") or None
+            field_name = "account"
+            if not row[cols["account"]].strip():
+                raise InvalidInput("required (meter or utility account number)")
             field_name = "period"
             out.bills.append(
                 Bill(
