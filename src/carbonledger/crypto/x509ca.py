@@ -1,0 +1,503 @@
+"""X.509 certificate authority: a network root, one CA per organisation, user certificates.
+
+Users keep their secp256k1 key (their Ethereum account): they send a CSR made
+with :func:`make_csr`, and the organisation CA binds name, organisation and
+roles to that key with :func:`issue_certificate`. Choices, fixed here:
+
+* Names. Root: ``CN=<name>``. Organisation CA: ``CN=<org_name> CA, O=<org_name>,
+  organizationIdentifier=<org_id>``. User: ``CN`` from the CSR, ``O`` and
+  ``organizationIdentifier`` copied from the organisation CA. organizationIdentifier
+  (X.520, OID 2.5.4.97) is the attribute made for a registry id, so the stable id
+  and the display name stay apart (OU is deprecated for public CAs).
+* Roles and address go in subjectAltName URIs, ``urn:carbonledger:role:<role>``
+  and ``urn:carbonledger:address:<EIP-55 address>``: no private OID to allocate,
+  and every X.509 tool prints them. The address must match the certificate's key.
+* CA keys are ECDSA P-256, signatures ECDSA with SHA-256; user keys are secp256k1.
+* Chains are checked here step by step rather than with
+  ``cryptography.x509.verification``, so each refusal names its reason and
+  certificate ("expired on ...", "not issued by organisation CA acme").
+* CA private keys are exported as PKCS#8 PBES2 with scrypt (n=2**14, r=8, p=4) and
+  AES-256-CBC, which OpenSSL reads; cryptography's ``BestAvailableEncryption``
+  uses PBKDF2 with only 2,048 rounds, too cheap to guess against for a CA key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from Crypto.PublicKey import ECC
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from carbonledger.crypto.keys import PrivateKey, PublicKey, checksum_address
+from carbonledger.errors import InvalidInput, SignatureInvalid
+
+__all__ = [
+    "ADDRESS_URI_PREFIX",
+    "ROLE_URI_PREFIX",
+    "CaBundle",
+    "CertInfo",
+    "certificate_info",
+    "create_crl",
+    "create_intermediate_ca",
+    "create_root_ca",
+    "fingerprint",
+    "is_revoked",
+    "issue_certificate",
+    "make_csr",
+    "verify_chain",
+]
+
+ROLE_URI_PREFIX: Final = "urn:carbonledger:role:"
+ADDRESS_URI_PREFIX: Final = "urn:carbonledger:address:"
+_ROLE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_ORG_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SKEW: Final = timedelta(minutes=5)  # not_before is backdated for clocks slightly behind
+_NO_ENCRYPTION: Final = serialization.NoEncryption()
+_PEM: Final = serialization.Encoding.PEM
+_SHA256: Final = hashes.SHA256()
+# KeyUsage flags in order: digitalSignature, contentCommitment, keyEncipherment,
+# dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly, decipherOnly.
+_CA_USAGE: Final = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+_USER_USAGE: Final = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+
+
+@dataclass(frozen=True, eq=False)
+class CaBundle:
+    """A CA certificate (PEM) and its private key (kept out of ``repr``; compared by identity)."""
+
+    certificate_pem: bytes
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.certificate.public_key() != self.private_key.public_key():
+            raise InvalidInput("CA private key does not match the CA certificate")
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The parsed CA certificate."""
+        return _load_cert(self.certificate_pem)
+
+    @property
+    def org_id(self) -> str | None:
+        """The organisation id of an organisation CA; None for the root."""
+        return _attr(self.certificate.subject, NameOID.ORGANIZATION_IDENTIFIER)
+
+    def to_pem_encrypted(self, passphrase: str | bytes) -> bytes:
+        """Return the private key as encrypted PKCS#8 PEM (scrypt + AES-256-CBC)."""
+        secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+        if not secret:
+            raise InvalidInput("a CA key passphrase must not be empty")
+        der = self.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION
+        )
+        # scrypt n=2**14, r=8 needs 16 MiB (OpenSSL refuses to read keys needing over
+        # 32 MiB); p=4 makes a guess cost about 0.15 s.
+        pem = ECC.import_key(der).export_key(
+            format="PEM",
+            passphrase=secret,
+            protection="scryptAndAES256-CBC",
+            prot_params={
+                "iteration_count": 2**14,
+                "block_size": 8,
+                "parallelization": 4,
+                "salt_size": 16,
+            },
+        )
+        return pem.encode("ascii")
+
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes, passphrase: str | bytes) -> CaBundle:
+        """Load a bundle saved with :meth:`to_pem_encrypted`.
+
+        Raises:
+            InvalidInput: wrong passphrase, unreadable PEM, or a key that is not
+                an EC key or does not match the certificate.
+        """
+        secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+        try:
+            key = serialization.load_pem_private_key(key_pem, secret)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"wrong passphrase for CA key, or a corrupted key: {exc}") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise InvalidInput("a CA key must be an elliptic-curve key")
+        return cls(certificate_pem=cert_pem, private_key=key)
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What a user certificate says, read and cross-checked by :func:`certificate_info`."""
+
+    common_name: str
+    org_id: str
+    roles: tuple[str, ...]
+    address: str
+    serial: str
+    fingerprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    issuer_common_name: str
+    public_key: bytes  # SEC1 uncompressed, 65 bytes
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{what} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else _aware(now, "now")
+
+
+def _load_cert(pem: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise InvalidInput(f"not a PEM X.509 certificate: {exc}") from None
+
+
+def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    values = name.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else None
+
+
+def _cn(cert: x509.Certificate) -> str:
+    return _attr(cert.subject, NameOID.COMMON_NAME) or cert.subject.rfc4514_string()
+
+
+def _name(common_name: str, *, org_name: str | None = None, org_id: str | None = None) -> x509.Name:
+    attrs = []
+    if org_name is not None:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_name))
+    if org_id is not None:
+        if not _ORG_ID_RE.match(org_id):
+            raise InvalidInput(f"organisation id {org_id!r} must be 1-64 of A-Z a-z 0-9 . _ -")
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, org_id))
+    try:
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    except ValueError as exc:  # cryptography enforces 1 <= len(CN) <= 64
+        raise InvalidInput(f"common name {common_name!r}: {exc}") from None
+    return x509.Name(attrs)
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: CaBundle | None,
+    key: ec.EllipticCurvePublicKey,
+    days: int,
+    now: datetime | None,
+) -> x509.CertificateBuilder:
+    if days < 1:
+        raise InvalidInput(f"validity must be at least 1 day, got {days}")
+    start = _now(now)
+    end = start + timedelta(days=days)
+    builder = x509.CertificateBuilder().subject_name(subject).public_key(key)
+    if issuer is None:
+        builder = builder.issuer_name(subject)
+    else:
+        ca = issuer.certificate
+        if end > ca.not_valid_after_utc:
+            raise InvalidInput(
+                f"a {days}-day certificate would outlive CA {_cn(ca)}, "
+                f"which expires on {ca.not_valid_after_utc.isoformat()}"
+            )
+        ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+        builder = builder.issuer_name(ca.subject).add_extension(aki, critical=False)
+    return (
+        builder.serial_number(x509.random_serial_number())
+        .not_valid_before(start - _SKEW)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
+    )
+
+
+def create_root_ca(name: str, *, days: int = 3650, now: datetime | None = None) -> CaBundle:
+    """Create a self-signed network root CA (pathlen 1: it signs organisation CAs only)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _builder(_name(name), None, key.public_key(), days, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(_CA_USAGE, critical=True)
+        .sign(key, _SHA256)
+    )
+    return CaBundle(cert.public_bytes(_PEM), key)
+
+
+def create_intermediate_ca(
+    root: CaBundle, org_id: str, org_name: str, *, days: int = 1825, now: datetime | None = None
+) -> CaBundle:
+    """Create organisation ``org_id``'s CA under ``root`` (pathlen 0: it signs users only)."""
+    if root.org_id is not None:
+        raise InvalidInput(f"CA {_cn(root.certificate)} is an organisation CA, not the root")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _name(f"{org_name} CA", org_name=org_name, org_id=org_id)
+    cert = (
+        _builder(subject, root, key.public_key(), days, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_CA_USAGE, critical=True)
+        .sign(root.private_key, _SHA256)
+    )
+    return CaBundle(cert.public_bytes(_PEM), key)
+
+
+def make_csr(user_key: PrivateKey, *, common_name: str, org_id: str) -> bytes:
+    """Return a PEM CSR for ``user_key``'s secp256k1 key, signed by it (user's side)."""
+    secret = int.from_bytes(user_key.to_bytes(), "big")
+    key = ec.derive_private_key(secret, ec.SECP256K1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        _name(common_name, org_id=org_id)
+    )
+    return builder.sign(key, _SHA256).public_bytes(_PEM)
+
+
+def _user_key(key: object, what: str) -> tuple[ec.EllipticCurvePublicKey, bytes]:
+    # Returns the key and its 65-byte SEC1 point, or says why it is no user key.
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256k1":
+        got = key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
+        raise InvalidInput(f"{what} key must be secp256k1 (an Ethereum account key), got {got}")
+    point = key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return key, point
+
+
+def issue_certificate(
+    ca: CaBundle,
+    csr_pem: bytes,
+    *,
+    roles: Sequence[str],
+    org_id: str,
+    days: int = 365,
+    now: datetime | None = None,
+) -> bytes:
+    """Issue a user certificate (PEM) for the secp256k1 key in ``csr_pem``.
+
+    Roles are stored sorted and without duplicates.
+
+    Raises:
+        InvalidInput: the CSR does not parse, its signature does not verify, its
+            key is not secp256k1, it asks for another organisation, ``ca`` is not
+            ``org_id``'s CA, a role is malformed, or the validity is not usable.
+    """
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise InvalidInput(f"not a PEM certificate signing request: {exc}") from None
+    if not csr.is_signature_valid:
+        raise InvalidInput("CSR signature does not verify with the key it contains")
+    key, point = _user_key(csr.public_key(), "CSR")
+    if ca.org_id != org_id:
+        raise InvalidInput(f"CA {_cn(ca.certificate)} is not the CA of organisation {org_id!r}")
+    asked = _attr(csr.subject, NameOID.ORGANIZATION_IDENTIFIER)
+    if asked not in (None, org_id):
+        raise InvalidInput(f"CSR asks for organisation {asked!r}, not {org_id!r}")
+    common_name = _attr(csr.subject, NameOID.COMMON_NAME)
+    if not common_name:
+        raise InvalidInput("CSR subject has no common name")
+    for role in roles:
+        if not isinstance(role, str) or not _ROLE_RE.match(role):
+            raise InvalidInput(f"role {role!r} must match {_ROLE_RE.pattern}")
+    address = PublicKey.from_bytes(point).address
+    uris = [ADDRESS_URI_PREFIX + address] + [ROLE_URI_PREFIX + r for r in sorted(set(roles))]
+    org_name = _attr(ca.certificate.subject, NameOID.ORGANIZATION_NAME)
+    cert = (
+        _builder(_name(common_name, org_name=org_name, org_id=org_id), ca, key, days, now)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_USER_USAGE, critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(u) for u in uris]),
+            critical=False,
+        )
+        .sign(ca.private_key, _SHA256)
+    )
+    return cert.public_bytes(_PEM)
+
+
+def certificate_info(cert_pem: bytes) -> CertInfo:
+    """Read a user certificate, checking that its address SAN belongs to its key.
+
+    Raises:
+        InvalidInput: not a certificate, not a secp256k1 key, no common name or
+            organisation id, not exactly one address SAN, or an address that
+            is not the key's.
+    """
+    cert = _load_cert(cert_pem)
+    _, point = _user_key(cert.public_key(), "certificate")
+    address = PublicKey.from_bytes(point).address
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise InvalidInput("certificate has no subjectAltName with its address") from None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    named = [u.removeprefix(ADDRESS_URI_PREFIX) for u in uris if u.startswith(ADDRESS_URI_PREFIX)]
+    if len(named) != 1:
+        raise InvalidInput(f"certificate must name exactly one address, names {len(named)}")
+    if checksum_address(named[0]) != address:
+        raise InvalidInput(f"certificate names address {named[0]} but its key is {address}")
+    common_name = _attr(cert.subject, NameOID.COMMON_NAME)
+    org_id = _attr(cert.subject, NameOID.ORGANIZATION_IDENTIFIER)
+    if not common_name or not org_id:
+        raise InvalidInput("certificate subject lacks a common name or organisation id")
+    return CertInfo(
+        common_name=common_name,
+        org_id=org_id,
+        roles=tuple(u.removeprefix(ROLE_URI_PREFIX) for u in uris if u.startswith(ROLE_URI_PREFIX)),
+        address=address,
+        serial=f"{cert.serial_number:x}",
+        fingerprint_sha256=cert.fingerprint(_SHA256).hex(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        issuer_common_name=_attr(cert.issuer, NameOID.COMMON_NAME) or "",
+        public_key=point,
+    )
+
+
+def _check_ca(cert: x509.Certificate, what: str) -> None:
+    try:
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise InvalidInput(f"{what} {_cn(cert)} lacks basicConstraints or keyUsage") from None
+    if not basic.ca or not usage.key_cert_sign:
+        raise InvalidInput(f"{what} {_cn(cert)} is not a CA certificate")
+
+
+def _check_signed(child: x509.Certificate, issuer: x509.Certificate, reason: str) -> None:
+    if child.issuer != issuer.subject:
+        raise SignatureInvalid(f"{reason} (it names issuer {child.issuer.rfc4514_string()})")
+    try:
+        child.verify_directly_issued_by(issuer)
+    except InvalidSignature:
+        raise SignatureInvalid(f"{reason}: the signature does not verify") from None
+    except (ValueError, TypeError) as exc:
+        raise SignatureInvalid(f"{reason}: {exc}") from None
+
+
+def _check_valid_at(cert: x509.Certificate, what: str, at: datetime) -> None:
+    if at < cert.not_valid_before_utc:
+        when = cert.not_valid_before_utc.isoformat()
+        raise InvalidInput(f"{what} {_cn(cert)} is not valid before {when}")
+    if at > cert.not_valid_after_utc:
+        raise InvalidInput(f"{what} {_cn(cert)} expired on {cert.not_valid_after_utc.isoformat()}")
+
+
+def verify_chain(
+    cert_pem: bytes, intermediate_pem: bytes, root_pem: bytes, *, at: datetime
+) -> CertInfo:
+    """Check user certificate -> organisation CA -> trusted root at time ``at``.
+
+    Raises:
+        SignatureInvalid: a certificate is not signed by the next one up, or the
+            user's organisation is not the organisation CA's.
+        InvalidInput: a certificate is malformed, not a CA where one is needed,
+            or outside its validity window at ``at``.
+    """
+    at = _aware(at, "at")
+    info = certificate_info(cert_pem)
+    leaf, inter, root = _load_cert(cert_pem), _load_cert(intermediate_pem), _load_cert(root_pem)
+    _check_ca(root, "root CA")
+    _check_ca(inter, "organisation CA")
+    _check_signed(root, root, f"root CA {_cn(root)} is not self-signed")
+    _check_signed(inter, root, f"organisation CA {_cn(inter)} is not issued by root {_cn(root)}")
+    inter_org = _attr(inter.subject, NameOID.ORGANIZATION_IDENTIFIER)
+    reason = f"certificate of {info.common_name} (organisation {info.org_id}) is not issued by"
+    reason += f" organisation CA {inter_org}"
+    if info.org_id != inter_org:
+        raise SignatureInvalid(reason)
+    _check_signed(leaf, inter, reason)
+    basics = [e.value for e in leaf.extensions if isinstance(e.value, x509.BasicConstraints)]
+    if any(b.ca for b in basics):
+        raise InvalidInput(f"certificate of {info.common_name} is a CA, not a user certificate")
+    for cert, what in ((root, "root CA"), (inter, "organisation CA"), (leaf, "certificate of")):
+        _check_valid_at(cert, what, at)
+    return info
+
+
+def _serial(serial_hex: str) -> int:
+    try:
+        value = int(serial_hex.removeprefix("0x"), 16)
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"serial {serial_hex!r} is not hex") from None
+    if value <= 0:
+        raise InvalidInput(f"serial {serial_hex!r} must be positive")
+    return value
+
+
+def create_crl(
+    ca: CaBundle,
+    revoked: Sequence[tuple[str, datetime]],
+    *,
+    next_update_days: int = 7,
+    now: datetime | None = None,
+) -> bytes:
+    """Return a PEM CRL signed by ``ca`` listing ``(serial_hex, revoked_at)`` pairs.
+
+    The CRL number is the issue time in Unix seconds, so later CRLs number higher.
+    """
+    if next_update_days < 1:
+        raise InvalidInput("next_update_days must be at least 1")
+    start = _now(now)
+    cert = ca.certificate
+    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(cert.subject)
+        .last_update(start)
+        .next_update(start + timedelta(days=next_update_days))
+        .add_extension(x509.CRLNumber(int(start.timestamp())), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+    )
+    seen: set[int] = set()
+    for serial_hex, revoked_at in revoked:
+        serial = _serial(serial_hex)
+        if serial in seen:
+            raise InvalidInput(f"serial {serial_hex} is listed twice")
+        seen.add(serial)
+        entry = x509.RevokedCertificateBuilder().serial_number(serial)
+        builder = builder.add_revoked_certificate(
+            entry.revocation_date(_aware(revoked_at, "revoked_at")).build()
+        )
+    return builder.sign(ca.private_key, _SHA256).public_bytes(_PEM)
+
+
+def is_revoked(
+    crl_pem: bytes, ca_cert_pem: bytes, serial_hex: str, *, at: datetime | None = None
+) -> bool:
+    """Return True if ``serial_hex`` is on the CRL, after checking the CA signed it.
+
+    With ``at``, a CRL whose next update was due before ``at`` is refused as stale.
+
+    Raises:
+        SignatureInvalid: the CRL is not issued and signed by this CA.
+        InvalidInput: the CRL or certificate does not parse, or the CRL is stale.
+    """
+    try:
+        crl = x509.load_pem_x509_crl(crl_pem)
+    except ValueError as exc:
+        raise InvalidInput(f"not a PEM CRL: {exc}") from None
+    ca = _load_cert(ca_cert_pem)
+    key = ca.public_key()
+    if crl.issuer != ca.subject:
+        raise SignatureInvalid(f"CRL is issued by {crl.issuer.rfc4514_string()}, not {_cn(ca)}")
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not crl.is_signature_valid(key):
+        raise SignatureInvalid(f"CRL signature does not verify with the key of CA {_cn(ca)}")
+    due = crl.next_update_utc
+    if at is not None and due is not None and _aware(at, "at") > due:
+        raise InvalidInput(f"CRL of {_cn(ca)} is stale: its next update was due {due.isoformat()}")
+    return crl.get_revoked_certificate_by_serial_number(_serial(serial_hex)) is not None
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """Return the SHA-256 fingerprint (hex) of the certificate's DER encoding."""
+    return _load_cert(cert_pem).fingerprint(_SHA256).hex()
