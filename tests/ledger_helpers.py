@@ -11,6 +11,7 @@ from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import Organisation, Site, record_id
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
+from carbonledger.services.channels import new_epoch_keys
 
 LEDGER_ID = "cl-test"
 # Records name the calculation basis they were computed with; the tests' records
@@ -32,6 +33,7 @@ def genesis(key: PrivateKey) -> SignedTx:
                 "id": LEDGER_ID,
                 "name": "test",
                 "admin": key.address,
+                "admin_public_key": key.public_key.to_bytes().hex(),
                 "created": "2024-01-01T00:00:00Z",
             }
         ],
@@ -73,7 +75,12 @@ def record(
 def new_ledger(path: Path, key: PrivateKey, *, sites: int = 2) -> SqliteLedger:
     ledger = SqliteLedger(path, operator=key)
     ledger.submit([genesis(key)])
-    ledger.submit([tx(key, "register_org", 1, [Organisation("acme", "Acme").item()])])
+    _, wrapped, hashes = new_epoch_keys(
+        LEDGER_ID, "acme", 0, {key.address: key.public_key.to_bytes().hex()}
+    )
+    ledger.channels.put_keys("acme", 0, wrapped)
+    org = Organisation("acme", "Acme").item(admins=[key.address], channel_keys=hashes)
+    ledger.submit([tx(key, "register_org", 1, [org])])
     ledger.submit(
         [
             tx(

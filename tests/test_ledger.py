@@ -11,7 +11,14 @@ from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import Conflict, IntegrityError, InvalidInput, NotFound, SignatureInvalid
+from carbonledger.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SignatureInvalid,
+)
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.records import find_item
 from tests.ledger_helpers import fill, new_ledger, record, tx
@@ -44,7 +51,7 @@ def test_replayed_transaction_is_rejected_and_changes_nothing(
 def test_non_admin_cannot_write(ledger_path: Path, admin: PrivateKey) -> None:
     ledger = new_ledger(ledger_path, admin)
     intruder = PrivateKey.generate()
-    with pytest.raises(Conflict, match="not the ledger admin"):
+    with pytest.raises(PermissionDenied, match="not an enrolled identity"):
         ledger.submit([tx(intruder, "record_emissions", 0, [record("s0", 1)])])
 
 
@@ -82,7 +89,7 @@ def test_same_account_and_period_cannot_be_recorded_twice(
 
 def test_record_for_another_orgs_site_is_rejected(ledger_path: Path, admin: PrivateKey) -> None:
     ledger = new_ledger(ledger_path, admin)
-    with pytest.raises(Conflict, match="belongs to 'acme'"):
+    with pytest.raises(PermissionDenied, match="belongs to 'acme'"):
         ledger.submit([tx(admin, "record_emissions", 4, [record("s0", 1, org="other")])])
 
 

@@ -23,6 +23,8 @@ from tests.ledger_helpers import fill, new_ledger
 
 KEY = PrivateKey.from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 TABLES = {
+    "meta": ("key", ["value"]),
+    "channel_key": ("member", ["channel", "epoch", "member", "wrapped"]),
     "tx": (
         "seq",
         [
@@ -65,13 +67,19 @@ def _copy(original: Path, tmp: Path) -> Path:
     return target
 
 
+KEY_EXPRESSIONS = {
+    "node": "level || ':' || idx",
+    "channel_key": "channel || ':' || epoch || ':' || member",
+}
+
+
 def _keys(con: sqlite3.Connection, table: str) -> list[object]:
-    key = TABLES[table][0] if table != "node" else "level || ':' || idx"
+    key = KEY_EXPRESSIONS.get(table, TABLES[table][0])
     return [r[0] for r in con.execute(f"SELECT {key} FROM {table} ORDER BY 1")]
 
 
 def _where(table: str) -> str:
-    return "level || ':' || idx = ?" if table == "node" else f"{TABLES[table][0]} = ?"
+    return f"{KEY_EXPRESSIONS.get(table, TABLES[table][0])} = ?"
 
 
 def _mutate_value(value: object, pos: int) -> object:

@@ -13,6 +13,7 @@ built-in keep working::
     │   └── FactorNotFound                no factor for the region, year and gas asked for
     ├── Conflict(ValueError)              the ledger state does not allow the transaction
     │   └── DuplicateEntity               the id is already registered
+    ├── PermissionDenied(PermissionError) the signer's roles or channel access do not allow it
     ├── SignatureInvalid(ValueError)      a signature does not verify or names another signer
     ├── IntegrityError(ValueError)        stored ledger data does not hold (names the entry)
     └── ConfigurationError(RuntimeError)  the ledger home or a configuration file is unusable
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "OverlappingPeriod",
+    "PermissionDenied",
     "RowError",
     "SignatureInvalid",
     "UnknownUnit",
@@ -76,6 +78,10 @@ class Conflict(CarbonLedgerError, ValueError):
 
 class DuplicateEntity(Conflict):
     """The id is already registered."""
+
+
+class PermissionDenied(CarbonLedgerError, PermissionError):
+    """The signer's roles, revocation status or channel access do not allow this."""
 
 
 class SignatureInvalid(CarbonLedgerError, ValueError):

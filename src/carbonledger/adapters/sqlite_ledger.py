@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect, derived_columns
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
@@ -60,11 +61,13 @@ class SqliteLedger:
         self.path = str(path)
         self._operator = operator
         self._conn = connect(self.path)
+        #: Sealed channel data and wrapped keys, in the same file.
+        self.channels = SqliteChannelStore(self._conn)
         self._lock = threading.Lock()
         self._damage: IntegrityError | None = None
         try:
             self._state, self._acc, self._prev, self._seq = self._load()
-        except (IntegrityError, KeyError, ValueError) as exc:
+        except (IntegrityError, KeyError, ValueError, TypeError) as exc:
             # A damaged file can still be opened and verified; writes are refused.
             self._damage = IntegrityError(f"the ledger file is damaged ({exc}); run verify")
             self._state, self._acc, self._prev, self._seq = (
@@ -80,27 +83,19 @@ class SqliteLedger:
 
     # -- opening ----------------------------------------------------------
     def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
+        """State from the snapshot written with every commit (``verify`` re-derives it)."""
         conn = self._conn
-        state = LedgerState()
-        for (data,) in conn.execute(
-            "SELECT data FROM leaf WHERE kind IN ('ledger', 'organisation', 'site') ORDER BY idx"
-        ):
-            item = orjson.loads(data)
-            if item["kind"] == "ledger":
-                state.ledger_id, state.admin = item["id"], item["admin"]
-            elif item["kind"] == "organisation":
-                state.orgs[item["id"]] = item
-            else:
-                state.sites[item["id"]] = item
-        state.bases.update(
-            rid for (rid,) in conn.execute("SELECT rid FROM leaf WHERE kind = 'calculation_basis'")
-        )
-        for sender, nonce in conn.execute("SELECT sender, MAX(nonce) FROM tx GROUP BY sender"):
-            state.nonces[sender] = nonce + 1
         row = conn.execute("SELECT seq, entry_hash FROM tx ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (row[0], bytes(row[1])) if row else (0, GENESIS_PREV)
+        snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+        if snap is None:
+            if row is not None:
+                raise IntegrityError("the state snapshot is missing")
+            return LedgerState(), MerkleAccumulator(), prev, seq
+        state = LedgerState.from_json(orjson.loads(snap[0]))
         size = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaf").fetchone()[0]
-        state.size = size
+        if size != state.size:
+            raise IntegrityError(f"the state snapshot is for {state.size} leaves, not {size}")
         acc = MerkleAccumulator.from_frontier(size, self._frontier(size))
         return state, acc, prev, seq
 
@@ -160,7 +155,7 @@ class SqliteLedger:
                 if tx.objects is not None
                 else [orjson.loads(d) for d in checked.items]
             )
-            apply(state, checked.body, items)
+            apply(state, checked.body, items, now=now)
             seq += 1
             first = acc.size
             for n, (data, item) in enumerate(zip(checked.items, items, strict=True)):
@@ -192,6 +187,9 @@ class SqliteLedger:
             conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", leaf_rows)
             conn.executemany("INSERT INTO node VALUES (?,?,?)", node_rows)
             conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?,?)", checkpoint)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('state', ?)", (canonical(state.to_json()),)
+            )
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
@@ -265,7 +263,9 @@ class SqliteLedger:
                 (account,),
             ):
                 item = orjson.loads(data)
-                out.append(PeriodKey(acct, start, end, rid, item["amount"], item["unit"]))
+                out.append(
+                    PeriodKey(acct, start, end, rid, item.get("amount"), item.get("unit"), item)
+                )
         return out
 
     def latest_checkpoint(self) -> Checkpoint:

@@ -9,6 +9,7 @@ that does not hold and names it.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import MerkleAccumulator
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
@@ -69,6 +71,32 @@ class _NodeStreams:
 
 
 _TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
+
+
+def _check_blob(conn: sqlite3.Connection, blob_id: object, seq: int, leaf: int) -> None:
+    """Sealed channel data must be present and hash to the id the record commits to."""
+    row = conn.execute("SELECT data FROM blob WHERE id = ?", (str(blob_id),)).fetchone()
+    if row is None:
+        raise _Fail(f"leaf {leaf}: its sealed channel data {blob_id} is missing", seq, leaf)
+    if hashlib.sha256(bytes(row[0])).hexdigest() != blob_id:
+        raise _Fail(f"leaf {leaf}: sealed channel data {blob_id} was altered", seq, leaf)
+
+
+def _check_wrapped_keys(conn: sqlite3.Connection, state: LedgerState) -> None:
+    """Every wrapped channel key must hash to what the ledger recorded for it."""
+    for channel_id, channel in state.channels.items():
+        for epoch, members in channel.get("keys", {}).items():
+            for member, digest in members.items():
+                row = conn.execute(
+                    "SELECT wrapped FROM channel_key WHERE channel = ? AND epoch = ?"
+                    " AND member = ?",
+                    (channel_id, int(epoch), member),
+                ).fetchone()
+                if row is None or hashlib.sha256(bytes(row[0])).hexdigest() != digest:
+                    raise _Fail(
+                        f"channel {channel_id!r} epoch {epoch}: the key wrapped for {member}"
+                        " is missing or does not match the ledger"
+                    )
 
 
 def _check_checkpoint(row: tuple[Any, ...], state: LedgerState, root: bytes, prev: int) -> None:
@@ -136,6 +164,7 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
             raise _Fail(f"entry {seq}: starts at leaf {first}, expected {acc.size}", seq)
         datas: list[bytes] = []
         objects: list[dict[str, Any]] = []
+        blobs: set[str] = set()
         for n in range(count):
             leaf = next(leaves, None)
             if leaf is None or leaf[0] != first + n or leaf[1] != seq:
@@ -159,11 +188,15 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
                     f"leaf {first + n}: query columns differ from the item's data", seq, first + n
                 )
             objects.append(item)
+            detail = item.get("detail")
+            if isinstance(detail, dict) and detail.get("blob") not in blobs:
+                _check_blob(conn, detail.get("blob"), seq, first + n)
+                blobs.add(detail["blob"])
         try:
             tx = tx_from_parts(bytes(body), datas, bytes(sig))
             if (tx.type, tx.sender, tx.nonce) != (typ, sender, nonce):
                 raise _Fail(f"entry {seq}: type, sender or nonce columns differ from the body", seq)
-            apply(state, tx.body, objects)
+            apply(state, tx.body, objects, now=when)
         except CarbonLedgerError as exc:
             raise _Fail(f"entry {seq}: {exc}", seq) from exc
         prev = entry_hash(prev, seq, when, tx.tx_hash, tx.signature)
@@ -193,6 +226,10 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
     last = conn.execute("SELECT MAX(size) FROM checkpoint").fetchone()[0]
     if acc.size and last != acc.size:
         raise _Fail(f"leaves {last or 0}..{acc.size - 1} are not covered by a signed checkpoint")
+    _check_wrapped_keys(conn, state)
+    snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+    if acc.size and (snap is None or bytes(snap[0]) != canonical(state.to_json())):
+        raise _Fail("the stored state snapshot differs from the state the entries produce")
     report.root = acc.root().hex()
 
 

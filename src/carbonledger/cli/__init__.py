@@ -34,7 +34,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from carbonledger.cli import bills, demo, ledger, org
+    from carbonledger.cli import audit, bills, channels, demo, ledger, org, users
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
     from carbonledger.cli.greenbutton import app as greenbutton_app
@@ -42,6 +42,9 @@ def _register() -> None:
     ledger.register(app)
     org.register(app)
     bills.register(app)
+    users.register(app)
+    channels.register(app)
+    audit.register(app)
     demo.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
         calc

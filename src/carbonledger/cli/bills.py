@@ -9,7 +9,16 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from carbonledger.cli.common import HomeOption, console, err, home_of, print_json, unlock
+from carbonledger.cli.common import (
+    AsOption,
+    HomeOption,
+    console,
+    err,
+    home_of,
+    open_ledger,
+    print_json,
+    unlock,
+)
 from carbonledger.core.calculator import recompute
 from carbonledger.errors import InvalidInput
 from carbonledger.factors import FactorCatalog
@@ -29,11 +38,12 @@ def bills_import(
     file: Path = typer.Argument(..., help="CSV of bills (see README for the columns)."),
     site: str | None = typer.Option(None, help="Site of every row (else a site column)."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Import bills: calculate, sign and record them; report every bad row."""
     h = home_of(home)
-    key = unlock(h)
+    ledger, key = open_ledger(h, acting)
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
             parsed = parse_bills(fh, site=site)
@@ -41,7 +51,6 @@ def bills_import(
         raise InvalidInput(f"{file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason})") from exc
-    ledger = h.ledger(key)
     catalog = FactorCatalog(home=h.path)
     with Progress(console=err, transient=True, disable=json) as bar:
         task = bar.add_task("recording", total=len(parsed.bills))
@@ -50,6 +59,7 @@ def bills_import(
             key,
             catalog,
             parsed.bills,
+            store=ledger.channels,
             source=file.name,
             progress=lambda n: bar.advance(task, n),
         )
@@ -95,7 +105,7 @@ def records_list(
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
         return
-    table = Table("leaf", "id", "site", "account", "period", "amount", "kg CO2e")
+    table = Table("leaf", "id", "site", "account", "activity", "period", "kg CO2e")
     total = Decimal(0)
     for s in items:
         r = s.item
@@ -105,8 +115,8 @@ def records_list(
             r["id"][:8],
             r["site"],
             r["account"],
+            r["activity"],
             f"{r['period']['start']}..{r['period']['end']}",
-            f"{r['amount']} {r['unit']}",
             r["kg_co2e"],
         )
     console.print(table)
@@ -117,21 +127,36 @@ def records_list(
 def records_show(
     record: str = typer.Argument(..., help="Record id."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show a record with its trace, recomputed from the trace alone."""
-    ledger = home_of(home).ledger()
+    """Show a record with its sealed details and trace, recomputed (needs a member's key)."""
+    h = home_of(home)
+    ledger = h.ledger()
     stored = find_item(ledger, record)
     item = stored.item
     if item.get("kind") != "emissions_record":
         print_json({"leaf_index": stored.leaf_index, **item})
         return
-    reader = RecordReader(ledger)
+    reader = RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+    detail = reader.detail(item)
     trace = reader.trace(item)
     again = recompute(trace)
     if json:
-        print_json({"leaf_index": stored.leaf_index, **item, "trace": trace, "recomputed": again})
+        print_json(
+            {
+                "leaf_index": stored.leaf_index,
+                **item,
+                "billed": detail,
+                "trace": trace,
+                "recomputed": again,
+            }
+        )
         return
+    console.print(
+        f"billed: {detail['amount']} {detail['unit']}, cost {detail.get('cost')}"
+        f" {detail.get('currency') or ''} (sealed in channel {item['org']})"
+    )
     factor = trace["factor"]
     console.print_json(data={k: v for k, v in item.items() if k != "trace"})
     console.print(

@@ -10,10 +10,22 @@ import orjson
 import typer
 from rich.console import Console
 
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.services.home import PASSPHRASE_ENV, Home, default_home
+from carbonledger.errors import InvalidInput
+from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV, Home, default_home
 
-__all__ = ["HomeOption", "console", "err", "home_of", "passphrase", "print_json", "unlock"]
+__all__ = [
+    "AsOption",
+    "HomeOption",
+    "console",
+    "err",
+    "home_of",
+    "open_ledger",
+    "passphrase",
+    "print_json",
+    "unlock",
+]
 
 console = Console()
 err = Console(stderr=True)
@@ -38,9 +50,37 @@ def passphrase(*, confirm: bool = False) -> str:
     return str(typer.prompt("Admin key passphrase", hide_input=True, confirmation_prompt=confirm))
 
 
-def unlock(home: Home) -> PrivateKey:
+AsOption = typer.Option(
+    None,
+    "--as",
+    metavar="ORG/NAME",
+    help="Act as a user enrolled from this home (default: the admin).",
+)
+
+
+def unlock(home: Home, acting: str | None = None) -> PrivateKey:
+    """The admin's key, or with ``acting`` ("org/name") that user's key."""
     home.config()
-    return home.key(passphrase())
+    if acting is None:
+        return home.key(passphrase())
+    org, sep, name = acting.partition("/")
+    if not sep or not org or not name:
+        raise InvalidInput(f"--as takes ORG/NAME, got {acting!r}")
+    value = os.environ.get(USER_PASSPHRASE_ENV) or os.environ.get(PASSPHRASE_ENV)
+    if not value:
+        value = str(typer.prompt(f"Passphrase of {acting}", hide_input=True))
+    return home.user_key(org, name, value)
+
+
+def open_ledger(home: Home, acting: str | None = None) -> tuple[SqliteLedger, PrivateKey]:
+    """The ledger opened for writing, and the key of whoever acts.
+
+    The embedded ledger's checkpoints are signed by its operator (the admin), so
+    a user acting here also needs the admin's passphrase, as on a shared server.
+    """
+    key = unlock(home, acting)
+    operator = key if acting is None else home.key(passphrase())
+    return home.ledger(operator), key
 
 
 def _default(value: object) -> object:

@@ -47,6 +47,16 @@ def demo(home: Path | None = HomeOption) -> None:
         )
     table.add_row("[bold]total", "", "", f"[bold]{total / 1000:,.3f}", "")
     console.print(table)
+    a = result.audit
+    if a is not None:
+        console.print(
+            f"audit {a.id} by dana (GreenAudit): {a.records} records checked against their"
+            f" sealed details, recomputed and proven; {a.verified} verified,"
+            f" {len(a.failures)} did not hold; {a.total_kg_co2e / 1000:,.3f} t CO2e; report"
+            f" signed on the ledger (entry {a.receipt.seq if a.receipt else '?'})"
+        )
+    if result.refused:
+        console.print(f"after revocation: [yellow]{result.refused}[/]")
     v = result.verify
     if v is not None and v.ok:
         console.print(

@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from carbonledger.cli.common import HomeOption, console, home_of, print_json, unlock
+from carbonledger.cli.common import (
+    HomeOption,
+    console,
+    home_of,
+    passphrase,
+    print_json,
+    unlock,
+)
 from carbonledger.core.domain import Organisation, Site
 from carbonledger.services.registry import register_orgs, register_sites
 
@@ -29,7 +36,15 @@ def org_add(
     """Register an organisation."""
     h = home_of(home)
     key = unlock(h)
-    receipt = register_orgs(h.ledger(key), key, [Organisation(org_id, name, country)])
+    ca_cert = h.ca.create_org(org_id, name, passphrase())
+    ledger = h.ledger(key)
+    receipt = register_orgs(
+        ledger,
+        ledger.channels,
+        key,
+        [Organisation(org_id, name, country)],
+        ca_certs={org_id: ca_cert},
+    )
     console.print(f"organisation {org_id} registered (entry {receipt.seq})")
 
 

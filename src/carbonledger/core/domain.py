@@ -93,8 +93,23 @@ class Organisation:
         if not self.name.strip():
             raise InvalidInput(f"organisation {self.id!r}: name is required")
 
-    def item(self) -> dict[str, Any]:
-        return {"kind": "organisation", "id": self.id, "name": self.name, "country": self.country}
+    def item(
+        self,
+        *,
+        admins: list[str],
+        channel_keys: dict[str, str],
+        ca_cert: str | None = None,
+    ) -> dict[str, Any]:
+        """The ledger item: ``channel_keys`` maps each admin to the SHA-256 of its wrapped key."""
+        return {
+            "kind": "organisation",
+            "id": self.id,
+            "name": self.name,
+            "country": self.country,
+            "admins": admins,
+            "ca_cert": ca_cert,
+            "channel": {"epoch": 0, "keys": channel_keys},
+        }
 
 
 @dataclass(frozen=True, slots=True)

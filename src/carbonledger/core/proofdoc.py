@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
-from carbonledger.core.calculator import recompute
+from carbonledger.core.calculator import merge_trace, recompute
 from carbonledger.core.canonical import canonical
+from carbonledger.core.commitments import detail_commitment
 from carbonledger.core.merkle import leaf_hash, verify_inclusion
 from carbonledger.crypto.keys import eip191_digest, recover_address
 from carbonledger.errors import CarbonLedgerError, IntegrityError, InvalidInput
@@ -81,7 +82,7 @@ def check_proof(doc: dict[str, Any], *, expect_signer: str | None = None) -> dic
             _check_tx(tx, leaf)
         item: dict[str, Any] = orjson.loads(item_bytes)
         if doc.get("basis") is not None:
-            _check_basis(item, orjson.loads(str(doc["basis"]).encode()))
+            _check_basis(item, orjson.loads(str(doc["basis"]).encode()), doc.get("detail"))
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CarbonLedgerError):
             raise
@@ -109,9 +110,19 @@ def _check_tx(tx: dict[str, Any], leaf: bytes) -> None:
         raise IntegrityError("proof: item is not among the transaction's signed items")
 
 
-def _check_basis(item: dict[str, Any], basis: dict[str, Any]) -> None:
-    """The attached basis is the one the record names, and the trace recomputes."""
-    again = recompute(item["trace"], basis)
+def _check_basis(
+    item: dict[str, Any], basis: dict[str, Any], detail: dict[str, Any] | None
+) -> None:
+    """The attached basis is the one the record names; with revealed details, it recomputes."""
+    trace = item["trace"]
+    if "inputs" not in trace:
+        if detail is None:
+            merge_trace(trace, basis)  # the basis must still be the one named
+            return
+        if detail_commitment(detail) != item.get("detail", {}).get("commitment"):
+            raise IntegrityError("proof: the revealed details do not match the record's commitment")
+        trace = {**trace, "inputs": {"amount": detail["amount"], "unit": detail["unit"]}}
+    again = recompute(trace, basis)
     if str(again["kg_co2e"]) != item.get("kg_co2e"):
         raise IntegrityError(
             f"proof: the record's kg_co2e {item.get('kg_co2e')} does not recompute"

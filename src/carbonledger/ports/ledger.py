@@ -71,8 +71,9 @@ class PeriodKey:
     start: str
     end: str
     record_id: str
-    amount: str
-    unit: str
+    amount: str | None  # None when sealed in a channel (see ``item``)
+    unit: str | None
+    item: dict[str, Any]  # the record's public item
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,19 +14,29 @@ import random
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
-from carbonledger.core.domain import Organisation, Site
+from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.core.proofdoc import check_proof
-from carbonledger.errors import ConfigurationError
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.keystore import encrypt_key, save_keystore
+from carbonledger.errors import ConfigurationError, PermissionDenied
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery, VerifyReport
+from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
-from carbonledger.services.home import Home
+from carbonledger.services.channels import grant
+from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
+from carbonledger.services.identity import (
+    enroll,
+    make_enrolment_request,
+    register_user,
+    revoke_user,
+)
 from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
@@ -35,6 +45,7 @@ __all__ = ["DEMO_YEAR", "DemoResult", "run_demo"]
 
 DEMO_YEAR = 2023
 ORG = Organisation("northwind", "Northwind Foods Inc.", "US")
+AUDIT_FIRM = Organisation("greenaudit", "GreenAudit LLP", "GB")
 # (site, name, country, zip, utility id, monthly kWh around, gas therms/m3 around)
 SITES: list[tuple[Site, int, tuple[str, int] | None]] = [
     (
@@ -81,6 +92,9 @@ class DemoResult:
     proof_record: str = ""
     proof_ok: bool = False
     bad_file_errors: list[str] = field(default_factory=list)
+    identities: dict[str, str] = field(default_factory=dict)
+    audit: AuditReport | None = None
+    refused: str = ""
 
 
 def _month_periods(year: int) -> list[tuple[date, date]]:
@@ -161,28 +175,72 @@ def run_demo(
     key = home.init(passphrase, name="Northwind demo ledger")
     marker.write_text(json.dumps({"demo": True, "year": DEMO_YEAR}) + "\n")
     ledger = home.ledger(key)
+    store = ledger.channels
     catalog = FactorCatalog(home=home.path)
     result = DemoResult(home.path)
-    say("registering Northwind Foods and its 8 sites")
-    register_orgs(ledger, key, [ORG])
+    say(
+        "registering Northwind Foods (with its CA and private data channel) and its 8 sites,"
+        " and the audit firm GreenAudit"
+    )
+    certs = {o.id: home.ca.create_org(o.id, o.name, passphrase) for o in (ORG, AUDIT_FIRM)}
+    register_orgs(ledger, store, key, [ORG, AUDIT_FIRM], ca_certs=certs)
     register_sites(ledger, key, [s for s, _, _ in SITES])
+    say("alice (Northwind, member) and dana (GreenAudit, auditor) enroll with their own keys")
+    alice = _enroll(home, ledger, key, passphrase, "northwind", "alice", ["member"])
+    dana = _enroll(home, ledger, key, passphrase, "greenaudit", "dana", ["auditor"])
+    result.identities = {"alice": alice.address, "dana": dana.address}
+    grant(ledger, store, key, "northwind", alice.address, role="member")
     data_dir = home.path / "demo"
     data_dir.mkdir(exist_ok=True)
     bills_file = data_dir / f"northwind-bills-{DEMO_YEAR}.csv"
     bills_file.write_text(_bills_csv(DEMO_YEAR))
-    say(f"importing a year of bills from {bills_file.name}")
+    say(f"alice imports a year of bills from {bills_file.name} (amounts sealed in the channel)")
     parsed = parse_bills(bills_file.read_text().splitlines())
-    result.imports.append(import_bills(ledger, key, catalog, parsed.bills, source=bills_file.name))
-    say("importing the same file again (nothing is recorded twice)")
-    result.rerun = import_bills(ledger, key, catalog, parsed.bills, source=bills_file.name)
-    say("importing a file with bad rows (each is named; the good row is kept)")
+    result.imports.append(
+        import_bills(ledger, alice, catalog, parsed.bills, store=store, source=bills_file.name)
+    )
+    say("alice imports the same file again (nothing is recorded twice)")
+    result.rerun = import_bills(
+        ledger, alice, catalog, parsed.bills, store=store, source=bills_file.name
+    )
+    say("alice imports a file with bad rows (each is named; the good row is kept)")
     bad = parse_bills(BAD_ROWS.splitlines())
-    report = import_bills(ledger, key, catalog, bad.bills, source="corrections.csv")
+    report = import_bills(ledger, alice, catalog, bad.bills, store=store, source="corrections.csv")
     report.rejected[:0] = bad.errors
     report.rejected.sort(key=lambda e: e.line)
     result.imports.append(report)
     result.bad_file_errors = [f"line {e.line}: {e.field}: {e.reason}" for e in report.rejected]
-    result.by_site = _summary(ledger)
+    result.by_site = _summary(ledger, key)
+    until = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
+    say("Northwind grants dana auditor access to its channel for 30 days; dana audits 2023")
+    grant(
+        ledger,
+        store,
+        key,
+        "northwind",
+        dana.address,
+        role="auditor",
+        until=until.replace("+00:00", "Z"),
+    )
+    result.audit = run_audit(
+        ledger, store, dana, "northwind", start=date(DEMO_YEAR, 1, 1), end=date(DEMO_YEAR, 12, 31)
+    )
+    say("alice leaves: her key is revoked, and her next transaction is refused")
+    revoke_user(
+        ledger, key, home.ca, alice.address, reason="left the company", ca_passphrase=passphrase
+    )
+    try:
+        late = Bill(
+            "nw-sf",
+            "nw-sf-E1",
+            date(DEMO_YEAR + 1, 1, 1),
+            date(DEMO_YEAR + 1, 1, 31),
+            Decimal(60_000),
+            "kWh",
+        )
+        import_bills(ledger, alice, catalog, [late], store=store, source="late.csv")
+    except PermissionDenied as exc:
+        result.refused = str(exc)
     say("verifying the whole ledger")
     result.verify = ledger.verify()
     first = next(iter(ledger.items(ItemQuery(kind="emissions_record", limit=1))))
@@ -194,8 +252,28 @@ def run_demo(
     return result
 
 
-def _summary(ledger: SqliteLedger) -> list[dict[str, Any]]:
-    reader = RecordReader(ledger)
+def _enroll(
+    home: Home,
+    ledger: SqliteLedger,
+    admin: PrivateKey,
+    passphrase: str,
+    org: str,
+    name: str,
+    roles: list[str],
+) -> PrivateKey:
+    """The whole enrolment: admin registers, user makes a key and CSR, CA certifies, user records."""
+    secret = register_user(ledger, admin, org=org, name=name, roles=roles)
+    user_key, request = make_enrolment_request(org, name, secret)
+    certificate = home.ca.issue(ledger, request, passphrase)
+    path = home.user_keystore(org, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_keystore(path, encrypt_key(user_key, passphrase, n=KEYSTORE_SCRYPT_N))
+    enroll(ledger, user_key, request, certificate)
+    return user_key
+
+
+def _summary(ledger: SqliteLedger, key: PrivateKey) -> list[dict[str, Any]]:
+    reader = RecordReader.for_member(ledger, ledger.channels, key)
     rows: dict[str, dict[str, Any]] = {}
     for stored in ledger.items(ItemQuery(kind="emissions_record")):
         r = stored.item
@@ -212,7 +290,7 @@ def _summary(ledger: SqliteLedger) -> list[dict[str, Any]]:
         row["records"] += 1
         row["kg_co2e"] += Decimal(r["kg_co2e"])
         if r["activity"] == "electricity":
-            row["kwh"] += Decimal(r["amount"])
+            row["kwh"] += Decimal(reader.detail(r)["amount"])
         f = reader.trace(r)["factor"]
         row["factors"].add(f"{f['edition']} {f['region_key']}")
     for row in rows.values():

@@ -6,6 +6,8 @@
     config.json        ledger id, admin address, backend
     ledger.db          the embedded ledger (SQLite, WAL)
     keys/admin.json    the admin's key, Ethereum keystore v3 (scrypt), mode 0600
+    keys/ORG/USER.json users' keys enrolled from this machine
+    ca/                the network CA and each organisation's CA (keys encrypted)
     factors/           factor editions added with ``carbonledger factors load``
 """
 
@@ -23,9 +25,11 @@ from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
 from carbonledger.errors import ConfigurationError, InvalidInput
+from carbonledger.services.identity import CertificateAuthority
 
-__all__ = ["PASSPHRASE_ENV", "Home", "default_home"]
+__all__ = ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"]
 
+USER_PASSPHRASE_ENV = "CARBONLEDGER_USER_PASSPHRASE"  # noqa: S105 - a variable name
 PASSPHRASE_ENV = "CARBONLEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 # scrypt cost for the admin keystore: 2**16 takes about 0.2 s here, a balance
 # between brute-force cost and a CLI that unlocks the key on every write.
@@ -84,6 +88,7 @@ class Home:
         save_keystore(self.keystore_file, encrypt_key(key, passphrase, n=scrypt_n))
         ledger_id = f"cl-{uuid.uuid4().hex[:16]}"
         created = utc_now()
+        root_ca = self.ca.create_root(f"{name} network CA", passphrase)
         ledger = SqliteLedger(self.ledger_file, operator=key)
         try:
             ledger.submit(
@@ -100,6 +105,8 @@ class Home:
                                 "id": ledger_id,
                                 "name": name,
                                 "admin": key.address,
+                                "admin_public_key": key.public_key.to_bytes().hex(),
+                                "root_ca": root_ca,
                                 "created": created,
                             }
                         ],
@@ -117,6 +124,23 @@ class Home:
         }
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return key
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        """The network CA and the organisations' CAs (keys encrypted with the admin passphrase)."""
+        return CertificateAuthority(self.path / "ca")
+
+    def user_keystore(self, org: str, name: str) -> Path:
+        return self.path / "keys" / org / f"{name}.json"
+
+    def user_key(self, org: str, name: str, passphrase: str) -> PrivateKey:
+        """Unlock a user's key kept in this home (users may also keep theirs elsewhere)."""
+        path = self.user_keystore(org, name)
+        try:
+            keystore = load_keystore(path)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"no keystore for {name!r} of {org!r} at {path}") from exc
+        return decrypt_key(keystore, passphrase)
 
     def key(self, passphrase: str) -> PrivateKey:
         """Unlock the admin key."""

@@ -9,6 +9,9 @@ Behaviour (documented for users in the README):
   re-run of an import, complete or interrupted, records each bill once;
 * a bill whose period overlaps an accepted period of the same account, or
   that repeats a period with a different amount, is rejected as overlapping;
+* what was billed (amount, unit, cost, document hash, source file) is sealed
+  in the organisation's channel; the public record carries the result, the
+  trace without its inputs, and commitments to the sealed details;
 * records are signed in transactions of ``batch_size`` records and committed
   ``commit_every`` transactions at a time; each commit is atomic, so a crash
   loses at most the uncommitted batch, which a re-run then records.
@@ -25,13 +28,18 @@ from typing import Any
 from carbonledger.core.calculator import CalculationResult, calculate
 from carbonledger.core.domain import Bill, PeriodIndex, overlap_error
 from carbonledger.core.factors import Location, Resolution
+from carbonledger.core.rules.channels import channel_access
+from carbonledger.core.rules.common import require_active_signer, require_org_writer
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.core.units import normalise_unit
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
-from carbonledger.ports.ledger import LedgerPort
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import LedgerPort, PeriodKey
+from carbonledger.services.channels import ChannelKeys
+from carbonledger.services.sealing import DetailReader, bill_detail, detail_commitment, seal_details
 
 __all__ = ["ImportReport", "basis_item", "import_bills", "record_item", "site_location"]
 
@@ -70,9 +78,15 @@ def site_location(site: dict[str, Any]) -> Location:
 
 
 def record_item(
-    bill: Bill, *, rid: str, org: str, source: str | None, result: CalculationResult
+    bill: Bill,
+    *,
+    rid: str,
+    org: str,
+    epoch: int,
+    detail: dict[str, Any],
+    result: CalculationResult,
 ) -> dict[str, Any]:
-    """The ledger item of one emissions record (``rid`` is ``bill.record_id``)."""
+    """The public ledger item of one emissions record; what was billed is in ``detail``."""
     return {
         "kind": "emissions_record",
         "id": rid,
@@ -81,14 +95,14 @@ def record_item(
         "account": bill.account,
         "activity": bill.activity,
         "period": {"start": bill.start.isoformat(), "end": bill.end.isoformat()},
-        "amount": str(bill.amount),
-        "unit": bill.unit,
-        "cost": None if bill.cost is None else str(bill.cost),
-        "currency": bill.currency,
-        "document_sha256": bill.document_sha256,
-        "source": source,
         "kg_co2e": str(result.kg_co2e),
-        "trace": result.record_trace,
+        "trace": {k: v for k, v in result.record_trace.items() if k != "inputs"},
+        "detail": {
+            "channel": org,
+            "epoch": epoch,
+            "blob": "",
+            "commitment": detail_commitment(detail),
+        },
     }
 
 
@@ -107,17 +121,24 @@ def _same_quantity(amount: str, unit: str, bill: Bill) -> bool:
 class _Known:
     """Accepted periods: from the ledger, then from this import as rows are accepted."""
 
-    def __init__(self, ledger: LedgerPort, accounts: Sequence[str]) -> None:
+    def __init__(self, ledger: LedgerPort, accounts: Sequence[str], reader: DetailReader) -> None:
         self.index = PeriodIndex()
-        self.exact: dict[tuple[str, date, date], tuple[str, str, str]] = {}
+        self.reader = reader
+        self.exact: dict[tuple[str, date, date], PeriodKey] = {}
         for p in ledger.periods(accounts):
-            start, end = date.fromisoformat(p.start), date.fromisoformat(p.end)
-            self.add(p.account, start, end, (p.record_id, p.amount, p.unit))
+            self.add(p)
 
-    def add(self, account: str, start: date, end: date, what: tuple[str, str, str]) -> None:
-        """Accept (record id, amount, unit) for ``account`` over [start, end]."""
-        self.index.add(account, start, end, what[0])
-        self.exact[(account, start, end)] = what
+    def add(self, p: PeriodKey) -> None:
+        start, end = date.fromisoformat(p.start), date.fromisoformat(p.end)
+        self.index.add(p.account, start, end, p.record_id)
+        self.exact[(p.account, start, end)] = p
+
+    def quantity(self, p: PeriodKey) -> tuple[str, str]:
+        """Amount and unit of an accepted bill (opening its sealed details if needed)."""
+        if p.amount is not None and p.unit is not None:
+            return p.amount, p.unit
+        detail = self.reader.detail(p.item)
+        return str(detail["amount"]), str(detail["unit"])
 
 
 class _Batcher:
@@ -137,16 +158,23 @@ class _Batcher:
         self.batch_size, self.commit_every = sizes
         self.progress = progress
         self.items: list[dict[str, Any]] = []
+        self.details: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.records = 0
         self.pending: list[SignedTx] = []
+        self.sealer: Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], None] | None = None
 
-    def add(self, item: dict[str, Any], *, is_record: bool) -> None:
+    def add(self, item: dict[str, Any], detail: dict[str, Any] | None = None) -> None:
         self.items.append(item)
-        self.records += is_record
+        if detail is not None:
+            self.details.append((item, detail))
+            self.records += 1
         if len(self.items) >= self.batch_size:
             self.flush(final=False)
 
     def flush(self, *, final: bool) -> None:
+        if self.details and self.sealer is not None:
+            self.sealer(self.details)
+            self.details = []
         if self.items:
             self.pending.append(
                 build_tx(
@@ -174,6 +202,7 @@ def import_bills(
     catalog: FactorCatalog,
     bills: Sequence[Bill],
     *,
+    store: ChannelStore,
     source: str | None = None,
     batch_size: int = 1000,
     commit_every: int = 10,
@@ -186,7 +215,12 @@ def import_bills(
     state = ledger.state()
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
-    known = _Known(ledger, sorted({f"{b.site}/{b.account}" for b in bills}))
+    require_active_signer(state, key.address)  # fail before any work, with the reason
+    keys = ChannelKeys(state.ledger_id, store, key)
+    known = _Known(
+        ledger, sorted({f"{b.site}/{b.account}" for b in bills}), DetailReader(keys, store)
+    )
+    epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
     out = _Batcher(
         ledger,
         key,
@@ -195,7 +229,8 @@ def import_bills(
         sizes=(batch_size, commit_every),
         progress=progress,
     )
-    _record_all(bills, state, known, catalog, out=out, report=report, source=source)
+    out.sealer = lambda pairs: seal_details(keys, store, pairs, epochs)
+    _record_all(bills, state, known, catalog, out=out, report=report, source=source, epochs=epochs)
     out.flush(final=True)
     return report
 
@@ -209,12 +244,14 @@ def _record_all(
     out: _Batcher,
     report: ImportReport,
     source: str | None,
+    epochs: dict[str, int],
 ) -> None:
     bases = set(state.bases)
     resolutions: dict[tuple[str, str, int], Resolution] = {}
+    writable = {org: _refusal(state, out.key.address, org) for org in state.orgs}
     for bill in bills:
         site = state.sites.get(bill.site)
-        verdict = _check(bill, site, known)
+        verdict = _check(bill, site, known, writable)
         if verdict is _DUPLICATE:
             report.duplicates += 1
             continue
@@ -235,15 +272,28 @@ def _record_all(
             report.rejected.append(RowError(bill.line or 0, field_name, str(exc)))
             continue
         rid = bill.record_id
+        account = f"{bill.site}/{bill.account}"
         known.add(
-            f"{bill.site}/{bill.account}", bill.start, bill.end, (rid, str(bill.amount), bill.unit)
+            PeriodKey(
+                account,
+                bill.start.isoformat(),
+                bill.end.isoformat(),
+                rid,
+                str(bill.amount),
+                bill.unit,
+                {},
+            )
         )
         if result.basis_id not in bases:
             bases.add(result.basis_id)
-            out.add(basis_item(result), is_record=False)
+            out.add(basis_item(result))
+        detail = bill_detail(bill, rid, source)
+        org = site["org"]
         out.add(
-            record_item(bill, rid=rid, org=site["org"], source=source, result=result),
-            is_record=True,
+            record_item(
+                bill, rid=rid, org=org, epoch=epochs.get(org, 0), detail=detail, result=result
+            ),
+            detail,
         )
         report.recorded += 1
         report.kg_co2e += result.kg_co2e
@@ -254,21 +304,37 @@ def _record_all(
 _DUPLICATE = object()
 
 
-def _check(bill: Bill, site: dict[str, Any] | None, known: _Known) -> RowError | object | None:
+def _refusal(state: LedgerState, signer: str, org: str) -> str | None:
+    """Why ``signer`` may not record (sealed) emissions for ``org``, or None if it may."""
+    try:
+        require_org_writer(state, signer, org, "record")
+        channel_access(state, org, signer)
+    except CarbonLedgerError as exc:
+        return str(exc)
+    return None
+
+
+def _check(
+    bill: Bill, site: dict[str, Any] | None, known: _Known, writable: dict[str, str | None]
+) -> RowError | object | None:
     """Why ``bill`` is not to be recorded: a :class:`RowError`, ``_DUPLICATE``, or None."""
     line = bill.line or 0
     if site is None:
         return RowError(line, "site", f"site {bill.site!r} is not registered")
+    refusal = writable.get(site["org"])
+    if refusal is not None:
+        return RowError(line, "site", refusal)
     account = f"{bill.site}/{bill.account}"
     same = known.exact.get((account, bill.start, bill.end))
     if same is not None:
-        if _same_quantity(same[1], same[2], bill):
+        amount, unit = known.quantity(same)
+        if _same_quantity(amount, unit, bill):
             return _DUPLICATE
         return RowError(
             line,
             "period",
             f"{bill.start}..{bill.end} for account {bill.account!r}"
-            f" is already recorded with {same[1]} {same[2]} (record {same[0]})",
+            f" is already recorded with {amount} {unit} (record {same.record_id})",
         )
     other = known.index.overlap(account, bill.start, bill.end)
     if other is not None:

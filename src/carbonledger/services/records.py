@@ -1,12 +1,17 @@
-"""Reading emissions records back: full traces, recomputation, totals."""
+"""Reading emissions records back: full traces, sealed details, recomputation."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from carbonledger.core.calculator import merge_trace, recompute
-from carbonledger.errors import NotFound
+from carbonledger.core.units import normalise_unit
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import NotFound, PermissionDenied
+from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, StoredItem
+from carbonledger.services.channels import ChannelKeys
+from carbonledger.services.sealing import DetailReader
 
 __all__ = ["RecordReader", "find_item"]
 
@@ -19,11 +24,18 @@ def find_item(ledger: LedgerPort, item_id: str) -> StoredItem:
 
 
 class RecordReader:
-    """Joins records to their calculation bases (each basis read once)."""
+    """Joins records to their calculation bases and, for members, their sealed details."""
 
-    def __init__(self, ledger: LedgerPort) -> None:
+    def __init__(self, ledger: LedgerPort, details: DetailReader | None = None) -> None:
         self._ledger = ledger
+        self._details = details
         self._bases: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def for_member(cls, ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> RecordReader:
+        """A reader that opens sealed details with ``key`` (a channel member's)."""
+        state = ledger.state()
+        return cls(ledger, DetailReader(ChannelKeys(str(state.ledger_id), store, key), store))
 
     def basis(self, basis_id: str) -> dict[str, Any]:
         basis = self._bases.get(basis_id)
@@ -34,10 +46,31 @@ class RecordReader:
             basis = self._bases[basis_id] = stored.item["basis"]
         return basis
 
+    def detail(self, record: dict[str, Any]) -> dict[str, Any]:
+        """What was billed (amount, unit, cost, document), for a member of the channel."""
+        if "detail" not in record:
+            return record
+        if self._details is None:
+            raise PermissionDenied(
+                f"record {record.get('id')}: its details are sealed in channel"
+                f" {record['detail']['channel']!r}; a member's key is needed"
+            )
+        return self._details.detail(record)
+
     def trace(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record's full trace: inputs, results, factor provenance, steps, formula."""
-        return merge_trace(record["trace"], self.basis(record["trace"]["basis"]))
+        """The full trace: inputs (for members), results, factor provenance, steps, formula."""
+        public = record["trace"]
+        if "inputs" not in public and self._details is not None and "detail" in record:
+            detail = self._details.detail(record)
+            public = {
+                **public,
+                "inputs": {"amount": detail["amount"], "unit": normalise_unit(detail["unit"])},
+            }
+        return merge_trace(public, self.basis(public["basis"]))
 
     def recompute(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Results recomputed from the trace and basis alone."""
-        return recompute(self.trace(record))
+        """Results recomputed from the trace, its basis and the sealed amount."""
+        trace = self.trace(record)
+        if "inputs" not in trace:
+            self.detail(record)  # raises PermissionDenied naming the channel
+        return recompute(trace)

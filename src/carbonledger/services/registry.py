@@ -1,38 +1,46 @@
-"""Register organisations and sites on the ledger."""
+"""Register organisations (with their CA and data channel) and sites on the ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from carbonledger.core.domain import Organisation, Site
-from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import CarbonLedgerError
+from carbonledger.errors import NotFound
+from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, Receipt
+from carbonledger.services.channels import new_epoch_keys, submit_one
 
 __all__ = ["register_orgs", "register_sites"]
 
 
-def _submit(
-    ledger: LedgerPort, key: PrivateKey, tx_type: str, items: list[dict[str, object]]
+def register_orgs(
+    ledger: LedgerPort,
+    store: ChannelStore,
+    key: PrivateKey,
+    orgs: Sequence[Organisation],
+    *,
+    ca_certs: Mapping[str, str] | None = None,
 ) -> Receipt:
+    """Register ``orgs`` with the signer as their admin; each gets a channel (epoch 0)."""
     state = ledger.state()
-    if state.ledger_id is None:
-        raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
-    tx = build_tx(
-        key,
-        tx_type=tx_type,
-        ledger_id=state.ledger_id,
-        nonce=state.next_nonce(key.address),
-        created=utc_now(),
-        items=items,
-    )
-    return ledger.submit([tx])[0]
-
-
-def register_orgs(ledger: LedgerPort, key: PrivateKey, orgs: Sequence[Organisation]) -> Receipt:
-    return _submit(ledger, key, "register_org", [o.item() for o in orgs])
+    me = state.identities.get(key.address)
+    if me is None:
+        raise NotFound(f"{key.address} is not an enrolled identity")
+    items: list[dict[str, Any]] = []
+    for org in orgs:
+        _, wrapped, hashes = new_epoch_keys(
+            str(state.ledger_id), org.id, 0, {key.address: me["public_key"]}
+        )
+        store.put_keys(org.id, 0, wrapped)
+        items.append(
+            org.item(
+                admins=[key.address], channel_keys=hashes, ca_cert=(ca_certs or {}).get(org.id)
+            )
+        )
+    return submit_one(ledger, key, "register_org", items)
 
 
 def register_sites(ledger: LedgerPort, key: PrivateKey, sites: Sequence[Site]) -> Receipt:
-    return _submit(ledger, key, "register_site", [s.item() for s in sites])
+    return submit_one(ledger, key, "register_site", [s.item() for s in sites])

@@ -1,0 +1,109 @@
+"""Helpers shared by the rules: ids, kinds, roles and who may act for an organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from carbonledger.core.state import ID_PATTERN, LedgerState
+from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
+
+__all__ = [
+    "GRANTABLE_ROLES",
+    "ROLES",
+    "check_id",
+    "expect_kind",
+    "is_org_admin",
+    "parse_time",
+    "require_active_signer",
+    "require_network_admin",
+    "require_org_admin",
+    "require_org_writer",
+]
+
+#: Every role an identity can hold. ``network_admin`` belongs to the genesis key only.
+ROLES = (
+    "network_admin",
+    "org_admin",
+    "member",
+    "auditor",
+    "rec_dealer",
+    "offset_dealer",
+    "consumer",
+)
+GRANTABLE_ROLES = frozenset(ROLES) - {"network_admin"}
+
+
+def check_id(kind: str, value: object) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise InvalidInput(
+            f"{kind} id {value!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+def expect_kind(items: Sequence[dict[str, Any]], kind: str) -> None:
+    for n, item in enumerate(items):
+        if item.get("kind") != kind:
+            raise InvalidInput(f"item {n}: expected kind {kind!r}, got {item.get('kind')!r}")
+
+
+def parse_time(value: object, what: str) -> datetime:
+    """An ISO 8601 UTC time as stored on the ledger (``...Z``)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what}: {value!r} is not a time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time") from exc
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{what}: {value!r} has no time zone")
+    return parsed
+
+
+def require_active_signer(state: LedgerState, sender: str) -> dict[str, Any]:
+    """The signer must be an enrolled identity that is not revoked."""
+    ident = state.identities.get(sender)
+    if ident is None:
+        raise PermissionDenied(f"signer {sender} is not an enrolled identity on this ledger")
+    if ident.get("status") == "revoked":
+        raise PermissionDenied(
+            f"signer {sender} ({ident.get('name')}) was revoked at {ident.get('revoked_at')};"
+            " its earlier entries stay valid, new ones are refused"
+        )
+    return ident
+
+
+def require_network_admin(state: LedgerState, sender: str, action: str) -> None:
+    if sender != state.admin:
+        raise PermissionDenied(f"{action}: signer {sender} is not the network admin")
+
+
+def is_org_admin(state: LedgerState, sender: str, org_id: str) -> bool:
+    org = state.orgs.get(org_id)
+    if org is None:
+        return False
+    if sender in org.get("admins", ()):
+        return True
+    ident = state.identities.get(sender, {})
+    return ident.get("org") == org_id and "org_admin" in ident.get("roles", ())
+
+
+def require_org_admin(state: LedgerState, sender: str, org_id: str, action: str) -> None:
+    if org_id not in state.orgs:
+        raise NotFound(f"{action}: organisation {org_id!r} is not registered")
+    if sender != state.admin and not is_org_admin(state, sender, org_id):
+        raise PermissionDenied(f"{action}: signer {sender} is not an admin of {org_id!r}")
+
+
+def require_org_writer(state: LedgerState, sender: str, org_id: str, action: str) -> None:
+    """An admin of the organisation or one of its members may write its records."""
+    if is_org_admin(state, sender, org_id):
+        return
+    ident = state.identities.get(sender, {})
+    if ident.get("org") == org_id and "member" in ident.get("roles", ()):
+        return
+    raise PermissionDenied(
+        f"{action}: signer {sender} is not a member or admin of organisation {org_id!r}"
+    )

@@ -1,0 +1,146 @@
+"""Register, enroll and revoke identities.
+
+* ``register_identity`` (an organisation admin): a name, roles and the SHA-256 of
+  a salted one-time secret, valid until ``expires``;
+* ``enroll`` (the user, signing with the key made on the user's side): the secret
+  and the X.509 certificate the organisation's CA issued for that key; the
+  certificate must chain to the organisation CA and the network CA, name the
+  signer's address and exactly the registered roles;
+* ``revoke_identity`` (an organisation admin): the key's later transactions are
+  refused; its earlier entries stay valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from typing import Any
+
+from carbonledger.core.rules.common import (
+    GRANTABLE_ROLES,
+    check_id,
+    expect_kind,
+    parse_time,
+    require_org_admin,
+)
+from carbonledger.core.state import LedgerState
+from carbonledger.errors import (
+    CarbonLedgerError,
+    Conflict,
+    DuplicateEntity,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+
+__all__ = ["enroll", "register_identity", "revoke_identity", "secret_hash"]
+
+
+def secret_hash(salt_hex: str, secret: str) -> str:
+    """SHA-256 of salt and secret: what the ledger keeps of an enrolment secret."""
+    return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode()).hexdigest()
+
+
+def register_identity(
+    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
+) -> None:
+    expect_kind(items, "registration")
+    for item in items:
+        name = check_id("user", item.get("id"))
+        org = str(item.get("org"))
+        require_org_admin(state, body["sender"], org, f"register {name!r}")
+        key = f"{org}/{name}"
+        if key in state.registrations:
+            raise DuplicateEntity(f"user {name!r} is already registered in {org!r}")
+        roles = item.get("roles")
+        if not isinstance(roles, list) or not roles or not set(roles) <= GRANTABLE_ROLES:
+            raise InvalidInput(
+                f"user {name!r}: roles must be a non-empty subset of {sorted(GRANTABLE_ROLES)}"
+            )
+        if "org_admin" in roles and body["sender"] != state.admin:
+            # Only the network admin creates further organisation admins.
+            require_org_admin(state, body["sender"], org, f"register admin {name!r}")
+        parse_time(item.get("expires"), f"user {name!r}: expires")
+        for field in ("salt", "secret_sha256"):
+            if not isinstance(item.get(field), str):
+                raise InvalidInput(f"user {name!r}: {field} is required")
+        state.registrations[key] = {**item, "status": "pending", "registered_by": body["sender"]}
+
+
+def enroll(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+    from carbonledger.crypto.x509ca import verify_chain
+
+    expect_kind(items, "identity")
+    if len(items) != 1:
+        raise InvalidInput("enroll: exactly one identity item is required")
+    item = items[0]
+    sender = body["sender"]
+    name, org = str(item.get("id")), str(item.get("org"))
+    reg = state.registrations.get(f"{org}/{name}")
+    if reg is None:
+        raise NotFound(f"enroll: user {name!r} is not registered in {org!r}")
+    if reg["status"] != "pending":
+        raise Conflict(f"enroll: user {name!r} in {org!r} has already enrolled")
+    if sender in state.identities:
+        raise DuplicateEntity(f"enroll: key {sender} is already enrolled")
+    now = parse_time(state.now, "ledger time")
+    if now > parse_time(reg["expires"], "expires"):
+        raise PermissionDenied(
+            f"enroll: the enrolment secret of {name!r} expired at {reg['expires']}"
+        )
+    given = secret_hash(reg["salt"], str(item.get("secret")))
+    if not hmac.compare_digest(given, reg["secret_sha256"]):
+        raise PermissionDenied(f"enroll: wrong enrolment secret for {name!r} in {org!r}")
+    org_ca = state.orgs[org].get("ca_cert")
+    if org_ca is None or state.root_ca is None:
+        raise InvalidInput(f"enroll: organisation {org!r} has no certificate authority")
+    try:
+        info = verify_chain(
+            str(item.get("certificate")).encode(), org_ca.encode(), state.root_ca.encode(), at=now
+        )
+    except CarbonLedgerError as exc:
+        raise PermissionDenied(f"enroll: certificate refused: {exc}") from exc
+    if info.address != sender:
+        raise PermissionDenied(f"enroll: certificate is for {info.address}, signer is {sender}")
+    if info.common_name != name or info.org_id != org:
+        raise PermissionDenied(f"enroll: certificate names {info.common_name!r} of {info.org_id!r}")
+    if sorted(info.roles) != sorted(reg["roles"]):
+        raise PermissionDenied(
+            f"enroll: certificate roles {sorted(info.roles)} differ from the registered"
+            f" {sorted(reg['roles'])}"
+        )
+    state.registrations[f"{org}/{name}"] = {**reg, "status": "enrolled", "address": sender}
+    state.identities[sender] = {
+        "address": sender,
+        "name": name,
+        "org": org,
+        "roles": sorted(reg["roles"]),
+        "public_key": info.public_key.hex(),
+        "fingerprint": info.fingerprint_sha256,
+        "serial": info.serial,
+        "status": "active",
+        "since": state.now,
+    }
+
+
+def revoke_identity(
+    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
+) -> None:
+    expect_kind(items, "revocation")
+    for item in items:
+        address = str(item.get("address"))
+        ident = state.identities.get(address)
+        if ident is None:
+            raise NotFound(f"revoke: {address} is not an enrolled identity")
+        if ident.get("org") is None:
+            raise PermissionDenied("revoke: the network admin's key cannot be revoked here")
+        require_org_admin(state, body["sender"], ident["org"], f"revoke {ident['name']!r}")
+        if ident["status"] == "revoked":
+            raise Conflict(f"revoke: {ident['name']!r} is already revoked")
+        state.identities[address] = {
+            **ident,
+            "status": "revoked",
+            "revoked_at": state.now,
+            "reason": item.get("reason"),
+        }

@@ -1,0 +1,158 @@
+"""The auditor's workflow: read an organisation's channel, check every record, sign a report.
+
+For each emissions record of the organisation in the period the auditor (who
+must hold the auditor role and current access to the organisation's channel):
+
+* opens its sealed details and checks them against the record's commitment;
+* recomputes the emissions from the billed amount and the calculation basis;
+* checks the record's inclusion proof against the latest signed checkpoint.
+
+The read itself is a ledger transaction, made before anything is decrypted;
+the report (totals by site, scope and month, and each record that did not hold
+with its reasons) is signed by the auditor as another.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from carbonledger.core.canonical import canonical
+from carbonledger.core.merkle import leaf_hash, verify_inclusion
+from carbonledger.core.rules.channels import channel_access
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import CarbonLedgerError, PermissionDenied
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
+from carbonledger.services.channels import ChannelKeys, submit_one
+from carbonledger.services.records import RecordReader
+from carbonledger.services.sealing import DetailReader
+
+__all__ = ["AuditReport", "run_audit"]
+
+
+@dataclass
+class AuditReport:
+    id: str
+    org: str
+    start: date
+    end: date
+    auditor: str
+    records: int = 0
+    verified: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    by_site: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_scope: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_month: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    total_kg_co2e: Decimal = Decimal(0)
+    receipt: Receipt | None = None
+
+    def item(self) -> dict[str, Any]:
+        """The report as a ledger item (amounts as strings)."""
+        return {
+            "kind": "audit_report",
+            "id": self.id,
+            "org": self.org,
+            "channel": self.org,
+            "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "auditor": self.auditor,
+            "records": self.records,
+            "verified": self.verified,
+            "failures": self.failures,
+            "totals": {
+                "kg_co2e": str(self.total_kg_co2e),
+                "by_site": {k: str(v) for k, v in sorted(self.by_site.items())},
+                "by_scope": {k: str(v) for k, v in sorted(self.by_scope.items())},
+                "by_month": {k: str(v) for k, v in sorted(self.by_month.items())},
+            },
+        }
+
+
+def _check_record(
+    ledger: LedgerPort,
+    reader: RecordReader,
+    index: int,
+    data: bytes,
+    item: dict[str, Any],
+    root: bytes,
+) -> list[str]:
+    reasons: list[str] = []
+    try:
+        again = reader.recompute(item)
+        if str(again["kg_co2e"]) != item["kg_co2e"]:
+            reasons.append(
+                f"kg_co2e {item['kg_co2e']} does not recompute from its activity and factor"
+                f" ({again['kg_co2e']})"
+            )
+    except CarbonLedgerError as exc:
+        reasons.append(str(exc))
+    proof = ledger.proof(index, with_tx=False)
+    path = [bytes.fromhex(h) for h in proof.path]
+    if not verify_inclusion(leaf_hash(data), index, proof.tree_size, path, root):
+        reasons.append("its inclusion proof does not lead to the signed checkpoint")
+    return reasons
+
+
+def run_audit(
+    ledger: LedgerPort,
+    store: ChannelStore,
+    auditor: PrivateKey,
+    org: str,
+    *,
+    start: date,
+    end: date,
+) -> AuditReport:
+    """Audit ``org``'s records whose period overlaps [start, end]; sign and record the report."""
+    state = ledger.state()
+    ident = state.identities.get(auditor.address, {})
+    if "auditor" not in ident.get("roles", ()):
+        raise PermissionDenied(f"{auditor.address} does not hold the auditor role")
+    channel_access(state, org, auditor.address)  # a clear error before any transaction
+    submit_one(
+        ledger,
+        auditor,
+        "channel_read",
+        [
+            {
+                "kind": "channel_read",
+                "channel": org,
+                "purpose": "audit",
+                "since": start.isoformat(),
+                "until": end.isoformat(),
+            }
+        ],
+    )
+    keys = ChannelKeys(str(state.ledger_id), store, auditor)
+    reader = RecordReader(ledger, DetailReader(keys, store))
+    report = AuditReport(f"audit-{uuid.uuid4().hex[:12]}", org, start, end, auditor.address)
+    query = ItemQuery(
+        kind="emissions_record", org=org, since=start.isoformat(), until=end.isoformat()
+    )
+    head = None
+    for stored in ledger.items(query):
+        if head is None:
+            head = bytes.fromhex(ledger.proof(stored.leaf_index, with_tx=False).checkpoint.root)
+        item = stored.item
+        report.records += 1
+        reasons = _check_record(ledger, reader, stored.leaf_index, stored.data, item, head)
+        if reasons:
+            report.failures.append({"record": item["id"], "site": item["site"], "reasons": reasons})
+            continue
+        report.verified += 1
+        kg = Decimal(item["kg_co2e"])
+        report.total_kg_co2e += kg
+        report.by_site[item["site"]] += kg
+        report.by_scope[str(item["trace"].get("scope"))] += kg
+        report.by_month[item["period"]["start"][:7]] += kg
+    report.receipt = submit_one(ledger, auditor, "audit_report", [report.item()])
+    return report
+
+
+def report_digest(report: AuditReport) -> str:
+    import hashlib
+
+    return hashlib.sha256(canonical(report.item())).hexdigest()

@@ -1,0 +1,172 @@
+"""Channel keys and sealed data: create, wrap for members, grant, revoke, open.
+
+Keys are wrapped (ECIES, secp256k1) for each member's public key as recorded on
+the ledger, with the context ``<ledger>/<channel>/<epoch>`` so a wrapped key
+cannot be replayed into another channel or epoch. The ledger records the SHA-256
+of each wrapped key; the wrapped keys and sealed data live in the channel store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from carbonledger.core.tx import build_tx, utc_now
+from carbonledger.crypto.ecies import unwrap, wrap
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.sealed import new_channel_key, open_sealed, seal
+from carbonledger.errors import CarbonLedgerError, NotFound
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import LedgerPort, Receipt
+
+__all__ = [
+    "ChannelKeys",
+    "grant",
+    "new_epoch_keys",
+    "revoke",
+    "submit_one",
+    "wrap_context",
+]
+
+
+def wrap_context(ledger_id: str, channel: str, epoch: int) -> bytes:
+    return f"{ledger_id}/{channel}/{epoch}".encode()
+
+
+def new_epoch_keys(
+    ledger_id: str, channel: str, epoch: int, members: Mapping[str, str], key: bytes | None = None
+) -> tuple[bytes, dict[str, bytes], dict[str, str]]:
+    """A channel key for ``epoch`` wrapped for each member (address -> public key hex).
+
+    Returns the key, the wrapped blobs and their SHA-256 (what the ledger records).
+    """
+    secret = key if key is not None else new_channel_key()
+    context = wrap_context(ledger_id, channel, epoch)
+    wrapped = {a: wrap(bytes.fromhex(pk), secret, context=context) for a, pk in members.items()}
+    return secret, wrapped, {a: hashlib.sha256(w).hexdigest() for a, w in wrapped.items()}
+
+
+class ChannelKeys:
+    """Unwraps (and caches) the channel keys a member holds."""
+
+    def __init__(self, ledger_id: str, store: ChannelStore, key: PrivateKey) -> None:
+        self._ledger_id, self._store, self._key = ledger_id, store, key
+        self._cache: dict[tuple[str, int], bytes] = {}
+
+    def key(self, channel: str, epoch: int) -> bytes:
+        cached = self._cache.get((channel, epoch))
+        if cached is None:
+            blob = self._store.wrapped_key(channel, epoch, self._key.address)
+            cached = unwrap(self._key, blob, context=wrap_context(self._ledger_id, channel, epoch))
+            self._cache[(channel, epoch)] = cached
+        return cached
+
+    def seal(self, channel: str, epoch: int, plaintext: bytes) -> tuple[str, bytes]:
+        """Seal under the channel key; returns (blob id, blob)."""
+        blob = seal(
+            self.key(channel, epoch), plaintext, aad=wrap_context(self._ledger_id, channel, epoch)
+        )
+        return hashlib.sha256(blob).hexdigest(), blob
+
+    def open(self, channel: str, epoch: int, blob: bytes) -> bytes:
+        return open_sealed(
+            self.key(channel, epoch), blob, aad=wrap_context(self._ledger_id, channel, epoch)
+        )
+
+
+def submit_one(
+    ledger: LedgerPort, key: PrivateKey, tx_type: str, items: list[dict[str, Any]]
+) -> Receipt:
+    state = ledger.state()
+    if state.ledger_id is None:
+        raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
+    tx = build_tx(
+        key,
+        tx_type=tx_type,
+        ledger_id=state.ledger_id,
+        nonce=state.next_nonce(key.address),
+        created=utc_now(),
+        items=items,
+    )
+    return ledger.submit([tx])[0]
+
+
+def _public_key(ledger: LedgerPort, address: str) -> str:
+    ident = ledger.state().identities.get(address)
+    if ident is None:
+        raise NotFound(f"{address} is not an enrolled identity")
+    return str(ident["public_key"])
+
+
+def grant(
+    ledger: LedgerPort,
+    store: ChannelStore,
+    admin: PrivateKey,
+    channel: str,
+    member: str,
+    *,
+    role: str = "member",
+    until: str | None = None,
+) -> Receipt:
+    """Give ``member`` the keys of every epoch so far (auditors read history)."""
+    state = ledger.state()
+    ledger_id = str(state.ledger_id)
+    chan = state.channels.get(channel)
+    if chan is None:
+        raise NotFound(f"channel {channel!r} does not exist")
+    keys = ChannelKeys(ledger_id, store, admin)
+    public = _public_key(ledger, member)
+    hashes: dict[str, str] = {}
+    for epoch in range(chan["epoch"] + 1):
+        _, wrapped, digest = new_epoch_keys(
+            ledger_id, channel, epoch, {member: public}, key=keys.key(channel, epoch)
+        )
+        store.put_keys(channel, epoch, wrapped)
+        hashes[str(epoch)] = digest[member]
+    return submit_one(
+        ledger,
+        admin,
+        "channel_grant",
+        [
+            {
+                "kind": "channel_grant",
+                "channel": channel,
+                "member": member,
+                "role": role,
+                "until": until,
+                "keys": hashes,
+            }
+        ],
+    )
+
+
+def revoke(
+    ledger: LedgerPort, store: ChannelStore, admin: PrivateKey, channel: str, member: str
+) -> Receipt:
+    """Remove ``member`` and start a new epoch whose key only the others receive."""
+    from carbonledger.core.rules.channels import current_members
+    from carbonledger.core.tx import utc_now as now
+
+    state = ledger.state()
+    chan = state.channels.get(channel)
+    if chan is None:
+        raise NotFound(f"channel {channel!r} does not exist")
+    remaining = {a: _public_key(ledger, a) for a in current_members(chan, now()) if a != member}
+    epoch = chan["epoch"] + 1
+    _, wrapped, hashes = new_epoch_keys(str(state.ledger_id), channel, epoch, remaining)
+    store.put_keys(channel, epoch, wrapped)
+    return submit_one(
+        ledger,
+        admin,
+        "channel_revoke",
+        [
+            {
+                "kind": "channel_revoke",
+                "channel": channel,
+                "member": member,
+                "epoch": epoch,
+                "keys": hashes,
+            }
+        ],
+    )
