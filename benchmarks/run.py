@@ -61,7 +61,7 @@ def phase_import(n_sites: int, months: int, workdir: str) -> dict[str, Any]:
     catalog.resolve  # noqa: B018 - the catalog loads lazily; loading is not the import's cost
     t = time.perf_counter()
     parsed = parse_bills(text.splitlines())
-    report = import_bills(ledger, key, catalog, parsed.bills)
+    report = import_bills(ledger, key, catalog, parsed.bills, store=ledger.channels)
     dt = time.perf_counter() - t
     ledger.close()
     assert report.recorded == n_sites * months, report.rejected[:3]

@@ -58,10 +58,18 @@ def new_ledger(path: Path, key: PrivateKey, n_sites: int) -> SqliteLedger:
                 ledger_id="cl-bench",
                 nonce=0,
                 created=utc_now(),
-                items=[{"kind": "ledger", "id": "cl-bench", "name": "bench", "admin": key.address}],
+                items=[
+                    {
+                        "kind": "ledger",
+                        "id": "cl-bench",
+                        "name": "bench",
+                        "admin": key.address,
+                        "admin_public_key": key.public_key.to_bytes().hex(),
+                    }
+                ],
             )
         ]
     )
-    register_orgs(ledger, key, [Organisation("bench", "Bench Co")])
+    register_orgs(ledger, ledger.channels, key, [Organisation("bench", "Bench Co")])
     register_sites(ledger, key, sites(n_sites))
     return ledger

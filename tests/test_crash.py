@@ -52,7 +52,7 @@ def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
     key = home.init("crash-test", scrypt_n=2**10)
     ledger = home.ledger(key)
-    register_orgs(ledger, key, [Organisation("bench", "Bench Co")])
+    register_orgs(ledger, ledger.channels, key, [Organisation("bench", "Bench Co")])
     register_sites(ledger, key, sites(N_SITES))
     ledger.close()
     csv_file = tmp_path / "bills.csv"

@@ -132,7 +132,7 @@ def test_expired_enrolment_secret_is_refused(world: World) -> None:
             }
         ],
     )
-    key, request = make_enrolment_request("acme", "carol", "s3cret")
+    _, request = make_enrolment_request("acme", "carol", "s3cret")
     with pytest.raises(PermissionDenied, match="expired"):
         world.home.ca.issue(world.ledger, request, PASS)
 
@@ -153,7 +153,7 @@ def test_certificate_from_another_organisation_is_refused(world: World) -> None:
 
 def test_certificate_for_another_key_is_refused(world: World) -> None:
     secret = register_user(world.ledger, world.admin, org="acme", name="erin", roles=["member"])
-    key, request = make_enrolment_request("acme", "erin", secret)
+    _, request = make_enrolment_request("acme", "erin", secret)
     cert = world.home.ca.issue(world.ledger, request, PASS)
     thief = PrivateKey.generate()
     with pytest.raises(PermissionDenied, match="certificate is for"):
@@ -272,7 +272,7 @@ def test_auditor_workflow_and_access_ending(world: World) -> None:
     assert report.total_kg_co2e == expected
     assert set(report.by_month) == {f"2023-0{m}" for m in range(1, 7)}
     reads = [s.item for s in world.ledger.items(ItemQuery(kind="channel_read"))]
-    assert len(reads) == 1 and reads[0]["channel"] == "acme"
+    assert [r["channel"] for r in reads] == ["acme"]
     time.sleep(2.2)
     with pytest.raises(PermissionDenied, match="ended"):
         run_audit(

@@ -18,31 +18,38 @@ from carbonledger.errors import CarbonLedgerError
 
 PUBLIC: dict[str, list[str]] = {
     "carbonledger": ["CarbonLedgerError", "__version__"],
+    "carbonledger.adapters.sqlite_channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
     "carbonledger.adapters.sqlite_ledger": ["SqliteLedger", "checkpoint_digest"],
     "carbonledger.adapters.sqlite_schema": [
         "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
     ],
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
     "carbonledger.cli": ["app", "main"],
+    "carbonledger.cli.audit": ["register"],
     "carbonledger.cli.bills": ["register"],
     "carbonledger.cli.calc": ["calc"],
+    "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "HomeOption", "console", "err", "home_of", "passphrase", "print_json", "unlock",
+        "AsOption", "HomeOption", "console", "err", "home_of", "open_ledger", "passphrase",
+        "print_json", "unlock",
     ],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
+    "carbonledger.cli.greenbutton": ["app"],
     "carbonledger.cli.ledger": ["register"],
     "carbonledger.cli.org": ["register"],
+    "carbonledger.cli.users": ["register"],
     "carbonledger.core.calculator": [
-        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id",
-        "calculate", "merge_trace", "recompute",
+        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
+        "merge_trace", "recompute",
     ],
     "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.domain": [
-        "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site", "overlap_error",
-        "parse_amount", "parse_date", "record_id",
+        "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
+        "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
@@ -53,6 +60,22 @@ PUBLIC: dict[str, list[str]] = {
         "root_from_leaf_hashes", "subtree_hash", "verify_consistency", "verify_inclusion",
     ],
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
+    "carbonledger.core.rules": ["RULES", "require_active_signer"],
+    "carbonledger.core.rules.channels": [
+        "channel_access", "channel_grant", "channel_read", "channel_revoke", "current_members",
+    ],
+    "carbonledger.core.rules.common": [
+        "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
+        "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
+    ],
+    "carbonledger.core.rules.identity": [
+        "enroll", "register_identity", "revoke_identity", "secret_hash",
+    ],
+    "carbonledger.core.rules.records": ["audit_report", "record_emissions"],
+    "carbonledger.core.rules.registry": [
+        "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
+    ],
+    "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
     "carbonledger.core.tx": [
         "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
         "signing_digest", "tx_from_parts", "utc_now",
@@ -61,21 +84,64 @@ PUBLIC: dict[str, list[str]] = {
         "CONVERSION_DIGITS", "DIMENSIONS", "UNITS", "convert", "dimension", "factor_between",
         "normalise_unit", "split_rate_unit",
     ],
+    "carbonledger.credentials": [
+        "CONTEXT_FILES", "VC_V1_CONTEXT", "VC_V2_CONTEXT", "BitstringStatusList", "DidDocument",
+        "Ed25519Signer", "ProofError", "RecordVerdict", "Secp256k1Signer", "Signer",
+        "StatusListChecker", "VerificationResult", "audit_result_credential", "canonicalize",
+        "did_from_public_key", "generate_ed25519", "issue", "issue_status_list", "load_context",
+        "meter_readings_credential", "resolve", "status_entry", "utility_bill_credential",
+        "validate", "verify", "verify_many",
+    ],
+    "carbonledger.credentials.did": [
+        "DID_CONTEXT", "MULTIKEY_CONTEXT", "DidDocument", "Ed25519Signer", "KeyType",
+        "Secp256k1Signer", "Signer", "VerificationKey", "base58btc_decode", "base58btc_encode",
+        "did_from_public_key", "generate_ed25519", "key_from_multibase", "resolve",
+    ],
+    "carbonledger.credentials.proof": [
+        "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "add_proof", "canonicalize", "create_proof",
+        "format_datetime", "hash_data", "parse_datetime", "verify_proof",
+    ],
+    "carbonledger.credentials.status": [
+        "MIN_ENTRIES", "STATUS_PURPOSES", "BitstringStatusList", "StatusListChecker",
+        "issue_status_list", "status_entry", "status_list_credential",
+    ],
+    "carbonledger.credentials.types": [
+        "AUDIT_RESULT", "CARBONLEDGER_CONTEXT", "METER_READINGS", "UTILITY_BILL", "VERDICTS",
+        "VOCAB", "RecordVerdict", "audit_result_credential", "meter_readings_credential",
+        "utility_bill_credential", "validate", "validate_audit_result", "validate_meter_readings",
+        "validate_utility_bill",
+    ],
+    "carbonledger.credentials.vc": [
+        "VC_V1_CONTEXT", "VC_V2_CONTEXT", "StatusChecker", "TrustPolicy", "VerificationResult",
+        "issue", "issuer_id", "verify", "verify_many",
+    ],
     "carbonledger.crypto": [
         "PrivateKey", "PublicKey", "checksum_address", "decrypt_key", "eip191_digest",
         "encrypt_key", "is_address", "keccak256", "load_keystore", "recover_address",
         "save_keystore", "verify_digest",
     ],
+    "carbonledger.crypto.ecies": [
+        "MAX_SECRET_BYTES", "MIN_SECRET_BYTES", "VERSION", "unwrap", "wrap",
+    ],
     "carbonledger.crypto.keys": [
-        "SECP256K1_N", "PrivateKey", "PublicKey", "checksum_address", "eip191_digest",
-        "is_address", "keccak256", "recover_address", "verify_digest",
+        "SECP256K1_N", "PrivateKey", "PublicKey", "checksum_address", "eip191_digest", "is_address",
+        "keccak256", "recover_address", "verify_digest",
     ],
     "carbonledger.crypto.keystore": [
         "decrypt_key", "encrypt_key", "load_keystore", "save_keystore",
     ],
+    "carbonledger.crypto.sealed": [
+        "KEY_BYTES", "SALT_BYTES", "VERSION", "commitment", "new_channel_key", "new_salt",
+        "open_sealed", "seal",
+    ],
+    "carbonledger.crypto.x509ca": [
+        "ADDRESS_URI_PREFIX", "ROLE_URI_PREFIX", "CaBundle", "CertInfo", "certificate_info",
+        "create_crl", "create_intermediate_ca", "create_root_ca", "fingerprint", "is_revoked",
+        "issue_certificate", "make_csr", "verify_chain",
+    ],
     "carbonledger.errors": [
-        "CarbonLedgerError", "ConfigurationError", "Conflict", "DuplicateEntity",
-        "FactorNotFound", "IntegrityError", "InvalidInput", "NotFound", "OverlappingPeriod",
+        "CarbonLedgerError", "ConfigurationError", "Conflict", "DuplicateEntity", "FactorNotFound",
+        "IntegrityError", "InvalidInput", "NotFound", "OverlappingPeriod", "PermissionDenied",
         "RowError", "SignatureInvalid", "UnknownUnit",
     ],
     "carbonledger.factors": [
@@ -102,18 +168,48 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.factors.resolver": [
         "ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve",
     ],
+    "carbonledger.greenbutton": [
+        "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
+        "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
+        "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint", "UsagePointSummary",
+        "UsageSummary", "natural_unit", "parse_bytes", "parse_file", "summarise", "to_bills",
+        "to_intervals",
+    ],
+    "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_bills", "to_intervals"],
+    "carbonledger.greenbutton.model": [
+        "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
+        "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
+        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary", "ReadingType",
+        "Summary", "SummaryMeasurement", "UsagePoint", "UsagePointSummary", "UsageSummary",
+        "dst_rule_instant",
+    ],
+    "carbonledger.greenbutton.parser": [
+        "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",
+    ],
+    "carbonledger.ports.channels": ["ChannelStore"],
     "carbonledger.ports.ledger": [
         "Checkpoint", "InclusionProof", "ItemQuery", "LedgerPort", "PeriodKey", "Receipt",
         "StoredItem", "VerifyReport",
     ],
+    "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": ["COLUMNS", "ParsedBills", "parse_bills"],
+    "carbonledger.services.channels": [
+        "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
+    ],
     "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
-    "carbonledger.services.home": ["PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.identity": [
+        "CertificateAuthority", "EnrolmentRequest", "enroll", "make_enrolment_request",
+        "register_user", "revoke_user",
+    ],
     "carbonledger.services.importer": [
         "ImportReport", "basis_item", "import_bills", "record_item", "site_location",
     ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
+    "carbonledger.services.sealing": [
+        "DetailReader", "bill_detail", "detail_commitment", "seal_details",
+    ],
 }  # fmt: skip
 
 
@@ -163,7 +259,7 @@ def ledger_home(tmp_path: Path):  # type: ignore[no-untyped-def]
     home = Home(tmp_path / "home")
     key = home.init("api-test", scrypt_n=2**10)
     ledger = home.ledger(key)
-    register_orgs(ledger, key, [Organisation("acme", "Acme")])
+    register_orgs(ledger, ledger.channels, key, [Organisation("acme", "Acme")])
     yield home, key, ledger
     ledger.close()
 
@@ -196,7 +292,10 @@ def test_cli_paths_raise_carbonledger_errors(ledger_home, tmp_path: Path) -> Non
         (lambda: ledger.proof(999), CarbonLedgerError),
         (lambda: check_proof({}), errors.InvalidInput),
         (lambda: check_proof({"format": "carbonledger.proof/1", "item": 1}), CarbonLedgerError),
-        (lambda: register_orgs(ledger, key, [Organisation("acme", "Again")]), CarbonLedgerError),
+        (
+            lambda: register_orgs(ledger, ledger.channels, key, [Organisation("acme", "Again")]),
+            CarbonLedgerError,
+        ),
         (lambda: register_sites(ledger, key, [Site("s", "nope", "S", "US")]), CarbonLedgerError),
         (lambda: Site("bad id!", "acme", "S", "US"), errors.InvalidInput),
         (lambda: catalog.resolve("electricity", Location()), errors.FactorNotFound),
@@ -211,6 +310,6 @@ def test_cli_paths_raise_carbonledger_errors(ledger_home, tmp_path: Path) -> Non
             call()
         assert isinstance(info.value, expected), (info.value, expected)
     # an import rejects rather than raises: the bad bill comes back as a RowError
-    report = import_bills(ledger, key, catalog, [bill])
+    report = import_bills(ledger, key, catalog, [bill], store=ledger.channels)
     assert [type(e) for e in report.rejected] == [errors.RowError]
     assert ledger.verify().ok

@@ -81,13 +81,21 @@ def test_import_verify_reimport_recompute(
     key = home.init("roundtrip", scrypt_n=2**10)
     ledger = home.ledger(key)
     try:
-        register_orgs(ledger, key, [Organisation("acme", "Acme")])
+        register_orgs(ledger, ledger.channels, key, [Organisation("acme", "Acme")])
         register_sites(ledger, key, SITES[:n_sites])
         parsed = parse_bills(["site,account,start,end,amount,unit", *rows])
         assert parsed.errors == []
         assert parsed.rows == len(rows)
 
-        first = import_bills(ledger, key, CATALOG, parsed.bills, batch_size=5, commit_every=2)
+        first = import_bills(
+            ledger,
+            key,
+            CATALOG,
+            parsed.bills,
+            store=ledger.channels,
+            batch_size=5,
+            commit_every=2,
+        )
         assert first.rejected == []
         assert first.recorded == len(keys)
         assert first.duplicates == len(rows) - len(keys)
@@ -100,12 +108,12 @@ def test_import_verify_reimport_recompute(
         assert len(records) == len(keys)
         assert first.kg_co2e == sum(Decimal(r["kg_co2e"]) for r in records)
 
-        again = import_bills(ledger, key, CATALOG, parsed.bills)
+        again = import_bills(ledger, key, CATALOG, parsed.bills, store=ledger.channels)
         assert (again.recorded, again.duplicates, again.rejected) == (0, len(rows), [])
         assert sum(1 for _ in ledger.items(ItemQuery(kind="emissions_record"))) == len(keys)
         assert ledger.verify().ok
 
-        reader = RecordReader(ledger)
+        reader = RecordReader.for_member(ledger, ledger.channels, key)
         for r in records:
             assert recompute(reader.trace(r))["kg_co2e"] == Decimal(r["kg_co2e"]), r["id"]
     finally:

@@ -24,7 +24,7 @@ from tests.ledger_helpers import fill, new_ledger
 KEY = PrivateKey.from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 TABLES = {
     "meta": ("key", ["value"]),
-    "channel_key": ("member", ["channel", "epoch", "member", "wrapped"]),
+    "channel_key": ("member", ["channel", "epoch", "member", "digest", "wrapped"]),
     "tx": (
         "seq",
         [
@@ -69,7 +69,7 @@ def _copy(original: Path, tmp: Path) -> Path:
 
 KEY_EXPRESSIONS = {
     "node": "level || ':' || idx",
-    "channel_key": "channel || ':' || epoch || ':' || member",
+    "channel_key": "channel || ':' || epoch || ':' || member || ':' || digest",
 }
 
 

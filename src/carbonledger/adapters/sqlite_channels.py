@@ -15,8 +15,9 @@ CREATE TABLE IF NOT EXISTS channel_key (
     channel TEXT NOT NULL,
     epoch INTEGER NOT NULL,
     member TEXT NOT NULL,
+    digest TEXT NOT NULL,
     wrapped BLOB NOT NULL,
-    PRIMARY KEY (channel, epoch, member)
+    PRIMARY KEY (channel, epoch, member, digest)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blob (
     id TEXT PRIMARY KEY,
@@ -35,16 +36,22 @@ class SqliteChannelStore:
         conn.executescript(CHANNEL_SCHEMA)
 
     def put_keys(self, channel: str, epoch: int, wrapped: Mapping[str, bytes]) -> None:
+        # Stored by content: a wrapped key that the ledger never records (its
+        # transaction failed) cannot displace the one it does record.
         with self._conn:
             self._conn.executemany(
-                "INSERT OR REPLACE INTO channel_key VALUES (?,?,?,?)",
-                [(channel, epoch, member, blob) for member, blob in wrapped.items()],
+                "INSERT OR IGNORE INTO channel_key VALUES (?,?,?,?,?)",
+                [
+                    (channel, epoch, member, hashlib.sha256(blob).hexdigest(), blob)
+                    for member, blob in wrapped.items()
+                ],
             )
 
-    def wrapped_key(self, channel: str, epoch: int, member: str) -> bytes:
+    def wrapped_key(self, channel: str, epoch: int, member: str, digest: str) -> bytes:
         row = self._conn.execute(
-            "SELECT wrapped FROM channel_key WHERE channel = ? AND epoch = ? AND member = ?",
-            (channel, epoch, member),
+            "SELECT wrapped FROM channel_key WHERE channel = ? AND epoch = ? AND member = ?"
+            " AND digest = ?",
+            (channel, epoch, member, digest),
         ).fetchone()
         if row is None:
             raise NotFound(f"no key of channel {channel!r} epoch {epoch} is wrapped for {member}")

@@ -89,8 +89,8 @@ def _check_wrapped_keys(conn: sqlite3.Connection, state: LedgerState) -> None:
             for member, digest in members.items():
                 row = conn.execute(
                     "SELECT wrapped FROM channel_key WHERE channel = ? AND epoch = ?"
-                    " AND member = ?",
-                    (channel_id, int(epoch), member),
+                    " AND member = ? AND digest = ?",
+                    (channel_id, int(epoch), member, digest),
                 ).fetchone()
                 if row is None or hashlib.sha256(bytes(row[0])).hexdigest() != digest:
                     raise _Fail(

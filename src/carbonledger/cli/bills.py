@@ -20,6 +20,7 @@ from carbonledger.cli.common import (
     unlock,
 )
 from carbonledger.core.calculator import recompute
+from carbonledger.core.domain import parse_date
 from carbonledger.errors import InvalidInput
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
@@ -92,6 +93,9 @@ def records_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List emissions records, in ledger order."""
+    for option, value in (("--since", since), ("--until", until)):
+        if value is not None:
+            parse_date(value, option)
     query = ItemQuery(
         kind="emissions_record",
         site=site,

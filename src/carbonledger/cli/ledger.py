@@ -63,10 +63,7 @@ def verify(home: Path | None = HomeOption, json: bool = typer.Option(False, "--j
             f" {report.checkpoints} checkpoints; root {report.root}"
         )
     else:
-        err.print(
-            f"[red]FAILED[/] at entry {report.entry}"
-            f"{'' if report.leaf is None else f', leaf {report.leaf}'}: {report.error}"
-        )
+        err.print(f"[red]FAILED[/] {report.error}")
     if not report.ok:
         raise typer.Exit(1)
 

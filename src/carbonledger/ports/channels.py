@@ -18,8 +18,8 @@ class ChannelStore(Protocol):
         """Store the channel key of ``epoch`` wrapped for each member address."""
         ...
 
-    def wrapped_key(self, channel: str, epoch: int, member: str) -> bytes:
-        """The key of ``epoch`` wrapped for ``member`` (NotFound if none)."""
+    def wrapped_key(self, channel: str, epoch: int, member: str, digest: str) -> bytes:
+        """The key of ``epoch`` wrapped for ``member`` whose SHA-256 is ``digest``."""
         ...
 
     def put_blob(self, blob_id: str, channel: str, epoch: int, data: bytes) -> None:

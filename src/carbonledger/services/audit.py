@@ -74,6 +74,7 @@ class AuditReport:
 
 def _check_record(
     ledger: LedgerPort,
+    *,
     reader: RecordReader,
     index: int,
     data: bytes,
@@ -126,7 +127,7 @@ def run_audit(
             }
         ],
     )
-    keys = ChannelKeys(str(state.ledger_id), store, auditor)
+    keys = ChannelKeys(ledger.state(), store, auditor)
     reader = RecordReader(ledger, DetailReader(keys, store))
     report = AuditReport(f"audit-{uuid.uuid4().hex[:12]}", org, start, end, auditor.address)
     query = ItemQuery(
@@ -138,7 +139,9 @@ def run_audit(
             head = bytes.fromhex(ledger.proof(stored.leaf_index, with_tx=False).checkpoint.root)
         item = stored.item
         report.records += 1
-        reasons = _check_record(ledger, reader, stored.leaf_index, stored.data, item, head)
+        reasons = _check_record(
+            ledger, reader=reader, index=stored.leaf_index, data=stored.data, item=item, root=head
+        )
         if reasons:
             report.failures.append({"record": item["id"], "site": item["site"], "reasons": reasons})
             continue

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.ecies import unwrap, wrap
 from carbonledger.crypto.keys import PrivateKey
@@ -48,16 +49,23 @@ def new_epoch_keys(
 
 
 class ChannelKeys:
-    """Unwraps (and caches) the channel keys a member holds."""
+    """Unwraps (and caches) the channel keys a member holds, as the ledger records them."""
 
-    def __init__(self, ledger_id: str, store: ChannelStore, key: PrivateKey) -> None:
-        self._ledger_id, self._store, self._key = ledger_id, store, key
+    def __init__(self, state: LedgerState, store: ChannelStore, key: PrivateKey) -> None:
+        self._ledger_id, self._store, self._key = str(state.ledger_id), store, key
+        self._channels = state.channels
         self._cache: dict[tuple[str, int], bytes] = {}
 
     def key(self, channel: str, epoch: int) -> bytes:
         cached = self._cache.get((channel, epoch))
         if cached is None:
-            blob = self._store.wrapped_key(channel, epoch, self._key.address)
+            member = self._key.address
+            digest = self._channels.get(channel, {}).get("keys", {}).get(str(epoch), {}).get(member)
+            if digest is None:
+                raise NotFound(
+                    f"no key of channel {channel!r} epoch {epoch} is wrapped for {member}"
+                )
+            blob = self._store.wrapped_key(channel, epoch, member, digest)
             cached = unwrap(self._key, blob, context=wrap_context(self._ledger_id, channel, epoch))
             self._cache[(channel, epoch)] = cached
         return cached
@@ -115,7 +123,7 @@ def grant(
     chan = state.channels.get(channel)
     if chan is None:
         raise NotFound(f"channel {channel!r} does not exist")
-    keys = ChannelKeys(ledger_id, store, admin)
+    keys = ChannelKeys(state, store, admin)
     public = _public_key(ledger, member)
     hashes: dict[str, str] = {}
     for epoch in range(chan["epoch"] + 1):

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.core.proofdoc import check_proof
@@ -159,11 +160,41 @@ nw-sf,nw-sf-E2,2023-09-01,2023-09-30,1200,kWh
 """
 
 
+@dataclass
+class _Story:
+    """What every step of the demo needs."""
+
+    home: Home
+    ledger: SqliteLedger
+    admin: PrivateKey
+    passphrase: str
+    catalog: FactorCatalog
+    result: DemoResult
+    say: Callable[[str], None]
+
+    @property
+    def store(self) -> SqliteChannelStore:
+        return self.ledger.channels
+
+    def enroll(self, org: str, name: str, roles: list[str]) -> PrivateKey:
+        """Admin registers; the user makes a key and CSR; the CA certifies; the user records."""
+        secret = register_user(self.ledger, self.admin, org=org, name=name, roles=roles)
+        user_key, request = make_enrolment_request(org, name, secret)
+        certificate = self.home.ca.issue(self.ledger, request, self.passphrase)
+        path = self.home.user_keystore(org, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_keystore(path, encrypt_key(user_key, self.passphrase, n=KEYSTORE_SCRYPT_N))
+        enroll(self.ledger, user_key, request, certificate)
+        return user_key
+
+    def import_file(self, key: PrivateKey, bills: list[Bill], source: str) -> ImportReport:
+        return import_bills(self.ledger, key, self.catalog, bills, store=self.store, source=source)
+
+
 def run_demo(
     home: Home, passphrase: str, *, progress: Callable[[str], None] | None = None
 ) -> DemoResult:
     """Build the demo ledger in ``home`` (which must be empty or a previous demo)."""
-    say = progress or (lambda _msg: None)
     marker = home.path / "demo.json"
     if home.exists():
         if not marker.exists():
@@ -174,102 +205,120 @@ def run_demo(
         shutil.rmtree(home.path)
     key = home.init(passphrase, name="Northwind demo ledger")
     marker.write_text(json.dumps({"demo": True, "year": DEMO_YEAR}) + "\n")
-    ledger = home.ledger(key)
-    store = ledger.channels
-    catalog = FactorCatalog(home=home.path)
-    result = DemoResult(home.path)
-    say(
-        "registering Northwind Foods (with its CA and private data channel) and its 8 sites,"
+    story = _Story(
+        home,
+        home.ledger(key),
+        key,
+        passphrase,
+        FactorCatalog(home=home.path),
+        DemoResult(home.path),
+        progress or (lambda _msg: None),
+    )
+    try:
+        alice, dana = _register(story)
+        _import(story, alice)
+        _audit_and_revoke(story, alice, dana)
+        _verify(story)
+    finally:
+        story.ledger.close()
+    return story.result
+
+
+def _register(story: _Story) -> tuple[PrivateKey, PrivateKey]:
+    story.say(
+        "registering Northwind Foods (with its CA and private data channel), its 8 sites"
         " and the audit firm GreenAudit"
     )
-    certs = {o.id: home.ca.create_org(o.id, o.name, passphrase) for o in (ORG, AUDIT_FIRM)}
-    register_orgs(ledger, store, key, [ORG, AUDIT_FIRM], ca_certs=certs)
-    register_sites(ledger, key, [s for s, _, _ in SITES])
-    say("alice (Northwind, member) and dana (GreenAudit, auditor) enroll with their own keys")
-    alice = _enroll(home, ledger, key, passphrase, "northwind", "alice", ["member"])
-    dana = _enroll(home, ledger, key, passphrase, "greenaudit", "dana", ["auditor"])
-    result.identities = {"alice": alice.address, "dana": dana.address}
-    grant(ledger, store, key, "northwind", alice.address, role="member")
-    data_dir = home.path / "demo"
+    certs = {
+        o.id: story.home.ca.create_org(o.id, o.name, story.passphrase) for o in (ORG, AUDIT_FIRM)
+    }
+    register_orgs(story.ledger, story.store, story.admin, [ORG, AUDIT_FIRM], ca_certs=certs)
+    register_sites(story.ledger, story.admin, [s for s, _, _ in SITES])
+    story.say("alice (Northwind, member) and dana (GreenAudit, auditor) enroll with their own keys")
+    alice = story.enroll("northwind", "alice", ["member"])
+    dana = story.enroll("greenaudit", "dana", ["auditor"])
+    story.result.identities = {"alice": alice.address, "dana": dana.address}
+    grant(story.ledger, story.store, story.admin, "northwind", alice.address, role="member")
+    return alice, dana
+
+
+def _import(story: _Story, alice: PrivateKey) -> None:
+    result = story.result
+    data_dir = story.home.path / "demo"
     data_dir.mkdir(exist_ok=True)
     bills_file = data_dir / f"northwind-bills-{DEMO_YEAR}.csv"
     bills_file.write_text(_bills_csv(DEMO_YEAR))
-    say(f"alice imports a year of bills from {bills_file.name} (amounts sealed in the channel)")
+    story.say(
+        f"alice imports a year of bills from {bills_file.name} (amounts sealed in the channel)"
+    )
     parsed = parse_bills(bills_file.read_text().splitlines())
-    result.imports.append(
-        import_bills(ledger, alice, catalog, parsed.bills, store=store, source=bills_file.name)
-    )
-    say("alice imports the same file again (nothing is recorded twice)")
-    result.rerun = import_bills(
-        ledger, alice, catalog, parsed.bills, store=store, source=bills_file.name
-    )
-    say("alice imports a file with bad rows (each is named; the good row is kept)")
+    result.imports.append(story.import_file(alice, parsed.bills, bills_file.name))
+    story.say("alice imports the same file again (nothing is recorded twice)")
+    result.rerun = story.import_file(alice, parsed.bills, bills_file.name)
+    story.say("alice imports a file with bad rows (each is named; the good row is kept)")
     bad = parse_bills(BAD_ROWS.splitlines())
-    report = import_bills(ledger, alice, catalog, bad.bills, store=store, source="corrections.csv")
+    report = story.import_file(alice, bad.bills, "corrections.csv")
     report.rejected[:0] = bad.errors
     report.rejected.sort(key=lambda e: e.line)
     result.imports.append(report)
     result.bad_file_errors = [f"line {e.line}: {e.field}: {e.reason}" for e in report.rejected]
-    result.by_site = _summary(ledger, key)
+    result.by_site = _summary(story.ledger, story.admin)
+
+
+def _audit_and_revoke(story: _Story, alice: PrivateKey, dana: PrivateKey) -> None:
     until = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
-    say("Northwind grants dana auditor access to its channel for 30 days; dana audits 2023")
+    story.say(
+        f"Northwind grants dana auditor access to its channel for 30 days; dana audits {DEMO_YEAR}"
+    )
     grant(
-        ledger,
-        store,
-        key,
+        story.ledger,
+        story.store,
+        story.admin,
         "northwind",
         dana.address,
         role="auditor",
         until=until.replace("+00:00", "Z"),
     )
-    result.audit = run_audit(
-        ledger, store, dana, "northwind", start=date(DEMO_YEAR, 1, 1), end=date(DEMO_YEAR, 12, 31)
+    story.result.audit = run_audit(
+        story.ledger,
+        story.store,
+        dana,
+        "northwind",
+        start=date(DEMO_YEAR, 1, 1),
+        end=date(DEMO_YEAR, 12, 31),
     )
-    say("alice leaves: her key is revoked, and her next transaction is refused")
+    story.say("alice leaves: her key is revoked, and her next transaction is refused")
     revoke_user(
-        ledger, key, home.ca, alice.address, reason="left the company", ca_passphrase=passphrase
+        story.ledger,
+        story.admin,
+        story.home.ca,
+        alice.address,
+        reason="left the company",
+        ca_passphrase=story.passphrase,
+    )
+    late = Bill(
+        "nw-sf",
+        "nw-sf-E1",
+        date(DEMO_YEAR + 1, 1, 1),
+        date(DEMO_YEAR + 1, 1, 31),
+        Decimal(60_000),
+        "kWh",
     )
     try:
-        late = Bill(
-            "nw-sf",
-            "nw-sf-E1",
-            date(DEMO_YEAR + 1, 1, 1),
-            date(DEMO_YEAR + 1, 1, 31),
-            Decimal(60_000),
-            "kWh",
-        )
-        import_bills(ledger, alice, catalog, [late], store=store, source="late.csv")
+        story.import_file(alice, [late], "late.csv")
     except PermissionDenied as exc:
-        result.refused = str(exc)
-    say("verifying the whole ledger")
-    result.verify = ledger.verify()
+        story.result.refused = str(exc)
+
+
+def _verify(story: _Story) -> None:
+    story.say("verifying the whole ledger")
+    ledger = story.ledger
+    story.result.verify = ledger.verify()
     first = next(iter(ledger.items(ItemQuery(kind="emissions_record", limit=1))))
     doc = ledger.proof(first.leaf_index).document()
-    check_proof(doc, expect_signer=key.address)
-    (data_dir / "proof.json").write_text(json.dumps(doc, indent=2) + "\n")
-    result.proof_record, result.proof_ok = first.item["id"], True
-    ledger.close()
-    return result
-
-
-def _enroll(
-    home: Home,
-    ledger: SqliteLedger,
-    admin: PrivateKey,
-    passphrase: str,
-    org: str,
-    name: str,
-    roles: list[str],
-) -> PrivateKey:
-    """The whole enrolment: admin registers, user makes a key and CSR, CA certifies, user records."""
-    secret = register_user(ledger, admin, org=org, name=name, roles=roles)
-    user_key, request = make_enrolment_request(org, name, secret)
-    certificate = home.ca.issue(ledger, request, passphrase)
-    path = home.user_keystore(org, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_keystore(path, encrypt_key(user_key, passphrase, n=KEYSTORE_SCRYPT_N))
-    enroll(ledger, user_key, request, certificate)
-    return user_key
+    check_proof(doc, expect_signer=story.admin.address)
+    (story.home.path / "demo" / "proof.json").write_text(json.dumps(doc, indent=2) + "\n")
+    story.result.proof_record, story.result.proof_ok = first.item["id"], True
 
 
 def _summary(ledger: SqliteLedger, key: PrivateKey) -> list[dict[str, Any]]:

@@ -133,12 +133,13 @@ class _Known:
         self.index.add(p.account, start, end, p.record_id)
         self.exact[(p.account, start, end)] = p
 
-    def quantity(self, p: PeriodKey) -> tuple[str, str]:
-        """Amount and unit of an accepted bill (opening its sealed details if needed)."""
+    def quantity(self, p: PeriodKey) -> tuple[str, str, str]:
+        """Amount, unit and activity of an accepted bill (opening its sealed details if needed)."""
+        activity = str(p.item.get("activity"))
         if p.amount is not None and p.unit is not None:
-            return p.amount, p.unit
+            return p.amount, p.unit, activity
         detail = self.reader.detail(p.item)
-        return str(detail["amount"]), str(detail["unit"])
+        return str(detail["amount"]), str(detail["unit"]), activity
 
 
 class _Batcher:
@@ -216,7 +217,7 @@ def import_bills(
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
     require_active_signer(state, key.address)  # fail before any work, with the reason
-    keys = ChannelKeys(state.ledger_id, store, key)
+    keys = ChannelKeys(state, store, key)
     known = _Known(
         ledger, sorted({f"{b.site}/{b.account}" for b in bills}), DetailReader(keys, store)
     )
@@ -260,16 +261,22 @@ def _record_all(
             continue
         if site is None:  # unreachable: _check rejects unknown sites; narrows the type
             continue
+        rkey = (bill.site, bill.activity, bill.year)
+        resolution = resolutions.get(rkey)
         try:
-            rkey = (bill.site, bill.activity, bill.year)
-            resolution = resolutions.get(rkey)
             if resolution is None:
                 resolution = catalog.resolve(bill.activity, site_location(site), year=bill.year)
                 resolutions[rkey] = resolution
+        except CarbonLedgerError as exc:
+            unknown_activity = "no factors for activity" in str(exc)
+            report.rejected.append(
+                RowError(bill.line or 0, "activity" if unknown_activity else "site", str(exc))
+            )
+            continue
+        try:
             result = calculate(bill.amount, bill.unit, resolution)
         except CarbonLedgerError as exc:
-            field_name = "unit" if "unit" in str(exc) else "site"
-            report.rejected.append(RowError(bill.line or 0, field_name, str(exc)))
+            report.rejected.append(RowError(bill.line or 0, "unit", str(exc)))
             continue
         rid = bill.record_id
         account = f"{bill.site}/{bill.account}"
@@ -281,7 +288,7 @@ def _record_all(
                 rid,
                 str(bill.amount),
                 bill.unit,
-                {},
+                {"activity": bill.activity},
             )
         )
         if result.basis_id not in bases:
@@ -327,14 +334,14 @@ def _check(
     account = f"{bill.site}/{bill.account}"
     same = known.exact.get((account, bill.start, bill.end))
     if same is not None:
-        amount, unit = known.quantity(same)
-        if _same_quantity(amount, unit, bill):
+        amount, unit, activity = known.quantity(same)
+        if activity == bill.activity and _same_quantity(amount, unit, bill):
             return _DUPLICATE
         return RowError(
             line,
             "period",
-            f"{bill.start}..{bill.end} for account {bill.account!r}"
-            f" is already recorded with {amount} {unit} (record {same.record_id})",
+            f"{bill.start}..{bill.end} for account {bill.account!r} is already recorded"
+            f" with {amount} {unit} of {activity} (record {same.record_id})",
         )
     other = known.index.overlap(account, bill.start, bill.end)
     if other is not None:

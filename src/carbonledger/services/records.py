@@ -35,7 +35,7 @@ class RecordReader:
     def for_member(cls, ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> RecordReader:
         """A reader that opens sealed details with ``key`` (a channel member's)."""
         state = ledger.state()
-        return cls(ledger, DetailReader(ChannelKeys(str(state.ledger_id), store, key), store))
+        return cls(ledger, DetailReader(ChannelKeys(state, store, key), store))
 
     def basis(self, basis_id: str) -> dict[str, Any]:
         basis = self._bases.get(basis_id)

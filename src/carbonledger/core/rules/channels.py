@@ -40,7 +40,7 @@ def current_members(channel: dict[str, Any], now: str) -> dict[str, dict[str, An
 def channel_access(state: LedgerState, channel_id: str, address: str) -> dict[str, Any]:
     """The member entry of ``address`` if it may read ``channel_id`` now."""
     channel = _channel(state, channel_id)
-    member = channel["members"].get(address)
+    member: dict[str, Any] | None = channel["members"].get(address)
     if member is None:
         raise PermissionDenied(f"{address} is not a member of channel {channel_id!r}")
     if _expired(member, state.now):

@@ -83,7 +83,7 @@ def record_emissions(
                 f"record {item.get('id')!r}: site {site['id']!r} belongs to {site['org']!r},"
                 f" not {org!r}"
             )
-        epoch = epochs.get(org)  # type: ignore[arg-type]
+        epoch = epochs.get(str(org))
         if epoch is None:
             epoch = epochs[str(org)] = _writer(
                 state, sender, str(org), f"record {item.get('id')!r}"
