@@ -68,6 +68,8 @@ PUBLIC: dict[str, list[str]] = {
         "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
+    "carbonledger.core.rules.devices": ["RULES"],
+    "carbonledger.core.rules.governance": ["RULES"],
     "carbonledger.core.rules.identity": [
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
@@ -75,6 +77,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
+    "carbonledger.core.rules.tokens": ["RULES"],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
     "carbonledger.core.tx": [
         "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",

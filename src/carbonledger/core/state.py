@@ -42,6 +42,13 @@ class LedgerState:
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)  # "org/user"
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     now: str = ""  # ledger time of the entry being applied
+    #: Token network: token types/ids -> token, "address/token" -> balances.
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    balances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Devices, meters and utilities registered with their DIDs.
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Governance: token, proposals, parameters.
+    dao: dict[str, Any] = field(default_factory=dict)
 
     def copy(self) -> LedgerState:
         return LedgerState(
@@ -57,6 +64,10 @@ class LedgerState:
             dict(self.registrations),
             dict(self.channels),
             self.now,
+            dict(self.tokens),
+            dict(self.balances),
+            dict(self.devices),
+            dict(self.dao),
         )
 
     def next_nonce(self, address: str) -> int:
@@ -77,6 +88,10 @@ class LedgerState:
             "registrations": self.registrations,
             "channels": self.channels,
             "now": self.now,
+            "tokens": self.tokens,
+            "balances": self.balances,
+            "devices": self.devices,
+            "dao": self.dao,
         }
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from carbonledger.core.rules import devices, governance, tokens
 from carbonledger.core.rules.channels import channel_grant, channel_read, channel_revoke
 from carbonledger.core.rules.common import require_active_signer
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
@@ -33,4 +34,7 @@ RULES: dict[str, Rule] = {
     "channel_read": channel_read,
     "record_emissions": record_emissions,
     "audit_report": audit_report,
+    **tokens.RULES,
+    **devices.RULES,
+    **governance.RULES,
 }
