@@ -225,7 +225,8 @@ def test_different_amount_for_a_recorded_period_is_rejected(env: Env) -> None:
     (e,) = report.rejected
     assert (e.line, e.field, report.recorded) == (2, "period", 0)
     assert e.reason == (
-        f"2023-01-01..2023-01-31 for account 'E1' is already recorded with 100 kWh of electricity (record {rid})"
+        "2023-01-01..2023-01-31 for account 'E1' is already recorded with 100 kWh of"
+        f" electricity (record {rid})"
     )
     assert env.billed("E1")["amount"] == "100"
 
