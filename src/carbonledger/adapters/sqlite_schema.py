@@ -93,7 +93,16 @@ def derived_columns(item: dict[str, Any]) -> Columns:
         return (kind, item.get("id"), item.get("org"), item.get("id"), None, None, None)
     if kind == "organisation":
         return (kind, item.get("id"), item.get("id"), None, None, None, None)
-    return (kind, item.get("id"), None, None, None, None, None)
+    org, site = item.get("org"), item.get("site")
+    return (
+        kind,
+        item.get("id"),
+        org if isinstance(org, str) else None,
+        site if isinstance(site, str) else None,
+        None,
+        None,
+        None,
+    )
 
 
 def connect(path: str) -> sqlite3.Connection:
