@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from carbonledger.crypto.keys import PrivateKey
+from tests.cli_helpers import cli  # noqa: F401  (fixture for the CLI tests)
 
 
 @pytest.fixture

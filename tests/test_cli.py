@@ -6,18 +6,13 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from carbonledger.cli import app
 from carbonledger.services.home import Home
-
-PASS = "cli-test-passphrase"
-Run = Callable[..., Result]
+from tests.cli_helpers import PASS, Run, _clean, _ok
 
 BILLS = """account,start,end,amount,unit
 E1,2023-01-01,2023-01-31,1000,kWh
@@ -32,31 +27,6 @@ E2,2023-03-01,2023-03-31,-5,kWh
 E2,2023-04-01,2023-04-30,7,mt
 E2,2023-05-01,2023-05-31,600,kWh
 """
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _ok(res: Result, code: int = 0) -> Result:
-    assert res.exit_code == code, (res.stdout, res.stderr, res.exception)
-    # a clear error is an exit, never an uncaught exception with a traceback
-    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
-    assert "Traceback" not in res.stdout + res.stderr
-    return res
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("CARBONLEDGER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("CARBONLEDGER_PASSPHRASE", PASS)
-    monkeypatch.setenv("COLUMNS", "500")  # rich must not wrap the messages under test
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args))
-
-    return invoke
 
 
 @pytest.fixture
@@ -290,7 +260,7 @@ def test_proof_then_check_proof(cli: Run, loaded: Path, tmp_path: Path) -> None:
     out = tmp_path / "proof.json"
     _ok(cli("proof", record["id"], "-o", str(out)))
     res = _ok(cli("check-proof", str(out)))
-    assert f"OK emissions_record {record['id']} is leaf {record['leaf_index']}" in _clean(
+    assert f"OK emissions_record {record['id']}: leaf {record['leaf_index']}" in _clean(
         res.stdout
     )
     admin = json.loads((loaded / "config.json").read_text())["admin"]

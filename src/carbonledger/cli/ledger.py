@@ -7,7 +7,16 @@ from pathlib import Path
 import orjson
 import typer
 
-from carbonledger.cli.common import HomeOption, console, err, home_of, passphrase, print_json
+from carbonledger.cli.common import (
+    AsOption,
+    HomeOption,
+    console,
+    err,
+    home_of,
+    passphrase,
+    print_json,
+    unlock,
+)
 from carbonledger.core.canonical import canonical
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.errors import InvalidInput
@@ -72,10 +81,17 @@ def proof(
     record: str = typer.Argument(..., help="Record id (or leaf index with --leaf)."),
     leaf: bool = typer.Option(False, "--leaf", help="RECORD is a leaf index."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the proof to this file."),
+    reveal: bool = typer.Option(
+        False, "--reveal",
+        help="Disclose the record's sealed details (needs a member's key) so the checker"
+        " can recompute the emissions.",
+    ),
+    acting: str | None = AsOption,
     home: Path | None = HomeOption,
 ) -> None:
     """Print an inclusion proof of a record that anyone can check without the database."""
-    ledger = home_of(home).ledger()
+    h = home_of(home)
+    ledger = h.ledger()
     if leaf:
         if not record.isdigit():
             raise InvalidInput(f"--leaf needs a leaf index, got {record!r}")
@@ -88,6 +104,9 @@ def proof(
         # The record commits to its calculation basis by hash; attach it so the
         # checker can see the factor's provenance and recompute the result.
         doc["basis"] = canonical(RecordReader(ledger).basis(item["trace"]["basis"])).decode()
+        if reveal:
+            reader = RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+            doc["detail"] = reader.detail(item)
     text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
     if out is None:
         typer.echo(text)
@@ -112,8 +131,9 @@ def check(
     if json:
         print_json({"ok": True, "item": item})
     else:
+        recomputed = " and its emissions recompute" if doc.get("detail") else ""
         console.print(
-            f"[green]OK[/] {item.get('kind')} {item.get('id')} is leaf"
+            f"[green]OK[/] {item.get('kind')} {item.get('id')}{recomputed}: leaf"
             f" {doc['leaf_index']} of {doc['tree_size']}, checkpoint signed by"
             f" {doc['checkpoint']['signer']}"
         )
