@@ -113,7 +113,7 @@ def connect(path: str) -> sqlite3.Connection:
     # batches are large, so the fsync per commit is cheap.
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=OFF")
-    # 64 MiB page cache: record ids are random UUIDs, so their index is written all over.
-    conn.execute("PRAGMA cache_size=-65536")
+    # 32 MiB page cache: record ids are random UUIDs, so their index is written all over.
+    conn.execute("PRAGMA cache_size=-32768")
     conn.executescript(SCHEMA)
     return conn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,11 +21,11 @@ from carbonledger.cli.common import (
     unlock,
 )
 from carbonledger.core.calculator import recompute
-from carbonledger.core.domain import parse_date
-from carbonledger.errors import InvalidInput
+from carbonledger.core.domain import Bill, parse_date
+from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.bills_csv import parse_bills
+from carbonledger.services.bills_csv import iter_bills
 from carbonledger.services.importer import import_bills
 from carbonledger.services.records import RecordReader, find_item
 
@@ -45,27 +46,39 @@ def bills_import(
     """Import bills: calculate, sign and record them; report every bad row."""
     h = home_of(home)
     ledger, key = open_ledger(h, acting)
+    catalog = FactorCatalog(home=h.path)
+    errors: list[RowError] = []
+
+    def good_rows(rows: Iterable[Bill | RowError]) -> Iterator[Bill]:
+        for row in rows:
+            if isinstance(row, RowError):
+                errors.append(row)
+            else:
+                yield row
+
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
-            parsed = parse_bills(fh, site=site)
+            lines = sum(1 for _ in fh) - 1
+            fh.seek(0)
+            with Progress(console=err, transient=True, disable=json) as bar:
+                task = bar.add_task("recording", total=max(lines, 0))
+                report = import_bills(
+                    ledger,
+                    key,
+                    catalog,
+                    good_rows(iter_bills(fh, site=site)),
+                    store=ledger.channels,
+                    source=file.name,
+                    progress=lambda n: bar.advance(task, n),
+                )
+    except CarbonLedgerError:
+        raise  # PermissionDenied is an OSError too: keep the ledger's own message
     except OSError as exc:
         raise InvalidInput(f"{file}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason})") from exc
-    catalog = FactorCatalog(home=h.path)
-    with Progress(console=err, transient=True, disable=json) as bar:
-        task = bar.add_task("recording", total=len(parsed.bills))
-        report = import_bills(
-            ledger,
-            key,
-            catalog,
-            parsed.bills,
-            store=ledger.channels,
-            source=file.name,
-            progress=lambda n: bar.advance(task, n),
-        )
-    report.rows = parsed.rows
-    report.rejected[:0] = parsed.errors
+    report.rows += len(errors)
+    report.rejected.extend(errors)
     report.rejected.sort(key=lambda e: e.line)
     if json:
         print_json(report.to_dict())

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -31,7 +31,7 @@ from carbonledger.core.domain import Bill, parse_amount, parse_date
 from carbonledger.errors import InvalidInput, RowError
 from carbonledger.factors.resolver import normalise_activity
 
-__all__ = ["COLUMNS", "ParsedBills", "parse_bills"]
+__all__ = ["COLUMNS", "ParsedBills", "iter_bills", "parse_bills"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "site": ("site", "site_id"),
@@ -76,8 +76,19 @@ def _header_map(header: list[str], site_given: bool) -> dict[str, int]:
 
 def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills:
     """Parse CSV text; good rows become bills, each bad row one :class:`RowError`."""
-    reader = csv.reader(lines)
     out = ParsedBills()
+    for row in iter_bills(lines, site=site):
+        out.rows += 1
+        if isinstance(row, RowError):
+            out.errors.append(row)
+        else:
+            out.bills.append(row)
+    return out
+
+
+def iter_bills(lines: Iterable[str], *, site: str | None = None) -> Iterator[Bill | RowError]:
+    """Stream CSV rows as bills or, for bad rows, :class:`RowError` (header errors raise)."""
+    reader = csv.reader(lines)
     header = next(reader, None)
     if header is None:
         raise InvalidInput("line 1: the file is empty (a header row is required)")
@@ -88,9 +99,8 @@ def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills
         line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
-        out.rows += 1
         if len(row) != width:
-            out.errors.append(RowError(line, "row", f"has {len(row)} fields, header has {width}"))
+            yield RowError(line, "row", f"has {len(row)} fields, header has {width}")
             continue
         field_name = "row"
         try:
@@ -131,7 +141,7 @@ def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills
             if not row[cols["account"]].strip():
                 raise InvalidInput("required (meter or utility account number)")
             field_name = "period"
-            out.bills.append(
+            yield (
                 Bill(
                     site_id,
                     row[cols["account"]].strip(),
@@ -149,5 +159,4 @@ def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills
         except InvalidInput as exc:
             reason = str(exc)
             prefix = f"{field_name}: "
-            out.errors.append(RowError(line, field_name, reason.removeprefix(prefix)))
-    return out
+            yield RowError(line, field_name, reason.removeprefix(prefix))

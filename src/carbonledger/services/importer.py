@@ -19,7 +19,7 @@ Behaviour (documented for users in the README):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -39,7 +39,7 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
 from carbonledger.services.channels import ChannelKeys
-from carbonledger.services.sealing import DetailReader, bill_detail, detail_commitment, seal_details
+from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = ["ImportReport", "basis_item", "import_bills", "record_item", "site_location"]
 
@@ -83,10 +83,16 @@ def record_item(
     rid: str,
     org: str,
     epoch: int,
-    detail: dict[str, Any],
+    period: tuple[str, str],
+    commitment: str,
     result: CalculationResult,
 ) -> dict[str, Any]:
-    """The public ledger item of one emissions record; what was billed is in ``detail``."""
+    """The public ledger item of one emissions record; what was billed is sealed.
+
+    ``commitment`` is the salted commitment to the sealed details; the trace is
+    the record's without its inputs (the billed amount is private).
+    """
+    trace = result.record_trace
     return {
         "kind": "emissions_record",
         "id": rid,
@@ -94,15 +100,15 @@ def record_item(
         "site": bill.site,
         "account": bill.account,
         "activity": bill.activity,
-        "period": {"start": bill.start.isoformat(), "end": bill.end.isoformat()},
+        "period": {"start": period[0], "end": period[1]},
         "kg_co2e": str(result.kg_co2e),
-        "trace": {k: v for k, v in result.record_trace.items() if k != "inputs"},
-        "detail": {
-            "channel": org,
-            "epoch": epoch,
-            "blob": "",
-            "commitment": detail_commitment(detail),
+        "trace": {
+            "schema": trace["schema"],
+            "basis": trace["basis"],
+            "scope": trace["scope"],
+            "results": trace["results"],
         },
+        "detail": {"channel": org, "epoch": epoch, "blob": "", "commitment": commitment},
     }
 
 
@@ -121,12 +127,19 @@ def _same_quantity(amount: str, unit: str, bill: Bill) -> bool:
 class _Known:
     """Accepted periods: from the ledger, then from this import as rows are accepted."""
 
-    def __init__(self, ledger: LedgerPort, accounts: Sequence[str], reader: DetailReader) -> None:
+    def __init__(self, ledger: LedgerPort, reader: DetailReader) -> None:
         self.index = PeriodIndex()
         self.reader = reader
         self.exact: dict[tuple[str, date, date], PeriodKey] = {}
-        for p in ledger.periods(accounts):
-            self.add(p)
+        self._ledger = ledger
+        self._loaded: set[str] = set()
+
+    def load(self, account: str) -> None:
+        """Read the periods already on the ledger for ``account``, once."""
+        if account not in self._loaded:
+            self._loaded.add(account)
+            for p in self._ledger.periods([account]):
+                self.add(p)
 
     def add(self, p: PeriodKey) -> None:
         start, end = date.fromisoformat(p.start), date.fromisoformat(p.end)
@@ -201,26 +214,23 @@ def import_bills(
     ledger: LedgerPort,
     key: PrivateKey,
     catalog: FactorCatalog,
-    bills: Sequence[Bill],
+    bills: Iterable[Bill],
     *,
     store: ChannelStore,
     source: str | None = None,
     batch_size: int = 1000,
-    commit_every: int = 10,
+    commit_every: int = 5,
     progress: Callable[[int], None] | None = None,
     report: ImportReport | None = None,
 ) -> ImportReport:
     """Record ``bills`` on ``ledger``, signed with ``key``; see the module docstring."""
     report = report if report is not None else ImportReport()
-    report.rows += len(bills)
     state = ledger.state()
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
     require_active_signer(state, key.address)  # fail before any work, with the reason
     keys = ChannelKeys(state, store, key)
-    known = _Known(
-        ledger, sorted({f"{b.site}/{b.account}" for b in bills}), DetailReader(keys, store)
-    )
+    known = _Known(ledger, DetailReader(keys, store))
     epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
     out = _Batcher(
         ledger,
@@ -237,7 +247,7 @@ def import_bills(
 
 
 def _record_all(
-    bills: Sequence[Bill],
+    bills: Iterable[Bill],
     state: LedgerState,
     known: _Known,
     catalog: FactorCatalog,
@@ -248,9 +258,13 @@ def _record_all(
     epochs: dict[str, int],
 ) -> None:
     bases = set(state.bases)
+    salts = SaltPool()
+    # One shared stand-in item per activity for periods accepted in this import.
+    activity_items: dict[str, dict[str, Any]] = {}
     resolutions: dict[tuple[str, str, int], Resolution] = {}
     writable = {org: _refusal(state, out.key.address, org) for org in state.orgs}
     for bill in bills:
+        report.rows += 1
         site = state.sites.get(bill.site)
         verdict = _check(bill, site, known, writable)
         if verdict is _DUPLICATE:
@@ -280,25 +294,32 @@ def _record_all(
             continue
         rid = bill.record_id
         account = f"{bill.site}/{bill.account}"
+        period = (bill.start.isoformat(), bill.end.isoformat())
         known.add(
             PeriodKey(
                 account,
-                bill.start.isoformat(),
-                bill.end.isoformat(),
+                period[0],
+                period[1],
                 rid,
                 str(bill.amount),
                 bill.unit,
-                {"activity": bill.activity},
+                activity_items.setdefault(bill.activity, {"activity": bill.activity}),
             )
         )
         if result.basis_id not in bases:
             bases.add(result.basis_id)
             out.add(basis_item(result))
-        detail = bill_detail(bill, rid, source)
+        detail, commitment = bill_detail(bill, rid, source, salts)
         org = site["org"]
         out.add(
             record_item(
-                bill, rid=rid, org=org, epoch=epochs.get(org, 0), detail=detail, result=result
+                bill,
+                rid=rid,
+                org=org,
+                epoch=epochs.get(org, 0),
+                period=period,
+                commitment=commitment,
+                result=result,
             ),
             detail,
         )
@@ -332,6 +353,7 @@ def _check(
     if refusal is not None:
         return RowError(line, "site", refusal)
     account = f"{bill.site}/{bill.account}"
+    known.load(account)
     same = known.exact.get((account, bill.start, bill.end))
     if same is not None:
         amount, unit, activity = known.quantity(same)

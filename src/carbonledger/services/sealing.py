@@ -8,6 +8,7 @@ without revealing the others, and anyone can check the blob is intact.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,17 +17,33 @@ import orjson
 from carbonledger.core.canonical import canonical
 from carbonledger.core.commitments import detail_commitment
 from carbonledger.core.domain import Bill
-from carbonledger.crypto.sealed import new_salt
+from carbonledger.crypto.sealed import SALT_BYTES, commitment, new_salt
 from carbonledger.errors import IntegrityError, NotFound
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.services.channels import ChannelKeys
 
-__all__ = ["DetailReader", "bill_detail", "detail_commitment", "seal_details"]
+__all__ = ["DetailReader", "SaltPool", "bill_detail", "detail_commitment", "seal_details"]
 
 
-def bill_detail(bill: Bill, rid: str, source: str | None) -> dict[str, Any]:
-    """The private part of a record: what was billed, and a fresh salt."""
-    return {
+class SaltPool:
+    """Fresh 16-byte salts, drawn from the OS a few thousand at a time (imports need one a bill)."""
+
+    def __init__(self, batch: int = 4096) -> None:
+        self._batch, self._buf, self._pos = batch, b"", 0
+
+    def take(self) -> bytes:
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = os.urandom(SALT_BYTES * self._batch), 0
+        salt = self._buf[self._pos : self._pos + SALT_BYTES]
+        self._pos += SALT_BYTES
+        return salt
+
+
+def bill_detail(
+    bill: Bill, rid: str, source: str | None, salts: SaltPool | None = None
+) -> tuple[dict[str, Any], str]:
+    """The private part of a record (what was billed, with a fresh salt) and its commitment."""
+    body = {
         "id": rid,
         "amount": str(bill.amount),
         "unit": bill.unit,
@@ -34,8 +51,11 @@ def bill_detail(bill: Bill, rid: str, source: str | None) -> dict[str, Any]:
         "currency": bill.currency,
         "document_sha256": bill.document_sha256,
         "source": source,
-        "salt": new_salt().hex(),
     }
+    salt = salts.take() if salts is not None else new_salt()
+    digest = commitment(salt, canonical(body))
+    body["salt"] = salt.hex()
+    return body, digest
 
 
 def seal_details(
