@@ -1,0 +1,33 @@
+"""Build the FastAPI application on an opened ledger home."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from carbonledger import __version__
+from carbonledger.api import opentaps, routes_core, routes_records
+from carbonledger.api.context import AppContext
+from carbonledger.api.problems import install_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = FastAPI(
+        title="carbonledger",
+        version=__version__,
+        description="Utility bills to emissions with real factors and a full trace, on a"
+        " tamper-evident ledger. Errors are application/problem+json.",
+    )
+    app.state.ctx = ctx
+    install_handlers(app)
+    app.include_router(routes_core.router)
+    app.include_router(routes_records.router)
+    app.include_router(opentaps.router)
+    try:
+        from carbonledger.web import install as install_web
+    except ImportError:  # the web UI is optional in minimal builds
+        install_web = None
+    if install_web is not None:
+        install_web(app)
+    return app

@@ -1,0 +1,105 @@
+"""What a running server holds: the ledger, the operator key, sessions and service accounts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import ConfigurationError, NotFound
+from carbonledger.factors import FactorCatalog
+from carbonledger.services.home import Home
+
+__all__ = [
+    "AppContext",
+    "ServiceAccount",
+    "api_tokens_file",
+    "new_api_token",
+    "store_api_token",
+]
+
+
+def api_tokens_file(home: Home) -> Path:
+    return home.path / "api_tokens.json"
+
+
+def store_api_token(home: Home, token: str, account: ServiceAccount) -> None:
+    """Remember ``token`` for ``account``; only its SHA-256 is stored."""
+    path = api_tokens_file(home)
+    tokens = json.loads(path.read_text()) if path.exists() else {}
+    tokens[hashlib.sha256(token.encode()).hexdigest()] = {
+        "org": account.org,
+        "name": account.name,
+        "address": account.address,
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(tokens, indent=2) + "\n")
+
+
+def new_api_token(home: Home, account: ServiceAccount) -> str:
+    """Create and store an API token for a service account; shown once."""
+    token = "clk_" + secrets.token_urlsafe(32)
+    store_api_token(home, token, account)
+    return token
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    """An ERP integration: an enrolled identity whose key the server holds."""
+
+    org: str
+    name: str
+    address: str
+
+
+@dataclass
+class AppContext:
+    home: Home
+    ledger: SqliteLedger
+    operator: PrivateKey
+    passphrase: str
+    catalog: FactorCatalog
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    challenges: dict[str, tuple[str, float]] = field(default_factory=dict)
+    sessions: dict[str, tuple[PrivateKey, float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _service: dict[str, ServiceAccount] = field(default_factory=dict)
+    _service_keys: dict[str, PrivateKey] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, home: Home, passphrase: str) -> AppContext:
+        """Unlock the operator key and open the ledger (the demo data after `demo`)."""
+        operator = home.key(passphrase)
+        ctx = cls(home, home.ledger(operator), operator, passphrase, FactorCatalog(home=home.path))
+        ctx.reload_service_accounts()
+        return ctx
+
+    def reload_service_accounts(self) -> None:
+        path = api_tokens_file(self.home)
+        data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        self._service = {
+            h: ServiceAccount(v["org"], v["name"], v["address"]) for h, v in data.items()
+        }
+
+    def service_account(self, token: str) -> ServiceAccount | None:
+        return self._service.get(hashlib.sha256(token.encode()).hexdigest())
+
+    def service_key(self, account: ServiceAccount) -> PrivateKey:
+        key = self._service_keys.get(account.address)
+        if key is None:
+            try:
+                key = self.home.user_key(account.org, account.name, self.passphrase)
+            except ConfigurationError as exc:
+                raise NotFound(f"service account {account.org}/{account.name} has no key") from exc
+            self._service_keys[account.address] = key
+        return key
+
+    def register_service_token(self, token: str, account: ServiceAccount) -> None:
+        store_api_token(self.home, token, account)
+        self.reload_service_accounts()

@@ -1,0 +1,281 @@
+"""The routes opentaps SEAS already calls, with its request and response shapes.
+
+Point an opentaps installation's ``EMISSIONS_API_URL`` at
+``http://HOST:PORT/api/v1/utilityemissionchannel``. Its credentials are accepted
+as they are sent: the ``vault_token`` or ``web_socket_key`` header is the API
+token of a service account (an enrolled identity whose key this server holds),
+and the ``userId`` query parameter must name that account.
+
+Differences from the original service, by design: amounts are exact decimals
+computed from the shipped factor editions; ``emissionsUom`` is ``tCO2e`` (metric
+tonnes; the original said ``MtCO2e``, which reads as megatonnes); what was billed
+is sealed in the organisation's channel; ``utilityId`` must be the EIA utility id
+of a registered site of the account's organisation (a ``USA_EIA_`` prefix is
+accepted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from carbonledger.api.auth import Actor, actor_of
+from carbonledger.api.context import AppContext, ServiceAccount
+from carbonledger.api.deps import actor, context
+from carbonledger.api.problems import problem
+from carbonledger.core.domain import Bill, parse_amount, parse_date
+from carbonledger.crypto.keystore import encrypt_key, save_keystore
+from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound, PermissionDenied
+from carbonledger.ports.ledger import ItemQuery
+from carbonledger.services.channels import grant
+from carbonledger.services.home import KEYSTORE_SCRYPT_N
+from carbonledger.services.identity import enroll, make_enrolment_request, register_user
+from carbonledger.services.importer import import_bills
+from carbonledger.services.records import RecordReader, find_item
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/utilityemissionchannel", tags=["opentaps"])
+Ctx = Annotated[AppContext, Depends(context)]
+Caller = Annotated[Actor, Depends(actor)]
+_T = Decimal(1000)
+
+
+def _utility(value: str) -> str:
+    return value.removeprefix("USA_EIA_").strip()
+
+
+def _site_for(ctx: AppContext, org: str, utility_id: str) -> str:
+    for site in ctx.ledger.state().sites.values():
+        if site["org"] == org and str(site.get("utility_id") or "") == _utility(utility_id):
+            return str(site["id"])
+    raise InvalidInput(
+        f"utilityId: no site of organisation {org!r} is served by utility {utility_id!r};"
+        " register one with `carbonledger site add ... --utility ID`"
+    )
+
+
+def _num(value: str | None) -> float | None:
+    # opentaps reads these as numbers; exact decimals are in the record itself.
+    return None if value is None else float(value)
+
+
+def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) -> dict[str, Any]:
+    trace: dict[str, Any] = item["trace"]
+    site = ctx.ledger.state().sites.get(item["site"], {})
+    detail: dict[str, Any] = {}
+    factor: dict[str, Any] = {}
+    if reader is not None:
+        try:
+            detail = reader.detail(item)
+            factor = reader.trace(item)["factor"]
+        except CarbonLedgerError:
+            detail = {}
+    results = trace.get("results", {})
+    token = next(
+        (
+            s.item["id"]
+            for s in ctx.ledger.items(ItemQuery(kind="token"))
+            if item["id"] in (s.item.get("manifest") or [])
+        ),
+        None,
+    )
+    return {
+        "uuid": item["id"],
+        "utilityId": site.get("utility_id"),
+        "partyId": item["account"],
+        "fromDate": f"{item['period']['start']}T00:00:00Z",
+        "thruDate": f"{item['period']['end']}T23:59:59Z",
+        "emissionsAmount": float(Decimal(item["kg_co2e"]) / _T),
+        "emissionsUom": "tCO2e",
+        "renewableEnergyUseAmount": _num(results.get("renewable_kwh")),
+        "nonrenewableEnergyUseAmount": _num(results.get("nonrenewable_kwh")),
+        "energyUseAmount": _num(detail.get("amount")),
+        "energyUseUom": detail.get("unit"),
+        "factorSource": (
+            f"{factor.get('dataset')} {factor.get('edition')}"
+            f" {factor.get('region_level')} {factor.get('region_key')}"
+            if factor
+            else None
+        ),
+        "url": "",
+        "md5": detail.get("document_md5", ""),
+        "tokenId": token,
+    }
+
+
+def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
+    if who.key is None:
+        return None
+    return RecordReader.for_member(ctx.ledger, ctx.ledger.channels, who.key)
+
+
+@router.post("/emissionscontract/recordEmissions", status_code=201)
+async def record_emissions(
+    ctx: Ctx,
+    who: Caller,
+    utilityId: str = Form(...),
+    partyId: str = Form(...),
+    fromDate: str = Form(...),
+    thruDate: str = Form(...),
+    energyUseAmount: str = Form(...),
+    energyUseUom: str = Form(...),
+    emissionsDoc: UploadFile | None = File(None),
+) -> Any:
+    """Record one bill as opentaps sends it; 409 on a duplicate or overlapping period."""
+    org = str(who.identity.get("org"))
+    try:
+        doc = await emissionsDoc.read() if emissionsDoc is not None else b""
+        bill = Bill(
+            _site_for(ctx, org, utilityId),
+            partyId,
+            parse_date(fromDate[:10], "fromDate"),
+            parse_date(thruDate[:10], "thruDate"),
+            parse_amount(energyUseAmount, "energyUseAmount", allow_zero=False),
+            energyUseUom,
+            document_sha256=hashlib.sha256(doc).hexdigest() if doc else None,
+            line=1,
+        )
+    except InvalidInput as exc:
+        return problem(412, "precondition-failed", str(exc))
+    with ctx.lock:
+        report = import_bills(
+            ctx.ledger,
+            who.signing_key(),
+            ctx.catalog,
+            [bill],
+            store=ctx.ledger.channels,
+            source="opentaps",
+        )
+    if report.duplicates or any(e.field == "period" for e in report.rejected):
+        reason = report.rejected[0].reason if report.rejected else "this bill is already recorded"
+        return problem(409, "conflict", reason)
+    if report.rejected:
+        return problem(
+            412, "precondition-failed", report.rejected[0].reason, field=report.rejected[0].field
+        )
+    item = find_item(ctx.ledger, report.record_ids[0]).item
+    body = _record(ctx, item, _reader(ctx, who))
+    body["md5"] = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
+    return JSONResponse(body, status_code=201)
+
+
+@router.get("/emissionscontract/getEmissionsData/{uuid}")
+def get_emissions_data(uuid: str, ctx: Ctx, who: Caller) -> dict[str, Any]:
+    item = find_item(ctx.ledger, uuid).item
+    if item.get("kind") != "emissions_record":
+        raise NotFound(f"no emissions record {uuid!r}")
+    return _record(ctx, item, _reader(ctx, who))
+
+
+@router.get("/emissionscontract/getAllEmissionsData/{utilityId}/{partyId}")
+def get_all_emissions_data(
+    utilityId: str,
+    partyId: str,
+    ctx: Ctx,
+    who: Caller,
+) -> list[dict[str, Any]]:
+    org = str(who.identity.get("org"))
+    site = _site_for(ctx, org, utilityId)
+    reader = _reader(ctx, who)
+    return [
+        _record(ctx, s.item, reader)
+        for s in ctx.ledger.items(ItemQuery(kind="emissions_record", site=site))
+        if s.item["account"] == partyId
+    ]
+
+
+@router.get("/emissionscontract/getAllEmissionsDataByDateRange/{fromDate}/{thruDate}")
+def get_by_date_range(
+    fromDate: str,
+    thruDate: str,
+    ctx: Ctx,
+    who: Caller,
+) -> list[dict[str, Any]]:
+    start = parse_date(fromDate[:10], "fromDate").isoformat()
+    end = parse_date(thruDate[:10], "thruDate").isoformat()
+    org = str(who.identity.get("org"))
+    reader = _reader(ctx, who)
+    return [
+        _record(ctx, s.item, reader)
+        for s in ctx.ledger.items(
+            ItemQuery(kind="emissions_record", org=org, since=start, until=end)
+        )
+    ]
+
+
+@router.post("/emissionscontract/recordAuditedEmissionsToken", status_code=201)
+async def record_audited_emissions_token(request: Request, ctx: Ctx) -> Any:
+    """Mint an audited-emissions token for the listed records (the caller must be an auditor)."""
+    form = await request.form()
+    who = actor_of(ctx, request, user_id=str(form.get("userId") or "") or None)
+    ids = [i.strip() for i in str(form.get("emissionsRecordsToAudit") or "").split(",") if i]
+    if not ids:
+        return problem(412, "precondition-failed", "emissionsRecordsToAudit: no record ids")
+    try:
+        from carbonledger.services.tokens import issue_audited_emissions
+    except ImportError:  # the token network is not installed in this build
+        return problem(501, "not-implemented", "audited-emissions tokens are not available")
+    with ctx.lock:
+        token = issue_audited_emissions(
+            ctx.ledger, ctx.ledger.channels, who.signing_key(), record_ids=ids
+        )
+    return JSONResponse(token, status_code=201)
+
+
+class RegisterIn(BaseModel):
+    enrollmentID: str
+    affiliation: str = ""
+
+
+class EnrollIn(BaseModel):
+    enrollmentID: str
+    enrollmentSecret: str
+
+
+@router.post("/registerEnroll/register", status_code=201)
+def register(body: RegisterIn, ctx: Ctx, who: Caller) -> Any:
+    """Register an opentaps user in the caller's organisation (caller: an organisation admin)."""
+    org = body.affiliation.split(".")[0] or str(who.identity.get("org"))
+    if f"{org}/{body.enrollmentID}" in ctx.ledger.state().registrations:
+        return problem(409, "conflict", f"user {body.enrollmentID!r} is already registered")
+    with ctx.lock:
+        secret = register_user(
+            ctx.ledger, who.signing_key(), org=org, name=body.enrollmentID, roles=["member"]
+        )
+    return JSONResponse(
+        {"info": "USER REGISTERED", "enrollmentID": body.enrollmentID, "enrollmentSecret": secret},
+        status_code=201,
+    )
+
+
+@router.post("/registerEnroll/enroll", status_code=201)
+def enroll_user(body: EnrollIn, request: Request, ctx: Ctx) -> Any:
+    """Enroll a registered user whose key this server will hold (opentaps cannot sign).
+
+    The ``vault_token`` or ``web_socket_key`` header sent with the request becomes the
+    user's API token from then on.
+    """
+    credential = request.headers.get("vault_token") or request.headers.get("web_socket_key")
+    if not credential:
+        raise PermissionDenied("send the vault_token or web_socket_key header to enroll")
+    state = ctx.ledger.state()
+    regs = [k for k in state.registrations if k.endswith(f"/{body.enrollmentID}")]
+    if len(regs) != 1:
+        raise NotFound(f"user {body.enrollmentID!r} is not registered (or is ambiguous)")
+    org = regs[0].split("/")[0]
+    with ctx.lock:
+        key, req = make_enrolment_request(org, body.enrollmentID, body.enrollmentSecret)
+        cert = ctx.home.ca.issue(ctx.ledger, req, ctx.passphrase)
+        path = ctx.home.user_keystore(org, body.enrollmentID)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_keystore(path, encrypt_key(key, ctx.passphrase, n=KEYSTORE_SCRYPT_N))
+        enroll(ctx.ledger, key, req, cert)
+        grant(ctx.ledger, ctx.ledger.channels, ctx.operator, org, key.address, role="member")
+    ctx.register_service_token(credential, ServiceAccount(org, body.enrollmentID, key.address))
+    return JSONResponse({"info": "USER ENROLLED", "address": key.address}, status_code=201)
