@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from fastapi import FastAPI
 
 from carbonledger import __version__
@@ -25,9 +27,9 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(routes_records.router)
     app.include_router(opentaps.router)
     try:
-        from carbonledger.web import install as install_web
+        web = importlib.import_module("carbonledger.web")
     except ImportError:  # the web UI is optional in minimal builds
-        install_web = None
-    if install_web is not None:
-        install_web(app)
+        web = None
+    if web is not None:
+        web.install(app)
     return app

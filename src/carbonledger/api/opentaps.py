@@ -17,6 +17,7 @@ accepted).
 from __future__ import annotations
 
 import hashlib
+import importlib
 from decimal import Decimal
 from typing import Annotated, Any
 
