@@ -30,6 +30,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         web = importlib.import_module("carbonledger.web")
     except ImportError:  # the web UI is optional in minimal builds
         web = None
-    if web is not None:
-        web.install(app)
+    install = getattr(web, "install", None)
+    if install is not None:
+        install(app)
     return app

@@ -78,12 +78,9 @@ def _field(message: str, name: str) -> str:
     raise InvalidInput(f"message: no {name} line")
 
 
-def _token(ctx: AppContext, address: str, expires: float) -> str:
-    payload = (
-        base64.urlsafe_b64encode(json.dumps({"sub": address, "exp": int(expires)}).encode())
-        .decode()
-        .rstrip("=")
-    )
+def _token(ctx: AppContext, address: str, expires: float, sid: str | None) -> str:
+    claims = {"sub": address, "exp": int(expires), "sid": sid}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     mac = hmac.new(ctx.secret, payload.encode(), hashlib.sha256).hexdigest()
     return f"{payload}.{mac}"
 
@@ -112,7 +109,7 @@ def login(
     if ident is None or ident.get("status") != "active":
         raise PermissionDenied(f"{address} is not an active identity on this ledger")
     expires_at = time.time() + TOKEN_SECONDS
-    unlocked = False
+    sid: str | None = None
     if passphrase:
         org, name = ident.get("org"), ident.get("name")
         key = (
@@ -122,19 +119,19 @@ def login(
         )
         if key.address != address:
             raise PermissionDenied("the keystore held here is for another key")
-        ctx.sessions[address] = (key, expires_at)
-        unlocked = True
+        sid = secrets.token_hex(16)
+        ctx.sessions[sid] = (key, expires_at)
     return {
-        "token": _token(ctx, address, expires_at),
+        "token": _token(ctx, address, expires_at, sid),
         "address": address,
         "roles": ident["roles"],
         "org": ident.get("org"),
         "expires": _iso(expires_at),
-        "session_key": unlocked,
+        "session_key": sid is not None,
     }
 
 
-def _bearer(ctx: AppContext, token: str) -> str:
+def _bearer(ctx: AppContext, token: str) -> tuple[str, str | None]:
     payload, _, mac = token.partition(".")
     good = hmac.new(ctx.secret, payload.encode(), hashlib.sha256).hexdigest()
     if not mac or not hmac.compare_digest(mac, good):
@@ -142,7 +139,7 @@ def _bearer(ctx: AppContext, token: str) -> str:
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     if time.time() > data["exp"]:
         raise SignatureInvalid("the bearer token expired; sign in again")
-    return str(data["sub"])
+    return str(data["sub"]), data.get("sid")
 
 
 def actor_of(ctx: AppContext, request: Request, *, user_id: str | None = None) -> Actor:
@@ -167,10 +164,10 @@ def actor_of(ctx: AppContext, request: Request, *, user_id: str | None = None) -
         return Actor(account.address, ident, ctx.service_key(account))
     if not token:
         raise SignatureInvalid("sign in first: POST /api/v1/auth/challenge then /auth/login")
-    address = _bearer(ctx, token)
+    address, sid = _bearer(ctx, token)
     ident = state.identities.get(address)
     if ident is None or ident.get("status") != "active":
         raise PermissionDenied(f"{address} is no longer an active identity")
-    session = ctx.sessions.get(address)
+    session = ctx.sessions.get(sid) if sid else None
     key = session[0] if session and session[1] > time.time() else None
     return Actor(address, ident, key)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound
-from carbonledger.factors import FactorCatalog
+from carbonledger.factors import DataWarning, FactorCatalog
 from carbonledger.services.home import Home
 
 __all__ = [
@@ -76,7 +77,13 @@ class AppContext:
     def open(cls, home: Home, passphrase: str) -> AppContext:
         """Unlock the operator key and open the ledger (the demo data after `demo`)."""
         operator = home.key(passphrase)
-        ctx = cls(home, home.ledger(operator), operator, passphrase, FactorCatalog(home=home.path))
+        catalog = FactorCatalog(home=home.path)
+        with warnings.catch_warnings():
+            # Loaded once here; self-contradicting data stays listed in each edition's
+            # ``warnings`` (served by /api/v1/factors) instead of warning per request.
+            warnings.simplefilter("ignore", DataWarning)
+            catalog.editions()
+        ctx = cls(home, home.ledger(operator), operator, passphrase, catalog)
         ctx.reload_service_accounts()
         return ctx
 

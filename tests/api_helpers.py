@@ -1,0 +1,79 @@
+"""A served ledger for API tests: organisations, a site, users with keys, a service account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from carbonledger.api import create_app
+from carbonledger.api.context import AppContext, ServiceAccount, new_api_token
+from carbonledger.core.domain import Organisation, Site
+from carbonledger.crypto.keys import PrivateKey, eip191_digest
+from carbonledger.crypto.keystore import encrypt_key, save_keystore
+from carbonledger.services.channels import grant
+from carbonledger.services.home import Home
+from carbonledger.services.identity import enroll, make_enrolment_request, register_user
+from carbonledger.services.registry import register_orgs, register_sites
+
+PASS = "api-test-passphrase"
+
+
+@dataclass
+class Served:
+    home: Home
+    ctx: AppContext
+    client: TestClient
+    admin: PrivateKey
+    users: dict[str, PrivateKey]
+    erp_token: str
+
+    def sign_in(self, key: PrivateKey, passphrase: str | None = None) -> dict[str, str]:
+        ch = self.client.post("/api/v1/auth/challenge", json={"address": key.address}).json()
+        sig = key.sign_digest(eip191_digest(ch["message"].encode())).hex()
+        body = {"message": ch["message"], "signature": sig, "passphrase": passphrase}
+        res = self.client.post("/api/v1/auth/login", json=body)
+        assert res.status_code == 200, res.text
+        return {"Authorization": f"Bearer {res.json()['token']}"}
+
+
+def enroll_user(
+    home: Home, ledger: object, admin: PrivateKey, org: str, name: str, roles: list[str]
+) -> PrivateKey:
+    secret = register_user(ledger, admin, org=org, name=name, roles=roles)  # type: ignore[arg-type]
+    key, request = make_enrolment_request(org, name, secret)
+    cert = home.ca.issue(ledger, request, PASS)  # type: ignore[arg-type]
+    path = home.user_keystore(org, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_keystore(path, encrypt_key(key, PASS, n=2**10))
+    enroll(ledger, key, request, cert)  # type: ignore[arg-type]
+    return key
+
+
+def served(path: Path) -> Served:
+    home = Home(path)
+    admin = home.init(PASS, scrypt_n=2**10)
+    ledger = home.ledger(admin)
+    orgs = [Organisation("acme", "Acme Corp", "US"), Organisation("audits", "Audit Firm", "GB")]
+    certs = {o.id: home.ca.create_org(o.id, o.name, PASS) for o in orgs}
+    register_orgs(ledger, ledger.channels, admin, orgs, ca_certs=certs)
+    register_sites(
+        ledger,
+        admin,
+        [
+            Site("hq", "acme", "HQ", "US", "60601", utility_id="4110"),
+            Site("plant", "acme", "Plant", "US", "78701", utility_id="1015"),
+        ],
+    )
+    users = {
+        "alice": enroll_user(home, ledger, admin, "acme", "alice", ["member"]),
+        "dana": enroll_user(home, ledger, admin, "audits", "dana", ["auditor"]),
+        "erp": enroll_user(home, ledger, admin, "acme", "erp", ["member"]),
+    }
+    grant(ledger, ledger.channels, admin, "acme", users["alice"].address, role="member")
+    grant(ledger, ledger.channels, admin, "acme", users["erp"].address, role="member")
+    token = new_api_token(home, ServiceAccount("acme", "erp", users["erp"].address))
+    ledger.close()
+    ctx = AppContext.open(home, PASS)
+    return Served(home, ctx, TestClient(create_app(ctx)), admin, users, token)

@@ -1,0 +1,198 @@
+"""opentaps SEAS compatibility: its emissions client's calls, field by field.
+
+The requests below are built exactly as opentaps SEAS's ``emissions_utils`` builds
+them: a multipart form with ``utilityId, partyId, fromDate, thruDate,
+energyUseAmount, energyUseUom`` and an optional ``emissionsDoc`` file, the
+``userId`` query parameter, and the ``vault_token`` (or ``web_socket_key``) header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+
+from tests.api_helpers import PASS, Served, served
+
+BASE = "/api/v1/utilityemissionchannel"
+# eGRID2023r2 RFCW (ZIP 60601, ComEd 4110) CO2e 916.054 lb/MWh; hand calculation for 1000 kWh:
+# 1 MWh x 916.054 lb x 0.45359237 kg/lb = 415.514...kg = 0.415514... t
+RFCW_2023_KG_PER_MWH = Decimal("916.054") * Decimal("0.45359237")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Served:
+    return served(tmp_path_factory.mktemp("opentaps") / "home")
+
+
+def _record(
+    api: Served,
+    *,
+    party: str,
+    start: str,
+    end: str,
+    amount: str = "1000",
+    doc: bytes | None = None,
+    header: str = "vault_token",
+) -> object:
+    data = {
+        "utilityId": "USA_EIA_4110",
+        "partyId": party,
+        "fromDate": start,
+        "thruDate": end,
+        "energyUseAmount": amount,
+        "energyUseUom": "kWh",
+    }
+    files = {"emissionsDoc": ("bill.pdf", doc, "application/pdf")} if doc else None
+    return api.client.post(
+        f"{BASE}/emissionscontract/recordEmissions",
+        params={"userId": "erp"},
+        data=data,
+        files=files,
+        headers={header: api.erp_token},
+    )
+
+
+def test_record_then_get_by_uuid_and_list(api: Served) -> None:
+    doc = b"%PDF-1.4 a utility bill"
+    res = _record(
+        api, party="1234567890", start="2023-04-01T00:00:00Z", end="2023-04-30T23:59:59Z", doc=doc
+    )
+    assert res.status_code == 201, res.text
+    rec = res.json()
+    assert rec["utilityId"] == "4110"
+    assert rec["partyId"] == "1234567890"
+    assert rec["fromDate"] == "2023-04-01T00:00:00Z"
+    assert rec["thruDate"] == "2023-04-30T23:59:59Z"
+    expected_t = (RFCW_2023_KG_PER_MWH).quantize(Decimal("0.000001")) / 1000
+    assert Decimal(str(rec["emissionsAmount"])) == expected_t
+    assert rec["emissionsUom"] == "tCO2e"
+    # renewable share of RFCW in eGRID2023r2: 7.6 % of 1000 kWh, non-renewable 92.3 %
+    assert rec["renewableEnergyUseAmount"] == pytest.approx(76.0)
+    assert rec["nonrenewableEnergyUseAmount"] == pytest.approx(923.0)
+    assert rec["energyUseAmount"] == 1000.0 and rec["energyUseUom"] == "kWh"
+    assert rec["factorSource"] == "eGRID egrid2023r2 subregion RFCW"
+    assert rec["md5"] == hashlib.md5(doc, usedforsecurity=False).hexdigest()
+    assert rec["tokenId"] is None
+    got = api.client.get(
+        f"{BASE}/emissionscontract/getEmissionsData/{rec['uuid']}",
+        params={"userId": "erp"},
+        headers={"vault_token": api.erp_token},
+    )
+    assert got.status_code == 200
+    assert {k: got.json()[k] for k in ("uuid", "partyId", "emissionsAmount", "fromDate")} == {
+        k: rec[k] for k in ("uuid", "partyId", "emissionsAmount", "fromDate")
+    }
+    listed = api.client.get(
+        f"{BASE}/emissionscontract/getAllEmissionsData/USA_EIA_4110/1234567890",
+        params={"userId": "erp"},
+        headers={"web_socket_key": api.erp_token},
+    )
+    assert listed.status_code == 200
+    assert [r["uuid"] for r in listed.json()] == [rec["uuid"]]
+    ranged = api.client.get(
+        f"{BASE}/emissionscontract/getAllEmissionsDataByDateRange/2023-04-15T00:00:00Z/"
+        "2023-05-01T00:00:00Z",
+        params={"userId": "erp"},
+        headers={"vault_token": api.erp_token},
+    )
+    assert rec["uuid"] in [r["uuid"] for r in ranged.json()]
+
+
+def test_duplicate_and_overlap_are_409(api: Served) -> None:
+    first = _record(api, party="777", start="2023-01-01T00:00:00Z", end="2023-01-31T00:00:00Z")
+    assert first.status_code == 201
+    again = _record(api, party="777", start="2023-01-01T00:00:00Z", end="2023-01-31T00:00:00Z")
+    assert again.status_code == 409
+    overlap = _record(api, party="777", start="2023-01-15T00:00:00Z", end="2023-02-14T00:00:00Z")
+    assert overlap.status_code == 409
+    assert "overlaps" in overlap.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("fromDate", "yesterday", "fromDate"),
+        ("energyUseAmount", "-3", "energyUseAmount"),
+        ("energyUseAmount", "0", "energyUseAmount"),
+        ("energyUseUom", "mt", "ambiguous"),
+        ("utilityId", "99999", "no site of organisation 'acme' is served by utility"),
+    ],
+)
+def test_invalid_input_is_412(api: Served, field: str, value: str, reason: str) -> None:
+    data = {
+        "utilityId": "4110",
+        "partyId": "412",
+        "fromDate": "2023-06-01T00:00:00Z",
+        "thruDate": "2023-06-30T00:00:00Z",
+        "energyUseAmount": "5",
+        "energyUseUom": "kWh",
+    }
+    data[field] = value
+    res = api.client.post(
+        f"{BASE}/emissionscontract/recordEmissions",
+        params={"userId": "erp"},
+        data=data,
+        headers={"vault_token": api.erp_token},
+    )
+    assert res.status_code == 412, res.text
+    assert reason in res.json()["detail"]
+
+
+def test_credentials(api: Served) -> None:
+    url = f"{BASE}/emissionscontract/getAllEmissionsData/4110/1"
+    assert api.client.get(url).status_code == 401
+    assert api.client.get(url, headers={"vault_token": "clk_nope"}).status_code == 401
+    wrong_user = api.client.get(
+        url, params={"userId": "someone"}, headers={"vault_token": api.erp_token}
+    )
+    assert wrong_user.status_code == 403
+
+
+def test_register_and_enroll_an_opentaps_user(api: Served) -> None:
+    without_key = api.sign_in(api.admin, None)
+    refused = api.client.post(
+        f"{BASE}/registerEnroll/register",
+        json={"enrollmentID": "clerk", "affiliation": "acme.accounts"},
+        headers=without_key,
+    )
+    assert refused.status_code == 403
+    assert "sign the transaction yourself" in refused.json()["detail"]
+    admin_token = api.sign_in(api.admin, PASS)  # opt in: the server unlocks the admin keystore
+    reg = api.client.post(
+        f"{BASE}/registerEnroll/register",
+        json={"enrollmentID": "clerk", "affiliation": "acme.accounts"},
+        headers=admin_token,
+    )
+    assert reg.status_code == 201, reg.text
+    secret = reg.json()["enrollmentSecret"]
+    assert (
+        api.client.post(
+            f"{BASE}/registerEnroll/register",
+            json={"enrollmentID": "clerk", "affiliation": "acme.accounts"},
+            headers=admin_token,
+        ).status_code
+        == 409
+    )
+    enrolled = api.client.post(
+        f"{BASE}/registerEnroll/enroll",
+        json={"enrollmentID": "clerk", "enrollmentSecret": secret},
+        headers={"web_socket_key": '{"pub": "session-key-of-clerk"}'},
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    res = api.client.post(
+        f"{BASE}/emissionscontract/recordEmissions",
+        params={"userId": "clerk"},
+        data={
+            "utilityId": "1015",
+            "partyId": "55",
+            "fromDate": "2023-03-01T00:00:00Z",
+            "thruDate": "2023-03-31T00:00:00Z",
+            "energyUseAmount": "200",
+            "energyUseUom": "kWh",
+        },
+        headers={"web_socket_key": '{"pub": "session-key-of-clerk"}'},
+    )
+    assert res.status_code == 201, res.text
+    assert res.json()["factorSource"] == "eGRID egrid2023r2 subregion ERCT"
