@@ -39,14 +39,16 @@ def _problem(res: object, status: int) -> dict[str, object]:
     assert res.status_code == status, res.text  # type: ignore[attr-defined]
     assert res.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
     body: dict[str, object] = res.json()  # type: ignore[attr-defined]
-    assert body["status"] == status and body["detail"]
+    assert body["status"] == status
+    assert body["detail"]
     return body
 
 
 def test_sign_in_flow_and_failures(api: Served) -> None:
     key = api.users["alice"]
     ch = api.client.post(f"{V1}/auth/challenge", json={"address": key.address}).json()
-    assert key.address in ch["message"] and f"Nonce: {ch['nonce']}" in ch["message"]
+    assert key.address in ch["message"]
+    assert f"Nonce: {ch['nonce']}" in ch["message"]
     other = PrivateKey.generate().sign_digest(eip191_digest(ch["message"].encode())).hex()
     body = _problem(
         api.client.post(f"{V1}/auth/login", json={"message": ch["message"], "signature": other}),
@@ -71,7 +73,8 @@ def test_sign_in_flow_and_failures(api: Served) -> None:
 
 def test_public_routes(api: Served) -> None:
     status = api.client.get(f"{V1}/status").json()
-    assert status["organisations"] == 2 and status["sites"] == 2
+    assert status["organisations"] == 2
+    assert status["sites"] == 2
     assert {o["id"] for o in api.client.get(f"{V1}/organisations").json()} == {"acme", "audits"}
     assert [s["id"] for s in api.client.get(f"{V1}/sites", params={"org": "acme"}).json()] == [
         "hq",
@@ -103,11 +106,13 @@ def test_records_pagination_filters_and_detail(api: Served) -> None:
     alice = api.sign_in(api.users["alice"], PASS)
     _problem(api.client.get(f"{V1}/records"), 401)
     page = api.client.get(f"{V1}/records", params={"site": "hq", "limit": 5}, headers=alice).json()
-    assert len(page["items"]) == 5 and page["next_offset"] == 5
+    assert len(page["items"]) == 5
+    assert page["next_offset"] == 5
     rest = api.client.get(
         f"{V1}/records", params={"site": "hq", "limit": 100, "offset": 5}, headers=alice
     ).json()
-    assert len(rest["items"]) == 7 and rest["next_offset"] is None
+    assert len(rest["items"]) == 7
+    assert rest["next_offset"] is None
     june = api.client.get(
         f"{V1}/records", params={"since": "2023-06-01", "until": "2023-06-30"}, headers=alice
     ).json()["items"]
@@ -120,7 +125,8 @@ def test_records_pagination_filters_and_detail(api: Served) -> None:
     assert mine["recomputed"]["kg_co2e"] == mine["kg_co2e"]
     dana = api.sign_in(api.users["dana"], PASS)
     theirs = api.client.get(f"{V1}/records/{rid}", headers=dana).json()
-    assert "billed" not in theirs and "wrapped for" in theirs["sealed"]
+    assert "billed" not in theirs
+    assert "wrapped for" in theirs["sealed"]
     _problem(api.client.get(f"{V1}/records/nope", headers=alice), 404)
     doc = api.client.get(f"{V1}/records/{rid}/proof").json()
     assert check_proof(doc, expect_signer=api.admin.address)["id"] == rid
@@ -151,7 +157,8 @@ def test_bills_json_and_csv_errors(api: Served) -> None:
         ],
     )
     report = res.json()
-    assert res.status_code == 201 and report["recorded"] == 1
+    assert res.status_code == 201
+    assert report["recorded"] == 1
     assert report["rejected"] == [
         {"line": 1, "field": "start", "reason": "'2023-02-30' is not a date (use YYYY-MM-DD)"}
     ]
@@ -281,7 +288,8 @@ def test_channels_and_audits(api: Served) -> None:
         json={"org": "acme", "start": "2023-01-01", "end": "2023-12-31"},
     )
     assert report.status_code == 201, report.text
-    assert report.json()["failures"] == [] and report.json()["verified"] >= 12
+    assert report.json()["failures"] == []
+    assert report.json()["verified"] >= 12
     assert report.json()["id"] in {a["id"] for a in api.client.get(f"{V1}/audits").json()}
     _problem(
         api.client.post(

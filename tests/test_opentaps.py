@@ -71,7 +71,8 @@ def test_record_then_get_by_uuid_and_list(api: Served) -> None:
     # renewable share of RFCW in eGRID2023r2: 7.6 % of 1000 kWh, non-renewable 92.3 %
     assert rec["renewableEnergyUseAmount"] == pytest.approx(76.0)
     assert rec["nonrenewableEnergyUseAmount"] == pytest.approx(923.0)
-    assert rec["energyUseAmount"] == 1000.0 and rec["energyUseUom"] == "kWh"
+    assert rec["energyUseAmount"] == 1000.0
+    assert rec["energyUseUom"] == "kWh"
     assert rec["factorSource"] == "eGRID egrid2023r2 subregion RFCW"
     assert rec["md5"] == hashlib.md5(doc, usedforsecurity=False).hexdigest()
     assert rec["tokenId"] is None
