@@ -77,7 +77,10 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
-    "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.rules.tokens": [
+        "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
+        "project_leaf", "token_exists", "token_ids",
+    ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
     "carbonledger.core.tx": [
         "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
@@ -195,7 +198,7 @@ PUBLIC: dict[str, list[str]] = {
         "StoredItem", "VerifyReport",
     ],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
-    "carbonledger.services.bills_csv": ["COLUMNS", "ParsedBills", "parse_bills"],
+    "carbonledger.services.bills_csv": ["COLUMNS", "ParsedBills", "iter_bills", "parse_bills"],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
     ],
@@ -211,7 +214,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.services.records": ["RecordReader", "find_item"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.sealing": [
-        "DetailReader", "bill_detail", "detail_commitment", "seal_details",
+        "DetailReader", "SaltPool", "bill_detail", "detail_commitment", "seal_details",
     ],
 }  # fmt: skip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from carbonledger.errors import IntegrityError, NotFound
 
@@ -31,9 +31,14 @@ CREATE TABLE IF NOT EXISTS blob (
 class SqliteChannelStore:
     """Implements :class:`carbonledger.ports.channels.ChannelStore` on a SQLite connection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        conn.executescript(CHANNEL_SCHEMA)
+    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
+        # ``connection()`` gives the calling thread's own connection to the file.
+        self._connection = connection
+        connection().executescript(CHANNEL_SCHEMA)
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._connection()
 
     def put_keys(self, channel: str, epoch: int, wrapped: Mapping[str, bytes]) -> None:
         # Stored by content: a wrapped key that the ledger never records (its

@@ -60,9 +60,11 @@ class SqliteLedger:
     def __init__(self, path: str | Path, operator: PrivateKey | None = None) -> None:
         self.path = str(path)
         self._operator = operator
-        self._conn = connect(self.path)
+        self._conn = connect(self.path)  # the writer's: used under self._lock
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         #: Sealed channel data and wrapped keys, in the same file.
-        self.channels = SqliteChannelStore(self._conn)
+        self.channels = SqliteChannelStore(self._reader)
         self._lock = threading.Lock()
         self._damage: IntegrityError | None = None
         try:
@@ -109,18 +111,28 @@ class SqliteLedger:
                 start += 1 << level
         return out
 
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's connection for reads (WAL: readers never block the writer)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+            self._readers.append(conn)
+        return conn
+
     def _node(self, level: int, idx: int) -> bytes:
         if level >= NODE_MIN_LEVEL:
-            row = self._conn.execute(
-                "SELECT hash FROM node WHERE level = ? AND idx = ?", (level, idx)
-            ).fetchone()
+            row = (
+                self._reader()
+                .execute("SELECT hash FROM node WHERE level = ? AND idx = ?", (level, idx))
+                .fetchone()
+            )
             if row is None:
                 raise IntegrityError(f"Merkle node ({level}, {idx}) is missing", entry=None)
             return bytes(row[0])
         lo, hi = idx << level, (idx + 1) << level
         hashes = [
             leaf_hash(d)
-            for (d,) in self._conn.execute(
+            for (d,) in self._reader().execute(
                 "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx", (lo, hi)
             )
         ]
@@ -251,13 +263,13 @@ class SqliteLedger:
             args.append(query.until)
         sql.append("ORDER BY idx LIMIT ? OFFSET ?")
         args += [-1 if query.limit is None else query.limit, query.offset]
-        for idx, seq, data in self._conn.execute(" ".join(sql), args):
+        for idx, seq, data in self._reader().execute(" ".join(sql), args):
             yield StoredItem(idx, seq, bytes(data), orjson.loads(data))
 
     def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
         out: list[PeriodKey] = []
         for account in accounts:
-            for acct, start, end, rid, data in self._conn.execute(
+            for acct, start, end, rid, data in self._reader().execute(
                 "SELECT account, pstart, pend, rid, data FROM leaf"
                 " WHERE kind = 'emissions_record' AND account = ?",
                 (account,),
@@ -269,10 +281,14 @@ class SqliteLedger:
         return out
 
     def latest_checkpoint(self) -> Checkpoint:
-        row = self._conn.execute(
-            "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
-            " ORDER BY size DESC LIMIT 1"
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute(
+                "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
+                " ORDER BY size DESC LIMIT 1"
+            )
+            .fetchone()
+        )
         if row is None:
             raise NotFound("the ledger has no checkpoint yet")
         size, prev_size, root, when, signer, sig = row
@@ -296,9 +312,11 @@ class SqliteLedger:
         head = self.latest_checkpoint()
         if not 0 <= leaf_index < head.size:
             raise NotFound(f"leaf {leaf_index} is not in the ledger (size {head.size})")
-        data, seq = self._conn.execute(
-            "SELECT data, seq FROM leaf WHERE idx = ?", (leaf_index,)
-        ).fetchone()
+        data, seq = (
+            self._reader()
+            .execute("SELECT data, seq FROM leaf WHERE idx = ?", (leaf_index,))
+            .fetchone()
+        )
         path = inclusion_proof(leaf_index, head.size, self._node)
         tx = self._tx_evidence(seq, leaf_index) if with_tx else {}
         return InclusionProof(
@@ -306,15 +324,19 @@ class SqliteLedger:
         )
 
     def _tx_evidence(self, seq: int, leaf_index: int) -> dict[str, Any]:
-        body, sig, first, count, ehash, when = self._conn.execute(
-            "SELECT body, signature, first_leaf, n_leaves, entry_hash, ledger_time FROM tx"
-            " WHERE seq = ?",
-            (seq,),
-        ).fetchone()
+        body, sig, first, count, ehash, when = (
+            self._reader()
+            .execute(
+                "SELECT body, signature, first_leaf, n_leaves, entry_hash, ledger_time FROM tx"
+                " WHERE seq = ?",
+                (seq,),
+            )
+            .fetchone()
+        )
         levels = [
             [
                 leaf_hash(d)
-                for (d,) in self._conn.execute(
+                for (d,) in self._reader().execute(
                     "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
                     (first, first + count),
                 )
@@ -339,4 +361,6 @@ class SqliteLedger:
             return verify_connection(self._conn)
 
     def close(self) -> None:
+        for conn in self._readers:
+            conn.close()
         self._conn.close()

@@ -107,7 +107,9 @@ def derived_columns(item: dict[str, Any]) -> Columns:
 
 def connect(path: str) -> sqlite3.Connection:
     """Open the ledger file in WAL mode with full durability on commit."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # A generous busy timeout: readers and the channel store wait for a commit in
+    # progress instead of failing.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed batch survives a power cut, not just a killed process;
     # batches are large, so the fsync per commit is cheap.

@@ -7,15 +7,18 @@ import json
 import secrets
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound
 from carbonledger.factors import DataWarning, FactorCatalog
 from carbonledger.services.home import Home
+
+T = TypeVar("T")
 
 __all__ = [
     "AppContext",
@@ -62,7 +65,7 @@ class ServiceAccount:
 @dataclass
 class AppContext:
     home: Home
-    ledger: SqliteLedger
+    ledger: GroupCommitLedger
     operator: PrivateKey
     passphrase: str
     catalog: FactorCatalog
@@ -83,9 +86,20 @@ class AppContext:
             # ``warnings`` (served by /api/v1/factors) instead of warning per request.
             warnings.simplefilter("ignore", DataWarning)
             catalog.editions()
-        ctx = cls(home, home.ledger(operator), operator, passphrase, catalog)
+        ctx = cls(home, GroupCommitLedger(home.ledger(operator)), operator, passphrase, catalog)
         ctx.reload_service_accounts()
         return ctx
+
+    def write(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (which submits transactions) and wait until they are committed.
+
+        Building transactions is serialised (nonces, duplicate checks); the commit
+        itself is shared with other requests (group commit).
+        """
+        with self.lock, self.ledger.deferred():
+            result = work()
+        self.ledger.wait()
+        return result
 
     def reload_service_accounts(self) -> None:
         path = api_tokens_file(self.home)

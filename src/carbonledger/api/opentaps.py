@@ -144,15 +144,12 @@ async def record_emissions(
         )
     except InvalidInput as exc:
         return problem(412, "precondition-failed", str(exc))
-    with ctx.lock:
-        report = import_bills(
-            ctx.ledger,
-            who.signing_key(),
-            ctx.catalog,
-            [bill],
-            store=ctx.ledger.channels,
-            source="opentaps",
+    key = who.signing_key()
+    report = ctx.write(
+        lambda: import_bills(
+            ctx.ledger, key, ctx.catalog, [bill], store=ctx.ledger.channels, source="opentaps"
         )
+    )
     if report.duplicates or any(e.field == "period" for e in report.rejected):
         reason = report.rejected[0].reason if report.rejected else "this bill is already recorded"
         return problem(409, "conflict", reason)

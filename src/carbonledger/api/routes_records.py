@@ -67,15 +67,12 @@ def _bill(b: BillIn, line: int) -> Bill:
 def _import(
     ctx: AppContext, who: Actor, bills: list[Bill], source: str, errors: list[RowError]
 ) -> dict[str, Any]:
-    with ctx.lock:
-        report: ImportReport = import_bills(
-            ctx.ledger,
-            who.signing_key(),
-            ctx.catalog,
-            bills,
-            store=ctx.ledger.channels,
-            source=source,
+    key = who.signing_key()
+    report: ImportReport = ctx.write(
+        lambda: import_bills(
+            ctx.ledger, key, ctx.catalog, bills, store=ctx.ledger.channels, source=source
         )
+    )
     report.rows += len(errors)
     report.rejected.extend(errors)
     report.rejected.sort(key=lambda e: e.line)

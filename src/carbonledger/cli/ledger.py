@@ -82,7 +82,8 @@ def proof(
     leaf: bool = typer.Option(False, "--leaf", help="RECORD is a leaf index."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the proof to this file."),
     reveal: bool = typer.Option(
-        False, "--reveal",
+        False,
+        "--reveal",
         help="Disclose the record's sealed details (needs a member's key) so the checker"
         " can recompute the emissions.",
     ),

@@ -1,0 +1,182 @@
+"""Group commit: many concurrent writers, one SQLite commit (and one fsync) per batch.
+
+A server handling many small writes (one bill per request) would otherwise pay
+one fsync per request. :class:`GroupCommitLedger` wraps a ledger: ``submit``
+checks each transaction against a *speculative* state (the committed state plus
+everything accepted but not yet committed), queues it and returns at once; a
+writer thread commits whatever is queued as one batch. ``wait()`` blocks the
+calling thread until its own transactions are committed (raising if the commit
+failed), so a request answers only once its data is durable.
+
+Reads see committed data; ``state()`` and ``periods()`` also see what is queued,
+so nonces, calculation bases and duplicate checks stay consistent for the next
+writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+
+import orjson
+
+from carbonledger.adapters.sqlite_channels import SqliteChannelStore
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.tx import SignedTx, check_tx, utc_now
+from carbonledger.ports.ledger import (
+    Checkpoint,
+    InclusionProof,
+    ItemQuery,
+    PeriodKey,
+    Receipt,
+    StoredItem,
+    VerifyReport,
+)
+
+__all__ = ["GroupCommitLedger"]
+
+
+class GroupCommitLedger:
+    """Implements :class:`carbonledger.ports.ledger.LedgerPort` over a :class:`SqliteLedger`."""
+
+    def __init__(self, ledger: SqliteLedger, *, max_batch: int = 1000) -> None:
+        self.inner = ledger
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._queue: list[tuple[SignedTx, Future[Receipt]]] = []
+        self._spec = ledger.state()
+        self._pending_periods: dict[str, list[PeriodKey]] = {}
+        self._mine = threading.local()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    @property
+    def channels(self) -> SqliteChannelStore:
+        return self.inner.channels
+
+    def latest_checkpoint(self) -> Checkpoint:
+        return self.inner.latest_checkpoint()
+
+    # -- writes -------------------------------------------------------------
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within this block, ``submit`` queues and returns at once; call :meth:`wait` after."""
+        self._mine.deferred = True
+        try:
+            yield
+        finally:
+            self._mine.deferred = False
+
+    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        """Check and queue ``txs`` (all or none) and wait for their commit.
+
+        Inside :meth:`deferred` it returns no receipts at once instead: call :meth:`wait`.
+        """
+        self._enqueue(txs)
+        if getattr(self._mine, "deferred", False):
+            return []
+        return self.wait()
+
+    def _enqueue(self, txs: Sequence[SignedTx]) -> None:
+        with self._lock:
+            spec = self._spec.copy()
+            now = utc_now()
+            checked = []
+            for raw in txs:
+                tx = check_tx(raw)
+                items = (
+                    list(tx.objects)
+                    if tx.objects is not None
+                    else [orjson.loads(d) for d in tx.items]
+                )
+                apply(spec, tx.body, items, now=now)
+                checked.append((tx, items))
+            self._spec = spec
+            futures = getattr(self._mine, "futures", None)
+            if futures is None:
+                futures = self._mine.futures = []
+            for tx, items in checked:
+                future: Future[Receipt] = Future()
+                self._queue.append((tx, future))
+                futures.append(future)
+                for item in items:
+                    if item.get("kind") == "emissions_record":
+                        account = f"{item['site']}/{item['account']}"
+                        self._pending_periods.setdefault(account, []).append(
+                            PeriodKey(
+                                account,
+                                item["period"]["start"],
+                                item["period"]["end"],
+                                item["id"],
+                                None,
+                                None,
+                                item,
+                            )
+                        )
+            self._ready.notify()
+
+    def wait(self) -> list[Receipt]:
+        """Block until this thread's queued transactions are committed; their receipts."""
+        futures: list[Future[Receipt]] = getattr(self._mine, "futures", None) or []
+        self._mine.futures = []
+        return [f.result() for f in futures]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._stopped:
+                    self._ready.wait()
+                if self._stopped and not self._queue:
+                    return
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+            try:
+                receipts = self.inner.submit([tx for tx, _ in batch])
+            except BaseException as exc:  # handed to every waiting writer
+                with self._lock:
+                    self._spec = self.inner.state()  # forget what was not committed
+                    for _, future in self._queue:
+                        future.set_exception(exc)
+                    self._queue.clear()
+                    self._pending_periods.clear()
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            with self._lock:
+                if not self._queue:
+                    self._pending_periods.clear()
+            for (_, future), receipt in zip(batch, receipts, strict=True):
+                future.set_result(receipt)
+
+    def close(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._ready.notify()
+        self._thread.join()
+        self.inner.close()
+
+    # -- reads --------------------------------------------------------------
+    def state(self) -> LedgerState:
+        with self._lock:
+            return self._spec.copy()
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        return self.inner.items(query)
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        found = self.inner.periods(accounts)
+        with self._lock:
+            for account in accounts:
+                found.extend(self._pending_periods.get(account, ()))
+        return found
+
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        return self.inner.proof(leaf_index, with_tx=with_tx)
+
+    def verify(self) -> VerifyReport:
+        return self.inner.verify()
