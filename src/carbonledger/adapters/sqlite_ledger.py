@@ -205,6 +205,10 @@ class SqliteLedger:
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
+            if "tx.seq" in str(exc) or "checkpoint.size" in str(exc):
+                raise Conflict(
+                    "the ledger moved on (another writer committed first): reopen it and retry"
+                ) from exc
             raise Conflict(f"already recorded (same account and period): {exc}") from exc
         except BaseException:
             if conn.in_transaction:

@@ -34,7 +34,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from carbonledger.cli import audit, bills, channels, demo, ledger, org, serve, users
+    from carbonledger.cli import audit, bills, channels, demo, ledger, org, serve, tokens, users
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
     from carbonledger.cli.greenbutton import app as greenbutton_app
@@ -46,6 +46,7 @@ def _register() -> None:
     channels.register(app)
     audit.register(app)
     serve.register(app)
+    tokens.register(app)
     demo.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
         calc

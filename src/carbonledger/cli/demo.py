@@ -55,6 +55,26 @@ def demo(home: Path | None = HomeOption) -> None:
             f" {len(a.failures)} did not hold; {a.total_kg_co2e / 1000:,.3f} t CO2e; report"
             f" signed on the ledger (entry {a.receipt.seq if a.receipt else '?'})"
         )
+    tokens = result.tokens
+    if tokens:
+        for step in tokens.get("steps", []):
+            console.print(f"[dim]-[/] {step}")
+        s2, net = tokens["scope2"], tokens["net"]
+        table = Table(title=f"Scope 2 {DEMO_YEAR}, location- and market-based (t CO2e)")
+        for col in ("site", "location", "market"):
+            table.add_column(col, justify="left" if col == "site" else "right")
+        for site, row in s2["by_site"].items():
+            table.add_row(site, row["location_t_co2e"], row["market_t_co2e"])
+        table.add_row(
+            "[bold]total", f"[bold]{s2['location_t_co2e']}", f"[bold]{s2['market_t_co2e']}"
+        )
+        console.print(table)
+        console.print(f"{s2['residual']}")
+        console.print(
+            f"net emissions: audited {net['audited_t_co2e']} t - retired offsets"
+            f" {net['offsets_t_co2e']} t = {net['net_t_co2e']} t CO2e (REC displacement"
+            f" {net['rec_displacement_t_co2e']} t shown separately)"
+        )
     if result.refused:
         console.print(f"after revocation: [yellow]{result.refused}[/]")
     v = result.verify

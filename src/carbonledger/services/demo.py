@@ -31,6 +31,7 @@ from carbonledger.ports.ledger import ItemQuery, VerifyReport
 from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.channels import grant
+from carbonledger.services.demo_tokens import run_token_demo
 from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
 from carbonledger.services.identity import (
     enroll,
@@ -96,6 +97,7 @@ class DemoResult:
     identities: dict[str, str] = field(default_factory=dict)
     audit: AuditReport | None = None
     refused: str = ""
+    tokens: dict[str, Any] = field(default_factory=dict)
 
 
 def _month_periods(year: int) -> list[tuple[date, date]]:
@@ -218,6 +220,18 @@ def run_demo(
         alice, dana = _register(story)
         _import(story, alice)
         _audit_and_revoke(story, alice, dana)
+        story.say(
+            "GreenMarkets issues RECs and offsets (a real project from the offsets"
+            " directory); Northwind retires them; Scope 2 both ways and net emissions"
+        )
+        story.result.tokens = run_token_demo(
+            story.ledger,
+            story.store,
+            story.admin,
+            story.home,
+            story.passphrase,
+            enroll=story.enroll,
+        )
         _verify(story)
     finally:
         story.ledger.close()

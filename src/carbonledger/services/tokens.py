@@ -1,0 +1,412 @@
+"""Token network services: issue, transfer, retire; balances, totals and history.
+
+Every function builds the ledger items, signs them with the acting key and
+submits them; the rules in :mod:`carbonledger.core.rules.tokens` decide. Amounts
+are integers of each type's base unit (REC: MWh; OFFSET: t CO2e;
+AUDITED_EMISSIONS: mg CO2e).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
+from carbonledger.core.rules.tokens import get_token, next_serials, token_ids
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
+from carbonledger.core.tokens.offsets import OffsetDirectory
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import Conflict, InvalidInput, NotFound
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
+from carbonledger.services.channels import submit_one
+
+__all__ = [
+    "TOKEN_KINDS",
+    "Balance",
+    "Issued",
+    "balances",
+    "issue_audited",
+    "issue_audited_emissions",
+    "issue_offset",
+    "issue_rec",
+    "list_tokens",
+    "mint",
+    "resolve_holder",
+    "retire",
+    "retirements",
+    "token_history",
+    "transfer",
+]
+
+#: Ledger item kinds of the token network, as stored.
+TOKEN_KINDS = ("token", "token_mint", "token_transfer", "token_retirement")
+_MG_PER_KG = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    token: str
+    receipt: Receipt
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    holder: str
+    token: str
+    type: str
+    unit: str
+    available: int
+    retired: int
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def resolve_holder(state: LedgerState, holder: str) -> str:
+    """An address (``0x...``), ``org/name`` of an enrolled user, or ``org:<id>``."""
+    if holder.startswith(("0x", "org:")):
+        return holder
+    org, sep, name = holder.partition("/")
+    reg = state.registrations.get(holder) if sep and org and name else None
+    if reg is None or reg.get("address") is None:
+        raise NotFound(f"holder {holder!r} is not an address or an enrolled ORG/NAME")
+    return str(reg["address"])
+
+
+def _serial(prefix: str, start: int, amount: int) -> dict[str, Any]:
+    return SerialRange(prefix, start, start + amount - 1).to_json()
+
+
+def issue_rec(
+    ledger: LedgerPort,
+    dealer: PrivateKey,
+    *,
+    to: str,
+    mwh: int,
+    facility: str,
+    grid_region: str,
+    generation: tuple[date, date],
+    registry: str,
+    serial_prefix: str,
+    serial_start: int,
+    facility_id: str | None = None,
+    technology: str | None = None,
+    token_id: str | None = None,
+) -> Issued:
+    """Issue ``mwh`` certificates (one per MWh and serial) to ``to`` (a ``rec_dealer`` signs)."""
+    tid = token_id or _new_id("rec")
+    item = {
+        "kind": "token",
+        "id": tid,
+        "type": REC,
+        "amount": mwh,
+        "to": resolve_holder(ledger.state(), to),
+        "facility": {"name": facility, "id": facility_id},
+        "grid_region": grid_region,
+        "generation": {"start": generation[0].isoformat(), "end": generation[1].isoformat()},
+        "technology": technology,
+        "registry": registry,
+        "serial": _serial(serial_prefix, serial_start, mwh),
+    }
+    return Issued(tid, submit_one(ledger, dealer, "issue_token", [item]))
+
+
+def issue_offset(
+    ledger: LedgerPort,
+    dealer: PrivateKey,
+    directory: OffsetDirectory,
+    *,
+    project: str,
+    to: str,
+    tonnes: int,
+    vintage: int,
+    serial_prefix: str,
+    serial_start: int,
+    token_id: str | None = None,
+) -> Issued:
+    """Issue ``tonnes`` credits of a directory project (an ``offset_dealer`` signs).
+
+    The directory edition must be registered on the ledger (see
+    :func:`carbonledger.services.offsets.register_directory`).
+    """
+    found = directory.get(project)
+    if vintage not in found.vintages and found.vintages:
+        known = ", ".join(str(v) for v in sorted(found.vintages))
+        raise InvalidInput(f"vintage {vintage}: project {project} has issuance for {known} only")
+    tid = token_id or _new_id("offset")
+    item = {
+        "kind": "token",
+        "id": tid,
+        "type": OFFSET,
+        "amount": tonnes,
+        "to": resolve_holder(ledger.state(), to),
+        "directory": directory.id,
+        "project": found.summary(),
+        "project_proof": directory.proof(project),
+        "vintage": vintage,
+        "registry": found.registry,
+        "serial": _serial(serial_prefix, serial_start, tonnes),
+    }
+    return Issued(tid, submit_one(ledger, dealer, "issue_token", [item]))
+
+
+def issue_audited(
+    ledger: LedgerPort,
+    auditor: PrivateKey,
+    *,
+    org: str,
+    scope: str,
+    start: date,
+    end: date,
+    report: str | None = None,
+    exclude: frozenset[str] = frozenset(),
+    token_id: str | None = None,
+) -> Issued:
+    """Mint the audited emissions of ``org``'s records of ``scope`` in [start, end], retired.
+
+    The manifest lists each record with its ledger leaf hash; the amount is the
+    sum of their ``kg_co2e`` in mg (exact: records are rounded to 0.000001 kg).
+    ``scope`` ``"2"`` takes location-based Scope 2 records. ``exclude`` drops
+    records (e.g. those an audit found wanting).
+    """
+    want = "2-location" if scope == "2" else scope
+    entries: list[dict[str, str]] = []
+    total = Decimal(0)
+    query = ItemQuery(
+        kind="emissions_record", org=org, since=start.isoformat(), until=end.isoformat()
+    )
+    for stored in ledger.items(query):
+        rec = stored.item
+        if rec["id"] in exclude or str(rec["trace"].get("scope")) not in _scopes(want):
+            continue
+        entries.append({"record": rec["id"], "leaf": leaf_hash(stored.data).hex()})
+        total += Decimal(rec["kg_co2e"])
+    if not entries:
+        raise NotFound(f"no scope {scope} records of {org!r} between {start} and {end}")
+    mg = total * _MG_PER_KG
+    if mg != mg.to_integral_value():
+        raise InvalidInput(f"audited total {total} kg is not a whole number of mg")
+    root = root_from_leaf_hashes([bytes.fromhex(e["leaf"]) for e in entries]).hex()
+    tid = token_id or _new_id("audited")
+    item = {
+        "kind": "token",
+        "id": tid,
+        "type": AUDITED,
+        "amount": int(mg),
+        "org": org,
+        "scope": scope,
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "manifest": {"entries": entries, "root": root},
+        "report": report,
+    }
+    return Issued(tid, submit_one(ledger, auditor, "issue_token", [item]))
+
+
+def issue_audited_emissions(
+    ledger: LedgerPort,
+    store: ChannelStore,
+    auditor: PrivateKey,
+    *,
+    record_ids: Sequence[str],
+    token_id: str | None = None,
+) -> dict[str, Any]:
+    """Mint audited emissions for the listed records (the opentaps API's call); the token.
+
+    Each record is opened with the auditor's channel key and recomputed from its
+    trace first; one that does not recompute is refused, naming it. The scope is
+    that of the records (``1``, ``2`` or ``1+2``), the period their span, the
+    organisation theirs (all records must be of one organisation).
+    """
+    from carbonledger.services.records import RecordReader, find_item
+
+    if not record_ids or len(set(record_ids)) != len(record_ids):
+        raise InvalidInput("record_ids: give each record once, at least one")
+    reader = RecordReader.for_member(ledger, store, auditor)
+    records = [find_item(ledger, rid) for rid in record_ids]
+    orgs, scopes = set(), set()
+    for stored in records:
+        rec = stored.item
+        if rec.get("kind") != "emissions_record":
+            raise InvalidInput(f"record_ids: {rec.get('id')} is not an emissions record")
+        again = reader.recompute(rec)
+        if str(again["kg_co2e"]) != rec["kg_co2e"]:
+            raise InvalidInput(f"record {rec['id']}: kg_co2e does not recompute")
+        orgs.add(rec["org"])
+        scopes.add(str(rec["trace"].get("scope")))
+    if len(orgs) != 1:
+        raise InvalidInput(
+            f"record_ids: the records belong to {sorted(orgs)}, not one organisation"
+        )
+    scope = {("1",): "1", ("2-location",): "2", ("1", "2-location"): "1+2"}.get(
+        tuple(sorted(scopes))
+    )
+    if scope is None:
+        raise InvalidInput(
+            f"record_ids: records of scopes {sorted(scopes)} cannot be attested together"
+        )
+    entries = [{"record": s.item["id"], "leaf": leaf_hash(s.data).hex()} for s in records]
+    total = sum((Decimal(s.item["kg_co2e"]) for s in records), Decimal(0))
+    start = min(s.item["period"]["start"] for s in records)
+    end = max(s.item["period"]["end"] for s in records)
+    tid = token_id or _new_id("audited")
+    item = {
+        "kind": "token",
+        "id": tid,
+        "type": AUDITED,
+        "amount": int(total * _MG_PER_KG),
+        "org": orgs.pop(),
+        "scope": scope,
+        "period": {"start": start, "end": end},
+        "manifest": {
+            "entries": entries,
+            "root": root_from_leaf_hashes([bytes.fromhex(e["leaf"]) for e in entries]).hex(),
+        },
+    }
+    submit_one(ledger, auditor, "issue_token", [item])
+    token: dict[str, Any] = ledger.state().tokens[tid]
+    return token
+
+
+def _scopes(scope: str) -> tuple[str, ...]:
+    parts = {"1": ("1",), "2-location": ("2-location",), "2-market": ("2-market",), "3": ("3",)}
+    if scope in parts:
+        return parts[scope]
+    return tuple(
+        s for p in scope.split("+") for s in parts.get(p if p != "2" else "2-location", ())
+    )
+
+
+def mint(ledger: LedgerPort, dealer: PrivateKey, token: str, *, to: str, amount: int) -> Receipt:
+    """More units of ``token`` by its issuer, continuing its serial range."""
+    state = ledger.state()
+    tok = get_token(state, token, "mint")
+    serial = tok.get("serial") or {"prefix": "", "end": -1}
+    item = {
+        "kind": "token_mint",
+        "id": _new_id("mint"),
+        "token": token,
+        "amount": amount,
+        "to": resolve_holder(state, to),
+        "serial": _serial(serial["prefix"], serial["end"] + 1, amount),
+    }
+    return submit_one(ledger, dealer, "mint_token", [item])
+
+
+def transfer(
+    ledger: LedgerPort, holder: PrivateKey, token: str, *, to: str, amount: int
+) -> Receipt:
+    item = {
+        "kind": "token_transfer",
+        "id": _new_id("xfer"),
+        "token": token,
+        "from": holder.address,
+        "to": resolve_holder(ledger.state(), to),
+        "amount": amount,
+    }
+    return submit_one(ledger, holder, "transfer_token", [item])
+
+
+def retire(
+    ledger: LedgerPort,
+    holder: PrivateKey,
+    token: str,
+    *,
+    amount: int,
+    beneficiary: str,
+    reason: str,
+    org: str | None = None,
+    site: str | None = None,
+    period: tuple[date, date] | None = None,
+) -> Receipt:
+    """Retire ``amount`` units: the next serials of the token, for ``beneficiary``.
+
+    ``org`` (and ``site``, ``period``) say whose consumption or emissions the
+    retirement counts for in reports. Retried once if another retirement of the
+    same token took the serials first.
+    """
+    for attempt in (1, 2):
+        state = ledger.state()
+        serials = next_serials(get_token(state, token, "retire"), amount)
+        item: dict[str, Any] = {
+            "kind": "token_retirement",
+            "id": _new_id("ret"),
+            "token": token,
+            "holder": holder.address,
+            "amount": amount,
+            "serial": None if serials is None else serials.to_json(),
+            "beneficiary": beneficiary,
+            "reason": reason,
+            "org": org,
+            "site": site,
+            "period": None
+            if period is None
+            else {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        }
+        try:
+            return submit_one(ledger, holder, "retire_token", [item])
+        except Conflict as exc:
+            if attempt == 2 or "the next" not in str(exc):
+                raise
+    raise Conflict("retire: unreachable")  # pragma: no cover
+
+
+# -- reading ----------------------------------------------------------------
+def list_tokens(state: LedgerState, token_type: str | None = None) -> list[dict[str, Any]]:
+    return [
+        state.tokens[t]
+        for t in token_ids(state)
+        if token_type is None or state.tokens[t]["type"] == token_type
+    ]
+
+
+def balances(
+    state: LedgerState, *, holder: str | None = None, token: str | None = None
+) -> list[Balance]:
+    out = []
+    for key, bal in state.balances.items():
+        who, _, tid = key.rpartition("/")
+        if (holder is not None and who != holder) or (token is not None and tid != token):
+            continue
+        tok = state.tokens.get(tid)
+        if tok is None:
+            continue
+        out.append(Balance(who, tid, tok["type"], tok["unit"], bal["available"], bal["retired"]))
+    return sorted(out, key=lambda b: (b.token, b.holder))
+
+
+def token_history(ledger: LedgerPort, token: str) -> list[dict[str, Any]]:
+    """Issue, mints, transfers and retirements of ``token``, in ledger order, with entry seq."""
+    out: list[dict[str, Any]] = []
+    for kind in TOKEN_KINDS:
+        for stored in ledger.items(ItemQuery(kind=kind, id=token if kind == "token" else None)):
+            item = stored.item
+            if (kind == "token" and item["id"] == token) or item.get("token") == token:
+                out.append({**item, "seq": stored.seq, "leaf": stored.leaf_index})
+    if not out:
+        raise NotFound(f"token {token!r} has no history on this ledger")
+    return sorted(out, key=lambda i: i["leaf"])
+
+
+def retirements(
+    ledger: LedgerPort, state: LedgerState, *, org: str | None = None, token_type: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Retirement items (with the token's type, unit and metadata joined in)."""
+    for stored in ledger.items(ItemQuery(kind="token_retirement", org=org)):
+        item = stored.item
+        tok = state.tokens.get(item["token"])
+        if tok is None or (token_type is not None and tok["type"] != token_type):
+            continue
+        yield {
+            **item,
+            "type": tok["type"],
+            "unit": tok["unit"],
+            "meta": tok["meta"],
+            "seq": stored.seq,
+        }
