@@ -59,6 +59,10 @@ class RowError(InvalidInput):
         self.field = field
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[RowError], tuple[int, str, str]]:
+        # Rebuilt from its parts (not its message), so it crosses process boundaries.
+        return (RowError, (self.line, self.field, self.reason))
+
 
 class OverlappingPeriod(InvalidInput):
     """A bill's period overlaps a bill already accepted for the same account."""

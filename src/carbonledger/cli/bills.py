@@ -27,9 +27,14 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.bills_csv import iter_bills
 from carbonledger.services.importer import import_bills
+from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["register"]
+
+# Large files are imported by worker processes (see services/parallel_import.py).
+PARALLEL_ROWS = 20_000
+PARALLEL_WORKERS = 2
 
 bills_app = typer.Typer(help="Utility bills.", no_args_is_help=True)
 records_app = typer.Typer(help="Emissions records on the ledger.", no_args_is_help=True)
@@ -41,6 +46,9 @@ def bills_import(
     site: str | None = typer.Option(None, help="Site of every row (else a site column)."),
     home: Path | None = HomeOption,
     acting: str | None = AsOption,
+    workers: int = typer.Option(
+        -1, help="Worker processes (0: none; default: 2 for files of 20,000 rows or more)."
+    ),
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Import bills: calculate, sign and record them; report every bad row."""
@@ -60,17 +68,31 @@ def bills_import(
         with file.open(newline="", encoding="utf-8-sig") as fh:
             lines = sum(1 for _ in fh) - 1
             fh.seek(0)
+            if workers < 0:
+                workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
             with Progress(console=err, transient=True, disable=json) as bar:
                 task = bar.add_task("recording", total=max(lines, 0))
-                report = import_bills(
-                    ledger,
-                    key,
-                    catalog,
-                    good_rows(iter_bills(fh, site=site)),
-                    store=ledger.channels,
-                    source=file.name,
-                    progress=lambda n: bar.advance(task, n),
-                )
+                if workers:
+                    report = import_csv_parallel(
+                        ledger,
+                        key,
+                        file,
+                        site=site,
+                        source=file.name,
+                        catalog_home=h.path,
+                        workers=workers,
+                        progress=lambda n: bar.advance(task, n),
+                    )
+                else:
+                    report = import_bills(
+                        ledger,
+                        key,
+                        catalog,
+                        good_rows(iter_bills(fh, site=site)),
+                        store=ledger.channels,
+                        source=file.name,
+                        progress=lambda n: bar.advance(task, n),
+                    )
     except CarbonLedgerError:
         raise  # PermissionDenied is an OSError too: keep the ledger's own message
     except OSError as exc:

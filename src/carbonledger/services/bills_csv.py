@@ -31,7 +31,7 @@ from carbonledger.core.domain import Bill, parse_amount, parse_date
 from carbonledger.errors import InvalidInput, RowError
 from carbonledger.factors.resolver import normalise_activity
 
-__all__ = ["COLUMNS", "ParsedBills", "iter_bills", "parse_bills"]
+__all__ = ["COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "site": ("site", "site_id"),
@@ -92,16 +92,35 @@ def iter_bills(lines: Iterable[str], *, site: str | None = None) -> Iterator[Bil
     header = next(reader, None)
     if header is None:
         raise InvalidInput("line 1: the file is empty (a header row is required)")
-    cols = _header_map(header, site is not None)
-    get = cols.get
-    width = len(header)
+    parser = RowParser(header, site=site)
     for row in reader:
-        line = reader.line_num
+        parsed = parser.parse(reader.line_num, row)
+        if parsed is not None:
+            yield parsed
+
+
+class RowParser:
+    """Turns CSV rows into bills, given the header (used by streaming and parallel imports)."""
+
+    def __init__(self, header: list[str], *, site: str | None = None) -> None:
+        self.cols = _header_map(header, site is not None)
+        self.width = len(header)
+        self.site = site
+
+    def account_key(self, row: list[str]) -> str:
+        """``site/account`` of a row, as written (for routing rows of one account together)."""
+        cols = self.cols
+        row_site = row[cols["site"]].strip() if "site" in cols and len(row) > cols["site"] else ""
+        account = row[cols["account"]].strip() if len(row) > cols["account"] else ""
+        return f"{row_site or self.site}/{account}"
+
+    def parse(self, line: int, row: list[str]) -> Bill | RowError | None:
+        """The bill on ``row`` (line ``line``), its error, or None for a blank row."""
         if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != width:
-            yield RowError(line, "row", f"has {len(row)} fields, header has {width}")
-            continue
+            return None
+        if len(row) != self.width:
+            return RowError(line, "row", f"has {len(row)} fields, header has {self.width}")
+        cols, get, site = self.cols, self.cols.get, self.site
         field_name = "row"
         try:
             field_name = "site"
@@ -131,32 +150,28 @@ def iter_bills(lines: Iterable[str], *, site: str | None = None) -> Iterator[Bil
             doc = row[pos].strip().lower() if pos is not None else ""
             if doc and not _SHA256.match(doc):
                 raise InvalidInput(f"{doc!r} is not a SHA-256 hex digest")
-            field_name = "account"
-            pos = get("activity")
             field_name = "activity"
+            pos = get("activity")
             activity = normalise_activity(row[pos] if pos is not None else "") or "electricity"
             pos = get("currency")
             currency = (row[pos].strip().upper() if pos is not None else "") or None
             field_name = "account"
-            if not row[cols["account"]].strip():
+            account = row[cols["account"]].strip()
+            if not account:
                 raise InvalidInput("required (meter or utility account number)")
             field_name = "period"
-            yield (
-                Bill(
-                    site_id,
-                    row[cols["account"]].strip(),
-                    start,
-                    end,
-                    amount,
-                    unit,
-                    activity,
-                    cost,
-                    currency,
-                    doc or None,
-                    line,
-                )
+            return Bill(
+                site_id,
+                account,
+                start,
+                end,
+                amount,
+                unit,
+                activity,
+                cost,
+                currency,
+                doc or None,
+                line,
             )
         except InvalidInput as exc:
-            reason = str(exc)
-            prefix = f"{field_name}: "
-            yield RowError(line, field_name, reason.removeprefix(prefix))
+            return RowError(line, field_name, str(exc).removeprefix(f"{field_name}: "))

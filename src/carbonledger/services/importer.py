@@ -41,7 +41,14 @@ from carbonledger.ports.ledger import LedgerPort, PeriodKey
 from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
-__all__ = ["ImportReport", "basis_item", "import_bills", "record_item", "site_location"]
+__all__ = [
+    "ImportReport",
+    "ImportSession",
+    "basis_item",
+    "import_bills",
+    "record_item",
+    "site_location",
+]
 
 
 @dataclass
@@ -224,99 +231,129 @@ def import_bills(
     report: ImportReport | None = None,
 ) -> ImportReport:
     """Record ``bills`` on ``ledger``, signed with ``key``; see the module docstring."""
-    report = report if report is not None else ImportReport()
-    state = ledger.state()
-    if state.ledger_id is None:
-        raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
-    require_active_signer(state, key.address)  # fail before any work, with the reason
-    keys = ChannelKeys(state, store, key)
-    known = _Known(ledger, DetailReader(keys, store))
-    epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
-    out = _Batcher(
+    session = ImportSession(
         ledger,
         key,
-        state.ledger_id,
-        state.next_nonce(key.address),
+        catalog,
+        store=store,
+        source=source,
         sizes=(batch_size, commit_every),
         progress=progress,
+        report=report,
     )
-    out.sealer = lambda pairs: seal_details(keys, store, pairs, epochs)
-    _record_all(bills, state, known, catalog, out=out, report=report, source=source, epochs=epochs)
-    out.flush(final=True)
-    return report
+    session.add(bills)
+    return session.finish()
 
 
-def _record_all(
-    bills: Iterable[Bill],
-    state: LedgerState,
-    known: _Known,
-    catalog: FactorCatalog,
-    *,
-    out: _Batcher,
-    report: ImportReport,
-    source: str | None,
-    epochs: dict[str, int],
-) -> None:
-    bases = set(state.bases)
-    salts = SaltPool()
-    # One shared stand-in item per activity for periods accepted in this import.
-    activity_items: dict[str, dict[str, Any]] = {}
-    resolutions: dict[tuple[str, str, int], Resolution] = {}
-    writable = {org: _refusal(state, out.key.address, org) for org in state.orgs}
-    for bill in bills:
+class ImportSession:
+    """An import in progress: accepted periods, bases and batches kept across calls to add."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        key: PrivateKey,
+        catalog: FactorCatalog,
+        *,
+        store: ChannelStore,
+        source: str | None = None,
+        sizes: tuple[int, int] = (1000, 5),
+        progress: Callable[[int], None] | None = None,
+        report: ImportReport | None = None,
+    ) -> None:
+        self.report = report if report is not None else ImportReport()
+        state = self.state = ledger.state()
+        if state.ledger_id is None:
+            raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
+        require_active_signer(state, key.address)  # fail before any work, with the reason
+        keys = ChannelKeys(state, store, key)
+        self.known = _Known(ledger, DetailReader(keys, store))
+        self.epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
+        self.out = _Batcher(
+            ledger,
+            key,
+            state.ledger_id,
+            state.next_nonce(key.address),
+            sizes=sizes,
+            progress=progress,
+        )
+        self.out.sealer = lambda pairs: seal_details(keys, store, pairs, self.epochs)
+        self.catalog, self.source = catalog, source
+        self.bases = set(state.bases)
+        self.salts = SaltPool()
+        # One shared stand-in item per activity for periods accepted in this import.
+        self.activity_items: dict[str, dict[str, Any]] = {}
+        self.resolutions: dict[tuple[str, str, int], Resolution] = {}
+        self.writable = {org: _refusal(state, key.address, org) for org in state.orgs}
+
+    def finish(self) -> ImportReport:
+        """Sign and commit what is still batched."""
+        self.out.flush(final=True)
+        return self.report
+
+    def add(self, bills: Iterable[Bill]) -> None:
+        """Check, calculate and batch ``bills`` (committing full batches as they fill)."""
+        for bill in bills:
+            self._add(bill)
+
+    def _resolve(self, bill: Bill, site: dict[str, Any]) -> Resolution | RowError:
+        rkey = (bill.site, bill.activity, bill.year)
+        resolution = self.resolutions.get(rkey)
+        if resolution is None:
+            try:
+                resolution = self.catalog.resolve(
+                    bill.activity, site_location(site), year=bill.year
+                )
+            except CarbonLedgerError as exc:
+                unknown = "no factors for activity" in str(exc)
+                return RowError(bill.line or 0, "activity" if unknown else "site", str(exc))
+            self.resolutions[rkey] = resolution
+        return resolution
+
+    def _add(self, bill: Bill) -> None:
+        report = self.report
         report.rows += 1
-        site = state.sites.get(bill.site)
-        verdict = _check(bill, site, known, writable)
+        site = self.state.sites.get(bill.site)
+        verdict = _check(bill, site, self.known, self.writable)
         if verdict is _DUPLICATE:
             report.duplicates += 1
-            continue
-        if isinstance(verdict, RowError):
-            report.rejected.append(verdict)
-            continue
-        if site is None:  # unreachable: _check rejects unknown sites; narrows the type
-            continue
-        rkey = (bill.site, bill.activity, bill.year)
-        resolution = resolutions.get(rkey)
-        try:
-            if resolution is None:
-                resolution = catalog.resolve(bill.activity, site_location(site), year=bill.year)
-                resolutions[rkey] = resolution
-        except CarbonLedgerError as exc:
-            unknown_activity = "no factors for activity" in str(exc)
-            report.rejected.append(
-                RowError(bill.line or 0, "activity" if unknown_activity else "site", str(exc))
-            )
-            continue
+            return
+        if isinstance(verdict, RowError) or site is None:
+            report.rejected.append(verdict)  # type: ignore[arg-type]
+            return
+        resolution = self._resolve(bill, site)
+        if isinstance(resolution, RowError):
+            report.rejected.append(resolution)
+            return
         try:
             result = calculate(bill.amount, bill.unit, resolution)
         except CarbonLedgerError as exc:
             report.rejected.append(RowError(bill.line or 0, "unit", str(exc)))
-            continue
+            return
         rid = bill.record_id
-        account = f"{bill.site}/{bill.account}"
         period = (bill.start.isoformat(), bill.end.isoformat())
-        known.add(
+        activity = self.activity_items.setdefault(bill.activity, {"activity": bill.activity})
+        self.known.add(
             PeriodKey(
-                account,
+                f"{bill.site}/{bill.account}",
                 period[0],
                 period[1],
                 rid,
                 str(bill.amount),
                 bill.unit,
-                activity_items.setdefault(bill.activity, {"activity": bill.activity}),
+                activity,
             )
         )
-        if result.basis_id not in bases:
-            bases.add(result.basis_id)
-            out.add(basis_item(result))
-        detail, commitment = bill_detail(bill, rid, source, salts)
+        if result.basis_id not in self.bases:
+            self.bases.add(result.basis_id)
+            self.out.add(basis_item(result))
+        detail, commitment = bill_detail(bill, rid, self.source, self.salts)
         org = site["org"]
-        out.add(
+        self.out.add(
             record_item(
                 bill,
                 rid=rid,
                 org=org,
-                epoch=epochs.get(org, 0),
+                epoch=self.epochs.get(org, 0),
                 period=period,
                 commitment=commitment,
                 result=result,

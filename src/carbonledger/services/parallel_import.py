@@ -1,0 +1,317 @@
+"""Large CSV imports on several cores.
+
+The main process reads the file and routes each row, by its site and account,
+to one of ``workers`` processes, so every account is checked (duplicates,
+overlaps) by exactly one worker, which keeps its own accepted periods. Workers
+validate, resolve, calculate, seal the private details (writing the sealed blobs)
+and return the items of each batch; the main process alone numbers, signs and
+commits transactions, in order, so crash safety and idempotence are those of
+:func:`carbonledger.services.importer.import_bills`: a killed import loses at most
+uncommitted batches, which a re-run records once.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import queue
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.canonical import canonical
+from carbonledger.core.merkle import root_from_leaf_hashes
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tx import TX_VERSION, SignedTx, signing_digest, utc_now
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
+from carbonledger.factors import FactorCatalog
+from carbonledger.ports.ledger import (
+    Checkpoint,
+    InclusionProof,
+    ItemQuery,
+    LedgerPort,
+    PeriodKey,
+    Receipt,
+    StoredItem,
+    VerifyReport,
+)
+from carbonledger.services.bills_csv import RowParser
+from carbonledger.services.importer import ImportReport, ImportSession
+
+__all__ = ["import_csv_parallel"]
+
+CHUNK = 2000  # rows sent to a worker at a time
+
+
+class _Sink:
+    """The ledger as a worker sees it: a fixed state, periods from the file, no commits."""
+
+    def __init__(self, path: str, state: LedgerState, out: Any) -> None:
+        self._reader = SqliteLedger(path)
+        self._state = state
+        self._out = out
+        self.channels = self._reader.channels
+
+    def state(self) -> LedgerState:
+        return self._state
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        return self._reader.periods(accounts)
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        return self._reader.items(query)
+
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        return self._reader.proof(leaf_index, with_tx=with_tx)
+
+    def verify(self) -> VerifyReport:
+        return self._reader.verify()
+
+    def latest_checkpoint(self) -> Checkpoint:
+        return self._reader.latest_checkpoint()
+
+    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        for tx in txs:
+            self._out.put(("items", list(tx.items)))
+        return []
+
+
+def _next_chunk(inbox: Any, parent: int) -> Any:
+    """The next chunk; exits quietly if the importing process has died (e.g. was killed)."""
+    while True:
+        try:
+            return inbox.get(timeout=1)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(0)
+
+
+def _worker(
+    path: str,
+    state: LedgerState,
+    key: bytes,
+    *,
+    catalog_home: str | None,
+    header: list[str],
+    site: str | None,
+    source: str | None,
+    inbox: Any,
+    out: Any,
+    parent: int,
+) -> None:
+    try:
+        sink = _Sink(path, state, out)
+        session = ImportSession(
+            sink,
+            PrivateKey.from_bytes(key),
+            FactorCatalog(home=Path(catalog_home) if catalog_home else None),
+            store=sink.channels,
+            source=source,
+            sizes=(1000, 1),
+        )
+        parser = RowParser(header, site=site)
+        while (chunk := _next_chunk(inbox, parent)) is not None:
+            bills = []
+            for line, row in chunk:
+                parsed = parser.parse(line, row)
+                if isinstance(parsed, RowError):
+                    session.report.rows += 1
+                    session.report.rejected.append(parsed)
+                elif parsed is not None:
+                    bills.append(parsed)
+            session.add(bills)
+            session.out.flush(final=True)
+        report = session.finish()
+        out.put(("report", report))
+    except BaseException as exc:  # reported to the main process, which raises it
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Signer:
+    """Numbers, signs and commits the workers' items in transactions of ``batch`` items."""
+
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        key: PrivateKey,
+        state: LedgerState,
+        *,
+        batch: int,
+        commit_every: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.ledger, self.key, self.batch, self.commit_every = ledger, key, batch, commit_every
+        self.ledger_id = str(state.ledger_id)
+        self.nonce = state.next_nonce(key.address)
+        self.bases = set(state.bases)
+        self.items: list[bytes] = []
+        self.pending: list[SignedTx] = []
+        self.progress = progress
+        self.procs: list[Any] = []
+
+    def add(self, items: list[bytes]) -> None:
+        for data in items:
+            if data.startswith(b'{"basis":'):  # canonical JSON: keys sorted
+                bid = orjson.loads(data)["id"]
+                if bid in self.bases:
+                    continue  # another worker already sent this calculation basis
+                self.bases.add(bid)
+            self.items.append(data)
+            if len(self.items) >= self.batch:
+                self._seal_tx()
+
+    def _seal_tx(self) -> None:
+        if not self.items:
+            return
+        from carbonledger.core.merkle import leaf_hash
+
+        hashes = tuple(leaf_hash(d) for d in self.items)
+        body = {
+            "v": TX_VERSION,
+            "type": "record_emissions",
+            "ledger": self.ledger_id,
+            "sender": self.key.address,
+            "nonce": self.nonce,
+            "created": utc_now(),
+            "count": len(hashes),
+            "items_root": root_from_leaf_hashes(hashes).hex(),
+        }
+        body_bytes = canonical(body)
+        signature = self.key.sign_digest(signing_digest(body_bytes))
+        self.pending.append(SignedTx(body, body_bytes, tuple(self.items), hashes, signature))
+        self.nonce += 1
+        self.items = []
+        if len(self.pending) >= self.commit_every:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.pending:
+            self.ledger.submit(self.pending)
+            if self.progress is not None:
+                self.progress(sum(tx.body["count"] for tx in self.pending))
+            self.pending = []
+
+    def finish(self) -> None:
+        self._seal_tx()
+        self.commit()
+
+
+def import_csv_parallel(
+    ledger: SqliteLedger,
+    key: PrivateKey,
+    path: Path,
+    *,
+    site: str | None = None,
+    source: str | None = None,
+    catalog_home: Path | None = None,
+    workers: int = 2,
+    batch_size: int = 1000,
+    commit_every: int = 5,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a bills CSV file with ``workers`` processes; same results as ``import_bills``."""
+    state = ledger.state()
+    ctx = mp.get_context("fork")
+    inboxes = [ctx.Queue(maxsize=4) for _ in range(workers)]
+    out = ctx.Queue(maxsize=64)
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("line 1: the file is empty (a header row is required)")
+        parser = RowParser(header, site=site)  # header errors are raised here, in the caller
+        procs = [
+            ctx.Process(
+                target=_worker,
+                daemon=True,
+                args=(ledger.path, state, key.to_bytes()),
+                kwargs={
+                    "catalog_home": str(catalog_home) if catalog_home else None,
+                    "header": header,
+                    "site": site,
+                    "source": source,
+                    "inbox": inboxes[n],
+                    "out": out,
+                    "parent": os.getpid(),
+                },
+            )
+            for n in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        signer = _Signer(
+            ledger, key, state, batch=batch_size, commit_every=commit_every, progress=progress
+        )
+        signer.procs = procs
+        reports: list[ImportReport] = []
+        try:
+            chunks: list[list[tuple[int, list[str]]]] = [[] for _ in range(workers)]
+            for row in reader:
+                n = zlib.crc32(parser.account_key(row).encode()) % workers
+                chunks[n].append((reader.line_num, row))
+                if len(chunks[n]) >= CHUNK:
+                    _put(inboxes[n], chunks[n], out, signer, reports)
+                    chunks[n] = []
+            for n in range(workers):
+                if chunks[n]:
+                    _put(inboxes[n], chunks[n], out, signer, reports)
+                _put(inboxes[n], None, out, signer, reports)
+            while len(reports) < workers:
+                try:
+                    _drain(out.get(timeout=1), signer, reports)
+                except queue.Empty:
+                    _check_alive(procs)
+            signer.finish()
+        finally:
+            for p in procs:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+    return _merge(reports)
+
+
+def _check_alive(procs: list[Any]) -> None:
+    dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
+    if dead:
+        raise CarbonLedgerError(f"an import worker died (exit code {dead[0].exitcode})")
+
+
+def _put(inbox: Any, chunk: Any, out: Any, signer: _Signer, reports: list[ImportReport]) -> None:
+    """Hand a chunk to a worker, committing finished batches while its inbox is full."""
+    while True:
+        try:
+            inbox.put(chunk, timeout=0.01)
+            return
+        except queue.Full:
+            while not out.empty():
+                _drain(out.get(), signer, reports)
+            _check_alive(signer.procs)
+
+
+def _drain(message: tuple[str, Any], signer: _Signer, reports: list[ImportReport]) -> None:
+    kind, payload = message
+    if kind == "items":
+        signer.add(payload)
+    elif kind == "report":
+        reports.append(payload)
+    else:
+        raise CarbonLedgerError(f"an import worker failed: {payload}")
+
+
+def _merge(reports: list[ImportReport]) -> ImportReport:
+    total = ImportReport()
+    for r in reports:
+        total.rows += r.rows
+        total.recorded += r.recorded
+        total.duplicates += r.duplicates
+        total.rejected.extend(r.rejected)
+        total.kg_co2e += r.kg_co2e
+        total.record_ids.extend(r.record_ids[: max(0, 10_000 - len(total.record_ids))])
+    total.rejected.sort(key=lambda e: e.line)
+    return total
