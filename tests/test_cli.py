@@ -260,9 +260,7 @@ def test_proof_then_check_proof(cli: Run, loaded: Path, tmp_path: Path) -> None:
     out = tmp_path / "proof.json"
     _ok(cli("proof", record["id"], "-o", str(out)))
     res = _ok(cli("check-proof", str(out)))
-    assert f"OK emissions_record {record['id']}: leaf {record['leaf_index']}" in _clean(
-        res.stdout
-    )
+    assert f"OK emissions_record {record['id']}: leaf {record['leaf_index']}" in _clean(res.stdout)
     admin = json.loads((loaded / "config.json").read_text())["admin"]
     checked = json.loads(_ok(cli("check-proof", str(out), "--signer", admin, "--json")).stdout)
     assert checked["ok"] is True

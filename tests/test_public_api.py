@@ -18,21 +18,40 @@ from carbonledger.errors import CarbonLedgerError
 
 PUBLIC: dict[str, list[str]] = {
     "carbonledger": ["CarbonLedgerError", "__version__"],
+    "carbonledger.adapters.evm": ["EvmLedger", "Rpc", "RpcError", "deploy"],
+    "carbonledger.adapters.evm.anvil": ["Anvil", "find_anvil"],
+    "carbonledger.adapters.evm.ledger": ["ROLE_BITS", "EvmLedger", "artifact", "deploy"],
+    "carbonledger.adapters.evm.rpc": ["Rpc", "RpcError"],
+    "carbonledger.adapters.group_commit": ["GroupCommitLedger"],
     "carbonledger.adapters.sqlite_channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
     "carbonledger.adapters.sqlite_ledger": ["SqliteLedger", "checkpoint_digest"],
     "carbonledger.adapters.sqlite_schema": [
         "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
     ],
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
+    "carbonledger.api": ["create_app"],
+    "carbonledger.api.app": ["create_app"],
+    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
+    "carbonledger.api.context": [
+        "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
+    ],
+    "carbonledger.api.deps": ["actor", "context"],
+    "carbonledger.api.opentaps": ["router"],
+    "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
+    "carbonledger.api.routes_core": ["router"],
+    "carbonledger.api.routes_records": ["router"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
     "carbonledger.cli.bills": ["register"],
     "carbonledger.cli.calc": ["calc"],
+    "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
         "AsOption", "HomeOption", "console", "err", "home_of", "open_ledger", "passphrase",
         "print_json", "unlock",
     ],
+    "carbonledger.cli.credentials": ["audit_auto", "register"],
+    "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
@@ -40,6 +59,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.greenbutton": ["app"],
     "carbonledger.cli.ledger": ["register"],
     "carbonledger.cli.org": ["register"],
+    "carbonledger.cli.serve": ["register"],
+    "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
@@ -47,6 +68,23 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.canonical": ["canonical", "loads"],
     "carbonledger.core.commitments": ["detail_commitment"],
+    "carbonledger.core.dao.actions": [
+        "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
+    ],
+    "carbonledger.core.dao.balances": [
+        "burn_locked", "credit", "distribution", "lock", "pay", "supply", "unlock",
+    ],
+    "carbonledger.core.dao.model": [
+        "ACTIVE", "CANCELED", "DAO_ISSUER", "DAY_MS", "DEFAULT_PARAMS", "DEFEATED",
+        "DURATION_PARAMS", "EXECUTED", "EXPIRED", "MAX_DURATION_MS", "PARAMS", "PENDING", "QUEUED",
+        "QUORUM_FAILED", "SNAPSHOT_PARAMS", "STATES", "SUCCEEDED", "TREASURY", "ballot_key",
+        "check_param", "dao_params", "get_proposal", "holder", "holder_key", "iso_from_ms",
+        "ledger_ms", "limited_mode", "proposal_key", "proposal_status", "require_dao_issuance",
+        "require_setup",
+    ],
+    "carbonledger.core.dao.quadratic": [
+        "VOTE_DECIMALS", "VOTE_SCALE", "format_votes", "parse_votes", "votes_decimal", "votes_for",
+    ],
     "carbonledger.core.domain": [
         "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
         "overlap_error", "parse_amount", "parse_date", "record_id",
@@ -82,6 +120,26 @@ PUBLIC: dict[str, list[str]] = {
         "project_leaf", "token_exists", "token_ids",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
+    "carbonledger.core.tokens": [
+        "AUDITED", "BASE_UNITS", "MAX_AMOUNT", "OFFSET", "REC", "TOKEN_TYPES", "SerialRange",
+    ],
+    "carbonledger.core.tokens.marginal": [
+        "Displacement", "MoerSeries", "displacement", "interval_rates", "parse_moer_csv",
+        "profile_arrays", "series_from_arrays",
+    ],
+    "carbonledger.core.tokens.model": [
+        "AUDITED", "BASE_UNITS", "EGRID_SUBREGIONS", "MAX_AMOUNT", "OFFSET", "REC", "TOKEN_TYPES",
+        "SerialRange", "balance_key", "check_amount", "check_date", "check_grid_region",
+        "check_text", "is_token_id", "org_holder", "to_decimal",
+    ],
+    "carbonledger.core.tokens.net": [
+        "AuditedInput", "NetEmissions", "OffsetInput", "net_emissions",
+    ],
+    "carbonledger.core.tokens.offsets": ["OffsetDirectory", "OffsetProject", "parse_directory"],
+    "carbonledger.core.tokens.scope2": [
+        "Certificate", "Consumption", "ResidualMix", "Scope2Result", "Scope2Row", "VintageRule",
+        "aggregate", "allocate", "market_country",
+    ],
     "carbonledger.core.tx": [
         "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
         "signing_digest", "tx_from_parts", "utc_now",
@@ -198,23 +256,79 @@ PUBLIC: dict[str, list[str]] = {
         "StoredItem", "VerifyReport",
     ],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
-    "carbonledger.services.bills_csv": ["COLUMNS", "ParsedBills", "iter_bills", "parse_bills"],
+    "carbonledger.services.bills_csv": [
+        "COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills",
+    ],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
     ],
+    "carbonledger.services.dao": [
+        "Part", "cancel", "execute", "fund_action", "holders", "issue_tokens", "list_proposals",
+        "offset_action", "param_action", "params_view", "parse_param", "parts_from_spec",
+        "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
+        "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
+    ],
     "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
+    "carbonledger.services.demo_meters": [
+        "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",
+    ],
+    "carbonledger.services.demo_tokens": ["MARKET", "OFFSET_PROJECT", "run_token_demo"],
+    "carbonledger.services.devices": [
+        "CredentialReader", "PostReport", "credential_digest", "ledger_status_checker",
+        "post_credentials", "publish_status_list", "readings_from_intervals", "register_device",
+        "register_utility", "set_device_status",
+    ],
+    "carbonledger.services.digital_auditor": [
+        "TOLERANCE", "AuditEvent", "DigitalAuditReport", "Finding", "ReadingsMonitor", "Tolerance",
+        "fast_readings", "run_digital_audit",
+    ],
     "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
     "carbonledger.services.identity": [
         "CertificateAuthority", "EnrolmentRequest", "enroll", "make_enrolment_request",
         "register_user", "revoke_user",
     ],
     "carbonledger.services.importer": [
-        "ImportReport", "basis_item", "import_bills", "record_item", "site_location",
+        "ImportReport", "ImportSession", "basis_item", "import_bills", "record_item",
+        "site_location",
     ],
+    "carbonledger.services.offsets": [
+        "PACKAGE_DIRECTORY", "load_directory", "open_directory", "package_directory",
+        "register_directory",
+    ],
+    "carbonledger.services.parallel_import": ["import_csv_parallel"],
     "carbonledger.services.records": ["RecordReader", "find_item"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
+    "carbonledger.services.scope2": [
+        "CSV_COLUMNS", "certificates_for", "consumption_for", "load_moer", "load_residual_mix",
+        "net_report", "package_moer", "parse_residual_mix", "report_csv", "scope2_report",
+    ],
     "carbonledger.services.sealing": [
         "DetailReader", "SaltPool", "bill_detail", "detail_commitment", "seal_details",
+    ],
+    "carbonledger.services.tokens": [
+        "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",
+        "issue_offset", "issue_rec", "list_tokens", "mint", "resolve_holder", "retire",
+        "retirements", "token_history", "transfer",
+    ],
+    "carbonledger.web": ["install"],
+    "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
+    "carbonledger.web.data": [
+        "Entry", "Feature", "OrgSummary", "feature", "market_and_net", "org_summary",
+        "recent_entries",
+    ],
+    "carbonledger.web.render": [
+        "CsrfFailed", "SignInRequired", "WebRoute", "check_csrf", "context", "render",
+        "require_user", "write",
+    ],
+    "carbonledger.web.routes_actions": ["router"],
+    "carbonledger.web.routes_auth": ["router"],
+    "carbonledger.web.routes_pages": ["router"],
+    "carbonledger.web.routes_tokens": ["router"],
+    "carbonledger.web.session": [
+        "ANON_COOKIE", "SESSION_COOKIE", "WebUser", "clear_session", "csrf_ok", "csrf_token",
+        "current_user", "ensure_anon", "keystore_signin", "resolve_account", "set_session",
+        "signature_signin", "signin_challenge",
     ],
 }  # fmt: skip
 

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import Any
 
 import orjson
 
@@ -61,6 +62,12 @@ class GroupCommitLedger:
 
     def latest_checkpoint(self) -> Checkpoint:
         return self.inner.latest_checkpoint()
+
+    def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        return self.inner.entries(limit=limit, offset=offset)
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self.inner.checkpoints(limit=limit)
 
     # -- writes -------------------------------------------------------------
     @contextmanager

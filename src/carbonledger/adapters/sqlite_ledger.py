@@ -284,6 +284,47 @@ class SqliteLedger:
                 )
         return out
 
+    def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Recent entries, newest first: seq, type, sender, time, leaf range (for explorers)."""
+        rows = self._reader().execute(
+            "SELECT seq, type, sender, nonce, ledger_time, first_leaf, n_leaves, entry_hash"
+            " FROM tx ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [
+            {
+                "seq": r[0],
+                "type": r[1],
+                "sender": r[2],
+                "nonce": r[3],
+                "ledger_time": r[4],
+                "first_leaf": r[5],
+                "count": r[6],
+                "entry_hash": bytes(r[7]).hex(),
+            }
+            for r in rows
+        ]
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        """The latest signed checkpoints, newest first."""
+        rows = self._reader().execute(
+            "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
+            " ORDER BY size DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            Checkpoint(
+                str(self._state.ledger_id),
+                size,
+                prev,
+                bytes(root).hex(),
+                when,
+                signer,
+                bytes(sig).hex(),
+            )
+            for size, prev, root, when, signer, sig in rows
+        ]
+
     def latest_checkpoint(self) -> Checkpoint:
         row = (
             self._reader()

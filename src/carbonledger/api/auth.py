@@ -26,7 +26,12 @@ from fastapi import Request
 
 from carbonledger.api.context import AppContext
 from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
-from carbonledger.errors import InvalidInput, PermissionDenied, SignatureInvalid
+from carbonledger.errors import (
+    CarbonLedgerError,
+    InvalidInput,
+    PermissionDenied,
+    SignatureInvalid,
+)
 
 __all__ = ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"]
 
@@ -164,10 +169,25 @@ def actor_of(ctx: AppContext, request: Request, *, user_id: str | None = None) -
         return Actor(account.address, ident, ctx.service_key(account))
     if not token:
         raise SignatureInvalid("sign in first: POST /api/v1/auth/challenge then /auth/login")
+    return actor_for_token(ctx, token)
+
+
+def actor_for_token(ctx: AppContext, token: str) -> Actor:
+    """The signed-in caller of a bearer token (and the key unlocked for its session, if any)."""
     address, sid = _bearer(ctx, token)
-    ident = state.identities.get(address)
+    ident = ctx.ledger.state().identities.get(address)
     if ident is None or ident.get("status") != "active":
         raise PermissionDenied(f"{address} is no longer an active identity")
     session = ctx.sessions.get(sid) if sid else None
     key = session[0] if session and session[1] > time.time() else None
     return Actor(address, ident, key)
+
+
+def logout(ctx: AppContext, token: str) -> None:
+    """Lock the keystore unlocked for this token's session (the token itself just expires)."""
+    try:
+        _, sid = _bearer(ctx, token)
+    except CarbonLedgerError:
+        return
+    if sid:
+        ctx.sessions.pop(sid, None)

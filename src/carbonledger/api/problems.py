@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carbonledger import errors
 
-__all__ = ["install_handlers", "problem"]
+__all__ = ["STATUS", "install_handlers", "problem"]
 
 STATUS: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
     (errors.PermissionDenied, 403, "permission-denied"),

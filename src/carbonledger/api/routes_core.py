@@ -211,7 +211,7 @@ def list_items(
     kind: str,
     org: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31),
 ) -> list[dict[str, Any]]:
     """Public ledger items of a kind (tokens, audit reports, registrations ...)."""
     from carbonledger.ports.ledger import ItemQuery

@@ -117,7 +117,7 @@ def records(
     since: str | None = Query(None, description="Periods ending on or after YYYY-MM-DD."),
     until: str | None = Query(None, description="Periods starting on or before YYYY-MM-DD."),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31),
 ) -> dict[str, Any]:
     """Emissions records (public parts), in ledger order, paginated."""
     for name, value in (("since", since), ("until", until)):

@@ -34,7 +34,20 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from carbonledger.cli import audit, bills, channels, demo, ledger, org, serve, tokens, users
+    from carbonledger.cli import (
+        audit,
+        bills,
+        chain,
+        channels,
+        dao,
+        demo,
+        ledger,
+        org,
+        serve,
+        tokens,
+        users,
+    )
+    from carbonledger.cli import credentials as credentials_cli
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
     from carbonledger.cli.greenbutton import app as greenbutton_app
@@ -45,8 +58,11 @@ def _register() -> None:
     users.register(app)
     channels.register(app)
     audit.register(app)
+    credentials_cli.register(app, audit_app=audit.audit_app)
     serve.register(app)
     tokens.register(app)
+    dao.register(app)
+    chain.register(app)
     demo.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
         calc

@@ -10,24 +10,19 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import HomeOption, console, home_of
-from carbonledger.services.demo import DEMO_YEAR, run_demo
+from carbonledger.services.demo import DEMO_YEAR, DemoResult, run_demo
 from carbonledger.services.home import PASSPHRASE_ENV
 
 __all__ = ["register"]
 
 
-def demo(home: Path | None = HomeOption) -> None:
-    """Run the demo story: an organisation with US, UK and EU sites and a year of bills."""
-    started = time.perf_counter()
-    h = home_of(home)
-    phrase = os.environ.get(PASSPHRASE_ENV) or "demo"
-    console.rule("[bold]carbonledger demo")
-    result = run_demo(h, phrase, progress=lambda msg: console.print(f"[dim]>[/] {msg}"))
+def _emissions(result: DemoResult) -> None:
     first = result.imports[0]
+    rerun = result.rerun
     console.print(
-        f"bills: {first.rows} rows, {first.recorded} recorded;"
-        f" re-import: {result.rerun.recorded if result.rerun else 0} recorded,"
-        f" {result.rerun.duplicates if result.rerun else 0} already recorded"
+        f"bills: {first.rows} rows, {first.recorded} recorded; re-import:"
+        f" {rerun.recorded if rerun else 0} recorded,"
+        f" {rerun.duplicates if rerun else 0} already recorded"
     )
     console.print("corrections file (1 good row recorded, each bad row named):")
     for line in result.bad_file_errors:
@@ -47,6 +42,9 @@ def demo(home: Path | None = HomeOption) -> None:
         )
     table.add_row("[bold]total", "", "", f"[bold]{total / 1000:,.3f}", "")
     console.print(table)
+
+
+def _audits(result: DemoResult) -> None:
     a = result.audit
     if a is not None:
         console.print(
@@ -55,26 +53,65 @@ def demo(home: Path | None = HomeOption) -> None:
             f" {len(a.failures)} did not hold; {a.total_kg_co2e / 1000:,.3f} t CO2e; report"
             f" signed on the ledger (entry {a.receipt.seq if a.receipt else '?'})"
         )
-    tokens = result.tokens
-    if tokens:
-        for step in tokens.get("steps", []):
-            console.print(f"[dim]-[/] {step}")
-        s2, net = tokens["scope2"], tokens["net"]
-        table = Table(title=f"Scope 2 {DEMO_YEAR}, location- and market-based (t CO2e)")
-        for col in ("site", "location", "market"):
-            table.add_column(col, justify="left" if col == "site" else "right")
-        for site, row in s2["by_site"].items():
-            table.add_row(site, row["location_t_co2e"], row["market_t_co2e"])
-        table.add_row(
-            "[bold]total", f"[bold]{s2['location_t_co2e']}", f"[bold]{s2['market_t_co2e']}"
-        )
-        console.print(table)
-        console.print(f"{s2['residual']}")
+    meters = result.meters
+    if meters:
+        counts = meters["audit"]["counts"]
         console.print(
-            f"net emissions: audited {net['audited_t_co2e']} t - retired offsets"
-            f" {net['offsets_t_co2e']} t = {net['net_t_co2e']} t CO2e (REC displacement"
-            f" {net['rec_displacement_t_co2e']} t shown separately)"
+            f"digital audit {meters['audit']['id']}: {meters['readings']:,} signed readings in"
+            f" {meters['credentials_posted']} credentials; "
+            + ", ".join(f"{v} {k}" for k, v in counts.items())
         )
+        for c in meters.get("contradicted", [])[:1]:
+            console.print(f"  contradicted: {c.get('record', '')[:8]} {c.get('reason')}")
+
+
+def _tokens(result: DemoResult) -> None:
+    tokens = result.tokens
+    if not tokens:
+        return
+    for step in tokens.get("steps", []):
+        console.print(f"[dim]-[/] {step}")
+    s2, net = tokens["scope2"], tokens["net"]
+    table = Table(title=f"Scope 2 {DEMO_YEAR}, location- and market-based (t CO2e)")
+    for col in ("site", "location", "market"):
+        table.add_column(col, justify="left" if col == "site" else "right")
+    for site, row in s2["by_site"].items():
+        table.add_row(site, row["location_t_co2e"], row["market_t_co2e"])
+    table.add_row("[bold]total", f"[bold]{s2['location_t_co2e']}", f"[bold]{s2['market_t_co2e']}")
+    console.print(table)
+    console.print(f"{s2['residual']}")
+    console.print(
+        f"net emissions: audited {net['audited_t_co2e']} t - retired offsets"
+        f" {net['offsets_t_co2e']} t = {net['net_t_co2e']} t CO2e (REC displacement"
+        f" {net['rec_displacement_t_co2e']} t shown separately)"
+    )
+
+
+def _dao(result: DemoResult) -> None:
+    dao = result.dao
+    if not dao:
+        return
+    for step in dao.get("steps", []):
+        console.print(f"[dim]-[/] {step}")
+    project = dao.get("project", {})
+    console.print(
+        f"DAO proposal {dao['proposal']}: {dao['status']}; votes {dao['votes']['total']}"
+        f" (quorum {dao['quorum']}); issued {dao['issued_t_co2e']} t of offsets"
+        f" ({dao['offset_token']}) for {project.get('id')} {project.get('name', '')}"
+    )
+
+
+def demo(home: Path | None = HomeOption) -> None:
+    """Run the demo story: organisations, users, a year of bills, audits, tokens and a DAO vote."""
+    started = time.perf_counter()
+    h = home_of(home)
+    phrase = os.environ.get(PASSPHRASE_ENV) or "demo"
+    console.rule("[bold]carbonledger demo")
+    result = run_demo(h, phrase, progress=lambda msg: console.print(f"[dim]>[/] {msg}"))
+    _emissions(result)
+    _audits(result)
+    _tokens(result)
+    _dao(result)
     if result.refused:
         console.print(f"after revocation: [yellow]{result.refused}[/]")
     v = result.verify
@@ -91,9 +128,8 @@ def demo(home: Path | None = HomeOption) -> None:
     )
     console.print(f"ledger: {result.home}  ({time.perf_counter() - started:.1f} s)")
     console.print(
-        "next: carbonledger records list --site nw-chicago;"
-        " carbonledger verify; carbonledger check-proof "
-        f"{result.home}/demo/proof.json"
+        "next: carbonledger serve; carbonledger records list --site nw-chicago;"
+        f" carbonledger verify; carbonledger check-proof {result.home}/demo/proof.json"
     )
     if v is None or not v.ok:
         raise typer.Exit(1)

@@ -111,3 +111,82 @@ def _show_usage_point(up: UsagePointSummary) -> None:
         if s.bill_last_period is not None:
             table.add_row("Bill", _num(s.bill_last_period, s.currency_code))
     _out.print(table)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Green Button XML file (Atom feed or ESPI).")],
+    site: Annotated[str, typer.Option(help="Site the usage is recorded for.")],
+    account: Annotated[
+        str | None,
+        typer.Option(help="Bill account (default: each usage point's href)."),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="Cut months in 'utc' (default) or the file's 'local' time.")
+    ] = "utc",
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", envvar="CARBONLEDGER_HOME", help="Ledger home (default: ~/.local/share/...)."
+        ),
+    ] = None,
+    acting: Annotated[
+        str | None,
+        typer.Option("--as", metavar="ORG/NAME", help="Act as an enrolled user (default: admin)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+) -> None:
+    """Import a Green Button file as monthly bills: calculate, sign and record them.
+
+    Re-importing the same file records nothing twice. Exits 1 when a bill is rejected.
+    """
+    from carbonledger.cli.common import home_of, open_ledger
+    from carbonledger.factors import FactorCatalog
+    from carbonledger.greenbutton import parse_file, to_bills
+    from carbonledger.services.importer import import_bills
+
+    if timezone not in ("utc", "local"):
+        raise _fail(CarbonLedgerError(f"--timezone {timezone!r}: use 'utc' or 'local'"))
+    try:
+        converted = to_bills(parse_file(file), site=site, account=account, timezone=timezone)  # type: ignore[arg-type]
+        h = home_of(home)
+        ledger, key = open_ledger(h, acting)
+        try:
+            report = import_bills(
+                ledger,
+                key,
+                FactorCatalog(home=h.path),
+                list(converted.bills),
+                store=ledger.channels,
+                source=file.name,
+            )
+        finally:
+            ledger.close()
+    except CarbonLedgerError as exc:
+        raise _fail(exc) from exc
+    total = sum((b.amount for b in converted.bills), Decimal(0))
+    units = sorted({b.unit for b in converted.bills})
+    if json_output:
+        out = {
+            **report.to_dict(),
+            "bills": len(converted.bills),
+            "amount": str(total),
+            "unit": units[0] if len(units) == 1 else units,
+            "record_ids": report.record_ids,
+            "notes": list(converted.notes),
+        }
+        typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+    else:
+        _out.print(
+            f"{len(converted.bills)} bills ({_num(total, '/'.join(units))}):"
+            f" {report.recorded} recorded, {report.duplicates} already recorded,"
+            f" {len(report.rejected)} rejected; {report.kg_co2e / 1000:.3f} t CO2e recorded",
+            markup=False,
+            highlight=False,
+        )
+        for note in converted.notes:
+            _out.print(f"note: {note}", markup=False, highlight=False)
+        for e in report.rejected:
+            _err.print(f"  bill {e.line}: {e.field}: {e.reason}", markup=False, highlight=False)
+    if report.rejected:
+        raise typer.Exit(1)

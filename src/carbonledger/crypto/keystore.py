@@ -14,7 +14,7 @@ import os
 import secrets
 import uuid
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 from Crypto.Cipher import AES
@@ -43,7 +43,15 @@ def _scrypt(passphrase: bytes, salt: bytes, *, n: int, r: int, p: int, dklen: in
         # OpenSSL enforces RFC 7914's n < 2**(16 r) and refuses, but real keystores
         # break it (the Web3 Secret Storage test vector has n = 2**18 with r = 1);
         # pycryptodome computes the same function without that check.
-        return bytes(_pycryptodome_scrypt(passphrase, salt, dklen, N=n, r=r, p=p))
+        derived = _pycryptodome_scrypt(  # its stubs say str; bytes are what it takes
+            passphrase,  # type: ignore[arg-type]
+            salt,  # type: ignore[arg-type]
+            dklen,
+            N=n,
+            r=r,
+            p=p,
+        )
+        return bytes(cast(bytes, derived))
     return hashlib.scrypt(
         passphrase, salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=_scrypt_maxmem(n, r, p)
     )

@@ -31,6 +31,8 @@ from carbonledger.ports.ledger import ItemQuery, VerifyReport
 from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.channels import grant
+from carbonledger.services.demo_dao import run_dao_demo
+from carbonledger.services.demo_meters import run_meter_demo
 from carbonledger.services.demo_tokens import run_token_demo
 from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
 from carbonledger.services.identity import (
@@ -98,6 +100,8 @@ class DemoResult:
     audit: AuditReport | None = None
     refused: str = ""
     tokens: dict[str, Any] = field(default_factory=dict)
+    meters: dict[str, Any] = field(default_factory=dict)
+    dao: dict[str, Any] = field(default_factory=dict)
 
 
 def _month_periods(year: int) -> list[tuple[date, date]]:
@@ -221,10 +225,27 @@ def run_demo(
         _import(story, alice)
         _audit_and_revoke(story, alice, dana)
         story.say(
+            "a meter at nw-sf signs a year of hourly readings as credentials; the digital"
+            " auditor checks every record against them (one month is made to disagree)"
+        )
+        story.result.meters = run_meter_demo(story.ledger, story.store, story.admin)
+        story.say(
             "GreenMarkets issues RECs and offsets (a real project from the offsets"
             " directory); Northwind retires them; Scope 2 both ways and net emissions"
         )
         story.result.tokens = run_token_demo(
+            story.ledger,
+            story.store,
+            story.admin,
+            story.home,
+            story.passphrase,
+            enroll=story.enroll,
+        )
+        story.say(
+            "members of the DAO propose, vote quadratically and execute: offsets of a"
+            " real directory project are issued through the DAO"
+        )
+        story.result.dao = run_dao_demo(
             story.ledger,
             story.store,
             story.admin,

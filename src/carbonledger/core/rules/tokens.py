@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from carbonledger.core.canonical import canonical
+from carbonledger.core.dao.model import require_dao_issuance
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes, verify_inclusion
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import check_id, expect_kind, require_network_admin
@@ -301,6 +302,9 @@ def issue_token(state: LedgerState, body: dict[str, Any], items: Sequence[dict[s
         ttype = item.get("type")
         if ttype not in TOKEN_TYPES:
             raise InvalidInput(f"{what}: type must be one of {', '.join(TOKEN_TYPES)}")
+        if ttype != AUDITED:
+            # In limited mode, offsets and RECs are issued only through the DAO.
+            require_dao_issuance(state, sender, what)
         _require_role(state, sender, DEALER_ROLE[ttype], what)
         amount = check_amount(item.get("amount"), what)
         token: dict[str, Any] = {
@@ -361,6 +365,7 @@ def mint_token(state: LedgerState, body: dict[str, Any], items: Sequence[dict[st
         check_id("mint", item.get("id"))
         token = get_token(state, item.get("token"), "mint")
         what = f"mint token {token['id']!r}"
+        require_dao_issuance(state, sender, what)
         if token["type"] == AUDITED or not token["transferable"]:
             raise PermissionDenied(
                 f"{what}: audited emissions are minted once, retired, by the auditor; they are"

@@ -1,0 +1,303 @@
+"""REST API under loopback load, beside the same operations in-process, in one run.
+
+    python benchmarks/api.py                 # 10,000 seeded records, 400 POSTs, 8 clients
+    python benchmarks/api.py --posts 100 --listings 2 --clients 4    # quicker
+
+Two operations:
+
+* **record emissions**: one bill per request, ``POST /api/v1/bills`` (JSON), signed
+  with the caller's keystore unlocked for the session; in-process, the same
+  ``import_bills`` call with one bill;
+* **list 10,000 records**: ``GET /api/v1/records?limit=1000&offset=...`` page by
+  page; in-process, ``ledger.items`` with the same query (no JSON encoding).
+
+The server is uvicorn in a subprocess on 127.0.0.1 (one worker, as
+``carbonledger serve`` runs it); the client is ``httpx`` in several threads.
+The in-process figures are measured first on the same ledger file, then the
+server opens it. Figures are printed as a table, with the HTTP/in-process ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from benchmarks.workload import sites
+from carbonledger.core.domain import Bill, Organisation
+from carbonledger.crypto.keys import eip191_digest
+from carbonledger.factors import FactorCatalog
+from carbonledger.ports.ledger import ItemQuery
+from carbonledger.services.home import Home
+from carbonledger.services.importer import import_bills
+from carbonledger.services.registry import register_orgs, register_sites
+
+PASSPHRASE = "bench"
+N_SITES = 100
+PAGE = 1000
+
+
+def _months(start_year: int, count: int) -> list[tuple[date, date]]:
+    out = []
+    for m in range(count):
+        start = date(start_year + m // 12, m % 12 + 1, 1)
+        nxt = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        out.append((start, nxt - timedelta(days=1)))
+    return out
+
+
+def seed_bills(n: int) -> list[Bill]:
+    """``n`` monthly electricity bills over N_SITES sites from 2019 on."""
+    bills = []
+    months = _months(2019, -(-n // N_SITES))
+    for i in range(n):
+        start, end = months[i // N_SITES]
+        site = f"site{i % N_SITES}"
+        bills.append(
+            Bill(site, f"{site}-E1", start, end, Decimal(1000 + (i * 7919) % 500_000), "kWh")
+        )
+    return bills
+
+
+def one_bill(tag: str, n: int) -> Bill:
+    """A bill no other operation of the run records (its own account)."""
+    start, end = _months(2023, 1)[0]
+    return Bill(f"site{n % N_SITES}", f"{tag}-{n}", start, end, Decimal(1000 + n), "kWh")
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def setup(home: Home, records: int) -> float:
+    admin = home.init(PASSPHRASE, name="api benchmark", scrypt_n=2**12)
+    ledger = home.ledger(admin)
+    try:
+        org = Organisation("bench", "Bench Co")
+        cert = home.ca.create_org(org.id, org.name, PASSPHRASE)
+        register_orgs(ledger, ledger.channels, admin, [org], ca_certs={org.id: cert})
+        register_sites(ledger, admin, sites(N_SITES))
+        t = time.perf_counter()
+        report = import_bills(
+            ledger, admin, FactorCatalog(home=home.path), seed_bills(records), store=ledger.channels
+        )
+        if report.recorded != records:
+            raise SystemExit(
+                f"seeding recorded {report.recorded} of {records}: {report.rejected[:3]}"
+            )
+        return time.perf_counter() - t
+    finally:
+        ledger.close()
+
+
+def in_process(home: Home, posts: int, listings: int) -> dict[str, dict[str, Any]]:
+    admin = home.key(PASSPHRASE)
+    ledger = home.ledger(admin)
+    catalog = FactorCatalog(home=home.path)
+    try:
+        # Warm-up (factor catalog, caches), not measured, as the server's first request isn't.
+        import_bills(ledger, admin, catalog, [one_bill("warm", 0)], store=ledger.channels)
+        lat: list[float] = []
+        t0 = time.perf_counter()
+        for n in range(posts):
+            t = time.perf_counter()
+            report = import_bills(
+                ledger, admin, catalog, [one_bill("inproc", n)], store=ledger.channels
+            )
+            lat.append(time.perf_counter() - t)
+            assert report.recorded == 1, report.rejected
+        post = _row(lat, time.perf_counter() - t0)
+        total = sum(1 for _ in ledger.items(ItemQuery(kind="emissions_record")))
+        pages: list[float] = []
+        t0 = time.perf_counter()
+        for _ in range(listings):
+            for offset in range(0, total, PAGE):
+                t = time.perf_counter()
+                query = ItemQuery(kind="emissions_record", limit=PAGE, offset=offset)
+                page = [{"leaf_index": s.leaf_index, **s.item} for s in ledger.items(query)]
+                pages.append(time.perf_counter() - t)
+                assert page
+        listing = _row(pages, time.perf_counter() - t0)
+        listing["records"] = total
+        return {"post": post, "list": listing}
+    finally:
+        ledger.close()
+
+
+def _row(latencies: list[float], wall: float) -> dict[str, Any]:
+    p50, p99 = percentiles(latencies)
+    return {"n": len(latencies), "rps": len(latencies) / wall, "p50": p50, "p99": p99}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(home: str, port: int) -> None:
+    """The server process: ``carbonledger serve`` without the CLI's prompt."""
+    import uvicorn
+
+    from carbonledger.api import create_app
+    from carbonledger.api.context import AppContext
+
+    ctx = AppContext.open(Home(Path(home)), PASSPHRASE)
+    uvicorn.run(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
+
+
+def sign_in(base: str, home: Home) -> str:
+    admin = home.key(PASSPHRASE)
+    with httpx.Client(base_url=base) as client:
+        asked = client.post("/api/v1/auth/challenge", json={"address": admin.address}).json()
+        signature = admin.sign_digest(eip191_digest(asked["message"].encode())).hex()
+        done = client.post(
+            "/api/v1/auth/login",
+            json={"message": asked["message"], "signature": signature, "passphrase": PASSPHRASE},
+        )
+        done.raise_for_status()
+        return str(done.json()["token"])
+
+
+def load(
+    clients: int, jobs: list[Callable[[httpx.Client], None]], base: str, token: str
+) -> dict[str, Any]:
+    local = threading.local()
+    lat: list[float] = []
+    lock = threading.Lock()
+
+    def run(job: Callable[[httpx.Client], None]) -> None:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(
+                base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=120
+            )
+        t = time.perf_counter()
+        job(client)
+        dt = time.perf_counter() - t
+        with lock:
+            lat.append(dt)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(run, jobs))
+    return _row(lat, time.perf_counter() - t0)
+
+
+def over_http(
+    home: Home, posts: int, listings: int, clients: int, records: int
+) -> dict[str, dict[str, Any]]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(home.path), str(port)],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/api/v1/status", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.1)
+        token = sign_in(base, home)
+
+        def post(n: int) -> Callable[[httpx.Client], None]:
+            b = one_bill("http", n)
+            body = [
+                {
+                    "site": b.site,
+                    "account": b.account,
+                    "start": b.start.isoformat(),
+                    "end": b.end.isoformat(),
+                    "amount": str(b.amount),
+                    "unit": b.unit,
+                }
+            ]
+
+            def job(client: httpx.Client) -> None:
+                r = client.post("/api/v1/bills", json=body)
+                if r.status_code != 201 or r.json()["recorded"] != 1:
+                    raise SystemExit(f"POST failed: {r.status_code} {r.text[:200]}")
+
+            return job
+
+        load(1, [post(posts)], base, token)  # warm-up, not measured
+        post_row = load(clients, [post(n) for n in range(posts)], base, token)
+        total = records + posts + 1
+
+        def page(offset: int) -> Callable[[httpx.Client], None]:
+            def job(client: httpx.Client) -> None:
+                r = client.get("/api/v1/records", params={"limit": PAGE, "offset": offset})
+                r.raise_for_status()
+
+            return job
+
+        jobs = [page(o) for _ in range(listings) for o in range(0, total, PAGE)]
+        list_row = load(clients, jobs, base, token)
+        return {"post": post_row, "list": list_row}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--posts", type=int, default=400)
+    parser.add_argument("--listings", type=int, default=5, help="full listings per mode")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--serve", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Home(Path(tmp) / "home")
+        seeded = setup(home, args.records)
+        print(f"seeded {args.records:,} records in {seeded:.1f} s (one import)")
+        local = in_process(home, args.posts, args.listings)
+        remote = over_http(home, args.posts, args.listings, args.clients, local["list"]["records"])
+    print(
+        f"\n{'operation':<34}{'mode':<22}{'requests':>9}{'req/s':>10}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}"
+    )
+    names = {
+        "post": "record emissions (1 bill)",
+        "list": f"list {local['list']['records']:,} records ({PAGE}/page)",
+    }
+    for op in ("post", "list"):
+        base = local[op]["rps"]
+        for mode, row in (
+            ("in-process, 1 thread", local[op]),
+            (f"HTTP, {args.clients} clients", remote[op]),
+        ):
+            print(
+                f"{names[op]:<34}{mode:<22}{row['n']:>9,}{row['rps']:>10,.1f}"
+                f"{row['p50']:>9.2f}{row['p99']:>9.2f}{row['rps'] / base:>14.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""EVM backend: gas per operation and transactions per second to anvil.
+
+    .venv/bin/python benchmarks/evm.py [--n 200] [--batch 100]
+
+Starts its own anvil (temporary home, no auto-mining). Prints:
+
+* gas of issue (REC, with metadata), transfer and retire through the adapter,
+  one carbonledger transaction per EVM transaction, beside the original system's
+  figures and our targets;
+* anvil's own rate for pre-signed raw ETH transfers sent in batches of ``--batch``
+  with one ``evm_mine`` each, and the adapter's rate for token transfers sent the
+  same way (``EvmLedger.submit_many``: state machine, local signing, one batched
+  request, one mine, batched receipts, off-chain mirror), and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eth_account import Account
+from tests.conformance.world import LEDGER_ID, World, build_world
+
+from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
+from carbonledger.adapters.evm.anvil import Anvil
+from carbonledger.core.tx import build_tx, utc_now
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.services.tokens import issue_rec, retire, transfer
+
+ORIGINAL = {"issue": "421,000-447,000", "transfer": "70,100", "retire": "82,900"}
+TARGET = {"issue": 210_000, "transfer": 55_000, "retire": 60_000}
+
+
+def _gas(ledger: EvmLedger) -> int:
+    block = ledger.rpc.call("eth_getBlockByNumber", "latest", False)
+    receipt = ledger.rpc.call("eth_getTransactionReceipt", block["transactions"][-1])
+    return int(receipt["gasUsed"], 16)
+
+
+def measure_gas(w: World) -> dict[str, int]:
+    ledger = w.ledger
+    assert isinstance(ledger, EvmLedger)
+    tid = issue_rec(
+        ledger,
+        w.recs,
+        to="acme/alice",
+        mwh=1000,
+        facility="Altamont Pass Wind Farm",
+        grid_region="CAMX",
+        generation=(date(2023, 1, 1), date(2023, 12, 31)),
+        registry="WREGIS",
+        serial_prefix="WREGIS-56789-",
+        serial_start=1,
+        facility_id="W123",
+        technology="wind",
+        token_id="rec-bench",
+    ).token
+    gas = {"issue": _gas(ledger)}
+    transfer(ledger, w.alice, tid, to="globex/bob", amount=10)  # bob's first balance
+    gas["transfer (new holder)"] = _gas(ledger)
+    transfer(ledger, w.alice, tid, to="globex/bob", amount=10)
+    gas["transfer"] = _gas(ledger)
+    retire(ledger, w.alice, tid, amount=10, beneficiary="Acme Corp", reason="Scope 2 2023")
+    gas["retire"] = _gas(ledger)
+    # Ten transfers in one atomic batch (one EVM transaction): gas per transfer.
+    nonce = ledger.state().next_nonce(w.alice.address)
+    batch = [
+        build_tx(
+            w.alice,
+            tx_type="transfer_token",
+            ledger_id=LEDGER_ID,
+            nonce=nonce + i,
+            created=utc_now(),
+            items=[
+                {
+                    "kind": "token_transfer",
+                    "id": f"b{i}",
+                    "token": tid,
+                    "from": w.alice.address,
+                    "to": w.bob.address,
+                    "amount": 1,
+                }
+            ],
+        )
+        for i in range(10)
+    ]
+    ledger.submit(batch)
+    gas["transfer (10 per batch)"] = _gas(ledger) // 10
+    return gas
+
+
+def raw_rate(rpc: Rpc, n: int, batch: int) -> float:
+    """anvil's own rate: pre-signed ETH transfers, batches sent in one request, mined once."""
+    funder = PrivateKey.generate()
+    rpc.call("anvil_setBalance", funder.address, hex(10**24))
+    chain = int(rpc.call("eth_chainId"), 16)
+    nonce = int(rpc.call("eth_getTransactionCount", funder.address, "pending"), 16)
+    to = PrivateKey.generate().address
+    raws = []
+    for i in range(n):
+        tx = {
+            "type": 2,
+            "chainId": chain,
+            "nonce": nonce + i,
+            "gas": 21000,
+            "to": to,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 10**9,
+            "value": 1,
+        }
+        raws.append("0x" + Account.sign_transaction(tx, funder.to_bytes()).raw_transaction.hex())
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        chunk = raws[i : i + batch]
+        hashes = rpc.batch([("eth_sendRawTransaction", [r]) for r in chunk])
+        rpc.call("evm_mine")
+        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        assert all(r and r["status"] == "0x1" for r in receipts)
+    return n / (time.perf_counter() - start)
+
+
+def adapter_rate(w: World, n: int, batch: int) -> float:
+    """Token transfers through the adapter, ``batch`` EVM transactions per mined block."""
+    ledger = w.ledger
+    assert isinstance(ledger, EvmLedger)
+    tid = issue_rec(
+        ledger,
+        w.recs,
+        to="acme/alice",
+        mwh=10**6,
+        facility="F",
+        grid_region="CAMX",
+        generation=(date(2023, 1, 1), date(2023, 12, 31)),
+        registry="WREGIS",
+        serial_prefix="RATE-",
+        serial_start=1,
+        token_id="rec-rate",
+    ).token
+    bob = w.bob.address
+    nonce = ledger.state().next_nonce(w.alice.address)
+    txs = [
+        build_tx(
+            w.alice,
+            tx_type="transfer_token",
+            ledger_id=LEDGER_ID,
+            nonce=nonce + i,
+            created=utc_now(),
+            items=[
+                {
+                    "kind": "token_transfer",
+                    "id": f"x{i}",
+                    "token": tid,
+                    "from": w.alice.address,
+                    "to": bob,
+                    "amount": 1,
+                }
+            ],
+        )
+        for i in range(n)
+    ]
+    start = time.perf_counter()
+    for i in range(0, n, batch):
+        ledger.submit_many([[t] for t in txs[i : i + batch]])
+    rate = n / (time.perf_counter() - start)
+    assert ledger.state().balances[f"{bob}/{tid}"]["available"] == n
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    with Anvil() as node, tempfile.TemporaryDirectory() as tmp:
+
+        def backend(admin: PrivateKey, path: Path):  # type: ignore[no-untyped-def]
+            rpc = Rpc(node.url)
+            info = deploy(rpc, admin, LEDGER_ID)
+            ledger = EvmLedger(rpc, info["address"], path / "offchain.db", admin)
+            return ledger, ledger.channels
+
+        w = build_world(backend, Path(tmp))
+        print("gas per operation (one carbonledger transaction per EVM transaction)")
+        print(f"{'operation':<24}{'ours':>10}{'target':>10}  original")
+        for op, used in measure_gas(w).items():
+            base = op.split()[0]
+            print(f"{op:<24}{used:>10,}{TARGET[base]:>10,}  {ORIGINAL[base]}")
+        raw = raw_rate(Rpc(node.url), args.n, args.batch)
+        ours = adapter_rate(w, args.n, args.batch)
+        print(f"\nthroughput, {args.n} transactions in batches of {args.batch}, one evm_mine each")
+        print(f"anvil, pre-signed raw ETH transfers: {raw:>8,.0f} tx/s")
+        print(
+            f"adapter, token transfers:            {ours:>8,.0f} tx/s  ({ours / raw:.0%} of anvil)"
+        )
+        w.ledger.close()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

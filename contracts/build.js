@@ -1,0 +1,72 @@
+// Compile contracts/src with the pinned npm solc into contracts/build/*.json.
+// `node build.js --check` compiles and fails if the committed artifacts differ.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const solc = require("solc");
+
+const ROOT = __dirname;
+const SRC = path.join(ROOT, "src");
+const OUT = path.join(ROOT, "build");
+// The Python adapter ships a copy of each artifact inside the package.
+const PKG = path.join(ROOT, "..", "src", "carbonledger", "adapters", "evm", "artifacts");
+const CONTRACTS = ["CarbonLedger"];
+
+function findImport(name) {
+  for (const base of [path.join(ROOT, "node_modules"), SRC]) {
+    const file = path.join(base, name);
+    if (fs.existsSync(file)) return { contents: fs.readFileSync(file, "utf8") };
+  }
+  return { error: `not found: ${name}` };
+}
+
+const sources = {};
+for (const f of fs.readdirSync(SRC).filter((f) => f.endsWith(".sol")).sort()) {
+  sources[f] = { content: fs.readFileSync(path.join(SRC, f), "utf8") };
+}
+const input = {
+  language: "Solidity",
+  sources,
+  settings: {
+    evmVersion: "cancun",
+    optimizer: { enabled: true, runs: 10000 },
+    viaIR: true,
+    metadata: { bytecodeHash: "none", appendCBOR: false },
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
+  },
+};
+const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport }));
+const errors = (output.errors || []).filter((e) => e.severity === "error");
+for (const e of output.errors || []) console.error(e.formattedMessage);
+if (errors.length) process.exit(1);
+
+const check = process.argv.includes("--check");
+let differ = false;
+fs.mkdirSync(OUT, { recursive: true });
+for (const name of CONTRACTS) {
+  const c = output.contracts[`${name}.sol`][name];
+  const artifact = {
+    contractName: name,
+    compiler: { name: "solc", version: solc.version() },
+    settings: { evmVersion: input.settings.evmVersion, optimizer: input.settings.optimizer, viaIR: true },
+    abi: c.abi,
+    bytecode: "0x" + c.evm.bytecode.object,
+    deployedBytecode: "0x" + c.evm.deployedBytecode.object,
+  };
+  const text = JSON.stringify(artifact, null, 2) + "\n";
+  for (const dir of [OUT, PKG]) {
+    const file = path.join(dir, `${name}.json`);
+    if (check) {
+      const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+      if (old !== text) {
+        console.error(`${path.relative(process.cwd(), file)} differs from the sources: run npm run build`);
+        differ = true;
+      }
+    } else {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(file, text);
+      console.log(`wrote ${path.relative(process.cwd(), file)} (${c.evm.deployedBytecode.object.length / 2} bytes)`);
+    }
+  }
+}
+process.exit(differ ? 1 : 0);

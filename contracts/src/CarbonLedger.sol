@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {CanonicalJson as J} from "./CanonicalJson.sol";
+
+/// @title carbonledger on an EVM chain
+/// @notice Records every carbonledger transaction (canonical JSON body signed with
+/// EIP-191 personal_sign by its sender) and enforces on chain what matters for
+/// money-like assets: the signer (recovered here), its nonce, its roles and
+/// revocation, and the token network (ERC-1155 balances, dealer roles, totals
+/// issued and retired, audited emissions minted retired and never transferable,
+/// token id 0 never existing).
+/// @dev The full state machine (carbonledger.core.state.apply) runs off chain on
+/// the same bytes; the bodies and items travel in calldata (the chain's data
+/// availability) and their hashes in the `Entry` event, so `verify` replays them
+/// against what the chain committed to. Metadata is never stored: only hashes,
+/// balances and totals.
+contract CarbonLedger is ERC1155 {
+    // -- roles (bits of Account.roles) --------------------------------------------
+    uint32 internal constant ENROLLED = 1;
+    uint32 internal constant REVOKED = 2;
+    uint32 internal constant NETWORK_ADMIN = 4;
+    uint32 internal constant REC_DEALER = 8;
+    uint32 internal constant OFFSET_DEALER = 16;
+    uint32 internal constant AUDITOR = 32;
+
+    // -- token kinds -------------------------------------------------------------
+    uint8 internal constant REC = 1;
+    uint8 internal constant OFFSET = 2;
+    uint8 internal constant AUDITED = 3;
+
+    // -- transaction types (keccak256 of the body's "type") ----------------------
+    bytes32 internal constant T_GENESIS = keccak256("genesis");
+    bytes32 internal constant T_ENROLL = keccak256("enroll");
+    bytes32 internal constant T_REVOKE = keccak256("revoke_identity");
+    bytes32 internal constant T_ISSUE = keccak256("issue_token");
+    bytes32 internal constant T_MINT = keccak256("mint_token");
+    bytes32 internal constant T_TRANSFER = keccak256("transfer_token");
+    bytes32 internal constant T_RETIRE = keccak256("retire_token");
+
+    struct Account {
+        uint64 nonce; // next carbonledger nonce of this signer
+        uint32 roles; // ENROLLED | REVOKED | role bits
+    }
+
+    struct Token {
+        address issuer;
+        uint8 kind; // REC, OFFSET or AUDITED; 0: does not exist
+    }
+
+    struct Totals {
+        uint128 issued;
+        uint128 retired;
+    }
+
+    /// One carbonledger transaction as signed, with the operator's hints.
+    /// `hints` are offsets into items that the contract checks (never trusts):
+    /// issue_token: [offset of the id value, offset of the org value (audited)];
+    /// enroll: [role bits from the registration].
+    struct Tx {
+        bytes body;
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+        bytes[] items;
+        uint256[] hints;
+    }
+
+    address public immutable operator;
+    address public immutable admin;
+    bytes32 internal immutable ledgerWord;
+    uint256 internal immutable ledgerLen;
+
+    mapping(address => Account) public accounts;
+    mapping(uint256 => Token) public tokens;
+    mapping(uint256 => Totals) public totals;
+
+    event Entry(address indexed sender, uint64 indexed nonce, bytes32 txHash, bytes32 itemsRoot);
+    event Issued(uint256 indexed id, address indexed issuer, uint8 kind, address holder, uint256 amount);
+    event Retired(uint256 indexed id, address indexed holder, uint256 amount, bytes32 leaf);
+    event Roles(address indexed account, uint32 roles);
+
+    error NotOperator();
+    error OnlyThroughLedger();
+    error WrongLedger();
+    error BadSignature(address signer, address sender);
+    error BadNonce(address sender, uint64 expected, uint64 given);
+    error ItemsMismatch();
+    error NotEnrolled(address account);
+    error Revoked(address account);
+    error AlreadyEnrolled(address account);
+    error MissingRole(address account, uint32 role);
+    error UnknownToken(uint256 id);
+    error TokenExists(uint256 id);
+    error ReservedTokenId();
+    error NotTransferable(uint256 id);
+    error NotIssuer(uint256 id, address sender);
+    error InsufficientBalance(address holder, uint256 id, uint256 available, uint256 amount);
+    error SelfTransfer();
+    error BadAmount();
+
+    constructor(string memory ledgerId, address admin_) ERC1155("") {
+        bytes memory id = bytes(ledgerId);
+        require(id.length > 0 && id.length <= 32, "ledger id: 1-32 bytes");
+        operator = msg.sender;
+        admin = admin_;
+        ledgerWord = bytes32(id);
+        ledgerLen = id.length;
+    }
+
+    // -- writing -------------------------------------------------------------------
+
+    /// @notice Append `txs` atomically: all are accepted or the call reverts.
+    function submit(Tx[] calldata txs) external {
+        if (msg.sender != operator) revert NotOperator();
+        for (uint256 i; i < txs.length; ++i) {
+            _apply(txs[i]);
+        }
+    }
+
+    function _apply(Tx calldata t) internal {
+        bytes calldata body = t.body;
+        J.Head memory h = J.head(body, ledgerLen);
+        if (J.word(body, h.ledgerAt, ledgerLen) != ledgerWord) revert WrongLedger();
+        if (h.count != t.items.length) revert ItemsMismatch();
+        if (J.itemsRoot(t.items) != h.itemsRoot) revert ItemsMismatch();
+
+        bytes32 txHash = sha256(body);
+        address signer = ECDSA.recover(MessageHashUtils.toEthSignedMessageHash(txHash), t.v, t.r, t.s);
+        if (signer != h.sender) revert BadSignature(signer, h.sender);
+
+        Account memory acct = accounts[signer];
+        if (acct.nonce != h.nonce) revert BadNonce(signer, acct.nonce, h.nonce);
+        acct.nonce += 1;
+
+        bytes32 ty = h.typeHash;
+        if (ty == T_GENESIS) {
+            if (signer != admin || acct.roles != 0) revert AlreadyEnrolled(signer);
+            acct.roles = ENROLLED | NETWORK_ADMIN;
+            emit Roles(signer, acct.roles);
+        } else if (ty == T_ENROLL) {
+            if (acct.roles != 0) revert AlreadyEnrolled(signer);
+            acct.roles = ENROLLED | (uint32(t.hints[0]) & (REC_DEALER | OFFSET_DEALER | AUDITOR));
+            emit Roles(signer, acct.roles);
+        } else {
+            _active(signer, acct.roles);
+            if (ty == T_REVOKE) _revoke(t.items);
+            else if (ty == T_ISSUE) _issue(signer, acct.roles, t.items, t.hints);
+            else if (ty == T_MINT) _mint(signer, t.items);
+            else if (ty == T_TRANSFER) _transfer(signer, t.items);
+            else if (ty == T_RETIRE) _retire(signer, t.items);
+        }
+        accounts[signer] = acct;
+        emit Entry(signer, h.nonce, txHash, h.itemsRoot);
+    }
+
+    function _active(address who, uint32 roles) internal pure {
+        if (roles & ENROLLED == 0) revert NotEnrolled(who);
+        if (roles & REVOKED != 0) revert Revoked(who);
+    }
+
+    function _activeAccount(address who) internal view {
+        _active(who, accounts[who].roles);
+    }
+
+    function _revoke(bytes[] calldata items) internal {
+        for (uint256 i; i < items.length; ++i) {
+            address who = J.revokedAddress(items[i]);
+            Account storage a = accounts[who];
+            _active(who, a.roles);
+            a.roles |= REVOKED;
+            emit Roles(who, a.roles);
+        }
+    }
+
+    function _issue(address sender, uint32 roles, bytes[] calldata items, uint256[] calldata hints) internal {
+        for (uint256 i; i < items.length; ++i) {
+            bytes calldata item = items[i];
+            (uint256 id, uint8 kind, address to, uint256 amount) = J.issue(item, hints[2 * i], hints[2 * i + 1]);
+            if (id == 0) revert ReservedTokenId();
+            if (tokens[id].kind != 0) revert TokenExists(id);
+            uint32 need = kind == REC ? REC_DEALER : kind == OFFSET ? OFFSET_DEALER : AUDITOR;
+            if (roles & need == 0) revert MissingRole(sender, need);
+            tokens[id] = Token(sender, kind);
+            if (kind == AUDITED) {
+                // Minted retired to the organisation: no balance ever exists to move.
+                totals[id] = Totals(uint128(amount), uint128(amount));
+                emit Issued(id, sender, kind, to, amount);
+                emit Retired(id, to, amount, J.leaf(item));
+            } else {
+                _activeAccount(to);
+                totals[id] = Totals(uint128(amount), 0);
+                emit Issued(id, sender, kind, to, amount);
+                _move(address(0), to, id, amount);
+            }
+        }
+    }
+
+    function _mint(address sender, bytes[] calldata items) internal {
+        for (uint256 i; i < items.length; ++i) {
+            (uint256 id, address to, uint256 amount) = J.tokenToAmount(items[i]);
+            Token memory tok = _token(id);
+            if (tok.kind == AUDITED) revert NotTransferable(id);
+            if (tok.issuer != sender) revert NotIssuer(id, sender);
+            _activeAccount(to);
+            totals[id].issued += uint128(amount);
+            _move(address(0), to, id, amount);
+        }
+    }
+
+    function _transfer(address sender, bytes[] calldata items) internal {
+        for (uint256 i; i < items.length; ++i) {
+            (uint256 id, address to, uint256 amount) = J.tokenToAmount(items[i]);
+            if (_token(id).kind == AUDITED) revert NotTransferable(id);
+            if (to == sender) revert SelfTransfer();
+            _activeAccount(to);
+            _move(sender, to, id, amount);
+        }
+    }
+
+    function _retire(address sender, bytes[] calldata items) internal {
+        for (uint256 i; i < items.length; ++i) {
+            bytes calldata item = items[i];
+            (uint256 id, uint256 amount) = J.tokenAmount(item);
+            if (_token(id).kind == AUDITED) revert NotTransferable(id);
+            totals[id].retired += uint128(amount);
+            _move(sender, address(0), id, amount);
+            emit Retired(id, sender, amount, J.leaf(item));
+        }
+    }
+
+    function _token(uint256 id) internal view returns (Token memory tok) {
+        tok = tokens[id];
+        if (tok.kind == 0) revert UnknownToken(id);
+    }
+
+    function _move(address from, address to, uint256 id, uint256 amount) internal {
+        if (amount == 0 || amount > type(uint64).max) revert BadAmount();
+        if (from != address(0)) {
+            uint256 have = balanceOf(from, id);
+            if (have < amount) revert InsufficientBalance(from, id, have, amount);
+        }
+        uint256[] memory ids = new uint256[](1);
+        uint256[] memory values = new uint256[](1);
+        ids[0] = id;
+        values[0] = amount;
+        _update(from, to, ids, values);
+    }
+
+    // -- ERC-1155: tokens move only through signed ledger transactions -------------
+
+    function safeTransferFrom(address, address, uint256, uint256, bytes memory) public pure override {
+        revert OnlyThroughLedger();
+    }
+
+    function safeBatchTransferFrom(address, address, uint256[] memory, uint256[] memory, bytes memory)
+        public
+        pure
+        override
+    {
+        revert OnlyThroughLedger();
+    }
+
+    function setApprovalForAll(address, bool) public pure override {
+        revert OnlyThroughLedger();
+    }
+
+    // -- reading -------------------------------------------------------------------
+
+    /// @notice The ERC-1155 id of a carbonledger token id (its keccak256; "0" never exists).
+    function tokenId(string calldata id) external pure returns (uint256) {
+        return uint256(keccak256(bytes(id)));
+    }
+
+    function nonceOf(address who) external view returns (uint64) {
+        return accounts[who].nonce;
+    }
+}

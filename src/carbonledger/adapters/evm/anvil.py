@@ -1,0 +1,97 @@
+"""Start and stop a local anvil (npm ``@foundry-rs/anvil``) for tests, benchmarks and demos.
+
+anvil keeps block states under ``$HOME/.foundry/anvil/tmp``, gigabytes after a
+few thousand blocks, so each instance gets a temporary home that is removed
+when it stops. It runs without auto-mining: the adapter mines after each batch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from carbonledger.errors import ConfigurationError
+
+__all__ = ["Anvil", "find_anvil"]
+
+_REPO = Path(__file__).resolve().parents[4]
+
+
+def find_anvil() -> str | None:
+    """``$CARBONLEDGER_ANVIL``, else contracts/node_modules/.bin/anvil, else ``anvil`` on PATH."""
+    env = os.environ.get("CARBONLEDGER_ANVIL")
+    if env:
+        return env
+    local = _REPO / "contracts" / "node_modules" / ".bin" / "anvil"
+    if local.exists():
+        return str(local)
+    return shutil.which("anvil")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Anvil:
+    """A running anvil on 127.0.0.1; ``url`` is its JSON-RPC endpoint."""
+
+    def __init__(self, *, state: Path | None = None, automine: bool = False) -> None:
+        binary = find_anvil()
+        if binary is None:
+            raise ConfigurationError("anvil not found: run `npm ci` in contracts/")
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._home = tempfile.mkdtemp(prefix="carbonledger-anvil-")
+        args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
+        args += ["--code-size-limit", "49152", "--gas-limit", "30000000"]
+        if not automine:
+            args.append("--no-mining")
+        if state is not None:
+            args += ["--state", str(state)]
+        env = {**os.environ, "HOME": self._home}
+        self._proc = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+                raise ConfigurationError(f"anvil exited: {err.strip()}")
+            try:
+                httpx.post(
+                    self.url,
+                    json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                    timeout=1,
+                )
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        self.stop()
+        raise ConfigurationError("anvil did not start within 20 s")
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc.stderr:
+            self._proc.stderr.close()
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def __enter__(self) -> Anvil:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

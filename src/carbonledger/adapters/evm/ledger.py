@@ -1,0 +1,471 @@
+"""The ledger port on an EVM chain: the ``CarbonLedger`` contract plus an off-chain mirror.
+
+Writing: each :meth:`EvmLedger.submit` batch is first checked with the core's
+state machine (the same code, so the same errors as the embedded backend), then
+sent as one EVM transaction to ``CarbonLedger.submit`` (all or nothing, like an
+embedded commit), signed locally by the operator. The contract recovers every
+carbonledger signature itself, checks nonces, roles and the token network, and
+records each body's hash; reverts are translated into carbonledger errors.
+
+Reading: accepted transactions are appended to the off-chain mirror (the
+embedded ledger's format: query columns, Merkle tree, proofs, channel store), so
+queries never touch the chain; :meth:`EvmLedger.sync` rebuilds the mirror from
+the chain's calldata and events, and :meth:`EvmLedger.verify` checks the mirror
+against the chain's commitments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import rlp  # ships no type hints: see the mypy overrides in pyproject.toml
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+
+from carbonledger.adapters.evm.rpc import Rpc, RpcError
+from carbonledger.adapters.sqlite_channels import SqliteChannelStore
+from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
+from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
+from carbonledger.errors import (
+    CarbonLedgerError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SignatureInvalid,
+)
+from carbonledger.ports.ledger import (
+    Checkpoint,
+    InclusionProof,
+    ItemQuery,
+    PeriodKey,
+    Receipt,
+    StoredItem,
+    VerifyReport,
+)
+
+__all__ = ["ROLE_BITS", "EvmLedger", "artifact", "deploy"]
+
+ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
+TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
+#: Contract errors -> the carbonledger error they mean.
+_ERRORS: dict[str, type[CarbonLedgerError]] = {
+    "NotOperator": PermissionDenied,
+    "OnlyThroughLedger": PermissionDenied,
+    "WrongLedger": Conflict,
+    "BadSignature": SignatureInvalid,
+    "BadNonce": Conflict,
+    "ItemsMismatch": InvalidInput,
+    "NotEnrolled": PermissionDenied,
+    "Revoked": PermissionDenied,
+    "AlreadyEnrolled": Conflict,
+    "MissingRole": PermissionDenied,
+    "UnknownToken": NotFound,
+    "TokenExists": Conflict,
+    "ReservedTokenId": InvalidInput,
+    "NotTransferable": PermissionDenied,
+    "NotIssuer": PermissionDenied,
+    "InsufficientBalance": Conflict,
+    "SelfTransfer": InvalidInput,
+    "BadAmount": InvalidInput,
+    "BadJson": InvalidInput,
+}
+
+
+def artifact() -> dict[str, Any]:
+    """The committed ABI and bytecode of ``CarbonLedger`` (built by contracts/build.js)."""
+    text = resources.files(__package__).joinpath("artifacts/CarbonLedger.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _selector(signature: str) -> bytes:
+    return keccak256(signature.encode())[:4]
+
+
+def _errors_by_selector(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+    out: dict[bytes, tuple[str, list[str]]] = {}
+    for entry in abi:
+        if entry["type"] == "error":
+            types = [i["type"] for i in entry["inputs"]]
+            out[_selector(f"{entry['name']}({','.join(types)})")] = (entry["name"], types)
+    return out
+
+
+class _Sender:
+    """Signs and sends EVM transactions from one operator key, managing its nonce locally."""
+
+    def __init__(self, rpc: Rpc, key: PrivateKey) -> None:
+        self.rpc = rpc
+        self._key = key
+        self.address = key.address
+        chain, nonce, price = rpc.batch(
+            [
+                ("eth_chainId", []),
+                ("eth_getTransactionCount", [key.address, "pending"]),
+                ("eth_gasPrice", []),
+            ]
+        )
+        self.chain_id = int(chain, 16)
+        self.nonce = int(nonce, 16)
+        self.fee = max(int(price, 16) * 2, 2_000_000_000)
+
+    def sign(self, to: str | None, data: bytes, gas: int) -> tuple[str, str]:
+        """An EIP-1559 transaction, RLP-encoded and signed here (no per-call validation layers)."""
+        fields = [
+            self.chain_id,
+            self.nonce,
+            1_000_000_000,  # max priority fee
+            self.fee,
+            gas,
+            bytes.fromhex(to[2:]) if to is not None else b"",
+            0,
+            data,
+            [],
+        ]
+        digest = keccak256(b"\x02" + rlp.encode(fields))
+        sig = self._key.sign_digest(digest)
+        v, r, s = sig[64] - 27, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
+        raw = b"\x02" + rlp.encode([*fields, v, r, s])
+        self.nonce += 1
+        return "0x" + raw.hex(), "0x" + keccak256(raw).hex()
+
+
+def _is_anvil(rpc: Rpc) -> bool:
+    try:
+        return "anvil" in str(rpc.call("web3_clientVersion")).lower()
+    except RpcError:
+        return False
+
+
+def _mine_and_wait(rpc: Rpc, hashes: Sequence[str], mine: bool) -> list[dict[str, Any]]:
+    if mine:
+        rpc.call("evm_mine")
+    import time
+
+    deadline = time.monotonic() + 120
+    while True:
+        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        if all(r is not None for r in receipts):
+            return list(receipts)
+        if time.monotonic() > deadline:
+            raise Conflict("transactions were not mined within 120 s")
+        time.sleep(0.05)
+
+
+def deploy(
+    rpc: Rpc, operator: PrivateKey, ledger_id: str, *, mine: bool | None = None
+) -> dict[str, Any]:
+    """Deploy ``CarbonLedger`` for ``ledger_id`` with ``operator`` as operator and admin.
+
+    On anvil the operator is funded first. Returns ``{address, block, chain_id}``.
+    """
+    art = artifact()
+    anvil = _is_anvil(rpc)
+    if mine is None:
+        mine = anvil
+    if anvil:
+        rpc.call("anvil_setBalance", operator.address, hex(10**24))
+    sender = _Sender(rpc, operator)
+    args = abi_encode(["string", "address"], [ledger_id, operator.address])
+    raw, tx_hash = sender.sign(None, bytes.fromhex(art["bytecode"][2:]) + args, 6_000_000)
+    rpc.call("eth_sendRawTransaction", raw)
+    (receipt,) = _mine_and_wait(rpc, [tx_hash], mine)
+    if int(receipt["status"], 16) != 1:
+        raise Conflict(f"deploying CarbonLedger failed (transaction {tx_hash})")
+    return {
+        "address": checksum_address(receipt["contractAddress"]),
+        "block": int(receipt["blockNumber"], 16),
+        "chain_id": sender.chain_id,
+    }
+
+
+class EvmLedger:
+    """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a ``CarbonLedger`` contract.
+
+    ``mirror`` is the off-chain store (an embedded ledger file that only this
+    adapter writes); ``operator`` relays and pays gas, and signs the mirror's
+    checkpoints (it must be the ledger admin's key, as on the embedded ledger).
+    """
+
+    def __init__(
+        self,
+        rpc: Rpc | str,
+        address: str,
+        mirror: str | Path,
+        operator: PrivateKey | None = None,
+        *,
+        deploy_block: int = 0,
+        mine: bool | None = None,
+    ) -> None:
+        self.rpc = Rpc(rpc) if isinstance(rpc, str) else rpc
+        self.address = checksum_address(address)
+        self.deploy_block = deploy_block
+        self._operator = operator
+        self.mirror = SqliteLedger(mirror, operator=operator)
+        self.channels: SqliteChannelStore = self.mirror.channels
+        self._abi = artifact()["abi"]
+        self._errors = _errors_by_selector(self._abi)
+        self._submit_selector = _selector(f"submit({TX_ABI})")
+        self._mine = _is_anvil(self.rpc) if mine is None else mine
+        self._sender = _Sender(self.rpc, operator) if operator is not None else None
+
+    # -- writing ----------------------------------------------------------------
+    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        """Check ``txs`` with the state machine, append them on chain in one EVM transaction."""
+        if not txs:
+            return []
+        return self.submit_many([txs])[0]
+
+    def submit_many(self, batches: Sequence[Sequence[SignedTx]]) -> list[list[Receipt]]:
+        """Several atomic batches, one EVM transaction each, sent together and mined once."""
+        if self._sender is None:
+            raise Conflict("writing needs the ledger admin's key (the operator)")
+        state = self.mirror.state()
+        prepared = [self._prepare(state, batch) for batch in batches if batch]
+        sent = [self._sender.sign(self.address, data, gas) for data, gas, _ in prepared]
+        answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
+        for answer in answers:
+            if "error" in answer:
+                self._sender.nonce = int(
+                    self.rpc.call("eth_getTransactionCount", self._sender.address, "pending"), 16
+                )
+                raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
+        receipts = _mine_and_wait(self.rpc, [h for _, h in sent], self._mine)
+        accepted: list[list[SignedTx]] = []
+        failure: CarbonLedgerError | None = None
+        for (data, _, checked), receipt in zip(prepared, receipts, strict=True):
+            if int(receipt["status"], 16) != 1:
+                failure = failure or self._revert_reason(data, receipt)
+                continue
+            accepted.append(checked)
+        # What the chain accepted goes to the mirror in one commit (one fsync, one checkpoint).
+        flat = self.mirror.submit([t for batch in accepted for t in batch])
+        out: list[list[Receipt]] = []
+        for batch in accepted:
+            out.append(flat[: len(batch)])
+            flat = flat[len(batch) :]
+        if failure is not None:
+            raise failure
+        return out
+
+    def _prepare(
+        self, state: LedgerState, batch: Sequence[SignedTx]
+    ) -> tuple[bytes, int, list[SignedTx]]:
+        """Run the rules (raising exactly what the embedded backend raises); encode the call."""
+        work = state.copy()
+        now = utc_now()
+        checked_all: list[SignedTx] = []
+        encoded: list[tuple[Any, ...]] = []
+        periods: set[tuple[str, str, str]] = set()
+        for tx in batch:
+            checked = check_tx(tx)
+            items = (
+                list(tx.objects)
+                if tx.objects is not None
+                else [json.loads(d) for d in checked.items]
+            )
+            apply(work, checked.body, items, now=now)
+            self._check_periods(items, periods)
+            hints = self._hints(work, checked, items)
+            sig = checked.signature
+            encoded.append(
+                (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
+            )
+            checked_all.append(checked)
+        state.__dict__.update(work.__dict__)
+        data = self._submit_selector + abi_encode([TX_ABI], [encoded])
+        n_items = sum(len(t.items) for t in checked_all)
+        gas = min(29_000_000, 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch))
+        return data, gas, checked_all
+
+    def _check_periods(self, items: list[dict[str, Any]], seen: set[tuple[str, str, str]]) -> None:
+        """The embedded ledger's unique (account, period) index, checked before sending."""
+        for item in items:
+            if item.get("kind") != "emissions_record":
+                continue
+            account = f"{item['site']}/{item['account']}"
+            key = (account, item["period"]["start"], item["period"]["end"])
+            known = {(p.account, p.start, p.end) for p in self.mirror.periods([account])}
+            if key in seen or key in known:
+                raise Conflict(f"already recorded (same account and period): {key}")
+            seen.add(key)
+
+    @staticmethod
+    def _hints(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> list[int]:
+        """Offsets the contract checks in the signed items (it never trusts them)."""
+        kind = tx.type
+        if kind == "enroll":
+            roles = state.identities[tx.sender]["roles"]
+            return [sum(ROLE_BITS.get(r, 0) for r in roles)]
+        if kind != "issue_token":
+            return []
+        hints: list[int] = []
+        for data, item in zip(tx.items, items, strict=True):
+            anchor = b',"id":"' + str(item["id"]).encode() + b'","kind":"token"'
+            hints.append(data.find(anchor) + 7)
+            org = item.get("org")
+            org_at = data.find(b',"org":"' + str(org).encode() + b'","period":') if org else -8
+            hints.append(org_at + 8)
+        return hints
+
+    def _revert_reason(self, data: bytes, receipt: dict[str, Any]) -> CarbonLedgerError:
+        block = hex(int(receipt["blockNumber"], 16) - 1)
+        call = {"from": self._sender.address if self._sender else None, "to": self.address}
+        try:
+            self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block)
+        except RpcError as exc:
+            raw = exc.data if isinstance(exc.data, str) else ""
+            return self._translate(raw, str(exc))
+        return Conflict(f"transaction {receipt['transactionHash']} reverted on chain")
+
+    def _translate(self, raw: str, message: str) -> CarbonLedgerError:
+        payload = bytes.fromhex(raw[2:]) if raw.startswith("0x") else b""
+        found = self._errors.get(payload[:4])
+        if found is None:
+            return Conflict(f"the contract refused the transaction: {message}")
+        name, types = found
+        args = abi_decode(types, payload[4:]) if types else ()
+        shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
+        return _ERRORS.get(name, Conflict)(f"the contract refused the transaction: {name}({shown})")
+
+    # -- reading (the off-chain mirror) ---------------------------------------------
+    def state(self) -> LedgerState:
+        return self.mirror.state()
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        return self.mirror.items(query)
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        return self.mirror.periods(accounts)
+
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        return self.mirror.proof(leaf_index, with_tx=with_tx)
+
+    def latest_checkpoint(self) -> Checkpoint:
+        return self.mirror.latest_checkpoint()
+
+    # -- the chain --------------------------------------------------------------------
+    def chain_entries(self) -> list[dict[str, Any]]:
+        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction."""
+        topic = "0x" + keccak256(b"Entry(address,uint64,bytes32,bytes32)").hex()
+        logs = self.rpc.call(
+            "eth_getLogs",
+            {
+                "address": self.address,
+                "fromBlock": hex(self.deploy_block),
+                "toBlock": "latest",
+                "topics": [topic],
+            },
+        )
+        out = []
+        for log in logs:
+            data = bytes.fromhex(log["data"][2:])
+            out.append(
+                {
+                    "sender": "0x" + log["topics"][1][-40:],
+                    "nonce": int(log["topics"][2], 16),
+                    "tx_hash": data[:32].hex(),
+                    "items_root": data[32:64].hex(),
+                    "evm_tx": log["transactionHash"],
+                }
+            )
+        return out
+
+    def _mirror_rows(self) -> list[tuple[int, bytes, str, int]]:
+        conn = sqlite3.connect(self.mirror.path)
+        try:
+            return [
+                (seq, bytes(body), sender, nonce)
+                for seq, body, sender, nonce in conn.execute(
+                    "SELECT seq, body, sender, nonce FROM tx ORDER BY seq"
+                )
+            ]
+        finally:
+            conn.close()
+
+    def sync(self) -> int:
+        """Append to the mirror what the chain holds beyond it (read from calldata); the count."""
+        entries = self.chain_entries()
+        have = len(self._mirror_rows())
+        added = 0
+        decoded: dict[str, dict[str, SignedTx]] = {}
+        for entry in entries[have:]:
+            txs = decoded.get(entry["evm_tx"])
+            if txs is None:
+                txs = decoded[entry["evm_tx"]] = self._decode_calldata(entry["evm_tx"])
+            self.mirror.submit([txs[entry["tx_hash"]]])
+            added += 1
+        return added
+
+    def _decode_calldata(self, evm_tx: str) -> dict[str, SignedTx]:
+        tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
+        data = bytes.fromhex(tx["input"][2:])
+        (entries,) = abi_decode([TX_ABI], data[4:])
+        out: dict[str, SignedTx] = {}
+        for body, r, s, v, items, _hints in entries:
+            signed = tx_from_parts(body, list(items), r + s + bytes([v]))
+            out[hashlib.sha256(body).hexdigest()] = signed
+        return out
+
+    def verify(self) -> VerifyReport:
+        """The mirror's own checks, then each of its entries against the chain's commitment."""
+        report = self.mirror.verify()
+        if not report.ok:
+            return report
+        rows = self._mirror_rows()
+        entries = self.chain_entries()
+        if len(entries) != len(rows):
+            return VerifyReport(
+                False,
+                report.entries,
+                report.leaves,
+                report.checkpoints,
+                report.root,
+                f"the chain holds {len(entries)} entries, the off-chain store {len(rows)}",
+            )
+        for (seq, body, sender, nonce), entry in zip(rows, entries, strict=True):
+            body_obj = json.loads(body)
+            if (
+                hashlib.sha256(body).hexdigest() != entry["tx_hash"]
+                or sender.lower() != entry["sender"]
+                or nonce != entry["nonce"]
+                or body_obj["items_root"] != entry["items_root"]
+            ):
+                return VerifyReport(
+                    False,
+                    report.entries,
+                    report.leaves,
+                    report.checkpoints,
+                    report.root,
+                    f"entry {seq} differs from the chain's commitment"
+                    f" (EVM transaction {entry['evm_tx']})",
+                    entry=seq,
+                )
+        report.notes.append(
+            f"{len(entries)} entries match the chain's commitments at {self.address}"
+        )
+        return report
+
+    def status(self) -> dict[str, Any]:
+        block, chain = self.rpc.batch([("eth_blockNumber", []), ("eth_chainId", [])])
+        return {
+            "rpc": self.rpc.url,
+            "contract": self.address,
+            "chain_id": int(chain, 16),
+            "block": int(block, 16),
+            "entries_on_chain": len(self.chain_entries()),
+            "entries_off_chain": len(self._mirror_rows()),
+        }
+
+    def close(self) -> None:
+        self.mirror.close()
+        self.rpc.close()

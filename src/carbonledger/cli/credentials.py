@@ -1,0 +1,480 @@
+"""``did``, ``vc``, ``meter``, ``utility`` and ``audit auto``: DIDs, credentials, digital audits.
+
+DID keys made here are kept in the ledger home under ``dids/NAME.json``: an
+Ethereum keystore v3 (scrypt, AES-128-CTR) of the 32-byte secret, which is the
+Ed25519 seed or the secp256k1 key, with the DID beside it; the passphrase is the
+admin's (``CARBONLEDGER_PASSPHRASE``), as for every key in the home.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from carbonledger.cli.common import (
+    AsOption,
+    HomeOption,
+    console,
+    err,
+    home_of,
+    open_ledger,
+    passphrase,
+    print_json,
+)
+from carbonledger.core.domain import parse_date
+from carbonledger.credentials.did import Ed25519Signer, Secp256k1Signer, Signer, resolve
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
+from carbonledger.errors import ConfigurationError, InvalidInput, NotFound
+from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
+
+__all__ = ["audit_auto", "register"]
+
+did_app = typer.Typer(help="Decentralised identifiers (did:key) for meters, utilities, auditors.")
+vc_app = typer.Typer(help="W3C verifiable credentials: issue, verify, post.", no_args_is_help=True)
+meter_app = typer.Typer(help="Meters and devices: register, post signed readings.")
+utility_app = typer.Typer(help="Utilities: register their DIDs and the accounts they bill.")
+did_app.info.no_args_is_help = meter_app.info.no_args_is_help = True
+utility_app.info.no_args_is_help = True
+
+KeyOption = typer.Option(None, "--key", help="A DID key made with `did create` (its name).")
+
+
+def _did_file(home: Home, name: str) -> Path:
+    if not name or "/" in name or name.startswith("."):
+        raise InvalidInput(f"DID key name {name!r}: use a plain name such as meter-1")
+    return home.path / "dids" / f"{name}.json"
+
+
+def _signer(home: Home, name: str) -> Signer:
+    path = _did_file(home, name)
+    try:
+        keystore = load_keystore(path)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"no DID key {name!r} at {path}; run `did create {name}`") from exc
+    secret = decrypt_key(keystore, passphrase()).to_bytes()
+    if keystore.get("key_type") == "secp256k1":
+        return Secp256k1Signer(PrivateKey.from_bytes(secret))
+    return Ed25519Signer.from_seed(secret)
+
+
+def _load_json(file: Path) -> Any:
+    try:
+        return jsonlib.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"{file}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise InvalidInput(f"{file}: not JSON ({exc})") from exc
+
+
+def _credentials(file: Path) -> list[dict[str, Any]]:
+    data = _load_json(file)
+    items = data if isinstance(data, list) else [data]
+    if not items or not all(isinstance(c, dict) for c in items):
+        raise InvalidInput(f"{file}: expected a credential or a list of credentials")
+    return items
+
+
+def _did_arg(home: Home, did: str | None, key: str | None) -> str:
+    if (did is None) == (key is None):
+        raise InvalidInput("give the DID with --did, or the name of a DID key with --key")
+    return did if did is not None else _signer(home, str(key)).did
+
+
+# --- did ----------------------------------------------------------------------------
+
+
+@did_app.command("create")
+def did_create(
+    name: str = typer.Argument(..., help="Name of the key in this home, e.g. meter-1."),
+    key_type: str = typer.Option("ed25519", "--type", help="ed25519 (default) or secp256k1."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a did:key with its key (kept encrypted in the home) and print the DID."""
+    if key_type not in ("ed25519", "secp256k1"):
+        raise InvalidInput("--type must be ed25519 or secp256k1")
+    h = home_of(home)
+    path = _did_file(h, name)
+    if path.exists():
+        raise InvalidInput(f"DID key {name!r} already exists at {path}")
+    secret = PrivateKey.generate()  # 32 random bytes: an Ed25519 seed or a secp256k1 key
+    signer: Signer = (
+        Secp256k1Signer(secret)
+        if key_type == "secp256k1"
+        else Ed25519Signer.from_seed(secret.to_bytes())
+    )
+    keystore = encrypt_key(secret, passphrase(), n=KEYSTORE_SCRYPT_N)
+    keystore.update({"did": signer.did, "key_type": key_type})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_keystore(path, keystore)
+    if json:
+        print_json({"name": name, "did": signer.did, "type": key_type, "path": str(path)})
+    else:
+        typer.echo(signer.did)  # plain: rich would read ":key:" in a DID as an emoji
+
+
+@did_app.command("show")
+def did_show(
+    did: str = typer.Argument(..., help="A did:key, or the name of a DID key in this home."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Print the DID document (resolved locally, no network) and any ledger registration."""
+    h = home_of(home)
+    if not did.startswith("did:"):
+        path = _did_file(h, did)
+        try:
+            did = str(load_keystore(path)["did"])
+        except (FileNotFoundError, KeyError) as exc:
+            raise NotFound(f"no DID key {did!r} in {h.path / 'dids'}") from exc
+    out: dict[str, Any] = {"document": resolve(did)}
+    if h.exists():
+        devices = h.ledger().state().devices
+        out["registered"] = [
+            d for d in devices.values() if d.get("did") == did and d.get("kind") != "status_list"
+        ]
+    print_json(out)
+
+
+# --- vc -----------------------------------------------------------------------------
+
+
+@vc_app.command("issue")
+def vc_issue(
+    file: Path = typer.Argument(..., help="Unsigned credential (JSON)."),
+    key: str = typer.Option(..., "--key", help="Name of the issuer's DID key."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Sign a credential with a DID key (eddsa-jcs-2022 or ecdsa-jcs-2019)."""
+    from carbonledger.credentials import issue, validate
+
+    credential = _load_json(file)
+    if not isinstance(credential, dict):
+        raise InvalidInput(f"{file}: a credential is a JSON object")
+    signed = issue(credential, _signer(home_of(home), key))
+    if any(
+        t in signed.get("type", ()) for t in ("MeterReadingsCredential", "UtilityBillCredential")
+    ):
+        validate(signed)
+    text = jsonlib.dumps(signed, indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        err.print(f"wrote {output}", markup=False, highlight=False)
+
+
+@vc_app.command("verify")
+def vc_verify(
+    file: Path = typer.Argument(..., help="A credential, or a JSON list of credentials."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Verify proof, issuer, validity dates and (from the ledger, if any) status and registration.
+
+    Exits 1 when any credential does not verify.
+    """
+    from carbonledger.credentials import verify
+    from carbonledger.credentials.vc import issuer_id
+    from carbonledger.services.devices import ledger_status_checker
+
+    h = home_of(home)
+    ledger = h.ledger() if h.exists() else None
+    checker = ledger_status_checker(ledger) if ledger is not None else None
+    devices = ledger.state().devices if ledger is not None else {}
+    rows: list[dict[str, Any]] = []
+    for credential in _credentials(file):
+        result = verify(credential, status_checker=checker)
+        errors = list(result.errors)
+        holder = next(
+            (d for d in devices.values() if d.get("did") == issuer_id(credential)),
+            None,
+        )
+        if ledger is not None and holder is None:
+            errors.append(f"unregistered: issuer {result.issuer} is not registered on this ledger")
+        rows.append(
+            {
+                "id": credential.get("id"),
+                "issuer": result.issuer,
+                "types": result.types,
+                "registered_as": None if holder is None else holder.get("id"),
+                "ok": not errors,
+                "errors": errors,
+            }
+        )
+    if json:
+        print_json(rows)
+    else:
+        for row in rows:
+            mark = "verified" if row["ok"] else "FAILED"
+            typer.echo(f"{mark} {row['id'] or '(no id)'} from {row['issuer']}")
+            for e in row["errors"]:
+                typer.echo(f"  - {e}")
+    if not all(r["ok"] for r in rows):
+        raise typer.Exit(1)
+
+
+@vc_app.command("post")
+def vc_post(
+    file: Path = typer.Argument(..., help="Signed credentials (JSON object or list)."),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Seal credentials in the organisation's channel and anchor their hashes on the ledger."""
+    _post(home_of(home), acting, _credentials(file), json=json)
+
+
+def _post(h: Home, acting: str | None, credentials: list[dict[str, Any]], *, json: bool) -> None:
+    from carbonledger.services.devices import post_credentials
+    from carbonledger.services.digital_auditor import ReadingsMonitor
+
+    ledger, key = open_ledger(h, acting)
+    report = post_credentials(ledger, ledger.channels, key, credentials)
+    state = ledger.state()
+    orgs = {state.sites[c["credentialSubject"]["siteId"]]["org"] for c in _readings(credentials)}
+    for org in sorted(o for o in orgs if o):
+        monitor = ReadingsMonitor(ledger, ledger.channels, key, org)
+        for c in _readings(credentials):
+            if state.sites[c["credentialSubject"]["siteId"]]["org"] == org:
+                report.events.extend(monitor.observe(c))
+    if json:
+        print_json(report.to_dict())
+    else:
+        console.print(
+            f"{report.posted} credentials posted, {report.duplicates} already posted,"
+            f" {len(report.rejected)} refused"
+        )
+        for index, reason in report.rejected:
+            err.print(f"  credential {index}: {reason}", markup=False, highlight=False)
+        for e in report.events:
+            if e.kind in ("mismatch", "invalid", "verified"):
+                console.print(f"  {e.kind}: record {e.record}: {e.reason}", markup=False)
+    if report.rejected or any(e.kind in ("mismatch", "invalid") for e in report.events):
+        raise typer.Exit(1)
+
+
+def _readings(credentials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in credentials
+        if "MeterReadingsCredential" in (c.get("type") or ())
+        and isinstance(c.get("credentialSubject"), dict)
+        and c["credentialSubject"].get("siteId") is not None
+    ]
+
+
+# --- meter --------------------------------------------------------------------------
+
+
+@meter_app.command("register")
+def meter_register(
+    device: str = typer.Argument(..., help="Device id on the ledger, e.g. hq-meter-1."),
+    site: str = typer.Option(..., help="Site the meter is installed at."),
+    meter: str = typer.Option(..., help="The bill account the meter measures."),
+    did: str | None = typer.Option(None, help="The meter's did:key."),
+    key: str | None = KeyOption,
+    valid_from: str = typer.Option(..., "--from", help="Installed on, YYYY-MM-DD (UTC)."),
+    until: str | None = typer.Option(None, help="Removed on, YYYY-MM-DD (UTC)."),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+) -> None:
+    """Register a meter's DID to a site and meter (an admin of the site's organisation)."""
+    from carbonledger.services.devices import register_device
+
+    h = home_of(home)
+    did_value = _did_arg(h, did, key)
+    ledger, admin = open_ledger(h, acting)
+    receipt = register_device(
+        ledger,
+        admin,
+        device_id=device,
+        did=did_value,
+        site=site,
+        meter=meter,
+        valid_from=parse_date(valid_from, "--from"),
+        valid_until=None if until is None else parse_date(until, "--until"),
+    )
+    console.print(f"device {device} registered to {site}/{meter} (entry {receipt.seq})")
+
+
+@meter_app.command("readings")
+def meter_readings(
+    file: Path = typer.Argument(..., help="Signed readings (JSON) or a Green Button XML file."),
+    key: str | None = typer.Option(
+        None, "--key", help="With a Green Button file: the meter's DID key, which signs."
+    ),
+    device: str | None = typer.Option(
+        None, help="With a Green Button file: the registered device id."
+    ),
+    per: str = typer.Option(
+        "month", help="With a Green Button file: one credential per month|day."
+    ),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Post a signed batch of readings; each is checked against the recorded bills at once.
+
+    Exits 1 when a credential is refused or a reading contradicts a bill.
+    """
+    h = home_of(home)
+    if file.suffix.lower() == ".xml":
+        credentials = _sign_green_button(h, file, key, device, per)
+    else:
+        credentials = _credentials(file)
+    _post(h, acting, credentials, json=json)
+
+
+def _sign_green_button(
+    h: Home, file: Path, key: str | None, device: str | None, per: str
+) -> list[dict[str, Any]]:
+    from carbonledger.greenbutton import parse_file, to_intervals
+    from carbonledger.services.devices import readings_from_intervals
+
+    if key is None or device is None:
+        raise InvalidInput("a Green Button file needs --key (the meter's DID key) and --device")
+    registered = h.ledger().state().devices.get(device)
+    if registered is None or registered.get("kind") != "device":
+        raise NotFound(f"device {device!r} is not registered")
+    return readings_from_intervals(
+        to_intervals(parse_file(file)),
+        _signer(h, key),
+        meter_id=registered["meter"],
+        site_id=registered["site"],
+        per=per,
+    )
+
+
+@meter_app.command("list")
+def meter_list(
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List registered devices and utilities with their status."""
+    devices = home_of(home).ledger().state().devices
+    rows = [d for d in devices.values() if d.get("kind") in ("device", "utility")]
+    if json:
+        print_json(rows)
+        return
+    for d in rows:
+        where = (
+            f"{d['site']}/{d['meter']}"
+            if d["kind"] == "device"
+            else d.get("eia_id") or d.get("name")
+        )
+        typer.echo(f"{d['kind']:8} {d['id']:20} {d['status']:8} {where}  {d['did']}")
+
+
+@meter_app.command("retire")
+def meter_retire(
+    device: str = typer.Argument(..., help="Device or utility id."),
+    revoke: bool = typer.Option(False, "--revoke", help="The key is compromised: revoke it."),
+    reason: str | None = typer.Option(None, help="Why."),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+) -> None:
+    """Retire a device (its later readings do not count) or revoke its key."""
+    from carbonledger.services.devices import set_device_status
+
+    ledger, key = open_ledger(home_of(home), acting)
+    status = "revoked" if revoke else "retired"
+    receipt = set_device_status(ledger, key, device, status=status, reason=reason)
+    console.print(f"{device} {status} (entry {receipt.seq})")
+
+
+# --- utility ------------------------------------------------------------------------
+
+
+@utility_app.command("register")
+def utility_register(
+    utility: str = typer.Argument(..., help="Utility id on the ledger, e.g. comed."),
+    did: str | None = typer.Option(None, help="The utility's did:key."),
+    key: str | None = KeyOption,
+    name: str | None = typer.Option(None, help="Utility name."),
+    eia: str | None = typer.Option(None, help="EIA utility id (bills every site that names it)."),
+    account: list[str] = typer.Option([], help="SITE/ACCOUNT it bills (repeatable)."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Register a utility's DID (the network admin)."""
+    from carbonledger.services.devices import register_utility
+
+    h = home_of(home)
+    did_value = _did_arg(h, did, key)
+    ledger, admin = open_ledger(h)
+    receipt = register_utility(
+        ledger, admin, utility_id=utility, did=did_value, name=name, eia_id=eia, accounts=account
+    )
+    console.print(f"utility {utility} registered (entry {receipt.seq})")
+
+
+# --- audit auto ---------------------------------------------------------------------
+
+
+def audit_auto(
+    org: str = typer.Option(..., help="Organisation whose records are checked."),
+    start: str = typer.Option(..., help="First day, YYYY-MM-DD."),
+    end: str = typer.Option(..., help="Last day, YYYY-MM-DD."),
+    key: str | None = typer.Option(
+        None, "--key", help="Auditor's DID key that signs the result (default: the ledger key's)."
+    ),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Digital audit: check each record against signed meter readings and utility bills.
+
+    Classifies every record as verified, unverifiable or contradicted (with the
+    reason), signs an AuditResultCredential and records its hash on the ledger.
+    Exits 1 when any record is contradicted.
+    """
+    from carbonledger.services.digital_auditor import run_digital_audit
+
+    h = home_of(home)
+    signer = None if key is None else _signer(h, key)
+    ledger, me = open_ledger(h, acting)
+    report = run_digital_audit(
+        ledger,
+        ledger.channels,
+        me,
+        org,
+        start=parse_date(start, "--start"),
+        end=parse_date(end, "--end"),
+        signer=signer,
+    )
+    if json:
+        print_json({**report.to_dict(), "credential": report.credential})
+    else:
+        counts = report.counts
+        typer.echo(
+            f"digital audit {report.id} of {org}, {start}..{end}: {counts['verified']} verified,"
+            f" {counts['unverifiable']} unverifiable, {counts['contradicted']} contradicted;"
+            f" result signed by {report.auditor}, hash {report.sha256} recorded"
+        )
+        for f in report.findings:
+            if f.verdict == "contradicted":
+                typer.echo(
+                    f"contradicted {f.record_id} ({f.site}/{f.account}"
+                    f" {f.period[0]}..{f.period[1]}): {f.reason}"
+                )
+    if report.counts["contradicted"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer, *, audit_app: typer.Typer | None = None) -> None:
+    """Add ``did``, ``vc``, ``meter`` and ``utility``; ``audit auto`` when given the audit app.
+
+    Without ``audit_app`` the digital audit is mounted as ``audit-auto``.
+    """
+    app.add_typer(did_app, name="did")
+    app.add_typer(vc_app, name="vc")
+    app.add_typer(meter_app, name="meter")
+    app.add_typer(utility_app, name="utility")
+    if audit_app is not None:
+        audit_app.command("auto")(audit_auto)
+    else:
+        app.command("audit-auto")(audit_auto)

@@ -1,0 +1,204 @@
+"""What the pages show, read through the ledger port and the services (never SQL).
+
+Features that other parts of the system add later (token reports, the DAO) are
+looked up by module name: a page shows "not available" and why, rather than
+failing, when a service is absent or does not yet offer what is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import CarbonLedgerError
+from carbonledger.ports.ledger import ItemQuery, LedgerPort
+
+__all__ = [
+    "Entry",
+    "Feature",
+    "OrgSummary",
+    "feature",
+    "market_and_net",
+    "org_summary",
+    "recent_entries",
+]
+
+KG_PER_T = Decimal(1000)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """An optional service: its module if present and offering ``needs``, else why not."""
+
+    module: ModuleType | None
+    missing: str
+
+    @property
+    def ok(self) -> bool:
+        return self.module is not None
+
+    def fn(self, name: str) -> Any:
+        return getattr(self.module, name)
+
+
+def feature(module: str, *needs: str) -> Feature:
+    """Look up an optional service module and the functions the UI calls on it."""
+    if importlib.util.find_spec(module) is None:
+        return Feature(None, f"{module} is not available in this build")
+    mod = importlib.import_module(module)
+    absent = [n for n in needs if not callable(getattr(mod, n, None))]
+    if absent:
+        return Feature(None, f"{module} does not offer {', '.join(absent)} yet")
+    return Feature(mod, "")
+
+
+@dataclass
+class OrgSummary:
+    """Location-based emissions of an organisation for one year, per site and month."""
+
+    org: str
+    year: int | None
+    years: list[int]
+    by_site: list[tuple[str, Decimal]]  # (site id, t CO2e), largest first
+    by_month: list[tuple[str, Decimal]]  # (YYYY-MM, t CO2e), in order
+    by_activity: dict[str, Decimal] = field(default_factory=dict)
+    records: int = 0
+
+    @property
+    def total_t(self) -> Decimal:
+        return sum((v for _, v in self.by_site), Decimal(0))
+
+
+def org_summary(ledger: LedgerPort, org: str, year: int | None) -> OrgSummary:
+    """Totals from the records' public parts; a record counts in its period's start month."""
+    site_kg: dict[str, Decimal] = defaultdict(Decimal)
+    month_kg: dict[str, Decimal] = defaultdict(Decimal)
+    activity_kg: dict[str, Decimal] = defaultdict(Decimal)
+    years: set[int] = set()
+    rows = [s.item for s in ledger.items(ItemQuery(kind="emissions_record", org=org))]
+    for item in rows:
+        years.add(int(item["period"]["start"][:4]))
+    chosen = year if year is not None else (max(years) if years else None)
+    count = 0
+    for item in rows:
+        month = str(item["period"]["start"][:7])
+        if chosen is None or int(month[:4]) != chosen:
+            continue
+        kg = Decimal(item["kg_co2e"])
+        site_kg[item["site"]] += kg
+        month_kg[month] += kg
+        activity_kg[str(item.get("activity"))] += kg
+        count += 1
+    months = [f"{chosen}-{m:02d}" for m in range(1, 13)] if chosen is not None else []
+    return OrgSummary(
+        org,
+        chosen,
+        sorted(years),
+        sorted(((s, kg / KG_PER_T) for s, kg in site_kg.items()), key=lambda r: -r[1]),
+        [(m, month_kg.get(m, Decimal(0)) / KG_PER_T) for m in months],
+        {a: kg / KG_PER_T for a, kg in sorted(activity_kg.items())},
+        count,
+    )
+
+
+def market_and_net(
+    ledger: LedgerPort, key: PrivateKey | None, org: str, year: int | None
+) -> dict[str, Any]:
+    """Market-based and net emissions from the token services, or why they are not shown."""
+    out: dict[str, Any] = {"market": None, "net": None, "market_note": "", "net_note": ""}
+    scope2 = feature("carbonledger.services.scope2", "scope2_report", "net_report")
+    if not scope2.ok or year is None:
+        out["market_note"] = out["net_note"] = scope2.missing or "no records yet"
+        return out
+    report = None
+    if key is None:
+        out["market_note"] = (
+            "market-based needs the metered kWh, sealed in the organisation's channel:"
+            " sign in with your keystore to see it"
+        )
+    else:
+        try:
+            report = scope2.fn("scope2_report")(ledger, ledger_store(ledger), key, org, year)
+            out["market"] = {
+                "location_t": Decimal(report.location_kg) / KG_PER_T,
+                "market_t": Decimal(report.market_kg) / KG_PER_T,
+                "covered_kwh": Decimal(report.covered_kwh),
+                "kwh": Decimal(report.kwh),
+            }
+        except CarbonLedgerError as exc:
+            out["market_note"] = str(exc)
+        except (AttributeError, TypeError) as exc:  # a service still being written
+            out["market_note"] = f"not available: {exc}"
+    try:
+        net = scope2.fn("net_report")(ledger, org, year, scope2=report)
+        out["net"] = {
+            "audited_t": Decimal(net.audited_kg) / KG_PER_T,
+            "offsets_t": Decimal(net.offsets_kg) / KG_PER_T,
+            "net_t": Decimal(net.net_kg) / KG_PER_T,
+        }
+    except CarbonLedgerError as exc:
+        out["net_note"] = str(exc)
+    except (AttributeError, TypeError, KeyError) as exc:  # a service still being written
+        out["net_note"] = f"not available: {exc}"
+    return out
+
+
+def ledger_store(ledger: LedgerPort) -> Any:
+    """The channel store beside the ledger (the embedded backend keeps both in one file)."""
+    return getattr(ledger, "channels", None)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger transaction as the explorer lists it."""
+
+    seq: int
+    type: str
+    sender: str
+    created: str
+    ledger_time: str
+    first_leaf: int
+    count: int
+    kinds: dict[str, int]
+
+
+def recent_entries(ledger: LedgerPort, size: int, *, leaves: int = 200) -> list[Entry]:
+    """The entries holding the last ``leaves`` leaves, newest first.
+
+    Read through the port: items give each leaf's entry; the proof evidence of an
+    entry's first leaf gives its signed body (type, sender, time).
+    """
+    start = max(0, size - leaves)
+    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    first: dict[int, int] = {}
+    for stored in ledger.items(ItemQuery(offset=start, limit=leaves)):
+        groups[stored.seq].append(stored.item)
+        first.setdefault(stored.seq, stored.leaf_index)
+    out: list[Entry] = []
+    for seq in sorted(groups, reverse=True):
+        tx = ledger.proof(first[seq]).tx
+        body = orjson.loads(str(tx.get("body", "{}")))
+        kinds: dict[str, int] = defaultdict(int)
+        for item in groups[seq]:
+            kinds[str(item.get("kind"))] += 1
+        out.append(
+            Entry(
+                seq,
+                str(body.get("type", "?")),
+                str(body.get("sender", "?")),
+                str(body.get("created", "")),
+                str(tx.get("ledger_time", "")),
+                first[seq],
+                int(tx.get("count", len(groups[seq]))),
+                dict(kinds),
+            )
+        )
+    return out

@@ -1,0 +1,215 @@
+"""Tokens (certificates, offsets, audited emissions) and the DAO.
+
+Both services are optional: without them the pages list the ledger items of
+their kinds and say which service is missing; the forms appear only when the
+service offers the operation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+
+from carbonledger.errors import CarbonLedgerError, InvalidInput
+from carbonledger.ports.ledger import ItemQuery
+from carbonledger.web.data import Feature, feature
+from carbonledger.web.render import WebRoute, check_csrf, context, render, require_user, write
+from carbonledger.web.session import WebUser, current_user
+
+__all__ = ["router"]
+
+FormStr = Annotated[str, Form()]
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+TOKENS = "carbonledger.services.tokens"
+DAO_MODULES = ("carbonledger.services.dao", "carbonledger.services.governance")
+DAO_KINDS = ("proposal", "vote", "dao_project", "project")
+
+
+def _tokens() -> Feature:
+    return feature(TOKENS, "list_tokens", "balances", "retire", "transfer")
+
+
+def _items(request: Request, kind: str, limit: int = 200) -> list[dict[str, Any]]:
+    ledger = context(request).ledger
+    return [s.item for s in ledger.items(ItemQuery(kind=kind, limit=limit))]
+
+
+def _tokens_page(request: Request, user: WebUser | None, **values: Any) -> Response:
+    ctx = context(request)
+    svc = _tokens()
+    state = ctx.ledger.state()
+    listed: list[dict[str, Any]] = []
+    held: list[Any] = []
+    balances: list[Any] = []
+    if svc.ok:
+        listed = list(svc.fn("list_tokens")(state))
+        balances = list(svc.fn("balances")(state))
+        if user is not None:
+            held = [b for b in balances if b.holder == user.address and b.available > 0]
+    else:
+        listed = _items(request, "token")
+    names = {a: f"{i.get('org') or ''}/{i.get('name')}" for a, i in state.identities.items()}
+    return render(
+        request,
+        "tokens.html",
+        title="Tokens",
+        user=user,
+        service=svc,
+        tokens=listed,
+        balances=balances,
+        held=held,
+        names=names,
+        retirements=list(reversed(_items(request, "token_retirement"))),
+        can_write=bool(svc.ok and user is not None and user.key is not None),
+        **{"done": "", "errors": {}, **values},
+    )
+
+
+@router.get("/tokens")
+def tokens_view(request: Request) -> Response:
+    return _tokens_page(request, current_user(context(request), request))
+
+
+def _amount(value: str) -> int:
+    try:
+        amount = int(value)
+    except ValueError as exc:
+        raise InvalidInput("amount: a whole number of the token's units") from exc
+    if amount <= 0:
+        raise InvalidInput("amount: must be more than 0")
+    return amount
+
+
+@router.post("/tokens/retire")
+def tokens_retire(
+    request: Request,
+    *,
+    token: FormStr = "",
+    amount: FormStr = "",
+    beneficiary: FormStr = "",
+    reason: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    user = require_user(request)
+    check_csrf(request, csrf_token)
+    svc = _tokens()
+    ctx = context(request)
+    try:
+        if not svc.ok:
+            raise InvalidInput(f"token: {svc.missing}")
+        if user.key is None:
+            raise InvalidInput("token: sign in with your keystore to retire")
+        if not beneficiary.strip():
+            raise InvalidInput("beneficiary: whom the retirement is for")
+        units = _amount(amount)
+        key = user.key
+        receipt = write(
+            ctx,
+            lambda: svc.fn("retire")(
+                ctx.ledger,
+                key,
+                token,
+                amount=units,
+                beneficiary=beneficiary.strip(),
+                reason=reason.strip() or "retired from the web UI",
+                org=user.org,
+            ),
+        )
+    except CarbonLedgerError as exc:
+        field, _, why = str(exc).partition(": ")
+        name = f"retire_{field}" if field in ("amount", "beneficiary") else "retire_token"
+        return _tokens_page(request, user, status=400, errors={name: why or str(exc)})
+    return _tokens_page(request, user, done=f"Retired {units} of {token} (entry {receipt.seq}).")
+
+
+@router.post("/tokens/transfer")
+def tokens_transfer(
+    request: Request,
+    *,
+    token: FormStr = "",
+    to: FormStr = "",
+    amount: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    user = require_user(request)
+    check_csrf(request, csrf_token)
+    svc = _tokens()
+    ctx = context(request)
+    try:
+        if not svc.ok:
+            raise InvalidInput(f"token: {svc.missing}")
+        if user.key is None:
+            raise InvalidInput("token: sign in with your keystore to transfer")
+        if not to.strip():
+            raise InvalidInput("to: an address or ORG/NAME")
+        units = _amount(amount)
+        key = user.key
+        receipt = write(
+            ctx, lambda: svc.fn("transfer")(ctx.ledger, key, token, to=to.strip(), amount=units)
+        )
+    except CarbonLedgerError as exc:
+        field, _, why = str(exc).partition(": ")
+        name = f"transfer_{field}" if field in ("amount", "to") else "transfer_token"
+        return _tokens_page(request, user, status=400, errors={name: why or str(exc)})
+    return _tokens_page(
+        request, user, done=f"Transferred {units} of {token} to {to} (entry {receipt.seq})."
+    )
+
+
+def _dao() -> Feature:
+    found = [feature(m, "vote") for m in DAO_MODULES]
+    return next((f for f in found if f.ok), found[0])
+
+
+def _dao_page(request: Request, user: WebUser | None, **values: Any) -> Response:
+    svc = _dao()
+    items = {kind: _items(request, kind) for kind in DAO_KINDS}
+    return render(
+        request,
+        "dao.html",
+        title="DAO",
+        user=user,
+        service=svc,
+        proposals=items["proposal"],
+        votes=items["vote"],
+        projects=items["dao_project"] + items["project"],
+        can_vote=bool(svc.ok and user is not None and user.key is not None),
+        **{"done": "", "errors": {}, **values},
+    )
+
+
+@router.get("/dao")
+def dao_view(request: Request) -> Response:
+    return _dao_page(request, current_user(context(request), request))
+
+
+@router.post("/dao/vote")
+def dao_vote(
+    request: Request,
+    *,
+    proposal: FormStr = "",
+    choice: FormStr = "",
+    csrf_token: FormStr = "",
+) -> Response:
+    user = require_user(request)
+    check_csrf(request, csrf_token)
+    svc = _dao()
+    ctx = context(request)
+    if not svc.ok or user.key is None:
+        why = svc.missing or "sign in with your keystore to vote"
+        return _dao_page(request, user, status=400, errors={"vote": why})
+    if choice not in ("for", "against", "abstain") or not proposal:
+        return _dao_page(
+            request,
+            user,
+            status=400,
+            errors={"vote": "choose a proposal and for, against or abstain"},
+        )
+    try:
+        key = user.key
+        receipt = write(ctx, lambda: svc.fn("vote")(ctx.ledger, key, proposal, choice=choice))
+    except (CarbonLedgerError, TypeError) as exc:  # TypeError: the service's signature differs
+        return _dao_page(request, user, status=400, errors={"vote": str(exc)})
+    seq = getattr(receipt, "seq", "?")
+    return _dao_page(request, user, done=f"Voted {choice} on {proposal} (entry {seq}).")

@@ -1,0 +1,302 @@
+"""The ledger port's conformance suite: written once, subclassed per backend.
+
+A backend's test module subclasses :class:`LedgerConformance` and provides the
+``backend`` fixture (see :data:`tests.conformance.world.Backend`). Behaviour that
+a backend deliberately does differently is declared in its ``DIFFERENCES``
+(test name -> reason) and skipped with that reason: nothing is silently
+different.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from carbonledger.core.domain import Bill
+from carbonledger.core.proofdoc import check_proof
+from carbonledger.core.tx import SignedTx, build_tx, utc_now
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import (
+    Conflict,
+    DuplicateEntity,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SignatureInvalid,
+)
+from carbonledger.factors import FactorCatalog
+from carbonledger.ports.ledger import ItemQuery
+from carbonledger.services.channels import revoke, submit_one
+from carbonledger.services.identity import revoke_user
+from carbonledger.services.importer import import_bills
+from carbonledger.services.records import RecordReader
+from carbonledger.services.tokens import issue_audited, issue_rec, mint, retire, transfer
+from tests.conformance.world import LEDGER_ID, PASS, Backend, World, build_world
+
+YEAR = 2023
+
+
+def _bills(site: str, months: range, kwh: str = "1000") -> list[Bill]:
+    return [
+        Bill(site, "E1", date(YEAR, m, 1), date(YEAR, m, 28), Decimal(kwh), "kWh") for m in months
+    ]
+
+
+def _rec(w: World, mwh: int = 100, token_id: str = "rec-1", to: str = "acme/alice") -> str:
+    return issue_rec(
+        w.ledger,
+        w.recs,
+        to=to,
+        mwh=mwh,
+        facility="Altamont Pass Wind Farm",
+        grid_region="CAMX",
+        generation=(date(YEAR, 1, 1), date(YEAR, 12, 31)),
+        registry="WREGIS",
+        serial_prefix="WREGIS-1-",
+        serial_start=1,
+        token_id=token_id,
+    ).token
+
+
+class LedgerConformance:
+    """Every test runs against ``self.world``, built through the port on the backend."""
+
+    #: Test name -> why this backend intentionally behaves differently (skipped).
+    DIFFERENCES: ClassVar[dict[str, str]] = {}
+
+    @pytest.fixture
+    def backend(self) -> Backend:  # pragma: no cover - provided by each subclass
+        raise NotImplementedError
+
+    @pytest.fixture
+    def w(
+        self, backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> Iterator[World]:
+        reason = self.DIFFERENCES.get(request.node.originalname)
+        if reason:
+            pytest.skip(f"intentional difference of this backend: {reason}")
+        world = build_world(backend, tmp_path)
+        yield world
+        close = getattr(world.ledger, "close", None)
+        if close is not None:
+            close()
+
+    @staticmethod
+    def _tx(key: PrivateKey, tx_type: str, items: list[dict[str, Any]], nonce: int = 0) -> SignedTx:
+        return build_tx(
+            key,
+            tx_type=tx_type,
+            ledger_id=LEDGER_ID,
+            nonce=nonce,
+            created=utc_now(),
+            items=items,
+        )
+
+    # -- registration ----------------------------------------------------------
+    def test_registration(self, w: World) -> None:
+        state = w.ledger.state()
+        assert state.ledger_id == LEDGER_ID
+        assert state.admin == w.admin.address
+        assert set(state.orgs) == {"acme", "globex", "dealers", "audits"}
+        assert state.sites["acme-chi"]["org"] == "acme"
+        orgs = [s.item["id"] for s in w.ledger.items(ItemQuery(kind="organisation"))]
+        assert orgs == ["acme", "globex", "dealers", "audits"]
+
+    def test_duplicate_site_is_refused(self, w: World) -> None:
+        item = dict(next(iter(w.ledger.items(ItemQuery(kind="site")))).item)
+        with pytest.raises(DuplicateEntity, match="already registered"):
+            submit_one(w.ledger, w.admin, "register_site", [item])
+
+    def test_only_the_network_admin_registers_organisations(self, w: World) -> None:
+        item = {"kind": "organisation", "id": "evil", "name": "Evil", "admins": [w.alice.address]}
+        with pytest.raises(PermissionDenied, match="not the network admin"):
+            submit_one(w.ledger, w.alice, "register_org", [item])
+
+    # -- identities and roles --------------------------------------------------
+    def test_roles_of_enrolled_identities(self, w: World) -> None:
+        idents = w.ledger.state().identities
+        assert idents[w.recs.address]["roles"] == ["rec_dealer"]
+        assert idents[w.dana.address]["roles"] == ["auditor"]
+        assert idents[w.alice.address]["org"] == "acme"
+
+    def test_unknown_signer_is_refused(self, w: World) -> None:
+        intruder = PrivateKey.generate()
+        with pytest.raises(PermissionDenied, match="not an enrolled identity"):
+            w.ledger.submit([self._tx(intruder, "register_site", [{"kind": "site", "id": "x"}])])
+
+    def test_forged_signature_is_refused(self, w: World) -> None:
+        nonce = w.ledger.state().next_nonce(w.admin.address)
+        good = self._tx(
+            w.admin, "channel_read", [{"kind": "channel_read", "channel": "acme"}], nonce
+        )
+        other = self._tx(PrivateKey.generate(), "channel_read", [{"kind": "channel_read"}], nonce)
+        forged = type(good)(
+            good.body, good.body_bytes, good.items, good.item_hashes, other.signature
+        )
+        with pytest.raises(SignatureInvalid):
+            w.ledger.submit([forged])
+
+    def test_replayed_transaction_is_refused(self, w: World) -> None:
+        nonce = w.ledger.state().next_nonce(w.alice.address)
+        t = self._tx(w.alice, "channel_read", [{"kind": "channel_read", "channel": "acme"}], nonce)
+        w.ledger.submit([t])
+        with pytest.raises(Conflict, match=f"nonce {nonce} .* expected {nonce + 1}"):
+            w.ledger.submit([t])
+
+    def test_batch_is_atomic(self, w: World) -> None:
+        nonce = w.ledger.state().next_nonce(w.alice.address)
+        size = w.ledger.state().size
+        good = self._tx(
+            w.alice, "channel_read", [{"kind": "channel_read", "channel": "acme"}], nonce
+        )
+        bad = self._tx(
+            w.alice, "channel_read", [{"kind": "channel_read", "channel": "globex"}], nonce + 1
+        )
+        with pytest.raises(PermissionDenied, match="not a member of channel 'globex'"):
+            w.ledger.submit([good, bad])
+        assert w.ledger.state().size == size
+        w.ledger.submit([good])  # the nonce is still free
+        assert w.ledger.state().size == size + 1
+
+    def test_revoked_identity_is_refused_and_its_past_stays(self, w: World) -> None:
+        bob = w.bob
+        submit_one(w.ledger, bob, "channel_read", [{"kind": "channel_read", "channel": "globex"}])
+        revoke_user(w.ledger, w.admin, w.ca, bob.address, reason="left", ca_passphrase=PASS)
+        with pytest.raises(PermissionDenied, match="revoked"):
+            submit_one(
+                w.ledger, bob, "channel_read", [{"kind": "channel_read", "channel": "globex"}]
+            )
+        assert w.ledger.verify().ok
+
+    # -- recording with sealed details -----------------------------------------
+    def test_recording_with_sealed_details(self, w: World) -> None:
+        report = import_bills(
+            w.ledger, w.alice, FactorCatalog(), _bills("acme-chi", range(1, 4)), store=w.store
+        )
+        assert (report.recorded, report.rejected) == (3, [])
+        again = import_bills(
+            w.ledger, w.alice, FactorCatalog(), _bills("acme-chi", range(1, 4)), store=w.store
+        )
+        assert (again.recorded, again.duplicates) == (0, 3)
+        records = [
+            s.item for s in w.ledger.items(ItemQuery(kind="emissions_record", site="acme-chi"))
+        ]
+        assert len(records) == 3
+        assert "amount" not in records[0]  # sealed in the channel
+        reader = RecordReader.for_member(w.ledger, w.store, w.alice)
+        assert reader.detail(records[0])["amount"] == "1000"
+        assert sum(Decimal(r["kg_co2e"]) for r in records) == report.kg_co2e
+        periods = w.ledger.periods(["acme-chi/E1"])
+        assert sorted(p.start for p in periods) == ["2023-01-01", "2023-02-01", "2023-03-01"]
+        report = w.ledger.verify()
+        assert report.ok, report.error
+
+    def test_record_for_another_orgs_site_is_refused(self, w: World) -> None:
+        report = import_bills(
+            w.ledger, w.alice, FactorCatalog(), _bills("globex-hq", range(1, 2)), store=w.store
+        )
+        assert report.recorded == 0
+        assert "not a member" in str(report.rejected[0])
+
+    def test_inclusion_proof_checks_offline(self, w: World) -> None:
+        import_bills(
+            w.ledger, w.alice, FactorCatalog(), _bills("acme-chi", range(1, 2)), store=w.store
+        )
+        stored = next(iter(w.ledger.items(ItemQuery(kind="emissions_record"))))
+        item = check_proof(w.ledger.proof(stored.leaf_index).document())
+        assert item == stored.item
+
+    # -- channel access --------------------------------------------------------
+    def test_channel_access(self, w: World) -> None:
+        from carbonledger.services.channels import grant
+
+        read = [{"kind": "channel_read", "channel": "acme"}]
+        with pytest.raises(PermissionDenied, match="not a member of channel 'acme'"):
+            submit_one(w.ledger, w.dana, "channel_read", read)
+        grant(w.ledger, w.store, w.admin, "acme", w.dana.address, role="auditor")
+        submit_one(w.ledger, w.dana, "channel_read", read)
+        with pytest.raises(PermissionDenied, match="only auditors"):
+            grant(w.ledger, w.store, w.admin, "acme", w.bob.address, role="member")
+        revoke(w.ledger, w.store, w.admin, "acme", w.dana.address)
+        assert w.ledger.state().channels["acme"]["epoch"] == 1
+        with pytest.raises(PermissionDenied):
+            submit_one(w.ledger, w.dana, "channel_read", read)
+
+    # -- tokens ----------------------------------------------------------------
+    def test_issue_transfer_retire(self, w: World) -> None:
+        tid = _rec(w, 100)
+        transfer(w.ledger, w.alice, tid, to="globex/bob", amount=30)
+        retire(w.ledger, w.alice, tid, amount=50, beneficiary="Acme Corp", reason="Scope 2 2023")
+        state = w.ledger.state()
+        token = state.tokens[tid]
+        assert (token["issued"], token["retired"]) == (100, 50)
+        assert state.balances[f"{w.alice.address}/{tid}"] == {"available": 20, "retired": 50}
+        assert state.balances[f"{w.bob.address}/{tid}"] == {"available": 30, "retired": 0}
+        assert w.ledger.verify().ok
+
+    def test_only_a_dealer_issues(self, w: World) -> None:
+        with pytest.raises(PermissionDenied, match="rec_dealer"):
+            issue_rec(
+                w.ledger,
+                w.alice,
+                to="acme/alice",
+                mwh=1,
+                facility="F",
+                grid_region="CAMX",
+                generation=(date(YEAR, 1, 1), date(YEAR, 1, 31)),
+                registry="WREGIS",
+                serial_prefix="X-",
+                serial_start=1,
+            )
+
+    def test_spending_more_than_held_is_refused(self, w: World) -> None:
+        tid = _rec(w, 10)
+        with pytest.raises(Conflict, match="exceeds the available balance"):
+            transfer(w.ledger, w.alice, tid, to="globex/bob", amount=11)
+        with pytest.raises(Conflict, match="exceeds the available balance"):
+            retire(w.ledger, w.bob, tid, amount=1, beneficiary="B", reason="R")
+
+    def test_token_id_zero_never_exists(self, w: World) -> None:
+        with pytest.raises(InvalidInput, match="token id 0 is reserved"):
+            _rec(w, 1, token_id="0")
+        with pytest.raises(NotFound, match="does not exist"):
+            transfer(w.ledger, w.alice, "0", to="globex/bob", amount=1)
+
+    def test_mint_updates_total_issued(self, w: World) -> None:
+        tid = _rec(w, 10)
+        mint(w.ledger, w.recs, tid, to="acme/alice", amount=5)
+        token = w.ledger.state().tokens[tid]
+        assert token["issued"] == 15
+        assert token["serial"]["end"] == 15
+
+    def test_audited_emissions_are_minted_retired_and_never_move(self, w: World) -> None:
+        from carbonledger.services.channels import grant
+
+        import_bills(
+            w.ledger, w.alice, FactorCatalog(), _bills("acme-chi", range(1, 3)), store=w.store
+        )
+        grant(w.ledger, w.store, w.admin, "acme", w.dana.address, role="auditor")
+        tid = issue_audited(
+            w.ledger, w.dana, org="acme", scope="2", start=date(YEAR, 1, 1), end=date(YEAR, 12, 31)
+        ).token
+        token = w.ledger.state().tokens[tid]
+        assert token["issued"] == token["retired"] > 0
+        assert token["transferable"] is False
+        with pytest.raises(PermissionDenied, match="never become transferable"):
+            mint(w.ledger, w.dana, tid, to="acme/alice", amount=1)
+        with pytest.raises(PermissionDenied, match="audited emissions are not transferable"):
+            transfer(w.ledger, w.alice, tid, to="globex/bob", amount=1)
+        with pytest.raises(Conflict, match="retired when they are minted"):
+            retire(w.ledger, w.alice, tid, amount=1, beneficiary="B", reason="R")
+
+    def test_verify_holds_after_everything(self, w: World) -> None:
+        tid = _rec(w, 5)
+        transfer(w.ledger, w.alice, tid, to="globex/bob", amount=5)
+        report = w.ledger.verify()
+        assert report.ok, report.error
+        assert report.entries >= 15
