@@ -32,7 +32,7 @@ def test_the_dao_demo_runs_a_proposal_to_execution(tmp_path: Path) -> None:
         assert "already voted" in summary["refused_double_vote"]
         assert summary["holders"]["outstanding"] == 820_000
         assert all(h["locked"] == 0 for h in summary["holders"]["holders"])
-        assert len(summary["steps"]) == 5
+        assert len(summary["steps"]) == 6
         assert world.ledger.verify().ok
     finally:
         world.ledger.close()

@@ -34,14 +34,17 @@ CHROMIUM_ARGS = [
 ]
 PASSPHRASE = "demo"
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium);"
-        " CI installs it",
-        allow_module_level=True,
-    )
-if importlib.util.find_spec("playwright") is None:
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
+_MISSING = (
+    f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    if not CHROMIUM.exists()
+    else "browser tests need the playwright Python package"
+    if importlib.util.find_spec("playwright") is None
+    else ""
+)
+if _MISSING and os.environ.get("CARBONLEDGER_REQUIRE_BROWSER"):
+    raise RuntimeError(f"{_MISSING}; CARBONLEDGER_REQUIRE_BROWSER is set, so this is an error")
+if _MISSING:
+    pytest.skip(f"{_MISSING}; CI installs it", allow_module_level=True)
 
 
 @dataclass

@@ -123,11 +123,15 @@ def test_vote_on_a_proposal(page: Any, served: Served, shots: Path) -> None:
     page.screenshot(path=shots / "dao.png", full_page=True)
     if served.features["dao"]:
         pytest.skip(f"DAO service missing: {served.features['dao']}")
-    sign_in(page, "admin")
+    sign_in(page, "northwind/frank")  # holds 200,000 dCARB after the demo's first proposal
     page.goto("/dao")
-    page.get_by_label("for").first.check()
-    page.get_by_role("button", name="Vote").first.click()
-    assert "Voted for" in page.content()
+    open_proposal = page.locator("#proposal-fund-monitoring")
+    assert "Active" in open_proposal.inner_text()
+    assert "ACR411" in open_proposal.inner_text()  # the project's registry data beside the vote
+    open_proposal.get_by_label("for").check()
+    open_proposal.get_by_role("button", name="Vote").click()
+    assert "Voted for on fund-monitoring" in page.content()
+    assert "447.2135955 votes" in page.locator("#proposal-fund-monitoring").inner_text()
 
 
 def test_explorer_verifies_the_whole_ledger(page: Any, shots: Path) -> None:

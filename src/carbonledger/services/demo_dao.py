@@ -41,6 +41,9 @@ DEMO_PARAMS = {
 }
 
 
+OPEN_PERIOD_MS = 7 * 86_400_000
+
+
 def _wait_until(ledger_time: str) -> None:
     """Sleep until the next ledger entry's time (the wall clock, UTC) reaches ``ledger_time``."""
     now = ledger_ms(datetime.now(UTC).isoformat().replace("+00:00", "Z"))
@@ -118,6 +121,13 @@ def run_dao_demo(
                 "fund the project desk with 25,000 dCARB",
                 [dao.fund_action(state, to=desk.address, amount=25_000, project=project)],
             ),
+            dao.Part(
+                "from now on, vote for 7 days, opening at once",
+                [
+                    dao.param_action("voting_period_ms", OPEN_PERIOD_MS),
+                    dao.param_action("voting_delay_ms", 0),
+                ],
+            ),
         ],
         proposal_id=f"back-{project.lower()}",
     )
@@ -130,7 +140,7 @@ def run_dao_demo(
     _wait_until(proposal["vote_start"])
     dao.vote(ledger, frank, pid, amount=200_000, choice="for")
     dao.vote(ledger, grace, pid, amount=100_000, choice="for")
-    dao.vote(ledger, heidi, pid, amount=100_000, choice=["for", "against"])
+    dao.vote(ledger, heidi, pid, amount=100_000, choice=["for", "against", "for"])
     try:
         dao.vote(ledger, frank, pid, amount=1, choice="for")
         refused = ""
@@ -161,6 +171,26 @@ def run_dao_demo(
         f" the stake refunded with a {done['settled']['reward']:,} dCARB reward"
     )
     final = dao.proposal_view(state, pid)
+    # A second proposal under the new rules stays open for votes (in the web UI, say).
+    state = ledger.state()
+    open_pid = dao.propose(
+        ledger,
+        desk,
+        title="Fund monitoring at the Steuben County landfill",
+        description="Pay the project desk 10,000 dCARB from the treasury for methane monitoring.",
+        parts=[
+            dao.Part(
+                "fund monitoring with 10,000 dCARB",
+                [dao.fund_action(state, to=desk.address, amount=10_000, project=project)],
+            )
+        ],
+        projects=[dao.project_ref(directory, project)],
+        proposal_id="fund-monitoring",
+    )
+    steps.append(
+        f"{market}/projects opens {open_pid} under the new rules: voting is open for 7"
+        " days (vote in the web UI after `carbonledger serve`)"
+    )
     return {
         "steps": steps,
         "proposal": pid,
@@ -172,4 +202,5 @@ def run_dao_demo(
         "issued_t_co2e": token["issued"],
         "refused_double_vote": refused,
         "holders": dao.holders(state),
+        "open_proposal": open_pid,
     }

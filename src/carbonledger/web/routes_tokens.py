@@ -162,6 +162,20 @@ def _dao() -> Feature:
     return next((f for f in found if f.ok), found[0])
 
 
+def _proposals(request: Request, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Proposals with status, tallies and project registry data (from the DAO service)."""
+    try:
+        from carbonledger.services import dao
+        from carbonledger.services.offsets import package_directory
+    except ImportError:
+        return raw
+    state = context(request).ledger.state()
+    directory = package_directory()
+    return [
+        dao.proposal_view(state, p["id"], directory=directory) for p in dao.list_proposals(state)
+    ]
+
+
 def _dao_page(request: Request, user: WebUser | None, **values: Any) -> Response:
     svc = _dao()
     items = {kind: _items(request, kind) for kind in DAO_KINDS}
@@ -171,7 +185,7 @@ def _dao_page(request: Request, user: WebUser | None, **values: Any) -> Response
         title="DAO",
         user=user,
         service=svc,
-        proposals=items["proposal"],
+        proposals=_proposals(request, items["proposal"]),
         votes=items["vote"],
         projects=items["dao_project"] + items["project"],
         can_vote=bool(svc.ok and user is not None and user.key is not None),
