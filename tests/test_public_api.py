@@ -17,6 +17,13 @@ from carbonledger import errors
 from carbonledger.errors import CarbonLedgerError
 
 PUBLIC: dict[str, list[str]] = {
+    "carbonledger.adapters.sqlstore": ["SqlChannelStore", "SqlLedger", "make_engine", "upgrade"],
+    "carbonledger.adapters.sqlstore.channels": ["SqlChannelStore", "insert_ignore"],
+    "carbonledger.adapters.sqlstore.ledger": ["SqlLedger", "make_engine"],
+    "carbonledger.adapters.sqlstore.migrate": ["MIGRATIONS", "upgrade"],
+    "carbonledger.adapters.sqlstore.schema": [
+        "METADATA", "blob", "channel_key", "checkpoint", "leaf", "meta", "node", "tx",
+    ],
     "carbonledger": ["CarbonLedgerError", "__version__"],
     "carbonledger.adapters.evm": ["EvmLedger", "Rpc", "RpcError", "deploy"],
     "carbonledger.adapters.evm.anvil": ["Anvil", "find_anvil"],

@@ -63,6 +63,94 @@ def _rec(w: World, mwh: int = 100, token_id: str = "rec-1", to: str = "acme/alic
     ).token
 
 
+#: Short governance windows in ledger time (ms), so a proposal runs its course in seconds.
+DAO_PARAMS = {
+    "voting_delay_ms": 300,
+    "voting_period_ms": 2_500,
+    "timelock_ms": 600,
+    "grace_ms": 60_000,
+    "quorum": 100 * 10**7,
+    "proposal_threshold": 1_000,
+}
+DAO_PROJECT, DAO_VINTAGE, DAO_TOKEN = "ACR411", 2019, "dao-offset-acr411"
+
+
+def _wait_for(ledger_time: str, after_ms: int = 0) -> None:
+    """Sleep until the wall clock (the ledgers' clock) has passed ``ledger_time``."""
+    import time
+
+    from carbonledger.core.dao.model import ledger_ms
+
+    wait = ledger_ms(ledger_time) + after_ms - ledger_ms(utc_now())
+    if wait > 0:
+        time.sleep(wait / 1000 + 0.02)
+
+
+def _run_proposal(w: World) -> str:
+    """A full DAO proposal: set up, issue votes, propose, vote, queue, execute."""
+    from carbonledger.services import dao
+    from carbonledger.services.offsets import package_directory, register_directory
+
+    register_directory(w.ledger, w.admin, package_directory())
+    dao.setup(w.ledger, w.admin, params=DAO_PARAMS)
+    dao.issue_tokens(
+        w.ledger,
+        w.admin,
+        {
+            "acme/alice": 200_000,
+            "globex/bob": 100_000,
+            "dealers/offsets": 5_000,
+            "treasury": 10_000,
+        },
+    )
+    state = w.ledger.state()
+    issue = dao.offset_action(
+        state,
+        package_directory(),
+        project=DAO_PROJECT,
+        to="acme/alice",
+        tonnes=500,
+        vintage=DAO_VINTAGE,
+        serial_prefix=f"ACR-{DAO_PROJECT}-{DAO_VINTAGE}-",
+        serial_start=1,
+        token_id=DAO_TOKEN,
+    )
+    pid = dao.propose(
+        w.ledger,
+        w.offsets,
+        title=f"Back {DAO_PROJECT}",
+        description="Issue offsets of the Steuben County landfill project and fund it.",
+        parts=[
+            dao.Part("issue 500 t", [issue]),
+            dao.Part(
+                "fund",
+                [dao.fund_action(state, to="globex/bob", amount=2_000, project=DAO_PROJECT)],
+            ),
+        ],
+        proposal_id="back-acr411",
+    )
+    p = w.ledger.state().dao[f"proposal:{pid}"]
+    with pytest.raises(Conflict):  # voting has not started
+        dao.vote(w.ledger, w.alice, pid, amount=10, choice="for")
+    _wait_for(p["vote_start"])
+    dao.vote(w.ledger, w.alice, pid, amount=200_000, choice="for")
+    dao.vote(w.ledger, w.bob, pid, amount=100_000, choice=["for", "abstain"])
+    view = dao.proposal_view(w.ledger.state(), pid)
+    assert view["parts"][0]["votes"] == {"for": "763.4413615", "against": "0", "abstain": "0"}
+    assert view["parts"][1]["votes"]["abstain"] == "316.227766"
+    _wait_for(p["vote_end"], 1)
+    with pytest.raises(Conflict, match="voting is closed"):
+        dao.vote(w.ledger, w.offsets, pid, amount=10, choice="for")
+    dao.queue(w.ledger, w.bob, pid)
+    with pytest.raises(Conflict, match="timelock runs until"):
+        dao.execute(w.ledger, w.bob, pid)
+    _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["eta"])
+    dao.execute(w.ledger, w.bob, pid)
+    with pytest.raises(Conflict, match="already executed"):
+        dao.execute(w.ledger, w.bob, pid)
+    return pid
+
+
 class LedgerConformance:
     """Every test runs against ``self.world``, built through the port on the backend."""
 
@@ -293,6 +381,35 @@ class LedgerConformance:
             transfer(w.ledger, w.alice, tid, to="globex/bob", amount=1)
         with pytest.raises(Conflict, match="retired when they are minted"):
             retire(w.ledger, w.alice, tid, amount=1, beneficiary="B", reason="R")
+
+    # -- DAO ---------------------------------------------------------------------
+    def test_dao_full_proposal(self, w: World) -> None:
+        from carbonledger.core.dao.model import DAO_ISSUER
+        from carbonledger.services import dao
+        from carbonledger.services.tokens import balances
+
+        pid = _run_proposal(w)
+        state = w.ledger.state()
+        assert dao.proposal_view(state, pid)["status"] == "Executed"
+        token = state.tokens[DAO_TOKEN]
+        assert token["issuer"] == DAO_ISSUER
+        assert token["meta"]["project"]["id"] == DAO_PROJECT
+        assert token["serial"] == {
+            "prefix": f"ACR-{DAO_PROJECT}-{DAO_VINTAGE}-",
+            "start": 1,
+            "end": 500,
+        }
+        held = balances(state, token=DAO_TOKEN)
+        assert [(b.holder, b.available) for b in held] == [(w.alice.address, 500)]
+        report = w.ledger.verify()
+        assert report.ok, report.error
+
+    def test_dao_issued_offsets_move_like_any_token(self, w: World) -> None:
+        _run_proposal(w)
+        transfer(w.ledger, w.alice, DAO_TOKEN, to="globex/bob", amount=100)
+        retire(w.ledger, w.alice, DAO_TOKEN, amount=50, beneficiary="Acme", reason="2023")
+        token = w.ledger.state().tokens[DAO_TOKEN]
+        assert (token["issued"], token["retired"]) == (500, 50)
 
     def test_verify_holds_after_everything(self, w: World) -> None:
         tid = _rec(w, 5)

@@ -45,7 +45,16 @@ def anvil_url() -> Iterator[str]:
 
 
 class TestEvmLedger(LedgerConformance):
-    DIFFERENCES: ClassVar[dict[str, str]] = {}
+    DIFFERENCES: ClassVar[dict[str, str]] = {
+        # The DAO's transactions are signed, nonce-checked and committed on chain, but
+        # its rules (windows, quadratic tally, quorum, timelock) run only in the core
+        # before sending; the contract has no governance module yet, so the offsets an
+        # executed proposal issues exist off chain only and the token network refuses
+        # to move them (UnknownToken). The full proposal itself passes on both.
+        "test_dao_issued_offsets_move_like_any_token": (
+            "DAO-issued tokens are not minted on chain yet (no on-chain governance module)"
+        ),
+    }
 
     @pytest.fixture
     def backend(self, anvil_url: str) -> Backend:
@@ -60,3 +69,33 @@ class TestEvmLedger(LedgerConformance):
             return ledger, ledger.channels
 
         return open_ledger
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    from tests.conformance.pg import server_url
+
+    return server_url()
+
+
+class TestEvmPostgresLedger(TestEvmLedger):
+    """The whole suite again on anvil, with the off-chain store in PostgreSQL (one database
+    per test, schema by the alembic scripts): skipped when PostgreSQL is absent, failing
+    instead under ``CARBONLEDGER_REQUIRE_EVM=1``."""
+
+    @pytest.fixture
+    def backend(self, anvil_url: str, postgres_server: str) -> Iterator[Backend]:
+        from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
+        from tests.conformance.pg import fresh_database
+
+        databases = fresh_database(postgres_server)
+        url = next(databases)
+
+        def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:
+            rpc = Rpc(anvil_url)
+            info = deploy(rpc, admin, LEDGER_ID)
+            ledger = EvmLedger(rpc, info["address"], url, admin, deploy_block=info["block"])
+            return ledger, ledger.channels
+
+        yield open_ledger
+        databases.close()

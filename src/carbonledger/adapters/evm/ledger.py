@@ -22,14 +22,13 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rlp  # ships no type hints: see the mypy overrides in pyproject.toml
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
-from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
@@ -42,6 +41,7 @@ from carbonledger.errors import (
     PermissionDenied,
     SignatureInvalid,
 )
+from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
     Checkpoint,
     InclusionProof,
@@ -51,6 +51,9 @@ from carbonledger.ports.ledger import (
     StoredItem,
     VerifyReport,
 )
+
+if TYPE_CHECKING:
+    from carbonledger.adapters.sqlstore import SqlLedger
 
 __all__ = ["ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
@@ -191,9 +194,12 @@ def deploy(
 class EvmLedger:
     """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a ``CarbonLedger`` contract.
 
-    ``mirror`` is the off-chain store (an embedded ledger file that only this
-    adapter writes); ``operator`` relays and pays gas, and signs the mirror's
-    checkpoints (it must be the ledger admin's key, as on the embedded ledger).
+    ``mirror`` is the off-chain store that only this adapter writes: a file path
+    (an embedded ledger file, SQLite, the default) or a database URL
+    (``postgresql+psycopg://...``: :class:`~carbonledger.adapters.sqlstore.SqlLedger`,
+    the same log and channel store in PostgreSQL, schema by alembic). ``operator``
+    relays and pays gas, and signs the mirror's checkpoints (it must be the ledger
+    admin's key, as on the embedded ledger).
     """
 
     def __init__(
@@ -210,8 +216,14 @@ class EvmLedger:
         self.address = checksum_address(address)
         self.deploy_block = deploy_block
         self._operator = operator
-        self.mirror = SqliteLedger(mirror, operator=operator)
-        self.channels: SqliteChannelStore = self.mirror.channels
+        self.mirror: SqliteLedger | SqlLedger
+        if isinstance(mirror, str) and "://" in mirror:
+            from carbonledger.adapters.sqlstore import SqlLedger
+
+            self.mirror = SqlLedger(mirror, operator=operator)
+        else:
+            self.mirror = SqliteLedger(mirror, operator=operator)
+        self.channels: ChannelStore = self.mirror.channels
         self._abi = artifact()["abi"]
         self._errors = _errors_by_selector(self._abi)
         self._submit_selector = _selector(f"submit({TX_ABI})")
@@ -230,7 +242,8 @@ class EvmLedger:
         if self._sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
         state = self.mirror.state()
-        prepared = [self._prepare(state, batch) for batch in batches if batch]
+        now = utc_now()
+        prepared = [self._prepare(state, batch, now) for batch in batches if batch]
         sent = [self._sender.sign(self.address, data, gas) for data, gas, _ in prepared]
         answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
         for answer in answers:
@@ -248,7 +261,12 @@ class EvmLedger:
                 continue
             accepted.append(checked)
         # What the chain accepted goes to the mirror in one commit (one fsync, one checkpoint).
-        flat = self.mirror.submit([t for batch in accepted for t in batch])
+        # The SQL store records the ledger time the rules were checked at.
+        chained = [t for batch in accepted for t in batch]
+        if isinstance(self.mirror, SqliteLedger):
+            flat = self.mirror.submit(chained)
+        else:
+            flat = self.mirror.submit(chained, now=now, checked=True)
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])
@@ -258,11 +276,10 @@ class EvmLedger:
         return out
 
     def _prepare(
-        self, state: LedgerState, batch: Sequence[SignedTx]
+        self, state: LedgerState, batch: Sequence[SignedTx], now: str
     ) -> tuple[bytes, int, list[SignedTx]]:
         """Run the rules (raising exactly what the embedded backend raises); encode the call."""
         work = state.copy()
-        now = utc_now()
         checked_all: list[SignedTx] = []
         encoded: list[tuple[Any, ...]] = []
         periods: set[tuple[str, str, str]] = set()
@@ -381,6 +398,8 @@ class EvmLedger:
         return out
 
     def _mirror_rows(self) -> list[tuple[int, bytes, str, int]]:
+        if not isinstance(self.mirror, SqliteLedger):
+            return self.mirror.tx_rows()
         conn = sqlite3.connect(self.mirror.path)
         try:
             return [

@@ -1,0 +1,412 @@
+"""The ledger log on SQLAlchemy (PostgreSQL, or SQLite): the EVM adapter's off-chain mirror.
+
+The same rows, Merkle nodes, signed checkpoints and state snapshot as the
+embedded file (:class:`carbonledger.adapters.sqlite_ledger.SqliteLedger`), so
+queries, inclusion proofs and ``verify`` behave the same; ``verify`` is the
+embedded ledger's own checker, run over this database's connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, create_engine, func, select
+from sqlalchemy import exc as sa_exc
+
+from carbonledger.adapters.sqlite_ledger import checkpoint_digest
+from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.adapters.sqlstore import schema as t
+from carbonledger.adapters.sqlstore.channels import SqlChannelStore
+from carbonledger.adapters.sqlstore.migrate import upgrade
+from carbonledger.core.canonical import canonical
+from carbonledger.core.merkle import (
+    MerkleAccumulator,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_from_leaf_hashes,
+)
+from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash, utc_now
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import Conflict, IntegrityError, NotFound
+from carbonledger.ports.ledger import (
+    Checkpoint,
+    InclusionProof,
+    ItemQuery,
+    PeriodKey,
+    Receipt,
+    StoredItem,
+    VerifyReport,
+)
+
+__all__ = ["SqlLedger", "make_engine"]
+
+_TX_COLS = [c.name for c in t.tx.columns]
+_LEAF_COLS = [c.name for c in t.leaf.columns]
+_CP_COLS = [c.name for c in t.checkpoint.columns]
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (``postgresql+psycopg://...`` or ``sqlite:///path``)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _perfect(levels: list[list[bytes]], level: int, idx: int) -> bytes:
+    while len(levels) <= level:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    return levels[level][idx]
+
+
+class _DriverConnection:
+    """What the embedded verifier calls (``execute(sql, params)``), on a SQLAlchemy connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._pg = conn.dialect.name == "postgresql"
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if sql in ("BEGIN", "COMMIT"):  # the caller's transaction spans the whole check
+            return None
+        if self._pg:
+            sql = sql.replace("?", "%s")
+        return self._conn.exec_driver_sql(sql, tuple(params))
+
+
+class SqlLedger:
+    """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a SQLAlchemy database.
+
+    ``operator`` signs checkpoints (the ledger admin's key; needed only to write).
+    The schema is created or upgraded by the alembic scripts on opening.
+    """
+
+    def __init__(self, url: str | Engine, operator: PrivateKey | None = None) -> None:
+        self.engine = make_engine(url) if isinstance(url, str) else url
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        upgrade(self.engine)
+        self._operator = operator
+        self.channels = SqlChannelStore(self.engine)
+        self._lock = threading.Lock()
+        self._damage: IntegrityError | None = None
+        try:
+            self._state, self._acc, self._prev, self._seq = self._load()
+        except (IntegrityError, KeyError, ValueError, TypeError) as exc:
+            self._damage = IntegrityError(f"the off-chain store is damaged ({exc}); run verify")
+            self._state, self._acc, self._prev, self._seq = (
+                LedgerState(),
+                MerkleAccumulator(),
+                GENESIS_PREV,
+                0,
+            )
+
+    def _writable(self) -> None:
+        if self._damage is not None:
+            raise self._damage
+
+    # -- opening ----------------------------------------------------------
+    def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.tx.c.seq, t.tx.c.entry_hash).order_by(t.tx.c.seq.desc()).limit(1)
+            ).first()
+            seq, prev = (row[0], bytes(row[1])) if row else (0, GENESIS_PREV)
+            snap = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "state")).scalar()
+            if snap is None:
+                if row is not None:
+                    raise IntegrityError("the state snapshot is missing")
+                return LedgerState(), MerkleAccumulator(), prev, seq
+            state = LedgerState.from_json(orjson.loads(snap))
+            size = conn.execute(select(func.coalesce(func.max(t.leaf.c.idx) + 1, 0))).scalar()
+            if size != state.size:
+                raise IntegrityError(f"the state snapshot is for {state.size} leaves, not {size}")
+            out: list[bytes] = []
+            start = 0
+            for level in range(size.bit_length() - 1, -1, -1):
+                if size >> level & 1:
+                    out.append(self._node(conn, level, start >> level))
+                    start += 1 << level
+        return state, MerkleAccumulator.from_frontier(size, out), prev, seq
+
+    @staticmethod
+    def _node(conn: Connection, level: int, idx: int) -> bytes:
+        if level >= NODE_MIN_LEVEL:
+            found = conn.execute(
+                select(t.node.c.hash).where(t.node.c.level == level, t.node.c.idx == idx)
+            ).scalar()
+            if found is None:
+                raise IntegrityError(f"Merkle node ({level}, {idx}) is missing", entry=None)
+            return bytes(found)
+        lo, hi = idx << level, (idx + 1) << level
+        hashes = [
+            leaf_hash(bytes(d))
+            for (d,) in conn.execute(
+                select(t.leaf.c.data)
+                .where(t.leaf.c.idx >= lo, t.leaf.c.idx < hi)
+                .order_by(t.leaf.c.idx)
+            )
+        ]
+        if len(hashes) != hi - lo:
+            raise IntegrityError(f"leaves {lo}..{hi - 1} are incomplete", entry=None)
+        return root_from_leaf_hashes(hashes)
+
+    # -- writing ----------------------------------------------------------
+    def submit(
+        self, txs: Sequence[SignedTx], *, now: str | None = None, checked: bool = False
+    ) -> list[Receipt]:
+        """Check and append ``txs`` in one database transaction with one checkpoint.
+
+        ``now``: the ledger time to record; ``checked``: the signatures were already
+        recovered by :func:`check_tx` in this process (the EVM adapter passes both for
+        what the chain accepted; the state machine still runs, ``verify`` re-checks all).
+        """
+        if not txs:
+            return []
+        self._writable()
+        with self._lock:
+            return self._submit(txs, now or utc_now(), checked)
+
+    def _submit(self, txs: Sequence[SignedTx], now: str, trusted: bool) -> list[Receipt]:
+        state = self._state.copy()
+        acc = MerkleAccumulator.from_frontier(self._acc.size, self._acc.frontier())
+        prev, seq = self._prev, self._seq
+        tx_rows: list[dict[str, Any]] = []
+        leaf_rows: list[dict[str, Any]] = []
+        node_rows: list[dict[str, Any]] = []
+        receipts: list[Receipt] = []
+        for tx in txs:
+            checked = tx if trusted and tx.objects is not None else check_tx(tx)
+            items = (
+                list(tx.objects)
+                if tx.objects is not None
+                else [orjson.loads(d) for d in checked.items]
+            )
+            apply(state, checked.body, items, now=now)
+            seq += 1
+            first = acc.size
+            for n, (data, item) in enumerate(zip(checked.items, items, strict=True)):
+                leaf = (first + n, seq, *derived_columns(item), data)
+                leaf_rows.append(dict(zip(_LEAF_COLS, leaf, strict=True)))
+            for level, idx, digest in acc.extend(checked.item_hashes):
+                if level >= NODE_MIN_LEVEL:
+                    node_rows.append({"level": level, "idx": idx, "hash": digest})
+            tx_hash = checked.tx_hash
+            prev = entry_hash(prev, seq, now, tx_hash, checked.signature)
+            body = checked.body
+            values = (
+                seq,
+                prev,
+                now,
+                body["type"],
+                body["sender"],
+                body["nonce"],
+                checked.body_bytes,
+                checked.signature,
+                first,
+                len(items),
+            )
+            tx_rows.append(dict(zip(_TX_COLS, values, strict=True)))
+            receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
+        cp = dict(zip(_CP_COLS, self._sign_checkpoint(state, acc, now), strict=True))
+        snapshot = canonical(state.to_json())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(t.tx.insert(), tx_rows)
+                conn.execute(t.leaf.insert(), leaf_rows)
+                if node_rows:
+                    conn.execute(t.node.insert(), node_rows)
+                conn.execute(t.checkpoint.insert(), [cp])
+                updated = conn.execute(
+                    t.meta.update().where(t.meta.c.key == "state").values(value=snapshot)
+                )
+                if updated.rowcount == 0:
+                    conn.execute(t.meta.insert(), [{"key": "state", "value": snapshot}])
+        except sa_exc.IntegrityError as exc:
+            text = str(exc.orig)
+            if "leaf_period" in text:
+                raise Conflict(f"already recorded (same account and period): {text}") from exc
+            raise Conflict(
+                "the ledger moved on (another writer committed first): reopen it and retry"
+            ) from exc
+        self._state, self._acc, self._prev, self._seq = state, acc, prev, seq
+        return receipts
+
+    def _sign_checkpoint(
+        self, state: LedgerState, acc: MerkleAccumulator, now: str
+    ) -> tuple[int, int, bytes, str, str, bytes]:
+        key = self._operator
+        if key is None or key.address != state.admin:
+            raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
+        root = acc.root()
+        prev_size = self._acc.size
+        body = {
+            "ledger": state.ledger_id,
+            "size": acc.size,
+            "prev_size": prev_size,
+            "root": root.hex(),
+            "time": now,
+            "signer": key.address,
+        }
+        return (
+            acc.size,
+            prev_size,
+            root,
+            now,
+            key.address,
+            key.sign_digest(checkpoint_digest(body)),
+        )
+
+    # -- reading ----------------------------------------------------------
+    def state(self) -> LedgerState:
+        self._writable()
+        return self._state.copy()
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        c = t.leaf.c
+        sel = select(c.idx, c.seq, c.data)
+        for column, value in (
+            (c.kind, query.kind),
+            (c.rid, query.id),
+            (c.site, query.site),
+            (c.org, query.org),
+        ):
+            if value is not None:
+                sel = sel.where(column == value)
+        if query.since is not None:
+            sel = sel.where(c.pend >= query.since)
+        if query.until is not None:
+            sel = sel.where(c.pstart <= query.until)
+        sel = sel.order_by(c.idx).offset(query.offset)
+        if query.limit is not None:
+            sel = sel.limit(query.limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sel).all()
+        for idx, seq, data in rows:
+            yield StoredItem(idx, seq, bytes(data), orjson.loads(data))
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        if not accounts:
+            return []
+        c = t.leaf.c
+        sel = select(c.account, c.pstart, c.pend, c.rid, c.data).where(
+            c.kind == "emissions_record", c.account.in_(list(accounts))
+        )
+        out: list[PeriodKey] = []
+        with self.engine.connect() as conn:
+            for acct, start, end, rid, data in conn.execute(sel):
+                item = orjson.loads(data)
+                out.append(
+                    PeriodKey(acct, start, end, rid, item.get("amount"), item.get("unit"), item)
+                )
+        return out
+
+    def tx_rows(self) -> list[tuple[int, bytes, str, int]]:
+        """(seq, body, sender, nonce) of every entry, in order (for checks against a chain)."""
+        c = t.tx.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.seq, c.body, c.sender, c.nonce).order_by(c.seq)).all()
+        return [(seq, bytes(body), sender, nonce) for seq, body, sender, nonce in rows]
+
+    def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Recent entries, newest first (for explorers)."""
+        c = t.tx.c
+        sel = (
+            select(c.seq, c.type, c.sender, c.nonce, c.ledger_time, c.first_leaf, c.n_leaves)
+            .add_columns(c.entry_hash)
+            .order_by(c.seq.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sel).all()
+        keys = ("seq", "type", "sender", "nonce", "ledger_time", "first_leaf", "count")
+        return [
+            {**dict(zip(keys, r[:7], strict=True)), "entry_hash": bytes(r[7]).hex()} for r in rows
+        ]
+
+    def latest_checkpoint(self) -> Checkpoint:
+        c = t.checkpoint.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(c.size, c.prev_size, c.root, c.ledger_time, c.signer, c.signature)
+                .order_by(c.size.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            raise NotFound("the ledger has no checkpoint yet")
+        size, prev_size, root, when, signer, sig = row
+        return Checkpoint(
+            str(self._state.ledger_id),
+            size,
+            prev_size,
+            bytes(root).hex(),
+            when,
+            signer,
+            bytes(sig).hex(),
+        )
+
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        """Inclusion proof of leaf ``leaf_index`` against the latest checkpoint."""
+        head = self.latest_checkpoint()
+        if not 0 <= leaf_index < head.size:
+            raise NotFound(f"leaf {leaf_index} is not in the ledger (size {head.size})")
+        with self.engine.connect() as conn:
+            data, seq = conn.execute(
+                select(t.leaf.c.data, t.leaf.c.seq).where(t.leaf.c.idx == leaf_index)
+            ).one()
+            path = inclusion_proof(leaf_index, head.size, lambda lv, i: self._node(conn, lv, i))
+            tx = self._tx_evidence(conn, seq, leaf_index) if with_tx else {}
+        return InclusionProof(
+            leaf_index, head.size, bytes(data), tuple(h.hex() for h in path), head, tx
+        )
+
+    @staticmethod
+    def _tx_evidence(conn: Connection, seq: int, leaf_index: int) -> dict[str, Any]:
+        c = t.tx.c
+        body, sig, first, count, ehash, when = conn.execute(
+            select(
+                c.body, c.signature, c.first_leaf, c.n_leaves, c.entry_hash, c.ledger_time
+            ).where(c.seq == seq)
+        ).one()
+        levels = [
+            [
+                leaf_hash(bytes(d))
+                for (d,) in conn.execute(
+                    select(t.leaf.c.data)
+                    .where(t.leaf.c.idx >= first, t.leaf.c.idx < first + count)
+                    .order_by(t.leaf.c.idx)
+                )
+            ]
+        ]
+        tx_path = inclusion_proof(leaf_index - first, count, lambda lv, i: _perfect(levels, lv, i))
+        return {
+            "seq": seq,
+            "body": bytes(body).decode(),
+            "signature": bytes(sig).hex(),
+            "entry_hash": bytes(ehash).hex(),
+            "ledger_time": when,
+            "index": leaf_index - first,
+            "count": count,
+            "path": [h.hex() for h in tx_path],
+        }
+
+    def verify(self) -> VerifyReport:
+        """The embedded ledger's full check (chain, tree, checkpoints, state, channel data)."""
+        from carbonledger.adapters.sqlite_verify import verify_connection
+
+        with self._lock:
+            try:
+                with self.engine.connect() as conn, conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    return verify_connection(_DriverConnection(conn))  # type: ignore[arg-type]
+            except sa_exc.DBAPIError as exc:
+                return VerifyReport(False, error=f"the off-chain store is not readable: {exc}")
+
+    def close(self) -> None:
+        self.engine.dispose()
