@@ -220,10 +220,25 @@ def phase_proofs(size: int, workdir: str) -> dict[str, Any]:
     }
 
 
+def _call(fn: Any, args: tuple[Any, ...], out: Any) -> None:
+    try:
+        out.put(fn(*args))
+    except BaseException as exc:
+        out.put({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
 def _run(fn: Any, *args: Any) -> dict[str, Any]:
+    """Run one phase in a fresh (non-daemonic: it may start workers) process."""
     ctx = mp.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return dict(pool.apply(fn, args))
+    out = ctx.Queue()
+    proc = ctx.Process(target=_call, args=(fn, args, out))
+    proc.start()
+    result = out.get()
+    proc.join()
+    if proc.exitcode or "error" in result:
+        raise RuntimeError(f"phase {fn.__name__} failed: {result.get('error', proc.exitcode)}")
+    return dict(result)
 
 
 def main() -> None:
