@@ -21,8 +21,6 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
-
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.state import LedgerState, apply
@@ -96,11 +94,7 @@ class GroupCommitLedger:
             checked = []
             for raw in txs:
                 tx = check_tx(raw)
-                items = (
-                    list(tx.objects)
-                    if tx.objects is not None
-                    else [orjson.loads(d) for d in tx.items]
-                )
+                items = tx.decoded()
                 apply(spec, tx.body, items, now=now)
                 checked.append((tx, items))
             self._spec = spec

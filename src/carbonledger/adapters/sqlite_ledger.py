@@ -160,13 +160,7 @@ class SqliteLedger:
         receipts: list[Receipt] = []
         for tx in txs:
             checked = check_tx(tx)
-            # Objects built in this process equal their bytes (build_tx made both);
-            # anything else is decoded from the bytes that were signed.
-            items = (
-                list(tx.objects)
-                if tx.objects is not None
-                else [orjson.loads(d) for d in checked.items]
-            )
+            items = tx.decoded()
             apply(state, checked.body, items, now=now)
             seq += 1
             first = acc.size

@@ -57,6 +57,13 @@ class SignedTx:
     #: ``None`` for transactions received as bytes.
     objects: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
 
+    def decoded(self) -> list[dict[str, Any]]:
+        """The items as objects: those built in this process equal their bytes (build_tx
+        made both); anything else is decoded from the bytes that were signed."""
+        if self.objects is not None:
+            return list(self.objects)
+        return [loads(d) for d in self.items]
+
     @property
     def tx_hash(self) -> bytes:
         return hashlib.sha256(self.body_bytes).digest()
