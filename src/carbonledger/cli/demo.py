@@ -1,8 +1,10 @@
-"""``demo``: the product's introduction, on the embedded default."""
+"""``demo``: the product's introduction, on the embedded default or the EVM backend."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import HomeOption, console, home_of
+from carbonledger.errors import InvalidInput
 from carbonledger.services.demo import DEMO_YEAR, DemoResult, run_demo
 from carbonledger.services.home import PASSPHRASE_ENV
 
@@ -101,17 +104,68 @@ def _dao(result: DemoResult) -> None:
     )
 
 
-def demo(home: Path | None = HomeOption) -> None:
+def demo(
+    home: Path | None = HomeOption,
+    backend: str = typer.Option(
+        "embedded", "--backend", help="embedded (the default) or evm (CarbonLedger on a chain)"
+    ),
+    rpc: str | None = typer.Option(
+        None,
+        "--rpc",
+        help="with --backend evm: JSON-RPC URL of the chain; default a local anvil started"
+        " for the demo (its state saved in the home, the node stopped at the end)",
+    ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="with --backend evm: database URL of the off-chain store"
+        " (postgresql+psycopg://...); default offchain.db (SQLite) in the home",
+    ),
+) -> None:
     """Run the demo story: organisations, users, a year of bills, audits, tokens and a DAO vote."""
     started = time.perf_counter()
     h = home_of(home)
     phrase = os.environ.get(PASSPHRASE_ENV) or "demo"
-    console.rule("[bold]carbonledger demo")
-    result = run_demo(h, phrase, progress=lambda msg: console.print(f"[dim]>[/] {msg}"))
+    if backend not in ("embedded", "evm"):
+        raise InvalidInput(f"--backend is embedded or evm, not {backend!r}")
+    if backend == "embedded" and (rpc or db):
+        raise InvalidInput("--rpc and --db need --backend evm")
+    console.rule(f"[bold]carbonledger demo[/] ({backend})")
+    node = None
+    if backend == "evm" and rpc is None:
+        from carbonledger.adapters.evm.anvil import Anvil
+
+        state = Path(tempfile.mkdtemp(prefix="carbonledger-demo-")) / "anvil-state.json"
+        node = Anvil(state=state)
+        rpc = node.url
+        console.print(f"[dim]>[/] started a local anvil at {rpc}")
+    try:
+        result = run_demo(
+            h, phrase, progress=lambda msg: console.print(f"[dim]>[/] {msg}"), rpc=rpc, db=db
+        )
+    finally:
+        if node is not None:
+            node.stop()
+    if node is not None:
+        kept = h.path / "anvil-state.json"
+        if state.exists():
+            shutil.move(state, kept)
+        shutil.rmtree(state.parent, ignore_errors=True)
+        console.print(
+            f"the local anvil is stopped; its chain is saved in {kept}. Reads (records list,"
+            " status) use the off-chain store; for verify and chain status restart it with"
+            f" `anvil --port {node.port} --state {kept}` (or run the demo with --rpc)"
+        )
     _emissions(result)
     _audits(result)
     _tokens(result)
     _dao(result)
+    if backend == "evm" and result.dao:
+        console.print(
+            "[yellow]note[/]: on the EVM backend the DAO's transactions are committed on chain"
+            " but its offsets exist off chain only (the contract has no governance module"
+            " yet); the demo does not move them"
+        )
     if result.refused:
         console.print(f"after revocation: [yellow]{result.refused}[/]")
     v = result.verify

@@ -19,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.core.proofdoc import check_proof
@@ -27,6 +26,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import ConfigurationError, PermissionDenied
 from carbonledger.factors import FactorCatalog
+from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, VerifyReport
 from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
@@ -179,7 +179,7 @@ class _Story:
     say: Callable[[str], None]
 
     @property
-    def store(self) -> SqliteChannelStore:
+    def store(self) -> ChannelStore:
         return self.ledger.channels
 
     def enroll(self, org: str, name: str, roles: list[str]) -> PrivateKey:
@@ -198,9 +198,19 @@ class _Story:
 
 
 def run_demo(
-    home: Home, passphrase: str, *, progress: Callable[[str], None] | None = None
+    home: Home,
+    passphrase: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+    rpc: str | None = None,
+    db: str | None = None,
 ) -> DemoResult:
-    """Build the demo ledger in ``home`` (which must be empty or a previous demo)."""
+    """Build the demo ledger in ``home`` (which must be empty or a previous demo).
+
+    With ``rpc`` the story runs on the EVM backend: ``CarbonLedger`` is deployed
+    on that chain right after the genesis, with the off-chain store at ``db`` (a
+    database URL, e.g. PostgreSQL) or ``offchain.db`` in the home.
+    """
     marker = home.path / "demo.json"
     if home.exists():
         if not marker.exists():
@@ -211,6 +221,13 @@ def run_demo(
         shutil.rmtree(home.path)
     key = home.init(passphrase, name="Northwind demo ledger")
     marker.write_text(json.dumps({"demo": True, "year": DEMO_YEAR}) + "\n")
+    say = progress or (lambda _msg: None)
+    if rpc is not None:
+        section = home.deploy_evm(key, rpc, mirror=db)
+        say(
+            f"EVM backend: CarbonLedger deployed at {section['contract']} (chain"
+            f" {section['chain_id']}); the genesis copied on chain"
+        )
     story = _Story(
         home,
         home.ledger(key),
@@ -218,7 +235,7 @@ def run_demo(
         passphrase,
         FactorCatalog(home=home.path),
         DemoResult(home.path),
-        progress or (lambda _msg: None),
+        say,
     )
     try:
         alice, dana = _register(story)

@@ -3,8 +3,9 @@
 ``$CARBONLEDGER_HOME`` if set, else ``$XDG_DATA_HOME/carbonledger``, else
 ``~/.local/share/carbonledger``. Layout::
 
-    config.json        ledger id, admin address, backend
+    config.json        ledger id, admin address, backend ("embedded" or "evm")
     ledger.db          the embedded ledger (SQLite, WAL)
+    offchain.db        on the EVM backend, the default off-chain store (SQLite)
     keys/admin.json    the admin's key, Ethereum keystore v3 (scrypt), mode 0600
     keys/ORG/USER.json users' keys enrolled from this machine
     ca/                the network CA and each organisation's CA (keys encrypted)
@@ -18,7 +19,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.tx import build_tx, utc_now
@@ -26,6 +27,9 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
 from carbonledger.errors import ConfigurationError, InvalidInput
 from carbonledger.services.identity import CertificateAuthority
+
+if TYPE_CHECKING:
+    from carbonledger.adapters.evm import EvmLedger
 
 __all__ = ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"]
 
@@ -150,7 +154,121 @@ class Home:
             raise ConfigurationError(f"no admin keystore at {self.keystore_file}") from exc
         return decrypt_key(keystore, passphrase)
 
+    @property
+    def backend(self) -> str:
+        """``"embedded"`` (the default) or ``"evm"`` (``chain deploy``, ``demo --backend evm``)."""
+        return str(self.config().get("backend", "embedded"))
+
+    def mirror_location(self, evm: dict[str, Any]) -> str | Path:
+        """The EVM backend's off-chain store: a database URL, or a file in the home."""
+        mirror = str(evm.get("offchain", "offchain.db"))
+        return mirror if "://" in mirror else self.path / mirror
+
     def ledger(self, key: PrivateKey | None = None) -> SqliteLedger:
-        """Open the ledger; pass the admin key to write."""
-        self.config()
+        """Open the ledger; pass the admin key to write.
+
+        On the EVM backend this is an :class:`~carbonledger.adapters.evm.EvmLedger`
+        (the same port, reads served by its off-chain store); it is typed as the
+        embedded ledger because callers use only what both offer.
+        """
+        config = self.config()
+        if config.get("backend") == "evm":
+            return self.evm_ledger(key)  # type: ignore[return-value]
         return SqliteLedger(self.ledger_file, operator=key)
+
+    def evm_ledger(self, key: PrivateKey | None = None) -> EvmLedger:
+        """The EVM backend in config.json (``evm``: rpc, contract, deploy block, store)."""
+        config = self.config()
+        evm_cfg = config.get("evm")
+        if config.get("backend") != "evm" or not evm_cfg:
+            raise ConfigurationError(
+                f"{self.path} is not on the EVM backend: run `carbonledger chain deploy`"
+            )
+        evm = _evm()
+        ledger: EvmLedger = evm.EvmLedger(
+            evm_cfg["rpc"],
+            evm_cfg["contract"],
+            self.mirror_location(evm_cfg),
+            key,
+            deploy_block=int(evm_cfg.get("deploy_block", 0)),
+        )
+        return ledger
+
+    def deploy_evm(self, key: PrivateKey, rpc: str, *, mirror: str | None = None) -> dict[str, Any]:
+        """Deploy ``CarbonLedger``, copy this home's entries onto it and switch to the EVM backend.
+
+        ``key`` is the admin key (it operates the contract); ``mirror`` a database URL
+        for the off-chain store (PostgreSQL), else ``offchain.db`` here. Returns the
+        ``evm`` section written to config.json.
+        """
+        config = self.config()
+        if config.get("backend") == "evm":
+            raise ConfigurationError(
+                f"{self.path} is already on the EVM backend at {config['evm']['rpc']}"
+            )
+        evm = _evm()
+        offchain = mirror or "offchain.db"
+        location = offchain if "://" in offchain else self.path / offchain
+        client = evm.Rpc(rpc)
+        info = evm.deploy(client, key, config["ledger_id"])
+        ledger = evm.EvmLedger(client, info["address"], location, key, deploy_block=info["block"])
+        embedded = SqliteLedger(self.ledger_file, operator=key)
+        try:
+            if ledger.status()["entries_off_chain"]:
+                raise ConfigurationError(
+                    f"the off-chain store {offchain!r} is not empty: give an empty database"
+                )
+            _copy_entries(embedded, ledger)
+        finally:
+            embedded.close()
+            ledger.close()
+        section = {
+            "rpc": rpc,
+            "contract": info["address"],
+            "chain_id": info["chain_id"],
+            "deploy_block": info["block"],
+            "offchain": offchain,
+        }
+        config["backend"] = "evm"
+        config["evm"] = section
+        self.config_file.write_text(json.dumps(config, indent=2) + "\n")
+        return section
+
+
+def _evm() -> Any:
+    try:
+        from carbonledger.adapters import evm
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"the EVM backend needs the [evm] extra: pip install 'carbonledger[evm]' ({exc})"
+        ) from exc
+    return evm
+
+
+def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
+    """Every entry of the embedded ledger onto the chain, in order; its channel store (wrapped
+    channel keys and sealed blobs) into the off-chain store."""
+    import sqlite3
+
+    from carbonledger.core.tx import tx_from_parts
+
+    conn = sqlite3.connect(embedded.path)
+    try:
+        rows = conn.execute("SELECT body, signature, first_leaf, n_leaves FROM tx ORDER BY seq")
+        for body, sig, first, count in rows.fetchall():
+            items = [
+                bytes(d)
+                for (d,) in conn.execute(
+                    "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
+                    (first, first + count),
+                )
+            ]
+            ledger.submit([tx_from_parts(bytes(body), items, bytes(sig))])
+        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
+        for channel, epoch, member, wrapped in keys:
+            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
+        blobs = conn.execute("SELECT id, channel, epoch, data FROM blob ORDER BY id").fetchall()
+        for blob_id, channel, epoch, data in blobs:
+            ledger.channels.put_blob(blob_id, channel, int(epoch), bytes(data))
+    finally:
+        conn.close()

@@ -227,8 +227,21 @@ class EvmLedger:
         self._abi = artifact()["abi"]
         self._errors = _errors_by_selector(self._abi)
         self._submit_selector = _selector(f"submit({TX_ABI})")
-        self._mine = _is_anvil(self.rpc) if mine is None else mine
-        self._sender = _Sender(self.rpc, operator) if operator is not None else None
+        # Both ask the node: made on the first write, so reads need no chain.
+        self._mine_choice = mine
+        self._sender_cache: _Sender | None = None
+
+    @property
+    def _mine(self) -> bool:
+        if self._mine_choice is None:
+            self._mine_choice = _is_anvil(self.rpc)
+        return self._mine_choice
+
+    @property
+    def _sender(self) -> _Sender | None:
+        if self._sender_cache is None and self._operator is not None:
+            self._sender_cache = _Sender(self.rpc, self._operator)
+        return self._sender_cache
 
     # -- writing ----------------------------------------------------------------
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
@@ -239,17 +252,18 @@ class EvmLedger:
 
     def submit_many(self, batches: Sequence[Sequence[SignedTx]]) -> list[list[Receipt]]:
         """Several atomic batches, one EVM transaction each, sent together and mined once."""
-        if self._sender is None:
+        sender = self._sender
+        if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
         state = self.mirror.state()
         now = utc_now()
         prepared = [self._prepare(state, batch, now) for batch in batches if batch]
-        sent = [self._sender.sign(self.address, data, gas) for data, gas, _ in prepared]
+        sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
         answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
         for answer in answers:
             if "error" in answer:
-                self._sender.nonce = int(
-                    self.rpc.call("eth_getTransactionCount", self._sender.address, "pending"), 16
+                sender.nonce = int(
+                    self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )
                 raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
         receipts = _mine_and_wait(self.rpc, [h for _, h in sent], self._mine)

@@ -7,6 +7,7 @@ one batched request and mining explicitly is what a local chain can take.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -85,3 +86,10 @@ class Rpc:
 
     def close(self) -> None:
         self._http.close()
+
+    def __del__(self) -> None:
+        # Read-only callers (CLI commands) may drop the ledger without closing it.
+        http = getattr(self, "_http", None)
+        if http is not None:
+            with contextlib.suppress(Exception):  # nothing to report at interpreter exit
+                http.close()

@@ -8,6 +8,7 @@ embedded ledger's own checker, run over this database's connection.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -88,6 +89,7 @@ class SqlLedger:
 
     def __init__(self, url: str | Engine, operator: PrivateKey | None = None) -> None:
         self.engine = make_engine(url) if isinstance(url, str) else url
+        self._owns_engine = isinstance(url, str)
         self.url = self.engine.url.render_as_string(hide_password=True)
         upgrade(self.engine)
         self._operator = operator
@@ -410,3 +412,10 @@ class SqlLedger:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __del__(self) -> None:
+        # Read-only callers (CLI commands) may drop the ledger without closing it: give
+        # the pooled connections back to the server rather than leave them to the GC.
+        if getattr(self, "_owns_engine", False):
+            with contextlib.suppress(Exception):  # nothing to report at interpreter exit
+                self.engine.dispose()
