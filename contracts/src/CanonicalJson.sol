@@ -40,8 +40,11 @@ library CanonicalJson {
     function digits(bytes calldata b, uint256 pos) internal pure returns (uint256 v, uint256 end) {
         end = pos;
         uint256 len = b.length;
+        uint256 c;
         while (end < len) {
-            uint8 c = uint8(b[end]);
+            assembly {
+                c := byte(0, calldataload(add(b.offset, end)))
+            }
             if (c < 0x30 || c > 0x39) break;
             v = v * 10 + (c - 0x30);
             ++end;
@@ -53,21 +56,29 @@ library CanonicalJson {
     function quoteAfter(bytes calldata b, uint256 pos, uint256 max) internal pure returns (uint256 i) {
         uint256 stop = pos + max;
         if (stop > b.length) stop = b.length;
+        uint256 c;
+        // Byte by byte, without bounds checks (i < stop <= b.length).
         for (i = pos; i < stop; ++i) {
-            bytes1 c = b[i];
-            if (c == '"') return i;
-            if (c == "\\") break;
+            assembly {
+                c := byte(0, calldataload(add(b.offset, i)))
+            }
+            if (c == 0x22) return i; // "
+            if (c == 0x5c) break; // backslash
         }
         revert BadJson(pos);
     }
 
     /// Index just after the previous `"` before `end` (exclusive).
     function quoteBefore(bytes calldata b, uint256 end, uint256 max) internal pure returns (uint256) {
+        if (end > b.length) revert BadJson(end);
         uint256 stop = end > max ? end - max : 0;
+        uint256 c;
         for (uint256 i = end; i > stop; --i) {
-            bytes1 c = b[i - 1];
-            if (c == '"') return i;
-            if (c == "\\") break;
+            assembly {
+                c := byte(0, calldataload(add(b.offset, sub(i, 1))))
+            }
+            if (c == 0x22) return i;
+            if (c == 0x5c) break;
         }
         revert BadJson(end);
     }
@@ -207,8 +218,12 @@ library CanonicalJson {
 
     /// The ERC-1155 id of a token id string; 0 for an id of only zeros (never a token).
     function tokenId(bytes calldata s) internal pure returns (uint256) {
+        uint256 c;
         for (uint256 i; i < s.length; ++i) {
-            if (s[i] != "0") return uint256(keccak256(s));
+            assembly {
+                c := byte(0, calldataload(add(s.offset, i)))
+            }
+            if (c != 0x30) return uint256(keccak256(s));
         }
         return 0;
     }

@@ -77,6 +77,9 @@ contract CarbonLedger is ERC1155 {
     mapping(address => Account) public accounts;
     mapping(uint256 => Token) public tokens;
     mapping(uint256 => Totals) public totals;
+    /// ERC-1155 balances, kept here (OpenZeppelin's are private and only reachable
+    /// through its batch `_update`).
+    mapping(uint256 => mapping(address => uint256)) internal _balances;
 
     event Entry(address indexed sender, uint64 indexed nonce, bytes32 txHash, bytes32 itemsRoot);
     event Issued(uint256 indexed id, address indexed issuer, uint8 kind, address holder, uint256 amount);
@@ -151,7 +154,7 @@ contract CarbonLedger is ERC1155 {
             else if (ty == T_ISSUE) _issue(signer, acct.roles, t.items, t.hints);
             else if (ty == T_MINT) _mint(signer, t.items);
             else if (ty == T_TRANSFER) _transfer(signer, t.items);
-            else if (ty == T_RETIRE) _retire(signer, t.items);
+            else if (ty == T_RETIRE) _retire(signer, t.items, h.itemsRoot);
         }
         accounts[signer] = acct;
         emit Entry(signer, h.nonce, txHash, h.itemsRoot);
@@ -214,21 +217,22 @@ contract CarbonLedger is ERC1155 {
     function _transfer(address sender, bytes[] calldata items) internal {
         for (uint256 i; i < items.length; ++i) {
             (uint256 id, address to, uint256 amount) = J.tokenToAmount(items[i]);
-            if (_token(id).kind == AUDITED) revert NotTransferable(id);
+            // No token lookup: unknown and audited tokens hold no balance anywhere, so
+            // moving one fails the balance check in `_move`.
             if (to == sender) revert SelfTransfer();
             _activeAccount(to);
             _move(sender, to, id, amount);
         }
     }
 
-    function _retire(address sender, bytes[] calldata items) internal {
+    function _retire(address sender, bytes[] calldata items, bytes32 root) internal {
         for (uint256 i; i < items.length; ++i) {
             bytes calldata item = items[i];
             (uint256 id, uint256 amount) = J.tokenAmount(item);
-            if (_token(id).kind == AUDITED) revert NotTransferable(id);
+            // As for transfers, the balance check refuses unknown and audited tokens.
             totals[id].retired += uint128(amount);
             _move(sender, address(0), id, amount);
-            emit Retired(id, sender, amount, J.leaf(item));
+            emit Retired(id, sender, amount, items.length == 1 ? root : J.leaf(item));
         }
     }
 
@@ -237,17 +241,28 @@ contract CarbonLedger is ERC1155 {
         if (tok.kind == 0) revert UnknownToken(id);
     }
 
+    /// One id, one amount: the balances are updated here directly (no one-element
+    /// arrays through OpenZeppelin's batch `_update`), with ERC-1155's event.
     function _move(address from, address to, uint256 id, uint256 amount) internal {
         if (amount == 0 || amount > type(uint64).max) revert BadAmount();
         if (from != address(0)) {
-            uint256 have = balanceOf(from, id);
+            uint256 have = _balances[id][from];
             if (have < amount) revert InsufficientBalance(from, id, have, amount);
+            unchecked {
+                _balances[id][from] = have - amount;
+            }
         }
-        uint256[] memory ids = new uint256[](1);
-        uint256[] memory values = new uint256[](1);
-        ids[0] = id;
-        values[0] = amount;
-        _update(from, to, ids, values);
+        if (to != address(0)) {
+            // Cannot overflow: amounts are below 2^64 and totals below 2^128.
+            unchecked {
+                _balances[id][to] += amount;
+            }
+        }
+        emit TransferSingle(msg.sender, from, to, id, amount);
+    }
+
+    function balanceOf(address account, uint256 id) public view override returns (uint256) {
+        return _balances[id][account];
     }
 
     // -- ERC-1155: tokens move only through signed ledger transactions -------------
