@@ -141,15 +141,20 @@ class SqliteLedger:
         return root_from_leaf_hashes(hashes)
 
     # -- writing ----------------------------------------------------------
-    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
-        """Check and append ``txs`` in one SQLite transaction with one checkpoint."""
+    def submit(self, txs: Sequence[SignedTx], *, checked: bool = False) -> list[Receipt]:
+        """Check and append ``txs`` in one SQLite transaction with one checkpoint.
+
+        ``checked=True`` is for a backend that mirrors transactions it has already
+        checked (signatures recovered, rules applied): the signatures are not
+        recovered again; the rules still run, as they must to advance the state.
+        """
         if not txs:
             return []
         self._writable()
         with self._lock:
-            return self._submit(txs)
+            return self._submit(txs, checked=checked)
 
-    def _submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+    def _submit(self, txs: Sequence[SignedTx], *, checked: bool = False) -> list[Receipt]:
         state = self._state.copy()
         acc = MerkleAccumulator.from_frontier(self._acc.size, self._acc.frontier())
         prev, seq = self._prev, self._seq
@@ -159,17 +164,19 @@ class SqliteLedger:
         node_rows: list[tuple[int, int, bytes]] = []
         receipts: list[Receipt] = []
         for tx in txs:
-            checked = check_tx(tx)
+            checked_tx = tx if checked else check_tx(tx)
             items = tx.decoded()
-            apply(state, checked.body, items, now=now)
+            apply(state, checked_tx.body, items, now=now)
             seq += 1
             first = acc.size
-            for n, (data, item) in enumerate(zip(checked.items, items, strict=True)):
+            for n, (data, item) in enumerate(zip(checked_tx.items, items, strict=True)):
                 leaf_rows.append((first + n, seq, *derived_columns(item), data))
-            node_rows.extend(n for n in acc.extend(checked.item_hashes) if n[0] >= NODE_MIN_LEVEL)
-            tx_hash = checked.tx_hash
-            prev = entry_hash(prev, seq, now, tx_hash, checked.signature)
-            body = checked.body
+            node_rows.extend(
+                n for n in acc.extend(checked_tx.item_hashes) if n[0] >= NODE_MIN_LEVEL
+            )
+            tx_hash = checked_tx.tx_hash
+            prev = entry_hash(prev, seq, now, tx_hash, checked_tx.signature)
+            body = checked_tx.body
             tx_rows.append(
                 (
                     seq,
@@ -178,8 +185,8 @@ class SqliteLedger:
                     body["type"],
                     body["sender"],
                     body["nonce"],
-                    checked.body_bytes,
-                    checked.signature,
+                    checked_tx.body_bytes,
+                    checked_tx.signature,
                     first,
                     len(items),
                 )

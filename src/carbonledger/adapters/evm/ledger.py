@@ -281,7 +281,7 @@ class EvmLedger:
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
         if isinstance(self.mirror, SqliteLedger):
-            flat = self.mirror.submit(chained)
+            flat = self.mirror.submit(chained, checked=True)
         else:
             flat = self.mirror.submit(chained, now=now, checked=True)
         out: list[list[Receipt]] = []
