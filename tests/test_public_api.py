@@ -69,6 +69,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
+    "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
         "merge_trace", "recompute",

@@ -13,6 +13,7 @@ import orjson
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect, derived_columns
 from carbonledger.core.canonical import canonical
+from carbonledger.core.checkpoint import checkpoint_digest, sign_checkpoint
 from carbonledger.core.merkle import (
     MerkleAccumulator,
     inclusion_proof,
@@ -22,7 +23,7 @@ from carbonledger.core.merkle import (
 )
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash, utc_now
-from carbonledger.crypto.keys import PrivateKey, eip191_digest
+from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import Conflict, IntegrityError, NotFound
 from carbonledger.ports.ledger import (
     Checkpoint,
@@ -35,11 +36,6 @@ from carbonledger.ports.ledger import (
 )
 
 __all__ = ["SqliteLedger", "checkpoint_digest"]
-
-
-def checkpoint_digest(body: dict[str, Any]) -> bytes:
-    """What the operator signs for a checkpoint (EIP-191 over the canonical body)."""
-    return eip191_digest(canonical(body))
 
 
 def _perfect(levels: list[list[bytes]], level: int, idx: int) -> bytes:
@@ -221,26 +217,14 @@ class SqliteLedger:
     def _sign_checkpoint(
         self, state: LedgerState, acc: MerkleAccumulator, now: str
     ) -> tuple[int, int, bytes, str, str, bytes]:
-        key = self._operator
-        if key is None or key.address != state.admin:
-            raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
-        root = acc.root()
-        prev_size = self._acc.size
-        body = {
-            "ledger": state.ledger_id,
-            "size": acc.size,
-            "prev_size": prev_size,
-            "root": root.hex(),
-            "time": now,
-            "signer": key.address,
-        }
-        return (
-            acc.size,
-            prev_size,
-            root,
-            now,
-            key.address,
-            key.sign_digest(checkpoint_digest(body)),
+        return sign_checkpoint(
+            self._operator,
+            admin=state.admin,
+            ledger_id=state.ledger_id,
+            size=acc.size,
+            prev_size=self._acc.size,
+            root=acc.root(),
+            time=now,
         )
 
     # -- reading ----------------------------------------------------------

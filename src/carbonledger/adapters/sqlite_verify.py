@@ -18,6 +18,7 @@ import orjson
 
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.core.canonical import canonical
+from carbonledger.core.checkpoint import checkpoint_body, checkpoint_digest
 from carbonledger.core.merkle import MerkleAccumulator
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
@@ -100,8 +101,6 @@ def _check_wrapped_keys(conn: sqlite3.Connection, state: LedgerState) -> None:
 
 
 def _check_checkpoint(row: tuple[Any, ...], state: LedgerState, root: bytes, prev: int) -> None:
-    from carbonledger.adapters.sqlite_ledger import checkpoint_digest
-
     size, prev_size, stored_root, when, signer, sig = row
     if prev_size != prev:
         raise _Fail(
@@ -110,14 +109,14 @@ def _check_checkpoint(row: tuple[Any, ...], state: LedgerState, root: bytes, pre
         )
     if bytes(stored_root) != root:
         raise _Fail(f"checkpoint at size {size}: stored root differs from the recomputed tree")
-    body = {
-        "ledger": state.ledger_id,
-        "size": size,
-        "prev_size": prev_size,
-        "root": root.hex(),
-        "time": when,
-        "signer": signer,
-    }
+    body = checkpoint_body(
+        ledger_id=state.ledger_id,
+        size=size,
+        prev_size=prev_size,
+        root=root,
+        time=when,
+        signer=signer,
+    )
     try:
         recovered = recover_address(checkpoint_digest(body), bytes(sig))
     except CarbonLedgerError as exc:

@@ -17,12 +17,12 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 
-from carbonledger.adapters.sqlite_ledger import checkpoint_digest
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore
 from carbonledger.adapters.sqlstore.migrate import upgrade
 from carbonledger.core.canonical import canonical
+from carbonledger.core.checkpoint import sign_checkpoint
 from carbonledger.core.merkle import (
     MerkleAccumulator,
     inclusion_proof,
@@ -241,26 +241,14 @@ class SqlLedger:
     def _sign_checkpoint(
         self, state: LedgerState, acc: MerkleAccumulator, now: str
     ) -> tuple[int, int, bytes, str, str, bytes]:
-        key = self._operator
-        if key is None or key.address != state.admin:
-            raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
-        root = acc.root()
-        prev_size = self._acc.size
-        body = {
-            "ledger": state.ledger_id,
-            "size": acc.size,
-            "prev_size": prev_size,
-            "root": root.hex(),
-            "time": now,
-            "signer": key.address,
-        }
-        return (
-            acc.size,
-            prev_size,
-            root,
-            now,
-            key.address,
-            key.sign_digest(checkpoint_digest(body)),
+        return sign_checkpoint(
+            self._operator,
+            admin=state.admin,
+            ledger_id=state.ledger_id,
+            size=acc.size,
+            prev_size=self._acc.size,
+            root=acc.root(),
+            time=now,
         )
 
     # -- reading ----------------------------------------------------------
