@@ -214,8 +214,7 @@ def adapter_rate(w: World, n: int, batch: int) -> float:
     ledger.rpc._post = timed_post  # type: ignore[method-assign]
     start = time.perf_counter()
     try:
-        for i in range(0, n, batch):
-            ledger.submit_many([[t] for t in txs[i : i + batch]])
+        ledger.submit_many([[t] for t in txs], chunk=batch)
     finally:
         del ledger.rpc._post
     elapsed = time.perf_counter() - start

@@ -16,10 +16,12 @@ against the chain's commitments.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,8 +252,16 @@ class EvmLedger:
             return []
         return self.submit_many([txs])[0]
 
-    def submit_many(self, batches: Sequence[Sequence[SignedTx]]) -> list[list[Receipt]]:
-        """Several atomic batches, one EVM transaction each, sent together and mined once."""
+    def submit_many(
+        self, batches: Sequence[Sequence[SignedTx]], *, chunk: int = 100
+    ) -> list[list[Receipt]]:
+        """Several atomic batches, one EVM transaction each, sent ``chunk`` at a time.
+
+        Chunks are pipelined: while one chunk is sent and mined (a network wait), the
+        next is checked against the rules, encoded and signed here. Each chunk is mined
+        once and mirrored in one commit, in order; if the chain refuses anything, the
+        chunks not yet sent are dropped, what it accepted is kept, and the error raised.
+        """
         sender = self._sender
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
@@ -260,16 +270,47 @@ class EvmLedger:
         # `state` is this call's own copy: a batch that breaks the rules raises before
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
-        prepared = [self._prepare(state, batch, now, copy=False) for batch in batches if batch]
-        sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
-        answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
-        for answer in answers:
-            if "error" in answer:
+        todo = [b for b in batches if b]
+        chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+        out: list[list[Receipt]] = []
+        in_flight: Future[list[dict[str, Any]]] | None = None
+        flying: list[tuple[bytes, int, list[SignedTx]]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
+            try:
+                for part in chunks:
+                    prepared = [self._prepare(state, b, now, copy=False) for b in part]
+                    sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
+                    if in_flight is not None:
+                        out.extend(self._settle(flying, in_flight.result(), now))
+                    in_flight = pool.submit(self._send_and_mine, sent)
+                    flying = prepared
+                if in_flight is not None:
+                    out.extend(self._settle(flying, in_flight.result(), now))
+                    in_flight = None
+            except BaseException:
+                if in_flight is not None:
+                    with contextlib.suppress(BaseException):
+                        out.extend(self._settle(flying, in_flight.result(), now))
                 sender.nonce = int(
                     self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )
+                raise
+        return out
+
+    def _send_and_mine(self, sent: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
+        for answer in answers:
+            if "error" in answer:
                 raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
-        receipts = _mine_and_wait(self.rpc, [h for _, h in sent], self._mine)
+        return _mine_and_wait(self.rpc, [h for _, h in sent], self._mine)
+
+    def _settle(
+        self,
+        prepared: list[tuple[bytes, int, list[SignedTx]]],
+        receipts: list[dict[str, Any]],
+        now: str,
+    ) -> list[list[Receipt]]:
+        """Mirror what the chain accepted (one commit, one checkpoint); raise what it refused."""
         accepted: list[list[SignedTx]] = []
         failure: CarbonLedgerError | None = None
         for (data, _, checked), receipt in zip(prepared, receipts, strict=True):
@@ -277,7 +318,6 @@ class EvmLedger:
                 failure = failure or self._revert_reason(data, receipt)
                 continue
             accepted.append(checked)
-        # What the chain accepted goes to the mirror in one commit (one fsync, one checkpoint).
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
         if isinstance(self.mirror, SqliteLedger):
