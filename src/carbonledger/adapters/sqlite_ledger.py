@@ -10,19 +10,19 @@ from typing import Any
 
 import orjson
 
+from carbonledger.adapters.ledger_log import LedgerLog, perfect_subtree
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
-from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect, derived_columns
+from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect
 from carbonledger.core.canonical import canonical
-from carbonledger.core.checkpoint import checkpoint_digest, sign_checkpoint
+from carbonledger.core.checkpoint import checkpoint_digest
 from carbonledger.core.merkle import (
     MerkleAccumulator,
     inclusion_proof,
     leaf_hash,
-    node_hash,
     root_from_leaf_hashes,
 )
-from carbonledger.core.state import LedgerState, apply
-from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash, utc_now
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tx import GENESIS_PREV, SignedTx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import Conflict, IntegrityError, NotFound
 from carbonledger.ports.ledger import (
@@ -38,15 +38,7 @@ from carbonledger.ports.ledger import (
 __all__ = ["SqliteLedger", "checkpoint_digest"]
 
 
-def _perfect(levels: list[list[bytes]], level: int, idx: int) -> bytes:
-    """Perfect-subtree hash from in-memory levels, built up on demand (level 0 given)."""
-    while len(levels) <= level:
-        below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
-    return levels[level][idx]
-
-
-class SqliteLedger:
+class SqliteLedger(LedgerLog):
     """The embedded ledger: implements :class:`carbonledger.ports.ledger.LedgerPort`.
 
     ``operator`` signs checkpoints; it must be the ledger admin's key (it is
@@ -62,22 +54,7 @@ class SqliteLedger:
         #: Sealed channel data and wrapped keys, in the same file.
         self.channels = SqliteChannelStore(self._reader)
         self._lock = threading.Lock()
-        self._damage: IntegrityError | None = None
-        try:
-            self._state, self._acc, self._prev, self._seq = self._load()
-        except (IntegrityError, KeyError, ValueError, TypeError) as exc:
-            # A damaged file can still be opened and verified; writes are refused.
-            self._damage = IntegrityError(f"the ledger file is damaged ({exc}); run verify")
-            self._state, self._acc, self._prev, self._seq = (
-                LedgerState(),
-                MerkleAccumulator(),
-                GENESIS_PREV,
-                0,
-            )
-
-    def _writable(self) -> None:
-        if self._damage is not None:
-            raise self._damage
+        self._open("the ledger file")
 
     # -- opening ----------------------------------------------------------
     def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
@@ -151,54 +128,16 @@ class SqliteLedger:
             return self._submit(txs, checked=checked)
 
     def _submit(self, txs: Sequence[SignedTx], *, checked: bool = False) -> list[Receipt]:
-        state = self._state.copy()
-        acc = MerkleAccumulator.from_frontier(self._acc.size, self._acc.frontier())
-        prev, seq = self._prev, self._seq
-        now = utc_now()
-        tx_rows: list[tuple[Any, ...]] = []
-        leaf_rows: list[tuple[Any, ...]] = []
-        node_rows: list[tuple[int, int, bytes]] = []
-        receipts: list[Receipt] = []
-        for tx in txs:
-            checked_tx = tx if checked else check_tx(tx)
-            items = tx.decoded()
-            apply(state, checked_tx.body, items, now=now)
-            seq += 1
-            first = acc.size
-            for n, (data, item) in enumerate(zip(checked_tx.items, items, strict=True)):
-                leaf_rows.append((first + n, seq, *derived_columns(item), data))
-            node_rows.extend(
-                n for n in acc.extend(checked_tx.item_hashes) if n[0] >= NODE_MIN_LEVEL
-            )
-            tx_hash = checked_tx.tx_hash
-            prev = entry_hash(prev, seq, now, tx_hash, checked_tx.signature)
-            body = checked_tx.body
-            tx_rows.append(
-                (
-                    seq,
-                    prev,
-                    now,
-                    body["type"],
-                    body["sender"],
-                    body["nonce"],
-                    checked_tx.body_bytes,
-                    checked_tx.signature,
-                    first,
-                    len(items),
-                )
-            )
-            receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
-        checkpoint = self._sign_checkpoint(state, acc, now)
+        batch = self._append(txs, utc_now(), checked=checked)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO tx VALUES (?,?,?,?,?,?,?,?,?,?)", tx_rows)
-            conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", leaf_rows)
-            conn.executemany("INSERT INTO node VALUES (?,?,?)", node_rows)
-            conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?,?)", checkpoint)
-            conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('state', ?)", (canonical(state.to_json()),)
-            )
+            conn.executemany("INSERT INTO tx VALUES (?,?,?,?,?,?,?,?,?,?)", batch.tx_rows)
+            conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", batch.leaf_rows)
+            conn.executemany("INSERT INTO node VALUES (?,?,?)", batch.node_rows)
+            conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?,?)", batch.checkpoint)
+            snapshot = canonical(batch.head[0].to_json())
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
@@ -211,27 +150,9 @@ class SqliteLedger:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self._state, self._acc, self._prev, self._seq = state, acc, prev, seq
-        return receipts
-
-    def _sign_checkpoint(
-        self, state: LedgerState, acc: MerkleAccumulator, now: str
-    ) -> tuple[int, int, bytes, str, str, bytes]:
-        return sign_checkpoint(
-            self._operator,
-            admin=state.admin,
-            ledger_id=state.ledger_id,
-            size=acc.size,
-            prev_size=self._acc.size,
-            root=acc.root(),
-            time=now,
-        )
+        return self._advance(batch)
 
     # -- reading ----------------------------------------------------------
-    def state(self) -> LedgerState:
-        self._writable()
-        return self._state.copy()
-
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
         sql = ["SELECT idx, seq, data FROM leaf WHERE 1=1"]
         args: list[Any] = []
@@ -372,7 +293,9 @@ class SqliteLedger:
                 )
             ]
         ]
-        tx_path = inclusion_proof(leaf_index - first, count, lambda lv, i: _perfect(levels, lv, i))
+        tx_path = inclusion_proof(
+            leaf_index - first, count, lambda lv, i: perfect_subtree(levels, lv, i)
+        )
         return {
             "seq": seq,
             "body": bytes(body).decode(),

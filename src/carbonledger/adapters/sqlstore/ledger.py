@@ -17,21 +17,20 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 
-from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.adapters.ledger_log import LedgerLog, perfect_subtree
+from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore
 from carbonledger.adapters.sqlstore.migrate import upgrade
 from carbonledger.core.canonical import canonical
-from carbonledger.core.checkpoint import sign_checkpoint
 from carbonledger.core.merkle import (
     MerkleAccumulator,
     inclusion_proof,
     leaf_hash,
-    node_hash,
     root_from_leaf_hashes,
 )
-from carbonledger.core.state import LedgerState, apply
-from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash, utc_now
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tx import GENESIS_PREV, SignedTx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import Conflict, IntegrityError, NotFound
 from carbonledger.ports.ledger import (
@@ -58,13 +57,6 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _perfect(levels: list[list[bytes]], level: int, idx: int) -> bytes:
-    while len(levels) <= level:
-        below = levels[-1]
-        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
-    return levels[level][idx]
-
-
 class _DriverConnection:
     """What the embedded verifier calls (``execute(sql, params)``), on a SQLAlchemy connection."""
 
@@ -80,7 +72,7 @@ class _DriverConnection:
         return self._conn.exec_driver_sql(sql, tuple(params))
 
 
-class SqlLedger:
+class SqlLedger(LedgerLog):
     """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a SQLAlchemy database.
 
     ``operator`` signs checkpoints (the ledger admin's key; needed only to write).
@@ -95,21 +87,7 @@ class SqlLedger:
         self._operator = operator
         self.channels = SqlChannelStore(self.engine)
         self._lock = threading.Lock()
-        self._damage: IntegrityError | None = None
-        try:
-            self._state, self._acc, self._prev, self._seq = self._load()
-        except (IntegrityError, KeyError, ValueError, TypeError) as exc:
-            self._damage = IntegrityError(f"the off-chain store is damaged ({exc}); run verify")
-            self._state, self._acc, self._prev, self._seq = (
-                LedgerState(),
-                MerkleAccumulator(),
-                GENESIS_PREV,
-                0,
-            )
-
-    def _writable(self) -> None:
-        if self._damage is not None:
-            raise self._damage
+        self._open("the off-chain store")
 
     # -- opening ----------------------------------------------------------
     def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
@@ -173,49 +151,13 @@ class SqlLedger:
         with self._lock:
             return self._submit(txs, now or utc_now(), checked)
 
-    def _submit(self, txs: Sequence[SignedTx], now: str, trusted: bool) -> list[Receipt]:
-        state = self._state.copy()
-        acc = MerkleAccumulator.from_frontier(self._acc.size, self._acc.frontier())
-        prev, seq = self._prev, self._seq
-        tx_rows: list[dict[str, Any]] = []
-        leaf_rows: list[dict[str, Any]] = []
-        node_rows: list[dict[str, Any]] = []
-        receipts: list[Receipt] = []
-        for tx in txs:
-            checked = tx if trusted and tx.objects is not None else check_tx(tx)
-            items = (
-                list(tx.objects)
-                if tx.objects is not None
-                else [orjson.loads(d) for d in checked.items]
-            )
-            apply(state, checked.body, items, now=now)
-            seq += 1
-            first = acc.size
-            for n, (data, item) in enumerate(zip(checked.items, items, strict=True)):
-                leaf = (first + n, seq, *derived_columns(item), data)
-                leaf_rows.append(dict(zip(_LEAF_COLS, leaf, strict=True)))
-            for level, idx, digest in acc.extend(checked.item_hashes):
-                if level >= NODE_MIN_LEVEL:
-                    node_rows.append({"level": level, "idx": idx, "hash": digest})
-            tx_hash = checked.tx_hash
-            prev = entry_hash(prev, seq, now, tx_hash, checked.signature)
-            body = checked.body
-            values = (
-                seq,
-                prev,
-                now,
-                body["type"],
-                body["sender"],
-                body["nonce"],
-                checked.body_bytes,
-                checked.signature,
-                first,
-                len(items),
-            )
-            tx_rows.append(dict(zip(_TX_COLS, values, strict=True)))
-            receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
-        cp = dict(zip(_CP_COLS, self._sign_checkpoint(state, acc, now), strict=True))
-        snapshot = canonical(state.to_json())
+    def _submit(self, txs: Sequence[SignedTx], now: str, checked: bool) -> list[Receipt]:
+        batch = self._append(txs, now, checked=checked)
+        tx_rows = [dict(zip(_TX_COLS, row, strict=True)) for row in batch.tx_rows]
+        leaf_rows = [dict(zip(_LEAF_COLS, row, strict=True)) for row in batch.leaf_rows]
+        node_rows = [{"level": lv, "idx": i, "hash": h} for lv, i, h in batch.node_rows]
+        cp = dict(zip(_CP_COLS, batch.checkpoint, strict=True))
+        snapshot = canonical(batch.head[0].to_json())
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.tx.insert(), tx_rows)
@@ -235,27 +177,9 @@ class SqlLedger:
             raise Conflict(
                 "the ledger moved on (another writer committed first): reopen it and retry"
             ) from exc
-        self._state, self._acc, self._prev, self._seq = state, acc, prev, seq
-        return receipts
-
-    def _sign_checkpoint(
-        self, state: LedgerState, acc: MerkleAccumulator, now: str
-    ) -> tuple[int, int, bytes, str, str, bytes]:
-        return sign_checkpoint(
-            self._operator,
-            admin=state.admin,
-            ledger_id=state.ledger_id,
-            size=acc.size,
-            prev_size=self._acc.size,
-            root=acc.root(),
-            time=now,
-        )
+        return self._advance(batch)
 
     # -- reading ----------------------------------------------------------
-    def state(self) -> LedgerState:
-        self._writable()
-        return self._state.copy()
-
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
         c = t.leaf.c
         sel = select(c.idx, c.seq, c.data)
@@ -373,7 +297,9 @@ class SqlLedger:
                 )
             ]
         ]
-        tx_path = inclusion_proof(leaf_index - first, count, lambda lv, i: _perfect(levels, lv, i))
+        tx_path = inclusion_proof(
+            leaf_index - first, count, lambda lv, i: perfect_subtree(levels, lv, i)
+        )
         return {
             "seq": seq,
             "body": bytes(body).decode(),

@@ -1,0 +1,138 @@
+"""What the two SQL stores of the ledger share: opening, and the in-memory half of an append.
+
+:class:`carbonledger.adapters.sqlite_ledger.SqliteLedger` (one SQLite file) and
+:class:`carbonledger.adapters.sqlstore.ledger.SqlLedger` (SQLAlchemy) keep the same
+rows, Merkle nodes, chained entries and signed checkpoints; they differ only in how
+the rows are written. :meth:`LedgerLog._append` checks a batch against the rules and
+builds those rows; each store writes them in one transaction and then calls
+:meth:`LedgerLog._advance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.core.checkpoint import sign_checkpoint
+from carbonledger.core.merkle import MerkleAccumulator, node_hash
+from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import IntegrityError
+from carbonledger.ports.ledger import Receipt
+
+__all__ = ["Append", "LedgerLog", "perfect_subtree"]
+
+Head = tuple[LedgerState, MerkleAccumulator, bytes, int]
+
+
+def perfect_subtree(levels: list[list[bytes]], level: int, idx: int) -> bytes:
+    """Perfect-subtree hash from in-memory levels, built up on demand (level 0 given)."""
+    while len(levels) <= level:
+        below = levels[-1]
+        levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    return levels[level][idx]
+
+
+@dataclass(frozen=True)
+class Append:
+    """One batch, checked and laid out as rows in the column order of the schema."""
+
+    head: Head
+    tx_rows: list[tuple[Any, ...]]
+    leaf_rows: list[tuple[Any, ...]]
+    node_rows: list[tuple[int, int, bytes]]
+    checkpoint: tuple[int, int, bytes, str, str, bytes]
+    receipts: list[Receipt]
+
+
+class LedgerLog:
+    """The head of the log held in memory (state, tree frontier, last entry) and its upkeep."""
+
+    _operator: PrivateKey | None
+    _state: LedgerState
+    _acc: MerkleAccumulator
+    _prev: bytes
+    _seq: int
+    _damage: IntegrityError | None
+
+    def _load(self) -> Head:
+        raise NotImplementedError
+
+    def _open(self, what: str) -> None:
+        """Load the head; a damaged store can still be opened and verified, not written."""
+        self._damage = None
+        try:
+            head = self._load()
+        except (IntegrityError, KeyError, ValueError, TypeError) as exc:
+            self._damage = IntegrityError(f"{what} is damaged ({exc}); run verify")
+            head = (LedgerState(), MerkleAccumulator(), GENESIS_PREV, 0)
+        self._state, self._acc, self._prev, self._seq = head
+
+    def _writable(self) -> None:
+        if self._damage is not None:
+            raise self._damage
+
+    def state(self) -> LedgerState:
+        self._writable()
+        return self._state.copy()
+
+    def _append(self, txs: Sequence[SignedTx], now: str, *, checked: bool) -> Append:
+        """Apply ``txs`` to a copy of the head and build their rows and checkpoint.
+
+        ``checked=True``: the signatures were already recovered by :func:`check_tx` in
+        this process; the rules still run, as they must to advance the state.
+        """
+        state = self._state.copy()
+        acc = MerkleAccumulator.from_frontier(self._acc.size, self._acc.frontier())
+        prev, seq = self._prev, self._seq
+        tx_rows: list[tuple[Any, ...]] = []
+        leaf_rows: list[tuple[Any, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        receipts: list[Receipt] = []
+        for tx in txs:
+            checked_tx = tx if checked else check_tx(tx)
+            items = tx.decoded()
+            apply(state, checked_tx.body, items, now=now)
+            seq += 1
+            first = acc.size
+            for n, (data, item) in enumerate(zip(checked_tx.items, items, strict=True)):
+                leaf_rows.append((first + n, seq, *derived_columns(item), data))
+            node_rows.extend(
+                n for n in acc.extend(checked_tx.item_hashes) if n[0] >= NODE_MIN_LEVEL
+            )
+            tx_hash = checked_tx.tx_hash
+            prev = entry_hash(prev, seq, now, tx_hash, checked_tx.signature)
+            body = checked_tx.body
+            tx_rows.append(
+                (
+                    seq,
+                    prev,
+                    now,
+                    body["type"],
+                    body["sender"],
+                    body["nonce"],
+                    checked_tx.body_bytes,
+                    checked_tx.signature,
+                    first,
+                    len(items),
+                )
+            )
+            receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
+        checkpoint = sign_checkpoint(
+            self._operator,
+            admin=state.admin,
+            ledger_id=state.ledger_id,
+            size=acc.size,
+            prev_size=self._acc.size,
+            root=acc.root(),
+            time=now,
+        )
+        return Append((state, acc, prev, seq), tx_rows, leaf_rows, node_rows, checkpoint, receipts)
+
+    def _advance(self, done: Append) -> list[Receipt]:
+        """The batch is committed: it becomes the head."""
+        self._state, self._acc, self._prev, self._seq = done.head
+        return done.receipts
