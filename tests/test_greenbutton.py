@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import time
 import xml.etree.ElementTree as ET
+import zoneinfo
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -257,7 +258,6 @@ def _month_totals(rows: list[tuple[int, int, Decimal]], zone: object | None) -> 
 
 
 def test_coastal_bills_per_local_month() -> None:
-    zoneinfo = pytest.importorskip("zoneinfo")
     try:
         pacific = zoneinfo.ZoneInfo("America/Los_Angeles")
     except zoneinfo.ZoneInfoNotFoundError:

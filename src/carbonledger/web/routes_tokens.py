@@ -7,6 +7,7 @@ service offers the operation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -81,6 +82,41 @@ def _amount(value: str) -> int:
     return amount
 
 
+def _token_action(
+    request: Request,
+    csrf_token: str,
+    *,
+    action: str,
+    fields: dict[str, tuple[str, str]],
+    amount: str,
+    run: Callable[[Feature, Any, WebUser, Any, int], str],
+) -> Response:
+    """One token form: ``fields`` maps each required field to (value, what it should be);
+    ``run(svc, ctx, user, key, units)`` writes and returns what the page says was done. A refused
+    write shows the form again with the error beside the field it names."""
+    user = require_user(request)
+    check_csrf(request, csrf_token)
+    svc = _tokens()
+    ctx = context(request)
+    try:
+        if not svc.ok:
+            raise InvalidInput(f"token: {svc.missing}")
+        if user.key is None:
+            raise InvalidInput(f"token: sign in with your keystore to {action}")
+        for name, (value, wanted) in fields.items():
+            if not value.strip():
+                raise InvalidInput(f"{name}: {wanted}")
+        units = _amount(amount)
+        key = user.key
+        done = write(ctx, lambda: run(svc, ctx, user, key, units))
+    except CarbonLedgerError as exc:
+        field, _, why = str(exc).partition(": ")
+        known = field == "amount" or field in fields
+        name = f"{action}_{field if known else 'token'}"
+        return _tokens_page(request, user, status=400, errors={name: why or str(exc)})
+    return _tokens_page(request, user, done=done)
+
+
 @router.post("/tokens/retire")
 def tokens_retire(
     request: Request,
@@ -91,36 +127,22 @@ def tokens_retire(
     reason: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    user = require_user(request)
-    check_csrf(request, csrf_token)
-    svc = _tokens()
-    ctx = context(request)
-    try:
-        if not svc.ok:
-            raise InvalidInput(f"token: {svc.missing}")
-        if user.key is None:
-            raise InvalidInput("token: sign in with your keystore to retire")
-        if not beneficiary.strip():
-            raise InvalidInput("beneficiary: whom the retirement is for")
-        units = _amount(amount)
-        key = user.key
-        receipt = write(
-            ctx,
-            lambda: svc.fn("retire")(
-                ctx.ledger,
-                key,
-                token,
-                amount=units,
-                beneficiary=beneficiary.strip(),
-                reason=reason.strip() or "retired from the web UI",
-                org=user.org,
-            ),
+    def run(svc: Feature, ctx: Any, user: WebUser, key: Any, units: int) -> str:
+        receipt = svc.fn("retire")(
+            ctx.ledger,
+            key,
+            token,
+            amount=units,
+            beneficiary=beneficiary.strip(),
+            reason=reason.strip() or "retired from the web UI",
+            org=user.org,
         )
-    except CarbonLedgerError as exc:
-        field, _, why = str(exc).partition(": ")
-        name = f"retire_{field}" if field in ("amount", "beneficiary") else "retire_token"
-        return _tokens_page(request, user, status=400, errors={name: why or str(exc)})
-    return _tokens_page(request, user, done=f"Retired {units} of {token} (entry {receipt.seq}).")
+        return f"Retired {units} of {token} (entry {receipt.seq})."
+
+    fields = {"beneficiary": (beneficiary, "whom the retirement is for")}
+    return _token_action(
+        request, csrf_token, action="retire", fields=fields, amount=amount, run=run
+    )
 
 
 @router.post("/tokens/transfer")
@@ -132,28 +154,13 @@ def tokens_transfer(
     amount: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    user = require_user(request)
-    check_csrf(request, csrf_token)
-    svc = _tokens()
-    ctx = context(request)
-    try:
-        if not svc.ok:
-            raise InvalidInput(f"token: {svc.missing}")
-        if user.key is None:
-            raise InvalidInput("token: sign in with your keystore to transfer")
-        if not to.strip():
-            raise InvalidInput("to: an address or ORG/NAME")
-        units = _amount(amount)
-        key = user.key
-        receipt = write(
-            ctx, lambda: svc.fn("transfer")(ctx.ledger, key, token, to=to.strip(), amount=units)
-        )
-    except CarbonLedgerError as exc:
-        field, _, why = str(exc).partition(": ")
-        name = f"transfer_{field}" if field in ("amount", "to") else "transfer_token"
-        return _tokens_page(request, user, status=400, errors={name: why or str(exc)})
-    return _tokens_page(
-        request, user, done=f"Transferred {units} of {token} to {to} (entry {receipt.seq})."
+    def run(svc: Feature, ctx: Any, user: WebUser, key: Any, units: int) -> str:
+        receipt = svc.fn("transfer")(ctx.ledger, key, token, to=to.strip(), amount=units)
+        return f"Transferred {units} of {token} to {to} (entry {receipt.seq})."
+
+    fields = {"to": (to, "an address or ORG/NAME")}
+    return _token_action(
+        request, csrf_token, action="transfer", fields=fields, amount=amount, run=run
     )
 
 
