@@ -352,10 +352,10 @@ def test_fast_readings_checks_what_validate_checks(
 ) -> None:
     from carbonledger.credentials.types import validate_meter_readings
     from carbonledger.errors import InvalidInput
-    from carbonledger.services import digital_auditor
+    from carbonledger.services import credential_checks, digital_auditor
 
     if not with_numpy:
-        monkeypatch.setattr(digital_auditor, "_np", None)
+        monkeypatch.setattr(credential_checks, "_np", None)
     times, values = digital_auditor.fast_readings(_SIGNED)
     assert len(times) == 672
     assert times[1] - times[0] == 3600

@@ -40,16 +40,12 @@ mismatch as soon as one is certain.
 from __future__ import annotations
 
 import hashlib
-import itertools
-import re
 import uuid
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from types import ModuleType
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
@@ -58,28 +54,29 @@ from carbonledger.core.rules.common import is_org_admin
 from carbonledger.core.units import convert, dimension
 from carbonledger.credentials.did import Secp256k1Signer, Signer
 from carbonledger.credentials.proof import canonicalize, parse_datetime
-from carbonledger.credentials.status import StatusListChecker
 from carbonledger.credentials.types import (
-    CARBONLEDGER_CONTEXT,
     METER_READINGS,
     RecordVerdict,
     audit_result_credential,
-    validate,
 )
-from carbonledger.credentials.vc import issue, issuer_id, verify
+from carbonledger.credentials.vc import issue, issuer_id
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import CarbonLedgerError, InvalidInput, PermissionDenied
+from carbonledger.errors import CarbonLedgerError, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
 from carbonledger.services.channels import ChannelKeys, submit_one
+from carbonledger.services.credential_checks import (
+    TOLERANCE,
+    WH_PER_KWH,
+    CheckedCredential,
+    CredentialChecker,
+    Tolerance,
+    bill_bounds,
+    fast_readings,
+    kwh_text,
+)
 from carbonledger.services.devices import CredentialReader, ledger_status_checker
 from carbonledger.services.records import RecordReader
-
-_np: ModuleType | None
-try:  # optional: only speeds up parsing a year of timestamps
-    import numpy as _np
-except ImportError:  # pragma: no cover - numpy is not a dependency
-    _np = None
 
 __all__ = [
     "TOLERANCE",
@@ -91,25 +88,6 @@ __all__ = [
     "fast_readings",
     "run_digital_audit",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Tolerance:
-    """How far a meter's summed readings may be from the billed amount."""
-
-    relative: Decimal = Decimal("0.005")  # 0.5 % of the bill
-    absolute_kwh: Decimal = Decimal(1)  # never less than 1 kWh (rounding of small bills)
-
-    def allowed(self, bill_kwh: Decimal) -> Decimal:
-        return max(abs(bill_kwh) * self.relative, self.absolute_kwh)
-
-
-#: The documented default: the larger of 0.5 % of the bill and 1 kWh.
-TOLERANCE: Final = Tolerance()
-_WH_PER_KWH: Final = Decimal(1000)
-_DECIMALS: Final = re.compile(r"(?:0|[1-9]\d*)(?:\.\d+)?(?:,(?:0|[1-9]\d*)(?:\.\d+)?)*")
-_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-_STAMPS: Final = re.compile(f"{_STAMP}(?:,{_STAMP})*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,212 +151,8 @@ class DigitalAuditReport:
         }
 
 
-def _day_start(day: str) -> datetime:
-    d = date.fromisoformat(day)
-    return datetime(d.year, d.month, d.day, tzinfo=UTC)
-
-
-def _bounds(period: Mapping[str, str]) -> tuple[datetime, datetime]:
-    """A bill period (inclusive dates) as UTC instants [start, end)."""
-    return _day_start(period["start"]), _day_start(period["end"]) + timedelta(days=1)
-
-
-def _kwh(text: str) -> str:
-    return f"{Decimal(text).normalize():f}"
-
-
-@dataclass
-class _Checked:
-    """A credential opened and checked once: its problems (empty when it holds)."""
-
-    anchor: dict[str, Any]
-    credential: dict[str, Any] | None
-    problems: list[str]
-    times: list[int] = field(default_factory=list)  # interval starts, Unix seconds
-    values: list[Decimal] = field(default_factory=list)  # Wh
-    step: int = 0
-
-
-class _Checker:
-    """Checks credentials against the ledger's registrations and status lists."""
-
-    def __init__(
-        self,
-        ledger: LedgerPort,
-        devices: Mapping[str, Any],
-        sites: Mapping[str, Any],
-        status: StatusListChecker,
-    ) -> None:
-        self._ledger = ledger
-        self._devices = devices
-        self._sites = sites
-        self._status = status
-
-    def check(
-        self, anchor: dict[str, Any], credential: dict[str, Any] | None, anchored_at: datetime
-    ) -> _Checked:
-        if credential is None:
-            return _Checked(anchor, None, ["sealed credential could not be opened"])
-        problems: list[str] = []
-        readings: tuple[list[int], list[Decimal]] = ([], [])
-        try:
-            if METER_READINGS in (credential.get("type") or ()):
-                kind, readings = METER_READINGS, fast_readings(credential)
-            else:
-                kind = validate(credential)
-        except CarbonLedgerError as exc:
-            return _Checked(anchor, credential, [f"malformed: {exc}"])
-        if kind != anchor.get("type"):
-            problems.append(f"type: the sealed credential is a {kind}, the anchor says otherwise")
-        issuer = issuer_id(credential)
-        holder = self._devices.get(str(anchor.get("holder")), {})
-        if issuer != anchor.get("issuer") or issuer != holder.get("did"):
-            problems.append(
-                f"issuer: {issuer} is not the DID registered for {holder.get('kind', 'device')}"
-                f" {anchor.get('holder')!r} ({holder.get('did')})"
-            )
-        result = verify(credential, now=anchored_at, status_checker=self._status)
-        problems.extend(result.errors)
-        subject = credential["credentialSubject"]
-        if subject.get("siteId") != anchor.get("site"):
-            problems.append(f"site: the credential names {subject.get('siteId')!r}")
-        checked = _Checked(anchor, credential, problems, *readings)
-        if holder.get("status") == "revoked":
-            effective = parse_datetime(str(holder["effective"]), "effective")
-            if anchored_at >= effective:
-                problems.append(
-                    f"revoked: {holder['kind']} {holder['id']!r} was revoked effective"
-                    f" {holder['effective']} ({holder.get('reason') or 'no reason given'});"
-                    f" this credential was anchored at {anchored_at:%Y-%m-%dT%H:%M:%SZ}"
-                )
-        if kind == METER_READINGS:
-            self._readings(checked, holder, subject)
-        elif holder.get("kind") == "utility" and not self._bills(holder, anchor):
-            problems.append(
-                f"registration: utility {holder.get('id')!r} does not bill this account"
-            )
-        return checked
-
-    def _bills(self, utility: Mapping[str, Any], anchor: Mapping[str, Any]) -> bool:
-        site, account = str(anchor.get("site")), str(anchor.get("account"))
-        if f"{site}/{account}" in utility.get("accounts", ()):
-            return True
-        eia = utility.get("eia_id")
-        return eia is not None and self._sites.get(site, {}).get("utility_id") == eia
-
-    @staticmethod
-    def _readings(checked: _Checked, holder: Mapping[str, Any], subject: Mapping[str, Any]) -> None:
-        problems = checked.problems
-        if holder.get("kind") != "device":
-            problems.append("registration: meter readings must come from a registered device")
-            return
-        if subject.get("meterId") != holder.get("meter"):
-            problems.append(
-                f"registration: device {holder['id']!r} is registered to meter"
-                f" {holder.get('meter')!r}, the credential names {subject.get('meterId')!r}"
-            )
-        start = parse_datetime(str(holder["valid_from"]), "valid_from")
-        ends = [holder.get("valid_until")]
-        if holder.get("status") == "retired":
-            ends.append(holder.get("effective"))
-        end = min((parse_datetime(str(e), "until") for e in ends if e), default=None)
-        first = parse_datetime(subject["periodStart"], "periodStart")
-        last = parse_datetime(subject["periodEnd"], "periodEnd")
-        if first < start or (end is not None and last > end):
-            until = "" if end is None else f" until {end:%Y-%m-%dT%H:%M:%SZ}"
-            problems.append(
-                f"registration: device {holder['id']!r} is registered to"
-                f" {holder.get('site')}/{holder.get('meter')} from {holder['valid_from']}{until};"
-                f" the readings run {subject['periodStart']} to {subject['periodEnd']}"
-            )
-        checked.step = int(subject["intervalSeconds"])
-
-
-_EPOCH: Final = datetime(1970, 1, 1)  # naive: the stamps are parsed without their "Z"
-_SECOND: Final = timedelta(seconds=1)
-
-
-def _epoch_seconds(stamps: Sequence[str]) -> list[int]:
-    """Unix seconds of ``YYYY-MM-DDTHH:MM:SSZ`` stamps (numpy when installed: 6x faster)."""
-    if _np is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # never let numpy guess at a time zone
-            parsed = _np.array([t[:-1] for t in stamps], dtype="datetime64[s]")
-        seconds: list[int] = parsed.astype(_np.int64).tolist()
-        return seconds
-    parse = datetime.fromisoformat
-    return [(parse(t[:-1]) - _EPOCH) // _SECOND for t in stamps]
-
-
-def _reading_header(credential: Mapping[str, Any]) -> tuple[Mapping[str, Any], int]:
-    """The subject and interval of a MeterReadingsCredential, its fields checked."""
-    subject = credential.get("credentialSubject")
-    ctx = credential.get("@context")
-    if not isinstance(subject, Mapping) or not isinstance(ctx, list):
-        raise InvalidInput("credentialSubject: must be one JSON object")
-    if CARBONLEDGER_CONTEXT not in ctx:
-        raise InvalidInput(f"@context: must include {CARBONLEDGER_CONTEXT}")
-    if not str(issuer_id(credential)).startswith("did:key:"):
-        raise InvalidInput("issuer: a meter signs as its did:key")
-    for name in ("meterId", "siteId"):
-        if not isinstance(subject.get(name), str) or not subject[name].strip():
-            raise InvalidInput(f"{name}: must be a non-empty string")
-    if subject.get("unit") != "Wh":
-        raise InvalidInput("unit: must be one of ('Wh',)")
-    step = subject.get("intervalSeconds")
-    if not isinstance(step, int) or isinstance(step, bool) or step <= 0:
-        raise InvalidInput("intervalSeconds: must be a positive integer")
-    return subject, step
-
-
-def fast_readings(credential: Mapping[str, Any]) -> tuple[list[int], list[Decimal]]:
-    """Check a MeterReadingsCredential like ``validate`` does, vectorised; return its readings.
-
-    The same rules as :func:`carbonledger.credentials.types.validate_meter_readings`
-    (UTC times on the interval grid, in order, inside the period; decimal values;
-    the total their sum), checked with numpy so a year of hourly data takes
-    milliseconds, not seconds. Returns interval starts (Unix seconds) and Wh.
-
-    Raises:
-        InvalidInput: the first rule that does not hold.
-    """
-    subject, step = _reading_header(credential)
-    rows = subject.get("readings")
-    if not isinstance(rows, list) or not rows:
-        raise InvalidInput("readings: must be a non-empty list of [start, value]")
-    try:
-        start = int(parse_datetime(subject["periodStart"], "periodStart").timestamp())
-        end = int(parse_datetime(subject["periodEnd"], "periodEnd").timestamp())
-        stamps, texts = zip(*rows, strict=True)
-        # One C-level regex match over the joined column beats one match per reading.
-        if not _STAMPS.fullmatch(",".join(stamps)):
-            raise InvalidInput("readings: times must be ISO 8601 UTC like 2024-01-01T00:00:00Z")
-        times = _epoch_seconds(stamps)
-        if not _DECIMALS.fullmatch(",".join(texts)):
-            raise InvalidInput("readings: values must be decimal strings such as '12.5'")
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidInput):
-            raise
-        raise InvalidInput(f"readings: must be [start, value] pairs ({exc})") from exc
-    if end <= start:
-        raise InvalidInput("periodEnd: must be after periodStart")
-    if times[0] < start or times[-1] + step > end:
-        raise InvalidInput("readings: a reading lies outside the period")
-    if any((t - start) % step for t in times):
-        raise InvalidInput(f"readings: a reading is not on the {step}-second interval grid")
-    if any(b <= a for a, b in itertools.pairwise(times)):
-        raise InvalidInput("readings: not in time order")
-    values = [Decimal(v) for v in texts]
-    if any(v < 0 for v in values):
-        raise InvalidInput("readings: values must not be negative")
-    total = sum(values, Decimal(0))
-    if not isinstance(subject.get("total"), str) or Decimal(subject["total"]) != total:
-        raise InvalidInput(f"total: {subject.get('total')} is not the sum of readings ({total})")
-    return times, values
-
-
 def _meter_verdict(
-    checked: list[_Checked], bill_kwh: Decimal, ps: datetime, pe: datetime, tol: Tolerance
+    checked: list[CheckedCredential], bill_kwh: Decimal, ps: datetime, pe: datetime, tol: Tolerance
 ) -> tuple[str, str]:
     """('ok' | 'partial' | 'none' | 'contradicted', reason) for the meter readings of one bill."""
     values: dict[int, Decimal] = {}
@@ -405,14 +179,14 @@ def _meter_verdict(
                 )
     if not values:
         return "none", ""
-    total = sum(values.values(), Decimal(0)) / _WH_PER_KWH
+    total = sum(values.values(), Decimal(0)) / WH_PER_KWH
     allowed = tol.allowed(bill_kwh)
     diff = total - bill_kwh
     meters = "/".join(sorted(set(names)))
     told = (
-        f"meter {meters!r}: {len(values)} signed readings sum to {_kwh(str(total))} kWh;"
-        f" the bill says {_kwh(str(bill_kwh))} kWh (difference {_kwh(str(diff))} kWh,"
-        f" tolerance {_kwh(str(allowed))} kWh)"
+        f"meter {meters!r}: {len(values)} signed readings sum to {kwh_text(str(total))} kWh;"
+        f" the bill says {kwh_text(str(bill_kwh))} kWh (difference {kwh_text(str(diff))} kWh,"
+        f" tolerance {kwh_text(str(allowed))} kWh)"
     )
     length = int((pe - ps).total_seconds())
     if diff > allowed or (covered >= length and abs(diff) > allowed):
@@ -430,10 +204,12 @@ class _Evidence:
         state = ledger.state()
         self._ledger = ledger
         self._reader = CredentialReader(ledger, store, key)
-        self._checker = _Checker(ledger, state.devices, state.sites, ledger_status_checker(ledger))
+        self._checker = CredentialChecker(
+            ledger, state.devices, state.sites, ledger_status_checker(ledger)
+        )
         self._by: dict[tuple[str, str, str], list[tuple[dict[str, Any], int, int]]] = {}
         self._times: dict[int, datetime] = {}
-        self._done: dict[str, _Checked] = {}
+        self._done: dict[str, CheckedCredential] = {}
         for stored in ledger.items(ItemQuery(kind="credential", org=org)):
             a = stored.item
             self._by.setdefault((a["site"], a["account"], a["type"]), []).append(
@@ -449,7 +225,7 @@ class _Evidence:
 
     def matching(
         self, site: str, account: str, kind: str, ps: datetime, pe: datetime
-    ) -> list[_Checked]:
+    ) -> list[CheckedCredential]:
         out = []
         for anchor, seq, leaf in self._by.get((site, account, kind), ()):
             a_start, a_end = _anchor_bounds(anchor["period"])
@@ -476,11 +252,11 @@ def _anchor_bounds(period: Mapping[str, str]) -> tuple[datetime, datetime]:
     start, end = period["start"], period["end"]
     if "T" in start:
         return parse_datetime(start, "start"), parse_datetime(end, "end")
-    return _bounds(period)
+    return bill_bounds(period)
 
 
 def _bill_verdict(
-    checked: list[_Checked], record: Mapping[str, Any], amount: Decimal, unit: str
+    checked: list[CheckedCredential], record: Mapping[str, Any], amount: Decimal, unit: str
 ) -> tuple[str, str]:
     period = record["period"]
     same = [
@@ -516,7 +292,7 @@ def _judge(
 ) -> Finding:
     site, account = record["site"], record["account"]
     period = record["period"]
-    ps, pe = _bounds(period)
+    ps, pe = bill_bounds(period)
     amount, unit = Decimal(str(detail["amount"])), str(detail["unit"])
     meters = evidence.matching(site, account, METER_READINGS, ps, pe)
     bills = evidence.matching(site, account, "UtilityBillCredential", ps, pe)
@@ -719,7 +495,9 @@ class ReadingsMonitor:
         state = ledger.state()
         channel_access(state, org, key.address)
         self._tol = tolerance
-        self._checker = _Checker(ledger, state.devices, state.sites, ledger_status_checker(ledger))
+        self._checker = CredentialChecker(
+            ledger, state.devices, state.sites, ledger_status_checker(ledger)
+        )
         self._devices = state.devices
         reader = RecordReader.for_member(ledger, store, key)
         self._bills: dict[tuple[str, str], list[_Bill]] = {}
@@ -729,7 +507,7 @@ class ReadingsMonitor:
             unit = str(detail["unit"])
             if dimension(unit) != "energy":
                 continue
-            ps, pe = _bounds(item["period"])
+            ps, pe = bill_bounds(item["period"])
             kwh = convert(Decimal(str(detail["amount"])), unit, "kWh")
             self._bills.setdefault((item["site"], item["account"]), []).append(
                 _Bill(item, kwh, ps, pe)
@@ -782,15 +560,15 @@ class ReadingsMonitor:
         return events
 
     def _settle(self, bill: _Bill, name: str) -> AuditEvent:
-        total = sum(bill.values.values(), Decimal(0)) / _WH_PER_KWH
+        total = sum(bill.values.values(), Decimal(0)) / WH_PER_KWH
         allowed = self._tol.allowed(bill.kwh)
         diff = total - bill.kwh
         complete = bill.covered >= int((bill.end - bill.start).total_seconds())
         rid = bill.record["id"]
         told = (
-            f"readings so far sum to {_kwh(str(total))} kWh; the bill"
+            f"readings so far sum to {kwh_text(str(total))} kWh; the bill"
             f" {bill.record['period']['start']}..{bill.record['period']['end']} says"
-            f" {_kwh(str(bill.kwh))} kWh (tolerance {_kwh(str(allowed))} kWh)"
+            f" {kwh_text(str(bill.kwh))} kWh (tolerance {kwh_text(str(allowed))} kWh)"
         )
         if diff > allowed or (complete and abs(diff) > allowed):
             bill.settled = True
