@@ -10,20 +10,20 @@ builds those rows; each store writes them in one transaction and then calls
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.core.checkpoint import sign_checkpoint
-from carbonledger.core.merkle import MerkleAccumulator, node_hash
+from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import IntegrityError
 from carbonledger.ports.ledger import Receipt
 
-__all__ = ["Append", "LedgerLog", "perfect_subtree"]
+__all__ = ["Append", "LedgerLog", "perfect_subtree", "tx_evidence"]
 
 Head = tuple[LedgerState, MerkleAccumulator, bytes, int]
 
@@ -34,6 +34,31 @@ def perfect_subtree(levels: list[list[bytes]], level: int, idx: int) -> bytes:
         below = levels[-1]
         levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
     return levels[level][idx]
+
+
+def tx_evidence(
+    seq: int, leaf_index: int, tx_row: Sequence[Any], leaves: Iterable[bytes]
+) -> dict[str, Any]:
+    """The signed transaction behind leaf ``leaf_index`` and the item's path to its root.
+
+    ``tx_row``: the transaction's (body, signature, first_leaf, n_leaves, entry_hash,
+    ledger_time); ``leaves``: the data of its items in order.
+    """
+    body, sig, first, count, ehash, when = tx_row
+    levels = [[leaf_hash(bytes(d)) for d in leaves]]
+    tx_path = inclusion_proof(
+        leaf_index - first, count, lambda lv, i: perfect_subtree(levels, lv, i)
+    )
+    return {
+        "seq": seq,
+        "body": bytes(body).decode(),
+        "signature": bytes(sig).hex(),
+        "entry_hash": bytes(ehash).hex(),
+        "ledger_time": when,
+        "index": leaf_index - first,
+        "count": count,
+        "path": [h.hex() for h in tx_path],
+    }
 
 
 @dataclass(frozen=True)

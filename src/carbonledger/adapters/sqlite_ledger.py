@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from carbonledger.adapters.ledger_log import LedgerLog, perfect_subtree
+from carbonledger.adapters.ledger_log import LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect
 from carbonledger.core.canonical import canonical
@@ -275,7 +275,7 @@ class SqliteLedger(LedgerLog):
         )
 
     def _tx_evidence(self, seq: int, leaf_index: int) -> dict[str, Any]:
-        body, sig, first, count, ehash, when = (
+        row = (
             self._reader()
             .execute(
                 "SELECT body, signature, first_leaf, n_leaves, entry_hash, ledger_time FROM tx"
@@ -284,28 +284,12 @@ class SqliteLedger(LedgerLog):
             )
             .fetchone()
         )
-        levels = [
-            [
-                leaf_hash(d)
-                for (d,) in self._reader().execute(
-                    "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
-                    (first, first + count),
-                )
-            ]
-        ]
-        tx_path = inclusion_proof(
-            leaf_index - first, count, lambda lv, i: perfect_subtree(levels, lv, i)
+        first, count = row[2], row[3]
+        leaves = self._reader().execute(
+            "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (first, first + count),
         )
-        return {
-            "seq": seq,
-            "body": bytes(body).decode(),
-            "signature": bytes(sig).hex(),
-            "entry_hash": bytes(ehash).hex(),
-            "ledger_time": when,
-            "index": leaf_index - first,
-            "count": count,
-            "path": [h.hex() for h in tx_path],
-        }
+        return tx_evidence(seq, leaf_index, row, (d for (d,) in leaves))
 
     def verify(self) -> VerifyReport:
         from carbonledger.adapters.sqlite_verify import verify_connection

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 
-from carbonledger.adapters.ledger_log import LedgerLog, perfect_subtree
+from carbonledger.adapters.ledger_log import LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore
@@ -282,34 +282,18 @@ class SqlLedger(LedgerLog):
     @staticmethod
     def _tx_evidence(conn: Connection, seq: int, leaf_index: int) -> dict[str, Any]:
         c = t.tx.c
-        body, sig, first, count, ehash, when = conn.execute(
+        row = conn.execute(
             select(
                 c.body, c.signature, c.first_leaf, c.n_leaves, c.entry_hash, c.ledger_time
             ).where(c.seq == seq)
         ).one()
-        levels = [
-            [
-                leaf_hash(bytes(d))
-                for (d,) in conn.execute(
-                    select(t.leaf.c.data)
-                    .where(t.leaf.c.idx >= first, t.leaf.c.idx < first + count)
-                    .order_by(t.leaf.c.idx)
-                )
-            ]
-        ]
-        tx_path = inclusion_proof(
-            leaf_index - first, count, lambda lv, i: perfect_subtree(levels, lv, i)
+        first, count = row[2], row[3]
+        leaves = conn.execute(
+            select(t.leaf.c.data)
+            .where(t.leaf.c.idx >= first, t.leaf.c.idx < first + count)
+            .order_by(t.leaf.c.idx)
         )
-        return {
-            "seq": seq,
-            "body": bytes(body).decode(),
-            "signature": bytes(sig).hex(),
-            "entry_hash": bytes(ehash).hex(),
-            "ledger_time": when,
-            "index": leaf_index - first,
-            "count": count,
-            "path": [h.hex() for h in tx_path],
-        }
+        return tx_evidence(seq, leaf_index, row, (d for (d,) in leaves))
 
     def verify(self) -> VerifyReport:
         """The embedded ledger's full check (chain, tree, checkpoints, state, channel data)."""
