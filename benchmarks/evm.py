@@ -1,6 +1,6 @@
 """EVM backend: gas per operation and transactions per second to anvil.
 
-    .venv/bin/python benchmarks/evm.py [--n 200] [--batch 100]
+    .venv/bin/python benchmarks/evm.py [--n 1000] [--batch 100] [--rounds 3]
 
 Starts its own anvil (temporary home, no auto-mining). Prints:
 
@@ -10,7 +10,8 @@ Starts its own anvil (temporary home, no auto-mining). Prints:
 * anvil's own rate for pre-signed raw ETH transfers sent in batches of ``--batch``
   with one ``evm_mine`` each, and the adapter's rate for token transfers sent the
   same way (``EvmLedger.submit_many``: state machine, local signing, one batched
-  request, one mine, batched receipts, off-chain mirror), and their ratio.
+  request, one mine, batched receipts, off-chain mirror), and their ratio: baseline
+  and adapter alternate for ``--rounds`` rounds and the median round is reported.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def _rate_token(ledger: EvmLedger, w: World, token_id: str) -> str:
         grid_region="CAMX",
         generation=(date(2023, 1, 1), date(2023, 12, 31)),
         registry="WREGIS",
-        serial_prefix="RATE-",
+        serial_prefix=f"RATE-{token_id}-",
         serial_start=1,
         token_id=token_id,
     ).token
@@ -166,14 +167,14 @@ def _transfers(w: World, ledger: EvmLedger, tid: str, n: int, prefix: str) -> li
     ]
 
 
-def raw_contract_rate(w: World, n: int, batch: int) -> float:
+def raw_contract_rate(w: World, n: int, batch: int, tag: str = "") -> float:
     """The fairer baseline: anvil's rate for the adapter's own contract transactions
     (the same token transfers, checked, encoded and signed beforehand), sent raw in
     batches of ``batch`` with one ``evm_mine`` each; no state machine, no mirror."""
     ledger = w.ledger
     assert isinstance(ledger, EvmLedger)
-    tid = _rate_token(ledger, w, "rec-raw")
-    txs = _transfers(w, ledger, tid, n, "r")
+    tid = _rate_token(ledger, w, f"rec-raw{tag}")
+    txs = _transfers(w, ledger, tid, n, f"r{tag}-")
     sender = ledger._sender
     assert sender is not None
     state = ledger.state()
@@ -193,13 +194,13 @@ def raw_contract_rate(w: World, n: int, batch: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def adapter_rate(w: World, n: int, batch: int) -> float:
+def adapter_rate(w: World, n: int, batch: int, tag: str = "") -> float:
     """Token transfers through the adapter, ``batch`` EVM transactions per mined block."""
     ledger = w.ledger
     assert isinstance(ledger, EvmLedger)
-    tid = _rate_token(ledger, w, "rec-rate")
+    tid = _rate_token(ledger, w, f"rec-rate{tag}")
     bob = w.bob.address
-    txs = _transfers(w, ledger, tid, n, "x")
+    txs = _transfers(w, ledger, tid, n, f"x{tag}-")
     # Time spent waiting on the node (JSON-RPC round trips) vs in the adapter's Python.
     waited = [0.0]
     post = ledger.rpc._post
@@ -231,6 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/adapter rounds")
     parser.add_argument(
         "--store",
         default=None,
@@ -253,18 +255,32 @@ def main() -> None:
             base = op.split()[0]
             print(f"{op:<24}{used:>10,}{TARGET[base]:>10,}  {ORIGINAL[base]}")
         raw = raw_rate(Rpc(node.url), args.n, args.batch)
-        # The fairer baseline runs on its own deployment (its transactions bypass the mirror).
-        (Path(tmp) / "raw").mkdir()
-        w_raw = build_world(backend, Path(tmp) / "raw")
-        raw_contract = raw_contract_rate(w_raw, args.n, args.batch)
-        w_raw.ledger.close()  # type: ignore[attr-defined]
-        ours = adapter_rate(w, args.n, args.batch)
-        print(f"\nthroughput, {args.n} transactions in batches of {args.batch}, one evm_mine each")
+        # Baseline and adapter alternate, round by round, so that whatever else the
+        # machine is doing weighs on both alike; the median round is the figure.
+        rounds: list[tuple[float, float]] = []
+        for r in range(args.rounds):
+            # The baseline runs on a deployment of its own each round: its transactions
+            # bypass the mirror, so the mirror's nonces fall behind the chain's.
+            (Path(tmp) / f"raw{r}").mkdir()
+            w_raw = build_world(backend, Path(tmp) / f"raw{r}")
+            base = raw_contract_rate(w_raw, args.n, args.batch, tag=str(r))
+            w_raw.ledger.close()  # type: ignore[attr-defined]
+            ours = adapter_rate(w, args.n, args.batch, tag=str(r))
+            rounds.append((base, ours))
+            print(
+                f"round {r + 1}: anvil raw {base:,.0f} tx/s,"
+                f" adapter {ours:,.0f} tx/s ({ours / base:.0%})"
+            )
+        base, ours = sorted(rounds, key=lambda x: x[1] / x[0])[len(rounds) // 2]
+        print(
+            f"\nthroughput, {args.n} transactions in batches of {args.batch}, one evm_mine each"
+            f" (median of {args.rounds} alternating rounds)"
+        )
         print(f"anvil, pre-signed raw ETH transfers: {raw:>8,.0f} tx/s")
-        print(f"anvil, pre-signed raw contract txs:  {raw_contract:>8,.0f} tx/s (same transfers)")
+        print(f"anvil, pre-signed raw contract txs:  {base:>8,.0f} tx/s (same transfers)")
         print(
             f"adapter, token transfers:            {ours:>8,.0f} tx/s  ({ours / raw:.0%} of anvil"
-            f" ETH, {ours / raw_contract:.0%} of anvil raw contract txs)"
+            f" ETH, {ours / base:.0%} of anvil raw contract txs; target 80 %)"
         )
         w.ledger.close()  # type: ignore[attr-defined]
 
