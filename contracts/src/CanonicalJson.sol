@@ -21,6 +21,8 @@ library CanonicalJson {
         bytes32 typeHash;
     }
 
+    /// The longest id carbonledger accepts (core.state.ID_PATTERN: 64 characters).
+    uint256 internal constant ID_MAX = 64;
     uint256 internal constant ONES = 0x0101010101010101010101010101010101010101010101010101010101010101;
 
     // -- primitives ---------------------------------------------------------------
@@ -52,33 +54,69 @@ library CanonicalJson {
         if (end == pos || end - pos > 19 || (b[pos] == "0" && end - pos > 1)) revert BadJson(pos);
     }
 
-    /// Index of the next `"` at or after `pos` (strings holding no escapes).
-    function quoteAfter(bytes calldata b, uint256 pos, uint256 max) internal pure returns (uint256 i) {
+    /// 0x80 in each byte of `x` that is `"` or a backslash, 0 in every other byte
+    /// (exact: each byte is tested on its own, no carry crosses into the next).
+    function _specials(uint256 x) private pure returns (uint256) {
+        uint256 low = 0x7f * ONES;
+        uint256 q = x ^ (0x22 * ONES);
+        uint256 s = x ^ (0x5c * ONES);
+        return ~(((q & low) + low) | q | low) | ~(((s & low) + low) | s | low);
+    }
+
+    /// The index (0 = most significant) of the leftmost byte with its top bit set.
+    function _firstByte(uint256 m) private pure returns (uint256 r) {
+        // m has bits only at 8k + 7: a binary search down to whole bytes.
+        uint256 msb;
+        if (m >> 128 != 0) (m, msb) = (m >> 128, 128);
+        if (m >> 64 != 0) (m, msb) = (m >> 64, msb + 64);
+        if (m >> 32 != 0) (m, msb) = (m >> 32, msb + 32);
+        if (m >> 16 != 0) (m, msb) = (m >> 16, msb + 16);
+        if (m >> 8 != 0) msb += 8;
+        r = (248 - msb) / 8;
+    }
+
+    /// Index of the next `"` at or after `pos` (strings holding no escapes), within
+    /// `max` bytes; a backslash first reverts. Scans 32 bytes a step.
+    function quoteAfter(bytes calldata b, uint256 pos, uint256 max) internal pure returns (uint256) {
         uint256 stop = pos + max;
         if (stop > b.length) stop = b.length;
-        uint256 c;
-        // Byte by byte, without bounds checks (i < stop <= b.length).
-        for (i = pos; i < stop; ++i) {
+        for (uint256 i = pos; i < stop; i += 32) {
+            uint256 w;
             assembly {
-                c := byte(0, calldataload(add(b.offset, i)))
+                w := calldataload(add(b.offset, i))
             }
-            if (c == 0x22) return i; // "
-            if (c == 0x5c) break; // backslash
+            uint256 m = _specials(w);
+            if (stop - i < 32) m &= ~(type(uint256).max >> (8 * (stop - i)));
+            if (m != 0) {
+                uint256 j = i + _firstByte(m);
+                if (b[j] != '"') break;
+                return j;
+            }
         }
         revert BadJson(pos);
     }
 
-    /// Index just after the previous `"` before `end` (exclusive).
+    /// Index just after the previous `"` before `end` (exclusive), within `max` bytes;
+    /// a backslash first reverts. Scans 32 bytes a step.
     function quoteBefore(bytes calldata b, uint256 end, uint256 max) internal pure returns (uint256) {
         if (end > b.length) revert BadJson(end);
         uint256 stop = end > max ? end - max : 0;
-        uint256 c;
-        for (uint256 i = end; i > stop; --i) {
+        for (uint256 i = end; i > stop; i = i > 32 ? i - 32 : 0) {
+            // The 32 bytes before i, or the first i of them right-aligned.
+            uint256 w;
             assembly {
-                c := byte(0, calldataload(add(b.offset, sub(i, 1))))
+                switch lt(i, 32)
+                case 0 { w := calldataload(sub(add(b.offset, i), 32)) }
+                default { w := shr(mul(8, sub(32, i)), calldataload(b.offset)) }
             }
-            if (c == 0x22) return i;
-            if (c == 0x5c) break;
+            uint256 m = _specials(w);
+            if (i - stop < 32) m &= (uint256(1) << (8 * (i - stop))) - 1;
+            if (m != 0) {
+                m &= ~m + 1; // the rightmost: nearest to i
+                uint256 j = i + _firstByte(m) - 32;
+                if (b[j] != '"') break;
+                return j + 1;
+            }
         }
         revert BadJson(end);
     }
@@ -195,7 +233,7 @@ library CanonicalJson {
     function _tokenAtEnd(bytes calldata item) private pure returns (uint256 id, uint256 start) {
         uint256 end = item.length - 2;
         lit(item, end, bytes32('"}'), 2);
-        start = quoteBefore(item, end, 64);
+        start = quoteBefore(item, end, ID_MAX + 1);
         lit(item, start - 10, bytes32(',"token":"'), 10);
         id = tokenId(item[start:end]);
     }
@@ -241,7 +279,7 @@ library CanonicalJson {
     {
         value = amount(item);
         lit(item, idAt - 7, bytes32(',"id":"'), 7);
-        uint256 idEnd = quoteAfter(item, idAt, 64);
+        uint256 idEnd = quoteAfter(item, idAt, ID_MAX + 1);
         lit(item, idEnd, bytes32('","kind":"token"'), 16);
         id = tokenId(item[idAt:idEnd]);
         uint256 end = item.length;
@@ -251,7 +289,7 @@ library CanonicalJson {
             toAt = end - 55;
         } else if (end >= 29 && word(item, end - 29, 29) == bytes32('","type":"AUDITED_EMISSIONS"}')) {
             lit(item, orgAt - 8, bytes32(',"org":"'), 8);
-            uint256 orgEnd = quoteAfter(item, orgAt, 64);
+            uint256 orgEnd = quoteAfter(item, orgAt, ID_MAX + 1);
             lit(item, orgEnd, bytes32('","period":'), 11);
             return (id, 3, orgHolder(item[orgAt:orgEnd]), value);
         } else {

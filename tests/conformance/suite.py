@@ -327,6 +327,14 @@ class LedgerConformance:
         assert state.balances[f"{w.bob.address}/{tid}"] == {"available": 30, "retired": 0}
         assert w.ledger.verify().ok
 
+    def test_token_ids_of_the_longest_allowed_length_move(self, w: World) -> None:
+        # ID_PATTERN allows 64 characters; every backend must carry such a token.
+        tid = _rec(w, 10, token_id="r" * 64)
+        transfer(w.ledger, w.alice, tid, to="globex/bob", amount=3)
+        retire(w.ledger, w.alice, tid, amount=2, beneficiary="Acme Corp", reason="Scope 2")
+        token = w.ledger.state().tokens[tid]
+        assert (token["issued"], token["retired"]) == (10, 2)
+
     def test_only_a_dealer_issues(self, w: World) -> None:
         with pytest.raises(PermissionDenied, match="rec_dealer"):
             issue_rec(
