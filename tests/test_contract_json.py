@@ -134,3 +134,20 @@ def test_unknown_types_of_any_length_parse_and_need_an_enrolled_sender(
     for length in (1, 31, 32, 33, 55):
         tx = _tx(stranger, "y" * length, 0, "2026-01-01T00:00:00.000Z", [{"kind": "x"}])
         assert _error(chain, tx) == "NotEnrolled", length
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        (1, "InsufficientBalance"),
+        (0, "BadAmount"),  # read, then refused as an amount
+        (10**19 - 1, "InsufficientBalance"),  # 19 digits: read (below 2^64)
+        (10**19, "BadJson"),  # 20 digits: not read
+    ],
+)
+def test_amounts_are_read_as_up_to_19_digits(
+    chain: dict[str, Any], amount: int, error: str
+) -> None:
+    item = {"amount": amount, "token": "t"}
+    tx = _tx(chain["admin"], "retire_token", 1, "2026-01-01T00:00:00.000Z", [item])
+    assert _error(chain, tx) == error

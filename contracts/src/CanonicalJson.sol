@@ -30,28 +30,28 @@ library CanonicalJson {
     function word(bytes calldata b, uint256 pos, uint256 n) internal pure returns (bytes32 got) {
         if (pos + n > b.length) revert BadJson(pos);
         assembly {
-            got := calldataload(add(b.offset, pos))
+            // The first n bytes (n <= 32; shr by 256 gives 0, so n = 32 keeps all).
+            got := and(calldataload(add(b.offset, pos)), not(shr(mul(8, n), not(0))))
         }
-        if (n < 32) got &= ~bytes32(type(uint256).max >> (8 * n));
     }
 
     function lit(bytes calldata b, uint256 pos, bytes32 want, uint256 n) internal pure {
         if (word(b, pos, n) != want) revert BadJson(pos);
     }
 
+    /// A JSON integer (1-19 digits, no leading zero) at `pos`, and the index after it.
     function digits(bytes calldata b, uint256 pos) internal pure returns (uint256 v, uint256 end) {
-        end = pos;
         uint256 len = b.length;
-        uint256 c;
-        while (end < len) {
-            assembly {
-                c := byte(0, calldataload(add(b.offset, end)))
+        assembly {
+            // Wraps on a long run of digits, which the length check below refuses.
+            for { end := pos } lt(end, len) { end := add(end, 1) } {
+                let c := byte(0, calldataload(add(b.offset, end)))
+                if or(lt(c, 0x30), gt(c, 0x39)) { break }
+                v := add(mul(v, 10), sub(c, 0x30))
             }
-            if (c < 0x30 || c > 0x39) break;
-            v = v * 10 + (c - 0x30);
-            ++end;
         }
-        if (end == pos || end - pos > 19 || (b[pos] == "0" && end - pos > 1)) revert BadJson(pos);
+        uint256 n = end - pos;
+        if (n == 0 || n > 19 || (n > 1 && b[pos] == "0")) revert BadJson(pos);
     }
 
     /// 0x80 in each byte of `x` that is `"` or a backslash, 0 in every other byte
