@@ -244,7 +244,11 @@ def main() -> None:
         def backend(admin: PrivateKey, path: Path):  # type: ignore[no-untyped-def]
             rpc = Rpc(node.url)
             info = deploy(rpc, admin, LEDGER_ID)
-            mirror = args.store or path / "offchain.db"
+            # The adapter's world keeps its store where --store says; the baselines'
+            # worlds (their transactions bypass the store) keep theirs in SQLite.
+            mirror = path / "offchain.db"
+            if args.store and path == Path(tmp):
+                mirror = args.store
             ledger = EvmLedger(rpc, info["address"], mirror, admin, deploy_block=info["block"])
             return ledger, ledger.channels
 
