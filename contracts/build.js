@@ -10,7 +10,7 @@ const SRC = path.join(ROOT, "src");
 const OUT = path.join(ROOT, "build");
 // The Python adapter ships a copy of each artifact inside the package.
 const PKG = path.join(ROOT, "..", "src", "carbonledger", "adapters", "evm", "artifacts");
-const CONTRACTS = ["CarbonLedger"];
+const CONTRACTS = ["CarbonLedger", "Governor", "DaoItems"];
 
 function findImport(name) {
   for (const base of [path.join(ROOT, "node_modules"), SRC]) {

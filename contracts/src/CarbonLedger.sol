@@ -5,6 +5,7 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {CanonicalJson as J} from "./CanonicalJson.sol";
+import {Governor} from "./Governor.sol";
 
 /// @title carbonledger on an EVM chain
 /// @notice Records every carbonledger transaction (canonical JSON body signed with
@@ -71,6 +72,8 @@ contract CarbonLedger is ERC1155 {
 
     address public immutable operator;
     address public immutable admin;
+    /// The DAO's rules (dao_* transactions); the issuer of the tokens its proposals issue.
+    Governor public immutable governor;
     bytes32 internal immutable ledgerWord;
     uint256 internal immutable ledgerLen;
 
@@ -104,14 +107,18 @@ contract CarbonLedger is ERC1155 {
     error InsufficientBalance(address holder, uint256 id, uint256 available, uint256 amount);
     error SelfTransfer();
     error BadAmount();
+    error NotGovernor();
 
-    constructor(string memory ledgerId, address admin_) ERC1155("") {
+    constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
         require(id.length > 0 && id.length <= 32, "ledger id: 1-32 bytes");
         operator = msg.sender;
         admin = admin_;
         ledgerWord = bytes32(id);
         ledgerLen = id.length;
+        // Deployed first, for this contract's address: the link must hold both ways.
+        require(address(governor_.ledger()) == address(this), "governor of another ledger");
+        governor = governor_;
     }
 
     // -- writing -------------------------------------------------------------------
@@ -155,6 +162,7 @@ contract CarbonLedger is ERC1155 {
             else if (ty == T_MINT) _mint(signer, t.items);
             else if (ty == T_TRANSFER) _transfer(signer, t.items);
             else if (ty == T_RETIRE) _retire(signer, t.items, h.itemsRoot);
+            else if (h.dao) governor.govern(ty, signer, acct.roles, t.items, t.hints);
         }
         accounts[signer] = acct;
         emit Entry(signer, h.nonce, txHash, h.itemsRoot);
@@ -200,6 +208,19 @@ contract CarbonLedger is ERC1155 {
                 _move(address(0), to, id, amount);
             }
         }
+    }
+
+    /// @notice Offsets and RECs that an executed DAO proposal issues: the governor checks
+    /// the proposal and is their issuer, so they then move like any dealer's tokens.
+    function daoIssue(uint256 id, uint8 kind, address to, uint256 amount) external {
+        if (msg.sender != address(governor)) revert NotGovernor();
+        if (id == 0) revert ReservedTokenId();
+        if (tokens[id].kind != 0) revert TokenExists(id);
+        _activeAccount(to);
+        tokens[id] = Token(msg.sender, kind);
+        totals[id] = Totals(uint128(amount), 0);
+        emit Issued(id, msg.sender, kind, to, amount);
+        _move(address(0), to, id, amount);
     }
 
     function _mint(address sender, bytes[] calldata items) internal {

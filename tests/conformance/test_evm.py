@@ -45,17 +45,6 @@ def anvil_url() -> Iterator[str]:
 
 
 class TestEvmLedger(LedgerConformance):
-    DIFFERENCES: ClassVar[dict[str, str]] = {
-        # The DAO's transactions are signed, nonce-checked and committed on chain, but
-        # its rules (windows, quadratic tally, quorum, timelock) run only in the core
-        # before sending; the contract has no governance module yet, so the offsets an
-        # executed proposal issues exist off chain only and the token network refuses
-        # to move them (UnknownToken). The full proposal itself passes on both.
-        "test_dao_issued_offsets_move_like_any_token": (
-            "DAO-issued tokens are not minted on chain yet (no on-chain governance module)"
-        ),
-    }
-
     @pytest.fixture
     def backend(self, anvil_url: str) -> Backend:
         from carbonledger.adapters.evm import EvmLedger, Rpc, deploy

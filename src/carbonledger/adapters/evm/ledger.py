@@ -5,7 +5,14 @@ state machine (the same code, so the same errors as the embedded backend), then
 sent as one EVM transaction to ``CarbonLedger.submit`` (all or nothing, like an
 embedded commit), signed locally by the operator. The contract recovers every
 carbonledger signature itself, checks nonces, roles and the token network, and
-records each body's hash; reverts are translated into carbonledger errors.
+records each body's hash; its ``Governor`` enforces the DAO's rules (dao_*
+transactions); reverts are translated into carbonledger errors.
+
+Ledger time: the DAO's windows are measured in ledger time (ms). The ledger time
+of a call is taken no earlier than the chain's latest block, each DAO
+transaction carries it (``hints[0]``), and the Governor accepts it only within
+the second of the block that includes it; on anvil the adapter mines that block
+at that second, so the core and the chain judge every window at the same time.
 
 Reading: accepted transactions are appended to the off-chain mirror (the
 embedded ledger's format: query columns, Merkle tree, proofs, channel store), so
@@ -32,12 +39,14 @@ from eth_abi.abi import encode as abi_encode
 
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.errors import (
     CarbonLedgerError,
     Conflict,
+    DuplicateEntity,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -59,8 +68,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
+#: The contracts whose custom errors a revert may carry (CarbonLedger, its Governor,
+#: and the Governor's item reader).
+CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
+
 ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
 TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
+#: Gas a DAO transaction may need beyond a plain entry (plus 60 a byte of its items).
+_DAO_GAS = {"dao_propose": 3_000_000, "dao_execute": 400_000, "dao_setup": 150_000}
 #: Contract errors -> the carbonledger error they mean.
 _ERRORS: dict[str, type[CarbonLedgerError]] = {
     "NotOperator": PermissionDenied,
@@ -82,12 +97,85 @@ _ERRORS: dict[str, type[CarbonLedgerError]] = {
     "SelfTransfer": InvalidInput,
     "BadAmount": InvalidInput,
     "BadJson": InvalidInput,
+    # Governor (the DAO) and its item reader
+    "NotGovernor": PermissionDenied,
+    "NotLedger": PermissionDenied,
+    "LedgerTime": Conflict,
+    "ItemCount": InvalidInput,
+    "WrongKind": InvalidInput,
+    "BadId": InvalidInput,
+    "NotNetworkAdmin": PermissionDenied,
+    "DaoNotSetUp": NotFound,
+    "DaoAlreadySetUp": DuplicateEntity,
+    "UnknownParam": InvalidInput,
+    "BadParam": InvalidInput,
+    "UnknownIdentity": NotFound,
+    "RevokedIdentity": PermissionDenied,
+    "DaoNotTransferable": PermissionDenied,
+    "InsufficientTokens": Conflict,
+    "TreasuryShort": Conflict,
+    "ProposalExists": DuplicateEntity,
+    "UnknownProposal": NotFound,
+    "BadParts": InvalidInput,
+    "BadAction": InvalidInput,
+    "VotingNotOpen": Conflict,
+    "VotingClosed": Conflict,
+    "AlreadyVoted": DuplicateEntity,
+    "BadChoices": InvalidInput,
+    "NoBallot": NotFound,
+    "VoteCancelClosed": Conflict,
+    "ProposerCancelClosed": Conflict,
+    "NotProposerOrGuardian": PermissionDenied,
+    "WrongStatus": Conflict,
+    "AlreadyExecuted": Conflict,
+    "TimelockRunning": Conflict,
+    "AlreadySettled": Conflict,
+    "AlreadyReleased": Conflict,
 }
+#: What a Governor error means, in the words of the core's refusal.
+_MEANING = {
+    "LedgerTime": "the ledger time is not within the second of the block that carries it",
+    "NotNetworkAdmin": "the signer is not the network admin",
+    "DaoNotSetUp": "the DAO is not set up on this ledger",
+    "DaoAlreadySetUp": "the DAO is already set up on this ledger",
+    "UnknownIdentity": "not an enrolled identity",
+    "RevokedIdentity": "the identity is revoked",
+    "DaoNotTransferable": "DAO tokens are not transferable on this ledger",
+    "InsufficientTokens": "more DAO tokens asked than available (locked tokens cannot move)",
+    "TreasuryShort": "the treasury holds fewer tokens than asked",
+    "ProposalExists": "the proposal already exists",
+    "UnknownProposal": "the proposal does not exist",
+    "VotingNotOpen": "voting has not opened yet",
+    "VotingClosed": "voting is closed",
+    "AlreadyVoted": "the voter has already voted; one ballot per voter",
+    "BadChoices": "choices must give for, against or abstain for each part",
+    "NoBallot": "no ballot of this voter",
+    "VoteCancelClosed": "the vote cancel window closed",
+    "ProposerCancelClosed": "the proposer's cancellation window closed",
+    "NotProposerOrGuardian": "only its proposer or the guardian may cancel it",
+    "WrongStatus": "the proposal is not in a state that allows this",
+    "AlreadyExecuted": "the proposal was already executed",
+    "TimelockRunning": "the timelock runs until the proposal's eta",
+    "AlreadySettled": "the proposal's stake was already settled",
+    "AlreadyReleased": "the ballot's tokens were already released",
+}
+#: Proposal states as the Governor numbers them (core.dao.model.STATES).
+_STATES = (
+    "Pending",
+    "Active",
+    "Canceled",
+    "QuorumFailed",
+    "Defeated",
+    "Succeeded",
+    "Queued",
+    "Expired",
+    "Executed",
+)
 
 
-def artifact() -> dict[str, Any]:
-    """The committed ABI and bytecode of ``CarbonLedger`` (built by contracts/build.js)."""
-    text = resources.files(__package__).joinpath("artifacts/CarbonLedger.json").read_text()
+def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
+    """The committed ABI and bytecode of a contract (built by contracts/build.js)."""
+    text = resources.files(__package__).joinpath(f"artifacts/{name}.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -151,9 +239,11 @@ def _is_anvil(rpc: Rpc) -> bool:
         return False
 
 
-def _mine_and_wait(rpc: Rpc, hashes: Sequence[str], mine: bool) -> list[dict[str, Any]]:
+def _mine_and_wait(
+    rpc: Rpc, hashes: Sequence[str], mine: bool, timestamp: int | None = None
+) -> list[dict[str, Any]]:
     if mine:
-        rpc.call("evm_mine")
+        rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
     import time
 
     deadline = time.monotonic() + 120
@@ -166,28 +256,43 @@ def _mine_and_wait(rpc: Rpc, hashes: Sequence[str], mine: bool) -> list[dict[str
         time.sleep(0.05)
 
 
+def _create_address(sender: str, nonce: int) -> str:
+    """The address of the contract that ``sender`` creates with its transaction ``nonce``."""
+    return checksum_address("0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex())
+
+
 def deploy(
     rpc: Rpc, operator: PrivateKey, ledger_id: str, *, mine: bool | None = None
 ) -> dict[str, Any]:
     """Deploy ``CarbonLedger`` for ``ledger_id`` with ``operator`` as operator and admin.
 
-    On anvil the operator is funded first. Returns ``{address, block, chain_id}``.
+    Its ``Governor`` (the DAO's rules) is deployed just before it, for the address the
+    ledger will have, and the ledger checks the link when it is created. On anvil the
+    operator is funded first. Returns ``{address, governor, block, chain_id}``.
     """
-    art = artifact()
     anvil = _is_anvil(rpc)
     if mine is None:
         mine = anvil
     if anvil:
         rpc.call("anvil_setBalance", operator.address, hex(10**24))
     sender = _Sender(rpc, operator)
-    args = abi_encode(["string", "address"], [ledger_id, operator.address])
-    raw, tx_hash = sender.sign(None, bytes.fromhex(art["bytecode"][2:]) + args, 6_000_000)
-    rpc.call("eth_sendRawTransaction", raw)
-    (receipt,) = _mine_and_wait(rpc, [tx_hash], mine)
-    if int(receipt["status"], 16) != 1:
-        raise Conflict(f"deploying CarbonLedger failed (transaction {tx_hash})")
+    ledger_at = _create_address(sender.address, sender.nonce + 1)
+    gov_code = bytes.fromhex(artifact("Governor")["bytecode"][2:])
+    sent = [sender.sign(None, gov_code + abi_encode(["address"], [ledger_at]), 12_000_000)]
+    governor = _create_address(sender.address, sender.nonce - 1)
+    args = abi_encode(["string", "address", "address"], [ledger_id, operator.address, governor])
+    code = bytes.fromhex(artifact()["bytecode"][2:])
+    sent.append(sender.sign(None, code + args, 8_000_000))
+    for raw, _ in sent:
+        rpc.call("eth_sendRawTransaction", raw)
+    receipts = _mine_and_wait(rpc, [h for _, h in sent], mine)
+    for (_, tx_hash), receipt, name in zip(sent, receipts, ("Governor", "CarbonLedger"), strict=True):
+        if int(receipt["status"], 16) != 1:
+            raise Conflict(f"deploying {name} failed (transaction {tx_hash})")
+    receipt = receipts[1]
     return {
         "address": checksum_address(receipt["contractAddress"]),
+        "governor": governor,
         "block": int(receipt["blockNumber"], 16),
         "chain_id": sender.chain_id,
     }
@@ -227,11 +332,13 @@ class EvmLedger:
             self.mirror = SqliteLedger(mirror, operator=operator)
         self.channels: ChannelStore = self.mirror.channels
         self._abi = artifact()["abi"]
-        self._errors = _errors_by_selector(self._abi)
+        self._errors = _errors_by_selector([e for n in CONTRACTS for e in artifact(n)["abi"]])
         self._submit_selector = _selector(f"submit({TX_ABI})")
         # Both ask the node: made on the first write, so reads need no chain.
         self._mine_choice = mine
         self._sender_cache: _Sender | None = None
+        # The latest ledger time given to a batch (ms): ledger time never runs backwards.
+        self._last_ms = 0
 
     @property
     def _mine(self) -> bool:
@@ -266,7 +373,8 @@ class EvmLedger:
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
         state = self.mirror.state()
-        now = utc_now()
+        now_ms = self._ledger_ms()
+        now = iso_from_ms(now_ms)
         # `state` is this call's own copy: a batch that breaks the rules raises before
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
@@ -278,11 +386,11 @@ class EvmLedger:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for part in chunks:
-                    prepared = [self._prepare(state, b, now, copy=False) for b in part]
+                    prepared = [self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     if in_flight is not None:
                         out.extend(self._settle(flying, in_flight.result(), now))
-                    in_flight = pool.submit(self._send_and_mine, sent)
+                    in_flight = pool.submit(self._send_and_mine, sent, now_ms // 1000)
                     flying = prepared
                 if in_flight is not None:
                     out.extend(self._settle(flying, in_flight.result(), now))
@@ -297,12 +405,23 @@ class EvmLedger:
                 raise
         return out
 
-    def _send_and_mine(self, sent: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _ledger_ms(self) -> int:
+        """This call's ledger time (ms): the operator's clock, never before the chain's
+        latest block (whose second the next block is mined at, on anvil) nor before the
+        previous call's."""
+        now_ms = max(ledger_ms(utc_now()), self._last_ms)
+        if self._mine:
+            latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
+            now_ms = max(now_ms, int(latest["timestamp"], 16) * 1000)
+        self._last_ms = now_ms
+        return now_ms
+
+    def _send_and_mine(self, sent: list[tuple[str, str]], second: int) -> list[dict[str, Any]]:
         answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
         for answer in answers:
             if "error" in answer:
                 raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
-        return _mine_and_wait(self.rpc, [h for _, h in sent], self._mine)
+        return _mine_and_wait(self.rpc, [h for _, h in sent], self._mine, second)
 
     def _settle(
         self,
@@ -320,10 +439,7 @@ class EvmLedger:
             accepted.append(checked)
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
-        if isinstance(self.mirror, SqliteLedger):
-            flat = self.mirror.submit(chained, checked=True)
-        else:
-            flat = self.mirror.submit(chained, now=now, checked=True)
+        flat = self.mirror.submit(chained, now=now, checked=True)
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])
@@ -333,7 +449,13 @@ class EvmLedger:
         return out
 
     def _prepare(
-        self, state: LedgerState, batch: Sequence[SignedTx], now: str, *, copy: bool = True
+        self,
+        state: LedgerState,
+        batch: Sequence[SignedTx],
+        now: str,
+        *,
+        copy: bool = True,
+        now_ms: int | None = None,
     ) -> tuple[bytes, int, list[SignedTx]]:
         """Run the rules (raising exactly what the embedded backend raises); encode the call.
 
@@ -341,7 +463,10 @@ class EvmLedger:
         half-applied: only for a state the caller discards on error.
         """
         work = state.copy() if copy else state
+        if now_ms is None:
+            now_ms = ledger_ms(now)
         checked_all: list[SignedTx] = []
+        dao_gas = 0
         encoded: list[tuple[Any, ...]] = []
         periods: set[tuple[str, str, str]] = set()
         for tx in batch:
@@ -353,7 +478,9 @@ class EvmLedger:
             )
             apply(work, checked.body, items, now=now)
             self._check_periods(items, periods)
-            hints = self._hints(work, checked, items)
+            hints = self._hints(work, checked, items, now_ms)
+            if checked.type.startswith("dao_"):
+                dao_gas += _DAO_GAS.get(checked.type, 150_000) + 60 * sum(map(len, checked.items))
             sig = checked.signature
             encoded.append(
                 (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
@@ -363,7 +490,8 @@ class EvmLedger:
             state.__dict__.update(work.__dict__)
         data = self._submit_selector + abi_encode([TX_ABI], [encoded])
         n_items = sum(len(t.items) for t in checked_all)
-        gas = min(29_000_000, 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch))
+        gas = 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch) + dao_gas
+        gas = min(29_000_000, gas)
         return data, gas, checked_all
 
     def _check_periods(self, items: list[dict[str, Any]], seen: set[tuple[str, str, str]]) -> None:
@@ -379,9 +507,17 @@ class EvmLedger:
             seen.add(key)
 
     @staticmethod
-    def _hints(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> list[int]:
-        """Offsets the contract checks in the signed items (it never trusts them)."""
+    def _hints(
+        state: LedgerState, tx: SignedTx, items: list[dict[str, Any]], now_ms: int
+    ) -> list[int]:
+        """What the contract checks against the signed items and the block (never trusts).
+
+        DAO transactions: ``[ledger time in ms]``, which the Governor bounds by the
+        block's second.
+        """
         kind = tx.type
+        if kind.startswith("dao_"):
+            return [now_ms]
         if kind == "enroll":
             roles = state.identities[tx.sender]["roles"]
             return [sum(ROLE_BITS.get(r, 0) for r in roles)]
@@ -414,7 +550,14 @@ class EvmLedger:
         name, types = found
         args = abi_decode(types, payload[4:]) if types else ()
         shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
-        return _ERRORS.get(name, Conflict)(f"the contract refused the transaction: {name}({shown})")
+        meaning = _MEANING.get(name)
+        if meaning and "uint8" in types:
+            # Governor errors name a proposal's state by its number.
+            meaning += f" (the proposal is {_STATES[args[types.index('uint8')]]})"
+        said = f"{meaning}: " if meaning else ""
+        return _ERRORS.get(name, Conflict)(
+            f"the contract refused the transaction: {said}{name}({shown})"
+        )
 
     # -- reading (the off-chain mirror) ---------------------------------------------
     def state(self) -> LedgerState:
@@ -483,19 +626,28 @@ class EvmLedger:
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
                 txs = decoded[entry["evm_tx"]] = self._decode_calldata(entry["evm_tx"])
-            self.mirror.submit([txs[entry["tx_hash"]]])
+            signed, now = txs[entry["tx_hash"]]
+            self.mirror.submit([signed], now=now)
             added += 1
         return added
 
-    def _decode_calldata(self, evm_tx: str) -> dict[str, SignedTx]:
+    def _decode_calldata(self, evm_tx: str) -> dict[str, tuple[SignedTx, str | None]]:
+        """Each transaction of an EVM call by body hash, with the ledger time of its
+        batch when the call carried one (in a DAO transaction's hints)."""
         tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
         data = bytes.fromhex(tx["input"][2:])
         (entries,) = abi_decode([TX_ABI], data[4:])
-        out: dict[str, SignedTx] = {}
-        for body, r, s, v, items, _hints in entries:
-            signed = tx_from_parts(body, list(items), r + s + bytes([v]))
-            out[hashlib.sha256(body).hexdigest()] = signed
-        return out
+        signed = [
+            (hashlib.sha256(body).hexdigest(), tx_from_parts(body, list(items), r + s + bytes([v])))
+            for body, r, s, v, items, _ in entries
+        ]
+        times = [
+            hints[0]
+            for (*_, hints), (_, t) in zip(entries, signed, strict=True)
+            if t.type.startswith("dao_") and hints
+        ]
+        now = iso_from_ms(times[0]) if times else None
+        return {digest: (t, now) for digest, t in signed}
 
     def verify(self) -> VerifyReport:
         """The mirror's own checks, then each of its entries against the chain's commitment."""
