@@ -284,8 +284,10 @@ library CanonicalJson {
 
     /// 0x80 in each byte of `w` that equals `c`, 0 elsewhere (exact: no carries).
     function _eq(uint256 w, uint256 c) private pure returns (uint256) {
-        uint256 x = w ^ (c * ONES);
-        return ~(((x & LOW7) + LOW7) | x | LOW7);
+        unchecked {
+            uint256 x = w ^ (c * ONES);
+            return ~(((x & LOW7) + LOW7) | x | LOW7);
+        }
     }
 
     /// The first index in [i, end) holding a byte that matters: `"` or a backslash in a
@@ -304,10 +306,12 @@ library CanonicalJson {
                 uint256 folded = w | (0x20 * ONES);
                 m |= _eq(folded, 0x7b) | _eq(folded, 0x7d);
             }
-            uint256 left = end - i;
-            if (left < 32) m &= ~(type(uint256).max >> (8 * left));
-            if (m != 0) return i + (255 - Math.log2(m)) / 8;
-            i += 32;
+            unchecked {
+                uint256 left = end - i;
+                if (left < 32) m &= ~(type(uint256).max >> (8 * left));
+                if (m != 0) return i + (255 - Math.log2(m)) / 8;
+                i += 32;
+            }
         }
         return end;
     }
@@ -338,29 +342,29 @@ library CanonicalJson {
         }
         uint256 stack; // bit d: 1 if depth d+1 is an object
         uint256 depth;
-        uint256 at = p;
+        uint256 pos = p;
         while (true) {
-            at = _seek(b, at, len, false);
-            if (at == len) revert BadJson(p);
+            pos = _seek(b, pos, len, false);
+            if (pos == len) revert BadJson(p);
             assembly {
-                c := byte(0, calldataload(add(b.offset, at)))
+                c := byte(0, calldataload(add(b.offset, pos)))
             }
             if (c == 0x22) {
-                at = stringEnd(b, at);
+                pos = stringEnd(b, pos);
                 continue;
             }
             if (c == 0x7b || c == 0x5b) {
-                if (depth == 256) revert BadJson(at);
+                if (depth == 256) revert BadJson(pos);
                 if (c == 0x7b) stack |= 1 << depth;
                 ++depth;
             } else {
-                if (depth == 0) revert BadJson(at);
+                if (depth == 0) revert BadJson(pos);
                 --depth;
-                if (((stack >> depth) & 1 == 1) != (c == 0x7d)) revert BadJson(at);
+                if (((stack >> depth) & 1 == 1) != (c == 0x7d)) revert BadJson(pos);
                 stack &= ~(1 << depth);
-                if (depth == 0) return at + 1;
+                if (depth == 0) return pos + 1;
             }
-            ++at;
+            ++pos;
         }
         revert BadJson(p); // unreachable
     }
@@ -378,6 +382,16 @@ library CanonicalJson {
         revert BadJson(p); // unreachable
     }
 
+    /// The key of an object's next member: `p` is just after its `{` or a `,`. Returns
+    /// where the key's text starts and ends, and where its value starts.
+    function key(bytes calldata b, uint256 p) internal pure returns (uint256 ks, uint256 ke, uint256 vs) {
+        lit(b, p, bytes32('"'), 1);
+        ks = p + 1;
+        ke = quoteAfter(b, ks, 64);
+        lit(b, ke, bytes32('":'), 2);
+        vs = ke + 2;
+    }
+
     /// The next member of an object: `p` is just after its `{` or a `,`. Returns where
     /// the key's text starts and ends, and the value's start and end.
     function next(bytes calldata b, uint256 p)
@@ -385,12 +399,16 @@ library CanonicalJson {
         pure
         returns (uint256 ks, uint256 ke, uint256 vs, uint256 ve)
     {
-        lit(b, p, bytes32('"'), 1);
-        ks = p + 1;
-        ke = quoteAfter(b, ks, 64);
-        lit(b, ke, bytes32('":'), 2);
-        vs = ke + 2;
+        (ks, ke, vs) = key(b, p);
         ve = skip(b, vs);
+    }
+
+    /// The end of the object whose members continue at `p` (a `,` or its `}`).
+    function rest(bytes calldata b, uint256 p) internal pure returns (uint256) {
+        while (more(b, p, "}")) {
+            (,,, p) = next(b, p + 1);
+        }
+        return p + 1;
     }
 
     /// After a member or element ending at `p`: true if another follows (`,`), false at

@@ -3,7 +3,8 @@ pragma solidity ^0.8.24;
 
 import {CanonicalJson as J} from "./CanonicalJson.sol";
 
-/// One action of a proposal as the chain performs it.
+/// One action of a proposal as the chain performs it; travels packed in two words:
+/// `kind | param << 8 | amount << 16 | to << 80`, then `value`.
 struct DaoAction {
     uint8 kind; // DaoJson.A_OFFSET, A_REC, A_FUND or A_PARAM
     uint8 param; // set_param: the parameter's index
@@ -28,6 +29,11 @@ library DaoJson {
     error BadAmount();
     error UnknownParam(uint256 pos);
     error BadParam(uint256 param);
+
+    /// An action from its two words.
+    function unpack(uint256 w, uint256 value) internal pure returns (DaoAction memory) {
+        return DaoAction(uint8(w), uint8(w >> 8), uint64(w >> 16), address(uint160(w >> 80)), value);
+    }
 
     /// carbonledger ids: a letter or digit, then up to 63 letters, digits, `.`, `_`, `-`.
     function checkId(bytes calldata b, uint256 s, uint256 e) internal pure {
@@ -125,13 +131,9 @@ contract DaoItems {
     }
 
     /// @notice A proposal item: its key (keccak256 of its id), its number of parts and
-    /// its actions in order, each read and range-checked (identities and the token
-    /// network are the caller's to check).
-    function proposal(bytes calldata b)
-        external
-        pure
-        returns (bytes32 pid, uint256 parts, DaoAction[] memory actions)
-    {
+    /// its actions in order (two words each, see `DaoAction`), each read and
+    /// range-checked (identities and the token network are the caller's to check).
+    function proposal(bytes calldata b) external pure returns (bytes32 pid, uint256 parts, uint256[] memory packed) {
         // {"description":..,"id":"..","kind":"proposal","parts":[..],"projects":[..],"title":..}
         J.lit(b, 0, bytes32("{"), 1);
         (uint256 vs, uint256 ve) = J.get(b, 1, bytes32("id"), 2);
@@ -141,16 +143,16 @@ contract DaoItems {
         (vs, ve) = J.get(b, ve + 1, bytes32("kind"), 4);
         if (ve - vs != 10 || J.word(b, vs, 10) != bytes32('"proposal"')) revert WrongKind();
         (vs, ve) = J.get(b, ve + 1, bytes32("parts"), 5);
-        actions = new DaoAction[](MAX_PARTS * MAX_ACTIONS);
+        packed = new uint256[](2 * MAX_PARTS * MAX_ACTIONS);
         uint256 n;
-        (parts, n) = _parts(b, vs, actions);
+        (parts, n) = _parts(b, vs, packed);
         assembly {
-            mstore(actions, n)
+            mstore(packed, mul(n, 2))
         }
     }
 
     /// The parts array at `p`: 1-10 parts of 1-10 actions each.
-    function _parts(bytes calldata b, uint256 p, DaoAction[] memory actions)
+    function _parts(bytes calldata b, uint256 p, uint256[] memory packed)
         internal
         pure
         returns (uint256 parts, uint256 n)
@@ -163,20 +165,29 @@ contract DaoItems {
             if (b[as_] != "[" || b[as_ + 1] == "]") revert BadParts();
             uint256 r = as_ + 1;
             uint256 inPart;
+            uint256 actionsEnd;
             while (true) {
                 if (++inPart > MAX_ACTIONS) revert BadParts();
-                uint256 end;
-                (actions[n], end) = _action(b, r, n);
-                for (uint256 j; j < n; ++j) {
-                    if (actions[j].kind <= DaoJson.A_REC && actions[n].kind <= DaoJson.A_REC) {
-                        if (actions[j].value == actions[n].value) revert TokenExists(actions[n].value);
+                (DaoAction memory a, uint256 end) = _action(b, r, n);
+                if (a.kind <= DaoJson.A_REC) {
+                    // Each issue a new token: no id twice in one proposal.
+                    for (uint256 j; j < n; ++j) {
+                        if (uint8(packed[2 * j]) <= DaoJson.A_REC && packed[2 * j + 1] == a.value) {
+                            revert TokenExists(a.value);
+                        }
                     }
                 }
+                packed[2 * n] = uint256(a.kind) | (uint256(a.param) << 8) | (uint256(a.amount) << 16)
+                    | (uint256(uint160(a.to)) << 80);
+                packed[2 * n + 1] = a.value;
                 ++n;
-                if (!J.more(b, end, "]")) break;
+                if (!J.more(b, end, "]")) {
+                    actionsEnd = end + 1;
+                    break;
+                }
                 r = end + 1;
             }
-            uint256 partEnd = J.skip(b, q);
+            uint256 partEnd = J.rest(b, actionsEnd);
             if (!J.more(b, partEnd, "]")) break;
             q = partEnd + 1;
         }
@@ -185,20 +196,32 @@ contract DaoItems {
     /// The `n`th action, starting at `p`; where it ends.
     function _action(bytes calldata b, uint256 p, uint256 n) internal pure returns (DaoAction memory a, uint256 end) {
         if (b[p] != "{") revert BadAction(n);
-        // value spans (start, end) of: amount, name, to, token, type, value
+        // value spans (start, end) of: amount, name, to, token, type, value (token: its own walk)
         uint256[12] memory span;
         uint256 q = p + 1;
+        uint256 tokenType; // 1 OFFSET, 2 REC, 3 another
         while (true) {
-            (uint256 ks, uint256 ke, uint256 vs, uint256 ve) = J.next(b, q);
+            (uint256 ks, uint256 ke, uint256 vs) = J.key(b, q);
+            uint256 ve;
+            if (J.isKey(b, ks, ke, bytes32("token"), 5)) {
+                (tokenType, ve) = _token(b, vs, a, n);
+                span[6] = vs;
+                span[7] = ve;
+                if (!J.more(b, ve, "}")) {
+                    end = ve + 1;
+                    break;
+                }
+                q = ve + 1;
+                continue;
+            }
+            ve = J.skip(b, vs);
             uint256 k = J.isKey(b, ks, ke, bytes32("amount"), 6)
                 ? 0
                 : J.isKey(b, ks, ke, bytes32("name"), 4)
                     ? 1
                     : J.isKey(b, ks, ke, bytes32("to"), 2)
                         ? 2
-                        : J.isKey(b, ks, ke, bytes32("token"), 5)
-                            ? 3
-                            : J.isKey(b, ks, ke, bytes32("type"), 4) ? 4 : J.isKey(b, ks, ke, bytes32("value"), 5) ? 5 : 6;
+                        : J.isKey(b, ks, ke, bytes32("type"), 4) ? 4 : J.isKey(b, ks, ke, bytes32("value"), 5) ? 5 : 6;
             if (k < 6) (span[2 * k], span[2 * k + 1]) = (vs, ve);
             if (!J.more(b, ve, "}")) {
                 end = ve + 1;
@@ -224,9 +247,8 @@ contract DaoItems {
             uint256 idx = DaoJson.paramIndex(b, s, e);
             a.param = uint8(idx);
             a.value = DaoJson.paramValue(b, idx, span[10], span[11]);
-        } else {
-            if (span[7] == 0) revert BadAction(n);
-            _token(b, span[6], a, n);
+        } else if (span[7] == 0 || tokenType != a.kind) {
+            revert BadAction(n);
         }
     }
 
@@ -235,8 +257,13 @@ contract DaoItems {
         return J.number(b, vs, ve);
     }
 
-    /// The issue_token item of an issue action, at `p`: its token id, holder and amount.
-    function _token(bytes calldata b, uint256 p, DaoAction memory a, uint256 n) internal pure {
+    /// The issue_token item of an issue action, at `p`: its token id, holder and amount
+    /// into `a`; its type (1 OFFSET, 2 REC, 3 another) and where it ends.
+    function _token(bytes calldata b, uint256 p, DaoAction memory a, uint256 n)
+        internal
+        pure
+        returns (uint256 tokenType, uint256 end)
+    {
         if (b[p] != "{") revert BadAction(n);
         uint256[8] memory span; // amount, id, to, type
         uint256 q = p + 1;
@@ -248,14 +275,17 @@ contract DaoItems {
                     ? 1
                     : J.isKey(b, ks, ke, bytes32("to"), 2) ? 2 : J.isKey(b, ks, ke, bytes32("type"), 4) ? 3 : 4;
             if (k < 4) (span[2 * k], span[2 * k + 1]) = (vs, ve);
-            if (!J.more(b, ve, "}")) break;
+            if (!J.more(b, ve, "}")) {
+                end = ve + 1;
+                break;
+            }
             q = ve + 1;
         }
         if (span[1] == 0 || span[3] == 0 || span[5] == 0 || span[7] == 0) revert BadAction(n);
         (uint256 s, uint256 e) = J.text(b, span[6], span[7]);
-        bool offset = e - s == 6 && J.word(b, s, 6) == bytes32("OFFSET");
-        bool rec = e - s == 3 && J.word(b, s, 3) == bytes32("REC");
-        if ((a.kind == DaoJson.A_OFFSET && !offset) || (a.kind == DaoJson.A_REC && !rec)) revert BadAction(n);
+        tokenType = e - s == 6 && J.word(b, s, 6) == bytes32("OFFSET")
+            ? DaoJson.A_OFFSET
+            : e - s == 3 && J.word(b, s, 3) == bytes32("REC") ? DaoJson.A_REC : 3;
         (s, e) = J.text(b, span[4], span[5]);
         a.to = DaoJson.addressAt(b, s, e);
         (s, e) = J.text(b, span[2], span[3]);

@@ -314,10 +314,11 @@ contract Governor {
         Params memory params = _params;
         if (!params.setUp) revert DaoNotSetUp();
         for (uint256 i; i < list.length; ++i) {
-            (bytes32 pid, uint256 parts, DaoAction[] memory actions) = reader.proposal(list[i]);
+            (bytes32 pid, uint256 parts, uint256[] memory packed) = reader.proposal(list[i]);
             if (proposals[pid].proposer != address(0)) revert ProposalExists(pid);
-            for (uint256 k; k < actions.length; ++k) {
-                DaoAction memory a = actions[k];
+            uint256 n = packed.length / 2;
+            for (uint256 k; k < n; ++k) {
+                DaoAction memory a = DaoJson.unpack(packed[2 * k], packed[2 * k + 1]);
                 if (a.kind == DaoJson.A_PARAM) {
                     _checkGuardian(a.param, a.value);
                 } else {
@@ -337,7 +338,7 @@ contract Governor {
                 proposer: sender,
                 stake: uint64(stake),
                 parts: uint8(parts),
-                actions: uint8(actions.length),
+                actions: uint8(n),
                 flags: 0,
                 voteStart: uint64(start),
                 voteEnd: uint64(start + params.values[1]),

@@ -74,8 +74,10 @@ CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
 
 ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
 TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
-#: Gas a DAO transaction may need beyond a plain entry (plus 60 a byte of its items).
-_DAO_GAS = {"dao_propose": 3_000_000, "dao_execute": 400_000, "dao_setup": 150_000}
+#: Gas a DAO transaction may need beyond a plain entry, and per byte of its items (a
+#: proposal's items are read in full on chain).
+_DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
+_DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
 #: Contract errors -> the carbonledger error they mean.
 _ERRORS: dict[str, type[CarbonLedgerError]] = {
     "NotOperator": PermissionDenied,
@@ -480,7 +482,9 @@ class EvmLedger:
             self._check_periods(items, periods)
             hints = self._hints(work, checked, items, now_ms)
             if checked.type.startswith("dao_"):
-                dao_gas += _DAO_GAS.get(checked.type, 150_000) + 60 * sum(map(len, checked.items))
+                size = sum(map(len, checked.items))
+                per_byte = _DAO_GAS_PER_BYTE.get(checked.type, 60)
+                dao_gas += _DAO_GAS.get(checked.type, 100_000) + per_byte * size
             sig = checked.signature
             encoded.append(
                 (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
