@@ -129,7 +129,6 @@ contract Governor {
     error NotLedger();
     error LedgerTime(uint256 nowMs, uint256 blockTimestamp);
     error ItemCount();
-    error WrongKind(uint256 item);
     error NotNetworkAdmin(address sender);
     error DaoNotSetUp();
     error DaoAlreadySetUp();

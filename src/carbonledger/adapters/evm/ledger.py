@@ -37,6 +37,9 @@ import rlp  # ships no type hints: see the mypy overrides in pyproject.toml
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
+from carbonledger.adapters.evm.reverts import selector as _selector
+from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
@@ -46,11 +49,6 @@ from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.errors import (
     CarbonLedgerError,
     Conflict,
-    DuplicateEntity,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    SignatureInvalid,
 )
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
@@ -78,101 +76,6 @@ TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
 #: proposal's items are read in full on chain).
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
 _DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
-#: Contract errors -> the carbonledger error they mean.
-_ERRORS: dict[str, type[CarbonLedgerError]] = {
-    "NotOperator": PermissionDenied,
-    "OnlyThroughLedger": PermissionDenied,
-    "WrongLedger": Conflict,
-    "BadSignature": SignatureInvalid,
-    "BadNonce": Conflict,
-    "ItemsMismatch": InvalidInput,
-    "NotEnrolled": PermissionDenied,
-    "Revoked": PermissionDenied,
-    "AlreadyEnrolled": Conflict,
-    "MissingRole": PermissionDenied,
-    "UnknownToken": NotFound,
-    "TokenExists": Conflict,
-    "ReservedTokenId": InvalidInput,
-    "NotTransferable": PermissionDenied,
-    "NotIssuer": PermissionDenied,
-    "InsufficientBalance": Conflict,
-    "SelfTransfer": InvalidInput,
-    "BadAmount": InvalidInput,
-    "BadJson": InvalidInput,
-    # Governor (the DAO) and its item reader
-    "NotGovernor": PermissionDenied,
-    "NotLedger": PermissionDenied,
-    "LedgerTime": Conflict,
-    "ItemCount": InvalidInput,
-    "WrongKind": InvalidInput,
-    "BadId": InvalidInput,
-    "NotNetworkAdmin": PermissionDenied,
-    "DaoNotSetUp": NotFound,
-    "DaoAlreadySetUp": DuplicateEntity,
-    "UnknownParam": InvalidInput,
-    "BadParam": InvalidInput,
-    "UnknownIdentity": NotFound,
-    "RevokedIdentity": PermissionDenied,
-    "DaoNotTransferable": PermissionDenied,
-    "InsufficientTokens": Conflict,
-    "TreasuryShort": Conflict,
-    "ProposalExists": DuplicateEntity,
-    "UnknownProposal": NotFound,
-    "BadParts": InvalidInput,
-    "BadAction": InvalidInput,
-    "VotingNotOpen": Conflict,
-    "VotingClosed": Conflict,
-    "AlreadyVoted": DuplicateEntity,
-    "BadChoices": InvalidInput,
-    "NoBallot": NotFound,
-    "VoteCancelClosed": Conflict,
-    "ProposerCancelClosed": Conflict,
-    "NotProposerOrGuardian": PermissionDenied,
-    "WrongStatus": Conflict,
-    "AlreadyExecuted": Conflict,
-    "TimelockRunning": Conflict,
-    "AlreadySettled": Conflict,
-    "AlreadyReleased": Conflict,
-}
-#: What a Governor error means, in the words of the core's refusal.
-_MEANING = {
-    "LedgerTime": "the ledger time is not within the second of the block that carries it",
-    "NotNetworkAdmin": "the signer is not the network admin",
-    "DaoNotSetUp": "the DAO is not set up on this ledger",
-    "DaoAlreadySetUp": "the DAO is already set up on this ledger",
-    "UnknownIdentity": "not an enrolled identity",
-    "RevokedIdentity": "the identity is revoked",
-    "DaoNotTransferable": "DAO tokens are not transferable on this ledger",
-    "InsufficientTokens": "more DAO tokens asked than available (locked tokens cannot move)",
-    "TreasuryShort": "the treasury holds fewer tokens than asked",
-    "ProposalExists": "the proposal already exists",
-    "UnknownProposal": "the proposal does not exist",
-    "VotingNotOpen": "voting has not opened yet",
-    "VotingClosed": "voting is closed",
-    "AlreadyVoted": "the voter has already voted; one ballot per voter",
-    "BadChoices": "choices must give for, against or abstain for each part",
-    "NoBallot": "no ballot of this voter",
-    "VoteCancelClosed": "the vote cancel window closed",
-    "ProposerCancelClosed": "the proposer's cancellation window closed",
-    "NotProposerOrGuardian": "only its proposer or the guardian may cancel it",
-    "WrongStatus": "the proposal is not in a state that allows this",
-    "AlreadyExecuted": "the proposal was already executed",
-    "TimelockRunning": "the timelock runs until the proposal's eta",
-    "AlreadySettled": "the proposal's stake was already settled",
-    "AlreadyReleased": "the ballot's tokens were already released",
-}
-#: Proposal states as the Governor numbers them (core.dao.model.STATES).
-_STATES = (
-    "Pending",
-    "Active",
-    "Canceled",
-    "QuorumFailed",
-    "Defeated",
-    "Succeeded",
-    "Queued",
-    "Expired",
-    "Executed",
-)
 
 
 def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
@@ -180,19 +83,6 @@ def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
     text = resources.files(__package__).joinpath(f"artifacts/{name}.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
-
-
-def _selector(signature: str) -> bytes:
-    return keccak256(signature.encode())[:4]
-
-
-def _errors_by_selector(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
-    out: dict[bytes, tuple[str, list[str]]] = {}
-    for entry in abi:
-        if entry["type"] == "error":
-            types = [i["type"] for i in entry["inputs"]]
-            out[_selector(f"{entry['name']}({','.join(types)})")] = (entry["name"], types)
-    return out
 
 
 class _Sender:
@@ -260,7 +150,9 @@ def _mine_and_wait(
 
 def _create_address(sender: str, nonce: int) -> str:
     """The address of the contract that ``sender`` creates with its transaction ``nonce``."""
-    return checksum_address("0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex())
+    return checksum_address(
+        "0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+    )
 
 
 def deploy(
@@ -288,7 +180,9 @@ def deploy(
     for raw, _ in sent:
         rpc.call("eth_sendRawTransaction", raw)
     receipts = _mine_and_wait(rpc, [h for _, h in sent], mine)
-    for (_, tx_hash), receipt, name in zip(sent, receipts, ("Governor", "CarbonLedger"), strict=True):
+    for (_, tx_hash), receipt, name in zip(
+        sent, receipts, ("Governor", "CarbonLedger"), strict=True
+    ):
         if int(receipt["status"], 16) != 1:
             raise Conflict(f"deploying {name} failed (transaction {tx_hash})")
     receipt = receipts[1]
@@ -388,7 +282,9 @@ class EvmLedger:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for part in chunks:
-                    prepared = [self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part]
+                    prepared = [
+                        self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part
+                    ]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     if in_flight is not None:
                         out.extend(self._settle(flying, in_flight.result(), now))
@@ -537,31 +433,28 @@ class EvmLedger:
         return hints
 
     def _revert_reason(self, data: bytes, receipt: dict[str, Any]) -> CarbonLedgerError:
-        block = hex(int(receipt["blockNumber"], 16) - 1)
+        """Replay the call on the state before its block, at its block's time (the
+        Governor judges windows by it), for the contract's error."""
+        number = int(receipt["blockNumber"], 16)
+        block = hex(number - 1)
         call = {"from": self._sender.address if self._sender else None, "to": self.address}
+        mined = self.rpc.call("eth_getBlockByNumber", hex(number), False)
+        at_time = [{}, {"time": mined["timestamp"], "number": hex(number)}]
         try:
-            self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block)
+            try:
+                self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block, *at_time)
+            except RpcError as exc:
+                if exc.data is None:  # a node without block overrides: replay as it is
+                    self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block)
+                else:
+                    raise
         except RpcError as exc:
             raw = exc.data if isinstance(exc.data, str) else ""
             return self._translate(raw, str(exc))
         return Conflict(f"transaction {receipt['transactionHash']} reverted on chain")
 
     def _translate(self, raw: str, message: str) -> CarbonLedgerError:
-        payload = bytes.fromhex(raw[2:]) if raw.startswith("0x") else b""
-        found = self._errors.get(payload[:4])
-        if found is None:
-            return Conflict(f"the contract refused the transaction: {message}")
-        name, types = found
-        args = abi_decode(types, payload[4:]) if types else ()
-        shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
-        meaning = _MEANING.get(name)
-        if meaning and "uint8" in types:
-            # Governor errors name a proposal's state by its number.
-            meaning += f" (the proposal is {_STATES[args[types.index('uint8')]]})"
-        said = f"{meaning}: " if meaning else ""
-        return _ERRORS.get(name, Conflict)(
-            f"the contract refused the transaction: {said}{name}({shown})"
-        )
+        return translate(self._errors, raw, message)
 
     # -- reading (the off-chain mirror) ---------------------------------------------
     def state(self) -> LedgerState:
@@ -625,7 +518,7 @@ class EvmLedger:
         entries = self.chain_entries()
         have = len(self._mirror_rows())
         added = 0
-        decoded: dict[str, dict[str, SignedTx]] = {}
+        decoded: dict[str, dict[str, tuple[SignedTx, str | None]]] = {}
         for entry in entries[have:]:
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
