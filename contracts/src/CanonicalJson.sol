@@ -384,7 +384,7 @@ library CanonicalJson {
 
     /// The key of an object's next member: `p` is just after its `{` or a `,`. Returns
     /// where the key's text starts and ends, and where its value starts.
-    function key(bytes calldata b, uint256 p) internal pure returns (uint256 ks, uint256 ke, uint256 vs) {
+    function keyAt(bytes calldata b, uint256 p) internal pure returns (uint256 ks, uint256 ke, uint256 vs) {
         lit(b, p, bytes32('"'), 1);
         ks = p + 1;
         ke = quoteAfter(b, ks, 64);
@@ -399,7 +399,7 @@ library CanonicalJson {
         pure
         returns (uint256 ks, uint256 ke, uint256 vs, uint256 ve)
     {
-        (ks, ke, vs) = key(b, p);
+        (ks, ke, vs) = keyAt(b, p);
         ve = skip(b, vs);
     }
 

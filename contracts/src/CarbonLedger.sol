@@ -83,6 +83,8 @@ contract CarbonLedger is ERC1155 {
     /// ERC-1155 balances, kept here (OpenZeppelin's are private and only reachable
     /// through its batch `_update`).
     mapping(uint256 => mapping(address => uint256)) internal _balances;
+    /// The DAO's limited mode: offsets and RECs are issued only by executed proposals.
+    bool public limitedMode;
 
     event Entry(address indexed sender, uint64 indexed nonce, bytes32 txHash, bytes32 itemsRoot);
     event Issued(uint256 indexed id, address indexed issuer, uint8 kind, address holder, uint256 amount);
@@ -108,6 +110,7 @@ contract CarbonLedger is ERC1155 {
     error SelfTransfer();
     error BadAmount();
     error NotGovernor();
+    error LimitedMode(address sender);
 
     constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
@@ -193,6 +196,7 @@ contract CarbonLedger is ERC1155 {
             (uint256 id, uint8 kind, address to, uint256 amount) = J.issue(item, hints[2 * i], hints[2 * i + 1]);
             if (id == 0) revert ReservedTokenId();
             if (tokens[id].kind != 0) revert TokenExists(id);
+            if (kind != AUDITED && limitedMode) revert LimitedMode(sender);
             uint32 need = kind == REC ? REC_DEALER : kind == OFFSET ? OFFSET_DEALER : AUDITOR;
             if (roles & need == 0) revert MissingRole(sender, need);
             tokens[id] = Token(sender, kind);
@@ -223,10 +227,17 @@ contract CarbonLedger is ERC1155 {
         _move(address(0), to, id, amount);
     }
 
+    /// @notice The DAO's limited mode, as its governor sets it (dao_setup, set_param).
+    function setLimitedMode(bool on) external {
+        if (msg.sender != address(governor)) revert NotGovernor();
+        limitedMode = on;
+    }
+
     function _mint(address sender, bytes[] calldata items) internal {
         for (uint256 i; i < items.length; ++i) {
             (uint256 id, address to, uint256 amount) = J.tokenToAmount(items[i]);
             Token memory tok = _token(id);
+            if (limitedMode) revert LimitedMode(sender);
             if (tok.kind == AUDITED) revert NotTransferable(id);
             if (tok.issuer != sender) revert NotIssuer(id, sender);
             _activeAccount(to);

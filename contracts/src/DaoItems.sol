@@ -201,7 +201,7 @@ contract DaoItems {
         uint256 q = p + 1;
         uint256 tokenType; // 1 OFFSET, 2 REC, 3 another
         while (true) {
-            (uint256 ks, uint256 ke, uint256 vs) = J.key(b, q);
+            (uint256 ks, uint256 ke, uint256 vs) = J.keyAt(b, q);
             uint256 ve;
             if (J.isKey(b, ks, ke, bytes32("token"), 5)) {
                 (tokenType, ve) = _token(b, vs, a, n);

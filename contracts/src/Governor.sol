@@ -10,6 +10,7 @@ interface ITokenNetwork {
     function accounts(address who) external view returns (uint64 nonce, uint32 roles);
     function tokens(uint256 id) external view returns (address issuer, uint8 kind);
     function daoIssue(uint256 id, uint8 kind, address to, uint256 amount) external;
+    function setLimitedMode(bool on) external;
 }
 
 /// @title carbonledger's DAO on an EVM chain
@@ -57,6 +58,7 @@ contract Governor {
     uint8 public constant EXECUTED = 8;
 
     uint256 internal constant BPS = 10_000;
+    uint256 internal constant P_LIMITED = 11; // limited_mode
     /// Vote units are 1e-7 votes: units = round(sqrt(tokens * 1e14)).
     uint256 internal constant VOTE_SQUARE_SCALE = 1e14;
 
@@ -127,6 +129,7 @@ contract Governor {
     mapping(bytes32 => mapping(uint256 => DaoAction)) internal _actions;
 
     error NotLedger();
+    error UnknownDaoType();
     error LedgerTime(uint256 nowMs, uint256 blockTimestamp);
     error ItemCount();
     error NotNetworkAdmin(address sender);
@@ -181,6 +184,7 @@ contract Governor {
         else if (ty == T_SETTLE) _settleTx(items, nowMs);
         else if (ty == T_RELEASE) _release(sender, items, nowMs);
         else if (ty == T_SETUP) _setup(sender, roles, items);
+        else revert UnknownDaoType();
     }
 
     // -- the token ------------------------------------------------------------------
@@ -210,6 +214,7 @@ contract Governor {
             if (given & (1 << idx) != 0) _setParam(p, idx, _checkGuardian(idx, values[idx]));
         }
         _params = p;
+        if (p.limitedMode) ledger.setLimitedMode(true);
     }
 
     /// The value of parameter `idx`; a guardian must be an active identity (or null).
@@ -514,6 +519,7 @@ contract Governor {
         } else {
             Params memory p = _params;
             _setParam(p, a.param, _checkGuardian(a.param, a.value));
+            if (a.param == P_LIMITED) ledger.setLimitedMode(a.value == 1);
             _params = p;
         }
     }

@@ -523,6 +523,31 @@ class LedgerConformance:
         with pytest.raises(Conflict, match="voting is closed"):
             dao.vote(w.ledger, w.bob, pid, amount=1, choice="for")
 
+    def test_dao_limited_mode_until_a_proposal_lifts_it(self, w: World) -> None:
+        from carbonledger.services import dao
+
+        dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, "limited_mode": True})
+        dao.issue_tokens(w.ledger, w.admin, {"globex/bob": 100_000})
+        with pytest.raises(PermissionDenied, match="limited mode"):
+            _rec(w, 10)
+        lift = dao.param_action("limited_mode", False)
+        pid = dao.propose(
+            w.ledger,
+            w.bob,
+            title="Open issuance",
+            description="Dealers issue again.",
+            parts=[dao.Part("lift limited mode", [lift])],
+        )
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_start"])
+        dao.vote(w.ledger, w.bob, pid, amount=99_000, choice="for")
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_end"], 1)
+        dao.queue(w.ledger, w.bob, pid)
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["eta"])
+        dao.execute(w.ledger, w.bob, pid)
+        assert w.ledger.state().dao["params"]["limited_mode"] is False
+        tid = _rec(w, 10)
+        assert w.ledger.state().tokens[tid]["issued"] == 10
+
     def test_verify_holds_after_everything(self, w: World) -> None:
         tid = _rec(w, 5)
         transfer(w.ledger, w.alice, tid, to="globex/bob", amount=5)

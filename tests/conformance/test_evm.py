@@ -90,28 +90,48 @@ class TestEvmPostgresLedger(TestEvmLedger):
         databases.close()
 
 
+def _evm_world(anvil_url: str, path: Path) -> Any:
+    from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
+    from tests.conformance.world import build_world
+
+    def open_ledger(admin: PrivateKey, at: Path) -> tuple[LedgerPort, ChannelStore]:
+        rpc = Rpc(anvil_url)
+        info = deploy(rpc, admin, LEDGER_ID)
+        ledger = EvmLedger(
+            rpc, info["address"], at / "offchain.db", admin, deploy_block=info["block"]
+        )
+        return ledger, ledger.channels
+
+    return build_world(open_ledger, path)
+
+
+def test_the_chain_enforces_limited_mode(
+    anvil_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.errors import PermissionDenied
+    from carbonledger.services import dao
+    from tests.conformance.suite import DAO_PARAMS, _rec
+
+    w = _evm_world(anvil_url, tmp_path)
+    dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, "limited_mode": True})
+    monkeypatch.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+    with pytest.raises(PermissionDenied, match=r"limited mode: .* LimitedMode"):
+        _rec(w, 10)
+
+
 def test_the_chain_refuses_what_the_dao_rules_refuse(
     anvil_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DAO transactions sent with the core's rules skipped: the Governor alone refuses them,
     with the error class the embedded backend raises; none reaches the mirror."""
-    from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
     from carbonledger.adapters.evm import ledger as evm_ledger
     from carbonledger.core.tx import build_tx, utc_now
     from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, PermissionDenied
     from carbonledger.services import dao
     from tests.conformance.suite import _fund_proposal, _wait_for
-    from tests.conformance.world import build_world
 
-    def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:
-        rpc = Rpc(anvil_url)
-        info = deploy(rpc, admin, LEDGER_ID)
-        ledger = EvmLedger(
-            rpc, info["address"], path / "offchain.db", admin, deploy_block=info["block"]
-        )
-        return ledger, ledger.channels
-
-    w = build_world(open_ledger, tmp_path)
+    w = _evm_world(anvil_url, tmp_path)
     pid = _fund_proposal(w)
 
     def raw(key: PrivateKey, tx_type: str, item: dict[str, Any], *, lag_ms: int = 0) -> None:

@@ -45,6 +45,8 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
     "BadJson": InvalidInput,
     # Governor (the DAO) and its item reader
     "NotGovernor": PermissionDenied,
+    "LimitedMode": PermissionDenied,
+    "UnknownDaoType": InvalidInput,
     "NotLedger": PermissionDenied,
     "LedgerTime": Conflict,
     "ItemCount": InvalidInput,
@@ -80,6 +82,8 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
 }
 #: What a Governor error means, in the words of the core's refusal.
 MEANING = {
+    "LimitedMode": "the ledger is in limited mode: offsets and RECs are issued only through"
+    " a DAO proposal",
     "LedgerTime": "the ledger time is not within the second of the block that carries it",
     "NotNetworkAdmin": "the signer is not the network admin",
     "DaoNotSetUp": "the DAO is not set up on this ledger",
