@@ -13,7 +13,8 @@ import {Governor} from "./Governor.sol";
 /// money-like assets: the signer (recovered here), its nonce, its roles and
 /// revocation, and the token network (ERC-1155 balances, dealer roles, totals
 /// issued and retired, audited emissions minted retired and never transferable,
-/// token id 0 never existing).
+/// token id 0 never existing). Its `governor` (Governor.sol) enforces the DAO's
+/// rules on the dao_* transactions and mints what executed proposals issue.
 /// @dev The full state machine (carbonledger.core.state.apply) runs off chain on
 /// the same bytes; the bodies and items travel in calldata (the chain's data
 /// availability) and their hashes in the `Entry` event, so `verify` replays them
@@ -60,7 +61,8 @@ contract CarbonLedger is ERC1155 {
     /// One carbonledger transaction as signed, with the operator's hints.
     /// `hints` are offsets into items that the contract checks (never trusts):
     /// issue_token: [offset of the id value, offset of the org value (audited)];
-    /// enroll: [role bits from the registration].
+    /// enroll: [role bits from the registration]; dao_*: [ledger time in ms, which
+    /// the governor bounds by the block's second].
     struct Tx {
         bytes body;
         bytes32 r;

@@ -160,12 +160,6 @@ def demo(
     _audits(result)
     _tokens(result)
     _dao(result)
-    if backend == "evm" and result.dao:
-        console.print(
-            "[yellow]note[/]: on the EVM backend the DAO's transactions are committed on chain"
-            " but its offsets exist off chain only (the contract has no governance module"
-            " yet); the demo does not move them"
-        )
     if result.refused:
         console.print(f"after revocation: [yellow]{result.refused}[/]")
     v = result.verify
