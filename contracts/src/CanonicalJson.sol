@@ -21,7 +21,7 @@ library CanonicalJson {
         uint64 nonce;
         address sender;
         bytes32 typeHash;
-        bool dao; // a governance transaction (type dao_*)
+        uint256 typeAt; // where the type's text starts
     }
 
     uint256 internal constant ONES = 0x0101010101010101010101010101010101010101010101010101010101010101;
@@ -177,7 +177,7 @@ library CanonicalJson {
         lit(b, end - 8, bytes32('","v":1}'), 8);
         uint256 typeStart = quoteBefore(b, end - 8, 64);
         h.typeHash = keccak256(b[typeStart:end - 8]);
-        h.dao = word(b, typeStart, 4) == bytes32("dao_");
+        h.typeAt = typeStart;
         lit(b, typeStart - 10, bytes32('","type":"'), 10);
         uint256 senderAt = typeStart - 50;
         lit(b, senderAt - 13, bytes32(',"sender":"0x'), 13);

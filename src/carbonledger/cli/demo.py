@@ -160,6 +160,12 @@ def demo(
     _audits(result)
     _tokens(result)
     _dao(result)
+    if backend == "evm" and result.dao:
+        console.print(
+            "on the EVM backend the DAO's rules ran on chain: its Governor contract counted"
+            " the quadratic votes, kept the timelock and minted the DAO's offsets into"
+            " CarbonLedger's token network"
+        )
     if result.refused:
         console.print(f"after revocation: [yellow]{result.refused}[/]")
     v = result.verify

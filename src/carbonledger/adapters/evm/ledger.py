@@ -13,6 +13,8 @@ of a call is taken no earlier than the chain's latest block, each DAO
 transaction carries it (``hints[0]``), and the Governor accepts it only within
 the second of the block that includes it; on anvil the adapter mines that block
 at that second, so the core and the chain judge every window at the same time.
+On a chain whose blocks the operator does not mine, a DAO transaction whose
+block falls in another second is refused (a Conflict naming the ledger time).
 
 Reading: accepted transactions are appended to the off-chain mirror (the
 embedded ledger's format: query columns, Merkle tree, proofs, channel store), so
