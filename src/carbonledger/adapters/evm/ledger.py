@@ -74,10 +74,11 @@ CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
 
 ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
 TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
-#: Gas a DAO transaction may need beyond a plain entry, and per byte of its items (a
-#: proposal's items are read in full on chain).
+#: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
+#: proposal's items are read in full on chain) and per action of its proposals.
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
 _DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
+_DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60_000}
 
 
 def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
@@ -148,6 +149,21 @@ def _mine_and_wait(
         if time.monotonic() > deadline:
             raise Conflict("transactions were not mined within 120 s")
         time.sleep(0.05)
+
+
+def _dao_gas(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> int:
+    """A bound on the gas the Governor needs for ``tx`` (applied to ``state``)."""
+    kind = tx.type
+    gas = _DAO_GAS.get(kind, 100_000) + _DAO_GAS_PER_BYTE.get(kind, 60) * sum(map(len, tx.items))
+    if kind in ("dao_propose", "dao_execute", "dao_vote"):
+        for item in items:
+            pid = item.get("id") if kind == "dao_propose" else item.get("proposal")
+            proposal = state.dao.get(f"proposal:{pid}") or {}
+            for part in proposal.get("parts", ()):
+                gas += 25_000  # a tally, an action's storage
+                for action in part["actions"] if kind != "dao_vote" else ():
+                    gas += _DAO_GAS_PER_ACTION.get(action["type"], 40_000)
+    return gas
 
 
 def _create_address(sender: str, nonce: int) -> str:
@@ -380,9 +396,7 @@ class EvmLedger:
             self._check_periods(items, periods)
             hints = self._hints(work, checked, items, now_ms)
             if checked.type.startswith("dao_"):
-                size = sum(map(len, checked.items))
-                per_byte = _DAO_GAS_PER_BYTE.get(checked.type, 60)
-                dao_gas += _DAO_GAS.get(checked.type, 100_000) + per_byte * size
+                dao_gas += _dao_gas(work, checked, items)
             sig = checked.signature
             encoded.append(
                 (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
