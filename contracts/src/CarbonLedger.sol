@@ -167,7 +167,9 @@ contract CarbonLedger is ERC1155 {
             else if (ty == T_MINT) _mint(signer, t.items);
             else if (ty == T_TRANSFER) _transfer(signer, t.items);
             else if (ty == T_RETIRE) _retire(signer, t.items, h.itemsRoot);
-            else if (J.word(body, h.typeAt, 4) == "dao_") governor.govern(ty, signer, acct.roles, t.items, t.hints);
+            else if (J.word(body, h.typeAt, 4) == "dao_") {
+                governor.govern(ty, signer, acct.roles, t.items, t.hints);
+            }
         }
         accounts[signer] = acct;
         emit Entry(signer, h.nonce, txHash, h.itemsRoot);
