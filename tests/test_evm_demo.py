@@ -128,7 +128,7 @@ def test_the_demo_command_starts_and_stops_its_own_anvil(
     assert res.exit_code == 0, (res.stdout, res.exception)
     assert "verify OK" in res.stdout
     assert "the local anvil is stopped" in res.stdout
-    assert "DAO's transactions are committed on chain" in res.stdout
+    assert "the DAO's rules ran on chain" in res.stdout
     assert (home / "offchain.db").exists()
     assert (home / "anvil-state.json").exists()
     # The node is gone, but reads come from the off-chain store.

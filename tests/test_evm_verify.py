@@ -120,7 +120,7 @@ def test_a_rewritten_store_that_checks_itself_still_fails_against_the_chain(
     forged = EvmLedger(anvil_url, info["address"], store, world.admin)
     try:
         for entry in ledger.chain_entries()[:before]:
-            signed = ledger._decode_calldata(entry["evm_tx"])[entry["tx_hash"]]
+            signed, _ = ledger._decode_calldata(entry["evm_tx"])[entry["tx_hash"]]
             forged.submit([signed])
         transfer(forged, world.alice, "rec-v", to="globex/bob", amount=4)
     finally:

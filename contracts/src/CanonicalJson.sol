@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 /// @title Reading carbonledger's canonical JSON in calldata, without a parser
 /// @notice Canonical JSON (sorted keys, no whitespace, quotes inside strings always
 /// escaped) puts a transaction body's fields at places that can be found from its
@@ -19,6 +21,7 @@ library CanonicalJson {
         uint64 nonce;
         address sender;
         bytes32 typeHash;
+        uint256 typeAt; // where the type's text starts
     }
 
     /// The longest id carbonledger accepts (core.state.ID_PATTERN: 64 characters).
@@ -54,46 +57,33 @@ library CanonicalJson {
         if (n == 0 || n > 19 || (n > 1 && b[pos] == "0")) revert BadJson(pos);
     }
 
-    /// 0x80 in each byte of `x` that is `"` or a backslash, 0 in every other byte
-    /// (exact: each byte is tested on its own, no carry crosses into the next).
-    function _specials(uint256 x) private pure returns (uint256) {
-        uint256 low = 0x7f * ONES;
-        uint256 q = x ^ (0x22 * ONES);
-        uint256 s = x ^ (0x5c * ONES);
-        return ~(((q & low) + low) | q | low) | ~(((s & low) + low) | s | low);
+    uint256 internal constant LOW7 = 0x7f * ONES;
+
+    /// 0x80 in each byte of `w` that equals `c`, 0 elsewhere (exact: no carries).
+    function _eq(uint256 w, uint256 c) private pure returns (uint256) {
+        unchecked {
+            uint256 x = w ^ (c * ONES);
+            return ~(((x & LOW7) + LOW7) | x | LOW7);
+        }
+    }
+
+    /// 0x80 in each byte of `w` that is `"` or a backslash.
+    function _specials(uint256 w) private pure returns (uint256) {
+        return _eq(w, 0x22) | _eq(w, 0x5c);
     }
 
     /// The index (0 = most significant) of the leftmost byte with its top bit set.
-    function _firstByte(uint256 m) private pure returns (uint256 r) {
-        // m has bits only at 8k + 7: a binary search down to whole bytes.
-        uint256 msb;
-        if (m >> 128 != 0) (m, msb) = (m >> 128, 128);
-        if (m >> 64 != 0) (m, msb) = (m >> 64, msb + 64);
-        if (m >> 32 != 0) (m, msb) = (m >> 32, msb + 32);
-        if (m >> 16 != 0) (m, msb) = (m >> 16, msb + 16);
-        if (m >> 8 != 0) msb += 8;
-        r = (248 - msb) / 8;
+    function _firstByte(uint256 m) private pure returns (uint256) {
+        return (255 - Math.log2(m)) / 8;
     }
 
     /// Index of the next `"` at or after `pos` (strings holding no escapes), within
     /// `max` bytes; a backslash first reverts. Scans 32 bytes a step.
-    function quoteAfter(bytes calldata b, uint256 pos, uint256 max) internal pure returns (uint256) {
+    function quoteAfter(bytes calldata b, uint256 pos, uint256 max) internal pure returns (uint256 j) {
         uint256 stop = pos + max;
         if (stop > b.length) stop = b.length;
-        for (uint256 i = pos; i < stop; i += 32) {
-            uint256 w;
-            assembly {
-                w := calldataload(add(b.offset, i))
-            }
-            uint256 m = _specials(w);
-            if (stop - i < 32) m &= ~(type(uint256).max >> (8 * (stop - i)));
-            if (m != 0) {
-                uint256 j = i + _firstByte(m);
-                if (b[j] != '"') break;
-                return j;
-            }
-        }
-        revert BadJson(pos);
+        j = _seek(b, pos, stop, true);
+        if (j >= stop || b[j] != '"') revert BadJson(pos);
     }
 
     /// Index just after the previous `"` before `end` (exclusive), within `max` bytes;
@@ -212,6 +202,7 @@ library CanonicalJson {
         lit(b, end - 8, bytes32('","v":1}'), 8);
         uint256 typeStart = quoteBefore(b, end - 8, 64);
         h.typeHash = keccak256(b[typeStart:end - 8]);
+        h.typeAt = typeStart;
         lit(b, typeStart - 10, bytes32('","type":"'), 10);
         uint256 senderAt = typeStart - 50;
         lit(b, senderAt - 13, bytes32(',"sender":"0x'), 13);
@@ -310,5 +301,189 @@ library CanonicalJson {
         lit(item, 0, bytes32('{"address":"0x'), 14);
         lit(item, 54, bytes32('"'), 1);
         return addr(item, 14);
+    }
+
+    // -- nested values (governance items) ------------------------------------------
+
+    /// The first index in [i, end) holding a byte that matters: `"` or a backslash in a
+    /// string, else `"` or a bracket; `end` if none. 32 bytes at a time.
+    function _seek(bytes calldata b, uint256 i, uint256 end, bool inString) private pure returns (uint256) {
+        while (i < end) {
+            uint256 w;
+            assembly {
+                w := calldataload(add(b.offset, i))
+            }
+            uint256 m;
+            if (inString) {
+                m = _specials(w);
+            } else {
+                m = _eq(w, 0x22);
+                // { and [ (and } and ]) differ only in bit 0x20.
+                uint256 folded = w | (0x20 * ONES);
+                m |= _eq(folded, 0x7b) | _eq(folded, 0x7d);
+            }
+            unchecked {
+                uint256 left = end - i;
+                if (left < 32) m &= ~(type(uint256).max >> (8 * left));
+                if (m != 0) return i + _firstByte(m);
+                i += 32;
+            }
+        }
+        return end;
+    }
+
+    /// Index just after the value that starts at `p`: a string, a scalar, or an object or
+    /// array, whose brackets must nest properly (a 256-level stack of bits).
+    function skip(bytes calldata b, uint256 p) internal pure returns (uint256) {
+        uint256 len = b.length;
+        if (p >= len) revert BadJson(p);
+        uint256 c;
+        assembly {
+            c := byte(0, calldataload(add(b.offset, p)))
+        }
+        if (c == 0x22) return stringEnd(b, p);
+        if (c != 0x7b && c != 0x5b) {
+            // A number or a literal: up to the next , } or ].
+            uint256 i = p;
+            while (i < len) {
+                assembly {
+                    c := byte(0, calldataload(add(b.offset, i)))
+                }
+                if (c == 0x2c || c == 0x7d || c == 0x5d) break;
+                if (c == 0x22 || c == 0x7b || c == 0x5b) revert BadJson(i);
+                ++i;
+            }
+            if (i == p) revert BadJson(p);
+            return i;
+        }
+        uint256 stack; // bit d: 1 if depth d+1 is an object
+        uint256 depth;
+        uint256 pos = p;
+        while (true) {
+            pos = _seek(b, pos, len, false);
+            if (pos == len) revert BadJson(p);
+            assembly {
+                c := byte(0, calldataload(add(b.offset, pos)))
+            }
+            if (c == 0x22) {
+                pos = stringEnd(b, pos);
+                continue;
+            }
+            if (c == 0x7b || c == 0x5b) {
+                if (depth == 256) revert BadJson(pos);
+                if (c == 0x7b) stack |= 1 << depth;
+                ++depth;
+            } else {
+                if (depth == 0) revert BadJson(pos);
+                --depth;
+                if (((stack >> depth) & 1 == 1) != (c == 0x7d)) revert BadJson(pos);
+                stack &= ~(1 << depth);
+                if (depth == 0) return pos + 1;
+            }
+            ++pos;
+        }
+        revert BadJson(p); // unreachable
+    }
+
+    /// Index just after the string (escapes allowed) whose opening quote is at `p`.
+    function stringEnd(bytes calldata b, uint256 p) internal pure returns (uint256) {
+        uint256 len = b.length;
+        uint256 i = p + 1;
+        while (true) {
+            i = _seek(b, i, len, true);
+            if (i >= len) revert BadJson(p);
+            if (b[i] == '"') return i + 1;
+            i += 2; // an escape and the character it escapes
+        }
+        revert BadJson(p); // unreachable
+    }
+
+    /// The key of an object's next member: `p` is just after its `{` or a `,`. Returns
+    /// where the key's text starts and ends, and where its value starts.
+    function keyAt(bytes calldata b, uint256 p) internal pure returns (uint256 ks, uint256 ke, uint256 vs) {
+        lit(b, p, bytes32('"'), 1);
+        ks = p + 1;
+        ke = quoteAfter(b, ks, 64);
+        lit(b, ke, bytes32('":'), 2);
+        vs = ke + 2;
+    }
+
+    /// The next member of an object: `p` is just after its `{` or a `,`. Returns where
+    /// the key's text starts and ends, and the value's start and end.
+    function next(bytes calldata b, uint256 p)
+        internal
+        pure
+        returns (uint256 ks, uint256 ke, uint256 vs, uint256 ve)
+    {
+        (ks, ke, vs) = keyAt(b, p);
+        ve = skip(b, vs);
+    }
+
+    /// The end of the object whose members continue at `p` (a `,` or its `}`).
+    function rest(bytes calldata b, uint256 p) internal pure returns (uint256) {
+        while (more(b, p, "}")) {
+            (,,, p) = next(b, p + 1);
+        }
+        return p + 1;
+    }
+
+    /// After a member or element ending at `p`: true if another follows (`,`), false at
+    /// the closing `close` bracket.
+    function more(bytes calldata b, uint256 p, bytes1 close) internal pure returns (bool) {
+        if (p >= b.length) revert BadJson(p);
+        if (b[p] == ",") return true;
+        if (b[p] != close) revert BadJson(p);
+        return false;
+    }
+
+    /// Whether the key spanning `ks`..`ke` is `key` (its first `n` <= 32 bytes).
+    function isKey(bytes calldata b, uint256 ks, uint256 ke, bytes32 key, uint256 n)
+        internal
+        pure
+        returns (bool)
+    {
+        return ke - ks == n && word(b, ks, n) == key;
+    }
+
+    /// The value of member `key` (found by walking from `p`, just after `{` or `,`):
+    /// its start and end, and whether it was found before the object ended.
+    function find(bytes calldata b, uint256 p, bytes32 key, uint256 n)
+        internal
+        pure
+        returns (bool found, uint256 vs, uint256 ve)
+    {
+        if (p < b.length && b[p] == "}") return (false, p, p);
+        while (true) {
+            uint256 ks;
+            uint256 ke;
+            (ks, ke, vs, ve) = next(b, p);
+            if (isKey(b, ks, ke, key, n)) return (true, vs, ve);
+            if (!more(b, ve, "}")) return (false, ve, ve);
+            p = ve + 1;
+        }
+    }
+
+    /// As `find`, reverting when the member is absent.
+    function get(bytes calldata b, uint256 p, bytes32 key, uint256 n)
+        internal
+        pure
+        returns (uint256 vs, uint256 ve)
+    {
+        bool found;
+        (found, vs, ve) = find(b, p, key, n);
+        if (!found) revert BadJson(p);
+    }
+
+    /// A whole number value spanning exactly `vs`..`ve`.
+    function number(bytes calldata b, uint256 vs, uint256 ve) internal pure returns (uint256 v) {
+        uint256 end;
+        (v, end) = digits(b, vs);
+        if (end != ve) revert BadJson(vs);
+    }
+
+    /// A string value without escapes spanning `vs`..`ve`: its text's start and end.
+    function text(bytes calldata b, uint256 vs, uint256 ve) internal pure returns (uint256, uint256) {
+        if (ve < vs + 2 || b[vs] != '"' || quoteAfter(b, vs + 1, ve - vs) != ve - 1) revert BadJson(vs);
+        return (vs + 1, ve - 1);
     }
 }

@@ -5,6 +5,8 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {CanonicalJson as J} from "./CanonicalJson.sol";
+import {Governor} from "./Governor.sol";
+import {AUDITED, AUDITOR, ENROLLED, NETWORK_ADMIN, OFFSET, OFFSET_DEALER, REC, REC_DEALER, REVOKED} from "./Roles.sol";
 
 /// @title carbonledger on an EVM chain
 /// @notice Records every carbonledger transaction (canonical JSON body signed with
@@ -12,26 +14,14 @@ import {CanonicalJson as J} from "./CanonicalJson.sol";
 /// money-like assets: the signer (recovered here), its nonce, its roles and
 /// revocation, and the token network (ERC-1155 balances, dealer roles, totals
 /// issued and retired, audited emissions minted retired and never transferable,
-/// token id 0 never existing).
+/// token id 0 never existing). Its `governor` (Governor.sol) enforces the DAO's
+/// rules on the dao_* transactions and mints what executed proposals issue.
 /// @dev The full state machine (carbonledger.core.state.apply) runs off chain on
 /// the same bytes; the bodies and items travel in calldata (the chain's data
 /// availability) and their hashes in the `Entry` event, so `verify` replays them
 /// against what the chain committed to. Metadata is never stored: only hashes,
 /// balances and totals.
 contract CarbonLedger is ERC1155 {
-    // -- roles (bits of Account.roles) --------------------------------------------
-    uint32 internal constant ENROLLED = 1;
-    uint32 internal constant REVOKED = 2;
-    uint32 internal constant NETWORK_ADMIN = 4;
-    uint32 internal constant REC_DEALER = 8;
-    uint32 internal constant OFFSET_DEALER = 16;
-    uint32 internal constant AUDITOR = 32;
-
-    // -- token kinds -------------------------------------------------------------
-    uint8 internal constant REC = 1;
-    uint8 internal constant OFFSET = 2;
-    uint8 internal constant AUDITED = 3;
-
     // -- transaction types (keccak256 of the body's "type") ----------------------
     bytes32 internal constant T_GENESIS = keccak256("genesis");
     bytes32 internal constant T_ENROLL = keccak256("enroll");
@@ -59,7 +49,8 @@ contract CarbonLedger is ERC1155 {
     /// One carbonledger transaction as signed, with the operator's hints.
     /// `hints` are offsets into items that the contract checks (never trusts):
     /// issue_token: [offset of the id value, offset of the org value (audited)];
-    /// enroll: [role bits from the registration].
+    /// enroll: [role bits from the registration]; dao_*: [ledger time in ms, which
+    /// the governor bounds by the block's second].
     struct Tx {
         bytes body;
         bytes32 r;
@@ -71,6 +62,8 @@ contract CarbonLedger is ERC1155 {
 
     address public immutable operator;
     address public immutable admin;
+    /// The DAO's rules (dao_* transactions); the issuer of the tokens its proposals issue.
+    Governor public immutable governor;
     bytes32 internal immutable ledgerWord;
     uint256 internal immutable ledgerLen;
 
@@ -80,6 +73,8 @@ contract CarbonLedger is ERC1155 {
     /// ERC-1155 balances, kept here (OpenZeppelin's are private and only reachable
     /// through its batch `_update`).
     mapping(uint256 => mapping(address => uint256)) internal _balances;
+    /// The DAO's limited mode: offsets and RECs are issued only by executed proposals.
+    bool public limitedMode;
 
     event Entry(address indexed sender, uint64 indexed nonce, bytes32 txHash, bytes32 itemsRoot);
     event Issued(uint256 indexed id, address indexed issuer, uint8 kind, address holder, uint256 amount);
@@ -104,14 +99,19 @@ contract CarbonLedger is ERC1155 {
     error InsufficientBalance(address holder, uint256 id, uint256 available, uint256 amount);
     error SelfTransfer();
     error BadAmount();
+    error NotGovernor();
+    error LimitedMode(address sender);
 
-    constructor(string memory ledgerId, address admin_) ERC1155("") {
+    constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
         require(id.length > 0 && id.length <= 32, "ledger id: 1-32 bytes");
         operator = msg.sender;
         admin = admin_;
         ledgerWord = bytes32(id);
         ledgerLen = id.length;
+        // Deployed first, for this contract's address: the link must hold both ways.
+        require(address(governor_.ledger()) == address(this), "governor of another ledger");
+        governor = governor_;
     }
 
     // -- writing -------------------------------------------------------------------
@@ -155,6 +155,9 @@ contract CarbonLedger is ERC1155 {
             else if (ty == T_MINT) _mint(signer, t.items);
             else if (ty == T_TRANSFER) _transfer(signer, t.items);
             else if (ty == T_RETIRE) _retire(signer, t.items, h.itemsRoot);
+            else if (J.word(body, h.typeAt, 4) == "dao_") {
+                governor.govern(ty, signer, acct.roles, t.items, t.hints);
+            }
         }
         accounts[signer] = acct;
         emit Entry(signer, h.nonce, txHash, h.itemsRoot);
@@ -185,6 +188,7 @@ contract CarbonLedger is ERC1155 {
             (uint256 id, uint8 kind, address to, uint256 amount) = J.issue(item, hints[2 * i], hints[2 * i + 1]);
             if (id == 0) revert ReservedTokenId();
             if (tokens[id].kind != 0) revert TokenExists(id);
+            if (kind != AUDITED && limitedMode) revert LimitedMode(sender);
             uint32 need = kind == REC ? REC_DEALER : kind == OFFSET ? OFFSET_DEALER : AUDITOR;
             if (roles & need == 0) revert MissingRole(sender, need);
             tokens[id] = Token(sender, kind);
@@ -202,10 +206,30 @@ contract CarbonLedger is ERC1155 {
         }
     }
 
+    /// @notice Offsets and RECs that an executed DAO proposal issues: the governor checks
+    /// the proposal and is their issuer, so they then move like any dealer's tokens.
+    function daoIssue(uint256 id, uint8 kind, address to, uint256 amount) external {
+        if (msg.sender != address(governor)) revert NotGovernor();
+        if (id == 0) revert ReservedTokenId();
+        if (tokens[id].kind != 0) revert TokenExists(id);
+        _activeAccount(to);
+        tokens[id] = Token(msg.sender, kind);
+        totals[id] = Totals(uint128(amount), 0);
+        emit Issued(id, msg.sender, kind, to, amount);
+        _move(address(0), to, id, amount);
+    }
+
+    /// @notice The DAO's limited mode, as its governor sets it (dao_setup, set_param).
+    function setLimitedMode(bool on) external {
+        if (msg.sender != address(governor)) revert NotGovernor();
+        limitedMode = on;
+    }
+
     function _mint(address sender, bytes[] calldata items) internal {
         for (uint256 i; i < items.length; ++i) {
             (uint256 id, address to, uint256 amount) = J.tokenToAmount(items[i]);
             Token memory tok = _token(id);
+            if (limitedMode) revert LimitedMode(sender);
             if (tok.kind == AUDITED) revert NotTransferable(id);
             if (tok.issuer != sender) revert NotIssuer(id, sender);
             _activeAccount(to);

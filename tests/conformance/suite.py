@@ -151,6 +151,33 @@ def _run_proposal(w: World) -> str:
     return pid
 
 
+def _fund_proposal(w: World, **params: int) -> str:
+    """The DAO set up with tokens, and a Pending proposal of Alice to pay Bob 500."""
+    from carbonledger.services import dao
+
+    dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, **params})
+    dao.issue_tokens(
+        w.ledger,
+        w.admin,
+        {"acme/alice": 200_000, "globex/bob": 100_000, "dealers/offsets": 5_000, "treasury": 500},
+    )
+    fund = dao.fund_action(w.ledger.state(), to="globex/bob", amount=500)
+    return dao.propose(
+        w.ledger,
+        w.alice,
+        title="Fund Bob",
+        description="Pay Bob from the treasury.",
+        parts=[dao.Part("fund", [fund])],
+        proposal_id="fund-bob",
+    )
+
+
+def _holder(w: World, key: PrivateKey | str) -> dict[str, int]:
+    from carbonledger.core.dao.model import holder
+
+    return holder(w.ledger.state(), key if isinstance(key, str) else key.address)
+
+
 class LedgerConformance:
     """Every test runs against ``self.world``, built through the port on the backend."""
 
@@ -418,6 +445,116 @@ class LedgerConformance:
         retire(w.ledger, w.alice, DAO_TOKEN, amount=50, beneficiary="Acme", reason="2023")
         token = w.ledger.state().tokens[DAO_TOKEN]
         assert (token["issued"], token["retired"]) == (500, 50)
+
+    def test_dao_token_balances(self, w: World) -> None:
+        from carbonledger.core.dao.model import TREASURY
+        from carbonledger.services import dao
+
+        with pytest.raises(NotFound, match="not set up"):
+            dao.issue_tokens(w.ledger, w.admin, {"acme/alice": 1})
+        dao.setup(w.ledger, w.admin, params=DAO_PARAMS)
+        with pytest.raises(DuplicateEntity, match="already set up"):
+            dao.setup(w.ledger, w.admin, params=DAO_PARAMS)
+        dao.issue_tokens(w.ledger, w.admin, {"acme/alice": 1_000, "treasury": 50})
+        with pytest.raises(PermissionDenied, match="not the network admin"):
+            dao.issue_tokens(w.ledger, w.alice, {"acme/alice": 1})
+        dao.transfer_tokens(w.ledger, w.alice, to="globex/bob", amount=400)
+        with pytest.raises(Conflict, match="601 tokens asked"):
+            dao.transfer_tokens(w.ledger, w.alice, to="globex/bob", amount=601)
+        with pytest.raises(InvalidInput, match="the sender itself"):
+            dao.transfer_tokens(w.ledger, w.alice, to="acme/alice", amount=1)
+        dao.transfer_tokens(w.ledger, w.bob, to="treasury", amount=100)
+        assert _holder(w, w.alice) == {"available": 600, "locked": 0}
+        assert _holder(w, w.bob) == {"available": 300, "locked": 0}
+        assert _holder(w, TREASURY) == {"available": 150, "locked": 0}
+
+    def test_dao_one_ballot_per_voter_and_its_withdrawal(self, w: World) -> None:
+        from carbonledger.services import dao
+
+        pid = _fund_proposal(w)
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_start"])
+        dao.vote(w.ledger, w.bob, pid, amount=40_000, choice="against")
+        assert _holder(w, w.bob) == {"available": 60_000, "locked": 40_000}
+        view = dao.proposal_view(w.ledger.state(), pid)
+        assert view["parts"][0]["votes"]["against"] == "200"  # sqrt(40,000)
+        with pytest.raises(DuplicateEntity, match="has already voted"):
+            dao.vote(w.ledger, w.bob, pid, amount=1, choice="for")
+        with pytest.raises(Conflict, match="60001 tokens asked"):  # locked tokens stay put
+            dao.transfer_tokens(w.ledger, w.bob, to="acme/alice", amount=60_001)
+        dao.withdraw_vote(w.ledger, w.bob, pid)
+        assert _holder(w, w.bob) == {"available": 100_000, "locked": 0}
+        with pytest.raises(NotFound, match="no ballot to withdraw"):
+            dao.withdraw_vote(w.ledger, w.bob, pid)
+        with pytest.raises(DuplicateEntity, match="has already voted"):  # no new ballot
+            dao.vote(w.ledger, w.bob, pid, amount=1, choice="for")
+        view = dao.proposal_view(w.ledger.state(), pid)
+        assert view["parts"][0]["votes"]["against"] == "0"
+
+    def test_dao_defeated_proposal_is_settled_and_its_votes_released(self, w: World) -> None:
+        from carbonledger.services import dao
+
+        pid = _fund_proposal(w)
+        p = w.ledger.state().dao[f"proposal:{pid}"]
+        _wait_for(p["vote_start"])
+        dao.vote(w.ledger, w.bob, pid, amount=100_000, choice="against")
+        dao.vote(w.ledger, w.offsets, pid, amount=4_900, choice="for")
+        with pytest.raises(Conflict, match="tokens stay locked until it ends"):
+            dao.release(w.ledger, w.bob, pid)
+        with pytest.raises(Conflict, match="only a QuorumFailed, Defeated or Expired"):
+            dao.settle(w.ledger, w.bob, pid)
+        _wait_for(p["vote_end"], 1)
+        assert dao.proposal_view(w.ledger.state(), pid)["status"] == "Defeated"
+        with pytest.raises(Conflict, match="only a Succeeded proposal is queued"):
+            dao.queue(w.ledger, w.bob, pid)
+        dao.settle(w.ledger, w.bob, pid)  # a quarter of the stake (1,000) burned
+        assert _holder(w, w.alice) == {"available": 199_750, "locked": 0}
+        with pytest.raises(Conflict, match="its stake was settled"):
+            dao.settle(w.ledger, w.bob, pid)
+        dao.release(w.ledger, w.bob, pid)
+        assert _holder(w, w.bob) == {"available": 100_000, "locked": 0}
+        with pytest.raises(Conflict, match="already released"):
+            dao.release(w.ledger, w.bob, pid)
+        assert w.ledger.state().dao["token"]["burned"] == 250
+
+    def test_dao_cancel(self, w: World) -> None:
+        from carbonledger.services import dao
+
+        pid = _fund_proposal(w, voting_delay_ms=60_000)
+        assert _holder(w, w.alice) == {"available": 199_000, "locked": 1_000}
+        with pytest.raises(PermissionDenied, match="only its proposer or the guardian"):
+            dao.cancel(w.ledger, w.bob, pid)
+        dao.cancel(w.ledger, w.alice, pid)  # Pending: the stake comes back whole
+        assert _holder(w, w.alice) == {"available": 200_000, "locked": 0}
+        assert dao.proposal_view(w.ledger.state(), pid)["status"] == "Canceled"
+        with pytest.raises(Conflict, match="already Canceled"):
+            dao.cancel(w.ledger, w.admin, pid)
+        with pytest.raises(Conflict, match="voting is closed"):
+            dao.vote(w.ledger, w.bob, pid, amount=1, choice="for")
+
+    def test_dao_limited_mode_until_a_proposal_lifts_it(self, w: World) -> None:
+        from carbonledger.services import dao
+
+        dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, "limited_mode": True})
+        dao.issue_tokens(w.ledger, w.admin, {"globex/bob": 100_000})
+        with pytest.raises(PermissionDenied, match="limited mode"):
+            _rec(w, 10)
+        lift = dao.param_action("limited_mode", False)
+        pid = dao.propose(
+            w.ledger,
+            w.bob,
+            title="Open issuance",
+            description="Dealers issue again.",
+            parts=[dao.Part("lift limited mode", [lift])],
+        )
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_start"])
+        dao.vote(w.ledger, w.bob, pid, amount=99_000, choice="for")
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_end"], 1)
+        dao.queue(w.ledger, w.bob, pid)
+        _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["eta"])
+        dao.execute(w.ledger, w.bob, pid)
+        assert w.ledger.state().dao["params"]["limited_mode"] is False
+        tid = _rec(w, 10)
+        assert w.ledger.state().tokens[tid]["issued"] == 10
 
     def test_verify_holds_after_everything(self, w: World) -> None:
         tid = _rec(w, 5)

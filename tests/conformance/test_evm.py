@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -45,17 +45,6 @@ def anvil_url() -> Iterator[str]:
 
 
 class TestEvmLedger(LedgerConformance):
-    DIFFERENCES: ClassVar[dict[str, str]] = {
-        # The DAO's transactions are signed, nonce-checked and committed on chain, but
-        # its rules (windows, quadratic tally, quorum, timelock) run only in the core
-        # before sending; the contract has no governance module yet, so the offsets an
-        # executed proposal issues exist off chain only and the token network refuses
-        # to move them (UnknownToken). The full proposal itself passes on both.
-        "test_dao_issued_offsets_move_like_any_token": (
-            "DAO-issued tokens are not minted on chain yet (no on-chain governance module)"
-        ),
-    }
-
     @pytest.fixture
     def backend(self, anvil_url: str) -> Backend:
         from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
@@ -99,3 +88,98 @@ class TestEvmPostgresLedger(TestEvmLedger):
 
         yield open_ledger
         databases.close()
+
+
+def _evm_world(anvil_url: str, path: Path) -> Any:
+    from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
+    from tests.conformance.world import build_world
+
+    def open_ledger(admin: PrivateKey, at: Path) -> tuple[LedgerPort, ChannelStore]:
+        rpc = Rpc(anvil_url)
+        info = deploy(rpc, admin, LEDGER_ID)
+        ledger = EvmLedger(
+            rpc, info["address"], at / "offchain.db", admin, deploy_block=info["block"]
+        )
+        return ledger, ledger.channels
+
+    return build_world(open_ledger, path)
+
+
+def test_the_chain_enforces_limited_mode(
+    anvil_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.errors import PermissionDenied
+    from carbonledger.services import dao
+    from tests.conformance.suite import DAO_PARAMS, _rec
+
+    w = _evm_world(anvil_url, tmp_path)
+    dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, "limited_mode": True})
+    monkeypatch.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+    with pytest.raises(PermissionDenied, match=r"limited mode: .* LimitedMode"):
+        _rec(w, 10)
+
+
+def test_the_chain_refuses_what_the_dao_rules_refuse(
+    anvil_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DAO transactions sent with the core's rules skipped: the Governor alone refuses them,
+    with the error class the embedded backend raises; none reaches the mirror."""
+    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.core.tx import build_tx, utc_now
+    from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, PermissionDenied
+    from carbonledger.services import dao
+    from tests.conformance.suite import _fund_proposal, _wait_for
+
+    w = _evm_world(anvil_url, tmp_path)
+    pid = _fund_proposal(w)
+
+    def raw(key: PrivateKey, tx_type: str, item: dict[str, Any], *, lag_ms: int = 0) -> None:
+        nonce = w.ledger.state().next_nonce(key.address)
+        tx = build_tx(
+            key, tx_type=tx_type, ledger_id=LEDGER_ID, nonce=nonce, created=utc_now(), items=[item]
+        )
+        with monkeypatch.context() as m:
+            m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+            if lag_ms:
+                hints = evm_ledger.EvmLedger._hints
+                m.setattr(
+                    evm_ledger.EvmLedger,
+                    "_hints",
+                    staticmethod(lambda s, t, i, now_ms: hints(s, t, i, now_ms - lag_ms)),
+                )
+            w.ledger.submit([tx])
+
+    def vote(amount: int, choices: list[str]) -> dict[str, Any]:
+        return {"kind": "vote", "proposal": pid, "amount": amount, "choices": choices}
+
+    size = w.ledger.state().size
+    with pytest.raises(Conflict, match="voting has not opened yet"):
+        raw(w.bob, "dao_vote", vote(10, ["for"]))
+    issue = {"kind": "dao_issue", "id": "more", "to": w.alice.address, "amount": 5}
+    with pytest.raises(PermissionDenied, match="not the network admin"):
+        raw(w.alice, "dao_issue", issue)
+    give = {"kind": "dao_transfer", "id": "all", "to": w.alice.address, "amount": 100_001}
+    with pytest.raises(Conflict, match="more DAO tokens asked than available"):
+        raw(w.bob, "dao_transfer", give)
+    _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_start"])
+    # The ledger time travels in the hints: the chain bounds it by its block's second.
+    with pytest.raises(Conflict, match="not within the second of the block"):
+        raw(w.bob, "dao_vote", vote(10, ["for"]), lag_ms=5_000)
+    with pytest.raises(InvalidInput, match="BadChoices"):
+        raw(w.bob, "dao_vote", vote(10, ["for", "for"]))
+    dao.vote(w.ledger, w.bob, pid, amount=100_000, choice="for")
+    with pytest.raises(DuplicateEntity, match="already voted"):
+        raw(w.bob, "dao_vote", vote(10, ["for"]))
+    _wait_for(w.ledger.state().dao[f"proposal:{pid}"]["vote_end"], 1)
+    with pytest.raises(Conflict, match=r"voting is closed \(the proposal is Succeeded\)"):
+        raw(w.offsets, "dao_vote", vote(10, ["for"]))
+    execute = {"kind": "dao_execute", "proposal": pid}
+    with pytest.raises(Conflict, match="the proposal is Succeeded"):
+        raw(w.bob, "dao_execute", execute)
+    dao.queue(w.ledger, w.bob, pid)
+    with pytest.raises(Conflict, match="the timelock runs until"):
+        raw(w.bob, "dao_execute", execute)
+    assert w.ledger.state().size == size + 2  # the vote and the queue
+    report = w.ledger.verify()
+    assert report.ok, report.error

@@ -114,21 +114,26 @@ class SqliteLedger(LedgerLog):
         return root_from_leaf_hashes(hashes)
 
     # -- writing ----------------------------------------------------------
-    def submit(self, txs: Sequence[SignedTx], *, checked: bool = False) -> list[Receipt]:
+    def submit(
+        self, txs: Sequence[SignedTx], *, checked: bool = False, now: str | None = None
+    ) -> list[Receipt]:
         """Check and append ``txs`` in one SQLite transaction with one checkpoint.
 
         ``checked=True`` is for a backend that mirrors transactions it has already
         checked (signatures recovered, rules applied): the signatures are not
         recovered again; the rules still run, as they must to advance the state.
+        ``now``: the ledger time they were checked at (a mirror's), else this clock's.
         """
         if not txs:
             return []
         self._writable()
         with self._lock:
-            return self._submit(txs, checked=checked)
+            return self._submit(txs, checked=checked, now=now)
 
-    def _submit(self, txs: Sequence[SignedTx], *, checked: bool = False) -> list[Receipt]:
-        batch = self._append(txs, utc_now(), checked=checked)
+    def _submit(
+        self, txs: Sequence[SignedTx], *, checked: bool = False, now: str | None = None
+    ) -> list[Receipt]:
+        batch = self._append(txs, now or utc_now(), checked=checked)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")

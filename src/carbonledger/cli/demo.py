@@ -162,9 +162,9 @@ def demo(
     _dao(result)
     if backend == "evm" and result.dao:
         console.print(
-            "[yellow]note[/]: on the EVM backend the DAO's transactions are committed on chain"
-            " but its offsets exist off chain only (the contract has no governance module"
-            " yet); the demo does not move them"
+            "on the EVM backend the DAO's rules ran on chain: its Governor contract counted"
+            " the quadratic votes, kept the timelock and minted the DAO's offsets into"
+            " CarbonLedger's token network"
         )
     if result.refused:
         console.print(f"after revocation: [yellow]{result.refused}[/]")

@@ -5,7 +5,16 @@ state machine (the same code, so the same errors as the embedded backend), then
 sent as one EVM transaction to ``CarbonLedger.submit`` (all or nothing, like an
 embedded commit), signed locally by the operator. The contract recovers every
 carbonledger signature itself, checks nonces, roles and the token network, and
-records each body's hash; reverts are translated into carbonledger errors.
+records each body's hash; its ``Governor`` enforces the DAO's rules (dao_*
+transactions); reverts are translated into carbonledger errors.
+
+Ledger time: the DAO's windows are measured in ledger time (ms). The ledger time
+of a call is taken no earlier than the chain's latest block, each DAO
+transaction carries it (``hints[0]``), and the Governor accepts it only within
+the second of the block that includes it; on anvil the adapter mines that block
+at that second, so the core and the chain judge every window at the same time.
+On a chain whose blocks the operator does not mine, a DAO transaction whose
+block falls in another second is refused (a Conflict naming the ledger time).
 
 Reading: accepted transactions are appended to the off-chain mirror (the
 embedded ledger's format: query columns, Merkle tree, proofs, channel store), so
@@ -30,18 +39,18 @@ import rlp  # ships no type hints: see the mypy overrides in pyproject.toml
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
+from carbonledger.adapters.evm.reverts import selector as _selector
+from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.errors import (
     CarbonLedgerError,
     Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    SignatureInvalid,
 )
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
@@ -59,50 +68,24 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
+#: The contracts whose custom errors a revert may carry (CarbonLedger, its Governor,
+#: and the Governor's item reader).
+CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
+
 ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
 TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
-#: Contract errors -> the carbonledger error they mean.
-_ERRORS: dict[str, type[CarbonLedgerError]] = {
-    "NotOperator": PermissionDenied,
-    "OnlyThroughLedger": PermissionDenied,
-    "WrongLedger": Conflict,
-    "BadSignature": SignatureInvalid,
-    "BadNonce": Conflict,
-    "ItemsMismatch": InvalidInput,
-    "NotEnrolled": PermissionDenied,
-    "Revoked": PermissionDenied,
-    "AlreadyEnrolled": Conflict,
-    "MissingRole": PermissionDenied,
-    "UnknownToken": NotFound,
-    "TokenExists": Conflict,
-    "ReservedTokenId": InvalidInput,
-    "NotTransferable": PermissionDenied,
-    "NotIssuer": PermissionDenied,
-    "InsufficientBalance": Conflict,
-    "SelfTransfer": InvalidInput,
-    "BadAmount": InvalidInput,
-    "BadJson": InvalidInput,
-}
+#: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
+#: proposal's items are read in full on chain) and per action of its proposals.
+_DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
+_DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
+_DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60_000}
 
 
-def artifact() -> dict[str, Any]:
-    """The committed ABI and bytecode of ``CarbonLedger`` (built by contracts/build.js)."""
-    text = resources.files(__package__).joinpath("artifacts/CarbonLedger.json").read_text()
+def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
+    """The committed ABI and bytecode of a contract (built by contracts/build.js)."""
+    text = resources.files(__package__).joinpath(f"artifacts/{name}.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
-
-
-def _selector(signature: str) -> bytes:
-    return keccak256(signature.encode())[:4]
-
-
-def _errors_by_selector(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
-    out: dict[bytes, tuple[str, list[str]]] = {}
-    for entry in abi:
-        if entry["type"] == "error":
-            types = [i["type"] for i in entry["inputs"]]
-            out[_selector(f"{entry['name']}({','.join(types)})")] = (entry["name"], types)
-    return out
 
 
 class _Sender:
@@ -151,9 +134,11 @@ def _is_anvil(rpc: Rpc) -> bool:
         return False
 
 
-def _mine_and_wait(rpc: Rpc, hashes: Sequence[str], mine: bool) -> list[dict[str, Any]]:
+def _mine_and_wait(
+    rpc: Rpc, hashes: Sequence[str], mine: bool, timestamp: int | None = None
+) -> list[dict[str, Any]]:
     if mine:
-        rpc.call("evm_mine")
+        rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
     import time
 
     deadline = time.monotonic() + 120
@@ -166,28 +151,62 @@ def _mine_and_wait(rpc: Rpc, hashes: Sequence[str], mine: bool) -> list[dict[str
         time.sleep(0.05)
 
 
+def _dao_gas(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> int:
+    """A bound on the gas the Governor needs for ``tx`` (applied to ``state``)."""
+    kind = tx.type
+    gas = _DAO_GAS.get(kind, 100_000) + _DAO_GAS_PER_BYTE.get(kind, 60) * sum(map(len, tx.items))
+    if kind in ("dao_propose", "dao_execute", "dao_vote"):
+        for item in items:
+            pid = item.get("id") if kind == "dao_propose" else item.get("proposal")
+            proposal = state.dao.get(f"proposal:{pid}") or {}
+            for part in proposal.get("parts", ()):
+                gas += 25_000  # a tally, an action's storage
+                for action in part["actions"] if kind != "dao_vote" else ():
+                    gas += _DAO_GAS_PER_ACTION.get(action["type"], 40_000)
+    return gas
+
+
+def _create_address(sender: str, nonce: int) -> str:
+    """The address of the contract that ``sender`` creates with its transaction ``nonce``."""
+    return checksum_address(
+        "0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+    )
+
+
 def deploy(
     rpc: Rpc, operator: PrivateKey, ledger_id: str, *, mine: bool | None = None
 ) -> dict[str, Any]:
     """Deploy ``CarbonLedger`` for ``ledger_id`` with ``operator`` as operator and admin.
 
-    On anvil the operator is funded first. Returns ``{address, block, chain_id}``.
+    Its ``Governor`` (the DAO's rules) is deployed just before it, for the address the
+    ledger will have, and the ledger checks the link when it is created. On anvil the
+    operator is funded first. Returns ``{address, governor, block, chain_id}``.
     """
-    art = artifact()
     anvil = _is_anvil(rpc)
     if mine is None:
         mine = anvil
     if anvil:
         rpc.call("anvil_setBalance", operator.address, hex(10**24))
     sender = _Sender(rpc, operator)
-    args = abi_encode(["string", "address"], [ledger_id, operator.address])
-    raw, tx_hash = sender.sign(None, bytes.fromhex(art["bytecode"][2:]) + args, 6_000_000)
-    rpc.call("eth_sendRawTransaction", raw)
-    (receipt,) = _mine_and_wait(rpc, [tx_hash], mine)
-    if int(receipt["status"], 16) != 1:
-        raise Conflict(f"deploying CarbonLedger failed (transaction {tx_hash})")
+    ledger_at = _create_address(sender.address, sender.nonce + 1)
+    gov_code = bytes.fromhex(artifact("Governor")["bytecode"][2:])
+    sent = [sender.sign(None, gov_code + abi_encode(["address"], [ledger_at]), 12_000_000)]
+    governor = _create_address(sender.address, sender.nonce - 1)
+    args = abi_encode(["string", "address", "address"], [ledger_id, operator.address, governor])
+    code = bytes.fromhex(artifact()["bytecode"][2:])
+    sent.append(sender.sign(None, code + args, 8_000_000))
+    for raw, _ in sent:
+        rpc.call("eth_sendRawTransaction", raw)
+    receipts = _mine_and_wait(rpc, [h for _, h in sent], mine)
+    for (_, tx_hash), receipt, name in zip(
+        sent, receipts, ("Governor", "CarbonLedger"), strict=True
+    ):
+        if int(receipt["status"], 16) != 1:
+            raise Conflict(f"deploying {name} failed (transaction {tx_hash})")
+    receipt = receipts[1]
     return {
         "address": checksum_address(receipt["contractAddress"]),
+        "governor": governor,
         "block": int(receipt["blockNumber"], 16),
         "chain_id": sender.chain_id,
     }
@@ -227,11 +246,13 @@ class EvmLedger:
             self.mirror = SqliteLedger(mirror, operator=operator)
         self.channels: ChannelStore = self.mirror.channels
         self._abi = artifact()["abi"]
-        self._errors = _errors_by_selector(self._abi)
+        self._errors = _errors_by_selector([e for n in CONTRACTS for e in artifact(n)["abi"]])
         self._submit_selector = _selector(f"submit({TX_ABI})")
         # Both ask the node: made on the first write, so reads need no chain.
         self._mine_choice = mine
         self._sender_cache: _Sender | None = None
+        # The latest ledger time given to a batch (ms): ledger time never runs backwards.
+        self._last_ms = 0
 
     @property
     def _mine(self) -> bool:
@@ -266,7 +287,8 @@ class EvmLedger:
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
         state = self.mirror.state()
-        now = utc_now()
+        now_ms = self._ledger_ms()
+        now = iso_from_ms(now_ms)
         # `state` is this call's own copy: a batch that breaks the rules raises before
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
@@ -278,11 +300,13 @@ class EvmLedger:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for part in chunks:
-                    prepared = [self._prepare(state, b, now, copy=False) for b in part]
+                    prepared = [
+                        self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part
+                    ]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     if in_flight is not None:
                         out.extend(self._settle(flying, in_flight.result(), now))
-                    in_flight = pool.submit(self._send_and_mine, sent)
+                    in_flight = pool.submit(self._send_and_mine, sent, now_ms // 1000)
                     flying = prepared
                 if in_flight is not None:
                     out.extend(self._settle(flying, in_flight.result(), now))
@@ -297,12 +321,23 @@ class EvmLedger:
                 raise
         return out
 
-    def _send_and_mine(self, sent: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def _ledger_ms(self) -> int:
+        """This call's ledger time (ms): the operator's clock, never before the chain's
+        latest block (whose second the next block is mined at, on anvil) nor before the
+        previous call's."""
+        now_ms = max(ledger_ms(utc_now()), self._last_ms)
+        if self._mine:
+            latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
+            now_ms = max(now_ms, int(latest["timestamp"], 16) * 1000)
+        self._last_ms = now_ms
+        return now_ms
+
+    def _send_and_mine(self, sent: list[tuple[str, str]], second: int) -> list[dict[str, Any]]:
         answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
         for answer in answers:
             if "error" in answer:
                 raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
-        return _mine_and_wait(self.rpc, [h for _, h in sent], self._mine)
+        return _mine_and_wait(self.rpc, [h for _, h in sent], self._mine, second)
 
     def _settle(
         self,
@@ -320,10 +355,7 @@ class EvmLedger:
             accepted.append(checked)
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
-        if isinstance(self.mirror, SqliteLedger):
-            flat = self.mirror.submit(chained, checked=True)
-        else:
-            flat = self.mirror.submit(chained, now=now, checked=True)
+        flat = self.mirror.submit(chained, now=now, checked=True)
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])
@@ -333,7 +365,13 @@ class EvmLedger:
         return out
 
     def _prepare(
-        self, state: LedgerState, batch: Sequence[SignedTx], now: str, *, copy: bool = True
+        self,
+        state: LedgerState,
+        batch: Sequence[SignedTx],
+        now: str,
+        *,
+        copy: bool = True,
+        now_ms: int | None = None,
     ) -> tuple[bytes, int, list[SignedTx]]:
         """Run the rules (raising exactly what the embedded backend raises); encode the call.
 
@@ -341,7 +379,10 @@ class EvmLedger:
         half-applied: only for a state the caller discards on error.
         """
         work = state.copy() if copy else state
+        if now_ms is None:
+            now_ms = ledger_ms(now)
         checked_all: list[SignedTx] = []
+        dao_gas = 0
         encoded: list[tuple[Any, ...]] = []
         periods: set[tuple[str, str, str]] = set()
         for tx in batch:
@@ -353,7 +394,9 @@ class EvmLedger:
             )
             apply(work, checked.body, items, now=now)
             self._check_periods(items, periods)
-            hints = self._hints(work, checked, items)
+            hints = self._hints(work, checked, items, now_ms)
+            if checked.type.startswith("dao_"):
+                dao_gas += _dao_gas(work, checked, items)
             sig = checked.signature
             encoded.append(
                 (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
@@ -363,7 +406,8 @@ class EvmLedger:
             state.__dict__.update(work.__dict__)
         data = self._submit_selector + abi_encode([TX_ABI], [encoded])
         n_items = sum(len(t.items) for t in checked_all)
-        gas = min(29_000_000, 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch))
+        gas = 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch) + dao_gas
+        gas = min(29_000_000, gas)
         return data, gas, checked_all
 
     def _check_periods(self, items: list[dict[str, Any]], seen: set[tuple[str, str, str]]) -> None:
@@ -379,9 +423,17 @@ class EvmLedger:
             seen.add(key)
 
     @staticmethod
-    def _hints(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> list[int]:
-        """Offsets the contract checks in the signed items (it never trusts them)."""
+    def _hints(
+        state: LedgerState, tx: SignedTx, items: list[dict[str, Any]], now_ms: int
+    ) -> list[int]:
+        """What the contract checks against the signed items and the block (never trusts).
+
+        DAO transactions: ``[ledger time in ms]``, which the Governor bounds by the
+        block's second.
+        """
         kind = tx.type
+        if kind.startswith("dao_"):
+            return [now_ms]
         if kind == "enroll":
             roles = state.identities[tx.sender]["roles"]
             return [sum(ROLE_BITS.get(r, 0) for r in roles)]
@@ -397,24 +449,28 @@ class EvmLedger:
         return hints
 
     def _revert_reason(self, data: bytes, receipt: dict[str, Any]) -> CarbonLedgerError:
-        block = hex(int(receipt["blockNumber"], 16) - 1)
+        """Replay the call on the state before its block, at its block's time (the
+        Governor judges windows by it), for the contract's error."""
+        number = int(receipt["blockNumber"], 16)
+        block = hex(number - 1)
         call = {"from": self._sender.address if self._sender else None, "to": self.address}
+        mined = self.rpc.call("eth_getBlockByNumber", hex(number), False)
+        at_time = [{}, {"time": mined["timestamp"], "number": hex(number)}]
         try:
-            self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block)
+            try:
+                self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block, *at_time)
+            except RpcError as exc:
+                if exc.data is None:  # a node without block overrides: replay as it is
+                    self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block)
+                else:
+                    raise
         except RpcError as exc:
             raw = exc.data if isinstance(exc.data, str) else ""
             return self._translate(raw, str(exc))
         return Conflict(f"transaction {receipt['transactionHash']} reverted on chain")
 
     def _translate(self, raw: str, message: str) -> CarbonLedgerError:
-        payload = bytes.fromhex(raw[2:]) if raw.startswith("0x") else b""
-        found = self._errors.get(payload[:4])
-        if found is None:
-            return Conflict(f"the contract refused the transaction: {message}")
-        name, types = found
-        args = abi_decode(types, payload[4:]) if types else ()
-        shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
-        return _ERRORS.get(name, Conflict)(f"the contract refused the transaction: {name}({shown})")
+        return translate(self._errors, raw, message)
 
     # -- reading (the off-chain mirror) ---------------------------------------------
     def state(self) -> LedgerState:
@@ -478,24 +534,33 @@ class EvmLedger:
         entries = self.chain_entries()
         have = len(self._mirror_rows())
         added = 0
-        decoded: dict[str, dict[str, SignedTx]] = {}
+        decoded: dict[str, dict[str, tuple[SignedTx, str | None]]] = {}
         for entry in entries[have:]:
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
                 txs = decoded[entry["evm_tx"]] = self._decode_calldata(entry["evm_tx"])
-            self.mirror.submit([txs[entry["tx_hash"]]])
+            signed, now = txs[entry["tx_hash"]]
+            self.mirror.submit([signed], now=now)
             added += 1
         return added
 
-    def _decode_calldata(self, evm_tx: str) -> dict[str, SignedTx]:
+    def _decode_calldata(self, evm_tx: str) -> dict[str, tuple[SignedTx, str | None]]:
+        """Each transaction of an EVM call by body hash, with the ledger time of its
+        batch when the call carried one (in a DAO transaction's hints)."""
         tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
         data = bytes.fromhex(tx["input"][2:])
         (entries,) = abi_decode([TX_ABI], data[4:])
-        out: dict[str, SignedTx] = {}
-        for body, r, s, v, items, _hints in entries:
-            signed = tx_from_parts(body, list(items), r + s + bytes([v]))
-            out[hashlib.sha256(body).hexdigest()] = signed
-        return out
+        signed = [
+            (hashlib.sha256(body).hexdigest(), tx_from_parts(body, list(items), r + s + bytes([v])))
+            for body, r, s, v, items, _ in entries
+        ]
+        times = [
+            hints[0]
+            for (*_, hints), (_, t) in zip(entries, signed, strict=True)
+            if t.type.startswith("dao_") and hints
+        ]
+        now = iso_from_ms(times[0]) if times else None
+        return {digest: (t, now) for digest, t in signed}
 
     def verify(self) -> VerifyReport:
         """The mirror's own checks, then each of its entries against the chain's commitment."""

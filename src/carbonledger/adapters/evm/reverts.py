@@ -1,0 +1,157 @@
+"""Contract reverts as carbonledger errors: each custom error of CarbonLedger, its
+Governor and the Governor's item reader, mapped to the error class the embedded
+backend raises for the same refusal (with, for the DAO's, the core's words).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+
+from carbonledger.crypto.keys import keccak256
+from carbonledger.errors import (
+    CarbonLedgerError,
+    Conflict,
+    DuplicateEntity,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SignatureInvalid,
+)
+
+__all__ = ["ERRORS", "MEANING", "STATES", "errors_by_selector", "selector", "translate"]
+
+#: Contract errors -> the carbonledger error they mean.
+ERRORS: dict[str, type[CarbonLedgerError]] = {
+    "NotOperator": PermissionDenied,
+    "OnlyThroughLedger": PermissionDenied,
+    "WrongLedger": Conflict,
+    "BadSignature": SignatureInvalid,
+    "BadNonce": Conflict,
+    "ItemsMismatch": InvalidInput,
+    "NotEnrolled": PermissionDenied,
+    "Revoked": PermissionDenied,
+    "AlreadyEnrolled": Conflict,
+    "MissingRole": PermissionDenied,
+    "UnknownToken": NotFound,
+    "TokenExists": Conflict,
+    "ReservedTokenId": InvalidInput,
+    "NotTransferable": PermissionDenied,
+    "NotIssuer": PermissionDenied,
+    "InsufficientBalance": Conflict,
+    "SelfTransfer": InvalidInput,
+    "BadAmount": InvalidInput,
+    "BadJson": InvalidInput,
+    # Governor (the DAO) and its item reader
+    "NotGovernor": PermissionDenied,
+    "LimitedMode": PermissionDenied,
+    "UnknownDaoType": InvalidInput,
+    "NotLedger": PermissionDenied,
+    "LedgerTime": Conflict,
+    "ItemCount": InvalidInput,
+    "WrongKind": InvalidInput,
+    "BadId": InvalidInput,
+    "NotNetworkAdmin": PermissionDenied,
+    "DaoNotSetUp": NotFound,
+    "DaoAlreadySetUp": DuplicateEntity,
+    "UnknownParam": InvalidInput,
+    "BadParam": InvalidInput,
+    "UnknownIdentity": NotFound,
+    "RevokedIdentity": PermissionDenied,
+    "DaoNotTransferable": PermissionDenied,
+    "InsufficientTokens": Conflict,
+    "TreasuryShort": Conflict,
+    "ProposalExists": DuplicateEntity,
+    "UnknownProposal": NotFound,
+    "BadParts": InvalidInput,
+    "BadAction": InvalidInput,
+    "VotingNotOpen": Conflict,
+    "VotingClosed": Conflict,
+    "AlreadyVoted": DuplicateEntity,
+    "BadChoices": InvalidInput,
+    "NoBallot": NotFound,
+    "VoteCancelClosed": Conflict,
+    "ProposerCancelClosed": Conflict,
+    "NotProposerOrGuardian": PermissionDenied,
+    "WrongStatus": Conflict,
+    "AlreadyExecuted": Conflict,
+    "TimelockRunning": Conflict,
+    "AlreadySettled": Conflict,
+    "AlreadyReleased": Conflict,
+}
+#: What a Governor error means, in the words of the core's refusal.
+MEANING = {
+    "LimitedMode": "the ledger is in limited mode: offsets and RECs are issued only through"
+    " a DAO proposal",
+    "LedgerTime": "the ledger time is not within the second of the block that carries it",
+    "NotNetworkAdmin": "the signer is not the network admin",
+    "DaoNotSetUp": "the DAO is not set up on this ledger",
+    "DaoAlreadySetUp": "the DAO is already set up on this ledger",
+    "UnknownIdentity": "not an enrolled identity",
+    "RevokedIdentity": "the identity is revoked",
+    "DaoNotTransferable": "DAO tokens are not transferable on this ledger",
+    "InsufficientTokens": "more DAO tokens asked than available (locked tokens cannot move)",
+    "TreasuryShort": "the treasury holds fewer tokens than asked",
+    "ProposalExists": "the proposal already exists",
+    "UnknownProposal": "the proposal does not exist",
+    "VotingNotOpen": "voting has not opened yet",
+    "VotingClosed": "voting is closed",
+    "AlreadyVoted": "the voter has already voted; one ballot per voter",
+    "BadChoices": "choices must give for, against or abstain for each part",
+    "NoBallot": "no ballot of this voter",
+    "VoteCancelClosed": "the vote cancel window closed",
+    "ProposerCancelClosed": "the proposer's cancellation window closed",
+    "NotProposerOrGuardian": "only its proposer or the guardian may cancel it",
+    "WrongStatus": "the proposal is not in a state that allows this",
+    "AlreadyExecuted": "the proposal was already executed",
+    "TimelockRunning": "the timelock runs until the proposal's eta",
+    "AlreadySettled": "the proposal's stake was already settled",
+    "AlreadyReleased": "the ballot's tokens were already released",
+}
+#: Proposal states as the Governor numbers them (core.dao.model.STATES).
+STATES = (
+    "Pending",
+    "Active",
+    "Canceled",
+    "QuorumFailed",
+    "Defeated",
+    "Succeeded",
+    "Queued",
+    "Expired",
+    "Executed",
+)
+
+
+def selector(signature: str) -> bytes:
+    return keccak256(signature.encode())[:4]
+
+
+def errors_by_selector(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+    out: dict[bytes, tuple[str, list[str]]] = {}
+    for entry in abi:
+        if entry["type"] == "error":
+            types = [i["type"] for i in entry["inputs"]]
+            out[selector(f"{entry['name']}({','.join(types)})")] = (entry["name"], types)
+    return out
+
+
+def translate(
+    errors: dict[bytes, tuple[str, list[str]]], raw: str, message: str
+) -> CarbonLedgerError:
+    """The carbonledger error that a revert's data (hex) means, naming the contract's error."""
+    payload = bytes.fromhex(raw[2:]) if raw.startswith("0x") else b""
+    found = errors.get(payload[:4])
+    if found is None:
+        return Conflict(f"the contract refused the transaction: {message}")
+    name, types = found
+    args = abi_decode(types, payload[4:]) if types else ()
+    shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
+    meaning = MEANING.get(name)
+    if meaning and "uint8" in types:
+        # Governor errors name a proposal's state by its number.
+        meaning += f" (the proposal is {STATES[args[types.index('uint8')]]})"
+    said = f"{meaning}: " if meaning else ""
+    return ERRORS.get(name, Conflict)(
+        f"the contract refused the transaction: {said}{name}({shown})"
+    )
