@@ -22,9 +22,12 @@ interface ITokenNetwork {
 /// CarbonLedger's token network with the DAO as issuer, treasury payments, parameter
 /// changes), settlement and release.
 /// @dev Ledger time: each governance transaction carries the ledger time (ms) its rules
-/// were checked at as `hints[0]`, and it must lie within the block's second
-/// (`block.timestamp * 1000 <= now < block.timestamp * 1000 + 1000`), so the chain's
-/// clock bounds it. Item fields are read from the signed items themselves; texts,
+/// were checked at as `hints[0]`. The chain's clock bounds it: it lies within the
+/// block's second or at most `timeSkewMs` before it (`block.timestamp * 1000 - skew
+/// <= now < block.timestamp * 1000 + 1000`), and never before the ledger time of an
+/// earlier governance transaction. The skew is 0 where the operator mines the blocks
+/// (anvil: each block at the second of its ledger time); on chains it does not mine,
+/// it is the delay allowed between checking a transaction and its block. Item fields are read from the signed items themselves; texts,
 /// project proofs and serials are metadata checked off chain and committed by hash.
 contract Governor {
     // -- transaction types ----------------------------------------------------------
@@ -112,6 +115,10 @@ contract Governor {
 
     ITokenNetwork public immutable ledger;
     DaoItems public immutable reader;
+    /// How long (ms) before its block a governance transaction's ledger time may be.
+    uint256 public immutable timeSkewMs;
+    /// The ledger time of the latest governance transaction (ms).
+    uint64 public lastMs;
 
     Params internal _params;
     Supply public supply;
@@ -152,9 +159,11 @@ contract Governor {
     error AlreadySettled(bytes32 proposal);
     error AlreadyReleased(bytes32 proposal, address voter);
 
-    constructor(address ledger_) {
+    constructor(address ledger_, uint256 timeSkewMs_) {
+        require(timeSkewMs_ <= 3_600_000, "time skew: at most an hour");
         ledger = ITokenNetwork(ledger_);
         reader = new DaoItems();
+        timeSkewMs = timeSkewMs_;
     }
 
     /// @notice Apply one governance transaction that CarbonLedger has authenticated.
@@ -164,9 +173,11 @@ contract Governor {
         if (msg.sender != address(ledger)) revert NotLedger();
         if (hints.length == 0) revert LedgerTime(0, block.timestamp);
         uint256 nowMs = hints[0];
-        if (nowMs < block.timestamp * 1000 || nowMs >= block.timestamp * 1000 + 1000) {
+        uint256 blockMs = block.timestamp * 1000;
+        if (nowMs >= blockMs + 1000 || nowMs + timeSkewMs < blockMs || nowMs < lastMs) {
             revert LedgerTime(nowMs, block.timestamp);
         }
+        lastMs = uint64(nowMs);
         if (ty == T_VOTE) _vote(sender, items, nowMs);
         else if (ty == T_EXECUTE) _execute(items, nowMs);
         else if (ty == T_QUEUE) _queue(items, nowMs);

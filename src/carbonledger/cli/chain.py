@@ -39,12 +39,20 @@ def deploy_cmd(
         help="database URL of the off-chain store (postgresql+psycopg://...);"
         " default offchain.db (SQLite) in the home",
     ),
+    time_skew_ms: int | None = typer.Option(
+        None,
+        "--time-skew-ms",
+        min=0,
+        max=3_600_000,
+        help="how long (ms) before its block a DAO transaction's ledger time may be;"
+        " default 0 on anvil (the adapter mines each block), 60000 on other chains",
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Deploy CarbonLedger (the admin key operates it), copy the ledger onto it, switch the home."""
     h = home_of(home)
     h.config()
-    section = h.deploy_evm(h.key(passphrase()), rpc, mirror=db)
+    section = h.deploy_evm(h.key(passphrase()), rpc, mirror=db, time_skew_ms=time_skew_ms)
     typer.echo(
         f"deployed CarbonLedger at {section['contract']} (chain {section['chain_id']},"
         f" block {section['deploy_block']}); off-chain store {_shown(section['offchain'])}"

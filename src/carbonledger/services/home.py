@@ -194,11 +194,19 @@ class Home:
         )
         return ledger
 
-    def deploy_evm(self, key: PrivateKey, rpc: str, *, mirror: str | None = None) -> dict[str, Any]:
+    def deploy_evm(
+        self,
+        key: PrivateKey,
+        rpc: str,
+        *,
+        mirror: str | None = None,
+        time_skew_ms: int | None = None,
+    ) -> dict[str, Any]:
         """Deploy ``CarbonLedger``, copy this home's entries onto it and switch to the EVM backend.
 
         ``key`` is the admin key (it operates the contract); ``mirror`` a database URL
-        for the off-chain store (PostgreSQL), else ``offchain.db`` here. Returns the
+        for the off-chain store (PostgreSQL), else ``offchain.db`` here;
+        ``time_skew_ms`` as for :func:`carbonledger.adapters.evm.deploy`. Returns the
         ``evm`` section written to config.json.
         """
         config = self.config()
@@ -210,7 +218,7 @@ class Home:
         offchain = mirror or "offchain.db"
         location = offchain if "://" in offchain else self.path / offchain
         client = evm.Rpc(rpc)
-        info = evm.deploy(client, key, config["ledger_id"])
+        info = evm.deploy(client, key, config["ledger_id"], time_skew_ms=time_skew_ms)
         ledger = evm.EvmLedger(client, info["address"], location, key, deploy_block=info["block"])
         embedded = SqliteLedger(self.ledger_file, operator=key)
         try:

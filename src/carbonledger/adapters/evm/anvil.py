@@ -2,7 +2,9 @@
 
 anvil keeps block states under ``$HOME/.foundry/anvil/tmp``, gigabytes after a
 few thousand blocks, so each instance gets a temporary home that is removed
-when it stops. It runs without auto-mining: the adapter mines after each batch.
+when it stops. It runs without auto-mining: the adapter mines after each batch
+(or, with ``block_time``, mines on its own clock, as a chain the adapter does not
+mine).
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def _free_port() -> int:
 class Anvil:
     """A running anvil on 127.0.0.1; ``url`` is its JSON-RPC endpoint."""
 
-    def __init__(self, *, state: Path | None = None, automine: bool = False) -> None:
+    def __init__(
+        self, *, state: Path | None = None, automine: bool = False, block_time: int | None = None
+    ) -> None:
         binary = find_anvil()
         if binary is None:
             raise ConfigurationError("anvil not found: run `npm ci` in contracts/")
@@ -53,7 +57,9 @@ class Anvil:
         self._home = tempfile.mkdtemp(prefix="carbonledger-anvil-")
         args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
         args += ["--code-size-limit", "49152", "--gas-limit", "30000000"]
-        if not automine:
+        if block_time is not None:  # a block every block_time seconds, as a real chain
+            args += ["--block-time", str(block_time)]
+        elif not automine:
             args.append("--no-mining")
         if state is not None:
             args += ["--state", str(state)]

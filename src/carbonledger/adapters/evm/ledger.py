@@ -48,10 +48,7 @@ from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
-from carbonledger.errors import (
-    CarbonLedgerError,
-    Conflict,
-)
+from carbonledger.errors import CarbonLedgerError, Conflict, InvalidInput
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
     Checkpoint,
@@ -66,7 +63,7 @@ from carbonledger.ports.ledger import (
 if TYPE_CHECKING:
     from carbonledger.adapters.sqlstore import SqlLedger
 
-__all__ = ["ROLE_BITS", "EvmLedger", "artifact", "deploy"]
+__all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
 #: The contracts whose custom errors a revert may carry (CarbonLedger, its Governor,
 #: and the Governor's item reader).
@@ -173,24 +170,42 @@ def _create_address(sender: str, nonce: int) -> str:
     )
 
 
+#: On chains the operator does not mine: how long (ms) before its block a governance
+#: transaction's ledger time may be (the Governor's ``timeSkewMs``).
+DEFAULT_TIME_SKEW_MS = 60_000
+
+
 def deploy(
-    rpc: Rpc, operator: PrivateKey, ledger_id: str, *, mine: bool | None = None
+    rpc: Rpc,
+    operator: PrivateKey,
+    ledger_id: str,
+    *,
+    mine: bool | None = None,
+    time_skew_ms: int | None = None,
 ) -> dict[str, Any]:
     """Deploy ``CarbonLedger`` for ``ledger_id`` with ``operator`` as operator and admin.
 
     Its ``Governor`` (the DAO's rules) is deployed just before it, for the address the
     ledger will have, and the ledger checks the link when it is created. On anvil the
-    operator is funded first. Returns ``{address, governor, block, chain_id}``.
+    operator is funded first. ``time_skew_ms`` bounds how far the ledger time of a
+    governance transaction may lag its block: 0 when the operator mines (anvil),
+    else ``DEFAULT_TIME_SKEW_MS``. Returns ``{address, governor, block, chain_id,
+    time_skew_ms}``.
     """
     anvil = _is_anvil(rpc)
     if mine is None:
         mine = anvil
+    if time_skew_ms is None:
+        time_skew_ms = 0 if mine else DEFAULT_TIME_SKEW_MS
+    if not 0 <= time_skew_ms <= 3_600_000:
+        raise InvalidInput(f"time skew must be 0-3,600,000 ms, got {time_skew_ms}")
     if anvil:
         rpc.call("anvil_setBalance", operator.address, hex(10**24))
     sender = _Sender(rpc, operator)
     ledger_at = _create_address(sender.address, sender.nonce + 1)
     gov_code = bytes.fromhex(artifact("Governor")["bytecode"][2:])
-    sent = [sender.sign(None, gov_code + abi_encode(["address"], [ledger_at]), 12_000_000)]
+    gov_args = abi_encode(["address", "uint256"], [ledger_at, time_skew_ms])
+    sent = [sender.sign(None, gov_code + gov_args, 12_000_000)]
     governor = _create_address(sender.address, sender.nonce - 1)
     args = abi_encode(["string", "address", "address"], [ledger_id, operator.address, governor])
     code = bytes.fromhex(artifact()["bytecode"][2:])
@@ -209,6 +224,7 @@ def deploy(
         "governor": governor,
         "block": int(receipt["blockNumber"], 16),
         "chain_id": sender.chain_id,
+        "time_skew_ms": time_skew_ms,
     }
 
 
@@ -601,11 +617,18 @@ class EvmLedger:
         )
         return report
 
+    def _view(self, to: str, signature: str) -> bytes:
+        data = "0x" + _selector(signature).hex()
+        return bytes.fromhex(self.rpc.call("eth_call", {"to": to, "data": data}, "latest")[2:])
+
     def status(self) -> dict[str, Any]:
         block, chain = self.rpc.batch([("eth_blockNumber", []), ("eth_chainId", [])])
+        governor = checksum_address("0x" + self._view(self.address, "governor()")[-20:].hex())
         return {
             "rpc": self.rpc.url,
             "contract": self.address,
+            "governor": governor,
+            "time_skew_ms": int.from_bytes(self._view(governor, "timeSkewMs()"), "big"),
             "chain_id": int(chain, 16),
             "block": int(block, 16),
             "entries_on_chain": len(self.chain_entries()),

@@ -84,7 +84,8 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
 MEANING = {
     "LimitedMode": "the ledger is in limited mode: offsets and RECs are issued only through"
     " a DAO proposal",
-    "LedgerTime": "the ledger time is not within the second of the block that carries it",
+    "LedgerTime": "the ledger time is not within the block's second (or the deployment's"
+    " time skew before it), or is before an earlier governance transaction's",
     "NotNetworkAdmin": "the signer is not the network admin",
     "DaoNotSetUp": "the DAO is not set up on this ledger",
     "DaoAlreadySetUp": "the DAO is already set up on this ledger",
