@@ -10,11 +10,12 @@ transactions); reverts are translated into carbonledger errors.
 
 Ledger time: the DAO's windows are measured in ledger time (ms). The ledger time
 of a call is taken no earlier than the chain's latest block, each DAO
-transaction carries it (``hints[0]``), and the Governor accepts it only within
-the second of the block that includes it; on anvil the adapter mines that block
-at that second, so the core and the chain judge every window at the same time.
-On a chain whose blocks the operator does not mine, a DAO transaction whose
-block falls in another second is refused (a Conflict naming the ledger time).
+transaction carries it (``hints[0]``), and the Governor accepts it within the
+second of the block that includes it or at most the deployment's time skew
+before it, never before an earlier governance transaction's. On anvil the
+adapter mines that block at that second (skew 0), so the core and the chain
+judge every window at the same time; on chains it does not mine, the skew
+(``DEFAULT_TIME_SKEW_MS`` unless given at deployment) bounds the lag.
 
 Reading: accepted transactions are appended to the off-chain mirror (the
 embedded ledger's format: query columns, Merkle tree, proofs, channel store), so
@@ -29,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
@@ -132,19 +134,23 @@ def _is_anvil(rpc: Rpc) -> bool:
 
 
 def _mine_and_wait(
-    rpc: Rpc, hashes: Sequence[str], mine: bool, timestamp: int | None = None
-) -> list[dict[str, Any]]:
+    rpc: Rpc,
+    hashes: Sequence[str],
+    mine: bool,
+    timestamp: int | None = None,
+    timeout: float = 120.0,
+) -> list[dict[str, Any] | None]:
+    """The receipts of ``hashes`` (mining a block first if ``mine``); None for those not
+    mined within ``timeout`` seconds."""
     if mine:
         rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
-    import time
-
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while True:
-        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        if all(r is not None for r in receipts):
-            return list(receipts)
-        if time.monotonic() > deadline:
-            raise Conflict("transactions were not mined within 120 s")
+        receipts: list[dict[str, Any] | None] = rpc.batch(
+            [("eth_getTransactionReceipt", [h]) for h in hashes]
+        )
+        if all(r is not None for r in receipts) or time.monotonic() > deadline:
+            return receipts
         time.sleep(0.05)
 
 
@@ -169,6 +175,10 @@ def _create_address(sender: str, nonce: int) -> str:
         "0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
     )
 
+
+#: One EVM transaction ready to send: its calldata, its gas limit and the checked
+#: carbonledger transactions it carries.
+Prepared = tuple[bytes, int, list[SignedTx]]
 
 #: On chains the operator does not mine: how long (ms) before its block a governance
 #: transaction's ledger time may be (the Governor's ``timeSkewMs``).
@@ -213,12 +223,13 @@ def deploy(
     for raw, _ in sent:
         rpc.call("eth_sendRawTransaction", raw)
     receipts = _mine_and_wait(rpc, [h for _, h in sent], mine)
-    for (_, tx_hash), receipt, name in zip(
-        sent, receipts, ("Governor", "CarbonLedger"), strict=True
-    ):
-        if int(receipt["status"], 16) != 1:
+    for (_, tx_hash), got, name in zip(sent, receipts, ("Governor", "CarbonLedger"), strict=True):
+        if got is None:
+            raise Conflict(f"deploying {name}: transaction {tx_hash} was not mined within 120 s")
+        if int(got["status"], 16) != 1:
             raise Conflict(f"deploying {name} failed (transaction {tx_hash})")
     receipt = receipts[1]
+    assert receipt is not None
     return {
         "address": checksum_address(receipt["contractAddress"]),
         "governor": governor,
@@ -248,6 +259,7 @@ class EvmLedger:
         *,
         deploy_block: int = 0,
         mine: bool | None = None,
+        receipt_timeout: float = 120.0,
     ) -> None:
         self.rpc = Rpc(rpc) if isinstance(rpc, str) else rpc
         self.address = checksum_address(address)
@@ -266,6 +278,8 @@ class EvmLedger:
         self._submit_selector = _selector(f"submit({TX_ABI})")
         # Both ask the node: made on the first write, so reads need no chain.
         self._mine_choice = mine
+        #: Seconds to wait for a transaction to be mined before counting it as refused.
+        self.receipt_timeout = receipt_timeout
         self._sender_cache: _Sender | None = None
         # The latest ledger time given to a batch (ms): ledger time never runs backwards.
         self._last_ms = 0
@@ -295,9 +309,12 @@ class EvmLedger:
         """Several atomic batches, one EVM transaction each, sent ``chunk`` at a time.
 
         Chunks are pipelined: while one chunk is sent and mined (a network wait), the
-        next is checked against the rules, encoded and signed here. Each chunk is mined
-        once and mirrored in one commit, in order; if the chain refuses anything, the
-        chunks not yet sent are dropped, what it accepted is kept, and the error raised.
+        next is checked against the rules, encoded and signed here; once the chain has
+        accepted a chunk whole, the next is sent before the accepted one is mirrored, so
+        the node mines while the off-chain store commits. Each chunk is mirrored in one
+        commit, in order; if the chain refuses anything, the chunks not yet sent are
+        dropped, what it accepted is kept, and the error raised. A chunk is mirrored only
+        after every chunk before it (if the store fails, ``sync`` catches it up).
         """
         sender = self._sender
         if sender is None:
@@ -305,14 +322,16 @@ class EvmLedger:
         state = self.mirror.state()
         now_ms = self._ledger_ms()
         now = iso_from_ms(now_ms)
+        second = now_ms // 1000
         # `state` is this call's own copy: a batch that breaks the rules raises before
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
         todo = [b for b in batches if b]
         chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
         out: list[list[Receipt]] = []
-        in_flight: Future[list[dict[str, Any]]] | None = None
-        flying: list[tuple[bytes, int, list[SignedTx]]] = []
+        # The chunk on its way (mined or not), with what `_settle` needs to mirror it.
+        flying: tuple[Future[list[dict[str, Any] | None]], list[Prepared]] | None = None
+        store_failed = False
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for part in chunks:
@@ -320,17 +339,34 @@ class EvmLedger:
                         self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part
                     ]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
-                    if in_flight is not None:
-                        out.extend(self._settle(flying, in_flight.result(), now))
-                    in_flight = pool.submit(self._send_and_mine, sent, now_ms // 1000)
-                    flying = prepared
-                if in_flight is not None:
-                    out.extend(self._settle(flying, in_flight.result(), now))
-                    in_flight = None
+                    if flying is None:
+                        flying = (pool.submit(self._send_and_mine, sent, second), prepared)
+                        continue
+                    future, previous = flying
+                    receipts = future.result()
+                    flying = None
+                    if all(r is not None and int(r["status"], 16) == 1 for r in receipts):
+                        flying = (pool.submit(self._send_and_mine, sent, second), prepared)
+                    store_failed = True
+                    out.extend(self._settle(previous, receipts, now))  # raises what's refused
+                    store_failed = False
+                if flying is not None:
+                    future, previous = flying
+                    flying = None
+                    store_failed = True
+                    out.extend(self._settle(previous, future.result(), now))
+                    store_failed = False
             except BaseException:
-                if in_flight is not None:
+                if flying is not None:
+                    future, previous = flying
                     with contextlib.suppress(BaseException):
-                        out.extend(self._settle(flying, in_flight.result(), now))
+                        receipts = future.result()
+                        if not store_failed:
+                            out.extend(self._settle(previous, receipts, now))
+                if store_failed:
+                    # What the chain accepted and the store did not take: read back.
+                    with contextlib.suppress(Exception):
+                        self.sync()
                 sender.nonce = int(
                     self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )
@@ -348,23 +384,34 @@ class EvmLedger:
         self._last_ms = now_ms
         return now_ms
 
-    def _send_and_mine(self, sent: list[tuple[str, str]], second: int) -> list[dict[str, Any]]:
+    def _send_and_mine(
+        self, sent: list[tuple[str, str]], second: int
+    ) -> list[dict[str, Any] | None]:
+        """Send, mine (on anvil), and wait for the receipts; None for a transaction that
+        the chain did not mine in time."""
         answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
         for answer in answers:
             if "error" in answer:
                 raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
-        return _mine_and_wait(self.rpc, [h for _, h in sent], self._mine, second)
+        hashes = [h for _, h in sent]
+        return _mine_and_wait(self.rpc, hashes, self._mine, second, self.receipt_timeout)
 
     def _settle(
         self,
-        prepared: list[tuple[bytes, int, list[SignedTx]]],
-        receipts: list[dict[str, Any]],
+        prepared: list[Prepared],
+        receipts: list[dict[str, Any] | None],
         now: str,
     ) -> list[list[Receipt]]:
         """Mirror what the chain accepted (one commit, one checkpoint); raise what it refused."""
         accepted: list[list[SignedTx]] = []
         failure: CarbonLedgerError | None = None
         for (data, _, checked), receipt in zip(prepared, receipts, strict=True):
+            if receipt is None:
+                failure = failure or Conflict(
+                    f"the chain did not mine the transaction within {self.receipt_timeout:g} s;"
+                    " nothing of it was recorded"
+                )
+                continue
             if int(receipt["status"], 16) != 1:
                 failure = failure or self._revert_reason(data, receipt)
                 continue
@@ -388,7 +435,7 @@ class EvmLedger:
         *,
         copy: bool = True,
         now_ms: int | None = None,
-    ) -> tuple[bytes, int, list[SignedTx]]:
+    ) -> Prepared:
         """Run the rules (raising exactly what the embedded backend raises); encode the call.
 
         With ``copy=False`` the rules run on ``state`` itself, which a refused batch leaves
