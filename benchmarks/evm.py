@@ -27,11 +27,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eth_account import Account
-from tests.conformance.world import LEDGER_ID, World, build_world
+from tests.conformance.world import LEDGER_ID, World, alice_to_bob, build_world
 
 from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
 from carbonledger.adapters.evm.anvil import Anvil
-from carbonledger.core.tx import SignedTx, build_tx, utc_now
+from carbonledger.core.tx import utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.services.tokens import issue_rec, retire, transfer
 
@@ -71,27 +71,7 @@ def measure_gas(w: World) -> dict[str, int]:
     retire(ledger, w.alice, tid, amount=10, beneficiary="Acme Corp", reason="Scope 2 2023")
     gas["retire"] = _gas(ledger)
     # Ten transfers in one atomic batch (one EVM transaction): gas per transfer.
-    nonce = ledger.state().next_nonce(w.alice.address)
-    batch = [
-        build_tx(
-            w.alice,
-            tx_type="transfer_token",
-            ledger_id=LEDGER_ID,
-            nonce=nonce + i,
-            created=utc_now(),
-            items=[
-                {
-                    "kind": "token_transfer",
-                    "id": f"b{i}",
-                    "token": tid,
-                    "from": w.alice.address,
-                    "to": w.bob.address,
-                    "amount": 1,
-                }
-            ],
-        )
-        for i in range(10)
-    ]
+    batch = alice_to_bob(w, tid, 10, "b")
     ledger.submit(batch)
     gas["transfer (10 per batch)"] = _gas(ledger) // 10
     return gas
@@ -143,30 +123,6 @@ def _rate_token(ledger: EvmLedger, w: World, token_id: str) -> str:
     ).token
 
 
-def _transfers(w: World, ledger: EvmLedger, tid: str, n: int, prefix: str) -> list[SignedTx]:
-    nonce = ledger.state().next_nonce(w.alice.address)
-    return [
-        build_tx(
-            w.alice,
-            tx_type="transfer_token",
-            ledger_id=LEDGER_ID,
-            nonce=nonce + i,
-            created=utc_now(),
-            items=[
-                {
-                    "kind": "token_transfer",
-                    "id": f"{prefix}{i}",
-                    "token": tid,
-                    "from": w.alice.address,
-                    "to": w.bob.address,
-                    "amount": 1,
-                }
-            ],
-        )
-        for i in range(n)
-    ]
-
-
 def raw_contract_rate(w: World, n: int, batch: int, tag: str = "") -> float:
     """The fairer baseline: anvil's rate for the adapter's own contract transactions
     (the same token transfers, checked, encoded and signed beforehand), sent raw in
@@ -174,7 +130,7 @@ def raw_contract_rate(w: World, n: int, batch: int, tag: str = "") -> float:
     ledger = w.ledger
     assert isinstance(ledger, EvmLedger)
     tid = _rate_token(ledger, w, f"rec-raw{tag}")
-    txs = _transfers(w, ledger, tid, n, f"r{tag}-")
+    txs = alice_to_bob(w, tid, n, f"r{tag}-")
     sender = ledger._sender
     assert sender is not None
     state = ledger.state()
@@ -200,7 +156,7 @@ def adapter_rate(w: World, n: int, batch: int, tag: str = "") -> float:
     assert isinstance(ledger, EvmLedger)
     tid = _rate_token(ledger, w, f"rec-rate{tag}")
     bob = w.bob.address
-    txs = _transfers(w, ledger, tid, n, f"x{tag}-")
+    txs = alice_to_bob(w, tid, n, f"x{tag}-")
     # Time spent waiting on the node (JSON-RPC round trips) vs in the adapter's Python.
     waited = [0.0]
     post = ledger.rpc._post

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,15 @@ def admin() -> PrivateKey:
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
     return tmp_path / "ledger.db"
+
+
+@pytest.fixture(scope="session")
+def anvil_url() -> Iterator[str]:
+    """One anvil for the session (each test deploys its own contracts on it)."""
+    from tests.conformance.test_evm import _need_evm
+
+    node = _need_evm().Anvil()
+    try:
+        yield node.url
+    finally:
+        node.stop()

@@ -14,22 +14,13 @@ from typing import Any
 
 import pytest
 
-from carbonledger.core.tx import SignedTx, build_tx, utc_now
+from carbonledger.core.tx import SignedTx
 from carbonledger.errors import CarbonLedgerError
 from tests.conformance.suite import _rec
-from tests.conformance.test_evm import _evm_world, _need_evm
-from tests.conformance.world import LEDGER_ID, World
+from tests.conformance.test_evm import _evm_world
+from tests.conformance.world import World, alice_to_bob
 
 CHUNK = 20
-
-
-@pytest.fixture(scope="module")
-def anvil_url() -> Iterator[str]:
-    node = _need_evm().Anvil()
-    try:
-        yield node.url
-    finally:
-        node.stop()
 
 
 @pytest.fixture
@@ -42,29 +33,7 @@ def w(anvil_url: str, tmp_path: Path) -> Iterator[World]:
 
 def _transfers(w: World, n: int) -> list[list[SignedTx]]:
     """``n`` one-transfer batches of 1 MWh from alice to bob, consecutive nonces."""
-    nonce = w.ledger.state().next_nonce(w.alice.address)
-    return [
-        [
-            build_tx(
-                w.alice,
-                tx_type="transfer_token",
-                ledger_id=LEDGER_ID,
-                nonce=nonce + i,
-                created=utc_now(),
-                items=[
-                    {
-                        "kind": "token_transfer",
-                        "id": f"t{nonce + i}",
-                        "token": "rec-many",
-                        "from": w.alice.address,
-                        "to": w.bob.address,
-                        "amount": 1,
-                    }
-                ],
-            )
-        ]
-        for i in range(n)
-    ]
+    return [[t] for t in alice_to_bob(w, "rec-many", n, "t")]
 
 
 def _bob(w: World) -> int:

@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
 from carbonledger.services.tokens import transfer
 from tests.conformance.suite import _rec
-from tests.conformance.test_evm import _need_evm
 from tests.conformance.world import LEDGER_ID, World, build_world
-
-
-@pytest.fixture(scope="module")
-def anvil_url() -> Iterator[str]:
-    node = _need_evm().Anvil()
-    try:
-        yield node.url
-    finally:
-        node.stop()
 
 
 def _world(anvil_url: str, path: Path) -> World:

@@ -36,14 +36,6 @@ def _need_evm() -> Any:
     return anvil
 
 
-@pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
-    anvil = _need_evm()
-    node = anvil.Anvil()
-    yield node.url
-    node.stop()
-
-
 class TestEvmLedger(LedgerConformance):
     @pytest.fixture
     def backend(self, anvil_url: str) -> Backend:

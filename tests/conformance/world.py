@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from carbonledger.core.domain import Organisation, Site
-from carbonledger.core.tx import build_tx, utc_now
+from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
@@ -108,3 +108,29 @@ def build_world(backend: Backend, path: Path) -> World:
     grant(ledger, store, admin, "acme", alice.address, role="member")
     grant(ledger, store, admin, "globex", bob.address, role="member")
     return world
+
+
+def alice_to_bob(w: World, token: str, n: int, prefix: str) -> list[SignedTx]:
+    """``n`` transactions, each a transfer of 1 of ``token`` from alice to bob, with
+    consecutive nonces from alice's next one (item ids ``prefix`` + a counter)."""
+    nonce = w.ledger.state().next_nonce(w.alice.address)
+    return [
+        build_tx(
+            w.alice,
+            tx_type="transfer_token",
+            ledger_id=LEDGER_ID,
+            nonce=nonce + i,
+            created=utc_now(),
+            items=[
+                {
+                    "kind": "token_transfer",
+                    "id": f"{prefix}{i}",
+                    "token": token,
+                    "from": w.alice.address,
+                    "to": w.bob.address,
+                    "amount": 1,
+                }
+            ],
+        )
+        for i in range(n)
+    ]
