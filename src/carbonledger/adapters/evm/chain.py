@@ -1,0 +1,164 @@
+"""The operator's side of a JSON-RPC chain: the compiled contracts, EVM transactions
+signed and sent here, mining (on anvil) and receipts, and deploying a ledger.
+
+web3.py's per-call defaults (a few requests and a receipt poll per transaction)
+cap a client at under ten transactions a second; :class:`_Sender` signs EIP-1559
+transactions locally with a nonce kept here, so a batch goes out in one request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import rlp  # ships no type hints: see the mypy overrides in pyproject.toml
+from eth_abi.abi import encode as abi_encode
+
+from carbonledger.adapters.evm.rpc import Rpc, RpcError
+from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
+from carbonledger.errors import Conflict, InvalidInput
+
+__all__ = ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy"]
+
+
+def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
+    """The committed ABI and bytecode of a contract (built by contracts/build.js)."""
+    text = resources.files(__package__).joinpath(f"artifacts/{name}.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+class _Sender:
+    """Signs and sends EVM transactions from one operator key, managing its nonce locally."""
+
+    def __init__(self, rpc: Rpc, key: PrivateKey) -> None:
+        self.rpc = rpc
+        self._key = key
+        self.address = key.address
+        chain, nonce, price = rpc.batch(
+            [
+                ("eth_chainId", []),
+                ("eth_getTransactionCount", [key.address, "pending"]),
+                ("eth_gasPrice", []),
+            ]
+        )
+        self.chain_id = int(chain, 16)
+        self.nonce = int(nonce, 16)
+        self.fee = max(int(price, 16) * 2, 2_000_000_000)
+
+    def sign(self, to: str | None, data: bytes, gas: int) -> tuple[str, str]:
+        """An EIP-1559 transaction, RLP-encoded and signed here (no per-call validation layers)."""
+        fields = [
+            self.chain_id,
+            self.nonce,
+            1_000_000_000,  # max priority fee
+            self.fee,
+            gas,
+            bytes.fromhex(to[2:]) if to is not None else b"",
+            0,
+            data,
+            [],
+        ]
+        digest = keccak256(b"\x02" + rlp.encode(fields))
+        sig = self._key.sign_digest(digest)
+        v, r, s = sig[64] - 27, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
+        raw = b"\x02" + rlp.encode([*fields, v, r, s])
+        self.nonce += 1
+        return "0x" + raw.hex(), "0x" + keccak256(raw).hex()
+
+
+def _is_anvil(rpc: Rpc) -> bool:
+    try:
+        return "anvil" in str(rpc.call("web3_clientVersion")).lower()
+    except RpcError:
+        return False
+
+
+def _mine_and_wait(
+    rpc: Rpc,
+    hashes: Sequence[str],
+    mine: bool,
+    timestamp: int | None = None,
+    timeout: float = 120.0,
+) -> list[dict[str, Any] | None]:
+    """The receipts of ``hashes`` (mining a block first if ``mine``); None for those not
+    mined within ``timeout`` seconds."""
+    if mine:
+        rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
+    deadline = time.monotonic() + timeout
+    while True:
+        receipts: list[dict[str, Any] | None] = rpc.batch(
+            [("eth_getTransactionReceipt", [h]) for h in hashes]
+        )
+        if all(r is not None for r in receipts) or time.monotonic() > deadline:
+            return receipts
+        time.sleep(0.05)
+
+
+def _create_address(sender: str, nonce: int) -> str:
+    """The address of the contract that ``sender`` creates with its transaction ``nonce``."""
+    return checksum_address(
+        "0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+    )
+
+
+#: On chains the operator does not mine: how long (ms) before its block a governance
+#: transaction's ledger time may be (the Governor's ``timeSkewMs``).
+DEFAULT_TIME_SKEW_MS = 60_000
+
+
+def deploy(
+    rpc: Rpc,
+    operator: PrivateKey,
+    ledger_id: str,
+    *,
+    mine: bool | None = None,
+    time_skew_ms: int | None = None,
+) -> dict[str, Any]:
+    """Deploy ``CarbonLedger`` for ``ledger_id`` with ``operator`` as operator and admin.
+
+    Its ``Governor`` (the DAO's rules) is deployed just before it, for the address the
+    ledger will have, and the ledger checks the link when it is created. On anvil the
+    operator is funded first. ``time_skew_ms`` bounds how far the ledger time of a
+    governance transaction may lag its block: 0 when the operator mines (anvil),
+    else ``DEFAULT_TIME_SKEW_MS``. Returns ``{address, governor, block, chain_id,
+    time_skew_ms}``.
+    """
+    anvil = _is_anvil(rpc)
+    if mine is None:
+        mine = anvil
+    if time_skew_ms is None:
+        time_skew_ms = 0 if mine else DEFAULT_TIME_SKEW_MS
+    if not 0 <= time_skew_ms <= 3_600_000:
+        raise InvalidInput(f"time skew must be 0-3,600,000 ms, got {time_skew_ms}")
+    if anvil:
+        rpc.call("anvil_setBalance", operator.address, hex(10**24))
+    sender = _Sender(rpc, operator)
+    ledger_at = _create_address(sender.address, sender.nonce + 1)
+    gov_code = bytes.fromhex(artifact("Governor")["bytecode"][2:])
+    gov_args = abi_encode(["address", "uint256"], [ledger_at, time_skew_ms])
+    sent = [sender.sign(None, gov_code + gov_args, 12_000_000)]
+    governor = _create_address(sender.address, sender.nonce - 1)
+    args = abi_encode(["string", "address", "address"], [ledger_id, operator.address, governor])
+    code = bytes.fromhex(artifact()["bytecode"][2:])
+    sent.append(sender.sign(None, code + args, 8_000_000))
+    for raw, _ in sent:
+        rpc.call("eth_sendRawTransaction", raw)
+    receipts = _mine_and_wait(rpc, [h for _, h in sent], mine)
+    for (_, tx_hash), got, name in zip(sent, receipts, ("Governor", "CarbonLedger"), strict=True):
+        if got is None:
+            raise Conflict(f"deploying {name}: transaction {tx_hash} was not mined within 120 s")
+        if int(got["status"], 16) != 1:
+            raise Conflict(f"deploying {name} failed (transaction {tx_hash})")
+    receipt = receipts[1]
+    assert receipt is not None
+    return {
+        "address": checksum_address(receipt["contractAddress"]),
+        "governor": governor,
+        "block": int(receipt["blockNumber"], 16),
+        "chain_id": sender.chain_id,
+        "time_skew_ms": time_skew_ms,
+    }
