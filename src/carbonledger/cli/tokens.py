@@ -15,6 +15,7 @@ from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
 from carbonledger.cli.ids import known_org, known_site, token_id
+from carbonledger.cli.tables import count
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
 from carbonledger.errors import InvalidInput
@@ -405,11 +406,11 @@ def report_net(
     console.print(f"{org} {year}: {net.to_dict()['formula']}")
     console.print(
         f"  audited emissions  {net.audited_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['audited'])} tokens)"
+        f" ({count(len(net.counted['audited']), 'token')})"
     )
     console.print(
         f"  offsets retired    {net.offsets_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['offsets'])} retirements)"
+        f" ({count(len(net.counted['offsets']), 'retirement')})"
     )
     console.print(f"  net emissions      {net.net_kg / 1000:,.3f} t CO2e")
     if net.rec_displacement_kg is not None:
@@ -418,7 +419,8 @@ def report_net(
             " (location - market Scope 2; not subtracted)"
         )
     for e in net.excluded:
-        console.print(f"  not counted: {e}")
+        what = f"token {e['token']}" if "token" in e else f"retirement {e.get('retirement')}"
+        console.print(f"  not counted: {what}: {e['reason']}")
 
 
 @report_app.command("marginal")
