@@ -51,7 +51,11 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api.deps": ["actor", "context"],
     "carbonledger.api.opentaps": ["router"],
-    "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
+    "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
+    "carbonledger.api.problems": [
+        "API_PREFIX", "OPENTAPS_PREFIX", "STATUS", "allowed_methods", "api_routes",
+        "declared_query", "install_handlers", "problem",
+    ],
     "carbonledger.api.routes_core": ["router"],
     "carbonledger.api.routes_records": ["router"],
     "carbonledger.cli": ["app", "main"],
@@ -106,6 +110,7 @@ PUBLIC: dict[str, list[str]] = {
         "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
         "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.apportion": ["largest_remainder"],
     "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
