@@ -81,7 +81,8 @@ PUBLIC: dict[str, list[str]] = {
         "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
         "merge_trace", "recompute",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.blobs": ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
         "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
