@@ -192,7 +192,7 @@ _LOCS = [
     Location(country="GB"),
     Location(country="DE"),
     Location(zip="00019"),
-    Location(zip="99999", state="TX"),
+    Location(state="TX"),
 ]
 _GAS = ["therm", "kWh", "m3", "ccf", "mcf", "t", "lb", "MMBtu"]
 
