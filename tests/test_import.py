@@ -288,8 +288,9 @@ def test_uk_site_uses_defra(env: Env) -> None:
     env.run(f"{HEAD}\nuk,E1,2024-03-01,2024-03-31,1000,kWh")
     trace = env.trace("E1")
     assert (trace["factor"]["dataset"], trace["factor"]["edition"]) == ("DEFRA", "defra2024")
-    assert "defra2024 (DEFRA): electricity factor for GB, data year 2024" in (
-        trace["resolution"]["steps"]
+    assert (
+        "defra2024 (DEFRA): electricity factor for GB, data year 2024"
+        in (trace["resolution"]["steps"])
     )
     value = _factor_csv("defra2024_extract.csv", "electricity", "kg/kWh")  # 0.20705
     assert env.record("E1")["kg_co2e"] == str(_q(1000 * value))

@@ -85,7 +85,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.periods": ["PeriodShare", "split_period"],
     "carbonledger.core.travel": [
         "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
-        "plan_flight", "scope_of",
+        "plan_flight", "scope_of", "with_basis",
     ],
     "carbonledger.core.canonical": ["canonical", "loads"],
     "carbonledger.core.commitments": ["detail_commitment"],
@@ -261,6 +261,7 @@ PUBLIC: dict[str, list[str]] = {
         "OLE2_MAGIC", "XLSX_MAGIC", "cell_decimal", "cell_text", "read_sheet", "sheet_names",
     ],
     "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
+    "carbonledger.services.travel": ["FlightResult", "flight"],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
         "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",

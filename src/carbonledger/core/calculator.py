@@ -272,6 +272,10 @@ def calculate(amount: Decimal, unit: str, resolution: Resolution) -> Calculation
         raise InvalidInput(f"amount must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
         raise InvalidInput(f"amount must be finite and below 1e30, got {amount}")
+    if amount < 0:
+        # An activity is never negative; credits (certificates, offsets) are their
+        # own explicit transactions, so a negative amount here is a mistake.
+        raise InvalidInput(f"amount must not be negative, got {amount}")
     try:
         kg_co2e = _round(amount, plan.k_co2e)
         kg_co2 = None if plan.k_co2 is None else _round(amount, plan.k_co2)

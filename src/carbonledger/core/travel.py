@@ -12,10 +12,11 @@ Hub prescribes none).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from carbonledger.errors import InvalidInput
+from carbonledger.core.factors import Resolution
+from carbonledger.errors import FactorNotFound, InvalidInput
 
 __all__ = [
     "CABINS",
@@ -26,6 +27,7 @@ __all__ = [
     "great_circle_km",
     "plan_flight",
     "scope_of",
+    "with_basis",
 ]
 
 #: DEFRA's uplift of great-circle distances for indirect routes and delays.
@@ -135,4 +137,26 @@ def plan_flight(
         f"flight_{haul}_{cabin}",
         cabin,
         tuple(steps),
+    )
+
+
+def with_basis(resolution: Resolution, basis: str) -> Resolution:
+    """The same resolution narrowed to the factors of one ``basis`` (``"without RF"``).
+
+    DEFRA publishes each flight factor with and without radiative forcing; both
+    are resolved together and reported side by side.
+    """
+    pairs = [(resolution.co2e, resolution.co2), *resolution.variants]
+    chosen = [p for p in pairs if p[0].basis == basis]
+    if not chosen:
+        offered = sorted({p[0].basis for p in pairs})
+        raise FactorNotFound(f"no {resolution.activity} factor {basis!r}; offered: {offered}")
+    (co2e, co2), *rest = chosen
+    return replace(
+        resolution,
+        co2e=co2e,
+        co2=co2,
+        variants=tuple(rest),
+        steps=(*resolution.steps, f"factor {basis}"),
+        _plans={},
     )
