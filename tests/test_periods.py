@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carbonledger.core.periods import split_period
+from carbonledger.core.periods import split_amount, split_period
 from carbonledger.errors import InvalidInput
 
 
@@ -45,3 +45,19 @@ def test_shares_cover_the_period_once(start: date, length: int, by: str) -> None
     assert shares[0].start == start
     assert shares[-1].end == end
     assert all(b.start == a.end + timedelta(days=1) for a, b in itertools.pairwise(shares))
+
+
+@given(
+    start=st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1)),
+    length=st.integers(min_value=0, max_value=800),
+    micro=st.integers(min_value=0, max_value=10**15),
+)
+def test_split_amount_conserves_the_total(start: date, length: int, micro: int) -> None:
+    amount = Decimal(micro) / 1_000_000
+    shares = split_period(start, start + timedelta(days=length), by="month")
+    parts = split_amount(amount, shares)
+    assert sum(parts) == amount
+    assert all(
+        abs(p - s.part(amount)) <= Decimal("0.000001") * len(shares)
+        for p, s in zip(parts, shares, strict=True)
+    )

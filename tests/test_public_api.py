@@ -82,7 +82,7 @@ PUBLIC: dict[str, list[str]] = {
         "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
         "recompute",
     ],
-    "carbonledger.core.periods": ["PeriodShare", "split_period"],
+    "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
     "carbonledger.core.travel": [
         "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
         "plan_flight", "scope_of", "with_basis",

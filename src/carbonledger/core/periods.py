@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from carbonledger.errors import InvalidInput
 
-__all__ = ["PeriodShare", "split_period"]
+__all__ = ["PeriodShare", "split_amount", "split_period"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +57,17 @@ def split_period(start: date, end: date, by: str = "year") -> list[PeriodShare]:
         out.append(PeriodShare(key, cursor, stop, (stop - cursor).days + 1, total))
         cursor = stop + timedelta(days=1)
     return out
+
+
+def split_amount(
+    amount: Decimal, shares: list[PeriodShare], quantum: Decimal = Decimal("0.000001")
+) -> list[Decimal]:
+    """``amount`` split over ``shares`` by days, each part rounded to ``quantum``.
+
+    The last part takes what rounding left over, so the parts always sum to
+    ``amount`` exactly (when ``amount`` is a multiple of ``quantum``).
+    """
+    if not shares:
+        return []
+    parts = [s.part(amount).quantize(quantum, rounding=ROUND_HALF_EVEN) for s in shares[:-1]]
+    return [*parts, amount - sum(parts, Decimal(0))]
