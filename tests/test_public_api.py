@@ -78,8 +78,14 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.users": ["register"],
     "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
     "carbonledger.core.calculator": [
-        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
-        "merge_trace", "recompute",
+        "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
+        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
+        "recompute",
+    ],
+    "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
+    "carbonledger.core.travel": [
+        "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
+        "plan_flight", "scope_of", "with_basis",
     ],
     "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
     "carbonledger.core.blobs": ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"],
@@ -246,8 +252,17 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.factors.ember": ["load_ember_json"],
     "carbonledger.factors.formats": ["FORMATS", "LoadedFile", "read_file"],
     "carbonledger.factors.resolver": [
-        "ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve",
+        "ACTIVITY_ALIASES", "by_country", "make_result", "normalise_activity", "pairs_for",
+        "pick_edition", "pick_year", "resolve",
     ],
+    "carbonledger.factors.airports": ["airport"],
+    "carbonledger.factors.epa_hub": ["HUB_SHEET", "STATIONARY", "extract_epa_hub"],
+    "carbonledger.factors.fuels": ["resolve_fuel"],
+    "carbonledger.factors.sheets": [
+        "OLE2_MAGIC", "XLSX_MAGIC", "cell_decimal", "cell_text", "read_sheet", "sheet_names",
+    ],
+    "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
+    "carbonledger.services.travel": ["FlightResult", "flight"],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
         "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
