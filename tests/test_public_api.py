@@ -67,6 +67,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
+    "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -111,6 +112,7 @@ PUBLIC: dict[str, list[str]] = {
         "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
         "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
@@ -299,7 +301,7 @@ PUBLIC: dict[str, list[str]] = {
         "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
-    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",

@@ -237,6 +237,10 @@ class SqliteLedger(LedgerLog):
             if value is not None:
                 sql.append(f"AND {column} = ?")
                 args.append(value)
+        if query.id_prefix is not None:
+            # A range on the indexed column rather than LIKE, whose wildcards a prefix may hold.
+            sql.append("AND rid >= ? AND rid < ?")
+            args += [query.id_prefix, query.id_prefix + "\U0010ffff"]
         if query.since is not None:
             sql.append("AND pend >= ?")
             args.append(query.since)
