@@ -101,8 +101,8 @@ PUBLIC: dict[str, list[str]] = {
         "VOTE_DECIMALS", "VOTE_SCALE", "format_votes", "parse_votes", "votes_decimal", "votes_for",
     ],
     "carbonledger.core.domain": [
-        "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
-        "overlap_error", "parse_amount", "parse_date", "record_id",
+        "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
+        "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
@@ -272,7 +272,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
-        "COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills",
+        "COLUMNS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines", "iter_bills",
+        "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",

@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from carbonledger.core.canonical import canonical
+from carbonledger.core.domain import check_quantity
 from carbonledger.core.factors import EmissionFactor, Resolution
 from carbonledger.core.units import dimension, factor_between, normalise_unit
 from carbonledger.errors import FactorNotFound, InvalidInput
@@ -209,6 +210,7 @@ def calculate(amount: Decimal, unit: str, resolution: Resolution) -> Calculation
         raise InvalidInput(f"amount must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
         raise InvalidInput(f"amount must be finite and below 1e30, got {amount}")
+    check_quantity(amount, plan.unit)  # the cap applies after conversion, whatever the unit
     try:
         kg_co2e = _round(amount, plan.k_co2e)
         kg_co2 = None if plan.k_co2 is None else _round(amount, plan.k_co2)
