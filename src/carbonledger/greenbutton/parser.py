@@ -62,6 +62,10 @@ _RESOURCES = frozenset(
 )
 _SUMMARIES = ("UsageSummary", "ElectricPowerUsageSummary")
 _INT = re.compile(r"[+-]?\d+")
+#: ESPI readings and costs are ``Int48``; a longer number is not a reading.
+_INT48 = 2**47
+#: ESPI ``UnitMultiplierKind``: the powers of ten a ReadingType may scale by.
+_MULTIPLIERS = frozenset({-12, -9, -6, -3, -2, -1, 0, 1, 2, 3, 6, 9, 12})
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
@@ -297,7 +301,7 @@ class _Builder:
         return ReadingType(
             raw.self_href,
             uom=self._int(el, "uom", where),
-            power_of_ten_multiplier=self._int(el, "powerOfTenMultiplier", where) or 0,
+            power_of_ten_multiplier=self._multiplier(el, where),
             accumulation_behaviour=self._int(el, "accumulationBehaviour", where),
             flow_direction=self._int(el, "flowDirection", where),
             interval_length=self._int(el, "intervalLength", where),
@@ -357,10 +361,10 @@ class _Builder:
             raise InvalidInput(f"{self.source}: {where}: timePeriod needs start and duration")
         if duration < 0:
             raise InvalidInput(f"{self.source}: {where}: duration {duration} is negative")
-        value = self._number(el, "value", where)
+        value = self._int48(el, "value", where)
         if value is None:
             raise InvalidInput(f"{self.source}: {where}: value is missing")
-        cost = self._number(el, "cost", where)
+        cost = self._int48(el, "cost", where)
         quality = tuple(
             q
             for rq in el.findall(_E + "ReadingQuality")
@@ -383,7 +387,7 @@ class _Builder:
             duration = self._time(period, "duration", where)
 
         def money(name: str) -> Decimal | None:
-            value = self._number(el, name, where)
+            value = self._int48(el, name, where)
             return None if value is None else value.scaleb(-5)
 
         return UsageSummary(
@@ -406,10 +410,10 @@ class _Builder:
         sub = el.find(_E + name)
         if sub is None:
             return None
-        value = self._number(sub, "value", f"{where}, {name}")
+        value = self._int48(sub, "value", f"{where}, {name}")
         if value is None:
             return None
-        scale = self._int(sub, "powerOfTenMultiplier", where) or 0
+        scale = self._multiplier(sub, where)
         return SummaryMeasurement(
             value.scaleb(scale),
             self._int(sub, "uom", where),
@@ -426,6 +430,27 @@ class _Builder:
         if not _INT.fullmatch(text):
             raise InvalidInput(f"{self.source}: {where}: {_leaf(path)} {text!r} is not an integer")
         return int(text)
+
+    def _multiplier(self, el: Element, where: str) -> int:
+        scale = self._int(el, "powerOfTenMultiplier", where) or 0
+        if scale not in _MULTIPLIERS:
+            raise InvalidInput(
+                f"{self.source}: {where}: powerOfTenMultiplier {scale} is not an ESPI"
+                f" multiplier (one of {', '.join(map(str, sorted(_MULTIPLIERS)))})"
+            )
+        return scale
+
+    def _int48(self, el: Element, name: str, where: str) -> Decimal | None:
+        """A reading's value or cost: a number within ESPI's Int48 range."""
+        value = self._number(el, name, where)
+        if value is not None and abs(value) >= _INT48:
+            text = _text(el, name) or ""
+            shown = text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
+            raise InvalidInput(
+                f"{self.source}: {where}: {name} {shown} is out of range"
+                f" (ESPI values are 48-bit integers, below {_INT48:,})"
+            )
+        return value
 
     def _time(self, el: Element, name: str, where: str) -> int | None:
         text = _text(el, name)
