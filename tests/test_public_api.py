@@ -61,8 +61,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "AsOption", "HomeOption", "console", "err", "home_of", "open_ledger", "passphrase",
-        "print_json", "unlock",
+        "DEBUG_ENV", "AsOption", "HomeOption", "console", "describe_failure", "err", "home_of",
+        "open_ledger", "passphrase", "print_json", "unlock",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
