@@ -258,9 +258,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
         "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
-        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary", "ReadingType",
-        "Summary", "SummaryMeasurement", "UsagePoint", "UsagePointSummary", "UsageSummary",
-        "dst_rule_instant",
+        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
+        "ReadingColumns", "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint",
+        "UsagePointSummary", "UsageSummary", "dst_rule_instant",
     ],
     "carbonledger.greenbutton.parser": [
         "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",

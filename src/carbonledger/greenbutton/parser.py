@@ -17,11 +17,13 @@ candidate exists, that candidate is used and a note says so.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
@@ -31,9 +33,9 @@ from carbonledger.errors import InvalidInput
 from carbonledger.greenbutton.model import (
     GreenButtonDocument,
     IntervalBlock,
-    IntervalReading,
     LocalTimeParameters,
     MeterReading,
+    ReadingColumns,
     ReadingType,
     SummaryMeasurement,
     UsagePoint,
@@ -49,6 +51,7 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 _E = "{" + ESPI_NS + "}"
 _A = "{" + ATOM_NS + "}"
+_READING = _E + "IntervalReading"
 _RESOURCES = frozenset(
     {
         "UsagePoint",
@@ -70,17 +73,21 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
 def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> GreenButtonDocument:
-    """Parse a Green Button XML file; refuse it unread when over ``max_bytes``."""
+    """Parse a Green Button XML file; refuse it unread when over ``max_bytes``.
+
+    The file is read as a stream: each interval reading is taken into compact
+    columns as soon as it is parsed and its element dropped, so memory grows by
+    about 32 bytes a reading, not with the XML.
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
         if size > max_bytes:
             raise InvalidInput(f"{p}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
         with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+            return _parse(_Hashing(fh, max_bytes, str(p)), str(p))
     except OSError as exc:
         raise InvalidInput(f"{p}: cannot read: {exc.strerror or exc}") from exc
-    return parse_bytes(data, source=str(p), max_bytes=max_bytes)
 
 
 def parse_bytes(
@@ -91,15 +98,52 @@ def parse_bytes(
         raise InvalidInput(
             f"{source}: {len(data):,} bytes is over the limit of {max_bytes:,} bytes"
         )
-    root = _load(data, source)
-    resources = list(_resources(root, source))
-    doc = _Builder(source, resources).build()
-    return replace(doc, sha256=hashlib.sha256(data).hexdigest())
+    return _parse(_Hashing(io.BytesIO(data), max_bytes, source), source)
 
 
-def _load(data: bytes, source: str) -> Element:
+class _Hashing:
+    """A binary stream read once, hashed as it goes and refused past ``max_bytes``."""
+
+    def __init__(self, fh: BinaryIO, max_bytes: int, source: str) -> None:
+        self._fh, self._max, self._source = fh, max_bytes, source
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._fh.read(n if n > 0 else 1 << 16)
+        self.size += len(chunk)
+        if self.size > self._max:  # the file grew after it was measured
+            raise InvalidInput(f"{self._source}: over the limit of {self._max:,} bytes")
+        self.sha256.update(chunk)
+        return chunk
+
+
+def _parse(stream: _Hashing, source: str) -> GreenButtonDocument:
+    builder = _Builder(source, [])
+    root = _load(stream, source, builder)
+    builder.raws = list(_resources(root, source))
+    doc = builder.build()
+    return replace(doc, sha256=stream.sha256.hexdigest())
+
+
+def _load(stream: _Hashing, source: str, builder: _Builder) -> Element:
+    """The document's tree without its interval readings, which go to ``builder.columns``.
+
+    Parsed incrementally (defusedxml's ``iterparse``, DTDs forbidden, so entity
+    expansion and external entities are refused before anything is expanded).
+    """
+    stack: list[Element] = []
+    root: Element | None = None
     try:
-        root: Element = DefusedET.fromstring(data, forbid_dtd=True)
+        for event, elem in DefusedET.iterparse(stream, events=("start", "end"), forbid_dtd=True):
+            if event == "start":
+                stack.append(elem)
+                continue
+            stack.pop()
+            root = elem
+            if elem.tag == _READING and stack:
+                builder.take_reading(elem, stack)
+                del stack[-1][-1]  # the element just ended is its parent's last child
     except defusedxml.DefusedXmlException as exc:
         raise InvalidInput(
             f"{source}: XML entities/DTD are not allowed ({type(exc).__name__})"
@@ -110,6 +154,8 @@ def _load(data: bytes, source: str) -> Element:
         raise InvalidInput(
             f"{source}: malformed XML at line {line}, column {column}: {reason}"
         ) from exc
+    if root is None:
+        raise InvalidInput(f"{source}: malformed XML at line 1, column 0: no element found")
     return root
 
 
@@ -195,6 +241,28 @@ class _Builder:
     raws: list[_Raw]
     notes: list[str] = field(default_factory=list)
     fractional: list[str] = field(default_factory=list)
+    #: readings taken while streaming, by the id of their IntervalBlock element
+    columns: dict[int, ReadingColumns] = field(default_factory=dict)
+
+    def take_reading(self, el: Element, stack: list[Element]) -> None:
+        """Read an IntervalReading element into its block's columns (``stack``: its ancestors)."""
+        block = stack[-1]
+        cols = self.columns.get(id(block))
+        if cols is None:
+            cols = self.columns[id(block)] = ReadingColumns()
+        entry = next((e for e in reversed(stack) if e.tag == _A + "entry"), None)
+        href = None
+        if entry is not None:
+            href = next(
+                (
+                    _norm(k.get("href"))
+                    for k in entry.findall(_A + "link")
+                    if k.get("rel") == "self"
+                ),
+                None,
+            )
+        where = f"IntervalBlock {href or ''}".rstrip() + f", IntervalReading {len(cols) + 1}"
+        self._reading(el, cols, where)
 
     def build(self) -> GreenButtonDocument:
         by: dict[str, list[_Raw]] = {}
@@ -345,13 +413,10 @@ class _Builder:
         if interval is not None:
             start = self._time(interval, "start", where)
             duration = self._time(interval, "duration", where)
-        readings = tuple(
-            self._reading(el, scale, f"{where}, IntervalReading {n}")
-            for n, el in enumerate(raw.elem.findall(_E + "IntervalReading"), 1)
-        )
-        return IntervalBlock(raw.self_href, start, duration, readings)
+        cols = self.columns.get(id(raw.elem), ReadingColumns())
+        return IntervalBlock(raw.self_href, start, duration, cols.with_scale(scale))
 
-    def _reading(self, el: Element, scale: int, where: str) -> IntervalReading:
+    def _reading(self, el: Element, cols: ReadingColumns, where: str) -> None:
         period = el.find(_E + "timePeriod")
         if period is None:
             raise InvalidInput(f"{self.source}: {where}: timePeriod is missing")
@@ -370,13 +435,7 @@ class _Builder:
             for rq in el.findall(_E + "ReadingQuality")
             if (q := self._int(rq, "quality", where)) is not None
         )
-        return IntervalReading(
-            start,
-            duration,
-            value.scaleb(scale),
-            None if cost is None else cost.scaleb(-5),
-            quality,
-        )
+        cols.append(start, duration, value, cost, quality)
 
     def _summary(self, raw: _Raw) -> UsageSummary:
         el, where = raw.elem, f"{raw.name} {raw.self_href or ''}".rstrip()
