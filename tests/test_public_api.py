@@ -61,8 +61,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "AsOption", "HomeOption", "console", "err", "home_of", "open_ledger", "passphrase",
-        "print_json", "unlock",
+        "DEBUG_ENV", "AsOption", "HomeOption", "console", "describe_failure", "err", "home_of",
+        "open_ledger", "passphrase", "print_json", "unlock",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
@@ -109,8 +109,8 @@ PUBLIC: dict[str, list[str]] = {
         "VOTE_DECIMALS", "VOTE_SCALE", "format_votes", "parse_votes", "votes_decimal", "votes_for",
     ],
     "carbonledger.core.domain": [
-        "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
-        "overlap_error", "parse_amount", "parse_date", "record_id",
+        "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
+        "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
     "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
@@ -276,9 +276,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
         "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
-        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary", "ReadingType",
-        "Summary", "SummaryMeasurement", "UsagePoint", "UsagePointSummary", "UsageSummary",
-        "dst_rule_instant",
+        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
+        "ReadingColumns", "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint",
+        "UsagePointSummary", "UsageSummary", "dst_rule_instant",
     ],
     "carbonledger.greenbutton.parser": [
         "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",
@@ -290,7 +290,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
-        "COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills",
+        "COLUMNS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines", "iter_bills",
+        "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",

@@ -26,7 +26,7 @@ from carbonledger.core.domain import Bill, parse_date
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.bills_csv import iter_bills
+from carbonledger.services.bills_csv import count_lines, iter_bills
 from carbonledger.services.importer import import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
@@ -67,8 +67,7 @@ def bills_import(
 
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
-            lines = sum(1 for _ in fh) - 1
-            fh.seek(0)
+            lines = count_lines(file) - 1
             if workers < 0:
                 workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
             with Progress(console=err, transient=True, disable=json) as bar:
