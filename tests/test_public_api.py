@@ -262,6 +262,15 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
     "carbonledger.services.travel": ["FlightResult", "flight"],
+    "carbonledger.services.marginal": [
+        "AVERT_FILE", "avert_series", "marginal_report", "non_baseload", "site_subregion",
+    ],
+    "carbonledger.services.record_values": ["record_kg"],
+    "carbonledger.core.tokens.marginal_sources": [
+        "AVERT_REGION", "AVERT_UTC_OFFSET", "G_PER_KWH_PER_LB_PER_KWH", "G_PER_KWH_PER_LB_PER_MWH",
+        "Coverage", "cascade_rates", "parse_avert_csv",
+    ],
+    "carbonledger.cli.reports": [],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
         "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
