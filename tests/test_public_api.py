@@ -56,7 +56,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api.routes_records": ["router"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
-    "carbonledger.cli.bills": ["register"],
+    "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
@@ -271,6 +271,10 @@ PUBLIC: dict[str, list[str]] = {
         "Coverage", "cascade_rates", "parse_avert_csv",
     ],
     "carbonledger.cli.reports": [],
+    "carbonledger.cli.travel": ["register", "travel_app"],
+    "carbonledger.services.travel_import": [
+        "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",
+    ],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
         "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
