@@ -271,6 +271,10 @@ PUBLIC: dict[str, list[str]] = {
         "Coverage", "cascade_rates", "parse_avert_csv",
     ],
     "carbonledger.cli.reports": [],
+    "carbonledger.core.inventory": [
+        "CATEGORIES", "Figure", "Inventory", "InventoryLine", "build_inventory",
+    ],
+    "carbonledger.services.inventory": ["inventory_csv", "inventory_html", "inventory_report"],
     "carbonledger.cli.travel": ["register", "travel_app"],
     "carbonledger.services.travel_import": [
         "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",

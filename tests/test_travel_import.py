@@ -96,3 +96,74 @@ def test_route_is_sealed_not_public(run: Run, tmp_path: Path) -> None:  # noqa: 
     assert "5982.799" not in dump  # the passenger-km is sealed
     assert "LHR" not in dump  # so is the route
     assert "JFK" not in dump
+
+
+def _inventory(cmd: Run, fmt: str = "json") -> str:
+    return str(
+        cmd(
+            "report",
+            "inventory",
+            "--org",
+            "acme",
+            "--year",
+            "2023",
+            "--format",
+            fmt,
+            "--as",
+            "acme/alice",
+        ).stdout
+    )
+
+
+def test_inventory_report_scopes_totals_and_sources(run: Run, tmp_path: Path) -> None:  # noqa: F811
+    trips = tmp_path / "trips.csv"
+    trips.write_text(HEAD + GOOD)
+    _import(run, trips)
+    gas = tmp_path / "gas.csv"
+    # 100 therms at the Chicago site (US): EPA Hub 2023, 10 MMBtu x 53.1145 = 531.145 kg
+    gas.write_text("site,account,start,end,amount,unit,activity\n"
+                   "acme-chi,G-1,2023-02-01,2023-02-28,100,therm,natural_gas\n")  # fmt: skip
+    run("bills", "import", str(gas), "--as", "acme/alice")
+    inv = json.loads(_inventory(run))
+    figs = inv["figures"]
+    assert Decimal(figs["scope1"]["kg_co2e"]) == Decimal("531.145")
+    assert figs["scope1"]["factor_editions"] == ["epa-hub-2023"]
+    recs = _records(run)
+    travel = sum(Decimal(recs[t]["kg_co2e"]) for t in ("T1", "T2", "T3", "T4"))
+    assert Decimal(figs["scope3_cat6"]["kg_co2e"]) == travel
+    assert sorted(figs["scope3_cat6"]["records"]) == sorted(
+        recs[t]["id"] for t in ("T1", "T2", "T3", "T4")
+    )
+    assert Decimal(figs["scope3_cat4"]["kg_co2e"]) == Decimal(recs["T5"]["kg_co2e"])
+    scope2 = json.loads(
+        run(
+            "report",
+            "scope2",
+            "--org",
+            "acme",
+            "--year",
+            "2023",
+            "--format",
+            "json",
+            "--as",
+            "acme/alice",
+        ).stdout
+    )
+    assert figs["scope2_location"]["kg_co2e"] == scope2["totals"]["location_kg_co2e"]
+    assert figs["scope2_market"]["kg_co2e"] == scope2["totals"]["market_kg_co2e"]
+    s1, s2l, s2m = (
+        Decimal(figs[k]["kg_co2e"]) for k in ("scope1", "scope2_location", "scope2_market")
+    )
+    s3 = travel + Decimal(recs["T5"]["kg_co2e"])
+    assert Decimal(inv["totals"]["location_based_kg_co2e"]) == s1 + s2l + s3
+    assert Decimal(inv["totals"]["market_based_kg_co2e"]) == s1 + s2m + s3
+    assert "egrid2023r2" in figs["scope2_location"]["factor_editions"]
+    csv_out = _inventory(run, "csv").splitlines()
+    assert csv_out[0] == "figure,label,kg_co2e,records,factor_editions"
+    assert csv_out[-2].startswith("total_location_based,")
+    html = _inventory(run, "html")
+    assert "<svg" in html
+    assert 'data-label="Scope 1"' in html
+    res = run("report", "inventory", "--org", "acme", "--year", "2023", "--format", "xml",
+              "--as", "acme/alice", code=2)  # fmt: skip
+    assert "--format must be" in res.stderr

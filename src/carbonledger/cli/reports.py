@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from carbonledger.cli.common import print_json
+from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
 from carbonledger.cli.tokens import _date, report_app
 from carbonledger.errors import InvalidInput
 
@@ -66,3 +66,42 @@ def report_marginal(
             flat_g_per_kwh=flat,
         )
     )
+
+
+@report_app.command("inventory")
+def report_inventory(
+    org: str = typer.Option(..., help="Organisation id."),
+    year: int = typer.Option(..., help="Reporting year."),
+    fmt: str = typer.Option("table", "--format", help="table, csv, json or html."),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+) -> None:
+    """Scope 1, Scope 2 (both methods), Scope 3 by category and totals, with their sources."""
+    from rich.table import Table
+
+    from carbonledger.services.inventory import inventory_csv, inventory_html, inventory_report
+
+    if fmt not in ("table", "csv", "json", "html"):
+        raise InvalidInput(f"--format must be table, csv, json or html, got {fmt!r}")
+    ledger, key = open_ledger(home_of(home), acting)
+    inv = inventory_report(ledger, ledger.channels, key, org, year)
+    if fmt == "json":
+        print_json(inv.to_dict())
+    elif fmt == "csv":
+        typer.echo(inventory_csv(inv), nl=False)
+    elif fmt == "html":
+        typer.echo(inventory_html(inv), nl=False)
+    else:
+        table = Table("figure", "t CO2e", "records", "factor editions", title=f"{org} {year}")
+        for f in inv.figures.values():
+            table.add_row(
+                f.label,
+                f"{f.kg_co2e / 1000:,.3f}",
+                str(len(f.records)),
+                ", ".join(sorted(f.editions)),
+            )
+        table.add_row(
+            "Total (Scope 2 location-based)", f"{inv.total_location_kg / 1000:,.3f}", "", ""
+        )
+        table.add_row("Total (Scope 2 market-based)", f"{inv.total_market_kg / 1000:,.3f}", "", "")
+        console.print(table)
