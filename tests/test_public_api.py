@@ -56,7 +56,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api.routes_records": ["router"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
-    "carbonledger.cli.bills": ["register"],
+    "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
@@ -265,6 +265,23 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
     "carbonledger.services.travel": ["FlightResult", "flight"],
+    "carbonledger.services.marginal": [
+        "AVERT_FILE", "avert_series", "marginal_report", "non_baseload", "site_subregion",
+    ],
+    "carbonledger.services.record_values": ["record_kg"],
+    "carbonledger.core.tokens.marginal_sources": [
+        "AVERT_REGION", "AVERT_UTC_OFFSET", "G_PER_KWH_PER_LB_PER_KWH", "G_PER_KWH_PER_LB_PER_MWH",
+        "Coverage", "cascade_rates", "parse_avert_csv",
+    ],
+    "carbonledger.cli.reports": [],
+    "carbonledger.core.inventory": [
+        "CATEGORIES", "Figure", "Inventory", "InventoryLine", "build_inventory",
+    ],
+    "carbonledger.services.inventory": ["inventory_csv", "inventory_html", "inventory_report"],
+    "carbonledger.cli.travel": ["register", "travel_app"],
+    "carbonledger.services.travel_import": [
+        "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",
+    ],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
         "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",

@@ -56,6 +56,7 @@ def _register() -> None:
         org,
         serve,
         tokens,
+        travel,
         users,
     )
     from carbonledger.cli import credentials as credentials_cli
@@ -75,6 +76,7 @@ def _register() -> None:
     dao.register(app)
     chain.register(app)
     demo.register(app)
+    travel.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
         calc
     )
