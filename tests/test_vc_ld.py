@@ -8,7 +8,6 @@ The same credentials go through a real ACA-Py agent in ``test_vc_acapy.py``.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +16,6 @@ from carbonledger.credentials import (
     Ed25519Signer,
     Secp256k1Signer,
     issue,
-    meter_readings_credential,
-    utility_bill_credential,
     validate,
     verify,
 )
@@ -29,35 +26,13 @@ from carbonledger.credentials.types import CARBONLEDGER_CONTEXT
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput
 from carbonledger.services.credential_checks import fast_readings
+from tests.vc_helpers import NOW, bill, hourly, v1
 
-NOW = datetime(2024, 6, 1, tzinfo=UTC)
 UTILITY = Ed25519Signer.from_seed(bytes(range(32)))
-V1 = "https://www.w3.org/2018/credentials/v1"
-
-
-def bill(issuer: str = UTILITY.did) -> dict[str, Any]:
-    return utility_bill_credential(
-        issuer=issuer, account="E1", site_id="hq", period_start=date(2024, 1, 1),
-        period_end=date(2024, 1, 31), amount="1000", unit="kWh", cost="120.50",
-        currency="USD", valid_from=datetime(2024, 2, 1, tzinfo=UTC),
-    )  # fmt: skip
 
 
 def v1_bill() -> dict[str, Any]:
-    """The same bill in the VC 1.1 model, as Ed25519Signature2018 issuers write it."""
-    credential = bill()
-    credential["@context"] = [V1, credential["@context"][1]]
-    credential["issuanceDate"] = credential.pop("validFrom")
-    return credential
-
-
-def hourly(hours: int) -> dict[str, Any]:
-    """Unsigned meter readings, 1000 Wh an hour from 2024-01-01."""
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    return meter_readings_credential(
-        issuer=UTILITY.did, meter_id="E1", site_id="hq", interval_seconds=3600,
-        readings=[(start + timedelta(hours=h), "1000") for h in range(hours)], valid_from=start,
-    )  # fmt: skip
+    return v1(bill(UTILITY.did))
 
 
 def checks(result: Any) -> list[str]:
@@ -65,7 +40,7 @@ def checks(result: Any) -> list[str]:
 
 
 def test_default_suite_is_the_one_aries_w3c_endpoints_accept() -> None:
-    signed = issue(bill(), UTILITY)
+    signed = issue(bill(UTILITY.did), UTILITY)
     assert signed["proof"]["type"] == "Ed25519Signature2020"
     # The suite's context is added so an agent can expand the proof offline.
     assert signed["@context"][-1] == "https://w3id.org/security/suites/ed25519-2020/v1"
@@ -74,20 +49,20 @@ def test_default_suite_is_the_one_aries_w3c_endpoints_accept() -> None:
 
 
 def test_meter_readings_and_secp256k1_keys_keep_their_jcs_suites() -> None:
-    readings = hourly(24)
+    readings = hourly(UTILITY.did, 24)
     assert issue(readings, UTILITY)["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     utility = Secp256k1Signer(PrivateKey.from_bytes(bytes(range(1, 33))))
     assert issue(bill(utility.did), utility)["proof"]["cryptosuite"] == "ecdsa-jcs-2019"
     with pytest.raises(InvalidInput, match="cannot sign with the key"):
         issue(bill(utility.did), utility, suite="Ed25519Signature2020")
     with pytest.raises(InvalidInput, match="unsupported proof suite"):
-        issue(bill(), UTILITY, suite="RsaSignature2018")
+        issue(bill(UTILITY.did), UTILITY, suite="RsaSignature2018")
 
 
 @pytest.mark.parametrize(
     ("suite", "make"),
-    [("Ed25519Signature2020", bill), ("Ed25519Signature2018", v1_bill),
-     ("Ed25519Signature2020", v1_bill), ("eddsa-jcs-2022", bill)],
+    [("Ed25519Signature2020", lambda: bill(UTILITY.did)), ("Ed25519Signature2018", v1_bill),
+     ("Ed25519Signature2020", v1_bill), ("eddsa-jcs-2022", lambda: bill(UTILITY.did))],
 )  # fmt: skip
 def test_every_suite_round_trips_and_any_edit_breaks_it(suite: str, make: Any) -> None:
     signed = issue(make(), UTILITY, suite=suite)
@@ -121,11 +96,11 @@ def test_a_property_the_context_does_not_define_is_refused_not_ignored() -> None
 
 
 def test_contexts_are_never_fetched() -> None:
-    credential = bill()
+    credential = bill(UTILITY.did)
     credential["@context"] = [*credential["@context"], "https://attacker.example/ctx"]
     with pytest.raises(ContextUnavailable, match="never fetched from the network"):
         canonize(credential)
-    signed = issue(bill(), UTILITY)
+    signed = issue(bill(UTILITY.did), UTILITY)
     signed["@context"].insert(1, "https://attacker.example/ctx")
     result = verify(signed, now=NOW)
     assert not result.ok
@@ -151,18 +126,18 @@ def _acapy_style_jcs(document: dict[str, Any], signer: Ed25519Signer) -> dict[st
 
 
 def test_acapy_jcs_variant_verifies_only_under_its_own_name() -> None:
-    standard = verify(issue(bill(), UTILITY, suite="eddsa-jcs-2022"), now=NOW)
+    standard = verify(issue(bill(UTILITY.did), UTILITY, suite="eddsa-jcs-2022"), now=NOW)
     assert standard.suites == ("eddsa-jcs-2022",)
-    variant = verify(_acapy_style_jcs(bill(), UTILITY), now=NOW)
+    variant = verify(_acapy_style_jcs(bill(UTILITY.did), UTILITY), now=NOW)
     assert (variant.ok, variant.suites) == (True, (ACAPY_JCS_VARIANT,)), variant.errors
     assert "without @context" in ACAPY_JCS_VARIANT
-    tampered = _acapy_style_jcs(bill(), UTILITY)
+    tampered = _acapy_style_jcs(bill(UTILITY.did), UTILITY)
     tampered["credentialSubject"]["amount"] = "1"
     assert checks(verify(tampered, now=NOW)) == ["signature"]
 
 
 def test_readings_are_json_ld_objects_and_old_pairs_still_read() -> None:
-    new = hourly(3)
+    new = hourly(UTILITY.did, 3)
     rows = new["credentialSubject"]["readings"]
     assert rows[1] == {"start": "2024-01-01T01:00:00Z", "value": "1000"}
     assert isinstance(new["@context"][1], dict)  # terms inline: no context URL to resolve

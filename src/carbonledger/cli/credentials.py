@@ -242,6 +242,9 @@ def vc_import(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="CARBONLEDGER_ACAPY_API_KEY", help="The agent's admin API key."
     ),
+    issuer: str | None = typer.Option(
+        None, "--issuer", help="Only credentials from this DID (an agent's wallet holds others)."
+    ),
     home: Path | None = HomeOption,
     acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
@@ -256,6 +259,7 @@ def vc_import(
     audit uses them. Exits 1 when one is refused.
     """
     from carbonledger.credentials.aries import fetch_agent_credentials, unwrap
+    from carbonledger.credentials.vc import issuer_id
 
     taken: list[dict[str, Any]] = []
     for source in sources:
@@ -263,9 +267,17 @@ def vc_import(
             found = fetch_agent_credentials(source, api_key)
         else:
             found = unwrap(_load_json(Path(source)), source)
-        taken.extend(c for c in found if set(_IMPORTED) & set(c.get("type") or ()))
+        taken.extend(
+            c
+            for c in found
+            if set(_IMPORTED) & set(c.get("type") or ())
+            and (issuer is None or issuer_id(c) == issuer)
+        )
     if not taken:
-        raise NotFound(f"no bill or reading credentials in {', '.join(sources)}")
+        raise NotFound(
+            f"no bill or reading credentials{'' if issuer is None else ' from ' + issuer}"
+            f" in {', '.join(sources)}"
+        )
     _post(home_of(home), acting, taken, json=json)
 
 
