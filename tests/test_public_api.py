@@ -180,14 +180,26 @@ PUBLIC: dict[str, list[str]] = {
         "meter_readings_credential", "resolve", "status_entry", "utility_bill_credential",
         "validate", "verify", "verify_many",
     ],
+    "carbonledger.credentials.aries": ["WRAPPERS", "fetch_agent_credentials", "unwrap"],
+    "carbonledger.credentials.bundled": [
+        "CARBONLEDGER_CONTEXT", "CONTEXT_FILES", "inline_context", "load_context",
+    ],
     "carbonledger.credentials.did": [
         "DID_CONTEXT", "MULTIKEY_CONTEXT", "DidDocument", "Ed25519Signer", "KeyType",
         "Secp256k1Signer", "Signer", "VerificationKey", "base58btc_decode", "base58btc_encode",
         "did_from_public_key", "generate_ed25519", "key_from_multibase", "resolve",
     ],
+    "carbonledger.credentials.jsonld": [
+        "DROPPED_VOCAB", "ContextUnavailable", "canonize", "document_loader",
+    ],
+    "carbonledger.credentials.ldp": [
+        "ED25519_2020_CONTEXT", "LD_SUITES", "ld_sign", "ld_signature", "ld_verify_data",
+        "with_suite_context",
+    ],
     "carbonledger.credentials.proof": [
-        "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "add_proof", "canonicalize", "create_proof",
-        "format_datetime", "hash_data", "parse_datetime", "verify_proof",
+        "ACAPY_JCS_VARIANT", "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "SUITES", "add_proof",
+        "canonicalize", "create_proof", "format_datetime", "hash_data", "parse_datetime",
+        "verify_proof", "verify_proofs",
     ],
     "carbonledger.credentials.status": [
         "MIN_ENTRIES", "STATUS_PURPOSES", "BitstringStatusList", "StatusListChecker",
@@ -195,13 +207,14 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.credentials.types": [
         "AUDIT_RESULT", "CARBONLEDGER_CONTEXT", "METER_READINGS", "UTILITY_BILL", "VERDICTS",
-        "VOCAB", "RecordVerdict", "audit_result_credential", "meter_readings_credential",
+        "VOCAB", "RecordVerdict", "audit_result_credential", "check_context",
+        "meter_readings_credential", "reading_pair",
         "utility_bill_credential", "validate", "validate_audit_result", "validate_meter_readings",
         "validate_utility_bill",
     ],
     "carbonledger.credentials.vc": [
         "VC_V1_CONTEXT", "VC_V2_CONTEXT", "StatusChecker", "TrustPolicy", "VerificationResult",
-        "issue", "issuer_id", "verify", "verify_many",
+        "default_suite", "issue", "issuer_id", "verify", "verify_many",
     ],
     "carbonledger.crypto": [
         "PrivateKey", "PublicKey", "checksum_address", "decrypt_key", "eip191_digest",
