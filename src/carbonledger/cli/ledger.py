@@ -21,6 +21,7 @@ from carbonledger.core.canonical import canonical
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.errors import InvalidInput
 from carbonledger.services.records import RecordReader, find_item
+from carbonledger.services.tlog import prune_blobs, verify_home
 
 __all__ = ["register"]
 
@@ -59,20 +60,35 @@ def status(home: Path | None = HomeOption, json: bool = typer.Option(False, "--j
             console.print(f"{k:>16}  {v}")
 
 
-def verify(home: Path | None = HomeOption, json: bool = typer.Option(False, "--json")) -> None:
-    """Recompute every hash, signature, rule and the Merkle tree; exit 1 on any change."""
+def verify(
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+    max_errors: int = typer.Option(
+        100, "--max-errors", min=1, help="Stop after this many failures (all are listed)."
+    ),
+) -> None:
+    """Recompute every hash, signature, rule, sealed blob and the Merkle tree; exit 1 on any
+    change, naming every entry that does not hold."""
     h = home_of(home)
     with console.status("verifying ledger"):
-        report = h.ledger().verify()
+        report = verify_home(h, max_errors=max_errors)
     if json:
         print_json(report.__dict__)
     elif report.ok:
         console.print(
             f"[green]OK[/] {report.entries} entries, {report.leaves} leaves,"
-            f" {report.checkpoints} checkpoints; root {report.root}"
+            f" {report.checkpoints} checkpoints, {report.blobs} sealed blobs; root {report.root}"
         )
     else:
-        err.print(f"[red]FAILED[/] {report.error}")
+        err.print(f"[red]FAILED[/] {report.error}", highlight=False)
+        for e in report.errors[1:]:
+            err.print(f"  {e['error']}", highlight=False, markup=False)
+        if len(report.errors) > 1 or report.truncated:
+            more = " (stopped at --max-errors: more may follow)" if report.truncated else ""
+            err.print(f"{len(report.errors)} failures{more}", highlight=False)
+    if not json:
+        for note in report.notes:
+            console.print(f"note: {note}", highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -140,7 +156,34 @@ def check(
         )
 
 
+blobs_app = typer.Typer(help="Sealed channel blobs stored beside the ledger.", no_args_is_help=True)
+
+
+@blobs_app.command("prune")
+def prune(
+    yes: bool = typer.Option(
+        False, "--yes", help="Delete them (without it, only list what would be deleted)."
+    ),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List (or with --yes delete) sealed blobs that no ledger entry names.
+
+    Imports that were killed before their commit leave such blobs. Run it while no
+    import is running: an import stores its blobs just before it commits.
+    """
+    ids = prune_blobs(home_of(home), delete=yes)
+    if json:
+        print_json({"deleted" if yes else "unreferenced": ids})
+        return
+    for blob_id in ids:
+        typer.echo(blob_id)
+    verb = "deleted" if yes else "unreferenced (run with --yes to delete)"
+    console.print(f"{len(ids)} sealed blobs {verb}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(blobs_app, name="blobs")
     app.command("init")(init)
     app.command("status")(status)
     app.command("verify")(verify)
