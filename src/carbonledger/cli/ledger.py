@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
@@ -18,10 +20,12 @@ from carbonledger.cli.common import (
     unlock,
 )
 from carbonledger.core.canonical import canonical
+from carbonledger.core.note import Verifier, parse_checkpoint, parse_note
 from carbonledger.core.proofdoc import check_proof
-from carbonledger.errors import InvalidInput
+from carbonledger.errors import InvalidInput, NotFound
 from carbonledger.services.records import RecordReader, find_item
-from carbonledger.services.tlog import prune_blobs, verify_home
+from carbonledger.services.tlog import latest_cosigned, log_of, prune_blobs, verify_home
+from carbonledger.services.witness import open_source
 
 __all__ = ["register"]
 
@@ -116,6 +120,10 @@ def proof(
     else:
         index = find_item(ledger, record).leaf_index
     doc = ledger.proof(index).document()
+    with contextlib.suppress(NotFound):  # backends without signed notes (EVM) omit it
+        note = latest_cosigned(ledger)
+        if parse_checkpoint(parse_note(note).text).size == doc["tree_size"]:
+            doc["note"], doc["log_vkey"] = note, log_of(ledger).log_vkey()
     item = orjson.loads(doc["item"])
     if item.get("kind") == "emissions_record":
         # The record commits to its calculation basis by hash; attach it so the
@@ -135,24 +143,50 @@ def proof(
 def check(
     file: Path = typer.Argument(..., help="A proof document written by `carbonledger proof`."),
     signer: str | None = typer.Option(None, help="The ledger admin's address, if known."),
+    witness: list[str] = typer.Option(
+        [],
+        "--witness",
+        help="A witness's vkey (C2SP, type 0x04) that must have cosigned the checkpoint;"
+        " repeat for several.",
+    ),
+    log: str | None = typer.Option(
+        None,
+        "--log",
+        help="Also check the record is still in the ledger now: its API URL or home"
+        " (fetches the latest checkpoint and a consistency proof).",
+    ),
     json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Check a proof document offline: Merkle path, checkpoint and transaction signatures."""
+    """Check a proof document offline: Merkle path, checkpoint, note and transaction
+    signatures; with --log, against the ledger's latest checkpoint too."""
     try:
         doc = orjson.loads(file.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
         raise InvalidInput(f"{file}: not a readable proof document ({exc})") from exc
     if not isinstance(doc, dict):
         raise InvalidInput(f"{file}: not a proof document")
-    item = check_proof(doc, expect_signer=signer)
+    witnesses = [Verifier.from_vkey(v) for v in witness]
+    later_size: int | None = None
+    later: dict[str, Any] | None = None
+    if log is not None:
+        source = open_source(log)
+        note = str(source.info()["checkpoint"])
+        size = later_size = parse_checkpoint(parse_note(note).text).size
+        first = int(doc.get("tree_size", 0))
+        proof = source.consistency(first, size) if 0 < first <= size else []
+        later = {"note": note, "consistency": [h.hex() for h in proof]}
+    item = check_proof(doc, expect_signer=signer, witnesses=witnesses, later=later)
     if json:
         print_json({"ok": True, "item": item})
     else:
         recomputed = " and its emissions recompute" if doc.get("detail") else ""
+        cosigned = f"; cosigned by {', '.join(w.name for w in witnesses)}" if witnesses else ""
+        still = f"; still in the ledger at size {later_size}" if later_size is not None else ""
         console.print(
             f"[green]OK[/] {item.get('kind')} {item.get('id')}{recomputed}: leaf"
             f" {doc['leaf_index']} of {doc['tree_size']}, checkpoint signed by"
-            f" {doc['checkpoint']['signer']}"
+            f" {doc['checkpoint']['signer']}{cosigned}{still}",
+            highlight=False,
         )
 
 
