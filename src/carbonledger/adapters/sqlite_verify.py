@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -148,9 +149,10 @@ class _Pass:
             return int(seq) + 1
         datas, objects, items_ok = self._items(seq, rows)
         tx_hash: bytes | None = None
+        hashes: tuple[bytes, ...] | None = None
         try:
             tx = tx_from_parts(bytes(body), datas, bytes(sig))
-            tx_hash = tx.tx_hash
+            tx_hash, hashes = tx.tx_hash, tx.item_hashes
             if (tx.type, tx.sender, tx.nonce) != (typ, sender, nonce):
                 self.found.add(
                     f"entry {seq}: type, sender or nonce columns differ from the body", seq
@@ -170,7 +172,7 @@ class _Pass:
                 )
         # Carry on from the stored link, so a broken entry does not fail every later one.
         self.prev = bytes(ehash)
-        self._grow([leaf_hash(d) for d in datas], seq)
+        self._grow(hashes if hashes is not None else [leaf_hash(d) for d in datas], seq)
         self.report.entries, self.report.leaves = seq, self.acc.size
         return int(seq) + 1
 
@@ -181,7 +183,7 @@ class _Pass:
         if ehash is not None:
             self.prev = bytes(ehash)
 
-    def _grow(self, hashes: list[bytes], seq: int) -> None:
+    def _grow(self, hashes: Sequence[bytes], seq: int) -> None:
         before = self.acc.size
         for level, idx, digest in self.acc.extend(hashes):
             if level >= NODE_MIN_LEVEL and self.tree_ok:
