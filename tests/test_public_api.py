@@ -77,7 +77,15 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
-    "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
+    "carbonledger.core.checkpoint": [
+        "checkpoint_body", "checkpoint_digest", "log_key", "log_origin", "sign_checkpoint",
+        "signed_checkpoint_note",
+    ],
+    "carbonledger.core.note": [
+        "COSIGNATURE_TYPE", "ED25519_TYPE", "CheckpointText", "Cosignature", "Note", "NoteKey",
+        "Verifier", "checkpoint_text", "cosign", "parse_checkpoint", "parse_note",
+        "signature_line", "verify_cosignature", "verify_note",
+    ],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
         "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",

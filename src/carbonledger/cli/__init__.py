@@ -63,6 +63,7 @@ def _register() -> None:
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
     from carbonledger.cli.greenbutton import app as greenbutton_app
+    from carbonledger.cli.witness import witness_app
 
     ledger.register(app)
     org.register(app)
@@ -82,6 +83,7 @@ def _register() -> None:
     )
     app.add_typer(factors_app, name="factors", help="Emission factor editions: list, show, load.")
     app.add_typer(greenbutton_app, name="greenbutton", help="Green Button (ESPI) usage files.")
+    app.add_typer(witness_app, name="witness")
 
 
 _register()
