@@ -8,6 +8,7 @@ services script sourced by bash with fake PostgreSQL tools on its PATH.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,57 @@ def test_services_script_without_services_changes_nothing(tmp_path: Path) -> Non
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["rc=0 url="]
     assert res.stderr == ""
+
+
+# -- the two locks: `make demo` installs the runtime only -----------------------------------
+
+
+def _pins(name: str) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in (REPO / name).read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            package, version = line.split("==")
+            pins[canonicalize_name(package)] = version.strip()
+    return pins
+
+
+def test_the_runtime_lock_is_exactly_what_the_package_needs() -> None:
+    import tomllib
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    closure: set[str] = set()
+    todo = [Requirement(d).name for d in project["dependencies"]]
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in closure:
+            continue
+        closure.add(name)
+        for text in distribution(name).requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    runtime = _pins("requirements.lock")
+    assert set(runtime) == closure
+    for tool in ("playwright", "mypy", "ruff", "schemathesis", "web3", "pytest", "hypothesis"):
+        assert tool not in runtime
+
+
+def test_the_dev_lock_adds_the_tools_and_the_extras() -> None:
+    text = (REPO / "requirements-dev.lock").read_text()
+    assert "-r requirements.lock" in text.splitlines()
+    dev, runtime = _pins("requirements-dev.lock"), _pins("requirements.lock")
+    assert not set(dev) & set(runtime)  # each package pinned once
+    for tool in ("playwright", "mypy", "ruff", "schemathesis", "web3", "pytest", "psycopg"):
+        assert tool in dev
+    makefile = (REPO / "Makefile").read_text()
+    assert "pip install --quiet -r requirements.lock" in makefile
+    assert "pip install --quiet -r requirements-dev.lock" in makefile
+    assert re.search(r"^demo: \$\(RUNTIME\)$", makefile, re.M)
+    assert re.search(r"^test: \$\(DEV\)$", makefile, re.M)
+    assert re.search(r"^lint: \$\(DEV\)$", makefile, re.M)
