@@ -205,3 +205,32 @@ def test_one_row_is_one_row(demo_home: Path, tmp_path: Path) -> None:
     bills.write_text("account,start,end,amount,unit\nnw-chicago-E1,2021-01-01,2021-01-31,5,kWh\n")
     out = _ok(run(demo_home, "bills", "import", str(bills), "--site", "nw-chicago")).stdout
     assert _clean(out).startswith("1 row: 1 recorded, 0 already recorded, 0 rejected")
+
+
+@pytest.mark.parametrize(
+    ("args", "keys"),
+    [
+        (("user", "list"), ("name", "address")),
+        (("site", "list"), ("id", "org")),
+        (("audit", "list"), ("id",)),
+        (("token", "balance"), ("holder", "token")),
+        (("token", "history", "rec-camx-solar"), ("kind",)),
+        (("rec", "list"), ("id",)),
+        (("offset", "list"), ("id",)),
+        (("dao", "list"), ("id", "status")),
+        (("channel", "members", "northwind"), ("address", "role")),
+    ],
+)
+def test_listings_at_80_columns_cut_no_value(
+    demo_home: Path, args: tuple[str, ...], keys: tuple[str, ...]
+) -> None:
+    out = _ok(run(demo_home, *args, columns=80)).stdout
+    _fits(out)
+    shown = json.loads(_ok(run(demo_home, *args, "--json")).stdout)
+    rows = shown["members"] if isinstance(shown, dict) else shown
+    assert rows
+    words = set(out.split())
+    for row in rows:
+        for key in keys:
+            # each value whole (a value of several words: each of them whole)
+            assert set(str(row[key]).split()) <= words, (key, row[key])

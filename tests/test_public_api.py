@@ -72,7 +72,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
-    "carbonledger.cli.tables": ["count", "print_table"],
+    "carbonledger.cli.tables": ["Rows", "count", "print_table"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],

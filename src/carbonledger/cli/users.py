@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from carbonledger.cli.common import HomeOption, console, home_of, passphrase, print_json, unlock
 from carbonledger.cli.ids import known_org
+from carbonledger.cli.tables import Rows
 from carbonledger.core.rules.common import GRANTABLE_ROLES
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import InvalidInput, NotFound
@@ -123,7 +123,7 @@ def user_list(
     if json:
         print_json(idents)
         return
-    table = Table("name", "org", "roles", "address", "status")
+    table = Rows("name", "org", "roles", "address", "status", keep=("name", "org", "address"))
     for i in idents:
         table.add_row(
             str(i["name"]),
@@ -132,7 +132,7 @@ def user_list(
             str(i["address"]),
             str(i["status"]),
         )
-    console.print(table)
+    table.print(console)
 
 
 @ca_app.command("show")
