@@ -234,3 +234,11 @@ def test_listings_at_80_columns_cut_no_value(
         for key in keys:
             # each value whole (a value of several words: each of them whole)
             assert set(str(row[key]).split()) <= words, (key, row[key])
+
+
+def test_the_readme_s_record_id_works_on_the_demo(demo_home: Path) -> None:
+    # README "Afterwards, try": records show 059985b1 (record ids are derived from the
+    # site, account and period, so the demo's first Chicago bill always has this one)
+    shown = json.loads(_ok(run(demo_home, "records", "show", "059985b1", "--json")).stdout)
+    assert shown["id"].startswith("059985b1-")
+    assert (shown["site"], shown["period"]["start"]) == ("nw-chicago", "2023-01-01")
