@@ -67,7 +67,7 @@ def _interactive() -> bool:
 def _ask(label: str, env: str, why: str, *, confirm: bool = False) -> str:
     if not _interactive():
         raise ConfigurationError(
-            f"{why} needs the {label}: set {env} (stdin is not a terminal, so it cannot be asked)"
+            f"{why} needs the {label}; set {env} (stdin is not a terminal, so it cannot be asked)"
         )
     text = label[0].upper() + label[1:]
     return str(typer.prompt(text, hide_input=True, confirmation_prompt=confirm))
