@@ -41,6 +41,12 @@ def _soon(seconds: float) -> str:
     return until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _wait_past(until: str) -> None:
+    """Sleep until ledger time has passed ``until`` (a grant's end)."""
+    end = datetime.fromisoformat(until.replace("Z", "+00:00"))
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()) + 0.2)
+
+
 def _records(world: World) -> list[dict[str, Any]]:
     return [s.item for s in world.ledger.items(ItemQuery(kind="emissions_record"))]
 
@@ -99,13 +105,14 @@ def _raw_attack(
 def test_expired_auditor_is_refused_by_the_core_and_by_every_reader(world: World) -> None:
     world.bills(world.admin, "acme-hq", range(1, 2))
     dana = world.user("audits", "dana", ["auditor"])
+    until = _soon(6)
     grant(world.ledger, world.store, world.admin, "acme", dana.address, role="auditor",
-          until=_soon(2))  # fmt: skip
+          until=until)  # fmt: skip
     (before,) = _records(world)
     reader = RecordReader.for_member(world.ledger, world.store, dana)
     assert reader.detail(before)["amount"] == "987654.321"
     assert len(_reads(world.ledger)) == 1  # the read was recorded before decryption
-    time.sleep(2.2)
+    _wait_past(until)
     world.bills(world.admin, "acme-hq", range(2, 3))  # billed after the grant ended
     after = _records(world)[1]
     for record in (before, after):
@@ -120,9 +127,10 @@ def test_expired_auditor_is_refused_by_the_core_and_by_every_reader(world: World
 
 def test_rotation_shuts_an_expired_auditor_out_of_what_is_sealed_after(world: World) -> None:
     dana = world.user("audits", "dana", ["auditor"])
+    until = _soon(3)
     grant(world.ledger, world.store, world.admin, "acme", dana.address, role="auditor",
-          until=_soon(1))  # fmt: skip
-    time.sleep(1.2)
+          until=until)  # fmt: skip
+    _wait_past(until)
     rotate(world.ledger, world.store, world.admin, "acme")
     channel = world.ledger.state().channels["acme"]
     assert channel["epoch"] == 1
@@ -137,7 +145,8 @@ def test_expired_auditor_through_the_api(tmp_path: Path) -> None:
     api = served(tmp_path / "home")
     dana = api.users["dana"]
     admin = api.sign_in(api.admin, API_PASS)
-    access = {"member": dana.address, "role": "auditor", "until": _soon(3)}
+    until = _soon(10)
+    access = {"member": dana.address, "role": "auditor", "until": until}
     res = api.client.post(f"{V1}/channels/acme/grants", headers=admin, json=access)
     assert res.status_code == 201, res.text
     bill = {"site": "hq", "account": "E1", "start": "2023-01-01", "end": "2023-01-31",
@@ -147,9 +156,9 @@ def test_expired_auditor_through_the_api(tmp_path: Path) -> None:
     (first,) = api.client.get(f"{V1}/records", headers=alice).json()["items"]
     theirs = api.sign_in(dana, API_PASS)
     read = api.client.get(f"{V1}/records/{first['id']}", headers=theirs).json()
-    assert read["billed"]["amount"] == "1000"
+    assert read["billed"]["amount"] == "1000", read
     assert len(_reads(api.ctx.ledger)) == 1
-    time.sleep(3.2)
+    _wait_past(until)
     later = {**bill, "start": "2023-02-01", "end": "2023-02-28", "amount": "2000"}
     assert api.client.post(f"{V1}/bills", headers=alice, json=[later]).status_code == 201
     records = api.client.get(f"{V1}/records", headers=alice).json()["items"]
@@ -218,6 +227,8 @@ def test_revocation_by_another_orgs_admin_leaves_the_channel_keyless_until_rotat
     boss = world.user("audits", "boss", ["org_admin"])
     dana = world.user("audits", "dana", ["auditor"])
     grant(world.ledger, world.store, world.admin, "acme", dana.address, role="auditor")
+    world.bills(world.admin, "acme-hq", range(1, 2))
+    (before,) = _records(world)
     # The audit firm's admin revokes its auditor; it may not make acme's new key.
     with pytest.raises(PermissionDenied, match="not an admin of 'acme'"):
         submit_one(world.ledger, boss, "revoke_identity", [
@@ -227,14 +238,22 @@ def test_revocation_by_another_orgs_admin_leaves_the_channel_keyless_until_rotat
     assert channel["epoch"] == 1
     assert "1" not in channel["keys"]  # keyless: its key is acme's admin's to make
     with pytest.raises(CarbonLedgerError, match="channel rotate acme"):
-        world.bills(world.admin, "acme-hq", range(1, 2))
+        world.bills(world.admin, "acme-hq", range(2, 3))
+    # Sealed under the keyless epoch (with a key of the writer's own making) and sent
+    # straight to the ledger: refused by the core.
+    forged = {**before, "id": "sealed-in-a-keyless-epoch",
+              "period": {"start": "2023-02-01", "end": "2023-02-28"},
+              "detail": {**before["detail"], "epoch": 1}}  # fmt: skip
+    with pytest.raises(Conflict, match="not made yet"):
+        submit_one(world.ledger, world.admin, "record_emissions", [forged])
     carol = world.user("audits", "carol", ["auditor"])
     with pytest.raises(Conflict, match="rotate it first"):
         grant(world.ledger, world.store, world.admin, "acme", carol.address, role="auditor")
     rotate(world.ledger, world.store, world.admin, "acme")
     assert world.ledger.state().channels["acme"]["epoch"] == 1
-    assert world.bills(world.admin, "acme-hq", range(1, 2)).recorded == 1
-    (record,) = _records(world)
+    assert world.bills(world.admin, "acme-hq", range(2, 3)).recorded == 1
+    record = _records(world)[1]
+    assert record["detail"]["epoch"] == 1
     assert _raw_attack(world, dana, record) == ([],)
 
 

@@ -68,6 +68,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
+    "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -79,10 +80,17 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.users": ["register"],
     "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
     "carbonledger.core.calculator": [
-        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
-        "merge_trace", "recompute",
+        "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
+        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
+        "recompute",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
+    "carbonledger.core.travel": [
+        "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
+        "plan_flight", "scope_of", "with_basis",
+    ],
+    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.blobs": ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
         "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
@@ -105,6 +113,7 @@ PUBLIC: dict[str, list[str]] = {
         "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
         "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
@@ -117,7 +126,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules": ["RULES", "require_active_signer"],
     "carbonledger.core.rules.channels": [
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
-        "current_members", "read_access", "rotated_channel",
+        "current_members", "read_access", "rotated_channel", "sealing_epoch",
     ],
     "carbonledger.core.rules.common": [
         "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
@@ -247,8 +256,17 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.factors.ember": ["load_ember_json"],
     "carbonledger.factors.formats": ["FORMATS", "LoadedFile", "read_file"],
     "carbonledger.factors.resolver": [
-        "ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve",
+        "ACTIVITY_ALIASES", "by_country", "make_result", "normalise_activity", "pairs_for",
+        "pick_edition", "pick_year", "resolve",
     ],
+    "carbonledger.factors.airports": ["airport"],
+    "carbonledger.factors.epa_hub": ["HUB_SHEET", "STATIONARY", "extract_epa_hub"],
+    "carbonledger.factors.fuels": ["resolve_fuel"],
+    "carbonledger.factors.sheets": [
+        "OLE2_MAGIC", "XLSX_MAGIC", "cell_decimal", "cell_text", "read_sheet", "sheet_names",
+    ],
+    "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
+    "carbonledger.services.travel": ["FlightResult", "flight"],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
         "IntervalBlock", "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
@@ -287,7 +305,7 @@ PUBLIC: dict[str, list[str]] = {
         "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
-    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",

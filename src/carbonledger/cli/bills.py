@@ -23,6 +23,7 @@ from carbonledger.cli.common import (
     reader_key,
     unlock_hint,
 )
+from carbonledger.cli.ids import known_org, known_site
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, parse_date
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
@@ -144,7 +145,11 @@ def records_list(
         offset=offset,
         limit=limit or None,
     )
-    items = list(home_of(home).ledger().items(query))
+    ledger = home_of(home).ledger()
+    state = ledger.state()
+    known_org(state, org)
+    known_site(state, site)
+    items = list(ledger.items(query))
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
         return

@@ -24,6 +24,7 @@ from carbonledger.cli.common import (
     reader_key,
     unlock_hint,
 )
+from carbonledger.cli.ids import known_org, known_site, token_id
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
 from carbonledger.errors import InvalidInput, PermissionDenied
@@ -233,7 +234,7 @@ def offset_publish(home: Path | None = HomeOption) -> None:
 # -- token ------------------------------------------------------------------
 @token_app.command("transfer")
 def token_transfer(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     to: str = typer.Option(..., "--to", help="Recipient: ORG/NAME or 0x..."),
     amount: int = typer.Option(..., help="Base units (MWh or t CO2e)."),
     home: Path | None = HomeOption,
@@ -243,13 +244,14 @@ def token_transfer(
     from carbonledger.services.tokens import transfer
 
     ledger, key = open_ledger(home_of(home), acting)
+    token = token_id(ledger.state(), token)
     receipt = transfer(ledger, key, token, to=to, amount=amount)
     console.print(f"transferred {amount} of {token} (entry {receipt.seq})")
 
 
 @token_app.command("retire")
 def token_retire(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     amount: int = typer.Option(..., help="Base units to retire."),
     beneficiary: str = typer.Option(..., help="On whose behalf."),
     reason: str = typer.Option(..., help="Why, e.g. 'Scope 2 2023'."),
@@ -269,6 +271,10 @@ def token_retire(
     if period_start is not None and period_end is not None:
         period = (_date(period_start, "period-start"), _date(period_end, "period-end"))
     ledger, key = open_ledger(home_of(home), acting)
+    state = ledger.state()
+    token = token_id(state, token)
+    known_org(state, org)
+    known_site(state, site)
     receipt = retire(
         ledger,
         key,
@@ -295,6 +301,7 @@ def token_balance(
 
     state = home_of(home).ledger().state()
     who = None if holder is None else resolve_holder(state, holder)
+    token = None if token is None else token_id(state, token)
     rows = balances(state, holder=who, token=token)
     if json:
         print_json([_bal(b) for b in rows])
@@ -311,14 +318,15 @@ def _bal(b: Any) -> dict[str, Any]:
 
 @token_app.command("history")
 def token_history_cmd(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     home: Path | None = HomeOption,
     json: bool = JsonOption,
 ) -> None:
     """Issue, mints, transfers and retirements of a token, in ledger order."""
     from carbonledger.services.tokens import token_history
 
-    events = token_history(home_of(home).ledger(), token)
+    ledger = home_of(home).ledger()
+    events = token_history(ledger, token_id(ledger.state(), token))
     if json:
         print_json(events)
         return
@@ -351,9 +359,10 @@ def report_scope2(
         raise InvalidInput(f"--boundary must be grid_region or country, got {boundary!r}")
     h = home_of(home)
     key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
+    known_org(ledger.state(), org)
     if key is None:
         raise PermissionDenied(f"report scope2: the billed kWh {unlock_hint(h, org)}")
-    ledger = read_ledger(h, key)
     mix = None if residual is None else load_residual_mix(residual)
     result = scope2_report(
         ledger,
@@ -404,6 +413,7 @@ def report_net(
     h = home_of(home)
     key = reader_key(h, acting)
     ledger = read_ledger(h, key)
+    known_org(ledger.state(), org)
     scope2 = None if key is None else scope2_report(ledger, ledger.channels, key, org, year)
     net = net_report(ledger, org, year, scope2=scope2)
     if json:

@@ -13,9 +13,14 @@ uncommitted batches, which a re-run records once.
 from __future__ import annotations
 
 import csv
+import ctypes
 import multiprocessing as mp
 import os
 import queue
+import signal
+import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -47,6 +52,8 @@ from carbonledger.services.importer import ImportReport, ImportSession
 __all__ = ["import_csv_parallel"]
 
 CHUNK = 2000  # rows sent to a worker at a time
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_WATCH_SECONDS = 0.5
 
 
 class _Sink:
@@ -82,6 +89,32 @@ class _Sink:
         return []
 
 
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the importing process dies (e.g. is killed with SIGKILL).
+
+    A worker may be blocked anywhere (on a full queue, in SQLite), so waiting
+    for a message is not enough. On Linux the kernel sends SIGKILL when the
+    parent dies (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread checks that
+    the parent is still ours. Nothing a worker holds is lost: only the parent
+    commits, and a re-run records what it had not.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl here: the watchdog still works
+            pass
+    if os.getppid() != parent:  # the parent died before we could ask
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def _next_chunk(inbox: Any, parent: int) -> Any:
     """The next chunk; exits quietly if the importing process has died (e.g. was killed)."""
     while True:
@@ -105,6 +138,7 @@ def _worker(
     out: Any,
     parent: int,
 ) -> None:
+    _die_with_parent(parent)
     try:
         sink = _Sink(path, state, out)
         session = ImportSession(

@@ -37,6 +37,7 @@ __all__ = [
     "current_members",
     "read_access",
     "rotated_channel",
+    "sealing_epoch",
 ]
 
 
@@ -93,6 +94,21 @@ def channel_access(state: LedgerState, channel_id: str, address: str) -> dict[st
 
 def _keyless(channel: dict[str, Any]) -> bool:
     return str(channel["epoch"]) not in channel["keys"]
+
+
+def sealing_epoch(state: LedgerState, channel_id: str) -> int:
+    """The epoch new data of ``channel_id`` must be sealed under (its current one).
+
+    Refused while the epoch is keyless (after a revocation by another
+    organisation's admin): nothing is sealed until the channel's admin rotates.
+    """
+    channel = _channel(state, channel_id)
+    if _keyless(channel):
+        raise Conflict(
+            f"channel {channel_id!r} is at epoch {channel['epoch']}, whose key is not made yet"
+            f" (after a revocation): its admin runs `carbonledger channel rotate {channel_id}`"
+        )
+    return int(channel["epoch"])
 
 
 def _check_epoch_keys(keys: object, members: Sequence[str], what: str) -> dict[str, str]:
