@@ -61,8 +61,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "DEBUG_ENV", "AsOption", "HomeOption", "console", "describe_failure", "err", "home_of",
-        "open_ledger", "passphrase", "print_json", "unlock",
+        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "console", "describe_failure",
+        "err", "home_of", "is_demo", "open_ledger", "passphrase", "print_json", "read_ledger",
+        "reader_key", "unlock", "unlock_hint",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
@@ -132,7 +133,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
     "carbonledger.core.rules": ["RULES", "require_active_signer"],
     "carbonledger.core.rules.channels": [
-        "channel_access", "channel_grant", "channel_read", "channel_revoke", "current_members",
+        "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
+        "current_members", "read_access", "rotated_channel", "sealing_epoch",
     ],
     "carbonledger.core.rules.common": [
         "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
@@ -326,13 +328,15 @@ PUBLIC: dict[str, list[str]] = {
         "Checkpoint", "InclusionProof", "ItemQuery", "LedgerPort", "PeriodKey", "Receipt",
         "StoredItem", "VerifyReport",
     ],
+    "carbonledger.services.access": ["ReadAccess", "record_read"],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
         "COLUMNS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines", "iter_bills",
         "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
-        "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
+        "ChannelKeys", "grant", "new_epoch_keys", "revocation_keys", "revoke", "rotate",
+        "submit_one", "wrap_context",
     ],
     "carbonledger.services.dao": [
         "Part", "cancel", "execute", "fund_action", "holders", "issue_tokens", "list_proposals",
