@@ -55,6 +55,7 @@ class ItemQuery:
 
     kind: str | None = None
     id: str | None = None
+    id_prefix: str | None = None  # ids starting with this (for ids given by a prefix)
     site: str | None = None
     org: str | None = None
     since: str | None = None  # period end on or after

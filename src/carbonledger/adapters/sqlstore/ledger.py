@@ -195,6 +195,8 @@ class SqlLedger(LedgerLog):
         ):
             if value is not None:
                 sel = sel.where(column == value)
+        if query.id_prefix is not None:
+            sel = sel.where(c.rid.startswith(query.id_prefix, autoescape=True))
         if query.since is not None:
             sel = sel.where(c.pend >= query.since)
         if query.until is not None:
