@@ -43,6 +43,14 @@ PUBLIC: dict[str, list[str]] = {
         "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
     ],
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
+    "carbonledger.adapters.tlog_store": [
+        "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
+        "read_remembered", "remember_checkpoint", "unreferenced_blobs",
+    ],
+    "carbonledger.adapters.verify_checks": [
+        "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
+        "check_remembered",
+    ],
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
     "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
@@ -53,7 +61,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api.opentaps": ["router"],
     "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
     "carbonledger.api.routes_core": ["router"],
+    "carbonledger.api.routes_log": ["router"],
     "carbonledger.api.routes_records": ["router"],
+    "carbonledger.api.witness": ["create_witness_app"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
     "carbonledger.cli.bills": ["print_import_report", "register"],
@@ -78,9 +88,14 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
+    "carbonledger.cli.witness": ["witness_app"],
     "carbonledger.core.checkpoint": [
         "checkpoint_body", "checkpoint_digest", "log_key", "log_origin", "sign_checkpoint",
         "signed_checkpoint_note",
+    ],
+    "carbonledger.core.proofnote": ["check_notes"],
+    "carbonledger.core.witness": [
+        "MAX_PROOF_LINES", "SIZE_CONTENT_TYPE", "Answer", "Request", "add_checkpoint", "request",
     ],
     "carbonledger.core.note": [
         "COSIGNATURE_TYPE", "ED25519_TYPE", "CheckpointText", "Cosignature", "Note", "NoteKey",
@@ -360,6 +375,11 @@ PUBLIC: dict[str, list[str]] = {
         "fast_readings", "run_digital_audit",
     ],
     "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.tlog": [
+        "TransparencyLog", "consistency_json", "cosigned_file", "latest_cosigned", "log_info",
+        "log_of", "prune_blobs", "submit_to_witness", "verify_home",
+    ],
+    "carbonledger.services.witness": ["LogSource", "Verdict", "WitnessStore", "open_source"],
     "carbonledger.services.identity": [
         "CertificateAuthority", "EnrolmentRequest", "enroll", "make_enrolment_request",
         "register_user", "revoke_user",
