@@ -329,19 +329,9 @@ class _Chained(_Readings):
     def __iter__(self) -> Iterator[IntervalReading]:
         return itertools.chain.from_iterable(self.parts)
 
-    @overload
-    def __getitem__(self, i: int) -> IntervalReading: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[IntervalReading]: ...
-    def __getitem__(self, i: int | slice) -> IntervalReading | Sequence[IntervalReading]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _item(self, i: int) -> IntervalReading:
         ends = list(itertools.accumulate(len(p) for p in self.parts))
-        if i < 0:
-            i += ends[-1] if ends else 0
         part = bisect.bisect_right(ends, i)
-        if not i >= 0 or part >= len(self.parts):
-            raise IndexError(i)
         return self.parts[part][i - (ends[part - 1] if part else 0)]
 
 
