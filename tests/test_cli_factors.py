@@ -81,7 +81,12 @@ def test_calc_gas_therms(run) -> None:  # type: ignore[no-untyped-def]
         "--json",
     )
     assert res.exit_code == 0, res.output
-    assert orjson.loads(res.stdout)["kg_co2e"] == "5360.269873"  # see test_calculator
+    # US gas: EPA Hub 2024 Table 1, 53.06 kg CO2 + 1 g CH4 x 28 + 0.1 g N2O x 265 (AR5)
+    # = 53.1145 kg CO2e/MMBtu; 1000 therms = 100 MMBtu -> 5311.45 kg.
+    out = orjson.loads(res.stdout)
+    assert out["kg_co2e"] == "5311.450000"
+    assert out["factor"]["edition"] == "epa-hub-2024"
+    assert out["factor"]["basis"].startswith("AR5 GWP: 53.06 kg CO2 + 1 g CH4 x 28")
 
 
 @pytest.mark.parametrize(

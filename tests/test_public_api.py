@@ -56,7 +56,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api.routes_records": ["router"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
-    "carbonledger.cli.bills": ["register"],
+    "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
@@ -67,6 +67,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
+    "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -76,12 +77,27 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
-    "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
-    "carbonledger.core.calculator": [
-        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
-        "merge_trace", "recompute",
+    "carbonledger.core.checkpoint": [
+        "checkpoint_body", "checkpoint_digest", "log_key", "log_origin", "sign_checkpoint",
+        "signed_checkpoint_note",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.note": [
+        "COSIGNATURE_TYPE", "ED25519_TYPE", "CheckpointText", "Cosignature", "Note", "NoteKey",
+        "Verifier", "checkpoint_text", "cosign", "parse_checkpoint", "parse_note",
+        "signature_line", "verify_cosignature", "verify_note",
+    ],
+    "carbonledger.core.calculator": [
+        "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
+        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
+        "recompute",
+    ],
+    "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
+    "carbonledger.core.travel": [
+        "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
+        "plan_flight", "scope_of", "with_basis",
+    ],
+    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.blobs": ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
         "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
@@ -104,6 +120,7 @@ PUBLIC: dict[str, list[str]] = {
         "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
         "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
@@ -171,14 +188,26 @@ PUBLIC: dict[str, list[str]] = {
         "meter_readings_credential", "resolve", "status_entry", "utility_bill_credential",
         "validate", "verify", "verify_many",
     ],
+    "carbonledger.credentials.aries": ["WRAPPERS", "fetch_agent_credentials", "unwrap"],
+    "carbonledger.credentials.bundled": [
+        "CARBONLEDGER_CONTEXT", "CONTEXT_FILES", "inline_context", "load_context",
+    ],
     "carbonledger.credentials.did": [
         "DID_CONTEXT", "MULTIKEY_CONTEXT", "DidDocument", "Ed25519Signer", "KeyType",
         "Secp256k1Signer", "Signer", "VerificationKey", "base58btc_decode", "base58btc_encode",
         "did_from_public_key", "generate_ed25519", "key_from_multibase", "resolve",
     ],
+    "carbonledger.credentials.jsonld": [
+        "DROPPED_VOCAB", "ContextUnavailable", "canonize", "document_loader",
+    ],
+    "carbonledger.credentials.ldp": [
+        "ED25519_2020_CONTEXT", "LD_SUITES", "ld_sign", "ld_signature", "ld_verify_data",
+        "with_suite_context",
+    ],
     "carbonledger.credentials.proof": [
-        "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "add_proof", "canonicalize", "create_proof",
-        "format_datetime", "hash_data", "parse_datetime", "verify_proof",
+        "ACAPY_JCS_VARIANT", "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "SUITES", "add_proof",
+        "canonicalize", "create_proof", "format_datetime", "hash_data", "parse_datetime",
+        "verify_proof", "verify_proofs",
     ],
     "carbonledger.credentials.status": [
         "MIN_ENTRIES", "STATUS_PURPOSES", "BitstringStatusList", "StatusListChecker",
@@ -186,13 +215,14 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.credentials.types": [
         "AUDIT_RESULT", "CARBONLEDGER_CONTEXT", "METER_READINGS", "UTILITY_BILL", "VERDICTS",
-        "VOCAB", "RecordVerdict", "audit_result_credential", "meter_readings_credential",
+        "VOCAB", "RecordVerdict", "audit_result_credential", "check_context",
+        "meter_readings_credential", "reading_pair",
         "utility_bill_credential", "validate", "validate_audit_result", "validate_meter_readings",
         "validate_utility_bill",
     ],
     "carbonledger.credentials.vc": [
         "VC_V1_CONTEXT", "VC_V2_CONTEXT", "StatusChecker", "TrustPolicy", "VerificationResult",
-        "issue", "issuer_id", "verify", "verify_many",
+        "default_suite", "issue", "issuer_id", "verify", "verify_many",
     ],
     "carbonledger.crypto": [
         "PrivateKey", "PublicKey", "checksum_address", "decrypt_key", "eip191_digest",
@@ -245,7 +275,33 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.factors.ember": ["load_ember_json"],
     "carbonledger.factors.formats": ["FORMATS", "LoadedFile", "read_file"],
     "carbonledger.factors.resolver": [
-        "ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve",
+        "ACTIVITY_ALIASES", "by_country", "make_result", "normalise_activity", "pairs_for",
+        "pick_edition", "pick_year", "resolve",
+    ],
+    "carbonledger.factors.airports": ["airport"],
+    "carbonledger.factors.epa_hub": ["HUB_SHEET", "STATIONARY", "extract_epa_hub"],
+    "carbonledger.factors.fuels": ["resolve_fuel"],
+    "carbonledger.factors.sheets": [
+        "OLE2_MAGIC", "XLSX_MAGIC", "cell_decimal", "cell_text", "read_sheet", "sheet_names",
+    ],
+    "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
+    "carbonledger.services.travel": ["FlightResult", "flight"],
+    "carbonledger.services.marginal": [
+        "AVERT_FILE", "avert_series", "marginal_report", "non_baseload", "site_subregion",
+    ],
+    "carbonledger.services.record_values": ["record_kg"],
+    "carbonledger.core.tokens.marginal_sources": [
+        "AVERT_REGION", "AVERT_UTC_OFFSET", "G_PER_KWH_PER_LB_PER_KWH", "G_PER_KWH_PER_LB_PER_MWH",
+        "Coverage", "cascade_rates", "parse_avert_csv",
+    ],
+    "carbonledger.cli.reports": [],
+    "carbonledger.core.inventory": [
+        "CATEGORIES", "Figure", "Inventory", "InventoryLine", "build_inventory",
+    ],
+    "carbonledger.services.inventory": ["inventory_csv", "inventory_html", "inventory_report"],
+    "carbonledger.cli.travel": ["register", "travel_app"],
+    "carbonledger.services.travel_import": [
+        "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",
     ],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
@@ -284,7 +340,7 @@ PUBLIC: dict[str, list[str]] = {
         "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
-    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",

@@ -56,12 +56,14 @@ def _register() -> None:
         org,
         serve,
         tokens,
+        travel,
         users,
     )
     from carbonledger.cli import credentials as credentials_cli
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
     from carbonledger.cli.greenbutton import app as greenbutton_app
+    from carbonledger.cli.witness import witness_app
 
     ledger.register(app)
     org.register(app)
@@ -75,11 +77,13 @@ def _register() -> None:
     dao.register(app)
     chain.register(app)
     demo.register(app)
+    travel.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
         calc
     )
     app.add_typer(factors_app, name="factors", help="Emission factor editions: list, show, load.")
     app.add_typer(greenbutton_app, name="greenbutton", help="Green Button (ESPI) usage files.")
+    app.add_typer(witness_app, name="witness")
 
 
 _register()

@@ -20,17 +20,18 @@ from carbonledger.cli.common import (
     print_json,
     unlock,
 )
+from carbonledger.cli.ids import known_org, known_site
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, parse_date
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.bills_csv import count_lines, iter_bills
-from carbonledger.services.importer import import_bills
+from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
 
-__all__ = ["register"]
+__all__ = ["print_import_report", "register"]
 
 # Large files are imported by worker processes (see services/parallel_import.py).
 PARALLEL_ROWS = 20_000
@@ -100,6 +101,11 @@ def bills_import(
         raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason})") from exc
     report.rows += len(errors)
     report.rejected.extend(errors)
+    print_import_report(report, json=json)
+
+
+def print_import_report(report: ImportReport, *, json: bool) -> None:
+    """Print what an import did (JSON or a summary and each rejected row); exit 1 if any was."""
     report.rejected.sort(key=lambda e: e.line)
     if json:
         print_json(report.to_dict())
@@ -139,7 +145,11 @@ def records_list(
         offset=offset,
         limit=limit or None,
     )
-    items = list(home_of(home).ledger().items(query))
+    ledger = home_of(home).ledger()
+    state = ledger.state()
+    known_org(state, org)
+    known_site(state, site)
+    items = list(ledger.items(query))
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
         return
