@@ -61,12 +61,13 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "AsOption", "HomeOption", "console", "err", "home_of", "open_ledger", "passphrase",
-        "print_json", "unlock",
+        "DEBUG_ENV", "AsOption", "HomeOption", "console", "describe_failure", "err", "home_of",
+        "open_ledger", "passphrase", "print_json", "unlock",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
+    "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -76,7 +77,15 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
-    "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
+    "carbonledger.core.checkpoint": [
+        "checkpoint_body", "checkpoint_digest", "log_key", "log_origin", "sign_checkpoint",
+        "signed_checkpoint_note",
+    ],
+    "carbonledger.core.note": [
+        "COSIGNATURE_TYPE", "ED25519_TYPE", "CheckpointText", "Cosignature", "Note", "NoteKey",
+        "Verifier", "checkpoint_text", "cosign", "parse_checkpoint", "parse_note",
+        "signature_line", "verify_cosignature", "verify_note",
+    ],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
         "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
@@ -87,7 +96,8 @@ PUBLIC: dict[str, list[str]] = {
         "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
         "plan_flight", "scope_of", "with_basis",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.blobs": ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
         "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
@@ -107,9 +117,10 @@ PUBLIC: dict[str, list[str]] = {
         "VOTE_DECIMALS", "VOTE_SCALE", "format_votes", "parse_votes", "votes_decimal", "votes_for",
     ],
     "carbonledger.core.domain": [
-        "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
-        "overlap_error", "parse_amount", "parse_date", "record_id",
+        "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
+        "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
@@ -177,14 +188,26 @@ PUBLIC: dict[str, list[str]] = {
         "meter_readings_credential", "resolve", "status_entry", "utility_bill_credential",
         "validate", "verify", "verify_many",
     ],
+    "carbonledger.credentials.aries": ["WRAPPERS", "fetch_agent_credentials", "unwrap"],
+    "carbonledger.credentials.bundled": [
+        "CARBONLEDGER_CONTEXT", "CONTEXT_FILES", "inline_context", "load_context",
+    ],
     "carbonledger.credentials.did": [
         "DID_CONTEXT", "MULTIKEY_CONTEXT", "DidDocument", "Ed25519Signer", "KeyType",
         "Secp256k1Signer", "Signer", "VerificationKey", "base58btc_decode", "base58btc_encode",
         "did_from_public_key", "generate_ed25519", "key_from_multibase", "resolve",
     ],
+    "carbonledger.credentials.jsonld": [
+        "DROPPED_VOCAB", "ContextUnavailable", "canonize", "document_loader",
+    ],
+    "carbonledger.credentials.ldp": [
+        "ED25519_2020_CONTEXT", "LD_SUITES", "ld_sign", "ld_signature", "ld_verify_data",
+        "with_suite_context",
+    ],
     "carbonledger.credentials.proof": [
-        "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "add_proof", "canonicalize", "create_proof",
-        "format_datetime", "hash_data", "parse_datetime", "verify_proof",
+        "ACAPY_JCS_VARIANT", "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "SUITES", "add_proof",
+        "canonicalize", "create_proof", "format_datetime", "hash_data", "parse_datetime",
+        "verify_proof", "verify_proofs",
     ],
     "carbonledger.credentials.status": [
         "MIN_ENTRIES", "STATUS_PURPOSES", "BitstringStatusList", "StatusListChecker",
@@ -192,13 +215,14 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.credentials.types": [
         "AUDIT_RESULT", "CARBONLEDGER_CONTEXT", "METER_READINGS", "UTILITY_BILL", "VERDICTS",
-        "VOCAB", "RecordVerdict", "audit_result_credential", "meter_readings_credential",
+        "VOCAB", "RecordVerdict", "audit_result_credential", "check_context",
+        "meter_readings_credential", "reading_pair",
         "utility_bill_credential", "validate", "validate_audit_result", "validate_meter_readings",
         "validate_utility_bill",
     ],
     "carbonledger.credentials.vc": [
         "VC_V1_CONTEXT", "VC_V2_CONTEXT", "StatusChecker", "TrustPolicy", "VerificationResult",
-        "issue", "issuer_id", "verify", "verify_many",
+        "default_suite", "issue", "issuer_id", "verify", "verify_many",
     ],
     "carbonledger.crypto": [
         "PrivateKey", "PublicKey", "checksum_address", "decrypt_key", "eip191_digest",
@@ -290,9 +314,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
         "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
-        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary", "ReadingType",
-        "Summary", "SummaryMeasurement", "UsagePoint", "UsagePointSummary", "UsageSummary",
-        "dst_rule_instant",
+        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
+        "ReadingColumns", "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint",
+        "UsagePointSummary", "UsageSummary", "dst_rule_instant",
     ],
     "carbonledger.greenbutton.parser": [
         "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",
@@ -304,7 +328,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
-        "COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills",
+        "COLUMNS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines", "iter_bills",
+        "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
@@ -315,7 +340,7 @@ PUBLIC: dict[str, list[str]] = {
         "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
-    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
     "carbonledger.services.demo_travel": ["TRIPS_CSV", "import_demo_travel"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [

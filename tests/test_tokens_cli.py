@@ -215,7 +215,7 @@ def test_errors_are_one_line_with_exit_code_2(run: Run) -> None:
         "acme/alice",
         code=2,
     )
-    assert "error: retire: token 'nope' does not exist" in res.stderr
+    assert "error: no token with id 'nope'" in res.stderr
     res = run(*REC_ARGS[:-2], "--id", "0", code=2)
     assert "token id 0 is reserved" in res.stderr
     res = run("rec", "issue", "--as", "acme/alice", *REC_ARGS[4:], code=2)

@@ -20,12 +20,13 @@ from carbonledger.cli.common import (
     print_json,
     unlock,
 )
+from carbonledger.cli.ids import known_org, known_site
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, parse_date
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.bills_csv import iter_bills
+from carbonledger.services.bills_csv import count_lines, iter_bills
 from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
@@ -66,8 +67,7 @@ def bills_import(
 
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
-            lines = sum(1 for _ in fh) - 1
-            fh.seek(0)
+            lines = count_lines(file) - 1
             if workers < 0:
                 workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
             with Progress(console=err, transient=True, disable=json) as bar:
@@ -145,7 +145,11 @@ def records_list(
         offset=offset,
         limit=limit or None,
     )
-    items = list(home_of(home).ledger().items(query))
+    ledger = home_of(home).ledger()
+    state = ledger.state()
+    known_org(state, org)
+    known_site(state, site)
+    items = list(ledger.items(query))
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
         return

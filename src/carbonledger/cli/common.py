@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from carbonledger.errors import InvalidInput
 from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV, Home, default_home
 
 __all__ = [
+    "DEBUG_ENV",
     "AsOption",
     "HomeOption",
     "console",
+    "describe_failure",
     "err",
     "home_of",
     "open_ledger",
@@ -26,6 +29,9 @@ __all__ = [
     "print_json",
     "unlock",
 ]
+
+#: Set to show the traceback of an unexpected failure instead of one line.
+DEBUG_ENV = "CARBONLEDGER_DEBUG"
 
 console = Console()
 err = Console(stderr=True)
@@ -89,3 +95,16 @@ def _default(value: object) -> object:
 
 def print_json(value: Any) -> None:
     typer.echo(orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2).decode())
+
+
+def describe_failure(exc: Exception) -> str:
+    """One line for a failure that is not a :class:`CarbonLedgerError` (no traceback).
+
+    The ledger file's own errors are named as such; anything else is named by
+    its type, with the variable that shows the traceback.
+    """
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"the ledger file is damaged or not readable ({exc}); run verify"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)"

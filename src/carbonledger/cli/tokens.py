@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
+from carbonledger.cli.ids import known_org, known_site, token_id
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
 from carbonledger.errors import InvalidInput
@@ -223,7 +224,7 @@ def offset_publish(home: Path | None = HomeOption) -> None:
 # -- token ------------------------------------------------------------------
 @token_app.command("transfer")
 def token_transfer(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     to: str = typer.Option(..., "--to", help="Recipient: ORG/NAME or 0x..."),
     amount: int = typer.Option(..., help="Base units (MWh or t CO2e)."),
     home: Path | None = HomeOption,
@@ -233,13 +234,14 @@ def token_transfer(
     from carbonledger.services.tokens import transfer
 
     ledger, key = open_ledger(home_of(home), acting)
+    token = token_id(ledger.state(), token)
     receipt = transfer(ledger, key, token, to=to, amount=amount)
     console.print(f"transferred {amount} of {token} (entry {receipt.seq})")
 
 
 @token_app.command("retire")
 def token_retire(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     amount: int = typer.Option(..., help="Base units to retire."),
     beneficiary: str = typer.Option(..., help="On whose behalf."),
     reason: str = typer.Option(..., help="Why, e.g. 'Scope 2 2023'."),
@@ -259,6 +261,10 @@ def token_retire(
     if period_start is not None and period_end is not None:
         period = (_date(period_start, "period-start"), _date(period_end, "period-end"))
     ledger, key = open_ledger(home_of(home), acting)
+    state = ledger.state()
+    token = token_id(state, token)
+    known_org(state, org)
+    known_site(state, site)
     receipt = retire(
         ledger,
         key,
@@ -285,6 +291,7 @@ def token_balance(
 
     state = home_of(home).ledger().state()
     who = None if holder is None else resolve_holder(state, holder)
+    token = None if token is None else token_id(state, token)
     rows = balances(state, holder=who, token=token)
     if json:
         print_json([_bal(b) for b in rows])
@@ -301,14 +308,15 @@ def _bal(b: Any) -> dict[str, Any]:
 
 @token_app.command("history")
 def token_history_cmd(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     home: Path | None = HomeOption,
     json: bool = JsonOption,
 ) -> None:
     """Issue, mints, transfers and retirements of a token, in ledger order."""
     from carbonledger.services.tokens import token_history
 
-    events = token_history(home_of(home).ledger(), token)
+    ledger = home_of(home).ledger()
+    events = token_history(ledger, token_id(ledger.state(), token))
     if json:
         print_json(events)
         return
@@ -339,6 +347,7 @@ def report_scope2(
     if boundary not in ("grid_region", "country"):
         raise InvalidInput(f"--boundary must be grid_region or country, got {boundary!r}")
     ledger, key = open_ledger(home_of(home), acting)
+    known_org(ledger.state(), org)
     mix = None if residual is None else load_residual_mix(residual)
     result = scope2_report(
         ledger,
@@ -387,6 +396,7 @@ def report_net(
     from carbonledger.services.scope2 import net_report, scope2_report
 
     ledger, key = open_ledger(home_of(home), acting)
+    known_org(ledger.state(), org)
     scope2 = scope2_report(ledger, ledger.channels, key, org, year)
     net = net_report(ledger, org, year, scope2=scope2)
     if json:

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import HomeOption, console, home_of, passphrase, print_json, unlock
+from carbonledger.cli.ids import known_org
 from carbonledger.core.rules.common import GRANTABLE_ROLES
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import InvalidInput, NotFound
@@ -116,11 +117,9 @@ def user_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List identities with their roles and status."""
-    idents = [
-        i
-        for i in home_of(home).ledger().state().identities.values()
-        if org is None or i.get("org") == org
-    ]
+    state = home_of(home).ledger().state()
+    known_org(state, org)
+    idents = [i for i in state.identities.values() if org is None or i.get("org") == org]
     if json:
         print_json(idents)
         return

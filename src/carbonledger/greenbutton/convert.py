@@ -20,7 +20,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Literal
 
 from carbonledger.core.domain import Bill
@@ -509,17 +509,24 @@ def _split(p: _Piece, cuts: Iterable[int]) -> list[_Piece]:
     return out
 
 
+# Sums of Int48 readings scaled by up to 10**12 need more than the default 28 digits.
+_WIDE = Context(prec=60)
+
+
 def _tidy(value: Decimal) -> Decimal:
     """Drop trailing zeros (``67.52000`` -> ``67.52``) without going to exponent form."""
-    tidy = value.normalize()
+    tidy = value.normalize(_WIDE)
     exponent = tidy.as_tuple().exponent
-    return tidy.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else tidy
+    if isinstance(exponent, int) and exponent > 0:
+        return tidy.quantize(Decimal(1), context=_WIDE)
+    return tidy
 
 
 def _share(value: Decimal, part: int, whole: int) -> Decimal:
     exponent = value.as_tuple().exponent
     places = min(exponent if isinstance(exponent, int) else 0, 0) - 6
-    return (value * part / whole).quantize(Decimal(1).scaleb(places))
+    share = _WIDE.divide(_WIDE.multiply(value, part), whole)
+    return share.quantize(Decimal(1).scaleb(places), context=_WIDE)
 
 
 # --- local time ----------------------------------------------------------------------

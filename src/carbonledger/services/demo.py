@@ -11,7 +11,6 @@ import io
 import json
 import math
 import random
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -47,7 +46,7 @@ from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
 
-__all__ = ["DEMO_YEAR", "DemoResult", "run_demo"]
+__all__ = ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"]
 
 DEMO_YEAR = 2023
 ORG = Organisation("northwind", "Northwind Foods Inc.", "US")
@@ -201,6 +200,18 @@ class _Story:
         return import_bills(self.ledger, key, self.catalog, bills, store=self.store, source=source)
 
 
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to a free ``<name>.previous-<UTC time>[-n]`` beside it; the new name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.previous-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.previous-{stamp}-{n}")
+    path.rename(target)
+    return target
+
+
 def run_demo(
     home: Home,
     passphrase: str,
@@ -216,16 +227,18 @@ def run_demo(
     database URL, e.g. PostgreSQL) or ``offchain.db`` in the home.
     """
     marker = home.path / "demo.json"
+    say = progress or (lambda _msg: None)
     if home.exists():
         if not marker.exists():
             raise ConfigurationError(
                 f"{home.path} holds a ledger that is not a demo; run the demo with"
                 " --home DIR (or CARBONLEDGER_HOME) pointing elsewhere"
             )
-        shutil.rmtree(home.path)
+        # A previous demo may hold what the user added to it: kept, never replaced.
+        previous = move_aside(home.path)
+        say(f"the previous demo ledger was moved to {previous}")
     key = home.init(passphrase, name="Northwind demo ledger")
     marker.write_text(json.dumps({"demo": True, "year": DEMO_YEAR}) + "\n")
-    say = progress or (lambda _msg: None)
     if rpc is not None:
         section = home.deploy_evm(key, rpc, mirror=db)
         say(
