@@ -360,6 +360,7 @@ PUBLIC: dict[str, list[str]] = {
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
     "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
+    "carbonledger.services.demo_travel": ["TRIPS_CSV", "import_demo_travel"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",
