@@ -45,7 +45,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
-        "read_remembered", "remember_checkpoint", "unreferenced_blobs",
+        "read_remembered", "remember_checkpoint", "remembered_problem", "unreferenced_blobs",
     ],
     "carbonledger.adapters.verify_checks": [
         "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
