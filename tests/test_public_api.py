@@ -346,8 +346,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.services.access": ["ReadAccess", "record_read"],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
-        "COLUMNS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines", "iter_bills",
-        "parse_bills", "read_header", "read_rows",
+        "COLUMNS", "DECODE_ERRORS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines",
+        "iter_bills", "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revocation_keys", "revoke", "rotate",

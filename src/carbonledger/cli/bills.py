@@ -29,7 +29,7 @@ from carbonledger.core.domain import Bill, parse_date
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
-from carbonledger.services.bills_csv import count_lines, iter_bills
+from carbonledger.services.bills_csv import DECODE_ERRORS, count_lines, iter_bills
 from carbonledger.services.home import Home
 from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
@@ -70,7 +70,7 @@ def bills_import(
                 yield row
 
     try:
-        with file.open(newline="", encoding="utf-8-sig") as fh:
+        with file.open(newline="", encoding="utf-8-sig", errors=DECODE_ERRORS) as fh:
             lines = count_lines(file) - 1
             if workers < 0:
                 workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
