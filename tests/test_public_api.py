@@ -61,9 +61,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "DEMO_PASSPHRASE", "AsOption", "HomeOption", "console", "err", "home_of", "is_demo",
-        "open_ledger", "passphrase", "print_json", "read_ledger", "reader_key", "unlock",
-        "unlock_hint",
+        "DEMO_PASSPHRASE", "AsOption", "HomeOption", "ask_secret", "console", "err", "home_of",
+        "is_demo", "open_ledger", "passphrase", "print_json", "read_ledger", "reader_key",
+        "unlock", "unlock_hint",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
