@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.services.home import Home
-from tests.cli_helpers import PASS, Run, _clean, _ok
+from tests.cli_helpers import PASS, Run, _clean, _ok, acme_home
 
 BILLS = """account,start,end,amount,unit
 E1,2023-01-01,2023-01-31,1000,kWh
@@ -32,12 +31,7 @@ E2,2023-05-01,2023-05-31,600,kWh
 @pytest.fixture
 def home(tmp_path: Path, cli: Run) -> Path:
     """An initialised home (cheap scrypt) with org acme and US site hq (ZIP 60601, ComEd)."""
-    path = tmp_path / "home"
-    Home(path).init(PASS, scrypt_n=2**10)
-    _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
-    _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
-            "--zip", "60601", "--utility", "4110"))  # fmt: skip
-    return path
+    return acme_home(tmp_path / "home", cli)
 
 
 @pytest.fixture

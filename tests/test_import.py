@@ -113,7 +113,7 @@ ALIASES = [
     (HEAD, f"us,E1,{JAN},1000,kWh", None),
     (OPENTAPS, f"E1,{JAN},1000,kWh", "us"),
     ("Site ID,Account Number,Period Start,Period End,Usage,UOM", f"us,E1,{JAN},1000,kWh", None),
-    ("site_id,meter,from,to,quantity,unit", f'us,E1,{JAN},"1,000",kWh', None),
+    ("site_id,meter,from,to,quantity,unit", f'us,E1,{JAN},"1,000.0",kWh', None),
     ("SITE,ACCOUNT,THRU,FROM,AMOUNT,UNIT", "us,E1,2023-01-31,2023-01-01,1000,kWh", None),
 ]
 

@@ -234,7 +234,7 @@ def test_marginal_report_from_green_button(run: Run) -> None:
         "2023-06-10",
     ).stdout
     totals = json.loads(out)
-    assert totals["moer"]["region"] == "Caiso_North"
+    assert [c["region"] for c in totals["coverage"]] == ["Caiso_North"]
     assert float(totals["marginal_kg_co2"]) > 0
     res = run(
         "report",
@@ -243,7 +243,7 @@ def test_marginal_report_from_green_button(run: Run) -> None:
         str(GB / "TestGBDataHourlyNineDaysBinnedDaily.xml"),
         code=2,
     )
-    assert "outside the MOER series" in res.stderr
+    assert "is covered by no marginal series" in " ".join(res.stderr.split())
 
 
 @pytest.mark.parametrize("group", ["rec", "offset", "token", "report"])

@@ -13,6 +13,14 @@ import orjson
 from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect
+from carbonledger.adapters.tlog_store import (
+    batch_notes,
+    ledger_consistency,
+    prune_blobs,
+    read_meta_text,
+    read_remembered,
+    remember_checkpoint,
+)
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import checkpoint_digest
 from carbonledger.core.merkle import (
@@ -210,6 +218,7 @@ class SqliteLedger(LedgerLog):
             conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?,?)", batch.checkpoint)
             snapshot = canonical(batch.head[0].to_json())
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch_notes(batch))
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
@@ -222,6 +231,7 @@ class SqliteLedger(LedgerLog):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        remember_checkpoint(self.remembered_file, batch.note)
         return self._advance(batch)
 
     # -- reading ----------------------------------------------------------
@@ -367,11 +377,36 @@ class SqliteLedger(LedgerLog):
         )
         return tx_evidence(seq, leaf_index, row, (d for (d,) in leaves))
 
-    def verify(self) -> VerifyReport:
+    @property
+    def remembered_file(self) -> Path:
+        """Where the last checkpoint this ledger committed is kept, outside the SQLite file."""
+        return Path(f"{self.path}.checkpoint")
+
+    def latest_note(self) -> str:
+        """The latest checkpoint as a C2SP signed note (``NotFound`` before the first commit
+        that wrote one)."""
+        return read_meta_text(self._reader(), "note", "the ledger has no signed note yet")
+
+    def log_vkey(self) -> str:
+        """The verifier key (C2SP vkey) of the checkpoint notes."""
+        return read_meta_text(self._reader(), "log_vkey", "the ledger has no note key yet")
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """RFC 6962 consistency proof from the tree of ``first`` leaves to ``second``."""
+        return ledger_consistency(self.latest_checkpoint().size, first, second, self._node)
+
+    def prune_blobs(self, *, delete: bool = False) -> list[str]:
+        """Sealed blobs no entry names (left by imports that never committed); ``delete``
+        removes them. Run it while no import is between storing its blobs and committing."""
+        with self._lock:
+            return prune_blobs(self._conn, delete=delete)
+
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
         from carbonledger.adapters.sqlite_verify import verify_connection
 
+        remembered = read_remembered(self.remembered_file)
         with self._lock:
-            return verify_connection(self._conn)
+            return verify_connection(self._conn, max_errors=max_errors, remembered=remembered)
 
     def close(self) -> None:
         for conn in self._readers:

@@ -29,13 +29,13 @@ from carbonledger.core.domain import Bill, parse_date
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
-from carbonledger.services.bills_csv import iter_bills
+from carbonledger.services.bills_csv import count_lines, iter_bills
 from carbonledger.services.home import Home
-from carbonledger.services.importer import import_bills
+from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
 
-__all__ = ["register"]
+__all__ = ["print_import_report", "register"]
 
 # Large files are imported by worker processes (see services/parallel_import.py).
 PARALLEL_ROWS = 20_000
@@ -71,8 +71,7 @@ def bills_import(
 
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
-            lines = sum(1 for _ in fh) - 1
-            fh.seek(0)
+            lines = count_lines(file) - 1
             if workers < 0:
                 workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
             with Progress(console=err, transient=True, disable=json) as bar:
@@ -106,6 +105,11 @@ def bills_import(
         raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason})") from exc
     report.rows += len(errors)
     report.rejected.extend(errors)
+    print_import_report(report, json=json)
+
+
+def print_import_report(report: ImportReport, *, json: bool) -> None:
+    """Print what an import did (JSON or a summary and each rejected row); exit 1 if any was."""
     report.rejected.sort(key=lambda e: e.line)
     if json:
         print_json(report.to_dict())

@@ -9,6 +9,7 @@ never need the admin key: without a key they show what anyone may read.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,13 @@ from carbonledger.errors import ConfigurationError, InvalidInput
 from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV, Home, default_home
 
 __all__ = [
+    "DEBUG_ENV",
     "DEMO_PASSPHRASE",
     "AsOption",
     "HomeOption",
     "ask_secret",
     "console",
+    "describe_failure",
     "err",
     "home_of",
     "is_demo",
@@ -40,6 +43,8 @@ __all__ = [
     "unlock_hint",
 ]
 
+#: Set to show the traceback of an unexpected failure instead of one line.
+DEBUG_ENV = "CARBONLEDGER_DEBUG"
 #: The passphrase ``carbonledger demo`` uses unless CARBONLEDGER_PASSPHRASE is set;
 #: published, so a demo ledger must never hold real data.
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - the demo's published passphrase
@@ -170,3 +175,16 @@ def _default(value: object) -> object:
 
 def print_json(value: Any) -> None:
     typer.echo(orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2).decode())
+
+
+def describe_failure(exc: Exception) -> str:
+    """One line for a failure that is not a :class:`CarbonLedgerError` (no traceback).
+
+    The ledger file's own errors are named as such; anything else is named by
+    its type, with the variable that shows the traceback.
+    """
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"the ledger file is damaged or not readable ({exc}); run verify"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)"

@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -45,6 +46,27 @@ def _emissions(result: DemoResult) -> None:
             row["factors"],
         )
     table.add_row("[bold]total", "", "", f"[bold]{total / 1000:,.3f}", "")
+    console.print(table)
+    if result.travel is not None:
+        t = result.travel
+        console.print(
+            f"travel and freight: {t.rows} trips, {t.recorded} recorded,"
+            f" {t.kg_co2e / 1000:,.3f} t CO2e (flights from airport codes, with RF)"
+        )
+
+
+def _inventory(result: DemoResult) -> None:
+    inv = result.inventory
+    if not inv:
+        return
+    table = Table(title=f"Northwind Foods inventory {DEMO_YEAR} (t CO2e): report inventory")
+    table.add_column("figure")
+    table.add_column("t CO2e", justify="right")
+    for f in inv["figures"].values():
+        table.add_row(f["label"], f"{Decimal(f['kg_co2e']) / 1000:,.3f}")
+    for key, label in (("location_based", "location-based"), ("market_based", "market-based")):
+        value = Decimal(inv["totals"][f"{key}_kg_co2e"]) / 1000
+        table.add_row(f"[bold]total ({label})", f"[bold]{value:,.3f}")
     console.print(table)
 
 
@@ -160,6 +182,7 @@ def demo(
     _emissions(result)
     _audits(result)
     _tokens(result)
+    _inventory(result)
     _dao(result)
     if backend == "evm" and result.dao:
         console.print(

@@ -440,36 +440,9 @@ def report_net(
         console.print(f"  REC displacement not shown: the billed kWh {unlock_hint(h, org)}")
 
 
-@report_app.command("marginal")
-def report_marginal(
-    greenbutton: Path = typer.Option(..., help="Green Button XML with interval readings."),
-    moer: Path | None = typer.Option(None, help="MOER CSV (default: shipped CAISO_NORTH)."),
-    shift_to: str | None = typer.Option(
-        None, help="Move the profile to start on this date (to line it up with the MOER)."
-    ),
-    flat: float | None = typer.Option(None, help="Flat factor g/kWh (default: MOER mean)."),
-) -> None:
-    """Marginal vs flat emissions of a Green Button profile (a labelled estimate)."""
-    from dataclasses import replace
-    from datetime import UTC, datetime
-
-    from carbonledger.core.tokens.marginal import displacement, profile_arrays
-    from carbonledger.greenbutton import parse_file, to_intervals
-    from carbonledger.services.scope2 import load_moer, package_moer
-
-    series = package_moer() if moer is None else load_moer(moer)
-    intervals = [i for i in to_intervals(parse_file(greenbutton)) if i.unit in ("Wh", "kWh")]
-    if not intervals:
-        raise InvalidInput(f"{greenbutton}: no electricity interval readings")
-    if shift_to is not None:
-        target = datetime.combine(_date(shift_to, "shift-to"), datetime.min.time(), UTC)
-        delta = target - min(i.start for i in intervals)
-        intervals = [replace(i, start=i.start + delta, end=i.end + delta) for i in intervals]
-    starts, ends, kwh = profile_arrays(intervals)
-    print_json(displacement(series, starts, ends, kwh, flat_g_per_kwh=flat).totals())
-
-
 def register(app: typer.Typer) -> None:
+    from carbonledger.cli import reports  # noqa: F401 - adds its commands to report_app
+
     app.add_typer(rec_app, name="rec")
     app.add_typer(offset_app, name="offset")
     app.add_typer(token_app, name="token")

@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from carbonledger.core.canonical import canonical
+from carbonledger.core.domain import check_quantity
 from carbonledger.core.factors import EmissionFactor, Resolution
 from carbonledger.core.units import dimension, factor_between, normalise_unit
 from carbonledger.errors import FactorNotFound, InvalidInput
@@ -276,6 +277,7 @@ def calculate(amount: Decimal, unit: str, resolution: Resolution) -> Calculation
         # An activity is never negative; credits (certificates, offsets) are their
         # own explicit transactions, so a negative amount here is a mistake.
         raise InvalidInput(f"amount must not be negative, got {amount}")
+    check_quantity(amount, plan.unit)  # the cap applies after conversion, whatever the unit
     try:
         kg_co2e = _round(amount, plan.k_co2e)
         kg_co2 = None if plan.k_co2 is None else _round(amount, plan.k_co2)

@@ -13,11 +13,7 @@ I/O is reading the bundled JSON-LD contexts in ``contexts/``.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
-from typing import Any, Final
-
+from carbonledger.credentials.bundled import CONTEXT_FILES, load_context
 from carbonledger.credentials.did import (
     DidDocument,
     Ed25519Signer,
@@ -49,7 +45,6 @@ from carbonledger.credentials.vc import (
     verify,
     verify_many,
 )
-from carbonledger.errors import NotFound
 
 __all__ = [
     "CONTEXT_FILES",
@@ -79,27 +74,3 @@ __all__ = [
     "verify",
     "verify_many",
 ]
-
-#: Context URL -> bundled file in ``carbonledger/credentials/contexts``.
-CONTEXT_FILES: Final = {
-    VC_V2_CONTEXT: "credentials-v2.jsonld",
-    "https://carbonledger.org/ns/v1": "carbonledger-v1.jsonld",
-}
-
-
-@cache
-def _context_text(url: str) -> str:
-    name = CONTEXT_FILES.get(url)
-    if name is None:
-        raise NotFound(f"no bundled JSON-LD context for {url}; contexts are never fetched")
-    return resources.files(__name__).joinpath("contexts", name).read_text(encoding="utf-8")
-
-
-def load_context(url: str) -> dict[str, Any]:
-    """Return a bundled JSON-LD context document (a fresh dict) for a document loader.
-
-    Raises:
-        NotFound: ``url`` is not a context carbonledger ships.
-    """
-    loaded: dict[str, Any] = json.loads(_context_text(url))
-    return loaded
