@@ -71,9 +71,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "console", "describe_failure",
-        "err", "home_of", "is_demo", "open_ledger", "passphrase", "print_json", "read_ledger",
-        "reader_key", "unlock", "unlock_hint",
+        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "ask_secret", "console",
+        "describe_failure", "err", "home_of", "is_demo", "open_ledger", "passphrase",
+        "print_json", "read_ledger", "reader_key", "unlock", "unlock_hint",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
