@@ -15,9 +15,11 @@ if [ -z "$PY313" ]; then
   PY313="$(command -v python3.12 || ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -1)"
 fi
 
+mkdir -p "$CACHE"
 if [ ! -x "$ACAPY_VENV/bin/aca-py" ]; then
   "$PY313" -m venv "$ACAPY_VENV"
-  "$ACAPY_VENV/bin/python" -m pip install --quiet "acapy-agent==$ACAPY_VERSION" 2>&1 | grep -v "is ignored" || true
+  "$ACAPY_VENV/bin/python" -m pip install --quiet "acapy-agent==$ACAPY_VERSION" >"$CACHE/acapy-pip.log" 2>&1 \
+    || { cat "$CACHE/acapy-pip.log" >&2; exit 1; }
 fi
 "$ACAPY_VENV/bin/aca-py" --version >/dev/null
 
@@ -59,7 +61,8 @@ export CARBONLEDGER_ACAPY_PID="$ACAPY_PID"
 PY313_VENV="$CACHE/py313-venv"
 if [ ! -x "$PY313_VENV/bin/pytest" ] || [ requirements.lock -nt "$PY313_VENV/.installed" ]; then
   "$PY313" -m venv "$PY313_VENV"
-  "$PY313_VENV/bin/python" -m pip install --quiet -r requirements.lock 2>&1 | grep -v "is ignored" || true
+  "$PY313_VENV/bin/python" -m pip install --quiet -r requirements.lock >"$CACHE/py313-pip.log" 2>&1 \
+    || { cat "$CACHE/py313-pip.log" >&2; exit 1; }
   touch "$PY313_VENV/.installed"
 fi
 # Python 3.13's sqlite3 warns when a connection is left to the garbage collector, as the
