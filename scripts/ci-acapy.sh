@@ -59,9 +59,9 @@ export CARBONLEDGER_ACAPY_PID="$ACAPY_PID"
 
 # The package and its credential tests on Python 3.13 (the project's CI Python is 3.11).
 PY313_VENV="$CACHE/py313-venv"
-if [ ! -x "$PY313_VENV/bin/pytest" ] || [ requirements.lock -nt "$PY313_VENV/.installed" ]; then
+if [ ! -x "$PY313_VENV/bin/pytest" ] || [ requirements.lock -nt "$PY313_VENV/.installed" ] || [ requirements-dev.lock -nt "$PY313_VENV/.installed" ]; then
   "$PY313" -m venv "$PY313_VENV"
-  "$PY313_VENV/bin/python" -m pip install --quiet -r requirements.lock >"$CACHE/py313-pip.log" 2>&1 \
+  "$PY313_VENV/bin/python" -m pip install --quiet -r requirements-dev.lock >"$CACHE/py313-pip.log" 2>&1 \
     || { cat "$CACHE/py313-pip.log" >&2; exit 1; }
   touch "$PY313_VENV/.installed"
 fi

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
-from carbonledger.core.checkpoint import sign_checkpoint
+from carbonledger.core.checkpoint import log_key, sign_checkpoint, signed_checkpoint_note
 from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash
+from carbonledger.core.note import NoteKey
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import IntegrityError
+from carbonledger.errors import Conflict, IntegrityError
 from carbonledger.ports.ledger import Receipt
 
 __all__ = ["Append", "LedgerLog", "perfect_subtree", "tx_evidence"]
@@ -71,6 +72,9 @@ class Append:
     node_rows: list[tuple[int, int, bytes]]
     checkpoint: tuple[int, int, bytes, str, str, bytes]
     receipts: list[Receipt]
+    #: The same checkpoint as a C2SP signed note, and the vkey that checks it.
+    note: str = ""
+    vkey: str = ""
 
 
 class LedgerLog:
@@ -155,7 +159,28 @@ class LedgerLog:
             root=acc.root(),
             time=now,
         )
-        return Append((state, acc, prev, seq), tx_rows, leaf_rows, node_rows, checkpoint, receipts)
+        key = self._log_key(state.ledger_id)
+        note = signed_checkpoint_note(key, acc.size, checkpoint[2])
+        return Append(
+            (state, acc, prev, seq),
+            tx_rows,
+            leaf_rows,
+            node_rows,
+            checkpoint,
+            receipts,
+            note,
+            key.verifier.vkey,
+        )
+
+    def _log_key(self, ledger_id: str | None) -> NoteKey:
+        # Derived once per ledger: HKDF and the Ed25519 key setup cost more than a signature.
+        cached: tuple[str | None, NoteKey] | None = getattr(self, "_note_key", None)
+        if cached is None or cached[0] != ledger_id:
+            if self._operator is None:
+                raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
+            cached = (ledger_id, log_key(self._operator, ledger_id))
+            self._note_key = cached
+        return cached[1]
 
     def _advance(self, done: Append) -> list[Receipt]:
         """The batch is committed: it becomes the head."""

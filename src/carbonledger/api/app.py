@@ -7,7 +7,7 @@ import importlib
 from fastapi import FastAPI
 
 from carbonledger import __version__
-from carbonledger.api import opentaps, routes_core, routes_readings, routes_records
+from carbonledger.api import opentaps, routes_core, routes_log, routes_readings, routes_records
 from carbonledger.api.context import AppContext
 from carbonledger.api.problems import install_handlers
 
@@ -25,6 +25,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     install_handlers(app)
     app.include_router(routes_core.router)
     app.include_router(routes_records.router)
+    app.include_router(routes_log.router)
     app.include_router(routes_readings.router)
     app.include_router(opentaps.router)
     try:

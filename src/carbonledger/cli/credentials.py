@@ -24,6 +24,7 @@ from carbonledger.cli.common import (
     passphrase,
     print_json,
 )
+from carbonledger.cli.ids import known_org
 from carbonledger.core.domain import parse_date
 from carbonledger.credentials.did import Ed25519Signer, Secp256k1Signer, Signer, resolve
 from carbonledger.crypto.keys import PrivateKey
@@ -505,6 +506,7 @@ def audit_auto(
     h = home_of(home)
     signer = None if key is None else _signer(h, key)
     ledger, me = open_ledger(h, acting)
+    known_org(ledger.state(), org)
     report = run_digital_audit(
         ledger,
         ledger.channels,

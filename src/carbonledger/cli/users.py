@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import HomeOption, console, home_of, passphrase, print_json, unlock
+from carbonledger.cli.ids import known_org
 from carbonledger.core.rules.common import GRANTABLE_ROLES
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import InvalidInput, NotFound
@@ -95,8 +96,15 @@ def user_revoke(
     key = unlock(h)
     ledger = h.ledger(key)
     address = _address(ledger.state().identities, who)
+    before = ledger.state().channels
     receipt = revoke_user(ledger, key, h.ca, address, reason=reason, ca_passphrase=passphrase())
     console.print(f"{who} revoked (entry {receipt.seq}); the organisation's CRL is updated")
+    for cid, chan in sorted(ledger.state().channels.items()):
+        if chan["epoch"] == before[cid]["epoch"]:
+            continue
+        keyed = str(chan["epoch"]) in chan["keys"]
+        later = "" if keyed else f"; its admin must run `carbonledger channel rotate {cid}`"
+        console.print(f"channel {cid} starts epoch {chan['epoch']}{later}")
 
 
 def _address(identities: dict[str, dict[str, object]], who: str) -> str:
@@ -116,11 +124,9 @@ def user_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List identities with their roles and status."""
-    idents = [
-        i
-        for i in home_of(home).ledger().state().identities.values()
-        if org is None or i.get("org") == org
-    ]
+    state = home_of(home).ledger().state()
+    known_org(state, org)
+    idents = [i for i in state.identities.values() if org is None or i.get("org") == org]
     if json:
         print_json(idents)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -11,15 +12,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from carbonledger.core.state import ID_PATTERN
+from carbonledger.core.units import UNITS, factor_between, normalise_unit
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 
 __all__ = [
+    "CAP_UNITS",
     "MAX_AMOUNT",
     "RECORD_NAMESPACE",
     "Bill",
     "Organisation",
     "PeriodIndex",
     "Site",
+    "check_quantity",
     "overlap_error",
     "parse_amount",
     "parse_date",
@@ -35,6 +39,25 @@ RECORD_NAMESPACE = uuid.UUID("6f2d3c0e-5b7a-4c1e-9a2f-2b8c1d7e4a10")
 #: a thousand times world electricity use), well inside the calculator's range.
 MAX_AMOUNT = Decimal(10) ** 18
 
+#: The unit of each dimension in which :data:`MAX_AMOUNT` applies. The cap is
+#: checked after conversion, so ``999999999999999999 GWh`` (about 1e27 kWh) is
+#: refused although its number is below the cap.
+CAP_UNITS: dict[str, str] = {
+    "energy": "kWh",
+    "volume": "m3",
+    "mass": "kg",
+    "distance": "km",
+    "passenger_distance": "pkm",
+    "freight": "tkm",
+    "stay": "room_night",
+}
+
+# Amounts use a decimal point. A comma is read only as a thousands separator in
+# strict groups of three, and only where it cannot be a decimal comma: with a
+# decimal point ("1,234.5") or with two or more groups ("1,234,567"). "1,5",
+# "1.234,5" and "1,234" (1234 in Chicago, 1.234 in Berlin) are refused.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+
 
 def parse_date(value: str, field: str) -> date:
     try:
@@ -43,11 +66,23 @@ def parse_date(value: str, field: str) -> date:
         raise InvalidInput(f"{field}: {value!r} is not a date (use YYYY-MM-DD)") from exc
 
 
+def _without_grouping(text: str, field: str) -> str:
+    """``text`` without its thousands separators; an ambiguous comma is refused."""
+    if "," not in text:
+        return text
+    if _GROUPED.fullmatch(text) and ("." in text or text.count(",") > 1):
+        return text.replace(",", "")
+    raise InvalidInput(
+        f"{field}: {text!r}: the comma is ambiguous (a decimal comma or a thousands"
+        " separator?); write the number with a decimal point and no comma, e.g. 1234.5"
+    )
+
+
 def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
+    """A non-negative quantity from text: decimal point, commas only as unambiguous grouping."""
+    text = _without_grouping(value.strip(), field) if isinstance(value, str) else value
     try:
-        amount = (
-            Decimal(value.strip().replace(",", "")) if isinstance(value, str) else Decimal(value)
-        )
+        amount = Decimal(text)
     except (InvalidOperation, ValueError) as exc:
         raise InvalidInput(f"{field}: {value!r} is not a number") from exc
     if not amount.is_finite():
@@ -57,6 +92,16 @@ def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
     if amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidInput(f"{field}: {value!r} must be {'>= 0' if allow_zero else '> 0'}")
     return amount
+
+
+def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
+    """Refuse ``amount unit`` at or over :data:`MAX_AMOUNT` once converted to its cap unit."""
+    canonical = normalise_unit(unit)
+    cap_unit = CAP_UNITS[UNITS[canonical][0]]
+    if abs(amount) * factor_between(canonical, cap_unit) >= MAX_AMOUNT:
+        raise InvalidInput(
+            f"{field}: {amount} {canonical} is too large (must be below 1e18 {cap_unit})"
+        )
 
 
 _NS = RECORD_NAMESPACE.bytes
