@@ -10,9 +10,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ACAPY_VERSION="1.7.0"
 CACHE="${CARBONLEDGER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/carbonledger}"
 ACAPY_VENV="$CACHE/acapy-$ACAPY_VERSION"
-PY313="$(command -v python3.13 || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -1 || true)"
+# The first Python 3.13 (else 3.12) that runs: pyenv's installs, then PATH (a pyenv shim
+# on PATH may name a version that is not selected, so each candidate is tried).
+PY313=""
+for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13 \
+  "$(command -v python3.13 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 \
+  /root/.pyenv/versions/3.12*/bin/python3.12 "$(command -v python3.12 || true)"; do
+  if [ -n "$candidate" ] && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    PY313="$candidate"
+    break
+  fi
+done
 if [ -z "$PY313" ]; then
-  PY313="$(command -v python3.12 || ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -1)"
+  echo "ACA-Py needs Python 3.12+ and none was found (pyenv versions or PATH)" >&2
+  exit 1
 fi
 
 mkdir -p "$CACHE"
