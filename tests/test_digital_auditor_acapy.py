@@ -5,7 +5,8 @@ agent's admin API (``/vc/credentials/issue`` with Ed25519Signature2020, and
 ``/vc/di/add-proof`` with eddsa-jcs-2022) and keeps them in the agent's wallet.
 The organisation's ledger takes them in with ``vc import`` (from the agent's
 URL and from an exported file) and the digital audit checks its records
-against them, over HTTP only: this Python never imports ACA-Py.
+against them, over HTTP only: this Python never imports ACA-Py. A meter's agent
+adds a month of hourly readings the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import threading
 import uuid
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +23,8 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 
-from carbonledger.credentials import utility_bill_credential
+from carbonledger.credentials import meter_readings_credential, utility_bill_credential
+from carbonledger.services.demo_meters import hourly_readings
 from tests.acapy_helpers import Agent, agent, home_cli  # noqa: F401  (fixtures)
 from tests.cli_helpers import Run, _ok
 
@@ -40,6 +43,14 @@ def _bill(did: str, start: date, end: date, kwh: str) -> dict[str, Any]:
             valid_from=datetime(end.year, end.month, end.day, tzinfo=UTC),
         ),
         "id": f"urn:uuid:{uuid.uuid4()}",
+    }  # fmt: skip
+
+
+def _di(did: str) -> dict[str, str]:
+    """ACA-Py's /vc/di/add-proof options for an eddsa-jcs-2022 proof by ``did``."""
+    return {
+        "type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022",
+        "proofPurpose": "assertionMethod", "verificationMethod": f"{did}#{did.split(':')[2]}",
     }  # fmt: skip
 
 
@@ -69,13 +80,20 @@ def test_a_utility_agents_bills_drive_the_digital_audit(
         "/vc/di/add-proof",
         {
             "document": _bill(utility, date(2023, 2, 1), date(2023, 2, 28), "1100"),
-            "options": {
-                "type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022",
-                "proofPurpose": "assertionMethod",
-                "verificationMethod": f"{utility}#{utility.split(':')[2]}",
-            },
+            "options": _di(utility),
         },
     )  # fmt: skip
+    # January's meter runs an agent too: its readings, through the Data Integrity endpoint.
+    meter = agent.did_key()
+    _ok(cli("meter", "register", "m1", "--site", "hq", "--meter", "E1", "--did", meter,
+            "--from", "2023-01-01"))  # fmt: skip
+    readings = meter_readings_credential(
+        issuer=meter, meter_id="E1", site_id="hq", interval_seconds=3600,
+        readings=hourly_readings(date(2023, 1, 1), date(2023, 1, 31), Decimal(1000)),
+        valid_from=datetime(2023, 2, 1, tzinfo=UTC),
+    )  # fmt: skip
+    meter_answer = agent.ok("/vc/di/add-proof", {"document": readings, "options": _di(meter)})
+    (tmp_path / "january-readings.json").write_text(json.dumps(meter_answer))
     exported = tmp_path / "february.json"
     exported.write_text(json.dumps(february))
 
@@ -97,6 +115,8 @@ def test_a_utility_agents_bills_drive_the_digital_audit(
         _ok(cli("vc", "import", agent.url, str(exported), "--issuer", utility, "--json")).stdout
     )
     assert (taken["posted"], taken["rejected"]) == (3, [])
+    meter_taken = cli("vc", "import", str(tmp_path / "january-readings.json"), "--json")
+    assert orjson.loads(_ok(meter_taken).stdout)["posted"] == 1
     again = orjson.loads(_ok(cli("vc", "import", agent.url, "--issuer", utility, "--json")).stdout)
     assert (again["posted"], again["duplicates"]) == (0, 2)  # nothing counted twice
 
@@ -104,7 +124,9 @@ def test_a_utility_agents_bills_drive_the_digital_audit(
     out = orjson.loads(_ok(cli(*audit, "--json"), 1).stdout)
     assert out["counts"] == {"verified": 2, "unverifiable": 0, "contradicted": 1}
     by_period = {tuple(f["period"]): f for f in out["findings"]}
-    assert by_period[("2023-01-01", "2023-01-31")]["verdict"] == "verified"
+    january = by_period[("2023-01-01", "2023-01-31")]
+    assert january["verdict"] == "verified"
+    assert len(january["evidence"]) == 2  # the meter's readings and the utility's bill
     assert by_period[("2023-02-01", "2023-02-28")]["verdict"] == "verified"
     march = by_period[("2023-03-01", "2023-03-31")]
     assert march["verdict"] == "contradicted"
