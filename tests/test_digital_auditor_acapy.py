@@ -11,17 +11,19 @@ against them, over HTTP only: this Python never imports ACA-Py.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
+import pytest
 
 from carbonledger.credentials import utility_bill_credential
-from carbonledger.services.home import Home
-from tests.acapy_helpers import Agent, agent  # noqa: F401  (session fixture)
-from tests.cli_helpers import PASS, Run, _ok
+from tests.acapy_helpers import Agent, agent, home_cli  # noqa: F401  (fixtures)
+from tests.cli_helpers import Run, _ok
 
 BILLS = """account,start,end,amount,unit
 E1,2023-01-01,2023-01-31,1000,kWh
@@ -42,11 +44,11 @@ def _bill(did: str, start: date, end: date, kwh: str) -> dict[str, Any]:
 
 
 def test_a_utility_agents_bills_drive_the_digital_audit(
-    cli: Run,
+    home_cli: Run,  # noqa: F811
     agent: Agent,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    Home(tmp_path / "home").init(PASS, scrypt_n=2**10)
+    cli = home_cli
     _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
     _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
             "--zip", "60601", "--utility", "4110"))  # fmt: skip
@@ -87,6 +89,10 @@ def test_a_utility_agents_bills_drive_the_digital_audit(
     assert refused["posted"] == 0
     assert "signature" in refused["rejected"][0]["reason"]
 
+    checked = _ok(cli("vc", "verify", str(exported))).stdout  # the agent's answer, as saved
+    assert "verified" in checked
+    assert "(eddsa-jcs-2022 (variant: proof configuration without @context" in checked
+
     taken = orjson.loads(
         _ok(cli("vc", "import", agent.url, str(exported), "--issuer", utility, "--json")).stdout
     )
@@ -105,8 +111,44 @@ def test_a_utility_agents_bills_drive_the_digital_audit(
     assert "1350" in march["reason"]
 
 
-def test_import_names_what_is_wrong(cli: Run, tmp_path: Path) -> None:
-    Home(tmp_path / "home").init(PASS, scrypt_n=2**10)
+class _WalletWithKey(BaseHTTPRequestHandler):
+    """An admin API that answers GET /vc/credentials only with the right X-API-Key."""
+
+    answer: ClassVar[bytes] = b""
+
+    def do_GET(self) -> None:
+        ok = self.path == "/vc/credentials" and self.headers.get("X-API-Key") == "s3cret"
+        self.send_response(200 if ok else 401)
+        self.end_headers()
+        self.wfile.write(self.answer if ok else b"{}")
+
+    def log_message(self, *args: object) -> None:  # keep pytest output clean
+        pass
+
+
+def test_import_sends_the_agents_api_key(
+    home_cli: Run,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli = home_cli
+    _WalletWithKey.answer = json.dumps(
+        {"results": [{"type": ["VerifiableCredential"], "credentialSubject": {}}]}
+    ).encode()
+    server = HTTPServer(("127.0.0.1", 0), _WalletWithKey)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert "answered HTTP 401" in _ok(cli("vc", "import", url), 2).stderr
+        monkeypatch.setenv("CARBONLEDGER_ACAPY_API_KEY", "s3cret")
+        # With the key the wallet is read; it holds no bill or reading credential.
+        assert "no bill or reading credentials" in _ok(cli("vc", "import", url), 2).stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_import_names_what_is_wrong(home_cli: Run, tmp_path: Path) -> None:  # noqa: F811
+    cli = home_cli
     (tmp_path / "empty.json").write_text('{"results": []}')
     result = _ok(cli("vc", "import", str(tmp_path / "empty.json")), 2)
     assert "no bill or reading credentials" in result.stderr

@@ -75,9 +75,11 @@ def _load_json(file: Path) -> Any:
 
 
 def _credentials(file: Path) -> list[dict[str, Any]]:
-    data = _load_json(file)
-    items = data if isinstance(data, list) else [data]
-    if not items or not all(isinstance(c, dict) for c in items):
+    """A credential, a list, or an Aries agent's answer (``verifiableCredential``, ...)."""
+    from carbonledger.credentials.aries import unwrap
+
+    items = unwrap(_load_json(file), str(file))
+    if not items:
         raise InvalidInput(f"{file}: expected a credential or a list of credentials")
     return items
 

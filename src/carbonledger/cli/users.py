@@ -96,8 +96,15 @@ def user_revoke(
     key = unlock(h)
     ledger = h.ledger(key)
     address = _address(ledger.state().identities, who)
+    before = ledger.state().channels
     receipt = revoke_user(ledger, key, h.ca, address, reason=reason, ca_passphrase=passphrase())
     console.print(f"{who} revoked (entry {receipt.seq}); the organisation's CRL is updated")
+    for cid, chan in sorted(ledger.state().channels.items()):
+        if chan["epoch"] == before[cid]["epoch"]:
+            continue
+        keyed = str(chan["epoch"]) in chan["keys"]
+        later = "" if keyed else f"; its admin must run `carbonledger channel rotate {cid}`"
+        console.print(f"channel {cid} starts epoch {chan['epoch']}{later}")
 
 
 def _address(identities: dict[str, dict[str, object]], who: str) -> str:
