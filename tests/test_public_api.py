@@ -59,7 +59,11 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api.deps": ["actor", "context"],
     "carbonledger.api.opentaps": ["router"],
-    "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
+    "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
+    "carbonledger.api.problems": [
+        "API_PREFIX", "OPENTAPS_PREFIX", "STATUS", "allowed_methods", "api_routes",
+        "declared_query", "install_handlers", "problem",
+    ],
     "carbonledger.api.routes_core": ["router"],
     "carbonledger.api.routes_log": ["router"],
     "carbonledger.api.routes_records": ["router"],
@@ -79,6 +83,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
+    "carbonledger.cli.tables": ["count", "print_table"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -136,6 +141,7 @@ PUBLIC: dict[str, list[str]] = {
         "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
         "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.apportion": ["largest_remainder"],
     "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
