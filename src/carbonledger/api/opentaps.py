@@ -195,7 +195,7 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
 def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
     if who.key is None:
         return None
-    return RecordReader.for_member(ctx.ledger, ctx.ledger.channels, who.key)
+    return ctx.reader_for(who.key)
 
 
 @router.post(
