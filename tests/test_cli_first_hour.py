@@ -165,9 +165,10 @@ def test_records_list_at_80_columns_shows_whole_ids_and_sites(demo_home: Path) -
     out = _ok(run(demo_home, "records", "list", "--limit", "0", columns=80)).stdout
     _fits(out)
     rows = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
-    # one row per record starts with its leaf, short id, site, account and activity, whole
-    assert [r[:5] for r in rows] == [
-        [str(x["leaf_index"]), x["id"][:8], x["site"], x["account"], x["activity"]] for x in listed
+    # one row per record starts with its leaf, short id, site and account, whole (a long
+    # activity name may fold onto a second line)
+    assert [r[:4] for r in rows] == [
+        [str(x["leaf_index"]), x["id"][:8], x["site"], x["account"]] for x in listed
     ]
     assert [r[-1] for r in rows] == [x["kg_co2e"] for x in listed]
     assert out.splitlines()[-1].startswith(f"{len(listed)} records, ")

@@ -1,8 +1,9 @@
 """Tables and counts that read well in an 80-column terminal.
 
 Identifiers (ids, sites, accounts, amounts) are never cut: their columns are as
-wide as their longest value; other columns wrap between words onto more lines,
-never inside a word and never ending in an ellipsis. Columns are one space apart.
+wide as their longest value; other columns wrap between words onto more lines (and
+inside a long word only when the table cannot fit otherwise), never ending in an
+ellipsis. Columns are one space apart.
 """
 
 from __future__ import annotations
@@ -37,16 +38,22 @@ def print_table(
     """
     cells = [list(r) for r in rows]
     kept, justified = set(keep), set(right)
-    widths = []
+    # Narrowest layouts, in order of preference: other columns wrapped between words;
+    # then folded inside long words too (never narrower than their header's words).
+    layouts: list[list[int]] = [[], []]
     for i, header in enumerate(headers):
+        head = max(len(w) for w in header.split())
         if header in kept:
-            widths.append(max([len(header), *(len(r[i]) for r in cells)]))
+            whole = max([len(header), *(len(r[i]) for r in cells)])
+            layouts[0].append(whole)
+            layouts[1].append(whole)
         else:
-            words = [*header.split(), *(w for r in cells for w in r[i].split())]
-            widths.append(max(len(w) for w in words))
-    if sum(widths) + len(widths) - 1 > console.width:
-        # Too wide for this terminal even with every other column wrapped: one block per
-        # row, a line per column, rather than a table that cuts values off.
+            layouts[0].append(max([head, *(len(w) for r in cells for w in r[i].split())]))
+            layouts[1].append(head)
+    widths = next((w for w in layouts if sum(w) + len(w) - 1 <= console.width), None)
+    if widths is None:
+        # Too wide for this terminal even so: one block per row, a line per column,
+        # rather than a table that cuts values off.
         _blocks(console, headers, cells, title)
         return
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=0)
