@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,26 @@ def test_the_largest_int48_reading_at_the_largest_scale_is_refused_by_the_amount
     assert "Traceback" not in res.stdout + res.stderr
     assert "is too large (must be below 1e18 kWh)" in res.stdout + res.stderr
     assert _ok(cli("records", "list", "--json")).stdout.strip() == "[]"
+
+
+def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    """A 10 MB and a 40 MB file (the Coastal sample's year repeated) peak alike.
+
+    Held as XML elements, 30 MB more of readings cost about 225 MB more; kept as
+    integer columns they cost 32 bytes a reading (about 145,000 readings: 5 MB).
+    ``benchmarks/greenbutton_memory.py`` measures a 200 MB file.
+    """
+    from benchmarks.greenbutton_memory import peak_mb, scaled_coastal
+
+    peaks = {}
+    for mb in (10, 40):
+        path = tmp_path / f"coastal-{mb}.xml"
+        readings = scaled_coastal(path, mb)
+        copies = readings // 8760
+        bills, total, peaks[mb] = peak_mb(path)
+        # each copy is the sample's year again: its readings sum to 4,425.305 kWh
+        # (an independent pass in test_greenbutton.py), over 12 months back to back
+        assert total == str(Decimal("4425.305") * copies)
+        assert 12 * copies <= bills <= 12 * copies + 1
+        path.unlink()
+    assert peaks[40] - peaks[10] < 15, peaks

@@ -10,7 +10,9 @@ ACA-Py does not implement ``ecdsa-jcs-2019``: that row is pinned as refused.
 from __future__ import annotations
 
 import copy
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,8 @@ from carbonledger.credentials import (
 )
 from carbonledger.credentials.proof import ACAPY_JCS_VARIANT
 from carbonledger.crypto.keys import PrivateKey
-from tests.acapy_helpers import Agent, agent  # noqa: F401  (session fixture)
+from tests.acapy_helpers import Agent, agent, home_cli  # noqa: F401  (fixtures)
+from tests.cli_helpers import Run, _ok
 from tests.vc_helpers import NOW, bill, hourly, v1
 
 OURS = Ed25519Signer.from_seed(bytes(range(32)))
@@ -142,3 +145,23 @@ def test_a_credential_acapy_stores_reads_back_and_verifies(
     stored = [c for c in agent.ok("/vc/credentials")["results"] if c.get("id") == signed["id"]]
     assert stored == [signed]
     assert verify(stored[0], now=NOW).ok
+
+
+def test_vc_issue_output_goes_to_acapy_as_it_is(
+    home_cli: Run,  # noqa: F811
+    agent: Agent,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    cli = home_cli
+    did = _ok(cli("did", "create", "comed")).stdout.strip()
+    unsigned = tmp_path / "bill.json"
+    unsigned.write_text(json.dumps(bill(did)))
+    default = tmp_path / "default.json"
+    _ok(cli("vc", "issue", str(unsigned), "--key", "comed", "-o", str(default)))
+    assert agent.verify_ld(json.loads(default.read_text()))["verified"] is True
+    jcs = tmp_path / "jcs.json"
+    _ok(cli("vc", "issue", str(unsigned), "--key", "comed", "--suite", "eddsa-jcs-2022",
+            "-o", str(jcs)))  # fmt: skip
+    assert agent.verify_di(json.loads(jcs.read_text()))["verified"] is True
+    refused = _ok(cli("vc", "issue", str(unsigned), "--key", "comed", "--suite", "Rsa2018"), 2)
+    assert "unsupported proof suite 'Rsa2018'" in refused.stderr

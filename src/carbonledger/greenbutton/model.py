@@ -201,8 +201,27 @@ class IntervalReading:
 _NO_COST = -(2**63)  # outside ESPI's Int48: "this reading has no cost"
 
 
+class _Readings(Sequence[IntervalReading]):
+    """A sequence of readings built one at a time when read (slices are lists)."""
+
+    def _item(self, i: int) -> IntervalReading:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> IntervalReading: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[IntervalReading]: ...
+    def __getitem__(self, i: int | slice) -> IntervalReading | Sequence[IntervalReading]:
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self._item(i % n)
+
+
 @dataclass(eq=False)
-class ReadingColumns(Sequence[IntervalReading]):
+class ReadingColumns(_Readings):
     """Interval readings held as columns of 64-bit integers, about 32 bytes a reading.
 
     A file of a million readings would take hundreds of megabytes as objects; as
@@ -252,15 +271,7 @@ class ReadingColumns(Sequence[IntervalReading]):
     def __len__(self) -> int:
         return len(self.starts)
 
-    @overload
-    def __getitem__(self, i: int) -> IntervalReading: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[IntervalReading]: ...
-    def __getitem__(self, i: int | slice) -> IntervalReading | Sequence[IntervalReading]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
+    def _item(self, i: int) -> IntervalReading:
         value = self.exact.get((i, "value"), Decimal(self.values[i]))
         cost_units = self.costs[i]
         cost = (
@@ -277,7 +288,7 @@ class ReadingColumns(Sequence[IntervalReading]):
         )
 
     def __iter__(self) -> Iterator[IntervalReading]:
-        return (self[i] for i in range(len(self)))
+        return (self._item(i) for i in range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
@@ -309,7 +320,7 @@ class MeterReading:
 
 
 @dataclass(frozen=True, slots=True)
-class _Chained(Sequence[IntervalReading]):
+class _Chained(_Readings):
     parts: tuple[Sequence[IntervalReading], ...]
 
     def __len__(self) -> int:
@@ -318,19 +329,9 @@ class _Chained(Sequence[IntervalReading]):
     def __iter__(self) -> Iterator[IntervalReading]:
         return itertools.chain.from_iterable(self.parts)
 
-    @overload
-    def __getitem__(self, i: int) -> IntervalReading: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[IntervalReading]: ...
-    def __getitem__(self, i: int | slice) -> IntervalReading | Sequence[IntervalReading]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _item(self, i: int) -> IntervalReading:
         ends = list(itertools.accumulate(len(p) for p in self.parts))
-        if i < 0:
-            i += ends[-1] if ends else 0
         part = bisect.bisect_right(ends, i)
-        if not i >= 0 or part >= len(self.parts):
-            raise IndexError(i)
         return self.parts[part][i - (ends[part - 1] if part else 0)]
 
 
