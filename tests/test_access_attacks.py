@@ -7,6 +7,7 @@ the raw SQLite file (every wrapped key of every epoch, every sealed blob).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from carbonledger.crypto.ecies import unwrap
 from carbonledger.crypto.keys import PrivateKey
@@ -158,6 +160,11 @@ def test_expired_auditor_through_the_api(tmp_path: Path) -> None:
     read = api.client.get(f"{V1}/records/{first['id']}", headers=theirs).json()
     assert read["billed"]["amount"] == "1000", read
     assert len(_reads(api.ctx.ledger)) == 1
+    web = _web_sign_in(api.client.app, "audits/dana")
+    page = web.get(f"/records/{first['id']}")
+    assert page.status_code == 200
+    assert "sealed" not in page.text
+    assert len(_reads(api.ctx.ledger)) == 2  # the web page's read, recorded too
     _wait_past(until)
     later = {**bill, "start": "2023-02-01", "end": "2023-02-28", "amount": "2000"}
     assert api.client.post(f"{V1}/bills", headers=alice, json=[later]).status_code == 201
@@ -168,7 +175,20 @@ def test_expired_auditor_through_the_api(tmp_path: Path) -> None:
         assert "billed" not in out
         assert "inputs" not in out.get("trace", {})
         assert "ended at" in out["sealed"]
-    assert len(_reads(api.ctx.ledger)) == 1
+        page = web.get(f"/records/{record['id']}")
+        assert "ended at" in page.text
+        assert "2000" not in page.text
+    assert len(_reads(api.ctx.ledger)) == 2
+
+
+def _web_sign_in(app: Any, who: str) -> TestClient:
+    """A browser session signed in with a keystore the server keeps."""
+    client = TestClient(app)
+    token = re.search(r'name="csrf_token" value="([0-9a-f]*)"', client.get("/signin").text)
+    assert token is not None
+    form = {"who": who, "passphrase": API_PASS, "csrf_token": token.group(1)}
+    assert client.post("/signin/keystore", data=form, follow_redirects=False).status_code == 303
+    return client
 
 
 # -- revoked user -----------------------------------------------------------------

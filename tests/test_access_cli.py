@@ -146,6 +146,7 @@ def test_records_show_without_a_key_shows_public_fields_and_how_to_unlock(
         (("report", "scope2", "--org", "northwind", "--year", "2023"), "CARBONLEDGER_PASSPHRASE"),
         (("records", "show", "RID", "--as", "northwind/carol"), "CARBONLEDGER_USER_PASSPHRASE"),
         (("org", "add", "acme", "--name", "Acme"), "CARBONLEDGER_PASSPHRASE"),
+        (("user", "enroll", "zoe", "--org", "northwind"), "pass --secret"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else v,
 )

@@ -70,6 +70,26 @@ def test_a_field_over_128_kb_is_one_row_error_and_the_good_rows_are_recorded(
     assert _billed_amounts(cli) == ["1000", "800", "900"]
 
 
+@pytest.mark.parametrize("workers", PATHS)
+def test_bytes_that_are_not_utf8_and_nul_bytes_are_one_row_error_each(
+    home: Path, tmp_path: Path, cli: Run, workers: str
+) -> None:
+    path = tmp_path / "bytes.csv"
+    path.write_bytes(
+        (HEAD + GOOD[0]).encode()
+        + b"hq,E2,2023-01-01,2023-01-31,5\xff\xfe,kWh\n"  # line 3: not UTF-8
+        + GOOD[1].encode()
+        + b'hq,E3,2023-01-01,2023-01-31,"5\x00",kWh\n'  # line 5: a NUL byte
+        + GOOD[2].encode()
+    )
+    report, errors = _import(cli, path, workers)
+    assert report["recorded"] == 3
+    assert errors[0] == "line 3: row: is not UTF-8 text (byte 0xff)"
+    assert errors[1].startswith("line 5: ")
+    assert len(errors) == 2
+    assert _billed_amounts(cli) == ["1000", "800", "900"]
+
+
 _MEASURE = """
 import resource, sys
 from carbonledger.cli import app

@@ -45,7 +45,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
-        "read_remembered", "remember_checkpoint", "unreferenced_blobs",
+        "read_remembered", "remember_checkpoint", "remembered_problem", "unreferenced_blobs",
     ],
     "carbonledger.adapters.verify_checks": [
         "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
@@ -59,7 +59,11 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api.deps": ["actor", "context"],
     "carbonledger.api.opentaps": ["router"],
-    "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
+    "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
+    "carbonledger.api.problems": [
+        "API_PREFIX", "OPENTAPS_PREFIX", "STATUS", "allowed_methods", "api_routes",
+        "declared_query", "install_handlers", "problem",
+    ],
     "carbonledger.api.routes_core": ["router"],
     "carbonledger.api.routes_log": ["router"],
     "carbonledger.api.routes_records": ["router"],
@@ -71,14 +75,15 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "console", "describe_failure",
-        "err", "home_of", "is_demo", "open_ledger", "passphrase", "print_json", "read_ledger",
-        "reader_key", "unlock", "unlock_hint",
+        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "ask_secret", "console",
+        "describe_failure", "err", "home_of", "is_demo", "open_ledger", "passphrase",
+        "print_json", "read_ledger", "reader_key", "unlock", "unlock_hint",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
+    "carbonledger.cli.tables": ["count", "print_table"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -136,6 +141,7 @@ PUBLIC: dict[str, list[str]] = {
         "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
         "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.apportion": ["largest_remainder"],
     "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
@@ -346,8 +352,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.services.access": ["ReadAccess", "record_read"],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
-        "COLUMNS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines", "iter_bills",
-        "parse_bills", "read_header", "read_rows",
+        "COLUMNS", "DECODE_ERRORS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines",
+        "iter_bills", "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
         "ChannelKeys", "grant", "new_epoch_keys", "revocation_keys", "revoke", "rotate",

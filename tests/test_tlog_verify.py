@@ -198,6 +198,9 @@ def test_a_ledger_file_truncated_to_zero_bytes_does_not_verify(
     text = _clean(res.stderr)
     assert f"at size {size}" in text, text
     assert "only 0 leaves" in text, text
+    # and nothing is written on top of it (that would replace the remembered checkpoint)
+    refused = _ok(cli("org", "add", "late", "--name", "Late", "--home", str(home)), 2)
+    assert "committed entries were lost" in _clean(refused.stderr)
 
 
 def test_a_lost_wal_holding_the_last_commit_does_not_verify(

@@ -9,7 +9,6 @@ from typing import Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from carbonledger.cli.common import (
     AsOption,
@@ -24,12 +23,14 @@ from carbonledger.cli.common import (
     unlock_hint,
 )
 from carbonledger.cli.ids import known_org, known_site
+from carbonledger.cli.tables import count, print_table
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, parse_date
+from carbonledger.core.ids import SHORT_ID
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
-from carbonledger.services.bills_csv import count_lines, iter_bills
+from carbonledger.services.bills_csv import DECODE_ERRORS, count_lines, iter_bills
 from carbonledger.services.home import Home
 from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
@@ -70,7 +71,7 @@ def bills_import(
                 yield row
 
     try:
-        with file.open(newline="", encoding="utf-8-sig") as fh:
+        with file.open(newline="", encoding="utf-8-sig", errors=DECODE_ERRORS) as fh:
             lines = count_lines(file) - 1
             if workers < 0:
                 workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
@@ -115,7 +116,7 @@ def print_import_report(report: ImportReport, *, json: bool) -> None:
         print_json(report.to_dict())
     else:
         console.print(
-            f"{report.rows} rows: {report.recorded} recorded, {report.duplicates}"
+            f"{count(report.rows, 'row')}: {report.recorded} recorded, {report.duplicates}"
             f" already recorded, {len(report.rejected)} rejected;"
             f" {report.kg_co2e / 1000:.3f} t CO2e recorded"
         )
@@ -157,22 +158,30 @@ def records_list(
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
         return
-    table = Table("leaf", "id", "site", "account", "activity", "period", "kg CO2e")
     total = Decimal(0)
+    rows = []
     for s in items:
         r = s.item
         total += Decimal(r["kg_co2e"])
-        table.add_row(
-            str(s.leaf_index),
-            r["id"][:8],
-            r["site"],
-            r["account"],
-            r["activity"],
-            f"{r['period']['start']}..{r['period']['end']}",
-            r["kg_co2e"],
+        rows.append(
+            (
+                str(s.leaf_index),
+                r["id"][:SHORT_ID],
+                r["site"],
+                r["account"],
+                r["activity"],
+                f"{r['period']['start']} {r['period']['end']}",
+                r["kg_co2e"],
+            )
         )
-    console.print(table)
-    console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e")
+    print_table(
+        console,
+        ("leaf", "id", "site", "account", "activity", "period", "kg CO2e"),
+        rows,
+        keep=("leaf", "id", "site", "account", "activity", "kg CO2e"),
+        right=("leaf", "kg CO2e"),
+    )
+    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e")
 
 
 @records_app.command("show")

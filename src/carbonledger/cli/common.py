@@ -28,6 +28,7 @@ __all__ = [
     "DEMO_PASSPHRASE",
     "AsOption",
     "HomeOption",
+    "ask_secret",
     "console",
     "describe_failure",
     "err",
@@ -69,10 +70,12 @@ def _interactive() -> bool:
     return stdin is not None and not stdin.closed and stdin.isatty()
 
 
-def _ask(label: str, env: str, why: str, *, confirm: bool = False) -> str:
+def ask_secret(label: str, how: str, why: str, *, confirm: bool = False) -> str:
+    """Prompt for a hidden value on a terminal; otherwise one clear error saying ``how``
+    to give it (e.g. "set CARBONLEDGER_PASSPHRASE")."""
     if not _interactive():
         raise ConfigurationError(
-            f"{why} needs the {label}; set {env} (stdin is not a terminal, so it cannot be asked)"
+            f"{why} needs the {label}; {how} (stdin is not a terminal, so it cannot be asked)"
         )
     text = label[0].upper() + label[1:]
     return str(typer.prompt(text, hide_input=True, confirmation_prompt=confirm))
@@ -83,7 +86,7 @@ def passphrase(*, confirm: bool = False, why: str = "this command") -> str:
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value
-    return _ask("admin key passphrase", PASSPHRASE_ENV, why, confirm=confirm)
+    return ask_secret("admin key passphrase", f"set {PASSPHRASE_ENV}", why, confirm=confirm)
 
 
 def is_demo(home: Home) -> bool:
@@ -119,7 +122,8 @@ def unlock(home: Home, acting: str | None = None) -> PrivateKey:
         raise InvalidInput(f"--as takes ORG/NAME, got {acting!r}")
     value = os.environ.get(USER_PASSPHRASE_ENV) or os.environ.get(PASSPHRASE_ENV)
     if not value:
-        value = _ask(f"passphrase of {acting}", USER_PASSPHRASE_ENV, f"--as {acting}")
+        how = f"set {USER_PASSPHRASE_ENV}"
+        value = ask_secret(f"passphrase of {acting}", how, f"--as {acting}")
     return home.user_key(org, name, value)
 
 

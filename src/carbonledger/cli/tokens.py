@@ -25,6 +25,7 @@ from carbonledger.cli.common import (
     unlock_hint,
 )
 from carbonledger.cli.ids import known_org, known_site, token_id
+from carbonledger.cli.tables import count
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
 from carbonledger.errors import InvalidInput, PermissionDenied
@@ -422,11 +423,11 @@ def report_net(
     console.print(f"{org} {year}: {net.to_dict()['formula']}")
     console.print(
         f"  audited emissions  {net.audited_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['audited'])} tokens)"
+        f" ({count(len(net.counted['audited']), 'token')})"
     )
     console.print(
         f"  offsets retired    {net.offsets_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['offsets'])} retirements)"
+        f" ({count(len(net.counted['offsets']), 'retirement')})"
     )
     console.print(f"  net emissions      {net.net_kg / 1000:,.3f} t CO2e")
     if net.rec_displacement_kg is not None:
@@ -435,7 +436,8 @@ def report_net(
             " (location - market Scope 2; not subtracted)"
         )
     for e in net.excluded:
-        console.print(f"  not counted: {e}")
+        what = f"token {e['token']}" if "token" in e else f"retirement {e.get('retirement')}"
+        console.print(f"  not counted: {what}: {e['reason']}")
     if key is None:
         console.print(f"  REC displacement not shown: the billed kWh {unlock_hint(h, org)}")
 

@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from carbonledger.core.canonical import canonical
-from carbonledger.core.domain import check_quantity
+from carbonledger.core.domain import CAP_UNITS, MAX_AMOUNT, check_quantity
 from carbonledger.core.factors import EmissionFactor, Resolution
 from carbonledger.core.units import dimension, factor_between, normalise_unit
 from carbonledger.errors import FactorNotFound, InvalidInput
@@ -157,6 +157,8 @@ class _Plan:
     static: dict[str, Any]
     scope: str
     basis_id: str
+    #: one ``unit`` in the unit the amount cap is stated in (kWh, m3, kg, km)
+    cap: Decimal = Decimal(1)
 
 
 def _multiplier(c_activity: Decimal, value: Decimal, c_mass: Decimal) -> Decimal:
@@ -251,7 +253,17 @@ def _build_plan(resolution: Resolution, raw_unit: str) -> _Plan:
             "rounding": "ROUND_HALF_EVEN",
         },
     }
-    return _Plan(unit, k_co2e, k_co2, k_ren, k_nonren, static, resolution.scope, basis_id(static))
+    return _Plan(
+        unit,
+        k_co2e,
+        k_co2,
+        k_ren,
+        k_nonren,
+        static,
+        resolution.scope,
+        basis_id(static),
+        factor_between(unit, CAP_UNITS[dimension(unit)]),
+    )
 
 
 def _round(amount: Decimal, k: Decimal) -> Decimal:
@@ -277,7 +289,8 @@ def calculate(amount: Decimal, unit: str, resolution: Resolution) -> Calculation
         # An activity is never negative; credits (certificates, offsets) are their
         # own explicit transactions, so a negative amount here is a mistake.
         raise InvalidInput(f"amount must not be negative, got {amount}")
-    check_quantity(amount, plan.unit)  # the cap applies after conversion, whatever the unit
+    if abs(amount) * plan.cap >= MAX_AMOUNT:  # the cap applies after conversion
+        check_quantity(amount, plan.unit)  # raises, naming the amount and the cap
     try:
         kg_co2e = _round(amount, plan.k_co2e)
         kg_co2 = None if plan.k_co2 is None else _round(amount, plan.k_co2)

@@ -20,7 +20,8 @@ document   no       SHA-256 (hex) of the bill document [document_sha256]
 
 Any file is read in bounded memory: a line longer than :data:`MAX_LINE_CHARS`
 is skipped unread and reported as a bad row, as is a row the CSV reader cannot
-read (a field over the same limit, a NUL byte); the other rows are imported.
+read (a field over the same limit, a NUL byte) and, in a file opened with
+:data:`DECODE_ERRORS`, a line that is not UTF-8; the other rows are imported.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from carbonledger.factors.resolver import normalise_activity
 
 __all__ = [
     "COLUMNS",
+    "DECODE_ERRORS",
     "MAX_LINE_CHARS",
     "ParsedBills",
     "RowParser",
@@ -63,6 +65,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("account", "start", "end", "amount", "unit")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+#: Open files with this error handler: a line that is not UTF-8 is then one bad row.
+DECODE_ERRORS = "surrogateescape"
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 #: Longest line read (the CSV module's own field limit): a bill row is well under
 #: 1 KB, and refusing longer lines unread keeps memory bounded whatever the file.
@@ -166,11 +172,9 @@ def read_rows(
             else:
                 reason = f"cannot be read as CSV ({exc})"
             row = RowError(end + 1, "row", reason)
-        if source.too_long:
-            row = RowError(
-                source.too_long[0], "row", f"line is longer than {limit:,} characters; not read"
-            )
-            source.too_long.clear()
+        if source.bad:
+            row = RowError(*source.bad[0])
+            source.bad.clear()
         yield source.number, row
         end = source.number
 
@@ -184,7 +188,7 @@ class _Lines:
         self._limit = limit
         self.number = 0  # lines read so far
         self.last = ""
-        self.too_long: list[int] = []  # since the last row
+        self.bad: list[tuple[int, str, str]] = []  # lines not read, since the last row
 
     def __iter__(self) -> _Lines:
         return self
@@ -195,9 +199,15 @@ class _Lines:
             raise StopIteration
         self.number += 1
         if len(text.rstrip("\r\n")) > self._limit:
-            self.too_long.append(self.number)
+            reason = f"line is longer than {self._limit:,} characters; not read"
+            self.bad.append((self.number, "row", reason))
             while text and text[-1] not in "\r\n":  # skip the rest, a chunk at a time
                 text = self._next(1 << 20)
+            text = "\n"
+        elif (bad := _UNDECODED.search(text)) is not None:
+            # a file opened with errors="surrogateescape": bytes that are not UTF-8
+            byte = ord(bad.group()) - 0xDC00
+            self.bad.append((self.number, "row", f"is not UTF-8 text (byte 0x{byte:02x})"))
             text = "\n"
         self.last = text
         return text
@@ -210,7 +220,7 @@ class _Lines:
                 text = next(self)
             except StopIteration:
                 return
-        self.too_long.clear()  # part of the one field reported
+        self.bad.clear()  # part of the one field reported
 
 
 def _closes_quote(text: str) -> bool:

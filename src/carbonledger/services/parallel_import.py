@@ -45,7 +45,7 @@ from carbonledger.ports.ledger import (
     StoredItem,
     VerifyReport,
 )
-from carbonledger.services.bills_csv import RowParser, read_header, read_rows
+from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
 from carbonledger.services.importer import ImportReport, ImportSession
 
 __all__ = ["import_csv_parallel"]
@@ -254,7 +254,7 @@ def import_csv_parallel(
     inboxes = [ctx.Queue(maxsize=4) for _ in range(workers)]
     out = ctx.Queue(maxsize=64)
     unread: list[RowError] = []  # rows that could not be read as CSV: reported here
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open(newline="", encoding="utf-8-sig", errors=DECODE_ERRORS) as fh:
         rows = read_rows(fh)
         header = read_header(rows)
         parser = RowParser(header, site=site)  # header errors are raised here, in the caller
