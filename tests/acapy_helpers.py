@@ -23,6 +23,9 @@ from typing import Any
 
 import pytest
 
+from carbonledger.services.home import Home
+from tests.cli_helpers import PASS, Run
+
 ACAPY_VERSION = "1.7.0"
 
 
@@ -180,3 +183,10 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def home_cli(cli: Run, tmp_path: Path) -> Run:
+    """The CLI on a fresh ledger home (the ``cli`` fixture's home, initialised)."""
+    Home(tmp_path / "home").init(PASS, scrypt_n=2**10)
+    return cli

@@ -63,7 +63,7 @@ HELP = [
     (("bills", "import"), "Import bills"),
     (("records",), "Emissions records"),
     (("records", "list"), "List emissions records"),
-    (("records", "show"), "Show a record with its sealed details and trace"),
+    (("records", "show"), "Show a record and its trace; with a member's or auditor's key"),
     (("demo",), "demo story"),
     (("calc",), "Calculate emissions"),
     (("factors",), "Emission factor editions"),

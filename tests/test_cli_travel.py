@@ -131,3 +131,11 @@ def test_puerto_rico_state_is_prms(cli: Run) -> None:
     assert Decimal(out["kg_co2e"]) == (Decimal("1548.53") * Decimal("0.45359237")).quantize(
         Decimal("0.000001")
     )
+
+
+def test_every_dimension_has_an_amount_cap() -> None:
+    # bills and trips in passenger-km, tonne-km or nights are capped like kWh
+    from carbonledger.core.domain import CAP_UNITS
+    from carbonledger.core.units import DIMENSIONS
+
+    assert set(CAP_UNITS) == set(DIMENSIONS)

@@ -101,3 +101,20 @@ def test_epa_gas_each_edition(cat: FactorCatalog, year: int, edition: str, therm
     r = cat.resolve("natural_gas", Location(zip="60601"), year=year)
     assert r.co2e.edition == edition
     assert calculate(Decimal(100), "therm", r).kg_co2e == Decimal(therm_kg)
+
+
+@pytest.mark.parametrize(
+    ("row_id", "country", "activity"),
+    [
+        # DEFRA's own names: "Turkey", "Korea", "Hong Kong, China"; London is its own factor
+        ("29_600_4051_13_1", "TR", "hotel"),
+        ("29_600_4028_13_1", "KR", "hotel"),
+        ("29_600_4019_13_1", "HK", "hotel"),
+        ("29_600_4001_13_1", "GB", "hotel_london"),
+    ],
+)
+def test_defra_hotel_names_that_are_not_iso_names(
+    cat: FactorCatalog, defra_rows: dict[str, list[Any]], row_id: str, country: str, activity: str
+) -> None:
+    r = cat.resolve(activity, Location(country=country), year=2024)
+    assert r.co2e.value == official(defra_rows, row_id)

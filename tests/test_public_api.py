@@ -43,6 +43,14 @@ PUBLIC: dict[str, list[str]] = {
         "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
     ],
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
+    "carbonledger.adapters.tlog_store": [
+        "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
+        "read_remembered", "remember_checkpoint", "remembered_problem", "unreferenced_blobs",
+    ],
+    "carbonledger.adapters.verify_checks": [
+        "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
+        "check_remembered",
+    ],
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
     "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
@@ -51,9 +59,15 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api.deps": ["actor", "context"],
     "carbonledger.api.opentaps": ["router"],
-    "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
+    "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
+    "carbonledger.api.problems": [
+        "API_PREFIX", "OPENTAPS_PREFIX", "STATUS", "allowed_methods", "api_routes",
+        "declared_query", "install_handlers", "problem",
+    ],
     "carbonledger.api.routes_core": ["router"],
+    "carbonledger.api.routes_log": ["router"],
     "carbonledger.api.routes_records": ["router"],
+    "carbonledger.api.witness": ["create_witness_app"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
     "carbonledger.cli.bills": ["print_import_report", "register"],
@@ -61,13 +75,15 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "DEBUG_ENV", "AsOption", "HomeOption", "console", "describe_failure", "err", "home_of",
-        "open_ledger", "passphrase", "print_json", "unlock",
+        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "ask_secret", "console",
+        "describe_failure", "err", "home_of", "is_demo", "open_ledger", "passphrase",
+        "print_json", "read_ledger", "reader_key", "unlock", "unlock_hint",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
+    "carbonledger.cli.tables": ["count", "print_table"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -77,9 +93,14 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
+    "carbonledger.cli.witness": ["witness_app"],
     "carbonledger.core.checkpoint": [
         "checkpoint_body", "checkpoint_digest", "log_key", "log_origin", "sign_checkpoint",
         "signed_checkpoint_note",
+    ],
+    "carbonledger.core.proofnote": ["check_notes"],
+    "carbonledger.core.witness": [
+        "MAX_PROOF_LINES", "SIZE_CONTENT_TYPE", "Answer", "Request", "add_checkpoint", "request",
     ],
     "carbonledger.core.note": [
         "COSIGNATURE_TYPE", "ED25519_TYPE", "CheckpointText", "Cosignature", "Note", "NoteKey",
@@ -120,6 +141,7 @@ PUBLIC: dict[str, list[str]] = {
         "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
         "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
+    "carbonledger.core.apportion": ["largest_remainder"],
     "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
@@ -132,7 +154,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
     "carbonledger.core.rules": ["RULES", "require_active_signer"],
     "carbonledger.core.rules.channels": [
-        "channel_access", "channel_grant", "channel_read", "channel_revoke", "current_members",
+        "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
+        "current_members", "read_access", "rotated_channel", "sealing_epoch",
     ],
     "carbonledger.core.rules.common": [
         "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
@@ -326,13 +349,15 @@ PUBLIC: dict[str, list[str]] = {
         "Checkpoint", "InclusionProof", "ItemQuery", "LedgerPort", "PeriodKey", "Receipt",
         "StoredItem", "VerifyReport",
     ],
+    "carbonledger.services.access": ["ReadAccess", "record_read"],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
         "COLUMNS", "DECODE_ERRORS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines",
         "iter_bills", "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
-        "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
+        "ChannelKeys", "grant", "new_epoch_keys", "revocation_keys", "revoke", "rotate",
+        "submit_one", "wrap_context",
     ],
     "carbonledger.services.dao": [
         "Part", "cancel", "execute", "fund_action", "holders", "issue_tokens", "list_proposals",
@@ -341,6 +366,7 @@ PUBLIC: dict[str, list[str]] = {
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
     "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
+    "carbonledger.services.demo_travel": ["TRIPS_CSV", "import_demo_travel"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",
@@ -356,6 +382,11 @@ PUBLIC: dict[str, list[str]] = {
         "fast_readings", "run_digital_audit",
     ],
     "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.tlog": [
+        "TransparencyLog", "consistency_json", "cosigned_file", "latest_cosigned", "log_info",
+        "log_of", "prune_blobs", "submit_to_witness", "verify_home",
+    ],
+    "carbonledger.services.witness": ["LogSource", "Verdict", "WitnessStore", "open_source"],
     "carbonledger.services.identity": [
         "CertificateAuthority", "EnrolmentRequest", "enroll", "make_enrolment_request",
         "register_user", "revoke_user",

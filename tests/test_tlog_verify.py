@@ -198,6 +198,9 @@ def test_a_ledger_file_truncated_to_zero_bytes_does_not_verify(
     text = _clean(res.stderr)
     assert f"at size {size}" in text, text
     assert "only 0 leaves" in text, text
+    # and nothing is written on top of it (that would replace the remembered checkpoint)
+    refused = _ok(cli("org", "add", "late", "--name", "Late", "--home", str(home)), 2)
+    assert "committed entries were lost" in _clean(refused.stderr)
 
 
 def test_a_lost_wal_holding_the_last_commit_does_not_verify(
@@ -272,3 +275,14 @@ def test_dropping_the_last_commits_and_resigning_does_not_verify(
     assert f"only {keep} leaves" in text, text
     # nothing else is wrong with the file: the rollback itself is consistent
     assert len(report["errors"]) == 1  # type: ignore[arg-type]
+
+
+def test_an_empty_ledger_file_in_a_home_that_created_one_does_not_verify(
+    cli: Run, small_home: Path, tmp_path: Path
+) -> None:
+    """Even with the remembered checkpoint deleted too, the home knows it made a ledger."""
+    home = _copy(small_home, tmp_path)
+    (home / "ledger.db").write_bytes(b"")
+    (home / "ledger.db.checkpoint").unlink()
+    res = _ok(cli("verify", "--home", str(home)), 1)
+    assert "holds no entries: the file was truncated or replaced" in _clean(res.stderr)

@@ -10,7 +10,10 @@ ACA-Py does not implement ``ecdsa-jcs-2019``: that row is pinned as refused.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +27,8 @@ from carbonledger.credentials import (
 )
 from carbonledger.credentials.proof import ACAPY_JCS_VARIANT
 from carbonledger.crypto.keys import PrivateKey
-from tests.acapy_helpers import Agent, agent  # noqa: F401  (session fixture)
+from tests.acapy_helpers import Agent, agent, home_cli  # noqa: F401  (fixtures)
+from tests.cli_helpers import Run, _ok
 from tests.vc_helpers import NOW, bill, hourly, v1
 
 OURS = Ed25519Signer.from_seed(bytes(range(32)))
@@ -95,7 +99,8 @@ def test_ecdsa_jcs_2019_is_not_implemented_by_acapy(agent: Agent) -> None:  # no
 
 @pytest.fixture(scope="module")
 def acapy_did(agent: Agent) -> str:  # noqa: F811
-    return agent.did_key()
+    """The CI agent's seeded did:key (``CARBONLEDGER_ACAPY_DID``), else a new one."""
+    return os.environ.get("CARBONLEDGER_ACAPY_DID") or agent.did_key()
 
 
 @pytest.mark.parametrize(
@@ -142,3 +147,23 @@ def test_a_credential_acapy_stores_reads_back_and_verifies(
     stored = [c for c in agent.ok("/vc/credentials")["results"] if c.get("id") == signed["id"]]
     assert stored == [signed]
     assert verify(stored[0], now=NOW).ok
+
+
+def test_vc_issue_output_goes_to_acapy_as_it_is(
+    home_cli: Run,  # noqa: F811
+    agent: Agent,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    cli = home_cli
+    did = _ok(cli("did", "create", "comed")).stdout.strip()
+    unsigned = tmp_path / "bill.json"
+    unsigned.write_text(json.dumps(bill(did)))
+    default = tmp_path / "default.json"
+    _ok(cli("vc", "issue", str(unsigned), "--key", "comed", "-o", str(default)))
+    assert agent.verify_ld(json.loads(default.read_text()))["verified"] is True
+    jcs = tmp_path / "jcs.json"
+    _ok(cli("vc", "issue", str(unsigned), "--key", "comed", "--suite", "eddsa-jcs-2022",
+            "-o", str(jcs)))  # fmt: skip
+    assert agent.verify_di(json.loads(jcs.read_text()))["verified"] is True
+    refused = _ok(cli("vc", "issue", str(unsigned), "--key", "comed", "--suite", "Rsa2018"), 2)
+    assert "unsupported proof suite 'Rsa2018'" in refused.stderr

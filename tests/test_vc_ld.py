@@ -8,13 +8,16 @@ The same credentials go through a real ACA-Py agent in ``test_vc_acapy.py``.
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 import pytest
 
 from carbonledger.credentials import (
     Ed25519Signer,
+    RecordVerdict,
     Secp256k1Signer,
+    audit_result_credential,
     issue,
     validate,
     verify,
@@ -48,9 +51,14 @@ def test_default_suite_is_the_one_aries_w3c_endpoints_accept() -> None:
     assert (result.ok, result.suites) == (True, ("Ed25519Signature2020",)), result.errors
 
 
-def test_meter_readings_and_secp256k1_keys_keep_their_jcs_suites() -> None:
+def test_readings_audit_results_and_secp256k1_keys_keep_their_jcs_suites() -> None:
     readings = hourly(UTILITY.did, 24)
     assert issue(readings, UTILITY)["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    audit = audit_result_credential(
+        issuer=UTILITY.did, organisation="acme", period_start=date(2024, 1, 1),
+        period_end=date(2024, 1, 31), records=[RecordVerdict("r1", "verified", "bill matches")],
+    )  # fmt: skip
+    assert issue(audit, UTILITY)["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     utility = Secp256k1Signer(PrivateKey.from_bytes(bytes(range(1, 33))))
     assert issue(bill(utility.did), utility)["proof"]["cryptosuite"] == "ecdsa-jcs-2019"
     with pytest.raises(InvalidInput, match="cannot sign with the key"):

@@ -95,10 +95,17 @@ class LedgerLog:
         self._damage = None
         try:
             head = self._load()
+            problem = self._history_problem(head[1].size)
+            if problem is not None:
+                raise IntegrityError(problem)
         except (IntegrityError, KeyError, ValueError, TypeError) as exc:
             self._damage = IntegrityError(f"{what} is damaged ({exc}); run verify")
             head = (LedgerState(), MerkleAccumulator(), GENESIS_PREV, 0)
         self._state, self._acc, self._prev, self._seq = head
+
+    def _history_problem(self, size: int) -> str | None:
+        """Why a store of ``size`` leaves is not the history it is known to have had."""
+        return None
 
     def _writable(self) -> None:
         if self._damage is not None:

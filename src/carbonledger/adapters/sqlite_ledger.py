@@ -21,6 +21,7 @@ from carbonledger.adapters.tlog_store import (
     read_meta_text,
     read_remembered,
     remember_checkpoint,
+    remembered_problem,
 )
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import checkpoint_digest
@@ -391,6 +392,15 @@ class SqliteLedger(LedgerLog):
             (first, first + count),
         )
         return tx_evidence(seq, leaf_index, row, (d for (d,) in leaves))
+
+    def _history_problem(self, size: int) -> str | None:
+        def current_size() -> int:
+            row = self._reader().execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaf").fetchone()
+            return int(row[0])
+
+        return remembered_problem(
+            read_remembered(self.remembered_file), size, current_size, self._node
+        )
 
     @property
     def remembered_file(self) -> Path:

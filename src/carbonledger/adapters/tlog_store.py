@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from carbonledger.core.blobs import referenced_blobs
-from carbonledger.core.merkle import NodeLookup, consistency_proof
+from carbonledger.core.merkle import NodeLookup, consistency_proof, subtree_hash
 from carbonledger.core.note import parse_checkpoint, parse_note
 from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound
 
@@ -35,6 +36,7 @@ __all__ = [
     "read_meta_text",
     "read_remembered",
     "remember_checkpoint",
+    "remembered_problem",
     "unreferenced_blobs",
 ]
 
@@ -148,3 +150,30 @@ def prune_blobs(conn: sqlite3.Connection, *, delete: bool) -> list[str]:
         conn.execute("ROLLBACK")
         raise
     return ids
+
+
+def remembered_problem(
+    remembered: Remembered | None, size: int, current_size: Callable[[], int], node: NodeLookup
+) -> str | None:
+    """Why a ledger loaded at ``size`` leaves is not the one that wrote ``remembered``.
+
+    A ledger behind its remembered checkpoint lost commits; one whose tree at that
+    size has another root was rewritten. Writing on top of either would replace the
+    evidence, so the store is opened as damaged (verify still runs). ``current_size``
+    re-reads the file: another process may have committed (and remembered) since
+    ``size`` was read.
+    """
+    if remembered is None or remembered.problem is not None or remembered.size == 0:
+        return None  # verify reports an unreadable file; size 0 says nothing
+    where = f"the checkpoint remembered in {remembered.path}"
+    if remembered.size > size and current_size() < remembered.size:
+        return (
+            f"it holds {size} leaves, but {where} is at size {remembered.size}:"
+            " committed entries were lost"
+        )
+    if remembered.size <= size and subtree_hash(0, remembered.size, node) != remembered.root:
+        return (
+            f"its tree at size {remembered.size} is not the one {where} names:"
+            " history was rewritten"
+        )
+    return None

@@ -154,7 +154,7 @@ def record(record_id: str, ctx: Ctx, who: Caller) -> dict[str, Any]:
     out: dict[str, Any] = {"leaf_index": stored.leaf_index, **item}
     if item.get("kind") == "emissions_record" and who.key is not None:
         try:
-            reader = RecordReader.for_member(ctx.ledger, ctx.ledger.channels, who.key)
+            reader = ctx.reader_for(who.key)
             out["billed"] = reader.detail(item)
             out["trace"] = reader.trace(item)
             out["recomputed"] = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from carbonledger.cli.common import (
     AsOption,
@@ -18,15 +18,20 @@ from carbonledger.cli.common import (
     home_of,
     open_ledger,
     print_json,
-    unlock,
+    read_ledger,
+    reader_key,
+    unlock_hint,
 )
 from carbonledger.cli.ids import known_org, known_site
+from carbonledger.cli.tables import count, print_table
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, parse_date
+from carbonledger.core.ids import SHORT_ID
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
-from carbonledger.ports.ledger import ItemQuery
+from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.bills_csv import DECODE_ERRORS, count_lines, iter_bills
+from carbonledger.services.home import Home
 from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
@@ -111,7 +116,7 @@ def print_import_report(report: ImportReport, *, json: bool) -> None:
         print_json(report.to_dict())
     else:
         console.print(
-            f"{report.rows} rows: {report.recorded} recorded, {report.duplicates}"
+            f"{count(report.rows, 'row')}: {report.recorded} recorded, {report.duplicates}"
             f" already recorded, {len(report.rejected)} rejected;"
             f" {report.kg_co2e / 1000:.3f} t CO2e recorded"
         )
@@ -153,22 +158,30 @@ def records_list(
     if json:
         print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
         return
-    table = Table("leaf", "id", "site", "account", "activity", "period", "kg CO2e")
     total = Decimal(0)
+    rows = []
     for s in items:
         r = s.item
         total += Decimal(r["kg_co2e"])
-        table.add_row(
-            str(s.leaf_index),
-            r["id"][:8],
-            r["site"],
-            r["account"],
-            r["activity"],
-            f"{r['period']['start']}..{r['period']['end']}",
-            r["kg_co2e"],
+        rows.append(
+            (
+                str(s.leaf_index),
+                r["id"][:SHORT_ID],
+                r["site"],
+                r["account"],
+                r["activity"],
+                f"{r['period']['start']} {r['period']['end']}",
+                r["kg_co2e"],
+            )
         )
-    console.print(table)
-    console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e")
+    print_table(
+        console,
+        ("leaf", "id", "site", "account", "activity", "period", "kg CO2e"),
+        rows,
+        keep=("leaf", "id", "site", "account", "activity", "kg CO2e"),
+        right=("leaf", "kg CO2e"),
+    )
+    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e")
 
 
 @records_app.command("show")
@@ -178,15 +191,20 @@ def records_show(
     acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show a record with its sealed details and trace, recomputed (needs a member's key)."""
+    """Show a record and its trace; with a member's or auditor's key also what was billed,
+    recomputed. Without a key (no --as, no CARBONLEDGER_PASSPHRASE) the public fields."""
     h = home_of(home)
-    ledger = h.ledger()
+    key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
     stored = find_item(ledger, record)
     item = stored.item
     if item.get("kind") != "emissions_record":
         print_json({"leaf_index": stored.leaf_index, **item})
         return
-    reader = RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+    if key is None:
+        _show_public(h, ledger, stored.leaf_index, item, json=json)
+        return
+    reader = RecordReader.for_member(ledger, ledger.channels, key)
     detail = reader.detail(item)
     trace = reader.trace(item)
     again = recompute(trace)
@@ -219,6 +237,26 @@ def records_show(
         f"recomputed from trace: {again['kg_co2e']} kg CO2e"
         f" [{'green' if ok else 'red'}]{'matches' if ok else 'DIFFERS'}[/]"
     )
+
+
+def _show_public(
+    h: Home, ledger: LedgerPort, leaf: int, item: dict[str, Any], *, json: bool
+) -> None:
+    """What anyone may read of a record: its public fields and the calculation basis."""
+    channel = str((item.get("detail") or {}).get("channel", item.get("org")))
+    note = f"what was billed {unlock_hint(h, channel)}"
+    trace = RecordReader(ledger).trace(item)
+    if json:
+        print_json({"leaf_index": leaf, **item, "trace": trace, "sealed": note})
+        return
+    console.print_json(data={k: v for k, v in item.items() if k != "trace"})
+    factor = trace.get("factor") or {}
+    console.print(
+        f"factor: {factor.get('dataset')} {factor.get('edition')}"
+        f" {factor.get('region_level')} {factor.get('region_key')}"
+        f" {factor.get('value')} {factor.get('unit')}"
+    )
+    console.print(note)
 
 
 def register(app: typer.Typer) -> None:

@@ -75,9 +75,11 @@ def _load_json(file: Path) -> Any:
 
 
 def _credentials(file: Path) -> list[dict[str, Any]]:
-    data = _load_json(file)
-    items = data if isinstance(data, list) else [data]
-    if not items or not all(isinstance(c, dict) for c in items):
+    """A credential, a list, or an Aries agent's answer (``verifiableCredential``, ...)."""
+    from carbonledger.credentials.aries import unwrap
+
+    items = unwrap(_load_json(file), str(file))
+    if not items:
         raise InvalidInput(f"{file}: expected a credential or a list of credentials")
     return items
 
@@ -153,7 +155,7 @@ def vc_issue(
     suite: str | None = typer.Option(
         None,
         "--suite",
-        help="Ed25519Signature2020 (default for Ed25519 keys, except meter readings),"
+        help="Ed25519Signature2020 (default for Ed25519 keys, but readings and audit results),"
         " Ed25519Signature2018, eddsa-jcs-2022 or ecdsa-jcs-2019 (secp256k1 keys).",
     ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
@@ -162,8 +164,8 @@ def vc_issue(
     """Sign a credential with a DID key, in the proof suite the verifiers accept.
 
     Without --suite: Ed25519Signature2020, which Aries agents verify at their W3C
-    endpoint; meter readings eddsa-jcs-2022 (fast for thousands of readings);
-    secp256k1 keys ecdsa-jcs-2019.
+    endpoint; meter readings and audit results eddsa-jcs-2022 (fast for thousands
+    of readings or records); secp256k1 keys ecdsa-jcs-2019.
     """
     from carbonledger.credentials import issue, validate
 

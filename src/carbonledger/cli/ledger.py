@@ -17,7 +17,9 @@ from carbonledger.cli.common import (
     home_of,
     passphrase,
     print_json,
-    unlock,
+    read_ledger,
+    reader_key,
+    unlock_hint,
 )
 from carbonledger.core.canonical import canonical
 from carbonledger.core.note import Verifier, parse_checkpoint, parse_note
@@ -130,7 +132,12 @@ def proof(
         # checker can see the factor's provenance and recompute the result.
         doc["basis"] = canonical(RecordReader(ledger).basis(item["trace"]["basis"])).decode()
         if reveal:
-            reader = RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+            key = reader_key(h, acting)
+            if key is None:
+                hint = unlock_hint(h, str(item.get("org")))
+                raise InvalidInput(f"--reveal: what was billed {hint}")
+            reading = read_ledger(h, key)
+            reader = RecordReader.for_member(reading, reading.channels, key)
             doc["detail"] = reader.detail(item)
     text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
     if out is None:

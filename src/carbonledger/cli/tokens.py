@@ -13,11 +13,22 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
+from carbonledger.cli.common import (
+    AsOption,
+    HomeOption,
+    console,
+    home_of,
+    open_ledger,
+    print_json,
+    read_ledger,
+    reader_key,
+    unlock_hint,
+)
 from carbonledger.cli.ids import known_org, known_site, token_id
+from carbonledger.cli.tables import count
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
-from carbonledger.errors import InvalidInput
+from carbonledger.errors import InvalidInput, PermissionDenied
 
 __all__ = ["register"]
 
@@ -339,15 +350,20 @@ def report_scope2(
     home: Path | None = HomeOption,
     acting: str | None = AsOption,
 ) -> None:
-    """Location- and market-based Scope 2 per site and month (needs a channel member's key)."""
+    """Location- and market-based Scope 2 per site and month (needs a channel member's key:
+    --as ORG/NAME, or the admin's with CARBONLEDGER_PASSPHRASE)."""
     from carbonledger.services.scope2 import load_residual_mix, report_csv, scope2_report
 
     if fmt not in ("table", "csv", "json"):
         raise InvalidInput(f"--format must be table, csv or json, got {fmt!r}")
     if boundary not in ("grid_region", "country"):
         raise InvalidInput(f"--boundary must be grid_region or country, got {boundary!r}")
-    ledger, key = open_ledger(home_of(home), acting)
+    h = home_of(home)
+    key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
     known_org(ledger.state(), org)
+    if key is None:
+        raise PermissionDenied(f"report scope2: the billed kWh {unlock_hint(h, org)}")
     mix = None if residual is None else load_residual_mix(residual)
     result = scope2_report(
         ledger,
@@ -395,9 +411,11 @@ def report_net(
     """Net emissions: audited emissions minus retired offsets; REC displacement beside it."""
     from carbonledger.services.scope2 import net_report, scope2_report
 
-    ledger, key = open_ledger(home_of(home), acting)
+    h = home_of(home)
+    key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
     known_org(ledger.state(), org)
-    scope2 = scope2_report(ledger, ledger.channels, key, org, year)
+    scope2 = None if key is None else scope2_report(ledger, ledger.channels, key, org, year)
     net = net_report(ledger, org, year, scope2=scope2)
     if json:
         print_json(net.to_dict())
@@ -405,11 +423,11 @@ def report_net(
     console.print(f"{org} {year}: {net.to_dict()['formula']}")
     console.print(
         f"  audited emissions  {net.audited_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['audited'])} tokens)"
+        f" ({count(len(net.counted['audited']), 'token')})"
     )
     console.print(
         f"  offsets retired    {net.offsets_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['offsets'])} retirements)"
+        f" ({count(len(net.counted['offsets']), 'retirement')})"
     )
     console.print(f"  net emissions      {net.net_kg / 1000:,.3f} t CO2e")
     if net.rec_displacement_kg is not None:
@@ -418,7 +436,10 @@ def report_net(
             " (location - market Scope 2; not subtracted)"
         )
     for e in net.excluded:
-        console.print(f"  not counted: {e}")
+        what = f"token {e['token']}" if "token" in e else f"retirement {e.get('retirement')}"
+        console.print(f"  not counted: {what}: {e['reason']}")
+    if key is None:
+        console.print(f"  REC displacement not shown: the billed kWh {unlock_hint(h, org)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -42,7 +42,15 @@ MAX_AMOUNT = Decimal(10) ** 18
 #: The unit of each dimension in which :data:`MAX_AMOUNT` applies. The cap is
 #: checked after conversion, so ``999999999999999999 GWh`` (about 1e27 kWh) is
 #: refused although its number is below the cap.
-CAP_UNITS: dict[str, str] = {"energy": "kWh", "volume": "m3", "mass": "kg", "distance": "km"}
+CAP_UNITS: dict[str, str] = {
+    "energy": "kWh",
+    "volume": "m3",
+    "mass": "kg",
+    "distance": "km",
+    "passenger_distance": "pkm",
+    "freight": "tkm",
+    "stay": "room_night",
+}
 
 # Amounts use a decimal point. A comma is read only as a thousands separator in
 # strict groups of three, and only where it cannot be a decimal comma: with a

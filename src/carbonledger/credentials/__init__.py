@@ -1,10 +1,13 @@
 """Decentralised identifiers and verifiable credentials for meters, utilities and auditors.
 
 ``did:key`` identities (:mod:`.did`), Data Integrity proofs with the JCS
-cryptosuites (:mod:`.proof`), issuing and verifying W3C Verifiable Credentials
-(:mod:`.vc`), Bitstring Status List revocation (:mod:`.status`) and
-carbonledger's credential types (:mod:`.types`). Everything is pure: the only
-I/O is reading the bundled JSON-LD contexts in ``contexts/``.
+cryptosuites (:mod:`.proof`) and the Linked Data suites Ed25519Signature2020/2018
+(:mod:`.ldp`, URDNA2015 over bundled contexts: :mod:`.jsonld`), issuing and
+verifying W3C Verifiable Credentials (:mod:`.vc`), Bitstring Status List
+revocation (:mod:`.status`), carbonledger's credential types (:mod:`.types`) and
+credentials from Aries agents (:mod:`.aries`). Everything is pure except reading
+the bundled JSON-LD contexts in ``contexts/`` and, only when called,
+:func:`.aries.fetch_agent_credentials`; a context is never fetched.
 
     signer = Ed25519Signer.generate()
     vc = issue(meter_readings_credential(issuer=signer.did, ...), signer)

@@ -64,6 +64,7 @@ def fetch_agent_credentials(admin_url: str, api_key: str | None = None) -> list[
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310
             body = response.read()
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error carries the open response
         raise NotFound(f"agent at {url} answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -113,14 +113,19 @@ def default_suite(credential: Mapping[str, Any], signer: Signer) -> str:
     ``Ed25519Signature2020`` for an Ed25519 key: the suite the most verifiers
     accept (ACA-Py's W3C endpoint ``/vc/credentials/verify`` and VC 1.1
     verifiers generally; ``eddsa-jcs-2022`` only reaches Data Integrity
-    endpoints). Meter readings keep ``eddsa-jcs-2022``: a month of hourly
-    readings costs about half a second to canonicalise as JSON-LD and a
-    millisecond as JCS, and ACA-Py verifies them at ``/vc/di/verify``. A
-    secp256k1 key signs ``ecdsa-jcs-2019``.
+    endpoints). Credentials whose size grows with the data, meter readings and
+    audit results, keep ``eddsa-jcs-2022``: a month of hourly readings costs
+    about half a second to canonicalise as JSON-LD and a millisecond as JCS, and
+    ACA-Py verifies them at ``/vc/di/verify``. A secp256k1 key signs
+    ``ecdsa-jcs-2019``.
     """
-    if signer.cryptosuite != "eddsa-jcs-2022" or "MeterReadingsCredential" in _types(credential):
+    if signer.cryptosuite != "eddsa-jcs-2022" or set(_BULK) & set(_types(credential)):
         return signer.cryptosuite
     return "Ed25519Signature2020"
+
+
+#: Credential types that grow with the data they carry: JCS by default.
+_BULK: Final = ("MeterReadingsCredential", "AuditResultCredential")
 
 
 def issue(

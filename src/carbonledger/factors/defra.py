@@ -156,10 +156,12 @@ def _classify(  # noqa: PLR0911, PLR0912
             return f"car_{_CAR_SIZE[l3]}_{_CAR_FUEL[text]}", "", "GB"
         return None
     if l1 == "Hotel stay" and l2 == "Hotel stay" and l3:
+        if l3 == "UK (London)":
+            return "hotel_london", "", "GB"
         try:
             return "hotel", "", normalise_country(l3)
         except InvalidInput:
-            return None  # a region DEFRA names that is not a country code we know
+            return None  # "Caribbean Region" (2020) is a group of countries, not one
     if l1 == "Freighting goods":
         if l2 in _HGV and l3 == "All HGVs" and text == "Average laden":
             return _HGV[l2], "", "GB"

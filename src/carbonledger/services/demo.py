@@ -33,6 +33,7 @@ from carbonledger.services.channels import grant
 from carbonledger.services.demo_dao import run_dao_demo
 from carbonledger.services.demo_meters import run_meter_demo
 from carbonledger.services.demo_tokens import run_token_demo
+from carbonledger.services.demo_travel import import_demo_travel
 from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
 from carbonledger.services.identity import (
     enroll,
@@ -41,6 +42,7 @@ from carbonledger.services.identity import (
     revoke_user,
 )
 from carbonledger.services.importer import ImportReport, import_bills
+from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
 
@@ -101,6 +103,8 @@ class DemoResult:
     tokens: dict[str, Any] = field(default_factory=dict)
     meters: dict[str, Any] = field(default_factory=dict)
     dao: dict[str, Any] = field(default_factory=dict)
+    travel: ImportReport | None = None
+    inventory: dict[str, Any] = field(default_factory=dict)
 
 
 def _month_periods(year: int) -> list[tuple[date, date]]:
@@ -283,6 +287,8 @@ def run_demo(
             story.passphrase,
             enroll=story.enroll,
         )
+        inventory = inventory_report(story.ledger, story.store, story.admin, ORG.id, DEMO_YEAR)
+        story.result.inventory = inventory.to_dict()
         _verify(story)
     finally:
         story.ledger.close()
@@ -327,6 +333,8 @@ def _import(story: _Story, alice: PrivateKey) -> None:
     report.rejected.sort(key=lambda e: e.line)
     result.imports.append(report)
     result.bad_file_errors = [f"line {e.line}: {e.field}: {e.reason}" for e in report.rejected]
+    story.say("alice imports the year's business travel and freight (flights from airport codes)")
+    result.travel = import_demo_travel(story.ledger, alice, story.catalog, story.store, data_dir)
     result.by_site = _summary(story.ledger, story.admin)
 
 

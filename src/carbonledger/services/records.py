@@ -11,6 +11,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, StoredItem
+from carbonledger.services.access import ReadAccess
 from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.sealing import DetailReader
 
@@ -49,10 +50,22 @@ class RecordReader:
         self._bases: dict[str, dict[str, Any]] = {}
 
     @classmethod
-    def for_member(cls, ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> RecordReader:
-        """A reader that opens sealed details with ``key`` (a channel member's)."""
+    def for_member(
+        cls,
+        ledger: LedgerPort,
+        store: ChannelStore,
+        key: PrivateKey,
+        *,
+        access: ReadAccess | None = None,
+    ) -> RecordReader:
+        """A reader that opens sealed details with ``key`` (a channel member's).
+
+        Each channel is opened through the read-time access check (``access``, by
+        default a :class:`ReadAccess` that records an auditor's read on ``ledger``).
+        """
         state = ledger.state()
-        return cls(ledger, DetailReader(ChannelKeys(state, store, key), store))
+        gate = access if access is not None else ReadAccess(ledger, key)
+        return cls(ledger, DetailReader(ChannelKeys(state, store, key, access=gate), store))
 
     def basis(self, basis_id: str) -> dict[str, Any]:
         basis = self._bases.get(basis_id)

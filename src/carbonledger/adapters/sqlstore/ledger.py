@@ -22,6 +22,7 @@ from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore
 from carbonledger.adapters.sqlstore.migrate import upgrade
+from carbonledger.adapters.tlog_store import batch_notes
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
     MerkleAccumulator,
@@ -170,6 +171,9 @@ class SqlLedger(LedgerLog):
                 )
                 if updated.rowcount == 0:
                     conn.execute(t.meta.insert(), [{"key": "state", "value": snapshot}])
+                for key, value in batch_notes(batch):  # the checkpoint as a signed note
+                    conn.execute(t.meta.delete().where(t.meta.c.key == key))
+                    conn.execute(t.meta.insert(), [{"key": key, "value": value}])
         except sa_exc.IntegrityError as exc:
             text = str(exc.orig)
             if "leaf_period" in text:

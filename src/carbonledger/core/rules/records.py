@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.calculator import basis_id
-from carbonledger.core.rules.channels import channel_access
+from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import check_id, expect_kind, require_org_writer
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
@@ -35,7 +35,7 @@ def _writer(state: LedgerState, sender: str, org: str, what: str) -> int:
     member = channel_access(state, org, sender)
     if member["role"] == "auditor":
         raise PermissionDenied(f"{what}: auditors do not write records")
-    return int(channel["epoch"])
+    return sealing_epoch(state, org)
 
 
 def _detail(item: dict[str, Any], epoch: int) -> None:

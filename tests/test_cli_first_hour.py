@@ -1,4 +1,5 @@
-"""Ids by unique prefix, and unknown organisations, sites and users, on the demo ledger.
+"""A new user's first hour on the demo ledger: ids by unique prefix, unknown organisations,
+sites and users named, and output that reads at 80 columns.
 
 Each command is run as a user types it (CliRunner on the app) against one demo home.
 """
@@ -30,9 +31,9 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(home: Path, *args: str) -> Result:
-    env = {"CARBONLEDGER_HOME": str(home), "CARBONLEDGER_PASSPHRASE": PASS, "COLUMNS": "500"}
-    return CliRunner().invoke(app, list(args), env=env)
+def run(home: Path, *args: str, columns: int = 500) -> Result:
+    env = {"CARBONLEDGER_HOME": str(home), "CARBONLEDGER_PASSPHRASE": PASS}
+    return CliRunner().invoke(app, list(args), env={**env, "COLUMNS": str(columns)})
 
 
 def records(home: Path) -> list[dict]:
@@ -152,3 +153,55 @@ def test_an_unknown_site_is_an_error(demo_home: Path, args: tuple[str, ...]) -> 
 def test_an_unknown_user_is_an_error(demo_home: Path, args: tuple[str, ...]) -> None:
     res = _ok(run(demo_home, *args), 2)
     assert "northwind/nobody" in res.stderr
+
+
+def _fits(text: str) -> None:
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert "…" not in text
+
+
+def test_records_list_at_80_columns_shows_whole_ids_and_sites(demo_home: Path) -> None:
+    listed = records(demo_home)
+    out = _ok(run(demo_home, "records", "list", "--limit", "0", columns=80)).stdout
+    _fits(out)
+    rows = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
+    # one row per record starts with its leaf, short id, site, account and activity, whole
+    assert [r[:5] for r in rows] == [
+        [str(x["leaf_index"]), x["id"][:8], x["site"], x["account"], x["activity"]] for x in listed
+    ]
+    assert [r[-1] for r in rows] == [x["kg_co2e"] for x in listed]
+    assert out.splitlines()[-1].startswith(f"{len(listed)} records, ")
+
+
+def test_factors_list_at_80_columns(demo_home: Path) -> None:
+    res = _ok(run(demo_home, "factors", "list", columns=80))
+    _fits(res.stdout)
+    shown = json.loads(_ok(run(demo_home, "factors", "list", "--json")).stdout)
+    for edition in shown:
+        # each source file name is on one line, whole
+        assert f"{edition['edition']}: {edition['source']}" in " ".join(res.stdout.split())
+        assert edition["source"] in res.stdout
+    # egrid2023r1 has 16 self-contradicting factors: one line says so and where to look
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1, res.stderr
+    assert _clean(res.stderr) == (
+        "warning: egrid2023r1: 16 factors where the source contradicts itself"
+        " (see `carbonledger factors show egrid2023r1`)"
+    )
+
+
+def test_report_net_reads_as_text_with_plurals(demo_home: Path) -> None:
+    out = _ok(run(demo_home, "report", "net", "--org", "northwind", "--year", "2023",
+                  columns=80)).stdout  # fmt: skip
+    assert "{" not in out
+    assert "'" not in out
+    # the demo retires offsets once for 2023 and mints two audited-emissions tokens
+    assert "(1 retirement)" in _clean(out)
+    assert "(2 tokens)" in _clean(out)
+
+
+def test_one_row_is_one_row(demo_home: Path, tmp_path: Path) -> None:
+    bills = tmp_path / "one.csv"
+    bills.write_text("account,start,end,amount,unit\nnw-chicago-E1,2021-01-01,2021-01-31,5,kWh\n")
+    out = _ok(run(demo_home, "bills", "import", str(bills), "--site", "nw-chicago")).stdout
+    assert _clean(out).startswith("1 row: 1 recorded, 0 already recorded, 0 rejected")
