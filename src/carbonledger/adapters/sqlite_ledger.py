@@ -14,7 +14,6 @@ from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect
 from carbonledger.adapters.tlog_store import (
-    Remembered,
     batch_notes,
     ledger_consistency,
     prune_blobs,
@@ -83,30 +82,16 @@ class SqliteLedger(LedgerLog):
         like a snapshot that disagrees with the file.
         """
         conn = self._conn
-        # Read before the snapshot, so a commit made meanwhile cannot put it ahead.
-        remembered = read_remembered(self.remembered_file)
         if conn.in_transaction:  # a writer catching up: already one snapshot
-            return self._checked_head(conn, remembered)
+            return self._read_head(conn)
         try:
             conn.execute("BEGIN")
-            return self._checked_head(conn, remembered)
+            return self._read_head(conn)
         except sqlite3.DatabaseError as exc:
             raise IntegrityError(f"it cannot be read: {exc}") from exc
         finally:
             if conn.in_transaction:
                 conn.execute("COMMIT")
-
-    def _checked_head(self, conn: sqlite3.Connection, remembered: Remembered | None) -> Head:
-        """The head, refused when it is behind the checkpoint this home last committed."""
-        head = self._read_head(conn)
-        size = head[1].size
-        if remembered is not None and remembered.problem is None and remembered.size > size:
-            raise IntegrityError(
-                f"it holds {size} leaves, but {remembered.size} were committed from here"
-                f" ({Path(remembered.path).name}): committed entries were lost (a truncated"
-                " or replaced file, a lost WAL, or a rollback)"
-            )
-        return head
 
     def _read_head(self, conn: sqlite3.Connection) -> Head:
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
