@@ -93,6 +93,9 @@ class Home:
         ledger_id = f"cl-{uuid.uuid4().hex[:16]}"
         created = utc_now()
         root_ca = self.ca.create_root(f"{name} network CA", passphrase)
+        if not self.ledger_file.exists():
+            # a checkpoint remembered for a ledger file no longer here is not this ledger's
+            Path(f"{self.ledger_file}.checkpoint").unlink(missing_ok=True)
         ledger = SqliteLedger(self.ledger_file, operator=key)
         try:
             ledger.submit(
