@@ -381,7 +381,9 @@ PUBLIC: dict[str, list[str]] = {
         "TOLERANCE", "AuditEvent", "DigitalAuditReport", "Finding", "ReadingsMonitor", "Tolerance",
         "fast_readings", "run_digital_audit",
     ],
-    "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.home": [
+        "PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home",
+    ],
     "carbonledger.services.tlog": [
         "TransparencyLog", "consistency_json", "cosigned_file", "latest_cosigned", "log_info",
         "log_of", "prune_blobs", "submit_to_witness", "verify_home",
