@@ -109,8 +109,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
-        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
-        "recompute",
+        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "gwp_weights",
+        "merge_trace", "recompute",
     ],
     "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
     "carbonledger.core.travel": [
