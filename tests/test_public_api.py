@@ -321,7 +321,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.inventory": [
         "CATEGORIES", "Figure", "Inventory", "InventoryLine", "build_inventory",
     ],
-    "carbonledger.services.inventory": ["inventory_csv", "inventory_html", "inventory_report"],
+    "carbonledger.services.inventory": [
+        "inventory_chart", "inventory_csv", "inventory_html", "inventory_report",
+    ],
     "carbonledger.cli.travel": ["register", "travel_app"],
     "carbonledger.services.travel_import": [
         "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",
@@ -419,8 +421,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
     "carbonledger.web.data": [
-        "Entry", "Feature", "OrgSummary", "feature", "market_and_net", "org_summary",
-        "recent_entries",
+        "Entry", "Feature", "InventoryView", "OrgSummary", "feature", "inventory_view",
+        "market_and_net", "org_summary", "recent_entries",
     ],
     "carbonledger.web.render": [
         "CsrfFailed", "SignInRequired", "WebRoute", "check_csrf", "context", "render",
