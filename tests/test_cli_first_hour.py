@@ -243,3 +243,20 @@ def test_the_readme_s_record_id_works_on_the_demo(demo_home: Path) -> None:
     shown = json.loads(_ok(run(demo_home, "records", "show", "059985b1", "--json")).stdout)
     assert shown["id"].startswith("059985b1-")
     assert (shown["site"], shown["period"]["start"]) == ("nw-chicago", "2023-01-01")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("records", "show", "059985b1", "--as", "northwind/nobody"),
+        ("bills", "import", "/dev/null", "--as", "northwind/nobody"),
+    ],
+)
+def test_acting_as_an_unknown_user_names_it_before_any_passphrase(
+    demo_home: Path, args: tuple[str, ...]
+) -> None:
+    res = _ok(run(demo_home, *args), 2)
+    err = _clean(res.stderr)
+    assert err.startswith("error: unknown user 'northwind/nobody': no key of it was enrolled")
+    assert "greenaudit/dana" in err  # the users this home does hold
+    assert "passphrase" not in err
