@@ -102,7 +102,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.domain": [
         "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
-        "overlap_error", "parse_amount", "parse_date", "record_id",
+        "account_ref", "overlap_error", "parse_amount", "parse_date", "record_id",
     ],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
@@ -126,13 +126,19 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.identity": [
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
-    "carbonledger.core.rules.records": ["audit_report", "record_emissions"],
+    "carbonledger.core.rules.disclosures": [
+        "DISCLOSURE_FIELDS", "SCOPES", "disclose", "records_commitment",
+    ],
+    "carbonledger.core.rules.records": ["RECORD_FIELDS", "audit_report", "record_emissions"],
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
     "carbonledger.core.rules.tokens": [
         "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
         "project_leaf", "token_exists", "token_ids",
+    ],
+    "carbonledger.core.periods": [
+        "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
     "carbonledger.core.tokens": [
@@ -319,7 +325,8 @@ PUBLIC: dict[str, list[str]] = {
         "net_report", "package_moer", "parse_residual_mix", "report_csv", "scope2_report",
     ],
     "carbonledger.services.sealing": [
-        "DetailReader", "SaltPool", "bill_detail", "detail_commitment", "seal_details",
+        "NUMBER_WIDTH", "PAD_BUCKET", "DetailReader", "SaltPool", "bill_detail",
+        "detail_commitment", "pad_details", "seal_details",
     ],
     "carbonledger.services.tokens": [
         "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",

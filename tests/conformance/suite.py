@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from carbonledger.core.domain import Bill
+from carbonledger.core.domain import Bill, account_ref
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
@@ -306,7 +306,7 @@ class LedgerConformance:
         reader = RecordReader.for_member(w.ledger, w.store, w.alice)
         assert reader.detail(records[0])["amount"] == "1000"
         assert sum(Decimal(r["kg_co2e"]) for r in records) == report.kg_co2e
-        periods = w.ledger.periods(["acme-chi/E1"])
+        periods = w.ledger.periods([f"acme-chi/{account_ref('acme-chi', 'E1')}"])
         assert sorted(p.start for p in periods) == ["2023-01-01", "2023-02-01", "2023-03-01"]
         report = w.ledger.verify()
         assert report.ok, report.error

@@ -29,7 +29,7 @@ from carbonledger.api.auth import Actor, actor_of
 from carbonledger.api.context import AppContext, ServiceAccount
 from carbonledger.api.deps import actor, context
 from carbonledger.api.problems import problem
-from carbonledger.core.domain import Bill, parse_amount, parse_date
+from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery
@@ -89,7 +89,7 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
     return {
         "uuid": item["id"],
         "utilityId": site.get("utility_id"),
-        "partyId": item["account"],
+        "partyId": detail.get("account", item["account"]),
         "fromDate": f"{item['period']['start']}T00:00:00Z",
         "thruDate": f"{item['period']['end']}T23:59:59Z",
         "emissionsAmount": float(Decimal(item["kg_co2e"]) / _T),
@@ -180,11 +180,12 @@ def get_all_emissions_data(
 ) -> list[dict[str, Any]]:
     org = str(who.identity.get("org"))
     site = _site_for(ctx, org, utilityId)
+    ref = account_ref(site, partyId)  # records name accounts by reference
     reader = _reader(ctx, who)
     return [
         _record(ctx, s.item, reader)
         for s in ctx.ledger.items(ItemQuery(kind="emissions_record", site=site))
-        if s.item["account"] == partyId
+        if s.item["account"] == ref
     ]
 
 

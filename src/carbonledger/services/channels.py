@@ -9,7 +9,7 @@ of each wrapped key; the wrapped keys and sealed data live in the channel store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from carbonledger.core.state import LedgerState
@@ -84,8 +84,13 @@ class ChannelKeys:
 
 
 def submit_one(
-    ledger: LedgerPort, key: PrivateKey, tx_type: str, items: list[dict[str, Any]]
+    ledger: LedgerPort,
+    key: PrivateKey,
+    tx_type: str,
+    items: list[dict[str, Any]],
+    blobs: Sequence[bytes] = (),
 ) -> Receipt:
+    """Sign and submit one transaction carrying ``items`` (and the sealed ``blobs`` they name)."""
     state = ledger.state()
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
@@ -96,6 +101,7 @@ def submit_one(
         nonce=state.next_nonce(key.address),
         created=utc_now(),
         items=items,
+        blobs=blobs,
     )
     return ledger.submit([tx])[0]
 

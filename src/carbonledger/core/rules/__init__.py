@@ -13,6 +13,7 @@ from typing import Any
 from carbonledger.core.rules import devices, governance, tokens
 from carbonledger.core.rules.channels import channel_grant, channel_read, channel_revoke
 from carbonledger.core.rules.common import require_active_signer
+from carbonledger.core.rules.disclosures import disclose
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
 from carbonledger.core.rules.records import audit_report, record_emissions
 from carbonledger.core.rules.registry import genesis, register_org, register_site
@@ -34,6 +35,7 @@ RULES: dict[str, Rule] = {
     "channel_read": channel_read,
     "record_emissions": record_emissions,
     "audit_report": audit_report,
+    "disclose": disclose,
     **tokens.RULES,
     **devices.RULES,
     **governance.RULES,

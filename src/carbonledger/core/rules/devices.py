@@ -322,22 +322,27 @@ def anchor_credentials(
             if channel_access(state, org, sender)["role"] == "auditor":
                 raise PermissionDenied(f"{what}: auditors do not post credentials")
             checked[org] = int(state.channels[org]["epoch"])
-        sealed = item.get("sealed")
-        if not isinstance(sealed, dict) or sealed.get("channel") != org:
-            raise InvalidInput(f"{what}: sealed must name channel {org!r}")
-        if sealed.get("epoch") != checked[org]:
-            raise Conflict(
-                f"{what}: sealed under epoch {sealed.get('epoch')}, the channel is at"
-                f" epoch {checked[org]}"
-            )
-        if not isinstance(sealed.get("blob"), str) or not _SHA256.match(sealed["blob"]):
-            raise InvalidInput(f"{what}: sealed.blob must be a SHA-256 (hex)")
+        _sealed(state, item, org, what)
         period = item.get("period")
         if not isinstance(period, dict):
             raise InvalidInput(f"{what}: period is required")
         _text(period, "start", what)
         _text(period, "end", what)
         _anchor_holder(state, item, what)
+
+
+def _sealed(state: LedgerState, item: dict[str, Any], org: str, what: str) -> None:
+    """``item.sealed`` names a blob in ``org``'s channel under its current epoch."""
+    sealed = item.get("sealed")
+    if not isinstance(sealed, dict) or sealed.get("channel") != org:
+        raise InvalidInput(f"{what}: sealed must name channel {org!r}")
+    epoch = state.channels[org]["epoch"]
+    if sealed.get("epoch") != epoch:
+        raise Conflict(
+            f"{what}: sealed under epoch {sealed.get('epoch')}, the channel is at epoch {epoch}"
+        )
+    if not isinstance(sealed.get("blob"), str) or not _SHA256.match(sealed["blob"]):
+        raise InvalidInput(f"{what}: sealed.blob must be a SHA-256 (hex)")
 
 
 def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
@@ -361,6 +366,8 @@ def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
         if not isinstance(digest, str) or not _SHA256.match(digest):
             raise InvalidInput(f"audit result {rid!r}: sha256 of the credential is required")
         _did(item.get("auditor"), f"audit result {rid!r}")
+        if "sealed" in item:
+            _sealed(state, item, org, f"audit result {rid!r}")
 
 
 RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {

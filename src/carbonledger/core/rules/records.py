@@ -1,17 +1,51 @@
-"""Emissions records with their calculation bases, and auditors' reports."""
+"""Emissions records with their calculation bases, disclosures, and auditors' reports.
+
+Whatever the importer checks about a record, these rules check too, so a record
+signed by anyone and sent by any path (``submit``, ``POST /api/v1/transactions``)
+cannot leave the ledger holding something the importer would refuse:
+
+* the id is the record id of its site, account reference and period (so ids are
+  unique because periods are);
+* the period is two ISO dates, start on or before end, and overlaps no period
+  already recorded for the same account anywhere on the ledger (an exact repeat
+  is an overlap);
+* the details are sealed in the organisation's channel under its current epoch,
+  by a signer who may read the channel;
+* the public item carries only public fields: no result, amount or split (they are
+  sealed), so no arithmetic on public data recovers them.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.calculator import basis_id
+from carbonledger.core.domain import record_id
+from carbonledger.core.periods import add_period, check_period, check_quantity, overlapping
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import check_id, expect_kind, require_org_writer
+from carbonledger.core.rules.disclosures import SCOPES
 from carbonledger.core.state import LedgerState
-from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import (
+    Conflict,
+    DuplicateEntity,
+    InvalidInput,
+    NotFound,
+    OverlappingPeriod,
+    PermissionDenied,
+)
 
-__all__ = ["audit_report", "record_emissions"]
+__all__ = ["RECORD_FIELDS", "audit_report", "record_emissions"]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Every field a record's public item may carry, and the fields of its trace.
+RECORD_FIELDS = frozenset(
+    {"kind", "id", "org", "site", "account", "activity", "period", "trace", "detail", "kg_co2e"}
+)
+_TRACE_FIELDS = frozenset({"schema", "basis", "scope", "results"})
+_DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
 
 
 def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
@@ -24,38 +58,77 @@ def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
 
 
 def _writer(state: LedgerState, sender: str, org: str, what: str) -> int:
-    """Check once per organisation and entry that ``sender`` may write.
+    """Check once per organisation and entry that ``sender`` may write sealed records.
 
-    Returns the channel's epoch if ``sender`` may seal details in it, else -1.
+    Returns the channel's current epoch.
     """
     require_org_writer(state, sender, org, what)
     channel = state.channels.get(org)
-    if channel is None or sender not in channel["members"]:
-        return -1
+    if channel is None:
+        raise NotFound(f"{what}: organisation {org!r} has no channel to seal details in")
     member = channel_access(state, org, sender)
     if member["role"] == "auditor":
         raise PermissionDenied(f"{what}: auditors do not write records")
     return int(channel["epoch"])
 
 
-def _detail(item: dict[str, Any], epoch: int) -> None:
+def _detail(item: dict[str, Any], epoch: int, what: str) -> None:
     """Private details are sealed in the organisation's channel under its current key."""
-    if epoch < 0:
-        raise PermissionDenied(
-            f"record {item.get('id')!r}: the signer is not a member of channel {item['org']!r}"
+    detail = item.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidInput(f"{what}: sealed details are required (detail is missing)")
+    if set(detail) != _DETAIL_FIELDS or detail.get("channel") != item["org"]:
+        raise InvalidInput(
+            f"{what}: detail must be {{channel, epoch, blob, commitment}} in channel"
+            f" {item['org']!r}"
         )
-    detail = item["detail"]
-    if not isinstance(detail, dict) or detail.get("channel") != item["org"]:
-        raise InvalidInput(f"record {item.get('id')!r}: detail must be in channel {item['org']!r}")
     if detail.get("epoch") != epoch:
         raise Conflict(
-            f"record {item.get('id')!r}: sealed under epoch {detail.get('epoch')}, the channel"
-            f" is at epoch {epoch}"
+            f"{what}: sealed under epoch {detail.get('epoch')}, the channel is at epoch {epoch}"
         )
     for field in ("blob", "commitment"):
         value = detail.get(field)
-        if not isinstance(value, str) or len(value) != 64:
-            raise InvalidInput(f"record {item.get('id')!r}: detail.{field} must be a SHA-256")
+        if not isinstance(value, str) or not _SHA256.match(value):
+            raise InvalidInput(f"{what}: detail.{field} must be a SHA-256 (hex)")
+
+
+def _shape(item: dict[str, Any], what: str) -> tuple[str, str]:
+    """Public fields only, each well formed; returns the period (start, end)."""
+    extra = set(item) - RECORD_FIELDS
+    if extra:
+        raise InvalidInput(
+            f"{what}: field(s) {sorted(extra)} may not be public (results, amounts and"
+            " splits are sealed in the channel; publish totals with a disclosure)"
+        )
+    account = item.get("account")
+    if not isinstance(account, str) or not _SHA256.match(account):
+        raise InvalidInput(f"{what}: account must be the account's reference (a SHA-256, hex)")
+    check_id(f"{what}: activity", item.get("activity"))
+    trace = item.get("trace")
+    if not isinstance(trace, dict) or not set(trace) <= _TRACE_FIELDS:
+        raise InvalidInput(f"{what}: trace must be {{schema, basis, scope}}")
+    if "kg_co2e" in item:
+        check_quantity(item["kg_co2e"], f"{what}: kg_co2e")
+    results = trace.get("results", {})
+    if not isinstance(results, dict):
+        raise InvalidInput(f"{what}: trace.results must be an object")
+    for name, value in results.items():
+        if value is not None:
+            check_quantity(value, f"{what}: trace.results.{name}")
+    if trace.get("scope") not in SCOPES:
+        raise InvalidInput(f"{what}: scope {trace.get('scope')!r} is not one of {SCOPES}")
+    if not isinstance(trace.get("schema"), str):
+        raise InvalidInput(f"{what}: trace.schema must be text")
+    period = item.get("period")
+    if not isinstance(period, dict) or set(period) != {"start", "end"}:
+        raise InvalidInput(f"{what}: period must be {{start, end}}")
+    start, end = check_period(period.get("start"), period.get("end"), what)
+    if item.get("id") != record_id(str(item.get("site")), account, start, end):
+        raise InvalidInput(
+            f"{what}: id must be the record id of its site, account and period"
+            f" ({record_id(str(item.get('site')), account, start, end)})"
+        )
+    return start, end
 
 
 def record_emissions(
@@ -72,27 +145,35 @@ def record_emissions(
             continue
         if kind != "emissions_record":
             raise InvalidInput(f"item {n}: expected an emissions_record, got {kind!r}")
+        what = f"record {item.get('id')!r}"
         site = sites.get(item.get("site"))  # type: ignore[arg-type]
         if site is None:
-            raise NotFound(
-                f"record {item.get('id')!r}: site {item.get('site')!r} is not registered"
-            )
+            raise NotFound(f"{what}: site {item.get('site')!r} is not registered")
         org = item.get("org")
         if org != site["org"]:
             raise PermissionDenied(
-                f"record {item.get('id')!r}: site {site['id']!r} belongs to {site['org']!r},"
-                f" not {org!r}"
+                f"{what}: site {site['id']!r} belongs to {site['org']!r}, not {org!r}"
             )
         epoch = epochs.get(str(org))
         if epoch is None:
-            epoch = epochs[str(org)] = _writer(
-                state, sender, str(org), f"record {item.get('id')!r}"
+            epoch = epochs[str(org)] = _writer(state, sender, str(org), what)
+        start, end = _shape(item, what)
+        if item["trace"]["basis"] not in state.bases:
+            raise NotFound(f"{what}: its calculation basis is not recorded")
+        _detail(item, epoch, what)
+        account = f"{site['id']}/{item['account']}"
+        known = state.periods.get(account, ())
+        other = overlapping(known, start, end)
+        if other == (start, end):
+            raise DuplicateEntity(
+                f"{what}: {start}..{end} is already recorded for the same account"
             )
-        trace = item.get("trace")
-        if not isinstance(trace, dict) or trace.get("basis") not in state.bases:
-            raise NotFound(f"record {item.get('id')!r}: its calculation basis is not recorded")
-        if "detail" in item:
-            _detail(item, epoch)
+        if other is not None:
+            raise OverlappingPeriod(
+                f"{what}: {start}..{end} overlaps {other[0]}..{other[1]}, already recorded for"
+                " the same account"
+            )
+        state.periods[account] = add_period(known, start, end)
 
 
 def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
