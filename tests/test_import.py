@@ -79,10 +79,14 @@ class Env:
         return report
 
     def records(self) -> list[dict[str, Any]]:
-        return [s.item for s in self.ledger.items(ItemQuery(kind="emissions_record"))]
+        """The records as the importing member sees them (results opened from the channel)."""
+        reader = self.reader()
+        return [reader.full(s.item) for s in self.ledger.items(ItemQuery(kind="emissions_record"))]
 
     def record(self, account: str) -> dict[str, Any]:
-        return next(r for r in self.records() if r["account"] == account_ref(r["site"], account))
+        found = next(r for r in self.records() if r["account"] == account)
+        assert found["account_ref"] == account_ref(found["site"], account)  # what is public
+        return found
 
     def reader(self) -> RecordReader:
         return RecordReader.for_member(self.ledger, self.ledger.channels, self.key)

@@ -118,7 +118,8 @@ PUBLIC: dict[str, list[str]] = {
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "current_members",
     ],
     "carbonledger.core.rules.common": [
-        "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
+        "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
+        "parse_time",
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
     "carbonledger.core.rules.devices": ["RULES"],
@@ -127,7 +128,7 @@ PUBLIC: dict[str, list[str]] = {
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
     "carbonledger.core.rules.disclosures": [
-        "DISCLOSURE_FIELDS", "SCOPES", "disclose", "records_commitment",
+        "DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_commitment",
     ],
     "carbonledger.core.rules.records": ["RECORD_FIELDS", "audit_report", "record_emissions"],
     "carbonledger.core.rules.registry": [
@@ -326,7 +327,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.sealing": [
         "NUMBER_WIDTH", "PAD_BUCKET", "DetailReader", "SaltPool", "bill_detail",
-        "detail_commitment", "pad_details", "seal_details",
+        "detail_commitment", "pad_details", "pad_to_bucket", "seal_details",
     ],
     "carbonledger.services.tokens": [
         "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",

@@ -405,7 +405,13 @@ class LedgerConformance:
         )
         grant(w.ledger, w.store, w.admin, "acme", w.dana.address, role="auditor")
         tid = issue_audited(
-            w.ledger, w.dana, org="acme", scope="2", start=date(YEAR, 1, 1), end=date(YEAR, 12, 31)
+            w.ledger,
+            w.dana,
+            store=w.store,
+            org="acme",
+            scope="2",
+            start=date(YEAR, 1, 1),
+            end=date(YEAR, 12, 31),
         ).token
         token = w.ledger.state().tokens[tid]
         assert token["issued"] == token["retired"] > 0

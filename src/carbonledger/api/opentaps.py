@@ -31,7 +31,7 @@ from carbonledger.api.deps import actor, context
 from carbonledger.api.problems import problem
 from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
-from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.channels import grant
 from carbonledger.services.home import KEYSTORE_SCRYPT_N
@@ -67,17 +67,26 @@ def _num(value: str | None) -> float | None:
 
 
 def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) -> dict[str, Any]:
-    trace: dict[str, Any] = item["trace"]
+    """A record in opentaps' shape: full figures for a member of the record's channel.
+
+    Anyone else is refused (403): an opentaps record is nothing but its figures,
+    which are sealed in the organisation's channel.
+    """
+    if reader is None:
+        raise PermissionDenied(
+            f"record {item['id']}: its figures are sealed in channel {item['org']!r};"
+            " a member's key is needed"
+        )
+    try:
+        full = reader.full(item)
+        detail = reader.detail(item)
+        factor = reader.trace(item)["factor"]
+    except NotFound as exc:  # no channel key is wrapped for the caller
+        raise PermissionDenied(
+            f"record {item['id']}: its figures are sealed in channel {item['org']!r} ({exc})"
+        ) from exc
     site = ctx.ledger.state().sites.get(item["site"], {})
-    detail: dict[str, Any] = {}
-    factor: dict[str, Any] = {}
-    if reader is not None:
-        try:
-            detail = reader.detail(item)
-            factor = reader.trace(item)["factor"]
-        except CarbonLedgerError:
-            detail = {}
-    results = trace.get("results", {})
+    results = full["trace"]["results"]
     token = next(
         (
             s.item["id"]
@@ -89,10 +98,10 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
     return {
         "uuid": item["id"],
         "utilityId": site.get("utility_id"),
-        "partyId": detail.get("account", item["account"]),
+        "partyId": full["account"],
         "fromDate": f"{item['period']['start']}T00:00:00Z",
         "thruDate": f"{item['period']['end']}T23:59:59Z",
-        "emissionsAmount": float(Decimal(item["kg_co2e"]) / _T),
+        "emissionsAmount": float(Decimal(full["kg_co2e"]) / _T),
         "emissionsUom": "tCO2e",
         "renewableEnergyUseAmount": _num(results.get("renewable_kwh")),
         "nonrenewableEnergyUseAmount": _num(results.get("nonrenewable_kwh")),
@@ -101,8 +110,6 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
         "factorSource": (
             f"{factor.get('dataset')} {factor.get('edition')}"
             f" {factor.get('region_level')} {factor.get('region_key')}"
-            if factor
-            else None
         ),
         "url": "",
         "md5": detail.get("document_md5", ""),

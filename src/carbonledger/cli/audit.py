@@ -39,7 +39,8 @@ def audit_run(
     )
     item = report.item()
     if json:
-        print_json({**item, "entry": report.receipt.seq if report.receipt else None})
+        entry = report.receipt.seq if report.receipt else None
+        print_json({**item, **report.sealed(), "entry": entry})
         return
     console.print(
         f"audit {report.id} of {org}, {start}..{end}: {report.records} records,"
@@ -71,7 +72,8 @@ def audit_list(
     if json:
         print_json(items)
         return
-    table = Table("id", "org", "period", "records", "verified", "failed", "t CO2e")
+    # Totals are sealed in the organisation's channel (the auditor sees them in `audit run`).
+    table = Table("id", "org", "period", "records", "verified", "failed")
     for r in items:
         table.add_row(
             r["id"],
@@ -80,7 +82,6 @@ def audit_list(
             str(r["records"]),
             str(r["verified"]),
             str(len(r["failures"])),
-            f"{float(r['totals']['kg_co2e']) / 1000:,.3f}",
         )
     console.print(table)
 

@@ -124,10 +124,19 @@ def records_list(
     until: str | None = typer.Option(None, help="Periods starting on or before YYYY-MM-DD."),
     limit: int = typer.Option(100, help="At most this many (0: all)."),
     offset: int = typer.Option(0, help="Skip this many."),
+    public: bool = typer.Option(
+        False, "--public", help="Public fields only, without opening any channel (no key)."
+    ),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List emissions records, in ledger order."""
+    """List emissions records, in ledger order.
+
+    Results are sealed in each organisation's channel: they are shown for the
+    records whose channel the acting user (default: the admin) may read; other
+    records show their public fields only.
+    """
     for option, value in (("--since", since), ("--until", until)):
         if value is not None:
             parse_date(value, option)
@@ -140,26 +149,37 @@ def records_list(
         offset=offset,
         limit=limit or None,
     )
-    items = list(home_of(home).ledger().items(query))
+    h = home_of(home)
+    ledger = h.ledger()
+    reader = (
+        RecordReader(ledger)
+        if public
+        else RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+    )
+    items = [(s.leaf_index, reader.view(s.item)) for s in ledger.items(query)]
     if json:
-        print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
+        print_json([{"leaf_index": index, **r} for index, r in items])
         return
     table = Table("leaf", "id", "site", "account", "activity", "period", "kg CO2e")
-    total = Decimal(0)
-    for s in items:
-        r = s.item
-        total += Decimal(r["kg_co2e"])
+    total, sealed = Decimal(0), 0
+    for index, r in items:
+        kg = r.get("kg_co2e")
+        if kg is None:
+            sealed += 1
+        else:
+            total += Decimal(kg)
         table.add_row(
-            str(s.leaf_index),
+            str(index),
             r["id"][:8],
             r["site"],
-            r["account"],
+            r["account"][:16],
             r["activity"],
             f"{r['period']['start']}..{r['period']['end']}",
-            r["kg_co2e"],
+            "sealed" if kg is None else kg,
         )
     console.print(table)
-    console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e")
+    note = f" ({sealed} sealed in channels you cannot read)" if sealed else ""
+    console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e{note}")
 
 
 @records_app.command("show")
@@ -181,6 +201,7 @@ def records_show(
     detail = reader.detail(item)
     trace = reader.trace(item)
     again = recompute(trace)
+    item = reader.full(item)
     if json:
         print_json(
             {
@@ -210,6 +231,68 @@ def records_show(
         f"recomputed from trace: {again['kg_co2e']} kg CO2e"
         f" [{'green' if ok else 'red'}]{'matches' if ok else 'DIFFERS'}[/]"
     )
+
+
+@records_app.command("disclose")
+def records_disclose(
+    org: str = typer.Argument(..., help="Organisation whose total to publish."),
+    start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD."),
+    scope: list[str] = typer.Option(
+        [], "--scope", help="Scope(s) to sum: 1, 2-location, 2-market, 3-N (default: every scope)."
+    ),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Publish a period total (an organisation admin's explicit act; results are otherwise
+    sealed): the total kg CO2e, the record count and a commitment to the record ids."""
+    from carbonledger.services.disclosures import disclose_total
+
+    h = home_of(home)
+    ledger, key = open_ledger(h, acting)
+    done = disclose_total(
+        ledger,
+        ledger.channels,
+        key,
+        org=org,
+        start=parse_date(start, "--from"),
+        end=parse_date(end, "--to"),
+        scopes=tuple(scope),
+    )
+    if json:
+        print_json({**done.item, "entry": done.receipt.seq})
+        return
+    item = done.item
+    console.print(
+        f"disclosed {item['id']}: {org} {start}..{end} scopes {', '.join(item['scopes'])}:"
+        f" {Decimal(item['kg_co2e']) / 1000:,.3f} t CO2e over {item['records']} records"
+        f" (entry {done.receipt.seq})"
+    )
+
+
+@records_app.command("disclosures")
+def records_disclosures(
+    org: str | None = typer.Option(None, help="Only this organisation."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Period totals organisations have published (public: no key needed)."""
+    items = [s.item for s in home_of(home).ledger().items(ItemQuery(kind="disclosure", org=org))]
+    if json:
+        print_json(items)
+        return
+    table = Table("id", "org", "period", "scopes", "records", "t CO2e")
+    for d in items:
+        table.add_row(
+            d["id"],
+            d["org"],
+            f"{d['period']['start']}..{d['period']['end']}",
+            ", ".join(d["scopes"]),
+            str(d["records"]),
+            f"{Decimal(d['kg_co2e']) / 1000:,.3f}",
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

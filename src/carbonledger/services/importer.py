@@ -111,13 +111,7 @@ def record_item(
         "account": bill.account_ref,
         "activity": bill.activity,
         "period": {"start": period[0], "end": period[1]},
-        "kg_co2e": str(result.kg_co2e),
-        "trace": {
-            "schema": trace["schema"],
-            "basis": trace["basis"],
-            "scope": trace["scope"],
-            "results": trace["results"],
-        },
+        "trace": {"schema": trace["schema"], "basis": trace["basis"], "scope": trace["scope"]},
         "detail": {"channel": org, "epoch": epoch, "blob": "", "commitment": commitment},
     }
 

@@ -134,7 +134,8 @@ def _worker(
 
 
 class _Signer:
-    """Numbers, signs and commits the workers' items in transactions of ``batch`` items."""
+    """Numbers, signs and commits the workers' items: one transaction per worker batch
+    (at most 1,000 items), so each carries the sealed blobs its records name."""
 
     def __init__(
         self,

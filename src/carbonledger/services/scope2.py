@@ -115,7 +115,7 @@ def consumption_for(
                 rec["period"]["start"][:7],
                 _region(trace),
                 kwh,
-                Decimal(rec["kg_co2e"]),
+                Decimal(trace["results"]["kg_co2e"]),  # sealed: opened with the trace
                 _kg_per_kwh(trace),
                 f"{f['edition']} {f['region_key']} {f['value']} {f['unit']}",
                 (rec["id"],),

@@ -42,6 +42,7 @@ __all__ = [
     "bill_detail",
     "detail_commitment",
     "pad_details",
+    "pad_to_bucket",
     "seal_details",
 ]
 
@@ -125,7 +126,13 @@ def pad_details(details: list[dict[str, Any]]) -> bytes:
     short = sum(
         max(0, NUMBER_WIDTH - len(canonical(value))) for d in details for value in _numbers(d)
     )
-    size = -(-(len(body) + short) // PAD_BUCKET) * PAD_BUCKET
+    return pad_to_bucket(body, short)
+
+
+def pad_to_bucket(body: bytes, extra: int = 0) -> bytes:
+    """``body`` padded with spaces to the next multiple of :data:`PAD_BUCKET` bytes at or
+    above ``len(body) + extra``."""
+    size = -(-(len(body) + extra) // PAD_BUCKET) * PAD_BUCKET
     return body + b" " * (size - len(body))
 
 

@@ -29,6 +29,7 @@ from typing import Any, Final
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import (
     check_id,
+    check_sealed,
     expect_kind,
     is_org_admin,
     parse_time,
@@ -322,27 +323,13 @@ def anchor_credentials(
             if channel_access(state, org, sender)["role"] == "auditor":
                 raise PermissionDenied(f"{what}: auditors do not post credentials")
             checked[org] = int(state.channels[org]["epoch"])
-        _sealed(state, item, org, what)
+        check_sealed(state, item, org, what)
         period = item.get("period")
         if not isinstance(period, dict):
             raise InvalidInput(f"{what}: period is required")
         _text(period, "start", what)
         _text(period, "end", what)
         _anchor_holder(state, item, what)
-
-
-def _sealed(state: LedgerState, item: dict[str, Any], org: str, what: str) -> None:
-    """``item.sealed`` names a blob in ``org``'s channel under its current epoch."""
-    sealed = item.get("sealed")
-    if not isinstance(sealed, dict) or sealed.get("channel") != org:
-        raise InvalidInput(f"{what}: sealed must name channel {org!r}")
-    epoch = state.channels[org]["epoch"]
-    if sealed.get("epoch") != epoch:
-        raise Conflict(
-            f"{what}: sealed under epoch {sealed.get('epoch')}, the channel is at epoch {epoch}"
-        )
-    if not isinstance(sealed.get("blob"), str) or not _SHA256.match(sealed["blob"]):
-        raise InvalidInput(f"{what}: sealed.blob must be a SHA-256 (hex)")
 
 
 def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
@@ -367,7 +354,7 @@ def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
             raise InvalidInput(f"audit result {rid!r}: sha256 of the credential is required")
         _did(item.get("auditor"), f"audit result {rid!r}")
         if "sealed" in item:
-            _sealed(state, item, org, f"audit result {rid!r}")
+            check_sealed(state, item, org, f"audit result {rid!r}")
 
 
 RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {

@@ -20,10 +20,12 @@ from carbonledger.core.rules.common import check_id, expect_kind, is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import DuplicateEntity, InvalidInput, NotFound, PermissionDenied
 
-__all__ = ["DISCLOSURE_FIELDS", "SCOPES", "disclose", "records_commitment"]
+__all__ = ["DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_commitment"]
 
-#: The scopes a record or a disclosure names (as the calculator labels them).
+#: The scopes a record or a disclosure names, as the calculator labels them: 1,
+#: 2-location, 2-market, 3 or a Scope 3 category (3-4 transport, 3-6 business travel).
 SCOPES = ("1", "2-location", "2-market", "3")
+SCOPE_PATTERN = re.compile(r"^(1|2-location|2-market|3|3-[1-9][0-9]?)$")
 DISCLOSURE_FIELDS = frozenset(
     {"kind", "id", "org", "period", "scopes", "kg_co2e", "records", "records_root"}
 )
@@ -59,10 +61,13 @@ def disclose(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str,
         if (
             not isinstance(scopes, list)
             or not scopes
-            or any(s not in SCOPES for s in scopes)
-            or scopes != sorted(set(scopes), key=SCOPES.index)
+            or not all(isinstance(s, str) and SCOPE_PATTERN.match(s) for s in scopes)
+            or scopes != sorted(set(scopes))
         ):
-            raise InvalidInput(f"{what}: scopes must be a sorted, non-empty list of {SCOPES}")
+            raise InvalidInput(
+                f"{what}: scopes must be a sorted, non-empty list of scopes ({', '.join(SCOPES)}"
+                " or a Scope 3 category such as 3-6)"
+            )
         check_quantity(item.get("kg_co2e"), f"{what}: kg_co2e")
         count = item.get("records")
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < 2**53:

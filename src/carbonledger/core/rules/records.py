@@ -23,10 +23,15 @@ from typing import Any
 
 from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import record_id
-from carbonledger.core.periods import add_period, check_period, check_quantity, overlapping
+from carbonledger.core.periods import add_period, check_period, overlapping
 from carbonledger.core.rules.channels import channel_access
-from carbonledger.core.rules.common import check_id, expect_kind, require_org_writer
-from carbonledger.core.rules.disclosures import SCOPES
+from carbonledger.core.rules.common import (
+    check_id,
+    check_sealed,
+    expect_kind,
+    require_org_writer,
+)
+from carbonledger.core.rules.disclosures import SCOPE_PATTERN, SCOPES
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import (
     Conflict,
@@ -42,9 +47,9 @@ __all__ = ["RECORD_FIELDS", "audit_report", "record_emissions"]
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Every field a record's public item may carry, and the fields of its trace.
 RECORD_FIELDS = frozenset(
-    {"kind", "id", "org", "site", "account", "activity", "period", "trace", "detail", "kg_co2e"}
+    {"kind", "id", "org", "site", "account", "activity", "period", "trace", "detail"}
 )
-_TRACE_FIELDS = frozenset({"schema", "basis", "scope", "results"})
+_TRACE_FIELDS = frozenset({"schema", "basis", "scope"})
 _DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
 
 
@@ -105,18 +110,13 @@ def _shape(item: dict[str, Any], what: str) -> tuple[str, str]:
         raise InvalidInput(f"{what}: account must be the account's reference (a SHA-256, hex)")
     check_id(f"{what}: activity", item.get("activity"))
     trace = item.get("trace")
-    if not isinstance(trace, dict) or not set(trace) <= _TRACE_FIELDS:
-        raise InvalidInput(f"{what}: trace must be {{schema, basis, scope}}")
-    if "kg_co2e" in item:
-        check_quantity(item["kg_co2e"], f"{what}: kg_co2e")
-    results = trace.get("results", {})
-    if not isinstance(results, dict):
-        raise InvalidInput(f"{what}: trace.results must be an object")
-    for name, value in results.items():
-        if value is not None:
-            check_quantity(value, f"{what}: trace.results.{name}")
-    if trace.get("scope") not in SCOPES:
-        raise InvalidInput(f"{what}: scope {trace.get('scope')!r} is not one of {SCOPES}")
+    if not isinstance(trace, dict) or set(trace) != _TRACE_FIELDS:
+        raise InvalidInput(
+            f"{what}: trace must be {{schema, basis, scope}} (results are sealed in the channel)"
+        )
+    scope = trace.get("scope")
+    if not isinstance(scope, str) or not SCOPE_PATTERN.match(scope):
+        raise InvalidInput(f"{what}: scope {scope!r} is not a scope (one of {SCOPES} or 3-N)")
     if not isinstance(trace.get("schema"), str):
         raise InvalidInput(f"{what}: trace.schema must be text")
     period = item.get("period")
@@ -184,8 +184,15 @@ def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
     if "auditor" not in ident.get("roles", ()):
         raise PermissionDenied(f"audit report: signer {sender} does not hold the auditor role")
     for item in items:
-        check_id("audit report", item.get("id"))
+        rid = check_id("audit report", item.get("id"))
         org = str(item.get("org"))
         if org not in state.orgs:
             raise NotFound(f"audit report: organisation {org!r} is not registered")
         channel_access(state, org, sender)
+        if "totals" in item:
+            raise InvalidInput(
+                f"audit report {rid!r}: totals may not be public (seal them in the channel;"
+                " the organisation publishes totals with a disclosure)"
+            )
+        if "sealed" in item:
+            check_sealed(state, item, org, f"audit report {rid!r}")
