@@ -2,30 +2,40 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# `make demo` installs the runtime only; the test and lint tools come with test, lint, bench.
+RUNTIME := $(VENV)/.installed
+DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install install-dev clean
 
-$(STAMP): pyproject.toml requirements.lock
+$(RUNTIME): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	touch $(RUNTIME)
 
-install: $(STAMP)
+$(DEV): $(RUNTIME) requirements-dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	touch $(DEV)
 
-demo: $(STAMP)
+install: $(RUNTIME)
+
+install-dev: $(DEV)
+
+demo: $(RUNTIME)
 	$(BIN)/carbonledger demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Starts what is installed here (PostgreSQL, anvil), then the suite; the summary at the
+# end names what was skipped and the command that enables it.
+test: $(DEV)
+	bash -c '. scripts/test-services.sh && exec $(BIN)/python -m pytest'
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python benchmarks/run.py
 
 clean:

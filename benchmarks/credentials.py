@@ -2,16 +2,26 @@
 
     python benchmarks/credentials.py            # 96 readings per credential (a day of 15-min data)
     python benchmarks/credentials.py --readings 8 --count 5000
+    python benchmarks/credentials.py --acapy http://127.0.0.1:8031   # + ACA-Py's rate
 
 Prints: raw Ed25519 verifications/s (cryptography, 64-byte message, the floor
 under every credential), ``verify`` one at a time, ``verify_many`` batches,
 batches with a Bitstring Status List check, and ``verify_many`` on every core
 (one process per core). The design target is >= 2,700 credentials/s.
+
+With an ACA-Py agent (``--acapy URL``, default ``$CARBONLEDGER_ACAPY_ADMIN_URL``;
+``source scripts/ci-acapy.sh`` starts one), the same run also times ACA-Py on
+the same credentials over its admin API, one request at a time on a kept-alive
+connection: ``/vc/di/verify`` on the eddsa-jcs-2022 credentials, and
+``/vc/credentials/verify`` beside ``verify`` here on the same credentials
+issued as Ed25519Signature2020 (JSON-LD canonicalisation on both sides).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import sys
 import time
@@ -19,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -41,7 +52,9 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 LIST_URL = "https://utility.example/status/1"
 
 
-def make_credentials(count: int, readings: int, *, status: bool) -> list[dict[str, Any]]:
+def make_credentials(
+    count: int, readings: int, *, status: bool, suite: str | None = None
+) -> list[dict[str, Any]]:
     meters = [Ed25519Signer.from_seed(bytes([i]) * 32) for i in range(1, 51)]
     out = []
     for n in range(count):
@@ -61,7 +74,7 @@ def make_credentials(count: int, readings: int, *, status: bool) -> list[dict[st
         )
         if status:
             unsigned["credentialStatus"] = status_entry(f"{LIST_URL}/{n % 50}", n)
-        out.append(issue(unsigned, signer, created=datetime(2024, 2, 1, tzinfo=UTC)))
+        out.append(issue(unsigned, signer, created=datetime(2024, 2, 1, tzinfo=UTC), suite=suite))
     return out
 
 
@@ -109,10 +122,51 @@ def _worker(args: tuple[int, int]) -> int:
     return int(count / (time.perf_counter() - t))
 
 
+def acapy_rate(url: str, path: str, key: str, creds: list[dict[str, Any]]) -> float:
+    """ACA-Py's verifications/s at ``path``, one request at a time; each must verify."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=120)
+    bodies = [
+        json.dumps({key: c, "options": {}} if key != "securedDocument" else {key: c}) for c in creds
+    ]
+
+    def run() -> None:
+        for body in bodies:
+            conn.request("POST", path, body, {"Content-Type": "application/json"})
+            answer = json.loads(conn.getresponse().read())
+            verified = answer.get("verificationResults", answer).get("verified")
+            assert verified is True, f"ACA-Py did not verify: {str(answer)[:300]}"
+
+    try:
+        return rate(run, len(creds), repeat=1)
+    finally:
+        conn.close()
+
+
+def compare_with_acapy(url: str, creds: list[dict[str, Any]], readings: int, n: int) -> None:
+    jcs = creds[:n]
+    ours = rate(lambda: [verify(c, now=NOW) for c in jcs], len(jcs))
+    theirs = acapy_rate(url, "/vc/di/verify", "securedDocument", jcs)
+    print(f"ACA-Py {url}, the first {len(jcs)} of the same credentials, one request at a time:")
+    print(
+        f"  eddsa-jcs-2022  here {ours:9,.0f} /s   ACA-Py /vc/di/verify          {theirs:7,.1f} /s"
+        f"   here {ours / theirs:,.0f}x"
+    )
+    ld = make_credentials(len(jcs), readings, status=False, suite="Ed25519Signature2020")
+    ours = rate(lambda: [verify(c, now=NOW) for c in ld], len(ld), repeat=1)
+    theirs = acapy_rate(url, "/vc/credentials/verify", "verifiableCredential", ld)
+    print(
+        f"  Ed25519Sig2020  here {ours:9,.1f} /s   ACA-Py /vc/credentials/verify {theirs:7,.1f} /s"
+        f"   here {ours / theirs:,.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--readings", type=int, default=96)
+    parser.add_argument("--acapy", default=os.environ.get("CARBONLEDGER_ACAPY_ADMIN_URL"))
+    parser.add_argument("--acapy-count", type=int, default=200)
     args = parser.parse_args()
 
     creds = make_credentials(args.count, args.readings, status=False)
@@ -139,6 +193,10 @@ def main() -> None:
     print(f"verify_many on {cores} processes        {total:9,.0f} /s   (per core {per_core})")
     verdict = "meets" if one >= TARGET else "MISSES"
     print(f"one core {verdict} the {TARGET:,}/s target ({one / TARGET:.2f}x)")
+    if args.acapy:
+        compare_with_acapy(args.acapy, creds, args.readings, args.acapy_count)
+    else:
+        print("ACA-Py: not measured (give --acapy URL or set CARBONLEDGER_ACAPY_ADMIN_URL)")
 
 
 if __name__ == "__main__":

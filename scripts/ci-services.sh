@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Services the EVM and PostgreSQL tests need, installed and started for CI (and locally).
-#   source scripts/ci-services.sh   # exports CARBONLEDGER_REQUIRE_EVM=1 and the database URL
+# Everything the tests that `make test` skips on a fresh machine need, installed and started
+# (CI sources it; locally `sudo bash scripts/ci-services.sh` once, then `make test`):
+# Chromium for the browser tests, anvil and solc (npm), PostgreSQL 15.
+#   source scripts/ci-services.sh   # also exports CARBONLEDGER_REQUIRE_EVM=1 and the database URL
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Browser tests drive Debian's Chromium through the playwright package
+# (Playwright's own browser download is not used).
+if ! command -v chromium >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq chromium >/dev/null
+fi
 
 # anvil and solc from npm (pinned by contracts/package-lock.json).
 if ! command -v npm >/dev/null 2>&1; then

@@ -37,3 +37,14 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
         return runner.invoke(app, list(args))
 
     return invoke
+
+
+def acme_home(path: Path, cli: Run) -> Path:
+    """An initialised home (cheap scrypt) with org acme and US site hq (ZIP 60601, ComEd)."""
+    from carbonledger.services.home import Home
+
+    Home(path).init(PASS, scrypt_n=2**10)
+    _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
+    _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
+            "--zip", "60601", "--utility", "4110"))  # fmt: skip
+    return path

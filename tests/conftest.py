@@ -29,3 +29,13 @@ def anvil_url() -> Iterator[str]:
         yield node.url
     finally:
         node.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What was skipped, grouped by what is missing, with the command that installs it."""
+    from tests.skip_summary import paragraph
+
+    text = paragraph(terminalreporter.stats.get("skipped", []))
+    if text:
+        terminalreporter.write_sep("-", "skipped")
+        terminalreporter.write_line(text)

@@ -126,7 +126,7 @@ def test_records_pagination_filters_and_detail(api: Served) -> None:
     dana = api.sign_in(api.users["dana"], PASS)
     theirs = api.client.get(f"{V1}/records/{rid}", headers=dana).json()
     assert "billed" not in theirs
-    assert "wrapped for" in theirs["sealed"]
+    assert "not a member of channel 'acme'" in theirs["sealed"]
     _problem(api.client.get(f"{V1}/records/nope", headers=alice), 404)
     doc = api.client.get(f"{V1}/records/{rid}/proof").json()
     assert check_proof(doc, expect_signer=api.admin.address)["id"] == rid

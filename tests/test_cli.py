@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.services.home import Home
-from tests.cli_helpers import PASS, Run, _clean, _ok
+from tests.cli_helpers import PASS, Run, _clean, _ok, acme_home
 
 BILLS = """account,start,end,amount,unit
 E1,2023-01-01,2023-01-31,1000,kWh
@@ -32,12 +31,7 @@ E2,2023-05-01,2023-05-31,600,kWh
 @pytest.fixture
 def home(tmp_path: Path, cli: Run) -> Path:
     """An initialised home (cheap scrypt) with org acme and US site hq (ZIP 60601, ComEd)."""
-    path = tmp_path / "home"
-    Home(path).init(PASS, scrypt_n=2**10)
-    _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
-    _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
-            "--zip", "60601", "--utility", "4110"))  # fmt: skip
-    return path
+    return acme_home(tmp_path / "home", cli)
 
 
 @pytest.fixture
@@ -69,7 +63,7 @@ HELP = [
     (("bills", "import"), "Import bills"),
     (("records",), "Emissions records"),
     (("records", "list"), "List emissions records"),
-    (("records", "show"), "Show a record with its sealed details and trace"),
+    (("records", "show"), "Show a record and its trace; with a member's or auditor's key"),
     (("demo",), "demo story"),
     (("calc",), "Calculate emissions"),
     (("factors",), "Emission factor editions"),
@@ -184,7 +178,9 @@ AMOUNT = {"2023-01-01": "1000", "2023-02-01": "1100", "2023-03-01": "1200"}
 def test_records_list_filters(cli: Run, loaded: Path) -> None:
     starts = [r["period"]["start"] for r in _records(cli, "--site", "hq")]
     assert starts == ["2023-01-01", "2023-02-01", "2023-03-01"]
-    assert _records(cli, "--site", "elsewhere") == []
+    # an unknown site is a typo, not an empty result
+    unknown = _ok(cli("records", "list", "--site", "elsewhere"), 2)
+    assert _clean(unknown.stderr) == "error: unknown site 'elsewhere'"
     # --since: periods ending on or after; --until: periods starting on or before
     assert [AMOUNT[r["period"]["start"]] for r in _records(cli, "--since", "2023-02-28")] == [
         "1100",
@@ -308,13 +304,23 @@ def test_factors_list(cli: Run) -> None:
     assert "egrid1999" in _ok(cli("factors", "show", "egrid1999"), 2).stderr
 
 
-def test_demo_runs_twice_and_refuses_a_real_ledger(cli: Run, tmp_path: Path, home: Path) -> None:
+def test_demo_twice_moves_the_old_ledger_aside(cli: Run, tmp_path: Path, home: Path) -> None:
     demo = tmp_path / "demo-home"
     first = _ok(cli("demo", "--home", str(demo)))
     assert "verify OK" in first.stdout
     assert (demo / "demo.json").is_file()
+    # something the user added to the first demo ledger
+    _ok(cli("org", "add", "mine", "--name", "Mine", "--home", str(demo)))
     second = _ok(cli("demo", "--home", str(demo)))
     assert "verify OK" in second.stdout
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("demo-home.previous-")]
+    assert len(moved) == 1
+    assert f"the previous demo ledger was moved to {moved[0]}" in _clean(second.stdout)
+    kept = json.loads(_ok(cli("org", "list", "--json", "--home", str(moved[0]))).stdout)
+    assert "mine" in {o["id"] for o in kept}
+    assert "OK" in _ok(cli("verify", "--home", str(moved[0]))).stdout
+    fresh = json.loads(_ok(cli("org", "list", "--json", "--home", str(demo))).stdout)
+    assert "mine" not in {o["id"] for o in fresh}
     _ok(cli("check-proof", str(demo / "demo" / "proof.json")))
     refused = _ok(cli("demo", "--home", str(home)), 2)
     assert "holds a ledger that is not a demo" in _clean(refused.stderr)

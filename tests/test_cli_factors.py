@@ -81,7 +81,12 @@ def test_calc_gas_therms(run) -> None:  # type: ignore[no-untyped-def]
         "--json",
     )
     assert res.exit_code == 0, res.output
-    assert orjson.loads(res.stdout)["kg_co2e"] == "5360.269873"  # see test_calculator
+    # US gas: EPA Hub 2024 Table 1, 53.06 kg CO2 + 1 g CH4 x 28 + 0.1 g N2O x 265 (AR5)
+    # = 53.1145 kg CO2e/MMBtu; 1000 therms = 100 MMBtu -> 5311.45 kg.
+    out = orjson.loads(res.stdout)
+    assert out["kg_co2e"] == "5311.450000"
+    assert out["factor"]["edition"] == "epa-hub-2024"
+    assert out["factor"]["basis"].startswith("AR5 GWP: 53.06 kg CO2 + 1 g CH4 x 28")
 
 
 @pytest.mark.parametrize(
@@ -158,6 +163,29 @@ def test_factors_load(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     res = run("factors", "load", str(bad))
     assert res.exit_code == 2
     assert "bad.json: line 1" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "edition", "activity", "value"),
+    [
+        # legacy .xls (BIFF), read with python-calamine: UK electricity 2022 = 0.19338
+        ("ghg-conversion-factors-2022-flat-format.xls", "defra2022-user", "electricity", "0.19338"),
+        # EPA Hub 2025 workbook: natural gas 53.06 kg CO2/MMBtu
+        ("ghg-emission-factors-hub-2025.xlsx", "epa-hub-2025-user", "natural_gas", "53.06"),
+    ],
+)
+def test_factors_load_xls_and_epa_hub(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, name: str, edition: str, activity: str, value: str
+) -> None:
+    copy = tmp_path / name
+    shutil.copy(OFFICIAL / name, copy)
+    clash = run("factors", "load", str(copy))
+    assert clash.exit_code == 2
+    assert "is built in" in " ".join(clash.stderr.split())
+    res = run("factors", "load", str(copy), "--edition", edition, "--json")
+    assert res.exit_code == 0, res.output
+    shown = orjson.loads(run("factors", "show", edition, "--json").stdout)["factors"]
+    assert value in {f["value"] for f in shown if f["activity"] == activity}
 
 
 def test_help_texts(run) -> None:  # type: ignore[no-untyped-def]

@@ -302,7 +302,7 @@ def test_the_property_accepts_some_records(api: Served) -> None:
 def test_period_index_agrees_with_counting_days(spans: list[tuple[int, int]]) -> None:
     from datetime import timedelta
 
-    from carbonledger.core.periods import add_period, overlapping
+    from carbonledger.core.intervals import add_period, overlapping
 
     day0 = date(2023, 12, 25)
     known: tuple[str, ...] = ()

@@ -1,4 +1,8 @@
-"""A real import killed with SIGKILL loses nothing and records nothing twice."""
+"""A real import killed with SIGKILL loses nothing, records nothing twice, leaves no process.
+
+Both paths: the serial import, and the parallel one whose worker processes must
+exit when the importing process is killed (they would otherwise wait forever).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,39 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path) -> None:
+def _children(pid: int) -> set[int]:
+    """Every living descendant of ``pid``, from /proc (no psutil)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # the command name may hold spaces: the fields after it are fixed
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if state != "Z":
+                parents[int(entry.name)] = int(ppid)
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        here = todo.pop()
+        kids = {p for p, pp in parents.items() if pp == here}
+        found |= kids
+        todo.extend(kids)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path, workers: str) -> None:
     from benchmarks.workload import sites
 
     from carbonledger.core.domain import Organisation
@@ -63,7 +99,17 @@ def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path) -> None:
         "CARBONLEDGER_PASSPHRASE": "crash-test",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "carbonledger", "bills", "import", str(csv_file), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "carbonledger",
+            "bills",
+            "import",
+            str(csv_file),
+            "--json",
+            "--workers",
+            workers,
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -72,9 +118,15 @@ def test_sigkill_during_import_then_verify_and_rerun(tmp_path: Path) -> None:
     while _records(home.ledger_file) == 0 and time.monotonic() < deadline:
         assert proc.poll() is None, "the import finished before it could be killed"
         time.sleep(0.02)
+    workers_seen = _children(proc.pid)
+    assert len(workers_seen) >= int(workers), workers_seen
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = _records(home.ledger_file)
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in workers_seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in workers_seen if _alive(p)] == [], "workers outlived the killed import"
     assert 0 < partial < N_SITES * MONTHS
 
     verified = _cli(home.path, "verify", "--json")

@@ -133,7 +133,7 @@ def test_dids_credentials_meters_and_the_digital_audit(cli: Run, tmp_path: Path)
 
     # A changed reading no longer verifies.
     tampered = json.loads(jan.read_text())
-    tampered["credentialSubject"]["readings"][0][1] = "1"
+    tampered["credentialSubject"]["readings"][0]["value"] = "1"
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(tampered))
     result = cli("vc", "verify", str(bad), code=1)

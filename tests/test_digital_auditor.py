@@ -154,7 +154,7 @@ def test_readings_within_tolerance_verify_and_beyond_contradict(site: Site) -> N
 
 def test_a_changed_reading_is_caught(site: Site) -> None:
     tampered = month(1)
-    tampered["credentialSubject"]["readings"][100][1] = "9000"
+    tampered["credentialSubject"]["readings"][100]["value"] = "9000"
     tampered["credentialSubject"]["total"] = "680000"
     site.post(tampered, check=False)  # a poster that does not check
     (finding, *_) = site.audit().findings
@@ -238,7 +238,7 @@ def test_a_revoked_device_key_is_caught(site: Site) -> None:
 def test_missing_readings_leave_a_record_unverifiable(site: Site) -> None:
     half = month(1)
     subject = half["credentialSubject"]
-    rows = subject["readings"][:336]
+    rows = [(r["start"], r["value"]) for r in subject["readings"][:336]]
     unsigned = meter_readings_credential(
         issuer=METER.did, meter_id="E1", site_id="acme-hq", interval_seconds=3600,
         readings=rows, valid_from=datetime(2023, 1, 28, tzinfo=UTC),
@@ -251,7 +251,7 @@ def test_missing_readings_leave_a_record_unverifiable(site: Site) -> None:
 
 def test_conflicting_readings_for_one_interval_are_a_contradiction(site: Site) -> None:
     first = month(1)
-    rows = [(at, "2000") for at, _ in first["credentialSubject"]["readings"][:24]]
+    rows = [(r["start"], "2000") for r in first["credentialSubject"]["readings"][:24]]
     other = meter_readings_credential(
         issuer=METER.did, meter_id="E1", site_id="acme-hq", interval_seconds=3600,
         readings=rows, valid_from=datetime(2023, 1, 28, tzinfo=UTC),
@@ -309,11 +309,11 @@ def test_streaming_flags_a_mismatch_as_soon_as_it_is_certain(site: Site) -> None
 def test_any_changed_reading_breaks_the_proof(index: int, value: str) -> None:
     credential = _SIGNED
     rows = credential["credentialSubject"]["readings"]
-    if rows[index][1] == value:
+    if rows[index]["value"] == value:
         return
     changed = {**credential, "credentialSubject": {**credential["credentialSubject"]}}
-    changed["credentialSubject"]["readings"] = [list(r) for r in rows]
-    changed["credentialSubject"]["readings"][index][1] = value
+    changed["credentialSubject"]["readings"] = [dict(r) for r in rows]
+    changed["credentialSubject"]["readings"][index]["value"] = value
     result = verify(changed)
     assert not result.ok
     assert any(e.startswith("signature") for e in result.errors)
@@ -363,15 +363,15 @@ def test_fast_readings_checks_what_validate_checks(
     for index, value in ((0, "1e3"), (5, "-1"), (7, " 1"), (9, "NaN")):
         bad = {**_SIGNED, "credentialSubject": {**_SIGNED["credentialSubject"]}}
         bad["credentialSubject"]["readings"] = [
-            list(r) for r in _SIGNED["credentialSubject"]["readings"]
+            dict(r) for r in _SIGNED["credentialSubject"]["readings"]
         ]
-        bad["credentialSubject"]["readings"][index][1] = value
+        bad["credentialSubject"]["readings"][index]["value"] = value
         for check in (validate_meter_readings, digital_auditor.fast_readings):
             with pytest.raises(InvalidInput):
                 check(bad)
     off_grid = {**_SIGNED, "credentialSubject": {**_SIGNED["credentialSubject"]}}
-    rows = [list(r) for r in _SIGNED["credentialSubject"]["readings"]]
-    rows[3][0] = "2023-01-01T03:30:00Z"
+    rows = [dict(r) for r in _SIGNED["credentialSubject"]["readings"]]
+    rows[3]["start"] = "2023-01-01T03:30:00Z"
     off_grid["credentialSubject"]["readings"] = rows
     for check in (validate_meter_readings, digital_auditor.fast_readings):
         with pytest.raises(InvalidInput, match="grid"):

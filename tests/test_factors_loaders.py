@@ -22,7 +22,11 @@ OFFICIAL = Path(__file__).parent / "data" / "official"
 DEFRA_FILES = {
     "defra2020": OFFICIAL
     / "Conversion_Factors_2020_-_Flat_file__for_automatic_processing_only_.xlsx",
+    "defra2021": OFFICIAL / "conversion-factors-2021-flat-file-automatic-processing.xls",
+    "defra2022": OFFICIAL / "ghg-conversion-factors-2022-flat-format.xls",
+    "defra2023": OFFICIAL / "ghg-conversion-factors-2023-flat-file-update.xlsx",
     "defra2024": OFFICIAL / "ghg-conversion-factors-2024-FlatFormat_v1_1.xlsx",
+    "defra2025": OFFICIAL / "ghg-conversion-factors-2025-flat-format.xlsx",
 }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from carbonledger.core.calculator import calculate
 from carbonledger.errors import FactorNotFound, InvalidInput
 from carbonledger.factors import DataWarning, FactorCatalog, Location, normalise_country, pick_year
 
@@ -39,24 +42,49 @@ def test_unknown_utility_falls_back_to_predominant(cat: FactorCatalog) -> None:
     assert any("utility 1 not listed for ZIP 00019" in s for s in r.steps)
 
 
-def test_unknown_zip_falls_back_to_state(cat: FactorCatalog) -> None:
-    r = cat.resolve("electricity", Location(zip="99999", state="CA"), year=2023)
-    assert (r.level, r.co2e.region_key, r.co2e.edition) == ("state", "CA", "egrid2023-state")
-    assert "ZIP 99999 not in egrid2023 lookup; fell back to state" in r.steps
+def test_unknown_zip_is_an_error_naming_it(cat: FactorCatalog) -> None:
+    # 99999 is in neither eGRID ZIP lookup; the state given does not excuse it.
+    with pytest.raises(InvalidInput, match="unknown ZIP '99999'"):
+        cat.resolve("electricity", Location(zip="99999", state="CA"), year=2023)
+    with pytest.raises(InvalidInput, match="unknown ZIP '00000'"):
+        cat.resolve("electricity", Location(zip="00000"), year=2022)
+    with pytest.raises(InvalidInput, match="not a US ZIP"):
+        cat.resolve("electricity", Location(zip="SW1A 1AA"), year=2022)
+
+
+def test_unknown_subregion_and_state_are_errors(cat: FactorCatalog) -> None:
+    with pytest.raises(InvalidInput, match="unknown eGRID subregion 'XXXX'"):
+        cat.resolve("electricity", Location(subregion="XXXX"), year=2022)
+    with pytest.raises(InvalidInput, match="unknown US state 'ZZ'"):
+        cat.resolve("electricity", Location(state="ZZ"), year=2022)
+
+
+def test_state_rate_is_used_for_a_state_alone(cat: FactorCatalog) -> None:
+    # eGRID2023 state rates (states_co2e_egrid2023.json): CA 394.769 lb CO2e/MWh.
+    r = cat.resolve("electricity", Location(state="CA"), year=2023)
+    assert (r.level, r.co2e.region_key, r.co2e.value) == ("state", "CA", Decimal("394.769"))
+    assert "no ZIP or subregion given; used the state" in r.steps
     assert r.co2 is None  # the state file gives CO2e only
 
 
-def test_no_state_rate_falls_back_to_national(cat: FactorCatalog) -> None:
-    r = cat.resolve("electricity", Location(zip="99999", state="ZZ"), year=2022)
+def test_puerto_rico_is_prms(cat: FactorCatalog) -> None:
+    # eGRID2023r2 (subregions_egrid2023r2.csv): PRMS CO2e 1548.53 lb/MWh, not the
+    # US national 770.884 that PR used to get.
+    r = cat.resolve("electricity", Location(state="PR"), year=2023)
+    assert (r.level, r.co2e.region_key) == ("subregion", "PRMS")
+    assert r.co2e.value == Decimal("1548.53")
+    assert "PR lies entirely in eGRID subregion PRMS" in r.steps
+
+
+def test_territory_without_state_rate_falls_back_to_national_and_says_so(
+    cat: FactorCatalog,
+) -> None:
+    # Guam is a US territory with no eGRID subregion or state rate: the data lacks
+    # the level, so the national rate is used and the steps say why.
+    r = cat.resolve("electricity", Location(state="GU"), year=2022)
     assert (r.level, r.co2e.region_key, r.co2e.edition) == ("national", "US", "egrid2022")
-    assert any("no state rate for ZZ" in s and "US national" in s for s in r.steps)
+    assert any("no state rate for GU" in s and "US national" in s for s in r.steps)
     assert r.steps[-1] == "egrid2022: US national rate"
-
-
-def test_unknown_zip_without_state_goes_national(cat: FactorCatalog) -> None:
-    r = cat.resolve("electricity", Location(zip="99999"), year=2022)
-    assert r.level == "national"
-    assert "no state known; fell back to US national" in r.steps
 
 
 def test_year_selection_and_revision(cat: FactorCatalog) -> None:
@@ -76,6 +104,12 @@ def test_pick_year_rule() -> None:
     assert pick_year([2019, 2021], 2021, "x") == (2021, None)
     assert pick_year([2019, 2021], 2020, "x")[0] == 2019
     assert pick_year([2019, 2021], 2010, "x")[0] == 2019
+    # the closest year wins; a tie goes to the earlier year
+    assert pick_year([2019, 2023], 2022, "x")[0] == 2023
+    assert pick_year([2019, 2023], 2021, "x")[0] == 2019
+    # more than one year away is flagged
+    assert "warning: the factor is 3 years" in (pick_year([2019, 2025], 2022, "x")[1] or "")
+    assert "warning" not in (pick_year([2019, 2023], 2022, "x")[1] or "")
     assert pick_year([2019, 2021], None, "x")[0] == 2021
 
 
@@ -93,30 +127,81 @@ def test_2023r1_camx_contradiction_is_a_step(cat: FactorCatalog) -> None:
         ("UK", "DEFRA", "GB"),
         ("GB", "DEFRA", "GB"),
         ("GBR", "DEFRA", "GB"),
-        ("Germany", "EEA", "DE"),
-        ("DEU", "EEA", "DE"),
-        ("fr", "EEA", "FR"),
+        ("Germany", "Ember", "DE"),
+        ("DEU", "Ember", "DE"),
+        ("fr", "Ember", "FR"),
         ("Japan", "Ember", "JP"),
         ("NO", "Ember", "NO"),
         ("United States", "eGRID", "US"),
     ],
 )
 def test_country_routing(cat: FactorCatalog, country: str, dataset: str, key: str) -> None:
+    # For 2022: DEFRA 2022 for the UK; EU members have EEA up to 2019 and Ember
+    # 2023-2024, and Ember 2023 is the closer year.
     r = cat.resolve("electricity", Location(country=country), year=2022)
     assert (r.co2e.dataset, r.co2e.region_key) == (dataset, key)
 
 
-def test_eea_latest_year_not_after_requested(cat: FactorCatalog) -> None:
-    r = cat.resolve("electricity", Location(country="PL"), year=2030)
-    assert r.co2e.data_year == 2019
-    assert any("nearest earlier year 2019" in s for s in r.steps)
+def test_eea_still_used_for_its_years(cat: FactorCatalog) -> None:
+    # EEA co2-emission-intensity-6: PL 2019 = 719 g/kWh.
+    r = cat.resolve("electricity", Location(country="PL"), year=2019)
+    assert (r.co2e.edition, r.co2e.data_year, r.co2e.value) == (
+        "eea-co2-intensity-6",
+        2019,
+        Decimal("719"),
+    )
     assert r.co2e_is_co2_proxy
 
 
-def test_fuel_uses_defra_anywhere_and_says_so(cat: FactorCatalog) -> None:
-    r = cat.resolve("natural_gas", Location(country="US"), year=2024)
+def test_bill_year_preferred_from_any_source(cat: FactorCatalog) -> None:
+    # NL 2024: Ember 2024 (252.7 g/kWh, ember-average-intensities-2024.json) over
+    # EEA 2019 (390); the choice is stated.
+    r = cat.resolve("electricity", Location(country="NL"), year=2024)
+    assert (r.co2e.dataset, r.co2e.data_year, r.co2e.value) == ("Ember", 2024, Decimal("252.7"))
+    assert any("sources with electricity data for NL: EEA 1990-2019; Ember" in s for s in r.steps)
+    assert any(
+        "ember-2024 (Ember): electricity factor for NL, data year 2024" in s for s in r.steps
+    )
+
+
+def test_factor_far_from_the_activity_year_is_flagged(cat: FactorCatalog) -> None:
+    # PL 2030: the closest data is Ember 2024, six years away.
+    r = cat.resolve("electricity", Location(country="PL"), year=2030)
+    assert (r.co2e.dataset, r.co2e.data_year) == ("Ember", 2024)
+    assert any("warning: the factor is 6 years from the activity's year" in s for s in r.steps)
+
+
+@pytest.mark.parametrize(
+    ("year", "edition", "value"),
+    [
+        # UK electricity generation, kg CO2e/kWh, from each year's DEFRA/DESNZ flat file
+        (2020, "defra2020", "0.23314"),
+        (2021, "defra2021", "0.21233"),
+        (2022, "defra2022", "0.19338"),
+        (2024, "defra2024", "0.20705"),
+        (2025, "defra2025", "0.177"),
+    ],
+)
+def test_uk_electricity_each_year(cat: FactorCatalog, year: int, edition: str, value: str) -> None:
+    r = cat.resolve("electricity", Location(country="GB"), year=year)
+    assert (r.co2e.edition, r.co2e.value) == (edition, Decimal(value))
+    assert not any("warning" in s for s in r.steps)
+
+
+def test_uk_2023_electricity_golden(cat: FactorCatalog) -> None:
+    # DESNZ 2023 flat file (v1.1) stores 0.20707428859060403 (shown 0.20707428859);
+    # read to Excel's 15 significant digits. 1000 kWh x 0.207074288590604 = 207.074288590604
+    # -> 207.074289 kg at the 0.000001 quantum.
+    r = cat.resolve("electricity", Location(country="UK"), year=2023)
+    assert r.co2e.edition == "defra2023"
+    assert r.co2e.value.quantize(Decimal("0.00000000001")) == Decimal("0.20707428859")
+    assert calculate(Decimal(1000), "kWh", r).kg_co2e == Decimal("207.074289")
+
+
+def test_fuel_outside_the_us_uses_defra_and_says_so(cat: FactorCatalog) -> None:
+    r = cat.resolve("natural_gas", Location(country="JP"), year=2024)
     assert (r.co2e.edition, r.scope, r.co2e.unit) == ("defra2024", "1", "kg/kWh")
-    assert any("DEFRA (UK government) used for US" in s for s in r.steps)
+    assert any("DEFRA (UK government) used for JP" in s for s in r.steps)
     assert {v[0].unit for v in r.variants} == {"kg/m3", "kg/t"}
 
 

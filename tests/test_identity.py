@@ -16,7 +16,7 @@ from carbonledger.errors import NotFound, PermissionDenied
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
-from carbonledger.services.channels import grant, revoke, submit_one
+from carbonledger.services.channels import ChannelKeys, grant, revoke, submit_one
 from carbonledger.services.home import Home
 from carbonledger.services.identity import (
     enroll,
@@ -27,6 +27,7 @@ from carbonledger.services.identity import (
 from carbonledger.services.importer import import_bills
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
+from carbonledger.services.sealing import DetailReader
 
 PASS = "correct horse battery staple"
 ORGS = (
@@ -212,7 +213,7 @@ def test_non_member_cannot_read_and_file_holds_no_plaintext(world: World) -> Non
         == "987654.321"
     )
     outsider = world.user("globex", "mallory", ["member"])
-    with pytest.raises(NotFound, match="wrapped for"):
+    with pytest.raises(PermissionDenied, match="not a member of channel 'acme'"):
         RecordReader.for_member(world.ledger, world.store, outsider).detail(item)
     with pytest.raises(PermissionDenied, match="sealed in channel 'acme'"):
         RecordReader(world.ledger).detail(item)
@@ -230,8 +231,13 @@ def test_removing_a_member_rotates_the_key_for_new_data(world: World) -> None:
     assert world.ledger.state().channels["acme"]["epoch"] == 1
     world.bills(world.admin, "acme-hq", range(2, 3))
     old, new = (s.item for s in world.ledger.items(ItemQuery(kind="emissions_record")))
-    bobs = RecordReader.for_member(world.ledger, world.store, bob)
-    assert bobs.detail(old)["amount"] == "987654.321"  # what he could read stays readable
+    with pytest.raises(PermissionDenied, match="not a member of channel 'acme'"):
+        RecordReader.for_member(world.ledger, world.store, bob).detail(old)
+    # With his own key and the raw store (no access check) he still opens what was
+    # sealed while he was a member, and nothing sealed after.
+    raw = ChannelKeys(world.ledger.state(), world.store, bob, access=lambda _channel: None)
+    bobs = RecordReader(world.ledger, DetailReader(raw, world.store))
+    assert bobs.detail(old)["amount"] == "987654.321"
     with pytest.raises(NotFound, match="epoch 1"):
         bobs.detail(new)
     assert world.ledger.verify().ok

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import carbonledger
@@ -116,7 +117,7 @@ ALIASES = [
     (HEAD, f"us,E1,{JAN},1000,kWh", None),
     (OPENTAPS, f"E1,{JAN},1000,kWh", "us"),
     ("Site ID,Account Number,Period Start,Period End,Usage,UOM", f"us,E1,{JAN},1000,kWh", None),
-    ("site_id,meter,from,to,quantity,unit", f'us,E1,{JAN},"1,000",kWh', None),
+    ("site_id,meter,from,to,quantity,unit", f'us,E1,{JAN},"1,000.0",kWh', None),
     ("SITE,ACCOUNT,THRU,FROM,AMOUNT,UNIT", "us,E1,2023-01-31,2023-01-01,1000,kWh", None),
 ]
 
@@ -291,26 +292,39 @@ def test_uk_site_uses_defra(env: Env) -> None:
     env.run(f"{HEAD}\nuk,E1,2024-03-01,2024-03-31,1000,kWh")
     trace = env.trace("E1")
     assert (trace["factor"]["dataset"], trace["factor"]["edition"]) == ("DEFRA", "defra2024")
-    assert "country GB: electricity factors from DEFRA" in trace["resolution"]["steps"]
+    assert (
+        "defra2024 (DEFRA): electricity factor for GB, data year 2024"
+        in (trace["resolution"]["steps"])
+    )
     value = _factor_csv("defra2024_extract.csv", "electricity", "kg/kWh")  # 0.20705
     assert env.record("E1")["kg_co2e"] == str(_q(1000 * value))
 
 
-def test_eu_site_uses_eea_with_stated_fallback_year(env: Env) -> None:
+def test_eu_site_uses_the_closest_year_of_any_source(env: Env) -> None:
+    # DE 2023: EEA ends in 2019 (4 years away), Ember has 2024 (1 year away).
     env.run(f"{HEAD}\nde,E1,2023-03-01,2023-03-31,1000,kWh")
     trace = env.trace("E1")
-    assert (trace["factor"]["dataset"], trace["factor"]["data_year"]) == ("EEA", 2019)
+    assert (trace["factor"]["dataset"], trace["factor"]["data_year"]) == ("Ember", 2024)
     steps = trace["resolution"]["steps"]
-    assert "no EEA data for DE for 2023; used the nearest earlier year 2019" in steps
+    assert "no electricity data for DE for 2023; used the nearest later year 2024" in steps
     assert trace["co2e_is_co2_proxy"] is True
+    ember = orjson.loads((DATA / "world" / "ember-average-intensities-2024.json").read_bytes())
+    g_per_kwh = Decimal(str(ember["DEU"]["emissions_intensity_gco2_per_kwh"]))  # 342.06
+    # 1000 kWh x g/kWh / 1000 g/kg
+    assert env.record("E1")["kg_co2e"] == str(_q(g_per_kwh))
+
+
+def test_eu_site_in_an_eea_year_uses_eea(env: Env) -> None:
+    env.run(f"{HEAD}\nde,E1,2019-03-01,2019-03-31,1000,kWh")
+    trace = env.trace("E1")
+    assert (trace["factor"]["dataset"], trace["factor"]["data_year"]) == ("EEA", 2019)
     with (DATA / "eea" / "co2-emission-intensity-6.csv").open(newline="") as fh:
         (g_per_kwh,) = [
             Decimal(r["index:number"])
             for r in csv.DictReader(fh)
             if (r["Date:year"], r["Member State:text"]) == ("2019", "Germany")
         ]
-    # 1000 kWh x g/kWh / 1000 g/kg
-    assert env.record("E1")["kg_co2e"] == str(_q(g_per_kwh))
+    assert env.record("E1")["kg_co2e"] == str(_q(g_per_kwh))  # 338
 
 
 def test_natural_gas_in_therm_and_m3(env: Env) -> None:

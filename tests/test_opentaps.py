@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,25 @@ def _record(
     )
 
 
+FORM_412 = {
+    "utilityId": "4110",
+    "partyId": "412",
+    "fromDate": "2023-06-01T00:00:00Z",
+    "thruDate": "2023-06-30T00:00:00Z",
+    "energyUseAmount": "5",
+    "energyUseUom": "kWh",
+}
+
+
+def _post_form(api: Served, data: dict[str, str]) -> Any:
+    return api.client.post(
+        f"{BASE}/emissionscontract/recordEmissions",
+        params={"userId": "erp"},
+        data=data,
+        headers={"vault_token": api.erp_token},
+    )
+
+
 def test_record_then_get_by_uuid_and_list(api: Served) -> None:
     doc = b"%PDF-1.4 a utility bill"
     res = _record(
@@ -68,9 +88,11 @@ def test_record_then_get_by_uuid_and_list(api: Served) -> None:
     expected_t = (RFCW_2023_KG_PER_MWH).quantize(Decimal("0.000001")) / 1000
     assert Decimal(str(rec["emissionsAmount"])) == expected_t
     assert rec["emissionsUom"] == "tCO2e"
-    # renewable share of RFCW in eGRID2023r2: 7.6 % of 1000 kWh, non-renewable 92.3 %
-    assert rec["renewableEnergyUseAmount"] == pytest.approx(76.0)
-    assert rec["nonrenewableEnergyUseAmount"] == pytest.approx(923.0)
+    # RFCW in eGRID2023r2: 7.6 % renewable, 92.3 % non-renewable (99.9 % together); the
+    # 1000 kWh split in that proportion: 76.076 and 923.924, floors 76 + 923 = 999, the
+    # kWh left goes to the larger remainder (0.924): 76 + 924 = 1000 kWh
+    assert rec["renewableEnergyUseAmount"] == 76.0
+    assert rec["nonrenewableEnergyUseAmount"] == 924.0
     assert rec["energyUseAmount"] == 1000.0
     assert rec["energyUseUom"] == "kWh"
     assert rec["factorSource"] == "eGRID egrid2023r2 subregion RFCW"
@@ -82,9 +104,8 @@ def test_record_then_get_by_uuid_and_list(api: Served) -> None:
         headers={"vault_token": api.erp_token},
     )
     assert got.status_code == 200
-    assert {k: got.json()[k] for k in ("uuid", "partyId", "emissionsAmount", "fromDate")} == {
-        k: rec[k] for k in ("uuid", "partyId", "emissionsAmount", "fromDate")
-    }
+    # what getEmissionsData returns is what recordEmissions returned, md5 and dates too
+    assert got.json() == rec
     listed = api.client.get(
         f"{BASE}/emissionscontract/getAllEmissionsData/USA_EIA_4110/1234567890",
         params={"userId": "erp"},
@@ -122,21 +143,7 @@ def test_duplicate_and_overlap_are_409(api: Served) -> None:
     ],
 )
 def test_invalid_input_is_412(api: Served, field: str, value: str, reason: str) -> None:
-    data = {
-        "utilityId": "4110",
-        "partyId": "412",
-        "fromDate": "2023-06-01T00:00:00Z",
-        "thruDate": "2023-06-30T00:00:00Z",
-        "energyUseAmount": "5",
-        "energyUseUom": "kWh",
-    }
-    data[field] = value
-    res = api.client.post(
-        f"{BASE}/emissionscontract/recordEmissions",
-        params={"userId": "erp"},
-        data=data,
-        headers={"vault_token": api.erp_token},
-    )
+    res = _post_form(api, {**FORM_412, field: value})
     assert res.status_code == 412, res.text
     assert reason in res.json()["detail"]
 
@@ -197,3 +204,44 @@ def test_register_and_enroll_an_opentaps_user(api: Served) -> None:
     )
     assert res.status_code == 201, res.text
     assert res.json()["factorSource"] == "eGRID egrid2023r2 subregion ERCT"
+
+
+@pytest.mark.parametrize("thru", ["2023-08-31T00:00:00Z", "2023-08-31T23:59:59Z"])
+def test_thru_date_round_trips(api: Served, thru: str) -> None:
+    party = f"rt-{thru[11:13]}"
+    res = _record(
+        api, party=party, start="2023-08-01T00:00:00Z", end=thru, doc=b"bill " + thru.encode()
+    )
+    assert res.status_code == 201, res.text
+    got = api.client.get(
+        f"{BASE}/emissionscontract/getEmissionsData/{res.json()['uuid']}",
+        params={"userId": "erp"},
+        headers={"vault_token": api.erp_token},
+    ).json()
+    assert res.json()["thruDate"] == got["thruDate"] == thru
+    assert got["md5"] == res.json()["md5"] == hashlib.md5(b"bill " + thru.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("amount", ["7", "1001", "12345", "344389", "2500.5"])
+def test_renewable_and_nonrenewable_sum_to_the_energy_used(api: Served, amount: str) -> None:
+    res = _record(api, party=f"sum-{amount}", start="2023-09-01T00:00:00Z",
+                  end="2023-09-30T00:00:00Z", amount=amount)  # fmt: skip
+    assert res.status_code == 201, res.text
+    rec = res.json()
+    parts = Decimal(str(rec["renewableEnergyUseAmount"])) + Decimal(
+        str(rec["nonrenewableEnergyUseAmount"])
+    )
+    assert parts == Decimal(amount) == Decimal(str(rec["energyUseAmount"]))
+    # the renewable part is within one unit of the exact share, 7.6 / 99.9 of the whole
+    exact = Decimal(amount) * Decimal("7.6") / Decimal("99.9")
+    assert abs(Decimal(str(rec["renewableEnergyUseAmount"])) - exact) < 1
+
+
+@pytest.mark.parametrize(
+    "missing", ["utilityId", "partyId", "fromDate", "thruDate", "energyUseAmount", "energyUseUom"]
+)
+def test_a_missing_form_field_is_412_naming_it(api: Served, missing: str) -> None:
+    res = _post_form(api, {k: v for k, v in FORM_412.items() if k != missing})
+    assert res.status_code == 412, res.text
+    assert res.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in res.json()["errors"]] == [missing]

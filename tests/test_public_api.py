@@ -43,6 +43,14 @@ PUBLIC: dict[str, list[str]] = {
         "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
     ],
     "carbonledger.adapters.sqlite_verify": ["verify_connection"],
+    "carbonledger.adapters.tlog_store": [
+        "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
+        "read_remembered", "remember_checkpoint", "remembered_problem", "unreferenced_blobs",
+    ],
+    "carbonledger.adapters.verify_checks": [
+        "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
+        "check_remembered",
+    ],
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
     "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
@@ -51,22 +59,31 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api.deps": ["actor", "context"],
     "carbonledger.api.opentaps": ["router"],
-    "carbonledger.api.problems": ["STATUS", "install_handlers", "problem"],
+    "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
+    "carbonledger.api.problems": [
+        "API_PREFIX", "OPENTAPS_PREFIX", "STATUS", "allowed_methods", "api_routes",
+        "declared_query", "install_handlers", "problem",
+    ],
     "carbonledger.api.routes_core": ["router"],
+    "carbonledger.api.routes_log": ["router"],
     "carbonledger.api.routes_records": ["router"],
+    "carbonledger.api.witness": ["create_witness_app"],
     "carbonledger.cli": ["app", "main"],
     "carbonledger.cli.audit": ["register"],
-    "carbonledger.cli.bills": ["register"],
+    "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
-        "AsOption", "HomeOption", "console", "err", "home_of", "open_ledger", "passphrase",
-        "print_json", "unlock",
+        "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "ask_secret", "console",
+        "describe_failure", "err", "home_of", "is_demo", "open_ledger", "passphrase",
+        "print_json", "read_ledger", "reader_key", "unlock", "unlock_hint",
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
+    "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
+    "carbonledger.cli.tables": ["count", "print_table"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -76,12 +93,34 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.serve": ["register"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
-    "carbonledger.core.checkpoint": ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"],
-    "carbonledger.core.calculator": [
-        "CONTEXT_DIGITS", "QUANTUM", "TRACE_SCHEMA", "CalculationResult", "basis_id", "calculate",
-        "merge_trace", "recompute",
+    "carbonledger.cli.witness": ["witness_app"],
+    "carbonledger.core.checkpoint": [
+        "checkpoint_body", "checkpoint_digest", "log_key", "log_origin", "sign_checkpoint",
+        "signed_checkpoint_note",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads"],
+    "carbonledger.core.proofnote": ["check_notes"],
+    "carbonledger.core.witness": [
+        "MAX_PROOF_LINES", "SIZE_CONTENT_TYPE", "Answer", "Request", "add_checkpoint", "request",
+    ],
+    "carbonledger.core.note": [
+        "COSIGNATURE_TYPE", "ED25519_TYPE", "CheckpointText", "Cosignature", "Note", "NoteKey",
+        "Verifier", "checkpoint_text", "cosign", "parse_checkpoint", "parse_note",
+        "signature_line", "verify_cosignature", "verify_note",
+    ],
+    "carbonledger.core.calculator": [
+        "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
+        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
+        "recompute",
+    ],
+    "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
+    "carbonledger.core.travel": [
+        "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
+        "plan_flight", "scope_of", "with_basis",
+    ],
+    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.blobs": [
+        "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs",
+    ],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
         "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
@@ -101,9 +140,12 @@ PUBLIC: dict[str, list[str]] = {
         "VOTE_DECIMALS", "VOTE_SCALE", "format_votes", "parse_votes", "votes_decimal", "votes_for",
     ],
     "carbonledger.core.domain": [
-        "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex", "Site",
-        "account_ref", "overlap_error", "parse_amount", "parse_date", "record_id",
+        "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
+        "Site", "account_ref", "check_quantity", "overlap_error", "parse_amount", "parse_date",
+        "record_id",
     ],
+    "carbonledger.core.apportion": ["largest_remainder"],
+    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
@@ -115,7 +157,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
     "carbonledger.core.rules": ["RULES", "require_active_signer"],
     "carbonledger.core.rules.channels": [
-        "channel_access", "channel_grant", "channel_read", "channel_revoke", "current_members",
+        "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
+        "current_members", "read_access", "rotated_channel", "sealing_epoch",
     ],
     "carbonledger.core.rules.common": [
         "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
@@ -138,7 +181,7 @@ PUBLIC: dict[str, list[str]] = {
         "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
         "project_leaf", "token_exists", "token_ids",
     ],
-    "carbonledger.core.periods": [
+    "carbonledger.core.intervals": [
         "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
@@ -178,14 +221,26 @@ PUBLIC: dict[str, list[str]] = {
         "meter_readings_credential", "resolve", "status_entry", "utility_bill_credential",
         "validate", "verify", "verify_many",
     ],
+    "carbonledger.credentials.aries": ["WRAPPERS", "fetch_agent_credentials", "unwrap"],
+    "carbonledger.credentials.bundled": [
+        "CARBONLEDGER_CONTEXT", "CONTEXT_FILES", "inline_context", "load_context",
+    ],
     "carbonledger.credentials.did": [
         "DID_CONTEXT", "MULTIKEY_CONTEXT", "DidDocument", "Ed25519Signer", "KeyType",
         "Secp256k1Signer", "Signer", "VerificationKey", "base58btc_decode", "base58btc_encode",
         "did_from_public_key", "generate_ed25519", "key_from_multibase", "resolve",
     ],
+    "carbonledger.credentials.jsonld": [
+        "DROPPED_VOCAB", "ContextUnavailable", "canonize", "document_loader",
+    ],
+    "carbonledger.credentials.ldp": [
+        "ED25519_2020_CONTEXT", "LD_SUITES", "ld_sign", "ld_signature", "ld_verify_data",
+        "with_suite_context",
+    ],
     "carbonledger.credentials.proof": [
-        "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "add_proof", "canonicalize", "create_proof",
-        "format_datetime", "hash_data", "parse_datetime", "verify_proof",
+        "ACAPY_JCS_VARIANT", "CRYPTOSUITES", "PROOF_TYPE", "ProofError", "SUITES", "add_proof",
+        "canonicalize", "create_proof", "format_datetime", "hash_data", "parse_datetime",
+        "verify_proof", "verify_proofs",
     ],
     "carbonledger.credentials.status": [
         "MIN_ENTRIES", "STATUS_PURPOSES", "BitstringStatusList", "StatusListChecker",
@@ -193,13 +248,14 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.credentials.types": [
         "AUDIT_RESULT", "CARBONLEDGER_CONTEXT", "METER_READINGS", "UTILITY_BILL", "VERDICTS",
-        "VOCAB", "RecordVerdict", "audit_result_credential", "meter_readings_credential",
+        "VOCAB", "RecordVerdict", "audit_result_credential", "check_context",
+        "meter_readings_credential", "reading_pair",
         "utility_bill_credential", "validate", "validate_audit_result", "validate_meter_readings",
         "validate_utility_bill",
     ],
     "carbonledger.credentials.vc": [
         "VC_V1_CONTEXT", "VC_V2_CONTEXT", "StatusChecker", "TrustPolicy", "VerificationResult",
-        "issue", "issuer_id", "verify", "verify_many",
+        "default_suite", "issue", "issuer_id", "verify", "verify_many",
     ],
     "carbonledger.crypto": [
         "PrivateKey", "PublicKey", "checksum_address", "decrypt_key", "eip191_digest",
@@ -252,7 +308,33 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.factors.ember": ["load_ember_json"],
     "carbonledger.factors.formats": ["FORMATS", "LoadedFile", "read_file"],
     "carbonledger.factors.resolver": [
-        "ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve",
+        "ACTIVITY_ALIASES", "by_country", "make_result", "normalise_activity", "pairs_for",
+        "pick_edition", "pick_year", "resolve",
+    ],
+    "carbonledger.factors.airports": ["airport"],
+    "carbonledger.factors.epa_hub": ["HUB_SHEET", "STATIONARY", "extract_epa_hub"],
+    "carbonledger.factors.fuels": ["resolve_fuel"],
+    "carbonledger.factors.sheets": [
+        "OLE2_MAGIC", "XLSX_MAGIC", "cell_decimal", "cell_text", "read_sheet", "sheet_names",
+    ],
+    "carbonledger.factors.us_grid": ["US_STATES", "resolve_us"],
+    "carbonledger.services.travel": ["FlightResult", "flight"],
+    "carbonledger.services.marginal": [
+        "AVERT_FILE", "avert_series", "marginal_report", "non_baseload", "site_subregion",
+    ],
+    "carbonledger.services.record_values": ["record_kg"],
+    "carbonledger.core.tokens.marginal_sources": [
+        "AVERT_REGION", "AVERT_UTC_OFFSET", "G_PER_KWH_PER_LB_PER_KWH", "G_PER_KWH_PER_LB_PER_MWH",
+        "Coverage", "cascade_rates", "parse_avert_csv",
+    ],
+    "carbonledger.cli.reports": [],
+    "carbonledger.core.inventory": [
+        "CATEGORIES", "Figure", "Inventory", "InventoryLine", "build_inventory",
+    ],
+    "carbonledger.services.inventory": ["inventory_csv", "inventory_html", "inventory_report"],
+    "carbonledger.cli.travel": ["register", "travel_app"],
+    "carbonledger.services.travel_import": [
+        "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",
     ],
     "carbonledger.greenbutton": [
         "DEFAULT_MAX_BYTES", "BillsFromGreenButton", "GreenButtonDocument", "Interval",
@@ -265,9 +347,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
         "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
-        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary", "ReadingType",
-        "Summary", "SummaryMeasurement", "UsagePoint", "UsagePointSummary", "UsageSummary",
-        "dst_rule_instant",
+        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
+        "ReadingColumns", "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint",
+        "UsagePointSummary", "UsageSummary", "dst_rule_instant",
     ],
     "carbonledger.greenbutton.parser": [
         "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",
@@ -277,12 +359,15 @@ PUBLIC: dict[str, list[str]] = {
         "Checkpoint", "InclusionProof", "ItemQuery", "LedgerPort", "PeriodKey", "Receipt",
         "StoredItem", "VerifyReport",
     ],
+    "carbonledger.services.access": ["ReadAccess", "record_read"],
     "carbonledger.services.audit": ["AuditReport", "run_audit"],
     "carbonledger.services.bills_csv": [
-        "COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills",
+        "COLUMNS", "DECODE_ERRORS", "MAX_LINE_CHARS", "ParsedBills", "RowParser", "count_lines",
+        "iter_bills", "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
-        "ChannelKeys", "grant", "new_epoch_keys", "revoke", "submit_one", "wrap_context",
+        "ChannelKeys", "grant", "new_epoch_keys", "revocation_keys", "revoke", "rotate",
+        "submit_one", "wrap_context",
     ],
     "carbonledger.services.dao": [
         "Part", "cancel", "execute", "fund_action", "holders", "issue_tokens", "list_proposals",
@@ -290,7 +375,8 @@ PUBLIC: dict[str, list[str]] = {
         "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
-    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "run_demo"],
+    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
+    "carbonledger.services.demo_travel": ["TRIPS_CSV", "import_demo_travel"],
     "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
     "carbonledger.services.demo_meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",
@@ -306,6 +392,11 @@ PUBLIC: dict[str, list[str]] = {
         "fast_readings", "run_digital_audit",
     ],
     "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.tlog": [
+        "TransparencyLog", "consistency_json", "cosigned_file", "latest_cosigned", "log_info",
+        "log_of", "prune_blobs", "submit_to_witness", "verify_home",
+    ],
+    "carbonledger.services.witness": ["LogSource", "Verdict", "WitnessStore", "open_source"],
     "carbonledger.services.identity": [
         "CertificateAuthority", "EnrolmentRequest", "enroll", "make_enrolment_request",
         "register_user", "revoke_user",

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import IntegrityError
 from tests.ledger_helpers import fill, new_ledger
 
 KEY = PrivateKey.from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
@@ -228,5 +229,5 @@ def test_first_failure_is_named(original: Path, tmp_path: Path) -> None:
 def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"not a database" * 100)
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(IntegrityError, match="damaged or not a ledger"):
         SqliteLedger(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -214,7 +215,7 @@ def test_errors_are_one_line_with_exit_code_2(run: Run) -> None:
         "acme/alice",
         code=2,
     )
-    assert "error: retire: token 'nope' does not exist" in res.stderr
+    assert "error: no token with id 'nope'" in res.stderr
     res = run(*REC_ARGS[:-2], "--id", "0", code=2)
     assert "token id 0 is reserved" in res.stderr
     res = run("rec", "issue", "--as", "acme/alice", *REC_ARGS[4:], code=2)
@@ -233,7 +234,7 @@ def test_marginal_report_from_green_button(run: Run) -> None:
         "2023-06-10",
     ).stdout
     totals = json.loads(out)
-    assert totals["moer"]["region"] == "Caiso_North"
+    assert [c["region"] for c in totals["coverage"]] == ["Caiso_North"]
     assert float(totals["marginal_kg_co2"]) > 0
     res = run(
         "report",
@@ -242,7 +243,7 @@ def test_marginal_report_from_green_button(run: Run) -> None:
         str(GB / "TestGBDataHourlyNineDaysBinnedDaily.xml"),
         code=2,
     )
-    assert "outside the MOER series" in res.stderr
+    assert "is covered by no marginal series" in " ".join(res.stderr.split())
 
 
 @pytest.mark.parametrize("group", ["rec", "offset", "token", "report"])
@@ -266,3 +267,33 @@ def test_every_command_has_help(run: Run, group: str) -> None:
             "marginal",
         }:
             assert len(parts) > 1, f"{group} {parts[0]} has no help text"
+
+
+def _scope2(run: Run, year: int) -> dict:  # type: ignore[type-arg]
+    out = run("report", "scope2", "--org", "acme", "--year", str(year), "--format", "json",
+              "--as", "acme/alice").stdout  # fmt: skip
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_bill_across_new_year_is_split_by_days(run: Run, tmp_path: Path) -> None:
+    bills = tmp_path / "bills.csv"
+    # 43 days: 2021-12-20..31 (12 days) and 2022-01-01..31 (31 days); 4300 kWh.
+    bills.write_text("site,account,start,end,amount,unit\n"
+                     "acme-chi,X-1,2021-12-20,2022-01-31,4300,kWh\n")  # fmt: skip
+    run("bills", "import", str(bills), "--as", "acme/alice")
+    y2021, y2022 = _scope2(run, 2021), _scope2(run, 2022)
+    assert Decimal(y2021["totals"]["kwh"]) == Decimal(1200)  # 4300 x 12/43
+    assert Decimal(y2022["totals"]["kwh"]) == Decimal(3100)  # 4300 x 31/43
+    # The bill's midpoint is in 2022, so its factor is eGRID2022 RFCW (1005.904 lb
+    # CO2e/MWh); kg is split the same way and the two parts sum to the record's kg.
+    total_kg = (Decimal("4.3") * Decimal("1005.904") * Decimal("0.45359237")).quantize(
+        Decimal("0.000001")
+    )
+    kg21, kg22 = (
+        Decimal(y2021["totals"]["location_kg_co2e"]),
+        Decimal(y2022["totals"]["location_kg_co2e"]),
+    )
+    assert kg21 + kg22 == total_kg
+    assert kg21 == (total_kg * 12 / 43).quantize(Decimal("0.000001"))
+    months = {r["month"] for r in y2022["rows"] if r["site"] == "acme-chi"}
+    assert months == {"2022-01"}

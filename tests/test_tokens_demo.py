@@ -36,3 +36,10 @@ def test_token_story_in_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result.meters["audit"]["counts"]["contradicted"] == 1
     assert result.verify is not None
     assert result.verify.ok
+    # the organisation's year has travel and freight, and its whole inventory
+    assert result.travel is not None
+    assert (result.travel.recorded, result.travel.rejected) == (13, [])
+    figures = result.inventory["figures"]
+    assert Decimal(figures["scope3_cat6"]["kg_co2e"]) > 0
+    assert Decimal(figures["scope3_cat4"]["kg_co2e"]) > 0
+    assert figures["scope2_market"]["kg_co2e"] == s2["market_kg_co2e"]

@@ -102,7 +102,7 @@ def test_scope2_report_from_the_ledger(w: World) -> None:
 
 
 def test_scope2_needs_a_member_key(w: World) -> None:
-    with pytest.raises(CarbonLedgerError, match="wrapped for"):
+    with pytest.raises(CarbonLedgerError, match="not a member of channel 'acme'"):
         scope2_report(w.ledger, w.store, w.bob, "acme", YEAR)
 
 

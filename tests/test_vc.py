@@ -194,7 +194,7 @@ def test_any_subject_round_trips_and_any_change_is_caught(subject: dict[str, Any
 
 def test_changed_reading_value(meter: Ed25519Signer) -> None:
     vc = readings_vc(meter)
-    vc["credentialSubject"]["readings"][3][1] = "999"
+    vc["credentialSubject"]["readings"][3]["value"] = "999"
     assert checks(verify(vc, now=NOW)) == ["signature"]
 
 
@@ -274,7 +274,7 @@ def test_validators_name_the_field(meter: Ed25519Signer) -> None:
     with pytest.raises(InvalidInput, match="total"):
         validate(vc)
     vc = readings_vc(meter)
-    vc["credentialSubject"]["readings"][2][0] = "2024-01-01T00:07:00Z"
+    vc["credentialSubject"]["readings"][2]["start"] = "2024-01-01T00:07:00Z"
     with pytest.raises(InvalidInput, match=r"readings\[2\]\.start"):
         validate(vc)
 

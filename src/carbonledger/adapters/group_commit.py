@@ -11,6 +11,11 @@ failed), so a request answers only once its data is durable.
 Reads see committed data; ``state()`` and ``periods()`` also see what is queued,
 so nonces, calculation bases and duplicate checks stay consistent for the next
 writer.
+
+Other processes may write to the same file (a CLI command while the server
+runs): whenever nothing is queued or being committed, ``state()`` and
+``submit`` first catch up with their commits, and each commit re-checks its
+batch against the file's latest head, so the server keeps accepting writes.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ class GroupCommitLedger:
         self._pending_periods: dict[str, list[PeriodKey]] = {}
         self._blobs = _QueuedBlobs(ledger.channels)
         self._mine = threading.local()
+        self._inflight = False  # a batch taken off the queue is being committed
+        self._reloads = getattr(ledger, "reloads", 0)  # catch-ups seen (other processes)
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
@@ -115,8 +122,24 @@ class GroupCommitLedger:
             return []
         return self.wait()
 
+    def _catch_up(self) -> None:
+        """Take in commits made by other processes, unless our own are pending.
+
+        Called with ``self._lock`` held. While transactions are queued or being
+        committed the speculative state stays as it is: their commit catches up
+        with the file and re-checks them (the writer thread then resets it).
+        """
+        refresh = getattr(self.inner, "refresh", None)
+        if refresh is None or self._queue or self._inflight:
+            return
+        if refresh(blocking=False) or getattr(self.inner, "reloads", 0) != self._reloads:
+            self._reloads = getattr(self.inner, "reloads", 0)
+            self._spec = self.inner.state()
+            self._pending_periods.clear()
+
     def _enqueue(self, txs: Sequence[SignedTx]) -> None:
         with self._lock:
+            self._catch_up()
             spec = self._spec.copy()
             now = utc_now()
             checked = []
@@ -165,10 +188,12 @@ class GroupCommitLedger:
                     return
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
+                self._inflight = True
             try:
                 receipts = self.inner.submit([tx for tx, _ in batch])
             except BaseException as exc:  # handed to every waiting writer
                 with self._lock:
+                    self._inflight = False
                     self._spec = self.inner.state()  # forget what was not committed
                     for _, future in self._queue:
                         future.set_exception(exc)
@@ -179,9 +204,14 @@ class GroupCommitLedger:
                     future.set_exception(exc)
                 continue
             with self._lock:
+                self._inflight = False
                 if not self._queue:
                     self._pending_periods.clear()
                     self._blobs.queued.clear()
+                    if getattr(self.inner, "reloads", 0) != self._reloads:
+                        # the commit took in other processes' commits: start from the file
+                        self._reloads = getattr(self.inner, "reloads", 0)
+                        self._spec = self.inner.state()
             for (_, future), receipt in zip(batch, receipts, strict=True):
                 future.set_result(receipt)
 
@@ -195,6 +225,7 @@ class GroupCommitLedger:
     # -- reads --------------------------------------------------------------
     def state(self) -> LedgerState:
         with self._lock:
+            self._catch_up()
             return self._spec.copy()
 
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:

@@ -16,12 +16,13 @@ from typing import Any
 
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.core.blobs import referenced_blobs
-from carbonledger.core.checkpoint import sign_checkpoint
+from carbonledger.core.checkpoint import log_key, sign_checkpoint, signed_checkpoint_note
 from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash
+from carbonledger.core.note import NoteKey
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import IntegrityError
+from carbonledger.errors import Conflict, IntegrityError
 from carbonledger.ports.ledger import Receipt
 
 __all__ = ["Append", "LedgerLog", "perfect_subtree", "tx_evidence"]
@@ -74,6 +75,9 @@ class Append:
     receipts: list[Receipt]
     #: Sealed blobs the batch carries: (id, channel, epoch, data), stored in the same commit.
     blob_rows: list[tuple[str, str, int, bytes]]
+    #: The same checkpoint as a C2SP signed note, and the vkey that checks it.
+    note: str = ""
+    vkey: str = ""
 
 
 def _blob_home(items: Sequence[dict[str, Any]], blob_id: str) -> tuple[str, int]:
@@ -103,10 +107,17 @@ class LedgerLog:
         self._damage = None
         try:
             head = self._load()
+            problem = self._history_problem(head[1].size)
+            if problem is not None:
+                raise IntegrityError(problem)
         except (IntegrityError, KeyError, ValueError, TypeError) as exc:
             self._damage = IntegrityError(f"{what} is damaged ({exc}); run verify")
             head = (LedgerState(), MerkleAccumulator(), GENESIS_PREV, 0)
         self._state, self._acc, self._prev, self._seq = head
+
+    def _history_problem(self, size: int) -> str | None:
+        """Why a store of ``size`` leaves is not the history it is known to have had."""
+        return None
 
     def _writable(self) -> None:
         if self._damage is not None:
@@ -176,9 +187,29 @@ class LedgerLog:
             root=acc.root(),
             time=now,
         )
+        key = self._log_key(state.ledger_id)
+        note = signed_checkpoint_note(key, acc.size, checkpoint[2])
         return Append(
-            (state, acc, prev, seq), tx_rows, leaf_rows, node_rows, checkpoint, receipts, blob_rows
+            (state, acc, prev, seq),
+            tx_rows,
+            leaf_rows,
+            node_rows,
+            checkpoint,
+            receipts,
+            blob_rows,
+            note,
+            key.verifier.vkey,
         )
+
+    def _log_key(self, ledger_id: str | None) -> NoteKey:
+        # Derived once per ledger: HKDF and the Ed25519 key setup cost more than a signature.
+        cached: tuple[str | None, NoteKey] | None = getattr(self, "_note_key", None)
+        if cached is None or cached[0] != ledger_id:
+            if self._operator is None:
+                raise Conflict("writing needs the ledger admin's key to sign the checkpoint")
+            cached = (ledger_id, log_key(self._operator, ledger_id))
+            self._note_key = cached
+        return cached[1]
 
     def _advance(self, done: Append) -> list[Receipt]:
         """The batch is committed: it becomes the head."""

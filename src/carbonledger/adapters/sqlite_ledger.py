@@ -10,9 +10,18 @@ from typing import Any
 
 import orjson
 
-from carbonledger.adapters.ledger_log import LedgerLog, tx_evidence
+from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect
+from carbonledger.adapters.tlog_store import (
+    batch_notes,
+    ledger_consistency,
+    prune_blobs,
+    read_meta_text,
+    read_remembered,
+    remember_checkpoint,
+    remembered_problem,
+)
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import checkpoint_digest
 from carbonledger.core.merkle import (
@@ -48,7 +57,15 @@ class SqliteLedger(LedgerLog):
     def __init__(self, path: str | Path, operator: PrivateKey | None = None) -> None:
         self.path = str(path)
         self._operator = operator
-        self._conn = connect(self.path)  # the writer's: used under self._lock
+        try:
+            self._conn = connect(self.path)  # the writer's: used under self._lock
+        except sqlite3.DatabaseError as exc:  # a truncated or foreign file
+            raise IntegrityError(
+                f"{self.path}: the ledger file is damaged or not a ledger ({exc})"
+            ) from exc
+        self._data_version = -1
+        #: How many times this handle caught up with other processes' commits.
+        self.reloads = 0
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         #: Sealed channel data and wrapped keys, in the same file.
@@ -57,9 +74,27 @@ class SqliteLedger(LedgerLog):
         self._open("the ledger file")
 
     # -- opening ----------------------------------------------------------
-    def _load(self) -> tuple[LedgerState, MerkleAccumulator, bytes, int]:
-        """State from the snapshot written with every commit (``verify`` re-derives it)."""
+    def _load(self) -> Head:
+        """State from the snapshot written with every commit (``verify`` re-derives it).
+
+        The head row, the snapshot and the leaf count are read in one read
+        transaction: read apart, a commit by another process between them looks
+        like a snapshot that disagrees with the file.
+        """
         conn = self._conn
+        if conn.in_transaction:  # a writer catching up: already one snapshot
+            return self._read_head(conn)
+        try:
+            conn.execute("BEGIN")
+            return self._read_head(conn)
+        except sqlite3.DatabaseError as exc:
+            raise IntegrityError(f"it cannot be read: {exc}") from exc
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _read_head(self, conn: sqlite3.Connection) -> Head:
+        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         row = conn.execute("SELECT seq, entry_hash FROM tx ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (row[0], bytes(row[1])) if row else (0, GENESIS_PREV)
         snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
@@ -113,6 +148,40 @@ class SqliteLedger(LedgerLog):
             raise IntegrityError(f"leaves {lo}..{hi - 1} are incomplete", entry=None)
         return root_from_leaf_hashes(hashes)
 
+    # -- other processes --------------------------------------------------
+    def refresh(self, *, blocking: bool = True) -> bool:
+        """Catch up with commits made by other processes; True if the head moved.
+
+        Cheap when nothing changed (SQLite's ``data_version`` counts commits by
+        other connections). ``blocking=False`` gives up at once if this process
+        is committing (the commit catches up itself).
+        """
+        if not self._lock.acquire(blocking=blocking):
+            return False
+        try:
+            return self._refresh()
+        finally:
+            self._lock.release()
+
+    def _refresh(self) -> bool:
+        conn = self._conn
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        row = conn.execute("SELECT seq, entry_hash FROM tx ORDER BY seq DESC LIMIT 1").fetchone()
+        head = (row[0], bytes(row[1])) if row else (0, GENESIS_PREV)
+        if head == (self._seq, self._prev) and self._damage is None:
+            return False  # e.g. sealed blobs written by another connection
+        self._open("the ledger file")
+        self.reloads += 1
+        return True
+
+    def state(self) -> LedgerState:
+        """The committed state, including commits made by other processes."""
+        self.refresh()
+        return super().state()
+
     # -- writing ----------------------------------------------------------
     def submit(
         self, txs: Sequence[SignedTx], *, checked: bool = False, now: str | None = None
@@ -133,10 +202,17 @@ class SqliteLedger(LedgerLog):
     def _submit(
         self, txs: Sequence[SignedTx], *, checked: bool = False, now: str | None = None
     ) -> list[Receipt]:
-        batch = self._append(txs, now or utc_now(), checked=checked)
+        now = now or utc_now()
+        self._refresh()
+        batch = self._append(txs, now, checked=checked)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # Checked outside the write lock; another process may have committed
+            # since: catch up and check again, now that nobody else can commit.
+            if self._refresh():
+                self._writable()
+                batch = self._append(txs, now, checked=checked)
             conn.executemany("INSERT INTO tx VALUES (?,?,?,?,?,?,?,?,?,?)", batch.tx_rows)
             conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", batch.leaf_rows)
             conn.executemany("INSERT INTO node VALUES (?,?,?)", batch.node_rows)
@@ -147,6 +223,7 @@ class SqliteLedger(LedgerLog):
                 conn.executemany("INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", batch.blob_rows)
             snapshot = canonical(batch.head[0].to_json())
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch_notes(batch))
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
@@ -159,6 +236,7 @@ class SqliteLedger(LedgerLog):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        remember_checkpoint(self.remembered_file, batch.note)
         return self._advance(batch)
 
     # -- reading ----------------------------------------------------------
@@ -174,6 +252,10 @@ class SqliteLedger(LedgerLog):
             if value is not None:
                 sql.append(f"AND {column} = ?")
                 args.append(value)
+        if query.id_prefix is not None:
+            # A range on the indexed column rather than LIKE, whose wildcards a prefix may hold.
+            sql.append("AND rid >= ? AND rid < ?")
+            args += [query.id_prefix, query.id_prefix + "\U0010ffff"]
         if query.since is not None:
             sql.append("AND pend >= ?")
             args.append(query.since)
@@ -300,11 +382,45 @@ class SqliteLedger(LedgerLog):
         )
         return tx_evidence(seq, leaf_index, row, (d for (d,) in leaves))
 
-    def verify(self) -> VerifyReport:
+    def _history_problem(self, size: int) -> str | None:
+        def current_size() -> int:
+            row = self._reader().execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaf").fetchone()
+            return int(row[0])
+
+        return remembered_problem(
+            read_remembered(self.remembered_file), size, current_size, self._node
+        )
+
+    @property
+    def remembered_file(self) -> Path:
+        """Where the last checkpoint this ledger committed is kept, outside the SQLite file."""
+        return Path(f"{self.path}.checkpoint")
+
+    def latest_note(self) -> str:
+        """The latest checkpoint as a C2SP signed note (``NotFound`` before the first commit
+        that wrote one)."""
+        return read_meta_text(self._reader(), "note", "the ledger has no signed note yet")
+
+    def log_vkey(self) -> str:
+        """The verifier key (C2SP vkey) of the checkpoint notes."""
+        return read_meta_text(self._reader(), "log_vkey", "the ledger has no note key yet")
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """RFC 6962 consistency proof from the tree of ``first`` leaves to ``second``."""
+        return ledger_consistency(self.latest_checkpoint().size, first, second, self._node)
+
+    def prune_blobs(self, *, delete: bool = False) -> list[str]:
+        """Sealed blobs no entry names (left by imports that never committed); ``delete``
+        removes them. Run it while no import is between storing its blobs and committing."""
+        with self._lock:
+            return prune_blobs(self._conn, delete=delete)
+
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
         from carbonledger.adapters.sqlite_verify import verify_connection
 
+        remembered = read_remembered(self.remembered_file)
         with self._lock:
-            return verify_connection(self._conn)
+            return verify_connection(self._conn, max_errors=max_errors, remembered=remembered)
 
     def close(self) -> None:
         for conn in self._readers:

@@ -7,8 +7,9 @@ import importlib
 from fastapi import FastAPI
 
 from carbonledger import __version__
-from carbonledger.api import opentaps, routes_core, routes_readings, routes_records
+from carbonledger.api import opentaps, routes_core, routes_log, routes_readings, routes_records
 from carbonledger.api.context import AppContext
+from carbonledger.api.openapi import install_docs
 from carbonledger.api.problems import install_handlers
 
 __all__ = ["create_app"]
@@ -16,6 +17,8 @@ __all__ = ["create_app"]
 
 def create_app(ctx: AppContext) -> FastAPI:
     app = FastAPI(
+        docs_url=None,  # served by install_docs, with Swagger UI from the package
+        redoc_url=None,
         title="carbonledger",
         version=__version__,
         description="Utility bills to emissions with real factors and a full trace, on a"
@@ -23,8 +26,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.state.ctx = ctx
     install_handlers(app)
+    install_docs(app)
     app.include_router(routes_core.router)
     app.include_router(routes_records.router)
+    app.include_router(routes_log.router)
     app.include_router(routes_readings.router)
     app.include_router(opentaps.router)
     try:

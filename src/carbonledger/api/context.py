@@ -16,7 +16,9 @@ from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound
 from carbonledger.factors import DataWarning, FactorCatalog
+from carbonledger.services.access import ReadAccess
 from carbonledger.services.home import Home
+from carbonledger.services.records import RecordReader
 
 T = TypeVar("T")
 
@@ -100,6 +102,15 @@ class AppContext:
             result = work()
         self.ledger.wait()
         return result
+
+    def reader_for(self, key: PrivateKey) -> RecordReader:
+        """A record reader for ``key``, through the read-time access check.
+
+        An auditor's read is recorded on the ledger (through :meth:`write`) before
+        anything is decrypted; a grant that has ended refuses it.
+        """
+        access = ReadAccess(self.ledger, key, write=self.write)
+        return RecordReader.for_member(self.ledger, self.ledger.channels, key, access=access)
 
     def reload_service_accounts(self) -> None:
         path = api_tokens_file(self.home)

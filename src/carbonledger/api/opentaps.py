@@ -29,7 +29,9 @@ from carbonledger.api.auth import Actor, actor_of
 from carbonledger.api.context import AppContext, ServiceAccount
 from carbonledger.api.deps import actor, context
 from carbonledger.api.problems import problem
+from carbonledger.core.apportion import largest_remainder
 from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
+from carbonledger.core.units import convert
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery
@@ -61,9 +63,85 @@ def _site_for(ctx: AppContext, org: str, utility_id: str) -> str:
     )
 
 
-def _num(value: str | None) -> float | None:
+def _num(value: str | Decimal | None) -> float | None:
     # opentaps reads these as numbers; exact decimals are in the record itself.
     return None if value is None else float(value)
+
+
+# What opentaps sent beyond the bill (its document's MD5, the time of day of thruDate)
+# travels in the sealed detail's source, "opentaps;md5=...;thru=T00:00:00Z", so that
+# reading the record back returns what was sent.
+_SOURCE = "opentaps"
+_END_OF_DAY = "T23:59:59Z"
+
+
+def _source(md5: str, thru: str) -> str:
+    time = thru[10:] if len(thru) > 10 else ""
+    parts = [_SOURCE, *([f"md5={md5}"] if md5 else []), *([f"thru={time}"] if time else [])]
+    return ";".join(parts)
+
+
+def _sent(detail: dict[str, Any]) -> dict[str, str]:
+    name, *pairs = str(detail.get("source") or "").split(";")
+    if name != _SOURCE:
+        return {}
+    return dict(p.partition("=")[::2] for p in pairs)
+
+
+def _energy_split(
+    detail: dict[str, Any], trace: dict[str, Any], results: dict[str, Any]
+) -> tuple[Decimal | str | None, Decimal | str | None]:
+    """Renewable and non-renewable kWh that add up exactly to the kWh billed."""
+    mix = trace.get("fuel_mix") or {}
+    if detail.get("amount") is None or "nonrenewable_pct" not in mix:
+        return results.get("renewable_kwh"), results.get("nonrenewable_kwh")
+    kwh = convert(Decimal(detail["amount"]), str(detail["unit"]), "kWh")
+    weights = [Decimal(mix["renewable_pct"]), Decimal(mix["nonrenewable_pct"])]
+    if not any(weights):
+        return results.get("renewable_kwh"), results.get("nonrenewable_kwh")
+    renewable, other = largest_remainder(kwh, weights)
+    return renewable, other
+
+
+class EmissionsRecordOut(BaseModel):
+    """One emissions record as opentaps SEAS reads it (amounts in tCO2e and the bill's unit)."""
+
+    uuid: str
+    utilityId: str | None
+    partyId: str
+    fromDate: str
+    thruDate: str
+    emissionsAmount: float
+    emissionsUom: str
+    renewableEnergyUseAmount: float | None
+    nonrenewableEnergyUseAmount: float | None
+    energyUseAmount: float | None
+    energyUseUom: str | None
+    factorSource: str | None
+    url: str
+    md5: str
+    tokenId: str | None
+
+
+class RegisteredOut(BaseModel):
+    """A registered opentaps user and its one-time enrolment secret."""
+
+    info: str
+    enrollmentID: str
+    enrollmentSecret: str
+
+
+class EnrolledOut(BaseModel):
+    """An enrolled opentaps user's address."""
+
+    info: str
+    address: str
+
+
+class AuditedTokenOut(BaseModel, extra="allow"):
+    """The audited-emissions token minted for the listed records."""
+
+    tokenId: str | None = None
 
 
 def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) -> dict[str, Any]:
@@ -80,13 +158,16 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
     try:
         full = reader.full(item)
         detail = reader.detail(item)
-        factor = reader.trace(item)["factor"]
+        trace = reader.trace(item)
     except NotFound as exc:  # no channel key is wrapped for the caller
         raise PermissionDenied(
             f"record {item['id']}: its figures are sealed in channel {item['org']!r} ({exc})"
         ) from exc
     site = ctx.ledger.state().sites.get(item["site"], {})
+    factor: dict[str, Any] = trace.get("factor") or {}
     results = full["trace"]["results"]
+    renewable, nonrenewable = _energy_split(detail, trace, results)
+    sent = _sent(detail)
     token = next(
         (
             s.item["id"]
@@ -100,11 +181,12 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
         "utilityId": site.get("utility_id"),
         "partyId": full["account"],
         "fromDate": f"{item['period']['start']}T00:00:00Z",
-        "thruDate": f"{item['period']['end']}T23:59:59Z",
+        # the last day is inclusive: its end, unless opentaps sent another time of day
+        "thruDate": f"{item['period']['end']}{sent.get('thru', _END_OF_DAY)}",
         "emissionsAmount": float(Decimal(full["kg_co2e"]) / _T),
         "emissionsUom": "tCO2e",
-        "renewableEnergyUseAmount": _num(results.get("renewable_kwh")),
-        "nonrenewableEnergyUseAmount": _num(results.get("nonrenewable_kwh")),
+        "renewableEnergyUseAmount": _num(renewable),
+        "nonrenewableEnergyUseAmount": _num(nonrenewable),
         "energyUseAmount": _num(detail.get("amount")),
         "energyUseUom": detail.get("unit"),
         "factorSource": (
@@ -112,7 +194,7 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
             f" {factor.get('region_level')} {factor.get('region_key')}"
         ),
         "url": "",
-        "md5": detail.get("document_md5", ""),
+        "md5": sent.get("md5", ""),
         "tokenId": token,
     }
 
@@ -120,10 +202,12 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
 def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
     if who.key is None:
         return None
-    return RecordReader.for_member(ctx.ledger, ctx.ledger.channels, who.key)
+    return ctx.reader_for(who.key)
 
 
-@router.post("/emissionscontract/recordEmissions", status_code=201)
+@router.post(
+    "/emissionscontract/recordEmissions", status_code=201, response_model=EmissionsRecordOut
+)
 async def record_emissions(
     ctx: Ctx,
     who: Caller,
@@ -152,9 +236,11 @@ async def record_emissions(
     except InvalidInput as exc:
         return problem(412, "precondition-failed", str(exc))
     key = who.signing_key()
+    md5 = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
+    source = _source(md5, thruDate)
     report = ctx.write(
         lambda: import_bills(
-            ctx.ledger, key, ctx.catalog, [bill], store=ctx.ledger.channels, source="opentaps"
+            ctx.ledger, key, ctx.catalog, [bill], store=ctx.ledger.channels, source=source
         )
     )
     if report.duplicates or any(e.field == "period" for e in report.rejected):
@@ -166,11 +252,11 @@ async def record_emissions(
         )
     item = find_item(ctx.ledger, report.record_ids[0]).item
     body = _record(ctx, item, _reader(ctx, who))
-    body["md5"] = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
+    body["md5"] = md5
     return JSONResponse(body, status_code=201)
 
 
-@router.get("/emissionscontract/getEmissionsData/{uuid}")
+@router.get("/emissionscontract/getEmissionsData/{uuid}", response_model=EmissionsRecordOut)
 def get_emissions_data(uuid: str, ctx: Ctx, who: Caller) -> dict[str, Any]:
     item = find_item(ctx.ledger, uuid).item
     if item.get("kind") != "emissions_record":
@@ -178,7 +264,10 @@ def get_emissions_data(uuid: str, ctx: Ctx, who: Caller) -> dict[str, Any]:
     return _record(ctx, item, _reader(ctx, who))
 
 
-@router.get("/emissionscontract/getAllEmissionsData/{utilityId}/{partyId}")
+@router.get(
+    "/emissionscontract/getAllEmissionsData/{utilityId}/{partyId}",
+    response_model=list[EmissionsRecordOut],
+)
 def get_all_emissions_data(
     utilityId: str,
     partyId: str,
@@ -196,7 +285,10 @@ def get_all_emissions_data(
     ]
 
 
-@router.get("/emissionscontract/getAllEmissionsDataByDateRange/{fromDate}/{thruDate}")
+@router.get(
+    "/emissionscontract/getAllEmissionsDataByDateRange/{fromDate}/{thruDate}",
+    response_model=list[EmissionsRecordOut],
+)
 def get_by_date_range(
     fromDate: str,
     thruDate: str,
@@ -215,7 +307,11 @@ def get_by_date_range(
     ]
 
 
-@router.post("/emissionscontract/recordAuditedEmissionsToken", status_code=201)
+@router.post(
+    "/emissionscontract/recordAuditedEmissionsToken",
+    status_code=201,
+    response_model=AuditedTokenOut,
+)
 async def record_audited_emissions_token(request: Request, ctx: Ctx) -> Any:
     """Mint an audited-emissions token for the listed records (the caller must be an auditor)."""
     form = await request.form()
@@ -242,7 +338,7 @@ class EnrollIn(BaseModel):
     enrollmentSecret: str
 
 
-@router.post("/registerEnroll/register", status_code=201)
+@router.post("/registerEnroll/register", status_code=201, response_model=RegisteredOut)
 def register(body: RegisterIn, ctx: Ctx, who: Caller) -> Any:
     """Register an opentaps user in the caller's organisation (caller: an organisation admin)."""
     org = body.affiliation.split(".")[0] or str(who.identity.get("org"))
@@ -258,7 +354,7 @@ def register(body: RegisterIn, ctx: Ctx, who: Caller) -> Any:
     )
 
 
-@router.post("/registerEnroll/enroll", status_code=201)
+@router.post("/registerEnroll/enroll", status_code=201, response_model=EnrolledOut)
 def enroll_user(body: EnrollIn, request: Request, ctx: Ctx) -> Any:
     """Enroll a registered user whose key this server will hold (opentaps cannot sign).
 

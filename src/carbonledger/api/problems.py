@@ -7,16 +7,30 @@ validation names each field that is wrong. Nothing becomes a 500 except a bug.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carbonledger import errors
 
-__all__ = ["STATUS", "install_handlers", "problem"]
+__all__ = [
+    "API_PREFIX",
+    "OPENTAPS_PREFIX",
+    "STATUS",
+    "allowed_methods",
+    "api_routes",
+    "declared_query",
+    "install_handlers",
+    "problem",
+]
+
+API_PREFIX = "/api/v1"
+OPENTAPS_PREFIX = "/api/v1/utilityemissionchannel/"
 
 STATUS: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
     (errors.PermissionDenied, 403, "permission-denied"),
@@ -29,7 +43,9 @@ STATUS: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
 ]
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {
         "type": f"https://carbonledger.org/problems/{title}",
         "title": title,
@@ -37,22 +53,27 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
         "detail": detail,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.CarbonLedgerError)
-    async def ledger_error(_: Request, exc: errors.CarbonLedgerError) -> JSONResponse:
+    async def ledger_error(request: Request, exc: errors.CarbonLedgerError) -> JSONResponse:
         for kind, status, title in STATUS:
             if isinstance(exc, kind):
                 extra: dict[str, Any] = {}
                 if isinstance(exc, errors.RowError):
                     extra = {"line": exc.line, "field": exc.field}
+                if status == 422 and request.url.path.startswith(OPENTAPS_PREFIX):
+                    # opentaps SEAS's status for invalid input
+                    return problem(412, "precondition-failed", str(exc), **extra)
                 return problem(status, title, str(exc), **extra)
         return problem(400, "error", str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
             {
                 "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
@@ -61,8 +82,70 @@ def install_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
+        if request.url.path.startswith(OPENTAPS_PREFIX):
+            # opentaps SEAS expects 412 for a missing or invalid field, as the original did.
+            return problem(412, "precondition-failed", detail, errors=fields)
         return problem(422, "invalid-input", detail, errors=fields)
 
+    @app.middleware("http")
+    async def one_value_per_parameter(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Every query parameter of the API takes one value, and only those an operation
+        # declares are read: a repeated or unknown one is refused, not silently ignored.
+        if request.url.path.startswith(API_PREFIX):
+            keys = [k for k, _v in request.query_params.multi_items()]
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            if repeated:
+                names = ", ".join(repeated)
+                return problem(422, "invalid-input", f"{names}: give each query parameter once")
+            known = declared_query(app, request.method, request.url.path)
+            unknown = sorted(set(keys) - known) if known is not None else []
+            if unknown:
+                names = ", ".join(repr(k) for k in unknown)
+                return problem(422, "invalid-input", f"unknown query parameter {names}")
+        return await call_next(request)
+
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, "http", str(exc.detail))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Keeps the exception's headers: a 405 names the allowed methods in Allow.
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            # Allow names the methods of every route of the path, not only the one tried.
+            headers = {**(headers or {}), "Allow": allowed_methods(app, request.url.path)}
+        return problem(exc.status_code, "http", str(exc.detail), headers=headers)
+
+
+def api_routes(routes: Sequence[Any]) -> list[APIRoute]:
+    """Every APIRoute of ``routes``, inside included routers too."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        inner = getattr(route, "original_router", None)  # an included router
+        if inner is not None:
+            found.extend(api_routes(inner.routes))
+    return found
+
+
+def declared_query(app: FastAPI, method: str, path: str) -> set[str] | None:
+    """The query parameters the operation at ``method path`` declares (None: no operation)."""
+    for route in api_routes(app.routes):
+        if method in (route.methods or ()) and route.path_regex.match(path):
+            names: set[str] = set()
+            stack = [route.dependant]
+            while stack:
+                dependant = stack.pop()
+                names |= {p.alias for p in dependant.query_params}
+                stack.extend(dependant.dependencies)
+            return names
+    return None
+
+
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """The methods ``path`` answers to, over all of ``app``'s routes (for ``Allow``)."""
+    methods: set[str] = set()
+    for route in api_routes(app.routes):
+        if route.path_regex.match(path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))

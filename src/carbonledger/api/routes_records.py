@@ -124,11 +124,7 @@ def records(
     for name, value in (("since", since), ("until", until)):
         if value is not None:
             parse_date(value, name)
-    reader = (
-        RecordReader(ctx.ledger)
-        if who.key is None
-        else RecordReader.for_member(ctx.ledger, ctx.ledger.channels, who.key)
-    )
+    reader = RecordReader(ctx.ledger) if who.key is None else ctx.reader_for(who.key)
     items = [
         {"leaf_index": s.leaf_index, **reader.view(s.item)}
         for s in ctx.ledger.items(
@@ -160,7 +156,7 @@ def record(record_id: str, ctx: Ctx, who: Caller) -> dict[str, Any]:
     out: dict[str, Any] = {"leaf_index": stored.leaf_index, **item}
     if item.get("kind") == "emissions_record" and who.key is not None:
         try:
-            reader = RecordReader.for_member(ctx.ledger, ctx.ledger.channels, who.key)
+            reader = ctx.reader_for(who.key)
             out.update(reader.full(item))
             out["billed"] = reader.detail(item)
             out["trace"] = reader.trace(item)

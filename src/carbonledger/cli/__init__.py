@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -21,6 +22,16 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except CarbonLedgerError as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except Exception as exc:  # no input may end in a traceback: one line, exit 2
+            from carbonledger.cli.common import DEBUG_ENV, describe_failure
+
+            # the command line's own exits, aborts and usage errors go their usual way
+            if type(exc).__module__.split(".")[0] in ("typer", "click"):
+                raise
+            if os.environ.get(DEBUG_ENV):
+                raise
+            typer.echo(f"error: {describe_failure(exc)}", err=True)
             raise typer.Exit(2) from exc
 
 
@@ -45,12 +56,14 @@ def _register() -> None:
         org,
         serve,
         tokens,
+        travel,
         users,
     )
     from carbonledger.cli import credentials as credentials_cli
     from carbonledger.cli.calc import calc
     from carbonledger.cli.factors import app as factors_app
     from carbonledger.cli.greenbutton import app as greenbutton_app
+    from carbonledger.cli.witness import witness_app
 
     ledger.register(app)
     org.register(app)
@@ -64,11 +77,13 @@ def _register() -> None:
     dao.register(app)
     chain.register(app)
     demo.register(app)
+    travel.register(app)
     app.command("calc", help="Calculate emissions for an amount at a location, with its trace.")(
         calc
     )
     app.add_typer(factors_app, name="factors", help="Emission factor editions: list, show, load.")
     app.add_typer(greenbutton_app, name="greenbutton", help="Green Button (ESPI) usage files.")
+    app.add_typer(witness_app, name="witness")
 
 
 _register()

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
+from carbonledger.cli.ids import known_org
 from carbonledger.core.domain import parse_date
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
@@ -29,6 +30,7 @@ def audit_run(
     """Check every record of ORG in the period (details, recomputation, proof); sign a report."""
     h = home_of(home)
     ledger, key = open_ledger(h, acting)
+    known_org(ledger.state(), org)
     report = run_audit(
         ledger,
         ledger.channels,
@@ -64,9 +66,11 @@ def audit_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List signed audit reports on the ledger."""
+    ledger = home_of(home).ledger()
+    known_org(ledger.state(), org)
     items = [
         s.item
-        for s in home_of(home).ledger().items(ItemQuery(kind="audit_report"))
+        for s in ledger.items(ItemQuery(kind="audit_report"))
         if org is None or s.item.get("org") == org
     ]
     if json:

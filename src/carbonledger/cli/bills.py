@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from carbonledger.cli.common import (
     AsOption,
@@ -18,19 +18,25 @@ from carbonledger.cli.common import (
     home_of,
     open_ledger,
     print_json,
-    unlock,
+    read_ledger,
+    reader_key,
+    unlock_hint,
 )
+from carbonledger.cli.ids import known_org, known_site
+from carbonledger.cli.tables import count, print_table
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, parse_date
+from carbonledger.core.ids import SHORT_ID
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors import FactorCatalog
-from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.bills_csv import iter_bills
-from carbonledger.services.importer import import_bills
+from carbonledger.ports.ledger import ItemQuery, LedgerPort
+from carbonledger.services.bills_csv import DECODE_ERRORS, count_lines, iter_bills
+from carbonledger.services.home import Home
+from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.parallel_import import import_csv_parallel
 from carbonledger.services.records import RecordReader, find_item
 
-__all__ = ["register"]
+__all__ = ["print_import_report", "register"]
 
 # Large files are imported by worker processes (see services/parallel_import.py).
 PARALLEL_ROWS = 20_000
@@ -65,9 +71,8 @@ def bills_import(
                 yield row
 
     try:
-        with file.open(newline="", encoding="utf-8-sig") as fh:
-            lines = sum(1 for _ in fh) - 1
-            fh.seek(0)
+        with file.open(newline="", encoding="utf-8-sig", errors=DECODE_ERRORS) as fh:
+            lines = count_lines(file) - 1
             if workers < 0:
                 workers = PARALLEL_WORKERS if lines >= PARALLEL_ROWS else 0
             with Progress(console=err, transient=True, disable=json) as bar:
@@ -101,12 +106,17 @@ def bills_import(
         raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason})") from exc
     report.rows += len(errors)
     report.rejected.extend(errors)
+    print_import_report(report, json=json)
+
+
+def print_import_report(report: ImportReport, *, json: bool) -> None:
+    """Print what an import did (JSON or a summary and each rejected row); exit 1 if any was."""
     report.rejected.sort(key=lambda e: e.line)
     if json:
         print_json(report.to_dict())
     else:
         console.print(
-            f"{report.rows} rows: {report.recorded} recorded, {report.duplicates}"
+            f"{count(report.rows, 'row')}: {report.recorded} recorded, {report.duplicates}"
             f" already recorded, {len(report.rejected)} rejected;"
             f" {report.kg_co2e / 1000:.3f} t CO2e recorded"
         )
@@ -134,8 +144,8 @@ def records_list(
     """List emissions records, in ledger order.
 
     Results are sealed in each organisation's channel: they are shown for the
-    records whose channel the acting user (default: the admin) may read; other
-    records show their public fields only.
+    records whose channel the reader may read (``--as``, else the admin when
+    CARBONLEDGER_PASSPHRASE is set); other records show their public fields only.
     """
     for option, value in (("--since", since), ("--until", until)):
         if value is not None:
@@ -150,36 +160,48 @@ def records_list(
         limit=limit or None,
     )
     h = home_of(home)
-    ledger = h.ledger()
+    key = None if public else reader_key(h, acting)
+    ledger = read_ledger(h, key)
+    state = ledger.state()
+    known_org(state, org)
+    known_site(state, site)
     reader = (
         RecordReader(ledger)
-        if public
-        else RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+        if key is None
+        else RecordReader.for_member(ledger, ledger.channels, key)
     )
     items = [(s.leaf_index, reader.view(s.item)) for s in ledger.items(query)]
     if json:
         print_json([{"leaf_index": index, **r} for index, r in items])
         return
-    table = Table("leaf", "id", "site", "account", "activity", "period", "kg CO2e")
     total, sealed = Decimal(0), 0
+    rows = []
     for index, r in items:
         kg = r.get("kg_co2e")
         if kg is None:
             sealed += 1
         else:
             total += Decimal(kg)
-        table.add_row(
-            str(index),
-            r["id"][:8],
-            r["site"],
-            r["account"][:16],
-            r["activity"],
-            f"{r['period']['start']}..{r['period']['end']}",
-            "sealed" if kg is None else kg,
+        rows.append(
+            (
+                str(index),
+                r["id"][:SHORT_ID],
+                r["site"],
+                r["account"][:16],
+                r["activity"],
+                f"{r['period']['start']} {r['period']['end']}",
+                "sealed" if kg is None else kg,
+            )
         )
-    console.print(table)
+    print_table(
+        console,
+        ("leaf", "id", "site", "account", "activity", "period", "kg CO2e"),
+        rows,
+        keep=("leaf", "id", "site", "account", "kg CO2e"),
+        right=("leaf", "kg CO2e"),
+    )
     note = f" ({sealed} sealed in channels you cannot read)" if sealed else ""
-    console.print(f"{len(items)} records, {total / 1000:.3f} t CO2e{note}")
+    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e{note}")
 
 
 @records_app.command("show")
@@ -189,15 +211,20 @@ def records_show(
     acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show a record with its sealed details and trace, recomputed (needs a member's key)."""
+    """Show a record and its trace; with a member's or auditor's key also what was billed,
+    recomputed. Without a key (no --as, no CARBONLEDGER_PASSPHRASE) the public fields."""
     h = home_of(home)
-    ledger = h.ledger()
+    key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
     stored = find_item(ledger, record)
     item = stored.item
     if item.get("kind") != "emissions_record":
         print_json({"leaf_index": stored.leaf_index, **item})
         return
-    reader = RecordReader.for_member(ledger, ledger.channels, unlock(h, acting))
+    if key is None:
+        _show_public(h, ledger, stored.leaf_index, item, json=json)
+        return
+    reader = RecordReader.for_member(ledger, ledger.channels, key)
     detail = reader.detail(item)
     trace = reader.trace(item)
     again = recompute(trace)
@@ -282,17 +309,43 @@ def records_disclosures(
     if json:
         print_json(items)
         return
-    table = Table("id", "org", "period", "scopes", "records", "t CO2e")
-    for d in items:
-        table.add_row(
-            d["id"],
-            d["org"],
-            f"{d['period']['start']}..{d['period']['end']}",
-            ", ".join(d["scopes"]),
-            str(d["records"]),
-            f"{Decimal(d['kg_co2e']) / 1000:,.3f}",
-        )
-    console.print(table)
+    print_table(
+        console,
+        ("id", "org", "period", "scopes", "records", "t CO2e"),
+        [
+            (
+                d["id"],
+                d["org"],
+                f"{d['period']['start']} {d['period']['end']}",
+                ", ".join(d["scopes"]),
+                str(d["records"]),
+                f"{Decimal(d['kg_co2e']) / 1000:,.3f}",
+            )
+            for d in items
+        ],
+        keep=("id", "t CO2e"),
+        right=("records", "t CO2e"),
+    )
+
+
+def _show_public(
+    h: Home, ledger: LedgerPort, leaf: int, item: dict[str, Any], *, json: bool
+) -> None:
+    """What anyone may read of a record: its public fields and the calculation basis."""
+    channel = str((item.get("detail") or {}).get("channel", item.get("org")))
+    note = f"what was billed {unlock_hint(h, channel)}"
+    trace = RecordReader(ledger).trace(item)
+    if json:
+        print_json({"leaf_index": leaf, **item, "trace": trace, "sealed": note})
+        return
+    console.print_json(data={k: v for k, v in item.items() if k != "trace"})
+    factor = trace.get("factor") or {}
+    console.print(
+        f"factor: {factor.get('dataset')} {factor.get('edition')}"
+        f" {factor.get('region_level')} {factor.get('region_key')}"
+        f" {factor.get('value')} {factor.get('unit')}"
+    )
+    console.print(note)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,16 +20,37 @@ _err = Console(stderr=True)
 
 
 def calc(
-    amount: Annotated[str, typer.Option("--amount", help="Activity amount, e.g. 1000.")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Activity amount, e.g. 1000 (not for flights).")
+    ] = None,
     unit: Annotated[
-        str, typer.Option("--unit", help="Unit of the amount: kWh, MWh, therm, m3, L, gal ...")
-    ],
+        str | None,
+        typer.Option(
+            "--unit", help="Unit: kWh, MWh, therm, m3, L, gal, pkm, tkm, km, mi, nights ..."
+        ),
+    ] = None,
     activity: Annotated[
         str,
         typer.Option(
-            "--activity", help="electricity, natural_gas, diesel, petrol, lpg, fuel_oil ..."
+            "--activity",
+            help="electricity, natural_gas, diesel, ...; flight, rail_national, taxi, "
+            "car_medium_petrol, hotel, freight_hgv, freight_sea_container ...",
         ),
     ] = "electricity",
+    origin: Annotated[
+        str | None, typer.Option("--from", help="Flight: IATA code of the departure airport.")
+    ] = None,
+    destination: Annotated[
+        str | None, typer.Option("--to", help="Flight: IATA code of the arrival airport.")
+    ] = None,
+    cabin: Annotated[
+        str,
+        typer.Option("--cabin", help="Flight: average, economy, premium_economy, business, first."),
+    ] = "average",
+    passengers: Annotated[int, typer.Option("--passengers", help="Flight: travellers.")] = 1,
+    gwp: Annotated[
+        str, typer.Option("--gwp", help="GWP set for per-gas factors (EPA Hub): AR4, AR5, AR6.")
+    ] = "AR5",
     zip_code: Annotated[str | None, typer.Option("--zip", help="US ZIP code.")] = None,
     utility: Annotated[str | None, typer.Option("--utility", help="EIA utility id.")] = None,
     subregion: Annotated[str | None, typer.Option("--subregion", help="eGRID subregion.")] = None,
@@ -52,7 +73,12 @@ def calc(
     from carbonledger.core.factors import Location
 
     found: list[str] = []
+    if activity.strip().lower() == "flight":
+        _flight(origin, destination, cabin, passengers, year, country, gwp, home, json_output)
+        return
     try:
+        if amount is None or unit is None:
+            raise InvalidInput("--amount and --unit are required (a flight takes --from and --to)")
         try:
             value = Decimal(amount.strip())
         except InvalidOperation:
@@ -61,7 +87,9 @@ def calc(
             zip=zip_code, utility_id=utility, subregion=subregion, state=state, country=country
         )
         with collect_data_warnings(found):
-            resolution = catalog_for(home).resolve(activity, location, year=year, edition=edition)
+            resolution = catalog_for(home).resolve(
+                activity, location, year=year, edition=edition, gwp=gwp
+            )
         result = calculate(value, unit, resolution)
     except CarbonLedgerError as exc:
         raise fail(exc) from exc
@@ -101,4 +129,56 @@ def calc(
         f"{f.region_level} {f.region_key}, {f.data_year})",
     )
     table.add_row("steps", "\n".join(resolution.steps))
+    _out.print(table)
+
+
+def _flight(
+    origin: str | None,
+    destination: str | None,
+    cabin: str,
+    passengers: int,
+    year: int | None,
+    country: str | None,
+    gwp: str,
+    home: Path | None,
+    json_output: bool,
+) -> None:
+    from carbonledger.services.travel import flight
+
+    try:
+        if not origin or not destination:
+            raise InvalidInput("a flight needs --from and --to (IATA airport codes)")
+        result = flight(
+            catalog_for(home),
+            origin,
+            destination,
+            cabin=cabin,
+            passengers=passengers,
+            year=year,
+            country=country,
+            gwp=gwp,
+        )
+    except CarbonLedgerError as exc:
+        raise fail(exc) from exc
+    data = result.to_dict()
+    if json_output:
+        print_json(data)
+        return
+    p = result.plan
+    table = Table(title=f"flight {p.origin.code} -> {p.destination.code}", show_header=False)
+    table.add_column("what", overflow="fold")
+    table.add_column("value", overflow="fold")
+    table.add_row(
+        "distance", f"{p.great_circle_km} km great circle x {p.uplift} = {p.distance_km} km"
+    )
+    table.add_row("class", f"{p.haul}, {p.cabin}, {passengers} passenger(s)")
+    for basis, r in result.results.items():
+        f = r.trace["factor"]
+        table.add_row(
+            f"kg CO2e {basis}".strip(),
+            f"{r.kg_co2e} ({f['value']} {f['unit']}, {f['dataset']} {f['edition']})",
+        )
+    table.add_row(
+        "steps", "\n".join(next(iter(result.results.values())).trace["resolution"]["steps"])
+    )
     _out.print(table)

@@ -54,6 +54,21 @@ def channel_revoke(
     console.print(f"{who} removed from channel {channel}; new epoch started (entry {receipt.seq})")
 
 
+@channel_app.command("rotate")
+def channel_rotate(
+    channel: str = typer.Argument(..., help="Channel (the organisation id)."),
+    home: Path | None = HomeOption,
+) -> None:
+    """Give the current members a new key: data sealed afterwards is closed to anyone whose
+    access ended (an expired grant) or who was revoked by another organisation's admin."""
+    h = home_of(home)
+    key = unlock(h)
+    ledger = h.ledger(key)
+    receipt = channels.rotate(ledger, ledger.channels, key, channel)
+    epoch = ledger.state().channels[channel]["epoch"]
+    console.print(f"channel {channel} now seals under epoch {epoch} (entry {receipt.seq})")
+
+
 @channel_app.command("members")
 def channel_members(
     channel: str = typer.Argument(..., help="Channel (the organisation id)."),

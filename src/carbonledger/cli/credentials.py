@@ -24,6 +24,7 @@ from carbonledger.cli.common import (
     passphrase,
     print_json,
 )
+from carbonledger.cli.ids import known_org
 from carbonledger.core.domain import parse_date
 from carbonledger.credentials.did import Ed25519Signer, Secp256k1Signer, Signer, resolve
 from carbonledger.crypto.keys import PrivateKey
@@ -34,7 +35,10 @@ from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
 __all__ = ["audit_auto", "register"]
 
 did_app = typer.Typer(help="Decentralised identifiers (did:key) for meters, utilities, auditors.")
-vc_app = typer.Typer(help="W3C verifiable credentials: issue, verify, post.", no_args_is_help=True)
+vc_app = typer.Typer(
+    help="W3C verifiable credentials: issue, verify, post, import from Aries agents.",
+    no_args_is_help=True,
+)
 meter_app = typer.Typer(help="Meters and devices: register, post signed readings.")
 utility_app = typer.Typer(help="Utilities: register their DIDs and the accounts they bill.")
 did_app.info.no_args_is_help = meter_app.info.no_args_is_help = True
@@ -71,9 +75,11 @@ def _load_json(file: Path) -> Any:
 
 
 def _credentials(file: Path) -> list[dict[str, Any]]:
-    data = _load_json(file)
-    items = data if isinstance(data, list) else [data]
-    if not items or not all(isinstance(c, dict) for c in items):
+    """A credential, a list, or an Aries agent's answer (``verifiableCredential``, ...)."""
+    from carbonledger.credentials.aries import unwrap
+
+    items = unwrap(_load_json(file), str(file))
+    if not items:
         raise InvalidInput(f"{file}: expected a credential or a list of credentials")
     return items
 
@@ -146,16 +152,27 @@ def did_show(
 def vc_issue(
     file: Path = typer.Argument(..., help="Unsigned credential (JSON)."),
     key: str = typer.Option(..., "--key", help="Name of the issuer's DID key."),
+    suite: str | None = typer.Option(
+        None,
+        "--suite",
+        help="Ed25519Signature2020 (default for Ed25519 keys, but readings and audit results),"
+        " Ed25519Signature2018, eddsa-jcs-2022 or ecdsa-jcs-2019 (secp256k1 keys).",
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
     home: Path | None = HomeOption,
 ) -> None:
-    """Sign a credential with a DID key (eddsa-jcs-2022 or ecdsa-jcs-2019)."""
+    """Sign a credential with a DID key, in the proof suite the verifiers accept.
+
+    Without --suite: Ed25519Signature2020, which Aries agents verify at their W3C
+    endpoint; meter readings and audit results eddsa-jcs-2022 (fast for thousands
+    of readings or records); secp256k1 keys ecdsa-jcs-2019.
+    """
     from carbonledger.credentials import issue, validate
 
     credential = _load_json(file)
     if not isinstance(credential, dict):
         raise InvalidInput(f"{file}: a credential is a JSON object")
-    signed = issue(credential, _signer(home_of(home), key))
+    signed = issue(credential, _signer(home_of(home), key), suite=suite)
     if any(
         t in signed.get("type", ()) for t in ("MeterReadingsCredential", "UtilityBillCredential")
     ):
@@ -204,6 +221,7 @@ def vc_verify(
                 "registered_as": None if holder is None else holder.get("id"),
                 "ok": not errors,
                 "errors": errors,
+                "suites": list(result.suites),
             }
         )
     if json:
@@ -211,11 +229,62 @@ def vc_verify(
     else:
         for row in rows:
             mark = "verified" if row["ok"] else "FAILED"
-            typer.echo(f"{mark} {row['id'] or '(no id)'} from {row['issuer']}")
+            suites = ", ".join(row["suites"]) or "no proof verified"
+            typer.echo(f"{mark} {row['id'] or '(no id)'} from {row['issuer']} ({suites})")
             for e in row["errors"]:
                 typer.echo(f"  - {e}")
     if not all(r["ok"] for r in rows):
         raise typer.Exit(1)
+
+
+@vc_app.command("import")
+def vc_import(
+    sources: list[str] = typer.Argument(
+        ..., help="An Aries agent's admin URL (http://...), or files of credentials."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="CARBONLEDGER_ACAPY_API_KEY", help="The agent's admin API key."
+    ),
+    issuer: str | None = typer.Option(
+        None, "--issuer", help="Only credentials from this DID (an agent's wallet holds others)."
+    ),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Take bills and readings from an Aries (ACA-Py) agent or its exports into the ledger.
+
+    From an agent, the W3C credentials in its wallet (``GET /vc/credentials``); from a
+    file, a credential, a list, or an agent's answer (``verifiableCredential``,
+    ``securedDocument``). Only carbonledger bill and reading credentials are taken;
+    each is verified (any suite: Ed25519Signature2020/2018, eddsa-jcs-2022 and
+    ACA-Py's variant of it), sealed and anchored like `vc post`, so the digital
+    audit uses them. Exits 1 when one is refused.
+    """
+    from carbonledger.credentials.aries import fetch_agent_credentials, unwrap
+    from carbonledger.credentials.vc import issuer_id
+
+    taken: list[dict[str, Any]] = []
+    for source in sources:
+        if source.startswith(("http://", "https://")):
+            found = fetch_agent_credentials(source, api_key)
+        else:
+            found = unwrap(_load_json(Path(source)), source)
+        taken.extend(
+            c
+            for c in found
+            if set(_IMPORTED) & set(c.get("type") or ())
+            and (issuer is None or issuer_id(c) == issuer)
+        )
+    if not taken:
+        raise NotFound(
+            f"no bill or reading credentials{'' if issuer is None else ' from ' + issuer}"
+            f" in {', '.join(sources)}"
+        )
+    _post(home_of(home), acting, taken, json=json)
+
+
+_IMPORTED = ("MeterReadingsCredential", "UtilityBillCredential")
 
 
 @vc_app.command("post")
@@ -437,6 +506,7 @@ def audit_auto(
     h = home_of(home)
     signer = None if key is None else _signer(h, key)
     ledger, me = open_ledger(h, acting)
+    known_org(ledger.state(), org)
     report = run_digital_audit(
         ledger,
         ledger.channels,

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
+from carbonledger.cli.ids import proposal_id
 from carbonledger.errors import InvalidInput
 
 __all__ = ["register"]
@@ -23,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
-ProposalArg = typer.Argument(..., help="Proposal id.")
+ProposalArg = typer.Argument(..., help="Proposal id (or a unique prefix).")
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
@@ -242,6 +243,7 @@ def vote_cmd(
     from carbonledger.services.dao import preview_votes, vote
 
     ledger, key = open_ledger(home_of(home), acting)
+    proposal = proposal_id(ledger.state(), proposal)
     receipt = vote(
         ledger, key, proposal, amount=amount, choice=choice[0] if len(choice) == 1 else choice
     )
@@ -260,6 +262,7 @@ def _simple(name: str, doc: str, done: str) -> None:
         from carbonledger.services import dao
 
         ledger, key = open_ledger(home_of(home), acting)
+        proposal = proposal_id(ledger.state(), proposal)
         receipt = getattr(dao, name)(ledger, key, proposal)
         console.print(f"{proposal} {done} (entry {receipt.seq}, ledger time {receipt.ledger_time})")
 
@@ -306,7 +309,8 @@ def show_cmd(
     from carbonledger.services.offsets import open_directory
 
     h = home_of(home)
-    view = proposal_view(h.ledger().state(), proposal, directory=open_directory(h.path))
+    state = h.ledger().state()
+    view = proposal_view(state, proposal_id(state, proposal), directory=open_directory(h.path))
     if json:
         print_json(view)
         return

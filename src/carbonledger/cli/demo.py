@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from carbonledger.cli.common import HomeOption, console, home_of
+from carbonledger.cli.common import DEMO_PASSPHRASE, HomeOption, console, home_of
 from carbonledger.errors import InvalidInput
 from carbonledger.services.demo import DEMO_YEAR, DemoResult, run_demo
-from carbonledger.services.home import PASSPHRASE_ENV
+from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV
 
 __all__ = ["register"]
 
@@ -44,6 +46,27 @@ def _emissions(result: DemoResult) -> None:
             row["factors"],
         )
     table.add_row("[bold]total", "", "", f"[bold]{total / 1000:,.3f}", "")
+    console.print(table)
+    if result.travel is not None:
+        t = result.travel
+        console.print(
+            f"travel and freight: {t.rows} trips, {t.recorded} recorded,"
+            f" {t.kg_co2e / 1000:,.3f} t CO2e (flights from airport codes, with RF)"
+        )
+
+
+def _inventory(result: DemoResult) -> None:
+    inv = result.inventory
+    if not inv:
+        return
+    table = Table(title=f"Northwind Foods inventory {DEMO_YEAR} (t CO2e): report inventory")
+    table.add_column("figure")
+    table.add_column("t CO2e", justify="right")
+    for f in inv["figures"].values():
+        table.add_row(f["label"], f"{Decimal(f['kg_co2e']) / 1000:,.3f}")
+    for key, label in (("location_based", "location-based"), ("market_based", "market-based")):
+        value = Decimal(inv["totals"][f"{key}_kg_co2e"]) / 1000
+        table.add_row(f"[bold]total ({label})", f"[bold]{value:,.3f}")
     console.print(table)
 
 
@@ -125,7 +148,7 @@ def demo(
     """Run the demo story: organisations, users, a year of bills, audits, tokens and a DAO vote."""
     started = time.perf_counter()
     h = home_of(home)
-    phrase = os.environ.get(PASSPHRASE_ENV) or "demo"
+    phrase = os.environ.get(PASSPHRASE_ENV) or DEMO_PASSPHRASE
     if backend not in ("embedded", "evm"):
         raise InvalidInput(f"--backend is embedded or evm, not {backend!r}")
     if backend == "embedded" and (rpc or db):
@@ -159,6 +182,7 @@ def demo(
     _emissions(result)
     _audits(result)
     _tokens(result)
+    _inventory(result)
     _dao(result)
     if backend == "evm" and result.dao:
         console.print(
@@ -181,12 +205,55 @@ def demo(
         f" {'OK' if result.proof_ok else 'FAILED'} ({result.home}/demo/proof.json)"
     )
     console.print(f"ledger: {result.home}  ({time.perf_counter() - started:.1f} s)")
-    console.print(
-        "next: carbonledger serve; carbonledger records list --site nw-chicago;"
-        f" carbonledger verify; carbonledger check-proof {result.home}/demo/proof.json"
-    )
+    _next_steps(result, published=phrase == DEMO_PASSPHRASE, custom_home=home is not None)
     if v is None or not v.ok:
         raise typer.Exit(1)
+
+
+def _program() -> str:
+    """How to run this command again from here: ``carbonledger`` if it is on PATH, else its path."""
+    installed = Path(sys.executable).parent / "carbonledger"
+    if not installed.exists():
+        return "carbonledger"
+    found = shutil.which("carbonledger")
+    if found is not None and Path(found).resolve() == installed.resolve():
+        return "carbonledger"
+    try:
+        return str(installed.relative_to(Path.cwd()))
+    except ValueError:
+        return str(installed)
+
+
+def _next_steps(result: DemoResult, *, published: bool, custom_home: bool) -> None:
+    """The passphrase and the next commands, runnable as printed."""
+    cl = _program()
+    if custom_home:
+        cl = f"CARBONLEDGER_HOME={result.home} {cl}"
+    if published:
+        console.print(
+            f"the demo's keys use the published passphrase [bold]{DEMO_PASSPHRASE}[/] (never"
+            " keep real data in a demo ledger). Reading needs no key; sealed bill details"
+            f" need {PASSPHRASE_ENV}={DEMO_PASSPHRASE} (the admin) or --as ORG/NAME with"
+            f" {USER_PASSPHRASE_ENV}={DEMO_PASSPHRASE}"
+        )
+        unlock = f"{PASSPHRASE_ENV}={DEMO_PASSPHRASE} "
+    else:
+        console.print(f"the demo's keys use your {PASSPHRASE_ENV}")
+        unlock = ""
+    record = result.proof_record or "<record id>"
+    console.print(
+        "next, try (a record's public fields, then with its billed amount recomputed; `serve`"
+        " prints where to sign in and as whom):"
+    )
+    for line in (
+        f"{cl} records list --site nw-chicago",
+        f"{cl} records show {record}",
+        f"{unlock}{cl} records show {record}",
+        f"{cl} verify",
+        f"{cl} check-proof {result.home}/demo/proof.json",
+        f"{cl} serve",
+    ):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from carbonledger.cli.tables import count, print_table
 from carbonledger.errors import CarbonLedgerError
 
 __all__ = ["app", "catalog_for", "collect_data_warnings", "fail", "print_json"]
@@ -90,31 +91,31 @@ def list_editions(home: HomeOpt = None, json_output: JsonOpt = False) -> None:
     if json_output:
         print_json([e.summary() for e in editions])
         return
-    table = Table(title="Emission factor editions")
-    for col in (
-        "edition",
-        "dataset",
-        "data year",
-        "revision",
-        "factors",
-        "source",
-        "origin",
-        "warnings",
-    ):
-        table.add_column(col, overflow="fold")
+    # Source file names are long: listed below the table, one line each, not folded in a cell.
+    print_table(
+        _out,
+        ("edition", "dataset", "data year", "revision", "factors", "origin", "warnings"),
+        [
+            (e.edition, e.dataset, str(e.data_year), e.revision, str(len(e.factors)), e.origin,
+             str(len(e.warnings)))
+            for e in editions
+        ],
+        keep=("edition", "dataset", "data year", "revision", "factors", "origin", "warnings"),
+        right=("factors", "warnings"),
+        title="Emission factor editions",
+    )  # fmt: skip
+    _out.print("sources:", highlight=False)
     for e in editions:
-        table.add_row(
-            e.edition,
-            e.dataset,
-            str(e.data_year),
-            e.revision,
-            str(len(e.factors)),
-            e.source,
-            e.origin,
-            str(len(e.warnings)),
-        )
-    _out.print(table)
-    _show_warnings([w for e in editions for w in e.warnings])
+        _out.print(f"  {e.edition}: {e.source}", markup=False, highlight=False)
+    # One line per edition with warnings; `factors show EDITION` lists each of them.
+    for e in editions:
+        if e.warnings:
+            _err.print(
+                f"warning: {e.edition}: {count(len(e.warnings), 'factor')} where the source"
+                f" contradicts itself (see `carbonledger factors show {e.edition}`)",
+                markup=False,
+                highlight=False,
+            )
 
 
 @app.command("show")

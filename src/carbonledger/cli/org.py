@@ -15,6 +15,7 @@ from carbonledger.cli.common import (
     print_json,
     unlock,
 )
+from carbonledger.cli.ids import known_org
 from carbonledger.core.domain import Organisation, Site
 from carbonledger.services.registry import register_orgs, register_sites
 
@@ -89,9 +90,9 @@ def site_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List sites."""
-    sites = [
-        s for s in home_of(home).ledger().state().sites.values() if org is None or s["org"] == org
-    ]
+    state = home_of(home).ledger().state()
+    known_org(state, org)
+    sites = [s for s in state.sites.values() if org is None or s["org"] == org]
     if json:
         print_json(sites)
         return

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from carbonledger.cli.common import HomeOption, console, home_of, passphrase, unlock
+from carbonledger.cli.common import (
+    DEMO_PASSPHRASE,
+    HomeOption,
+    console,
+    home_of,
+    is_demo,
+    passphrase,
+    unlock,
+)
+from carbonledger.errors import CarbonLedgerError, ConfigurationError
+from carbonledger.services.home import PASSPHRASE_ENV, Home
 
 __all__ = ["register"]
 
@@ -27,9 +38,42 @@ def serve(
     from carbonledger.api.context import AppContext
 
     h = home_of(home)
-    ctx = AppContext.open(h, passphrase())
+    h.config()
+    demo = is_demo(h) and not os.environ.get(PASSPHRASE_ENV)
+    phrase = DEMO_PASSPHRASE if demo else passphrase(why="serve (the operator signs checkpoints)")
+    try:
+        ctx = AppContext.open(h, phrase)
+    except CarbonLedgerError as exc:
+        if not demo:
+            raise
+        raise ConfigurationError(
+            f"this demo ledger's keys do not use the passphrase {DEMO_PASSPHRASE!r}"
+            f" (it was made with {PASSPHRASE_ENV} set): set {PASSPHRASE_ENV}"
+        ) from exc
     console.print(f"carbonledger on http://{host}:{port}/ (ledger {h.path})")
+    _sign_in_hint(h, ctx.ledger.state().identities, demo=demo, at=f"http://{host}:{port}")
+    if demo and host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(
+            f"[yellow]warning[/]: this demo ledger's passphrase {DEMO_PASSPHRASE!r} is"
+            f" published; anyone who reaches {host}:{port} can sign in as its users"
+        )
     uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+
+
+def _sign_in_hint(
+    h: Home, identities: dict[str, dict[str, object]], *, demo: bool, at: str
+) -> None:
+    """Who can sign in on the web UI with a keystore kept in this home."""
+    users = sorted(
+        f"{ident['org']}/{ident['name']}"
+        for ident in identities.values()
+        if ident.get("status") == "active"
+        and ident.get("org")
+        and h.user_keystore(str(ident["org"]), str(ident["name"])).exists()
+    )
+    names = ", ".join(["admin", *users])
+    secret = f"the passphrase {DEMO_PASSPHRASE!r} (the demo's)" if demo else "its passphrase"
+    console.print(f"sign in at {at}/signin as one of: {names}; with {secret}")
 
 
 @service_app.command("create")

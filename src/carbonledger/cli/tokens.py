@@ -13,10 +13,22 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
+from carbonledger.cli.common import (
+    AsOption,
+    HomeOption,
+    console,
+    home_of,
+    open_ledger,
+    print_json,
+    read_ledger,
+    reader_key,
+    unlock_hint,
+)
+from carbonledger.cli.ids import known_org, known_site, token_id
+from carbonledger.cli.tables import count
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
-from carbonledger.errors import InvalidInput
+from carbonledger.errors import InvalidInput, PermissionDenied
 
 __all__ = ["register"]
 
@@ -223,7 +235,7 @@ def offset_publish(home: Path | None = HomeOption) -> None:
 # -- token ------------------------------------------------------------------
 @token_app.command("transfer")
 def token_transfer(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     to: str = typer.Option(..., "--to", help="Recipient: ORG/NAME or 0x..."),
     amount: int = typer.Option(..., help="Base units (MWh or t CO2e)."),
     home: Path | None = HomeOption,
@@ -233,13 +245,14 @@ def token_transfer(
     from carbonledger.services.tokens import transfer
 
     ledger, key = open_ledger(home_of(home), acting)
+    token = token_id(ledger.state(), token)
     receipt = transfer(ledger, key, token, to=to, amount=amount)
     console.print(f"transferred {amount} of {token} (entry {receipt.seq})")
 
 
 @token_app.command("retire")
 def token_retire(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     amount: int = typer.Option(..., help="Base units to retire."),
     beneficiary: str = typer.Option(..., help="On whose behalf."),
     reason: str = typer.Option(..., help="Why, e.g. 'Scope 2 2023'."),
@@ -259,6 +272,10 @@ def token_retire(
     if period_start is not None and period_end is not None:
         period = (_date(period_start, "period-start"), _date(period_end, "period-end"))
     ledger, key = open_ledger(home_of(home), acting)
+    state = ledger.state()
+    token = token_id(state, token)
+    known_org(state, org)
+    known_site(state, site)
     receipt = retire(
         ledger,
         key,
@@ -285,6 +302,7 @@ def token_balance(
 
     state = home_of(home).ledger().state()
     who = None if holder is None else resolve_holder(state, holder)
+    token = None if token is None else token_id(state, token)
     rows = balances(state, holder=who, token=token)
     if json:
         print_json([_bal(b) for b in rows])
@@ -301,14 +319,15 @@ def _bal(b: Any) -> dict[str, Any]:
 
 @token_app.command("history")
 def token_history_cmd(
-    token: str = typer.Argument(..., help="Token id."),
+    token: str = typer.Argument(..., help="Token id (or a unique prefix)."),
     home: Path | None = HomeOption,
     json: bool = JsonOption,
 ) -> None:
     """Issue, mints, transfers and retirements of a token, in ledger order."""
     from carbonledger.services.tokens import token_history
 
-    events = token_history(home_of(home).ledger(), token)
+    ledger = home_of(home).ledger()
+    events = token_history(ledger, token_id(ledger.state(), token))
     if json:
         print_json(events)
         return
@@ -331,14 +350,20 @@ def report_scope2(
     home: Path | None = HomeOption,
     acting: str | None = AsOption,
 ) -> None:
-    """Location- and market-based Scope 2 per site and month (needs a channel member's key)."""
+    """Location- and market-based Scope 2 per site and month (needs a channel member's key:
+    --as ORG/NAME, or the admin's with CARBONLEDGER_PASSPHRASE)."""
     from carbonledger.services.scope2 import load_residual_mix, report_csv, scope2_report
 
     if fmt not in ("table", "csv", "json"):
         raise InvalidInput(f"--format must be table, csv or json, got {fmt!r}")
     if boundary not in ("grid_region", "country"):
         raise InvalidInput(f"--boundary must be grid_region or country, got {boundary!r}")
-    ledger, key = open_ledger(home_of(home), acting)
+    h = home_of(home)
+    key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
+    known_org(ledger.state(), org)
+    if key is None:
+        raise PermissionDenied(f"report scope2: the billed kWh {unlock_hint(h, org)}")
     mix = None if residual is None else load_residual_mix(residual)
     result = scope2_report(
         ledger,
@@ -386,8 +411,11 @@ def report_net(
     """Net emissions: audited emissions minus retired offsets; REC displacement beside it."""
     from carbonledger.services.scope2 import net_report, scope2_report
 
-    ledger, key = open_ledger(home_of(home), acting)
-    scope2 = scope2_report(ledger, ledger.channels, key, org, year)
+    h = home_of(home)
+    key = reader_key(h, acting)
+    ledger = read_ledger(h, key)
+    known_org(ledger.state(), org)
+    scope2 = None if key is None else scope2_report(ledger, ledger.channels, key, org, year)
     net = net_report(ledger, org, year, scope2=scope2)
     if json:
         print_json(net.to_dict())
@@ -395,11 +423,11 @@ def report_net(
     console.print(f"{org} {year}: {net.to_dict()['formula']}")
     console.print(
         f"  audited emissions  {net.audited_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['audited'])} tokens)"
+        f" ({count(len(net.counted['audited']), 'token')})"
     )
     console.print(
         f"  offsets retired    {net.offsets_kg / 1000:,.3f} t CO2e"
-        f" ({len(net.counted['offsets'])} retirements)"
+        f" ({count(len(net.counted['offsets']), 'retirement')})"
     )
     console.print(f"  net emissions      {net.net_kg / 1000:,.3f} t CO2e")
     if net.rec_displacement_kg is not None:
@@ -408,39 +436,15 @@ def report_net(
             " (location - market Scope 2; not subtracted)"
         )
     for e in net.excluded:
-        console.print(f"  not counted: {e}")
-
-
-@report_app.command("marginal")
-def report_marginal(
-    greenbutton: Path = typer.Option(..., help="Green Button XML with interval readings."),
-    moer: Path | None = typer.Option(None, help="MOER CSV (default: shipped CAISO_NORTH)."),
-    shift_to: str | None = typer.Option(
-        None, help="Move the profile to start on this date (to line it up with the MOER)."
-    ),
-    flat: float | None = typer.Option(None, help="Flat factor g/kWh (default: MOER mean)."),
-) -> None:
-    """Marginal vs flat emissions of a Green Button profile (a labelled estimate)."""
-    from dataclasses import replace
-    from datetime import UTC, datetime
-
-    from carbonledger.core.tokens.marginal import displacement, profile_arrays
-    from carbonledger.greenbutton import parse_file, to_intervals
-    from carbonledger.services.scope2 import load_moer, package_moer
-
-    series = package_moer() if moer is None else load_moer(moer)
-    intervals = [i for i in to_intervals(parse_file(greenbutton)) if i.unit in ("Wh", "kWh")]
-    if not intervals:
-        raise InvalidInput(f"{greenbutton}: no electricity interval readings")
-    if shift_to is not None:
-        target = datetime.combine(_date(shift_to, "shift-to"), datetime.min.time(), UTC)
-        delta = target - min(i.start for i in intervals)
-        intervals = [replace(i, start=i.start + delta, end=i.end + delta) for i in intervals]
-    starts, ends, kwh = profile_arrays(intervals)
-    print_json(displacement(series, starts, ends, kwh, flat_g_per_kwh=flat).totals())
+        what = f"token {e['token']}" if "token" in e else f"retirement {e.get('retirement')}"
+        console.print(f"  not counted: {what}: {e['reason']}")
+    if key is None:
+        console.print(f"  REC displacement not shown: the billed kWh {unlock_hint(h, org)}")
 
 
 def register(app: typer.Typer) -> None:
+    from carbonledger.cli import reports  # noqa: F401 - adds its commands to report_app
+
     app.add_typer(rec_app, name="rec")
     app.add_typer(offset_app, name="offset")
     app.add_typer(token_app, name="token")

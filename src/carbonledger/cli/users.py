@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from carbonledger.cli.common import HomeOption, console, home_of, passphrase, print_json, unlock
+from carbonledger.cli.common import (
+    HomeOption,
+    ask_secret,
+    console,
+    home_of,
+    passphrase,
+    print_json,
+    unlock,
+)
+from carbonledger.cli.ids import known_org
 from carbonledger.core.rules.common import GRANTABLE_ROLES
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import InvalidInput, NotFound
@@ -56,20 +65,27 @@ def user_register(
 def user_enroll(
     name: str = typer.Argument(..., help="The registered user name."),
     org: str = typer.Option(..., help="Organisation id."),
-    secret: str = typer.Option(..., prompt=True, hide_input=True, help="One-time secret."),
+    secret: str | None = typer.Option(
+        None, help="One-time secret (asked for at a terminal when not given)."
+    ),
     keystore: Path | None = typer.Option(None, help="Where to keep the new key (default: home)."),
     home: Path | None = HomeOption,
 ) -> None:
     """Enroll: make your key here, get it certified by your organisation's CA, record it."""
     h = home_of(home)
+    if secret is None:
+        secret = ask_secret("one-time enrolment secret", "pass --secret", "user enroll")
     user_key, request = make_enrolment_request(org, name, secret)
     operator = unlock(h)
     ledger = h.ledger(operator)
     certificate = h.ca.issue(ledger, request, passphrase())
     path = keystore or h.user_keystore(org, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    user_pass = _env_user_pass() or str(
-        typer.prompt(f"New passphrase for {name}'s key", hide_input=True, confirmation_prompt=True)
+    user_pass = _env_user_pass() or ask_secret(
+        f"new passphrase for {name}'s key",
+        "set CARBONLEDGER_USER_PASSPHRASE",
+        "user enroll",
+        confirm=True,
     )
     save_keystore(path, encrypt_key(user_key, user_pass, n=KEYSTORE_SCRYPT_N))
     receipt = enroll(ledger, user_key, request, certificate)
@@ -95,8 +111,15 @@ def user_revoke(
     key = unlock(h)
     ledger = h.ledger(key)
     address = _address(ledger.state().identities, who)
+    before = ledger.state().channels
     receipt = revoke_user(ledger, key, h.ca, address, reason=reason, ca_passphrase=passphrase())
     console.print(f"{who} revoked (entry {receipt.seq}); the organisation's CRL is updated")
+    for cid, chan in sorted(ledger.state().channels.items()):
+        if chan["epoch"] == before[cid]["epoch"]:
+            continue
+        keyed = str(chan["epoch"]) in chan["keys"]
+        later = "" if keyed else f"; its admin must run `carbonledger channel rotate {cid}`"
+        console.print(f"channel {cid} starts epoch {chan['epoch']}{later}")
 
 
 def _address(identities: dict[str, dict[str, object]], who: str) -> str:
@@ -116,11 +139,9 @@ def user_list(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List identities with their roles and status."""
-    idents = [
-        i
-        for i in home_of(home).ledger().state().identities.values()
-        if org is None or i.get("org") == org
-    ]
+    state = home_of(home).ledger().state()
+    known_org(state, org)
+    idents = [i for i in state.identities.values() if org is None or i.get("org") == org]
     if json:
         print_json(idents)
         return

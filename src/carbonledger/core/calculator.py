@@ -25,17 +25,21 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from carbonledger.core.canonical import canonical
+from carbonledger.core.domain import CAP_UNITS, MAX_AMOUNT, check_quantity
 from carbonledger.core.factors import EmissionFactor, Resolution
 from carbonledger.core.units import dimension, factor_between, normalise_unit
 from carbonledger.errors import FactorNotFound, InvalidInput
 
 __all__ = [
     "CONTEXT_DIGITS",
+    "DEFAULT_GWP",
+    "GWP_SETS",
     "QUANTUM",
     "TRACE_SCHEMA",
     "CalculationResult",
     "basis_id",
     "calculate",
+    "co2e_from_gases",
     "merge_trace",
     "recompute",
 ]
@@ -53,6 +57,66 @@ _FORMULA = (
     "kg = round(amount * (c_activity * factor_value * c_mass), 0.000001, ROUND_HALF_EVEN); "
     "renewable_kwh = round(amount * (c_kwh * renewable_pct / 100), 0.000001, ROUND_HALF_EVEN)"
 )
+
+
+#: 100-year global warming potentials of CH4 and N2O by IPCC assessment report.
+#: AR5 is what the EPA Hub (2024 on) and the US inventory use; AR6 uses the fossil
+#: CH4 value (29.8) because the fuels here are fossil; AR4 is what older inventories used.
+GWP_SETS: dict[str, dict[str, Decimal]] = {
+    "AR4": {"co2": Decimal(1), "ch4": Decimal(25), "n2o": Decimal(298)},
+    "AR5": {"co2": Decimal(1), "ch4": Decimal(28), "n2o": Decimal(265)},
+    "AR6": {"co2": Decimal(1), "ch4": Decimal("29.8"), "n2o": Decimal(273)},
+}
+DEFAULT_GWP = "AR5"
+
+
+def co2e_from_gases(
+    gases: dict[str, EmissionFactor], gwp: str = DEFAULT_GWP
+) -> tuple[EmissionFactor, str]:
+    """Combine per-gas factors of one activity unit into one CO2e factor.
+
+    ``gases`` maps ``co2``/``ch4``/``n2o`` to factors with the same activity unit
+    (masses may differ: the EPA Hub gives CO2 in kg, CH4 and N2O in g).  Returns
+    the CO2e factor (in kg, its ``basis`` naming the GWP set and the terms, so the
+    trace shows them) and a sentence for the resolution steps.  Exact in Decimal.
+    """
+    weights = GWP_SETS.get(gwp.upper())
+    if weights is None:
+        raise InvalidInput(f"unknown GWP set {gwp!r}; known: {', '.join(GWP_SETS)}")
+    if "co2" not in gases:
+        raise FactorNotFound("a CO2e factor needs at least the CO2 factor")
+    base = gases["co2"]
+    total = Decimal(0)
+    terms: list[str] = []
+    for gas in ("co2", "ch4", "n2o"):
+        f = gases.get(gas)
+        if f is None:
+            continue
+        if f.activity_unit != base.activity_unit:
+            raise InvalidInput(f"{gas} factor per {f.activity_unit}, CO2 per {base.activity_unit}")
+        kg = _CTX.multiply(f.value, factor_between(f.mass_unit, "kg"))
+        total = _CTX.add(total, _CTX.multiply(kg, weights[gas]))
+        weight = "" if gas == "co2" else f" x {weights[gas]}"
+        terms.append(f"{f.value} {f.mass_unit} {gas.upper()}{weight}")
+    missing = [g.upper() for g in ("ch4", "n2o") if g not in gases]
+    note = f"; {', '.join(missing)} not published" if missing else ""
+    basis = f"{gwp.upper()} GWP: {' + '.join(terms)} per {base.activity_unit}{note}"
+    combined = EmissionFactor(
+        dataset=base.dataset,
+        edition=base.edition,
+        revision=base.revision,
+        data_year=base.data_year,
+        region_level=base.region_level,
+        region_key=base.region_key,
+        region_name=base.region_name,
+        activity=base.activity,
+        basis=basis,
+        gas="co2e",
+        value=total.normalize(_CTX) if total == total.to_integral_value() else total,
+        unit=f"kg/{base.activity_unit}",
+        source=base.source,
+    )
+    return combined, f"CO2e = {basis} = {combined.value} kg/{base.activity_unit}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +157,8 @@ class _Plan:
     static: dict[str, Any]
     scope: str
     basis_id: str
+    #: one ``unit`` in the unit the amount cap is stated in (kWh, m3, kg, km)
+    cap: Decimal = Decimal(1)
 
 
 def _multiplier(c_activity: Decimal, value: Decimal, c_mass: Decimal) -> Decimal:
@@ -187,7 +253,17 @@ def _build_plan(resolution: Resolution, raw_unit: str) -> _Plan:
             "rounding": "ROUND_HALF_EVEN",
         },
     }
-    return _Plan(unit, k_co2e, k_co2, k_ren, k_nonren, static, resolution.scope, basis_id(static))
+    return _Plan(
+        unit,
+        k_co2e,
+        k_co2,
+        k_ren,
+        k_nonren,
+        static,
+        resolution.scope,
+        basis_id(static),
+        factor_between(unit, CAP_UNITS[dimension(unit)]),
+    )
 
 
 def _round(amount: Decimal, k: Decimal) -> Decimal:
@@ -209,6 +285,12 @@ def calculate(amount: Decimal, unit: str, resolution: Resolution) -> Calculation
         raise InvalidInput(f"amount must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
         raise InvalidInput(f"amount must be finite and below 1e30, got {amount}")
+    if amount < 0:
+        # An activity is never negative; credits (certificates, offsets) are their
+        # own explicit transactions, so a negative amount here is a mistake.
+        raise InvalidInput(f"amount must not be negative, got {amount}")
+    if abs(amount) * plan.cap >= MAX_AMOUNT:  # the cap applies after conversion
+        check_quantity(amount, plan.unit)  # raises, naming the amount and the cap
     try:
         kg_co2e = _round(amount, plan.k_co2e)
         kg_co2 = None if plan.k_co2 is None else _round(amount, plan.k_co2)

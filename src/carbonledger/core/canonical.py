@@ -1,13 +1,27 @@
 """Canonical JSON: the one byte form that is hashed and signed.
 
-Keys sorted, no whitespace, UTF-8, and only strings, integers, booleans, null,
-lists and objects. Quantities travel as decimal strings, never floats, so the
-bytes are the same on every platform; for such values the output equals the
-JSON Canonicalization Scheme (RFC 8785).
+The JSON Canonicalization Scheme (RFC 8785) restricted to what a ledger item
+may hold: objects, lists, strings, integers, booleans and null. Keys are sorted
+by their UTF-16 code units, there is no whitespace, strings are UTF-8 with only
+``"``, ``\\`` and control characters escaped. Quantities travel as decimal
+strings (``Decimal`` values are written as strings), never as floats: a float
+or NaN is refused rather than rounded or turned into ``null``.
+
+One deliberate extension: RFC 8785 numbers are IEEE doubles, so it cannot
+write integers beyond 2**53; token amounts go up to 2**63 - 1 and are written
+as their exact decimal digits (what RFC 8785 writes for every integer it can
+represent).
+
+Bytes received from elsewhere (a client's transaction, a chain's calldata) are
+read with :func:`loads_canonical`, which refuses any byte form other than this
+one: duplicate keys, whitespace, another key order, escapes or floats would let
+two readers (this package, a contract, an auditor's tool) see different items
+behind the same signature.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +29,15 @@ import orjson
 
 from carbonledger.errors import InvalidInput
 
-__all__ = ["canonical", "loads"]
+__all__ = ["canonical", "loads", "loads_canonical"]
 
 _OPTS = orjson.OPT_SORT_KEYS
+
+# orjson writes exactly the canonical form except for floats (which it accepts),
+# NaN (written as null) and keys outside the Basic Multilingual Plane (sorted by
+# code point, not UTF-16 unit). Output that shows none of their traces needs no
+# further look; otherwise the value is walked once.
+_SUSPECT = re.compile(rb"null|(?:^|[:,\[])-?[0-9]+[.eE]|[\xf0-\xf4]")
 
 
 def _default(value: object) -> object:
@@ -26,17 +46,68 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not allowed in canonical JSON")
 
 
+def _check(value: Any, path: str) -> bool:
+    """Refuse floats anywhere in ``value``; True if some key needs UTF-16 ordering."""
+    if isinstance(value, float):
+        raise InvalidInput(
+            f"cannot encode as canonical JSON: {path or 'value'} is a float ({value!r});"
+            " quantities travel as decimal strings"
+        )
+    astral = False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and any(ord(c) > 0xFFFF for c in key):
+                astral = True
+            astral = _check(item, f"{path}.{key}") or astral
+    elif isinstance(value, list | tuple):
+        for n, item in enumerate(value):
+            astral = _check(item, f"{path}[{n}]") or astral
+    return astral
+
+
+def _utf16_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: str(k).encode("utf-16-be"))
+        return {k: _utf16_sorted(value[k]) for k in keys}
+    if isinstance(value, list | tuple):
+        return [_utf16_sorted(v) for v in value]
+    return value
+
+
 def canonical(value: Any) -> bytes:
-    """Encode ``value`` as canonical JSON bytes (Decimals become strings)."""
+    """Encode ``value`` as canonical JSON bytes (Decimals become strings).
+
+    Raises :class:`InvalidInput` for floats, NaN and anything that is not JSON.
+    """
     try:
-        return orjson.dumps(value, default=_default, option=_OPTS)
+        out = orjson.dumps(value, default=_default, option=_OPTS)
     except TypeError as exc:
         raise InvalidInput(f"cannot encode as canonical JSON: {exc}") from exc
+    if _SUSPECT.search(out) and _check(value, ""):
+        # Keys beyond U+FFFF: RFC 8785 orders by UTF-16 code units. orjson keeps
+        # insertion order without OPT_SORT_KEYS, so sort first and encode as is.
+        out = orjson.dumps(_utf16_sorted(value), default=_default)
+    return out
 
 
 def loads(data: bytes | str) -> Any:
-    """Decode JSON produced by :func:`canonical`."""
+    """Decode JSON (trusted bytes: produced here, or already checked)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"malformed JSON: {exc}") from exc
+
+
+def loads_canonical(data: bytes, what: str = "value") -> Any:
+    """Decode bytes received from elsewhere, refusing any but the canonical form."""
+    value = loads(data)
+    try:
+        again = canonical(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{what} is not canonical JSON: {exc}") from exc
+    if again != data:
+        raise InvalidInput(
+            f"{what} is not canonical JSON (RFC 8785: sorted keys, no whitespace or"
+            " duplicate keys, minimal escapes, no floats)"
+        )
+    return value

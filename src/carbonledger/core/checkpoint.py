@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from carbonledger.core.canonical import canonical
+from carbonledger.core.note import Note, NoteKey, checkpoint_text
 from carbonledger.crypto.keys import PrivateKey, eip191_digest
 from carbonledger.errors import Conflict
 
-__all__ = ["checkpoint_body", "checkpoint_digest", "sign_checkpoint"]
+__all__ = [
+    "checkpoint_body",
+    "checkpoint_digest",
+    "log_key",
+    "log_origin",
+    "sign_checkpoint",
+    "signed_checkpoint_note",
+]
+
+_LOG_KEY_INFO = b"carbonledger/tlog-checkpoint/ed25519/v1\n"
 
 
 def checkpoint_body(
@@ -55,3 +68,29 @@ def sign_checkpoint(
         signer=key.address,
     )
     return (size, prev_size, root, time, key.address, key.sign_digest(checkpoint_digest(body)))
+
+
+def log_origin(ledger_id: str | None) -> str:
+    """The origin line (and note key name) of a ledger's checkpoints."""
+    return f"carbonledger/{ledger_id}"
+
+
+def log_key(admin: PrivateKey, ledger_id: str | None) -> NoteKey:
+    """The Ed25519 key that signs the ledger's checkpoint notes.
+
+    It is derived from the admin key (HKDF-SHA256 with the ledger id), so it is
+    kept exactly as the admin key is (encrypted in the home) and every home that
+    already holds an admin key has one without a new keystore to unlock.
+    """
+    seed = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=None,
+        info=_LOG_KEY_INFO + str(ledger_id).encode(),
+    ).derive(admin.to_bytes())
+    return NoteKey.from_seed(log_origin(ledger_id), seed)
+
+
+def signed_checkpoint_note(key: NoteKey, size: int, root: bytes) -> str:
+    """The C2SP tlog-checkpoint for ``size`` and ``root``, signed by the log key."""
+    return Note(checkpoint_text(key.name, size, root), ()).sign(key).encode()

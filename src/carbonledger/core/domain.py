@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -11,9 +12,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from carbonledger.core.state import ID_PATTERN
+from carbonledger.core.units import UNITS, factor_between, normalise_unit
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 
 __all__ = [
+    "CAP_UNITS",
     "MAX_AMOUNT",
     "RECORD_NAMESPACE",
     "Bill",
@@ -21,6 +24,7 @@ __all__ = [
     "PeriodIndex",
     "Site",
     "account_ref",
+    "check_quantity",
     "overlap_error",
     "parse_amount",
     "parse_date",
@@ -36,6 +40,25 @@ RECORD_NAMESPACE = uuid.UUID("6f2d3c0e-5b7a-4c1e-9a2f-2b8c1d7e4a10")
 #: a thousand times world electricity use), well inside the calculator's range.
 MAX_AMOUNT = Decimal(10) ** 18
 
+#: The unit of each dimension in which :data:`MAX_AMOUNT` applies. The cap is
+#: checked after conversion, so ``999999999999999999 GWh`` (about 1e27 kWh) is
+#: refused although its number is below the cap.
+CAP_UNITS: dict[str, str] = {
+    "energy": "kWh",
+    "volume": "m3",
+    "mass": "kg",
+    "distance": "km",
+    "passenger_distance": "pkm",
+    "freight": "tkm",
+    "stay": "room_night",
+}
+
+# Amounts use a decimal point. A comma is read only as a thousands separator in
+# strict groups of three, and only where it cannot be a decimal comma: with a
+# decimal point ("1,234.5") or with two or more groups ("1,234,567"). "1,5",
+# "1.234,5" and "1,234" (1234 in Chicago, 1.234 in Berlin) are refused.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+
 
 def parse_date(value: str, field: str) -> date:
     try:
@@ -44,11 +67,23 @@ def parse_date(value: str, field: str) -> date:
         raise InvalidInput(f"{field}: {value!r} is not a date (use YYYY-MM-DD)") from exc
 
 
+def _without_grouping(text: str, field: str) -> str:
+    """``text`` without its thousands separators; an ambiguous comma is refused."""
+    if "," not in text:
+        return text
+    if _GROUPED.fullmatch(text) and ("." in text or text.count(",") > 1):
+        return text.replace(",", "")
+    raise InvalidInput(
+        f"{field}: {text!r}: the comma is ambiguous (a decimal comma or a thousands"
+        " separator?); write the number with a decimal point and no comma, e.g. 1234.5"
+    )
+
+
 def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
+    """A non-negative quantity from text: decimal point, commas only as unambiguous grouping."""
+    text = _without_grouping(value.strip(), field) if isinstance(value, str) else value
     try:
-        amount = (
-            Decimal(value.strip().replace(",", "")) if isinstance(value, str) else Decimal(value)
-        )
+        amount = Decimal(text)
     except (InvalidOperation, ValueError) as exc:
         raise InvalidInput(f"{field}: {value!r} is not a number") from exc
     if not amount.is_finite():
@@ -60,9 +95,18 @@ def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
     return amount
 
 
+def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
+    """Refuse ``amount unit`` at or over :data:`MAX_AMOUNT` once converted to its cap unit."""
+    canonical = normalise_unit(unit)
+    cap_unit = CAP_UNITS[UNITS[canonical][0]]
+    if abs(amount) * factor_between(canonical, cap_unit) >= MAX_AMOUNT:
+        raise InvalidInput(
+            f"{field}: {amount} {canonical} is too large (must be below 1e18 {cap_unit})"
+        )
+
+
 _NS = RECORD_NAMESPACE.bytes
-_VERSION_5 = (0x5000 << 64) | (0x8000 << 48)
-_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def account_ref(site: str, account: str) -> str:
@@ -85,9 +129,9 @@ def record_id(site: str, account: str, start: date | str, end: date | str) -> st
     UUID objects because imports call it once per bill.
     """
     key = f"{site}|{account}|{start}|{end}".encode()
-    n = int.from_bytes(hashlib.sha1(_NS + key, usedforsecurity=False).digest()[:16], "big")
-    h = f"{(n & _CLEAR) | _VERSION_5:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_NS + key, usedforsecurity=False).digest()[:16].hex()
+    # Version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _check_id(kind: str, value: str) -> str:

@@ -343,13 +343,13 @@ def verify_consistency(
 ) -> bool:
     """Return True if ``proof`` shows the tree ``old_root`` is a prefix of ``new_root``.
 
-    RFC 9162 section 2.1.4.2. A tree of size 0 is a prefix of every tree, and
-    equal sizes need equal roots; both need an empty proof.
+    RFC 9162 section 2.1.4.2. Equal sizes need equal roots and an empty proof. As in
+    the reference implementation (transparency-dev/merkle), a proof from the empty
+    tree is meaningless and never verifies: a caller that accepts growth from size 0
+    (a witness's first checkpoint) needs no proof at all.
     """
-    if not 0 <= old_size <= new_size:
+    if not 0 < old_size <= new_size:
         return False
-    if old_size == 0:
-        return not proof
     if old_size == new_size:
         return not proof and old_root == new_root
     if not proof or any(not isinstance(p, bytes) or len(p) != HASH_SIZE for p in proof):

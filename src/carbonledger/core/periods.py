@@ -1,82 +1,73 @@
-"""Periods and quantities as the rules check them: ISO dates, per-account intervals, amounts.
+"""Split a period across calendar years or months in proportion to its days.
 
-The ledger state keeps, per account, the periods recorded so far as a flat tuple
-of ISO dates ``(start1, end1, start2, end2, ...)``, sorted and disjoint, with
-contiguous periods merged (a year of monthly bills is one interval). ISO dates
-compare as text, so overlap is a binary search; the tuple is replaced, never
-modified, as the state's copy-on-write convention requires.
+A bill from 2021-12-20 to 2022-01-31 (both inclusive, 43 days) is 12/43 in 2021
+and 31/43 in 2022.  Every report that totals by year or month uses this, so an
+amount is neither lost nor counted twice: the shares of a period sum to 1.
 """
 
 from __future__ import annotations
 
-import bisect
-import re
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from carbonledger.errors import InvalidInput
 
-__all__ = ["MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping"]
-
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-#: Largest public quantity a rule accepts (kg, kWh): far beyond any real figure.
-MAX_QUANTITY = Decimal(10) ** 24
+__all__ = ["PeriodShare", "split_amount", "split_period"]
 
 
-def _iso_date(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _ISO_DATE.match(value):
-        raise InvalidInput(f"{what} {value!r} is not a date (YYYY-MM-DD)")
-    try:
-        date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{what} {value!r} is not a date") from exc
-    return value
+@dataclass(frozen=True, slots=True)
+class PeriodShare:
+    """The part of a period inside one calendar year (``"2021"``) or month (``"2021-12"``)."""
+
+    key: str
+    start: date
+    end: date
+    days: int
+    total_days: int
+
+    @property
+    def fraction(self) -> Decimal:
+        """``days / total_days`` as an exact-enough Decimal (28 digits)."""
+        return Decimal(self.days) / Decimal(self.total_days)
+
+    def part(self, amount: Decimal) -> Decimal:
+        """``amount x days / total_days`` (multiplied first, so whole shares stay exact)."""
+        return amount * self.days / self.total_days
 
 
-def check_period(start: object, end: object, what: str) -> tuple[str, str]:
-    """Two ISO dates (``YYYY-MM-DD``), start on or before end."""
-    start = _iso_date(start, f"{what}: period start")
-    end = _iso_date(end, f"{what}: period end")
+def split_period(start: date, end: date, by: str = "year") -> list[PeriodShare]:
+    """Shares of the inclusive period ``start..end`` by ``"year"`` or ``"month"``."""
     if end < start:
-        raise InvalidInput(f"{what}: period end {end} is before start {start}")
-    return start, end
+        raise InvalidInput(f"period ends ({end}) before it starts ({start})")
+    if by not in ("year", "month"):
+        raise InvalidInput(f"split by 'year' or 'month', not {by!r}")
+    total = (end - start).days + 1
+    out: list[PeriodShare] = []
+    cursor = start
+    while cursor <= end:
+        if by == "year":
+            boundary = date(cursor.year, 12, 31)
+            key = f"{cursor.year}"
+        else:
+            nxt = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+            boundary = nxt - timedelta(days=1)
+            key = f"{cursor.year}-{cursor.month:02d}"
+        stop = min(boundary, end)
+        out.append(PeriodShare(key, cursor, stop, (stop - cursor).days + 1, total))
+        cursor = stop + timedelta(days=1)
+    return out
 
 
-def check_quantity(value: object, what: str) -> Decimal:
-    """A public quantity: a decimal string, finite, non-negative and below MAX_QUANTITY."""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what}: {value!r} must be a decimal number as text")
-    try:
-        number = Decimal(value)
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInput(f"{what}: {value!r} is not a number") from exc
-    if not number.is_finite() or number < 0 or number >= MAX_QUANTITY:
-        raise InvalidInput(f"{what}: {value!r} must be finite, >= 0 and below 1e24")
-    return number
+def split_amount(
+    amount: Decimal, shares: list[PeriodShare], quantum: Decimal = Decimal("0.000001")
+) -> list[Decimal]:
+    """``amount`` split over ``shares`` by days, each part rounded to ``quantum``.
 
-
-def overlapping(known: tuple[str, ...], start: str, end: str) -> tuple[str, str] | None:
-    """The recorded interval of ``known`` that [start, end] overlaps, if any."""
-    i = bisect.bisect_left(known, start)  # how many bounds lie before ``start``
-    if i % 2:  # inside an interval that starts before ``start``
-        return known[i - 1], known[i]
-    if i < len(known) and known[i] <= end:
-        return known[i], known[i + 1]
-    return None
-
-
-def _next_day(iso: str) -> str:
-    if iso == "9999-12-31":  # the last date: nothing follows it
-        return ""
-    return (date.fromisoformat(iso) + timedelta(days=1)).isoformat()
-
-
-def add_period(known: tuple[str, ...], start: str, end: str) -> tuple[str, ...]:
-    """``known`` with [start, end] added (it must not overlap), contiguous ones merged."""
-    i = bisect.bisect_left(known, start)
-    before, after = known[:i], known[i:]
-    if before and _next_day(before[-1]) == start:
-        start, before = before[-2], before[:-2]
-    if after and _next_day(end) == after[0]:
-        end, after = after[1], after[2:]
-    return (*before, start, end, *after)
+    The last part takes what rounding left over, so the parts always sum to
+    ``amount`` exactly (when ``amount`` is a multiple of ``quantum``).
+    """
+    if not shares:
+        return []
+    parts = [s.part(amount).quantize(quantum, rounding=ROUND_HALF_EVEN) for s in shares[:-1]]
+    return [*parts, amount - sum(parts, Decimal(0))]

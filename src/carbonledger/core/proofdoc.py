@@ -9,6 +9,7 @@ ledger of ``n`` leaves whose root was signed by the ledger's operator
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -17,6 +18,8 @@ from carbonledger.core.calculator import merge_trace, recompute
 from carbonledger.core.canonical import canonical
 from carbonledger.core.commitments import detail_commitment
 from carbonledger.core.merkle import leaf_hash, verify_inclusion
+from carbonledger.core.note import Verifier, verify_cosignature
+from carbonledger.core.proofnote import check_notes
 from carbonledger.crypto.keys import eip191_digest, recover_address
 from carbonledger.errors import CarbonLedgerError, IntegrityError, InvalidInput
 
@@ -52,11 +55,21 @@ def _hex(value: object, what: str) -> bytes:
         raise InvalidInput(f"proof: {what} is not hex") from exc
 
 
-def check_proof(doc: dict[str, Any], *, expect_signer: str | None = None) -> dict[str, Any]:
+def check_proof(
+    doc: dict[str, Any],
+    *,
+    expect_signer: str | None = None,
+    witnesses: Sequence[Verifier] = (),
+    later: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Check a proof document; return the item. Raises :class:`IntegrityError` if it fails.
 
     ``expect_signer`` is the ledger operator's address as published out of band;
     without it the checkpoint is only checked to be signed by the address it names.
+    ``later``: a later checkpoint of the same log (``note``) and the RFC 6962
+    consistency proof to it (``consistency``, hex): the item must still be in it.
+    ``witnesses``: cosigner keys that must each have cosigned the checkpoint relied
+    on (the later one when given, else the document's signed note).
     """
     try:
         if doc.get("format") != PROOF_FORMAT:
@@ -77,6 +90,12 @@ def check_proof(doc: dict[str, Any], *, expect_signer: str | None = None) -> dic
             raise IntegrityError(f"proof: checkpoint signature is by {signer}, not {cp['signer']}")
         if expect_signer is not None and signer.lower() != expect_signer.lower():
             raise IntegrityError(f"proof: checkpoint signed by {signer}, expected {expect_signer}")
+        relied = check_notes(doc, later)
+        for w in witnesses:
+            if relied is None or verify_cosignature(relied, w) is None:
+                raise IntegrityError(
+                    f"proof: the checkpoint is not cosigned by witness {w.name} ({w.vkey})"
+                )
         tx = doc["tx"]
         if tx:
             _check_tx(tx, leaf)

@@ -53,7 +53,7 @@ class LedgerState:
     dao: dict[str, Any] = field(default_factory=dict)
     #: Recorded bill periods per account ("site/account reference"): a flat tuple of
     #: ISO dates (start, end, start, end, ...), disjoint, contiguous ones merged, so a
-    #: year of monthly bills costs one pair (see :mod:`carbonledger.core.periods`).
+    #: year of monthly bills costs one pair (see :mod:`carbonledger.core.intervals`).
     periods: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Period totals published by organisations, by disclosure id.
     disclosures: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from carbonledger.core.canonical import canonical, loads
+from carbonledger.core.canonical import canonical, loads_canonical
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
 from carbonledger.errors import InvalidInput, SignatureInvalid
@@ -74,7 +74,7 @@ class SignedTx:
         made both); anything else is decoded from the bytes that were signed."""
         if self.objects is not None:
             return list(self.objects)
-        return [loads(d) for d in self.items]
+        return [loads_canonical(d, f"item {n}") for n, d in enumerate(self.items)]
 
     @property
     def tx_hash(self) -> bytes:
@@ -165,7 +165,7 @@ def tx_from_parts(
     Checks the body's shape, that ``items_root`` and ``count`` commit to
     exactly these items, and that the signature recovers to ``sender``.
     """
-    body = loads(body_bytes)
+    body = loads_canonical(body_bytes, "transaction body")
     if not isinstance(body, dict):
         raise InvalidInput("transaction body is not a JSON object")
     for name, kind in (("type", str), ("sender", str), ("nonce", int), ("ledger", str)):

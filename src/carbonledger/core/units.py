@@ -75,9 +75,25 @@ UNITS: dict[str, tuple[str, Decimal]] = {
     "m": ("distance", Decimal("0.001")),
     "km": ("distance", Decimal(1)),
     "mi": ("distance", Decimal("1.609344")),
+    # passenger distance (travel), base passenger-km
+    "pkm": ("passenger_distance", Decimal(1)),
+    "pmi": ("passenger_distance", Decimal("1.609344")),
+    # freight (mass moved over a distance), base tonne-km
+    "tkm": ("freight", Decimal(1)),
+    "short_ton_mi": ("freight", _LB_KG * 2000 / 1000 * Decimal("1.609344")),
+    # hotel stays, base room-night
+    "room_night": ("stay", Decimal(1)),
 }
 
-DIMENSIONS: tuple[str, ...] = ("energy", "volume", "mass", "distance")
+DIMENSIONS: tuple[str, ...] = (
+    "energy",
+    "volume",
+    "mass",
+    "distance",
+    "passenger_distance",
+    "freight",
+    "stay",
+)
 
 # Lower-case aliases.  Lower-casing makes "mwh" mean MWh: milliwatt-hours never
 # appear on a bill, so that reading is the unambiguous one.
@@ -160,6 +176,27 @@ _ALIASES: dict[str, str] = {
     "kilometers": "km",
     "mile": "mi",
     "miles": "mi",
+    "scf": "ft3",
+    "passenger.km": "pkm",
+    "passenger-km": "pkm",
+    "passenger km": "pkm",
+    "passenger-mile": "pmi",
+    "passenger mile": "pmi",
+    "passenger-miles": "pmi",
+    "tonne.km": "tkm",
+    "tonne-km": "tkm",
+    "tonne km": "tkm",
+    "t.km": "tkm",
+    "short ton-mile": "short_ton_mi",
+    "short ton-miles": "short_ton_mi",
+    "vehicle-mile": "mi",
+    "vehicle-km": "km",
+    "room per night": "room_night",
+    "room-night": "room_night",
+    "room nights": "room_night",
+    "room-nights": "room_night",
+    "night": "room_night",
+    "nights": "room_night",
 }
 
 # Strings refused because every reading of them is plausible.
@@ -195,7 +232,7 @@ def normalise_unit(unit: str) -> str:
 
 
 def dimension(unit: str) -> str:
-    """Return the dimension (energy, volume, mass, distance) of ``unit``."""
+    """Return the dimension of ``unit``: one of :data:`DIMENSIONS`."""
     return UNITS[normalise_unit(unit)][0]
 
 

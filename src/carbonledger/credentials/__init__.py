@@ -1,10 +1,13 @@
 """Decentralised identifiers and verifiable credentials for meters, utilities and auditors.
 
 ``did:key`` identities (:mod:`.did`), Data Integrity proofs with the JCS
-cryptosuites (:mod:`.proof`), issuing and verifying W3C Verifiable Credentials
-(:mod:`.vc`), Bitstring Status List revocation (:mod:`.status`) and
-carbonledger's credential types (:mod:`.types`). Everything is pure: the only
-I/O is reading the bundled JSON-LD contexts in ``contexts/``.
+cryptosuites (:mod:`.proof`) and the Linked Data suites Ed25519Signature2020/2018
+(:mod:`.ldp`, URDNA2015 over bundled contexts: :mod:`.jsonld`), issuing and
+verifying W3C Verifiable Credentials (:mod:`.vc`), Bitstring Status List
+revocation (:mod:`.status`), carbonledger's credential types (:mod:`.types`) and
+credentials from Aries agents (:mod:`.aries`). Everything is pure except reading
+the bundled JSON-LD contexts in ``contexts/`` and, only when called,
+:func:`.aries.fetch_agent_credentials`; a context is never fetched.
 
     signer = Ed25519Signer.generate()
     vc = issue(meter_readings_credential(issuer=signer.did, ...), signer)
@@ -13,11 +16,7 @@ I/O is reading the bundled JSON-LD contexts in ``contexts/``.
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
-from typing import Any, Final
-
+from carbonledger.credentials.bundled import CONTEXT_FILES, load_context
 from carbonledger.credentials.did import (
     DidDocument,
     Ed25519Signer,
@@ -49,7 +48,6 @@ from carbonledger.credentials.vc import (
     verify,
     verify_many,
 )
-from carbonledger.errors import NotFound
 
 __all__ = [
     "CONTEXT_FILES",
@@ -79,27 +77,3 @@ __all__ = [
     "verify",
     "verify_many",
 ]
-
-#: Context URL -> bundled file in ``carbonledger/credentials/contexts``.
-CONTEXT_FILES: Final = {
-    VC_V2_CONTEXT: "credentials-v2.jsonld",
-    "https://carbonledger.org/ns/v1": "carbonledger-v1.jsonld",
-}
-
-
-@cache
-def _context_text(url: str) -> str:
-    name = CONTEXT_FILES.get(url)
-    if name is None:
-        raise NotFound(f"no bundled JSON-LD context for {url}; contexts are never fetched")
-    return resources.files(__name__).joinpath("contexts", name).read_text(encoding="utf-8")
-
-
-def load_context(url: str) -> dict[str, Any]:
-    """Return a bundled JSON-LD context document (a fresh dict) for a document loader.
-
-    Raises:
-        NotFound: ``url`` is not a context carbonledger ships.
-    """
-    loaded: dict[str, Any] = json.loads(_context_text(url))
-    return loaded

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+from carbonledger.credentials.bundled import CARBONLEDGER_CONTEXT, inline_context
 from carbonledger.credentials.proof import format_datetime, parse_datetime
 from carbonledger.credentials.vc import VC_V2_CONTEXT, issuer_id
 from carbonledger.errors import InvalidInput
@@ -29,7 +30,9 @@ __all__ = [
     "VOCAB",
     "RecordVerdict",
     "audit_result_credential",
+    "check_context",
     "meter_readings_credential",
+    "reading_pair",
     "utility_bill_credential",
     "validate",
     "validate_audit_result",
@@ -38,7 +41,6 @@ __all__ = [
 ]
 
 VOCAB: Final = "https://carbonledger.org/ns/v1#"
-CARBONLEDGER_CONTEXT: Final = "https://carbonledger.org/ns/v1"
 METER_READINGS: Final = "MeterReadingsCredential"
 UTILITY_BILL: Final = "UtilityBillCredential"
 AUDIT_RESULT: Final = "AuditResultCredential"
@@ -112,7 +114,7 @@ def _envelope(
 ) -> dict[str, Any]:
     _check_text(issuer, "issuer")
     credential: dict[str, Any] = {
-        "@context": [VC_V2_CONTEXT, CARBONLEDGER_CONTEXT],
+        "@context": [VC_V2_CONTEXT, inline_context()],
         "type": ["VerifiableCredential", kind],
         "issuer": issuer,
         "validFrom": format_datetime(valid_from or datetime.now(UTC)),
@@ -123,15 +125,26 @@ def _envelope(
     return credential
 
 
+def check_context(credential: Mapping[str, Any]) -> None:
+    """Require carbonledger's terms in ``@context``: the URL (older credentials) or inline.
+
+    Raises:
+        InvalidInput: neither the context URL nor the inline context is there.
+    """
+    ctx = credential.get("@context")
+    if not isinstance(ctx, list) or (
+        CARBONLEDGER_CONTEXT not in ctx and inline_context() not in ctx
+    ):
+        raise InvalidInput(f"@context: must include {CARBONLEDGER_CONTEXT} or its terms inline")
+
+
 def _subject(credential: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     if not isinstance(credential, Mapping):
         raise InvalidInput("a credential must be a JSON object")
     types = credential.get("type")
     if not isinstance(types, list) or kind not in types:
         raise InvalidInput(f"type: not a {kind}")
-    ctx = credential.get("@context")
-    if not isinstance(ctx, list) or CARBONLEDGER_CONTEXT not in ctx:
-        raise InvalidInput(f"@context: must include {CARBONLEDGER_CONTEXT}")
+    check_context(credential)
     subject = credential.get("credentialSubject")
     if not isinstance(subject, Mapping):
         raise InvalidInput("credentialSubject: must be one JSON object")
@@ -139,6 +152,19 @@ def _subject(credential: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
 
 
 # --- meter readings ------------------------------------------------------------------
+
+
+def reading_pair(row: object, index: int) -> tuple[object, object]:
+    """(start, value) of one reading: ``{"start", "value"}``, or the older ``[start, value]``.
+
+    Credentials issued before readings became JSON-LD objects carry pairs; they
+    are still anchored on existing ledgers, so both shapes are read.
+    """
+    if isinstance(row, Mapping) and row.keys() == {"start", "value"}:
+        return row["start"], row["value"]
+    if isinstance(row, list) and len(row) == 2:
+        return row[0], row[1]
+    raise InvalidInput(f"readings[{index}]: must be an object {{start, value}}")
 
 
 def meter_readings_credential(
@@ -163,21 +189,24 @@ def meter_readings_credential(
     if not isinstance(interval_seconds, int) or interval_seconds <= 0:
         raise InvalidInput("intervalSeconds: must be a positive integer")
     rows = [
-        [_utc(start, f"readings[{i}].start"), _decimal_text(value, f"readings[{i}].value")]
-        for i, (start, value) in enumerate(readings)
+        {
+            "start": _utc(at, f"readings[{i}].start"),
+            "value": _decimal_text(v, f"readings[{i}].value"),
+        }
+        for i, (at, v) in enumerate(readings)
     ]
     if not rows:
         raise InvalidInput("readings: at least one reading is needed")
-    last = parse_datetime(rows[-1][0], "readings[-1].start")
+    last = parse_datetime(rows[-1]["start"], "readings[-1].start")
     subject = {
         "type": "MeterReadings",
         "meterId": _check_text(meter_id, "meterId"),
         "siteId": _check_text(site_id, "siteId"),
         "unit": unit,
         "intervalSeconds": interval_seconds,
-        "periodStart": rows[0][0],
+        "periodStart": rows[0]["start"],
         "periodEnd": format_datetime(last + timedelta(seconds=interval_seconds)),
-        "total": _decimal_text(sum((Decimal(v) for _, v in rows), Decimal(0)), "total"),
+        "total": _decimal_text(sum((Decimal(r["value"]) for r in rows), Decimal(0)), "total"),
         "readings": rows,
     }
     credential = _envelope(METER_READINGS, issuer, subject, credential_id, valid_from)
@@ -209,15 +238,14 @@ def validate_meter_readings(credential: Mapping[str, Any]) -> None:
         raise InvalidInput("periodEnd: must be after periodStart")
     rows = subject.get("readings")
     if not isinstance(rows, list) or not rows:
-        raise InvalidInput("readings: must be a non-empty list of [start, value]")
+        raise InvalidInput("readings: must be a non-empty list of {start, value} objects")
     total = Decimal(0)
     previous: datetime | None = None
     interval = timedelta(seconds=step)
     for i, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != 2:
-            raise InvalidInput(f"readings[{i}]: must be [start, value]")
-        at = _check_utc(row[0], f"readings[{i}].start")
-        total += _check_decimal(row[1], f"readings[{i}].value")
+        at_text, value = reading_pair(row, i)
+        at = _check_utc(at_text, f"readings[{i}].start")
+        total += _check_decimal(value, f"readings[{i}].value")
         if at < start or at + interval > end:
             raise InvalidInput(f"readings[{i}].start: outside the period")
         if (at - start) % interval:

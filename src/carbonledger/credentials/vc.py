@@ -16,10 +16,11 @@ from typing import Any, Final, Protocol
 
 from carbonledger.credentials.did import DidDocument, Signer, resolve
 from carbonledger.credentials.proof import (
+    SUITES,
     ProofError,
     add_proof,
     parse_datetime,
-    verify_proof,
+    verify_proofs,
 )
 from carbonledger.errors import InvalidInput
 
@@ -29,6 +30,7 @@ __all__ = [
     "StatusChecker",
     "TrustPolicy",
     "VerificationResult",
+    "default_suite",
     "issue",
     "issuer_id",
     "verify",
@@ -57,6 +59,8 @@ class VerificationResult:
     errors: list[str] = field(default_factory=list)
     issuer: str | None = None
     types: list[str] = field(default_factory=list)
+    #: How each proof verified: a cryptosuite, an LD proof type, or a named variant.
+    suites: tuple[str, ...] = ()
 
 
 def issuer_id(credential: Mapping[str, Any]) -> str | None:
@@ -103,16 +107,45 @@ def _structure_errors(credential: Mapping[str, Any]) -> list[str]:
     return errors
 
 
-def issue(
-    credential: Mapping[str, Any], signer: Signer, *, created: datetime | None = None
-) -> dict[str, Any]:
-    """Return a copy of ``credential`` with a Data Integrity proof by ``signer``.
+def default_suite(credential: Mapping[str, Any], signer: Signer) -> str:
+    """The proof an issuer gets when it does not choose one.
 
-    ``issuer`` is set to the signer's DID when absent, and must equal it when present.
+    ``Ed25519Signature2020`` for an Ed25519 key: the suite the most verifiers
+    accept (ACA-Py's W3C endpoint ``/vc/credentials/verify`` and VC 1.1
+    verifiers generally; ``eddsa-jcs-2022`` only reaches Data Integrity
+    endpoints). Credentials whose size grows with the data, meter readings and
+    audit results, keep ``eddsa-jcs-2022``: a month of hourly readings costs
+    about half a second to canonicalise as JSON-LD and a millisecond as JCS, and
+    ACA-Py verifies them at ``/vc/di/verify``. A secp256k1 key signs
+    ``ecdsa-jcs-2019``.
+    """
+    if signer.cryptosuite != "eddsa-jcs-2022" or set(_BULK) & set(_types(credential)):
+        return signer.cryptosuite
+    return "Ed25519Signature2020"
+
+
+#: Credential types that grow with the data they carry: JCS by default.
+_BULK: Final = ("MeterReadingsCredential", "AuditResultCredential")
+
+
+def issue(
+    credential: Mapping[str, Any],
+    signer: Signer,
+    *,
+    created: datetime | None = None,
+    suite: str | None = None,
+) -> dict[str, Any]:
+    """Return a copy of ``credential`` with a proof by ``signer``.
+
+    ``suite`` is one of ``eddsa-jcs-2022``, ``ecdsa-jcs-2019`` (Data Integrity),
+    ``Ed25519Signature2020`` or ``Ed25519Signature2018`` (Linked Data); without
+    it, :func:`default_suite` chooses. ``issuer`` is set to the signer's DID when
+    absent, and must equal it when present.
 
     Raises:
         InvalidInput: not a credential (context, type, subject), an issuer other
-            than the signer, an existing proof, or content JCS cannot carry.
+            than the signer, an existing proof, a suite the key cannot sign, or
+            content the suite cannot carry (an undefined JSON-LD term, ...).
     """
     if not isinstance(credential, Mapping):
         raise InvalidInput("a credential must be a JSON object")
@@ -123,7 +156,10 @@ def issue(
         raise InvalidInput("; ".join(problems))
     if issuer_id(unsigned) != signer.did:
         raise InvalidInput(f"issuer {issuer_id(unsigned)} is not the signer {signer.did}")
-    return add_proof(unsigned, signer, created=created)
+    if suite is not None and suite not in SUITES:
+        raise InvalidInput(f"unsupported proof suite {suite!r}; choose one of {', '.join(SUITES)}")
+    chosen = suite or default_suite(unsigned, signer)
+    return add_proof(unsigned, signer, created=created, suite=chosen)
 
 
 def _validity_errors(credential: Mapping[str, Any], now: datetime) -> list[str]:
@@ -176,8 +212,10 @@ def verify(
     when = _aware(now)
     issuer = issuer_id(credential)
     errors = _structure_errors(credential)
+    suites: tuple[str, ...] = ()
     try:
-        controller: str | None = verify_proof(credential, resolver=resolver, now=when)
+        controller: str | None
+        controller, suites = verify_proofs(credential, resolver=resolver, now=when)
     except ProofError as exc:
         errors.append(str(exc))
         controller = None
@@ -194,7 +232,9 @@ def verify(
             errors.extend(status_checker(credential, when))
     if trusted is not None and issuer is not None and not trusted(issuer, credential):
         errors.append(f"untrusted issuer: {issuer} is not trusted for this credential")
-    return VerificationResult(ok=not errors, errors=errors, issuer=issuer, types=_types(credential))
+    return VerificationResult(
+        ok=not errors, errors=errors, issuer=issuer, types=_types(credential), suites=suites
+    )
 
 
 def verify_many(

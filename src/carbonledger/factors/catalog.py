@@ -53,7 +53,15 @@ _BUILTIN: tuple[tuple[str, str, int, str, str, _Loader], ...] = (
     ("eea-co2-intensity-6", "EEA", 2019, "", "eea/co2-emission-intensity-6.csv", load_eea_csv),
     ("ember-2024", "Ember", 2024, "", "world/ember-average-intensities-2024.json", load_ember_json),
     ("defra2020", "DEFRA", 2020, "v1", "uk/defra2020_extract.csv", _factor_csv),
+    ("defra2021", "DEFRA", 2021, "v3", "uk/defra2021_extract.csv", _factor_csv),
+    ("defra2022", "DEFRA", 2022, "v3", "uk/defra2022_extract.csv", _factor_csv),
+    ("defra2023", "DEFRA", 2023, "v1.1", "uk/defra2023_extract.csv", _factor_csv),
     ("defra2024", "DEFRA", 2024, "v1.1", "uk/defra2024_extract.csv", _factor_csv),
+    ("defra2025", "DEFRA", 2025, "v1", "uk/defra2025_extract.csv", _factor_csv),
+    ("epa-hub-2021", "EPA-Hub", 2021, "", "epa/epa-hub-2021_extract.csv", _factor_csv),
+    ("epa-hub-2023", "EPA-Hub", 2023, "", "epa/epa-hub-2023_extract.csv", _factor_csv),
+    ("epa-hub-2024", "EPA-Hub", 2024, "", "epa/epa-hub-2024_extract.csv", _factor_csv),
+    ("epa-hub-2025", "EPA-Hub", 2025, "", "epa/epa-hub-2025_extract.csv", _factor_csv),
 )
 _BUILTIN_ZIP = {
     "egrid2022": "egrid/zip_to_subregion_egrid2022.csv.gz",
@@ -224,17 +232,20 @@ class FactorCatalog:
         *,
         year: int | None = None,
         edition: str | None = None,
+        gwp: str = "AR5",
     ) -> Resolution:
         """Choose the factors for ``activity`` at ``location`` (see :mod:`.resolver`).
 
-        Results are cached per (activity, location, year, edition): the importer
-        resolves once per site and year and calculates many bills with it.
+        ``gwp`` names the GWP set (AR4, AR5, AR6) used where a dataset publishes
+        CH4 and N2O separately (the EPA Hub).  Results are cached per (activity,
+        location, year, edition, gwp): the importer resolves once per site and
+        year and calculates many bills with it.
         """
-        key = (activity, location, year, edition)
+        key = (activity, location, year, edition, gwp)
         found = self._resolutions.get(key)
         if found is None:
             from carbonledger.factors.resolver import resolve
 
-            found = resolve(self, activity, location, year=year, edition=edition)
+            found = resolve(self, activity, location, year=year, edition=edition, gwp=gwp)
             self._resolutions[key] = found
         return found

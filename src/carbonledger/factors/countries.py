@@ -55,6 +55,15 @@ _EXTRA = {
     "USA": "US",
     "UNITED STATES OF AMERICA": "US",
     "CZECH REPUBLIC": "CZ",
+    "TURKEY": "TR",
+    "SLOVAK REPUBLIC": "SK",
+    "KOREA": "KR",
+    "REPUBLIC OF KOREA": "KR",
+    "HONG KONG, CHINA": "HK",
+    "CHINA (HONG KONG)": "HK",
+    "MACAU": "MO",
+    "MACAU, CHINA": "MO",
+    "TAIWAN, CHINA": "TW",
 }
 
 

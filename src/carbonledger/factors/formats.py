@@ -22,6 +22,7 @@ from carbonledger.factors.egrid import (
     load_zip_csv,
 )
 from carbonledger.factors.ember import load_ember_json
+from carbonledger.factors.sheets import OLE2_MAGIC, XLSX_MAGIC, sheet_names
 
 __all__ = ["FORMATS", "LoadedFile", "read_file"]
 
@@ -32,7 +33,8 @@ FORMATS = (
     "EEA intensity CSV",
     "Ember average-intensities JSON",
     "eGRID state-rate JSON",
-    "DEFRA flat-file xlsx",
+    "DEFRA flat-file xlsx or xls",
+    "EPA GHG Emission Factors Hub xlsx",
     "carbonledger factor CSV",
 )
 
@@ -68,9 +70,8 @@ def read_file(path: Path, *, edition: str | None = None, origin: str = "user") -
     name = path.name
     with path.open("rb") as fh:
         magic = fh.read(4)
-    if magic == b"PK\x03\x04":  # xlsx is a zip container
-        loaded = extract_defra_xlsx(path, edition=edition, origin=origin)
-        return LoadedFile("DEFRA flat-file xlsx", loaded.edition, loaded)
+    if magic in (XLSX_MAGIC, OLE2_MAGIC):  # xlsx is a zip container, .xls an OLE2 file
+        return _workbook(path, edition, origin)
     text = _text(path)
     stripped = text.lstrip()
     if stripped.startswith("{"):
@@ -102,6 +103,17 @@ def read_file(path: Path, *, edition: str | None = None, origin: str = "user") -
         f"{name}: line 1: unrecognised file format (columns {sorted(columns)[:8]}"
         f"); expected one of: {', '.join(FORMATS)}"
     )
+
+
+def _workbook(path: Path, edition: str | None, origin: str) -> LoadedFile:
+    from carbonledger.factors.epa_hub import HUB_SHEET, extract_epa_hub
+
+    sheets = sheet_names(path)
+    if HUB_SHEET in sheets:
+        loaded = extract_epa_hub(path, edition=edition, origin=origin)
+        return LoadedFile("EPA GHG Emission Factors Hub xlsx", loaded.edition, loaded)
+    loaded = extract_defra_xlsx(path, edition=edition, origin=origin)
+    return LoadedFile("DEFRA flat-file xlsx or xls", loaded.edition, loaded)
 
 
 def _json(text: str, name: str, edition: str | None, origin: str) -> LoadedFile:

@@ -2,14 +2,18 @@
 
 Electricity (Scope 2, location-based):
 
-* US: (ZIP + EIA utility) -> eGRID subregion via the Power Profiler lookup
-  (without a utility, the ZIP's predominant utility; the others are listed as
-  alternatives) -> eGRID state CO2e rate -> eGRID US national row.
-* UK: DEFRA.  EU member states: EEA.  Anywhere else: Ember.
+* US: see :mod:`.us_grid` (ZIP + utility -> eGRID subregion -> state -> national,
+  each fallback only where the data lacks that level; Puerto Rico is PRMS).
+* Elsewhere: every source that covers the country (DEFRA for the UK, EEA for EU
+  members, Ember for 200+ countries) is a candidate; the year rule below picks
+  among all of them, and on a tie of years the country's primary source wins.
 
-Natural gas and other fuels (Scope 1): DEFRA for any country unless an
-edition is named.  Years: the data year equal to the one asked for, else the
-nearest earlier, else the earliest later.  Every choice is a step, never silent.
+Fuels (Scope 1) and travel and freight (Scope 3): see :mod:`.fuels`.
+
+Years: the data year equal to the activity's year; else the closest year (the
+earlier on a tie).  A factor more than one year from the activity's year is
+flagged in the steps.  What the user typed is never silently replaced: an
+unknown country, subregion, state or ZIP is an error naming it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,16 @@ from carbonledger.factors.countries import EU_MEMBERS, normalise_country
 if TYPE_CHECKING:
     from carbonledger.factors.catalog import EditionInfo, FactorCatalog
 
-__all__ = ["ACTIVITY_ALIASES", "normalise_activity", "pick_year", "resolve"]
+__all__ = [
+    "ACTIVITY_ALIASES",
+    "by_country",
+    "make_result",
+    "normalise_activity",
+    "pairs_for",
+    "pick_edition",
+    "pick_year",
+    "resolve",
+]
 
 ACTIVITY_ALIASES = {
     "gas": "natural_gas",
@@ -33,7 +46,9 @@ ACTIVITY_ALIASES = {
     "power": "electricity",
     "elec": "electricity",
 }
-_Pair = tuple[EmissionFactor, EmissionFactor | None]
+Pair = tuple[EmissionFactor, EmissionFactor | None]
+#: Datasets of grid electricity outside the US, most specific first.
+_PRIMARY = ("DEFRA", "EEA", "Ember")
 
 
 def normalise_activity(activity: str) -> str:
@@ -43,7 +58,11 @@ def normalise_activity(activity: str) -> str:
 
 
 def pick_year(years: Iterable[int], year: int | None, what: str) -> tuple[int, str | None]:
-    """Apply the year rule; return the year chosen and a step if it is not ``year``."""
+    """Apply the year rule; return the year chosen and a step if it is not ``year``.
+
+    The same year if present, else the closest (the earlier on a tie).  The step
+    flags a factor more than one year from ``year``.
+    """
     ordered = sorted(set(years))
     if not ordered:
         raise FactorNotFound(f"no {what}")
@@ -51,22 +70,27 @@ def pick_year(years: Iterable[int], year: int | None, what: str) -> tuple[int, s
         return ordered[-1], f"no year given; used the latest {what}: {ordered[-1]}"
     if year in ordered:
         return year, None
-    earlier = [y for y in ordered if y < year]
-    if earlier:
-        return earlier[-1], f"no {what} for {year}; used the nearest earlier year {earlier[-1]}"
-    return ordered[0], (
-        f"no {what} for {year} or earlier; used the earliest later year {ordered[0]}"
-    )
+    chosen = min(ordered, key=lambda y: (abs(y - year), y))
+    if chosen < year:
+        note = f"no {what} for {year}; used the nearest earlier year {chosen}"
+    elif all(y > year for y in ordered):
+        note = f"no {what} for {year} or earlier; used the earliest later year {chosen}"
+    else:
+        note = f"no {what} for {year}; used the nearest later year {chosen}"
+    gap = abs(chosen - year)
+    if gap > 1:
+        note += f" (warning: the factor is {gap} years from the activity's year)"
+    return chosen, note
 
 
-def _pick_edition(
+def pick_edition(
     infos: Sequence[EditionInfo], year: int | None, what: str, steps: list[str]
 ) -> str:
+    """Pick one edition of a dataset by the year rule; later revisions and user editions win."""
     chosen, note = pick_year([i.data_year for i in infos], year, what)
     if note:
         steps.append(note)
     same = [i for i in infos if i.data_year == chosen]
-    # Later revisions and user-loaded editions supersede earlier ones of the same year.
     best = max(same, key=lambda i: (i.origin == "user", i.revision))
     if len(same) > 1:
         others = ", ".join(i.edition for i in same if i is not best)
@@ -74,13 +98,13 @@ def _pick_edition(
     return best.edition
 
 
-def _pairs(
+def pairs_for(
     factors: Iterable[EmissionFactor],
     activity: str,
     level: str | None,
     key: str,
     year: int | None = None,
-) -> list[_Pair]:
+) -> list[Pair]:
     """Group one region's factors by unit into (co2e-or-proxy, co2) pairs."""
     by_unit: dict[tuple[str, str], dict[str, EmissionFactor]] = {}
     for f in factors:
@@ -91,26 +115,28 @@ def _pairs(
             and (year is None or f.data_year == year)
         ):
             by_unit.setdefault((f.unit, f.basis), {})[f.gas] = f
-    out: list[_Pair] = []
+    out: list[Pair] = []
     for gases in by_unit.values():
         co2 = gases.get("co2")
         co2e = gases.get("co2e") or co2
         if co2e is not None:
             out.append((co2e, co2))
     # Energy units first so the primary factor of a fuel is per kWh.
-    out.sort(key=lambda p: (p[0].activity_unit not in ("kWh", "MWh"), p[0].unit))
+    out.sort(key=lambda p: (p[0].activity_unit not in ("kWh", "MWh"), p[0].unit, p[0].basis))
     return out
 
 
-def _result(
+def make_result(
     activity: str,
     location: Location,
     level: str,
-    pairs: list[_Pair],
+    pairs: list[Pair],
     *,
     steps: list[str],
     alternatives: Sequence[str] = (),
+    scope: str | None = None,
 ) -> Resolution:
+    """Build the :class:`Resolution` for the first pair (the others become variants)."""
     (co2e, co2), variants = pairs[0], tuple(pairs[1:])
     proxy = co2e.gas != "co2e"
     if proxy:
@@ -118,7 +144,7 @@ def _result(
             f"{co2e.edition} publishes no CO2e rate for {co2e.region_key}; kg_co2e "
             "uses its CO2 rate (CH4 and N2O not included)"
         )
-    elif co2 is not None and co2e.value < co2.value:
+    elif co2 is not None and co2e.value < co2.value and co2e.unit == co2.unit:
         steps.append(
             f"warning: {co2e.edition} gives {co2e.region_key} CO2e {co2e.value} below "
             f"CO2 {co2.value} {co2e.unit}; the source contradicts itself (a later "
@@ -128,7 +154,7 @@ def _result(
         activity=activity,
         location=location,
         level=level,
-        scope="2-location" if activity == "electricity" else "1",
+        scope=scope or ("2-location" if activity == "electricity" else "1"),
         co2e=co2e,
         co2=co2,
         steps=tuple(steps),
@@ -145,8 +171,12 @@ def resolve(
     *,
     year: int | None = None,
     edition: str | None = None,
+    gwp: str = "AR5",
 ) -> Resolution:
-    """Resolve factors; raises FactorNotFound (with the steps tried) when none apply."""
+    """Resolve factors; raises FactorNotFound (with the steps tried) when none apply.
+
+    Raises InvalidInput naming an unknown country, subregion, state or ZIP.
+    """
     if year is not None and (not isinstance(year, int) or not 1900 <= year <= 2200):
         raise InvalidInput(f"year must be an integer between 1900 and 2200, got {year!r}")
     act = normalise_activity(activity)
@@ -156,192 +186,79 @@ def resolve(
     if country is None and us_hint:
         country = "US"
         steps.append("no country given; US assumed from the ZIP/subregion/state given")
+    if country not in (None, "US") and us_hint:
+        raise InvalidInput(
+            f"country {country} with a US ZIP, subregion, state or utility: give one or the other"
+        )
     if act != "electricity":
-        return _fuel(catalog, act, location, country, year=year, edition=edition, steps=steps)
+        from carbonledger.factors.fuels import resolve_fuel
+
+        return resolve_fuel(
+            catalog, act, location, country, year=year, edition=edition, gwp=gwp, steps=steps
+        )
     if edition is not None:
         pinned = catalog.edition(edition)
         if pinned.dataset != "eGRID":
-            return _by_country(
-                catalog, act, location, country, year=year, editions=[pinned], steps=steps
+            if country is None:
+                raise FactorNotFound(f"electricity: give a country to use {edition}")
+            return by_country(
+                act, location, country, [(pinned.dataset, pinned)], year=year, steps=steps
             )
     if country == "US":
-        return _us(catalog, location, year, edition, steps)
+        from carbonledger.factors.us_grid import resolve_us
+
+        return resolve_us(catalog, location, year, edition, steps)
     if country is None:
         raise FactorNotFound(
             "electricity needs a location: give a country, or a US ZIP, subregion or state"
         )
-    if country == "GB":
-        dataset = "DEFRA"
-    elif country in EU_MEMBERS:
-        dataset = "EEA"
-    else:
-        dataset = "Ember"
-    steps.append(f"country {country}: electricity factors from {dataset}")
-    editions = [catalog.edition(i.edition) for i in catalog.infos(dataset)]
-    try:
-        return _by_country(
-            catalog, act, location, country, year=year, editions=editions, steps=steps
-        )
-    except FactorNotFound:
-        if dataset == "Ember":
-            raise
-        steps.append(f"{dataset} has no electricity factor for {country}; fell back to Ember")
-        editions = [catalog.edition(i.edition) for i in catalog.infos("Ember")]
-        return _by_country(
-            catalog, act, location, country, year=year, editions=editions, steps=steps
-        )
+    sources = [
+        (i.dataset, catalog.edition(i.edition))
+        for dataset in _PRIMARY
+        for i in catalog.infos(dataset)
+        if dataset != "DEFRA" or country == "GB"
+        if dataset != "EEA" or country in EU_MEMBERS
+    ]
+    return by_country(act, location, country, sources, year=year, steps=steps)
 
 
-def _by_country(
-    catalog: FactorCatalog,
+def by_country(
     act: str,
     location: Location,
-    country: str | None,
+    country: str,
+    sources: Sequence[tuple[str, Edition]],
     *,
     year: int | None,
-    editions: Sequence[Edition],
     steps: list[str],
+    scope: str | None = None,
 ) -> Resolution:
-    if country is None:
-        raise FactorNotFound(f"{act}: give a country to use {editions[0].edition}")
-    key = country
-    found = [
-        (ed, f) for ed in editions for f in ed.factors if f.activity == act and f.region_key == key
-    ]
+    """Pick the factor for ``country`` among editions of several datasets by the year rule."""
+    found: list[tuple[str, Edition, int]] = []
+    for dataset, ed in sources:
+        years = {f.data_year for f in ed.factors if f.activity == act and f.region_key == country}
+        found += [(dataset, ed, y) for y in sorted(years)]
     if not found:
-        names = ", ".join(ed.edition for ed in editions)
-        raise FactorNotFound(f"no {act} factor for {key} in {names}; steps: {steps}")
-    chosen, note = pick_year(
-        [f.data_year for _, f in found], year, f"{found[0][1].dataset} data for {key}"
-    )
+        names = ", ".join(sorted({ed.edition for _, ed in sources}))
+        raise FactorNotFound(f"no {act} factor for {country} in {names or 'any dataset'}")
+    covering: dict[str, list[int]] = {}
+    for dataset, _, y in found:
+        covering.setdefault(dataset, []).append(y)
+    if len(covering) > 1:
+        listed = "; ".join(f"{d} {min(ys)}-{max(ys)}" for d, ys in covering.items())
+        steps.append(f"sources with {act} data for {country}: {listed}")
+    chosen, note = pick_year([y for _, _, y in found], year, f"{act} data for {country}")
     if note:
         steps.append(note)
-    # The last edition holding that year wins: user editions come after package ones.
-    ed = [e for e, f in found if f.data_year == chosen][-1]
-    pairs = _pairs(ed.factors, act, None, key, chosen)
-    steps.append(f"{ed.edition}: {act} factor for {key}, data year {chosen}")
-    return _result(act, location, pairs[0][0].region_level, pairs, steps=steps)
-
-
-def _fuel(
-    catalog: FactorCatalog,
-    act: str,
-    location: Location,
-    country: str | None,
-    *,
-    year: int | None,
-    edition: str | None,
-    steps: list[str],
-) -> Resolution:
-    if edition is not None:
-        editions = [catalog.edition(edition)]
-        steps.append(f"edition {edition} chosen by the user for {act}")
-    else:
-        editions = [catalog.edition(i.edition) for i in catalog.infos("DEFRA")]
-        where = country or "an unspecified location"
-        steps.append(
-            f"Scope 1 {act} factors from DEFRA (UK government) used for {where}; "
-            "name an edition to use another dataset"
-        )
-    known = sorted({f.activity for ed in editions for f in ed.factors})
-    if act not in known:
-        raise FactorNotFound(f"no factors for activity {act!r}; known: {', '.join(known)}")
-    keys = {f.region_key for ed in editions for f in ed.factors if f.activity == act}
-    key = country if country in keys else sorted(keys)[0]
-    return _by_country(catalog, act, location, key, year=year, editions=editions, steps=steps)
-
-
-def _us(
-    catalog: FactorCatalog,
-    location: Location,
-    year: int | None,
-    edition: str | None,
-    steps: list[str],
-) -> Resolution:
-    ed_name = edition or _pick_edition(catalog.infos("eGRID"), year, "eGRID edition", steps)
-    ed = catalog.edition(ed_name)
-    subregion, state = location.subregion, location.state
-    alternatives: list[str] = []
-    if subregion is None and location.zip:
-        subregion, zip_state = _zip(catalog, location, ed, steps, alternatives)
-        state = state or zip_state
-    if subregion:
-        pairs = _pairs(ed.factors, "electricity", "subregion", subregion)
-        if pairs:
-            steps.append(f"{ed.edition}: eGRID subregion {subregion}")
-            return _result(
-                "electricity", location, "subregion", pairs, steps=steps, alternatives=alternatives
-            )
-        steps.append(f"subregion {subregion} not in {ed.edition}; fell back to state")
-    elif not location.zip:
-        steps.append("no ZIP or subregion given; tried the state")
-    if state:
-        infos = catalog.infos("eGRID-state")
-        if infos:
-            st_name = _pick_edition(infos, year, "eGRID state rates", steps)
-            pairs = _pairs(catalog.edition(st_name).factors, "electricity", "state", state)
-            if pairs:
-                steps.append(f"{st_name}: state rate for {state}")
-                return _result(
-                    "electricity", location, "state", pairs, steps=steps, alternatives=alternatives
-                )
-            steps.append(f"no state rate for {state} in {st_name}; fell back to US national")
-        else:
-            steps.append("no eGRID state rates loaded; fell back to US national")
-    else:
-        steps.append("no state known; fell back to US national")
-    pairs = _pairs(ed.factors, "electricity", "national", "US")
-    if not pairs:
-        raise FactorNotFound(f"{ed.edition} has no US national row; steps: {steps}")
-    steps.append(f"{ed.edition}: US national rate")
-    return _result(
-        "electricity", location, "national", pairs, steps=steps, alternatives=alternatives
+    order = {d: i for i, d in enumerate(dict.fromkeys(d for d, _, _ in found))}
+    # Same year: the country's primary source wins; within it the last edition
+    # (user editions come after package ones).
+    candidates = [(order[d], i, d, ed) for i, (d, ed, y) in enumerate(found) if y == chosen]
+    _, _, dataset, ed = min(candidates, key=lambda c: (c[0], -c[1]))
+    pairs = pairs_for(ed.factors, act, None, country, chosen)
+    what = (
+        f"data year {chosen}"
+        if year is None or chosen == year
+        else (f"data year {chosen} for a {year} activity")
     )
-
-
-def _zip(
-    catalog: FactorCatalog,
-    location: Location,
-    ed: Edition,
-    steps: list[str],
-    alternatives: list[str],
-) -> tuple[str | None, str | None]:
-    keys = {int(k[5:9]): k for k in catalog.zip_keys() if k[5:9].isdigit()}
-    chosen, note = pick_year(keys, ed.data_year, "eGRID ZIP lookup")
-    key = keys[chosen]
-    if note:
-        steps.append(f"{ed.edition}: {note}")
-    zip5 = (location.zip or "").split("-")[0].strip().zfill(5)
-    rows = catalog.zip_lookup(key).get(zip5)
-    if not rows:
-        steps.append(f"ZIP {location.zip} not in {key} lookup; fell back to state")
-        return None, None
-    row = None
-    if location.utility_id:
-        matches = [r for r in rows if r.utility_id == location.utility_id.strip()]
-        if matches:
-            row = max(matches, key=lambda r: r.predominant)
-            steps.append(
-                f"ZIP {zip5} + utility {row.utility_id} ({row.utility_name}) -> "
-                f"subregion {row.subregion} ({key} lookup)"
-            )
-        else:
-            steps.append(
-                f"utility {location.utility_id} not listed for ZIP {zip5} in {key}; "
-                "used the predominant utility"
-            )
-    if row is None:
-        row = next((r for r in rows if r.predominant), rows[0])
-        many = f"{len(rows)} utilities; " if len(rows) > 1 else ""
-        steps.append(
-            f"ZIP {zip5}: {many}predominant utility {row.utility_name} "
-            f"({row.utility_id}) -> subregion {row.subregion} ({key} lookup)"
-        )
-    alternatives.extend(
-        f"utility {r.utility_name} ({r.utility_id}) -> subregion {r.subregion}"
-        for r in rows
-        if r is not row
-    )
-    if alternatives:
-        steps.append(f"alternatives for ZIP {zip5}: {'; '.join(alternatives)}")
-    return row.subregion, row.state
+    steps.append(f"{ed.edition} ({dataset}): {act} factor for {country}, {what}")
+    return make_result(act, location, pairs[0][0].region_level, pairs, steps=steps, scope=scope)

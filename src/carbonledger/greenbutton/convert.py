@@ -16,11 +16,12 @@ remainder, so the bills always sum exactly to the readings.
 from __future__ import annotations
 
 import calendar
+import heapq
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Literal
 
 from carbonledger.core.domain import Bill
@@ -120,9 +121,24 @@ def to_intervals(doc: GreenButtonDocument) -> list[Interval]:
     return out
 
 
-def _overlap(readings: Iterable[IntervalReading]) -> tuple[IntervalReading, IntervalReading] | None:
+def _ordered(readings: Sequence[IntervalReading]) -> Iterable[IntervalReading]:
+    """``readings`` in (start, end) order: as they are when already in order (no copy).
+
+    Files list readings in time order, so one pass usually settles it; only an
+    unordered file is sorted in memory.
+    """
+    previous: tuple[int, int] | None = None
+    for r in readings:
+        key = (r.start, r.end)
+        if previous is not None and key < previous:
+            return sorted(readings, key=lambda r: (r.start, r.end))
+        previous = key
+    return readings
+
+
+def _overlap(readings: Sequence[IntervalReading]) -> tuple[IntervalReading, IntervalReading] | None:
     previous: IntervalReading | None = None
-    for r in sorted(readings, key=lambda r: (r.start, r.end)):
+    for r in _ordered(readings):
         if previous is not None and r.start < previous.end:
             return previous, r
         if previous is None or r.end > previous.end:
@@ -131,8 +147,11 @@ def _overlap(readings: Iterable[IntervalReading]) -> tuple[IntervalReading, Inte
 
 
 def _sum_cost(readings: Iterable[IntervalReading]) -> Decimal | None:
-    costs = [r.cost for r in readings if r.cost is not None]
-    return sum(costs, Decimal(0)) if costs else None
+    total, found = Decimal(0), False
+    for r in readings:
+        if r.cost is not None:
+            total, found = total + r.cost, True
+    return total if found else None
 
 
 def _meter_summary(
@@ -313,7 +332,7 @@ def _bills_for(
                 f" {_flow(mr.reading_type)}"
                 " energy; reported by summarise, not billed"
             )
-    pieces: list[_Piece] = []
+    streams: list[tuple[MeterReading, str]] = []
     bill_unit: str | None = None
     currency: str | None = None
     for mr in delivered:
@@ -327,20 +346,35 @@ def _bills_for(
             )
         bill_unit = bill_unit or natural_unit(unit, up.kind)
         currency = currency or (rt.currency_code if rt else None)
-        pieces.extend(
-            _Piece(r.start, r.end, convert(r.value, unit, bill_unit), r.cost) for r in mr.readings
-        )
-    negative = next((p for p in pieces if p.amount < 0), None)
+        streams.append((mr, unit))
+    if bill_unit is None or not any(len(mr.readings) for mr, _ in streams):
+        notes.append(f"{up.label}: no delivered readings, no bills")
+        return []
+    unit_of_bills: str = bill_unit
+
+    def raw() -> Iterator[_Piece]:
+        """Every delivered reading in the bill unit, in time order (read, never stored)."""
+        each = [
+            (
+                _Piece(r.start, r.end, convert(r.value, unit, unit_of_bills), r.cost)
+                for r in _ordered(mr.readings)
+            )
+            for mr, unit in streams
+        ]
+        return heapq.merge(*each, key=lambda p: (p.start, p.end))
+
+    negative = next((p for p in raw() if p.amount < 0), None)
     if negative is not None:
         raise InvalidInput(
             f"{where}: delivered reading at {_utc(negative.start):%Y-%m-%dT%H:%M:%SZ} is"
             f" negative ({negative.amount} {bill_unit}); consumption cannot be below zero"
         )
-    if not pieces or bill_unit is None:
-        notes.append(f"{up.label}: no delivered readings, no bills")
-        return []
-    unit_of_bills: str = bill_unit
-    pieces = _clip_dst_overlaps(sorted(pieces, key=lambda p: (p.start, p.end)), where, notes)
+    for _ in _clip_dst_overlaps(raw(), where, notes):  # checks overlaps, notes clipping once
+        pass
+
+    def pieces() -> Iterator[_Piece]:
+        return _clip_dst_overlaps(raw(), where, None)
+
     zone = _Zone.of(up, timezone)
 
     def bill(start: int, end: int, amount: Decimal, cost: Decimal | None) -> Bill:
@@ -358,7 +392,7 @@ def _bills_for(
         )
 
     if period == "reading":
-        per_reading = [bill(p.start, p.end, p.amount, p.cost) for p in pieces]
+        per_reading = [bill(p.start, p.end, p.amount, p.cost) for p in pieces()]
         for earlier, later in itertools.pairwise(per_reading):
             if later.start <= earlier.end:
                 raise InvalidInput(
@@ -368,76 +402,105 @@ def _bills_for(
         return per_reading
     if period == "usage_summary":
         return _summary_bills(up, pieces, zone=zone, bill=bill, unit=unit_of_bills, notes=notes)
-    return _month_bills(up, pieces, zone, bill, notes)
+    return _month_bills(up, pieces(), zone, bill, notes)
 
 
-def _clip_dst_overlaps(pieces: list[_Piece], where: str, notes: list[str]) -> list[_Piece]:
+def _clip_dst_overlaps(
+    pieces: Iterable[_Piece], where: str, notes: list[str] | None
+) -> Iterator[_Piece]:
     """Refuse overlapping readings, except an overlap of at most an hour.
 
     Utilities that count a billing period's length in local time give the
     period holding the end of DST one hour too many (the NGMA sample does); the
     earlier reading's end is moved back to the next start, its amount untouched.
+    ``pieces`` come in (start, end) order; with ``notes``, the clipping is noted.
     """
-    out: list[_Piece] = []
+    held: _Piece | None = None
     clipped = 0
     for p in pieces:
-        if out and p.start < out[-1].end:
-            a = out[-1]
+        if held is not None and p.start < held.end:
+            a = held
             if a.end - p.start > _DST_SLACK or p.start <= a.start:
                 raise InvalidInput(
                     f"{where}: readings overlap ({_utc(a.start):%Y-%m-%dT%H:%M:%SZ}"
                     f" +{a.end - a.start}s and {_utc(p.start):%Y-%m-%dT%H:%M:%SZ});"
                     " bills would count use twice"
                 )
-            out[-1] = _Piece(a.start, p.start, a.amount, a.cost)
+            held = _Piece(a.start, p.start, a.amount, a.cost)
             clipped += 1
-        out.append(p)
-    if clipped:
+        if held is not None:
+            yield held
+        held = p
+    if held is not None:
+        yield held
+    if clipped and notes is not None:
         notes.append(
             f"{where.split(': ', 1)[-1]}: {clipped} reading(s) overlapped the next by at most"
             " an hour (a DST change counted in local time); their ends were moved to the next"
             " start, amounts unchanged"
         )
-    return out
+
+
+@dataclass(slots=True)
+class _Month:
+    """What the bill of one month needs, added up as the readings stream by."""
+
+    start: int
+    end: int
+    covered: int = 0
+    amount: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    parts: int = 0
+    costed: int = 0
 
 
 def _month_bills(
     up: UsagePoint,
-    pieces: list[_Piece],
+    pieces: Iterable[_Piece],
     zone: _Zone,
     bill: Callable[[int, int, Decimal, Decimal | None], Bill],
     notes: list[str],
 ) -> list[Bill]:
-    months: dict[tuple[int, int], list[_Piece]] = {}
+    months: dict[tuple[int, int], _Month] = {}
     split = 0
     for p in pieces:
         parts = _split(p, zone.month_cuts(p.start, p.end))
         split += len(parts) > 1
         for part in parts:
-            months.setdefault(zone.month(part.start), []).append(part)
+            key = zone.month(part.start)
+            m = months.get(key)
+            if m is None:
+                m = months[key] = _Month(part.start, part.end)
+            m.start, m.end = min(m.start, part.start), max(m.end, part.end)
+            m.covered += part.end - part.start
+            m.amount += part.amount
+            m.parts += 1
+            if part.cost is not None:
+                m.cost += part.cost
+                m.costed += 1
     if split:
         notes.append(
             f"{up.label}: {split} reading(s) straddle a month boundary and were split"
             " in proportion to time"
         )
     out = []
-    for (year, month), parts in sorted(months.items()):
-        start, end = min(p.start for p in parts), max(p.end for p in parts)
-        covered = sum(p.end - p.start for p in parts)
+    for (year, month), m in sorted(months.items()):
         length = zone.month_start(year, month + 1) - zone.month_start(year, month)
-        if covered < length:
+        if m.covered < length:
             notes.append(
                 f"{up.label}: {year}-{month:02d} is partly covered: readings span"
-                f" {Decimal(covered) / 3600:.1f} h of the month's {Decimal(length) / 3600:.1f} h"
+                f" {Decimal(m.covered) / 3600:.1f} h of the month's"
+                f" {Decimal(length) / 3600:.1f} h"
             )
-        cost = _total_cost(parts)
-        out.append(bill(start, end, sum((p.amount for p in parts), Decimal(0)), cost))
+        # a month's cost is known only when every reading in it has one
+        cost = m.cost if m.costed == m.parts else None
+        out.append(bill(m.start, m.end, m.amount, cost))
     return out
 
 
 def _summary_bills(
     up: UsagePoint,
-    pieces: list[_Piece],
+    pieces: Callable[[], Iterable[_Piece]],
     *,
     zone: _Zone,
     bill: Callable[[int, int, Decimal, Decimal | None], Bill],
@@ -452,7 +515,11 @@ def _summary_bills(
         start = s.billing_start or 0
         end = start + (s.billing_duration or 0)
         inside = [
-            part for p in pieces for part in _split(p, [start, end]) if start <= part.start < end
+            part
+            for p in pieces()
+            if p.start < end and p.end >= start
+            for part in _split(p, [start, end])
+            if start <= part.start < end
         ]
         amount = sum((p.amount for p in inside), Decimal(0))
         covered = sum(p.end - p.start for p in inside)
@@ -509,17 +576,24 @@ def _split(p: _Piece, cuts: Iterable[int]) -> list[_Piece]:
     return out
 
 
+# Sums of Int48 readings scaled by up to 10**12 need more than the default 28 digits.
+_WIDE = Context(prec=60)
+
+
 def _tidy(value: Decimal) -> Decimal:
     """Drop trailing zeros (``67.52000`` -> ``67.52``) without going to exponent form."""
-    tidy = value.normalize()
+    tidy = value.normalize(_WIDE)
     exponent = tidy.as_tuple().exponent
-    return tidy.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else tidy
+    if isinstance(exponent, int) and exponent > 0:
+        return tidy.quantize(Decimal(1), context=_WIDE)
+    return tidy
 
 
 def _share(value: Decimal, part: int, whole: int) -> Decimal:
     exponent = value.as_tuple().exponent
     places = min(exponent if isinstance(exponent, int) else 0, 0) - 6
-    return (value * part / whole).quantize(Decimal(1).scaleb(places))
+    share = _WIDE.divide(_WIDE.multiply(value, part), whole)
+    return share.quantize(Decimal(1).scaleb(places), context=_WIDE)
 
 
 # --- local time ----------------------------------------------------------------------

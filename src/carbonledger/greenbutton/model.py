@@ -10,12 +10,16 @@ seconds, UTC, as in the file.
 
 from __future__ import annotations
 
+import bisect
 import calendar
-from dataclasses import dataclass
+import itertools
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from carbonledger.core.domain import Bill
@@ -34,6 +38,7 @@ __all__ = [
     "LocalTimeParameters",
     "MeterReading",
     "MeterSummary",
+    "ReadingColumns",
     "ReadingType",
     "Summary",
     "SummaryMeasurement",
@@ -193,12 +198,112 @@ class IntervalReading:
         return self.start + self.duration
 
 
+_NO_COST = -(2**63)  # outside ESPI's Int48: "this reading has no cost"
+
+
+class _Readings(Sequence[IntervalReading]):
+    """A sequence of readings built one at a time when read (slices are lists)."""
+
+    def _item(self, i: int) -> IntervalReading:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> IntervalReading: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[IntervalReading]: ...
+    def __getitem__(self, i: int | slice) -> IntervalReading | Sequence[IntervalReading]:
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self._item(i % n)
+
+
+@dataclass(eq=False)
+class ReadingColumns(_Readings):
+    """Interval readings held as columns of 64-bit integers, about 32 bytes a reading.
+
+    A file of a million readings would take hundreds of megabytes as objects; as
+    columns it takes tens. ESPI values and costs are Int48, so they fit; the rare
+    value written with a fraction is kept aside as a Decimal. Each reading is
+    built as an :class:`IntervalReading` when it is read: values scaled by
+    ``10**scale``, costs in whole currency units.
+    """
+
+    scale: int = 0
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    durations: array[int] = field(default_factory=lambda: array("q"))
+    values: array[int] = field(default_factory=lambda: array("q"))
+    costs: array[int] = field(default_factory=lambda: array("q"))
+    exact: dict[tuple[int, str], Decimal] = field(default_factory=dict)  # fractions
+    quality: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def append(
+        self,
+        start: int,
+        duration: int,
+        value: Decimal,
+        cost: Decimal | None,
+        quality: tuple[int, ...] = (),
+    ) -> None:
+        """Add a reading: ``value`` unscaled, ``cost`` in ESPI's 1/100000 currency units."""
+        n = len(self.starts)
+        self.starts.append(start)
+        self.durations.append(duration)
+        self.values.append(self._int(n, "value", value))
+        self.costs.append(_NO_COST if cost is None else self._int(n, "cost", cost))
+        if quality:
+            self.quality[n] = quality
+
+    def _int(self, n: int, name: str, number: Decimal) -> int:
+        whole = int(number)
+        if whole != number:
+            self.exact[(n, name)] = number
+        return whole
+
+    def with_scale(self, scale: int) -> ReadingColumns:
+        """The same columns read with values scaled by ``10**scale`` (no copy)."""
+        return ReadingColumns(
+            scale, self.starts, self.durations, self.values, self.costs, self.exact, self.quality
+        )
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def _item(self, i: int) -> IntervalReading:
+        value = self.exact.get((i, "value"), Decimal(self.values[i]))
+        cost_units = self.costs[i]
+        cost = (
+            None
+            if cost_units == _NO_COST
+            else self.exact.get((i, "cost"), Decimal(cost_units)).scaleb(-5)
+        )
+        return IntervalReading(
+            self.starts[i],
+            self.durations[i],
+            value.scaleb(self.scale),
+            cost,
+            self.quality.get(i, ()),
+        )
+
+    def __iter__(self) -> Iterator[IntervalReading]:
+        return (self._item(i) for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable while the file is read
+
+
 @dataclass(frozen=True, slots=True)
 class IntervalBlock:
     href: str | None
     start: int | None
     duration: int | None
-    readings: tuple[IntervalReading, ...]
+    readings: Sequence[IntervalReading]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +314,25 @@ class MeterReading:
     blocks: tuple[IntervalBlock, ...]
 
     @property
-    def readings(self) -> tuple[IntervalReading, ...]:
-        return tuple(r for b in self.blocks for r in b.readings)
+    def readings(self) -> Sequence[IntervalReading]:
+        """Every reading of every block, in file order, built as they are read."""
+        return _Chained(tuple(b.readings for b in self.blocks))
+
+
+@dataclass(frozen=True, slots=True)
+class _Chained(_Readings):
+    parts: tuple[Sequence[IntervalReading], ...]
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def __iter__(self) -> Iterator[IntervalReading]:
+        return itertools.chain.from_iterable(self.parts)
+
+    def _item(self, i: int) -> IntervalReading:
+        ends = list(itertools.accumulate(len(p) for p in self.parts))
+        part = bisect.bisect_right(ends, i)
+        return self.parts[part][i - (ends[part - 1] if part else 0)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,13 @@ candidate exists, that candidate is used and a note says so.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
@@ -31,9 +33,9 @@ from carbonledger.errors import InvalidInput
 from carbonledger.greenbutton.model import (
     GreenButtonDocument,
     IntervalBlock,
-    IntervalReading,
     LocalTimeParameters,
     MeterReading,
+    ReadingColumns,
     ReadingType,
     SummaryMeasurement,
     UsagePoint,
@@ -49,6 +51,7 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 _E = "{" + ESPI_NS + "}"
 _A = "{" + ATOM_NS + "}"
+_READING = _E + "IntervalReading"
 _RESOURCES = frozenset(
     {
         "UsagePoint",
@@ -62,21 +65,29 @@ _RESOURCES = frozenset(
 )
 _SUMMARIES = ("UsageSummary", "ElectricPowerUsageSummary")
 _INT = re.compile(r"[+-]?\d+")
+#: ESPI readings and costs are ``Int48``; a longer number is not a reading.
+_INT48 = 2**47
+#: ESPI ``UnitMultiplierKind``: the powers of ten a ReadingType may scale by.
+_MULTIPLIERS = frozenset({-12, -9, -6, -3, -2, -1, 0, 1, 2, 3, 6, 9, 12})
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
 
 def parse_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> GreenButtonDocument:
-    """Parse a Green Button XML file; refuse it unread when over ``max_bytes``."""
+    """Parse a Green Button XML file; refuse it unread when over ``max_bytes``.
+
+    The file is read as a stream: each interval reading is taken into compact
+    columns as soon as it is parsed and its element dropped, so memory grows by
+    about 32 bytes a reading, not with the XML.
+    """
     p = Path(path)
     try:
         size = p.stat().st_size
         if size > max_bytes:
             raise InvalidInput(f"{p}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
         with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+            return _parse(_Hashing(fh, max_bytes, str(p)), str(p))
     except OSError as exc:
         raise InvalidInput(f"{p}: cannot read: {exc.strerror or exc}") from exc
-    return parse_bytes(data, source=str(p), max_bytes=max_bytes)
 
 
 def parse_bytes(
@@ -87,15 +98,52 @@ def parse_bytes(
         raise InvalidInput(
             f"{source}: {len(data):,} bytes is over the limit of {max_bytes:,} bytes"
         )
-    root = _load(data, source)
-    resources = list(_resources(root, source))
-    doc = _Builder(source, resources).build()
-    return replace(doc, sha256=hashlib.sha256(data).hexdigest())
+    return _parse(_Hashing(io.BytesIO(data), max_bytes, source), source)
 
 
-def _load(data: bytes, source: str) -> Element:
+class _Hashing:
+    """A binary stream read once, hashed as it goes and refused past ``max_bytes``."""
+
+    def __init__(self, fh: BinaryIO, max_bytes: int, source: str) -> None:
+        self._fh, self._max, self._source = fh, max_bytes, source
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._fh.read(n if n > 0 else 1 << 16)
+        self.size += len(chunk)
+        if self.size > self._max:  # the file grew after it was measured
+            raise InvalidInput(f"{self._source}: over the limit of {self._max:,} bytes")
+        self.sha256.update(chunk)
+        return chunk
+
+
+def _parse(stream: _Hashing, source: str) -> GreenButtonDocument:
+    builder = _Builder(source, [])
+    root = _load(stream, source, builder)
+    builder.raws = list(_resources(root, source))
+    doc = builder.build()
+    return replace(doc, sha256=stream.sha256.hexdigest())
+
+
+def _load(stream: _Hashing, source: str, builder: _Builder) -> Element:
+    """The document's tree without its interval readings, which go to ``builder.columns``.
+
+    Parsed incrementally (defusedxml's ``iterparse``, DTDs forbidden, so entity
+    expansion and external entities are refused before anything is expanded).
+    """
+    stack: list[Element] = []
+    root: Element | None = None
     try:
-        root: Element = DefusedET.fromstring(data, forbid_dtd=True)
+        for event, elem in DefusedET.iterparse(stream, events=("start", "end"), forbid_dtd=True):
+            if event == "start":
+                stack.append(elem)
+                continue
+            stack.pop()
+            root = elem
+            if elem.tag == _READING and stack:
+                builder.take_reading(elem, stack)
+                del stack[-1][-1]  # the element just ended is its parent's last child
     except defusedxml.DefusedXmlException as exc:
         raise InvalidInput(
             f"{source}: XML entities/DTD are not allowed ({type(exc).__name__})"
@@ -106,6 +154,8 @@ def _load(data: bytes, source: str) -> Element:
         raise InvalidInput(
             f"{source}: malformed XML at line {line}, column {column}: {reason}"
         ) from exc
+    if root is None:
+        raise InvalidInput(f"{source}: malformed XML at line 1, column 0: no element found")
     return root
 
 
@@ -191,6 +241,28 @@ class _Builder:
     raws: list[_Raw]
     notes: list[str] = field(default_factory=list)
     fractional: list[str] = field(default_factory=list)
+    #: readings taken while streaming, by the id of their IntervalBlock element
+    columns: dict[int, ReadingColumns] = field(default_factory=dict)
+
+    def take_reading(self, el: Element, stack: list[Element]) -> None:
+        """Read an IntervalReading element into its block's columns (``stack``: its ancestors)."""
+        block = stack[-1]
+        cols = self.columns.get(id(block))
+        if cols is None:
+            cols = self.columns[id(block)] = ReadingColumns()
+        entry = next((e for e in reversed(stack) if e.tag == _A + "entry"), None)
+        href = None
+        if entry is not None:
+            href = next(
+                (
+                    _norm(k.get("href"))
+                    for k in entry.findall(_A + "link")
+                    if k.get("rel") == "self"
+                ),
+                None,
+            )
+        where = f"IntervalBlock {href or ''}".rstrip() + f", IntervalReading {len(cols) + 1}"
+        self._reading(el, cols, where)
 
     def build(self) -> GreenButtonDocument:
         by: dict[str, list[_Raw]] = {}
@@ -297,7 +369,7 @@ class _Builder:
         return ReadingType(
             raw.self_href,
             uom=self._int(el, "uom", where),
-            power_of_ten_multiplier=self._int(el, "powerOfTenMultiplier", where) or 0,
+            power_of_ten_multiplier=self._multiplier(el, where),
             accumulation_behaviour=self._int(el, "accumulationBehaviour", where),
             flow_direction=self._int(el, "flowDirection", where),
             interval_length=self._int(el, "intervalLength", where),
@@ -341,13 +413,10 @@ class _Builder:
         if interval is not None:
             start = self._time(interval, "start", where)
             duration = self._time(interval, "duration", where)
-        readings = tuple(
-            self._reading(el, scale, f"{where}, IntervalReading {n}")
-            for n, el in enumerate(raw.elem.findall(_E + "IntervalReading"), 1)
-        )
-        return IntervalBlock(raw.self_href, start, duration, readings)
+        cols = self.columns.get(id(raw.elem), ReadingColumns())
+        return IntervalBlock(raw.self_href, start, duration, cols.with_scale(scale))
 
-    def _reading(self, el: Element, scale: int, where: str) -> IntervalReading:
+    def _reading(self, el: Element, cols: ReadingColumns, where: str) -> None:
         period = el.find(_E + "timePeriod")
         if period is None:
             raise InvalidInput(f"{self.source}: {where}: timePeriod is missing")
@@ -357,22 +426,16 @@ class _Builder:
             raise InvalidInput(f"{self.source}: {where}: timePeriod needs start and duration")
         if duration < 0:
             raise InvalidInput(f"{self.source}: {where}: duration {duration} is negative")
-        value = self._number(el, "value", where)
+        value = self._int48(el, "value", where)
         if value is None:
             raise InvalidInput(f"{self.source}: {where}: value is missing")
-        cost = self._number(el, "cost", where)
+        cost = self._int48(el, "cost", where)
         quality = tuple(
             q
             for rq in el.findall(_E + "ReadingQuality")
             if (q := self._int(rq, "quality", where)) is not None
         )
-        return IntervalReading(
-            start,
-            duration,
-            value.scaleb(scale),
-            None if cost is None else cost.scaleb(-5),
-            quality,
-        )
+        cols.append(start, duration, value, cost, quality)
 
     def _summary(self, raw: _Raw) -> UsageSummary:
         el, where = raw.elem, f"{raw.name} {raw.self_href or ''}".rstrip()
@@ -383,7 +446,7 @@ class _Builder:
             duration = self._time(period, "duration", where)
 
         def money(name: str) -> Decimal | None:
-            value = self._number(el, name, where)
+            value = self._int48(el, name, where)
             return None if value is None else value.scaleb(-5)
 
         return UsageSummary(
@@ -406,10 +469,10 @@ class _Builder:
         sub = el.find(_E + name)
         if sub is None:
             return None
-        value = self._number(sub, "value", f"{where}, {name}")
+        value = self._int48(sub, "value", f"{where}, {name}")
         if value is None:
             return None
-        scale = self._int(sub, "powerOfTenMultiplier", where) or 0
+        scale = self._multiplier(sub, where)
         return SummaryMeasurement(
             value.scaleb(scale),
             self._int(sub, "uom", where),
@@ -426,6 +489,27 @@ class _Builder:
         if not _INT.fullmatch(text):
             raise InvalidInput(f"{self.source}: {where}: {_leaf(path)} {text!r} is not an integer")
         return int(text)
+
+    def _multiplier(self, el: Element, where: str) -> int:
+        scale = self._int(el, "powerOfTenMultiplier", where) or 0
+        if scale not in _MULTIPLIERS:
+            raise InvalidInput(
+                f"{self.source}: {where}: powerOfTenMultiplier {scale} is not an ESPI"
+                f" multiplier (one of {', '.join(map(str, sorted(_MULTIPLIERS)))})"
+            )
+        return scale
+
+    def _int48(self, el: Element, name: str, where: str) -> Decimal | None:
+        """A reading's value or cost: a number within ESPI's Int48 range."""
+        value = self._number(el, name, where)
+        if value is not None and abs(value) >= _INT48:
+            text = _text(el, name) or ""
+            shown = text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({len(text)} digits)"
+            raise InvalidInput(
+                f"{self.source}: {where}: {name} {shown} is out of range"
+                f" (ESPI values are 48-bit integers, below {_INT48:,})"
+            )
+        return value
 
     def _time(self, el: Element, name: str, where: str) -> int | None:
         text = _text(el, name)

@@ -55,6 +55,7 @@ class ItemQuery:
 
     kind: str | None = None
     id: str | None = None
+    id_prefix: str | None = None  # ids starting with this (for ids given by a prefix)
     site: str | None = None
     org: str | None = None
     since: str | None = None  # period end on or after
@@ -125,7 +126,16 @@ class InclusionProof:
 
 @dataclass
 class VerifyReport:
-    """Result of a full verification; ``error`` names the first entry that does not hold."""
+    """Result of a full verification.
+
+    ``errors`` lists every failure found (``entry``, ``leaf``, ``error``), in ledger
+    order, up to the limit the check was given (``truncated`` then says more may
+    follow); ``error``, ``entry`` and ``leaf`` repeat the first one. ``blobs`` is the
+    number of sealed blobs named by items and checked; ``unreferenced`` the number
+    stored but named by none (``unreferenced_blobs`` lists the first of them).
+    ``remembered_size`` is the size of the checkpoint remembered beside the ledger
+    that the ledger was found to extend.
+    """
 
     ok: bool
     entries: int = 0
@@ -136,6 +146,12 @@ class VerifyReport:
     entry: int | None = None
     leaf: int | None = None
     notes: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+    blobs: int = 0
+    unreferenced: int = 0
+    unreferenced_blobs: list[str] = field(default_factory=list)
+    remembered_size: int | None = None
 
 
 class LedgerPort(Protocol):

@@ -30,6 +30,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
+from carbonledger.services.access import ReadAccess, record_read
 from carbonledger.services.channels import ChannelKeys, submit_one
 from carbonledger.services.records import RecordReader
 from carbonledger.services.sealing import DetailReader, pad_to_bucket
@@ -122,21 +123,10 @@ def run_audit(
     if "auditor" not in ident.get("roles", ()):
         raise PermissionDenied(f"{auditor.address} does not hold the auditor role")
     channel_access(state, org, auditor.address)  # a clear error before any transaction
-    submit_one(
-        ledger,
-        auditor,
-        "channel_read",
-        [
-            {
-                "kind": "channel_read",
-                "channel": org,
-                "purpose": "audit",
-                "since": start.isoformat(),
-                "until": end.isoformat(),
-            }
-        ],
-    )
-    keys = ChannelKeys(ledger.state(), store, auditor)
+    period = (start.isoformat(), end.isoformat())
+    record_read(ledger, auditor, org, purpose="audit", period=period)
+    access = ReadAccess(ledger, auditor, recorded={org})
+    keys = ChannelKeys(ledger.state(), store, auditor, access=access)
     reader = RecordReader(ledger, DetailReader(keys, store))
     report = AuditReport(f"audit-{uuid.uuid4().hex[:12]}", org, start, end, auditor.address)
     query = ItemQuery(

@@ -17,21 +17,39 @@ cost       no       amount billed
 currency   no       ISO 4217 code of ``cost``
 document   no       SHA-256 (hex) of the bill document [document_sha256]
 ========== ======== ==========================================================
+
+Any file is read in bounded memory: a line longer than :data:`MAX_LINE_CHARS`
+is skipped unread and reported as a bad row, as is a row the CSV reader cannot
+read (a field over the same limit, a NUL byte) and, in a file opened with
+:data:`DECODE_ERRORS`, a line that is not UTF-8; the other rows are imported.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
-from carbonledger.core.domain import Bill, parse_amount, parse_date
+from carbonledger.core.domain import Bill, check_quantity, parse_amount, parse_date
+from carbonledger.core.units import normalise_unit
 from carbonledger.errors import InvalidInput, RowError
 from carbonledger.factors.resolver import normalise_activity
 
-__all__ = ["COLUMNS", "ParsedBills", "RowParser", "iter_bills", "parse_bills"]
+__all__ = [
+    "COLUMNS",
+    "DECODE_ERRORS",
+    "MAX_LINE_CHARS",
+    "ParsedBills",
+    "RowParser",
+    "count_lines",
+    "iter_bills",
+    "parse_bills",
+    "read_header",
+    "read_rows",
+]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "site": ("site", "site_id"),
@@ -47,6 +65,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("account", "start", "end", "amount", "unit")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+#: Open files with this error handler: a line that is not UTF-8 is then one bad row.
+DECODE_ERRORS = "surrogateescape"
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+#: Longest line read (the CSV module's own field limit): a bill row is well under
+#: 1 KB, and refusing longer lines unread keeps memory bounded whatever the file.
+MAX_LINE_CHARS = csv.field_size_limit()
 
 
 @dataclass
@@ -87,16 +113,152 @@ def parse_bills(lines: Iterable[str], *, site: str | None = None) -> ParsedBills
 
 
 def iter_bills(lines: Iterable[str], *, site: str | None = None) -> Iterator[Bill | RowError]:
-    """Stream CSV rows as bills or, for bad rows, :class:`RowError` (header errors raise)."""
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None:
-        raise InvalidInput("line 1: the file is empty (a header row is required)")
-    parser = RowParser(header, site=site)
-    for row in reader:
-        parsed = parser.parse(reader.line_num, row)
+    """Stream CSV rows as bills or, for bad rows, :class:`RowError` (header errors raise).
+
+    ``lines``: an open text file (read line by line, each line bounded) or strings.
+    """
+    rows = read_rows(lines)
+    parser = RowParser(read_header(rows), site=site)
+    for line, row in rows:
+        parsed = row if isinstance(row, RowError) else parser.parse(line, row)
         if parsed is not None:
             yield parsed
+
+
+def _known_unit(unit: str) -> bool:
+    """Whether ``unit`` converts (an unknown unit is reported later, with the factor's units)."""
+    try:
+        normalise_unit(unit)
+    except InvalidInput:
+        return False
+    return True
+
+
+def read_header(rows: Iterator[tuple[int, list[str] | RowError]]) -> list[str]:
+    """The header row (raises :class:`InvalidInput` for an empty file or unreadable header)."""
+    first = next(rows, None)
+    if first is None:
+        raise InvalidInput("line 1: the file is empty (a header row is required)")
+    if isinstance(first[1], RowError):
+        raise InvalidInput(f"line {first[1].line}: the header {first[1].reason}")
+    return first[1]
+
+
+def read_rows(
+    lines: Iterable[str], *, limit: int = MAX_LINE_CHARS
+) -> Iterator[tuple[int, list[str] | RowError]]:
+    """CSV rows with their line numbers; a row that cannot be read becomes a :class:`RowError`.
+
+    Never holds more than ``limit`` characters of a line or a field: a longer
+    line is skipped unread (an open file is read with bounded ``readline``), and
+    a quoted field that grows past the limit over several lines is skipped to its
+    closing quote; either way the row is reported once, naming its first line.
+    """
+    source = _Lines(lines, limit)
+    reader = csv.reader(source)
+    end = 0  # last line of the previous row
+    while True:
+        row: list[str] | RowError
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                # Lines are bounded, so only a quoted field spanning lines gets here:
+                # skip to its closing quote, so its tail is not read as rows.
+                source.skip_quoted()
+                reason = f"a field is longer than {limit:,} characters; not read"
+            else:
+                reason = f"cannot be read as CSV ({exc})"
+            row = RowError(end + 1, "row", reason)
+        if source.bad:
+            row = RowError(*source.bad[0])
+            source.bad.clear()
+        yield source.number, row
+        end = source.number
+
+
+class _Lines:
+    """``lines`` one at a time, each line over ``limit`` characters replaced by an empty one."""
+
+    def __init__(self, lines: Iterable[str], limit: int) -> None:
+        readline = getattr(lines, "readline", None)
+        self._next = readline if readline is not None else _reader_of(iter(lines))
+        self._limit = limit
+        self.number = 0  # lines read so far
+        self.last = ""
+        self.bad: list[tuple[int, str, str]] = []  # lines not read, since the last row
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = self._next(self._limit + 2)  # room for the line's own \r\n
+        if not text:
+            raise StopIteration
+        self.number += 1
+        if len(text.rstrip("\r\n")) > self._limit:
+            reason = f"line is longer than {self._limit:,} characters; not read"
+            self.bad.append((self.number, "row", reason))
+            while text and text[-1] not in "\r\n":  # skip the rest, a chunk at a time
+                text = self._next(1 << 20)
+            text = "\n"
+        elif (bad := _UNDECODED.search(text)) is not None:
+            # a file opened with errors="surrogateescape": bytes that are not UTF-8
+            byte = ord(bad.group()) - 0xDC00
+            self.bad.append((self.number, "row", f"is not UTF-8 text (byte 0x{byte:02x})"))
+            text = "\n"
+        self.last = text
+        return text
+
+    def skip_quoted(self) -> None:
+        """Read on past the line that closes the quoted field that ``last`` is inside."""
+        text = self.last
+        while not _closes_quote(text):
+            try:
+                text = next(self)
+            except StopIteration:
+                return
+        self.bad.clear()  # part of the one field reported
+
+
+def _closes_quote(text: str) -> bool:
+    """Whether ``text``, read inside a quoted field, holds the field's closing quote."""
+    i = text.find('"')
+    while i >= 0:
+        if text[i + 1 : i + 2] != '"':
+            return True
+        i = text.find('"', i + 2)
+    return False
+
+
+def _reader_of(lines: Iterator[str]) -> Callable[[int], str]:
+    """A file's ``readline(size)`` over strings already in memory (one line each)."""
+    rest = ""
+
+    def readline(size: int) -> str:
+        nonlocal rest
+        if not rest:
+            text = next(lines, None)
+            if text is None:
+                return ""
+            rest = text if text.endswith(("\n", "\r")) else text + "\n"
+        out, rest = rest[:size], rest[size:]
+        return out
+
+    return readline
+
+
+def count_lines(path: Path) -> int:
+    """Lines in the file at ``path``, counted in bounded memory (for progress and sizing)."""
+    count = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
 
 
 class RowParser:
@@ -140,6 +302,9 @@ class RowParser:
             unit = row[cols["unit"]].strip()
             if not unit:
                 raise InvalidInput("required")
+            if _known_unit(unit):
+                field_name = "amount"
+                check_quantity(amount, unit)  # after conversion: 1e17 GWh is not small
             field_name = "cost"
             pos = get("cost")
             cost: Decimal | None = None

@@ -4,14 +4,20 @@ Keys are wrapped (ECIES, secp256k1) for each member's public key as recorded on
 the ledger, with the context ``<ledger>/<channel>/<epoch>`` so a wrapped key
 cannot be replayed into another channel or epoch. The ledger records the SHA-256
 of each wrapped key; the wrapped keys and sealed data live in the channel store.
+
+Every unwrap first asks the read-time access check (by default the core's
+:func:`~carbonledger.core.rules.channels.read_access` at the current time;
+:class:`carbonledger.services.access.ReadAccess` also records auditors' reads).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from carbonledger.core.rules.channels import current_members, read_access
+from carbonledger.core.rules.common import is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.ecies import unwrap, wrap
@@ -25,7 +31,9 @@ __all__ = [
     "ChannelKeys",
     "grant",
     "new_epoch_keys",
+    "revocation_keys",
     "revoke",
+    "rotate",
     "submit_one",
     "wrap_context",
 ]
@@ -49,18 +57,49 @@ def new_epoch_keys(
 
 
 class ChannelKeys:
-    """Unwraps (and caches) the channel keys a member holds, as the ledger records them."""
+    """Unwraps (and caches) the channel keys a member holds, as the ledger records them.
 
-    def __init__(self, state: LedgerState, store: ChannelStore, key: PrivateKey) -> None:
+    ``access(channel)`` is called once per channel before its first key is
+    unwrapped and raises if the holder may not read it now; by default the
+    core's :func:`read_access` at the current time.
+    """
+
+    def __init__(
+        self,
+        state: LedgerState,
+        store: ChannelStore,
+        key: PrivateKey,
+        *,
+        access: Callable[[str], None] | None = None,
+    ) -> None:
         self._ledger_id, self._store, self._key = str(state.ledger_id), store, key
+        self._state = state
         self._channels = state.channels
+        self._access = access
+        self._allowed: set[str] = set()
         self._cache: dict[tuple[str, int], bytes] = {}
+
+    def _allow(self, channel: str) -> None:
+        if channel in self._allowed:
+            return
+        if self._access is not None:
+            self._access(channel)
+        else:
+            read_access(self._state, channel, self._key.address, utc_now())
+        self._allowed.add(channel)
 
     def key(self, channel: str, epoch: int) -> bytes:
         cached = self._cache.get((channel, epoch))
         if cached is None:
+            self._allow(channel)
             member = self._key.address
-            digest = self._channels.get(channel, {}).get("keys", {}).get(str(epoch), {}).get(member)
+            epochs = self._channels.get(channel, {}).get("keys", {})
+            digest = epochs.get(str(epoch), {}).get(member)
+            if digest is None and str(epoch) not in epochs:
+                raise NotFound(
+                    f"channel {channel!r} has no key for epoch {epoch} yet (it advanced when a"
+                    f" member was revoked): its admin runs `carbonledger channel rotate {channel}`"
+                )
             if digest is None:
                 raise NotFound(
                     f"no key of channel {channel!r} epoch {epoch} is wrapped for {member}"
@@ -132,7 +171,7 @@ def grant(
     keys = ChannelKeys(state, store, admin)
     public = _public_key(ledger, member)
     hashes: dict[str, str] = {}
-    for epoch in range(chan["epoch"] + 1):
+    for epoch in sorted(int(e) for e in chan["keys"]):
         _, wrapped, digest = new_epoch_keys(
             ledger_id, channel, epoch, {member: public}, key=keys.key(channel, epoch)
         )
@@ -159,14 +198,11 @@ def revoke(
     ledger: LedgerPort, store: ChannelStore, admin: PrivateKey, channel: str, member: str
 ) -> Receipt:
     """Remove ``member`` and start a new epoch whose key only the others receive."""
-    from carbonledger.core.rules.channels import current_members
-    from carbonledger.core.tx import utc_now as now
-
     state = ledger.state()
     chan = state.channels.get(channel)
     if chan is None:
         raise NotFound(f"channel {channel!r} does not exist")
-    remaining = {a: _public_key(ledger, a) for a in current_members(chan, now()) if a != member}
+    remaining = {a: _public_key(ledger, a) for a in current_members(chan, utc_now()) if a != member}
     epoch = chan["epoch"] + 1
     _, wrapped, hashes = new_epoch_keys(str(state.ledger_id), channel, epoch, remaining)
     store.put_keys(channel, epoch, wrapped)
@@ -184,3 +220,51 @@ def revoke(
             }
         ],
     )
+
+
+def _fresh_key(
+    ledger: LedgerPort, store: ChannelStore, channel: str, epoch: int, members: list[str]
+) -> dict[str, str]:
+    """A new key for ``epoch`` wrapped for ``members`` and stored; the digests to record."""
+    state = ledger.state()
+    public = {a: _public_key(ledger, a) for a in members}
+    _, wrapped, hashes = new_epoch_keys(str(state.ledger_id), channel, epoch, public)
+    store.put_keys(channel, epoch, wrapped)
+    return hashes
+
+
+def revocation_keys(
+    ledger: LedgerPort, store: ChannelStore, signer: PrivateKey, address: str
+) -> dict[str, dict[str, str]]:
+    """New keys for the channels ``address`` belongs to that ``signer`` administers.
+
+    What a ``revoke_identity`` item carries as ``channels``: each such channel's
+    next epoch, wrapped for its remaining current members. Other channels advance
+    keyless in the same transaction, to be rotated by their own admins.
+    """
+    state = ledger.state()
+    now = utc_now()
+    out: dict[str, dict[str, str]] = {}
+    for cid, chan in sorted(state.channels.items()):
+        if address not in chan["members"]:
+            continue
+        if signer.address != state.admin and not is_org_admin(state, signer.address, chan["org"]):
+            continue
+        remaining = [a for a in current_members(chan, now) if a != address]
+        out[cid] = _fresh_key(ledger, store, cid, int(chan["epoch"]) + 1, remaining)
+    return out
+
+
+def rotate(ledger: LedgerPort, store: ChannelStore, admin: PrivateKey, channel: str) -> Receipt:
+    """Give the channel's current members a new key (a new epoch, or the keyless one)."""
+    state = ledger.state()
+    chan = state.channels.get(channel)
+    if chan is None:
+        raise NotFound(f"channel {channel!r} does not exist")
+    epoch = int(chan["epoch"])
+    if str(epoch) in chan["keys"]:
+        epoch += 1
+    members = list(current_members(chan, utc_now()))
+    hashes = _fresh_key(ledger, store, channel, epoch, members)
+    item = {"kind": "channel_rotate", "channel": channel, "epoch": epoch, "keys": hashes}
+    return submit_one(ledger, admin, "channel_rotate", [item])

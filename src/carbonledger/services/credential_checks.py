@@ -22,8 +22,9 @@ from typing import Any, Final
 from carbonledger.credentials.proof import parse_datetime
 from carbonledger.credentials.status import StatusListChecker
 from carbonledger.credentials.types import (
-    CARBONLEDGER_CONTEXT,
     METER_READINGS,
+    check_context,
+    reading_pair,
     validate,
 )
 from carbonledger.credentials.vc import issuer_id, verify
@@ -210,11 +211,9 @@ def epoch_seconds(stamps: Sequence[str]) -> list[int]:
 def reading_header(credential: Mapping[str, Any]) -> tuple[Mapping[str, Any], int]:
     """The subject and interval of a MeterReadingsCredential, its fields checked."""
     subject = credential.get("credentialSubject")
-    ctx = credential.get("@context")
-    if not isinstance(subject, Mapping) or not isinstance(ctx, list):
+    if not isinstance(subject, Mapping):
         raise InvalidInput("credentialSubject: must be one JSON object")
-    if CARBONLEDGER_CONTEXT not in ctx:
-        raise InvalidInput(f"@context: must include {CARBONLEDGER_CONTEXT}")
+    check_context(credential)
     if not str(issuer_id(credential)).startswith("did:key:"):
         raise InvalidInput("issuer: a meter signs as its did:key")
     for name in ("meterId", "siteId"):
@@ -242,11 +241,15 @@ def fast_readings(credential: Mapping[str, Any]) -> tuple[list[int], list[Decima
     subject, step = reading_header(credential)
     rows = subject.get("readings")
     if not isinstance(rows, list) or not rows:
-        raise InvalidInput("readings: must be a non-empty list of [start, value]")
+        raise InvalidInput("readings: must be a non-empty list of {start, value} objects")
     try:
         start = int(parse_datetime(subject["periodStart"], "periodStart").timestamp())
         end = int(parse_datetime(subject["periodEnd"], "periodEnd").timestamp())
-        stamps, texts = zip(*rows, strict=True)
+        # Objects since readings became JSON-LD; [start, value] pairs before (still anchored).
+        pairs = (
+            rows if isinstance(rows[0], list) else [reading_pair(r, i) for i, r in enumerate(rows)]
+        )
+        stamps, texts = zip(*pairs, strict=True)
         # One C-level regex match over the joined column beats one match per reading.
         if not STAMPS.fullmatch(",".join(stamps)):
             raise InvalidInput("readings: times must be ISO 8601 UTC like 2024-01-01T00:00:00Z")
@@ -256,7 +259,7 @@ def fast_readings(credential: Mapping[str, Any]) -> tuple[list[int], list[Decima
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, InvalidInput):
             raise
-        raise InvalidInput(f"readings: must be [start, value] pairs ({exc})") from exc
+        raise InvalidInput(f"readings: must be {{start, value}} objects ({exc})") from exc
     if end <= start:
         raise InvalidInput("periodEnd: must be after periodStart")
     if times[0] < start or times[-1] + step > end:

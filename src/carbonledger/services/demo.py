@@ -11,7 +11,6 @@ import io
 import json
 import math
 import random
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +33,7 @@ from carbonledger.services.channels import grant
 from carbonledger.services.demo_dao import run_dao_demo
 from carbonledger.services.demo_meters import run_meter_demo
 from carbonledger.services.demo_tokens import run_token_demo
+from carbonledger.services.demo_travel import import_demo_travel
 from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
 from carbonledger.services.identity import (
     enroll,
@@ -42,10 +42,11 @@ from carbonledger.services.identity import (
     revoke_user,
 )
 from carbonledger.services.importer import ImportReport, import_bills
+from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
 
-__all__ = ["DEMO_YEAR", "DemoResult", "run_demo"]
+__all__ = ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"]
 
 DEMO_YEAR = 2023
 ORG = Organisation("northwind", "Northwind Foods Inc.", "US")
@@ -102,6 +103,8 @@ class DemoResult:
     tokens: dict[str, Any] = field(default_factory=dict)
     meters: dict[str, Any] = field(default_factory=dict)
     dao: dict[str, Any] = field(default_factory=dict)
+    travel: ImportReport | None = None
+    inventory: dict[str, Any] = field(default_factory=dict)
 
 
 def _month_periods(year: int) -> list[tuple[date, date]]:
@@ -197,6 +200,18 @@ class _Story:
         return import_bills(self.ledger, key, self.catalog, bills, store=self.store, source=source)
 
 
+def move_aside(path: Path) -> Path:
+    """Rename ``path`` to a free ``<name>.previous-<UTC time>[-n]`` beside it; the new name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.previous-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.previous-{stamp}-{n}")
+    path.rename(target)
+    return target
+
+
 def run_demo(
     home: Home,
     passphrase: str,
@@ -212,16 +227,18 @@ def run_demo(
     database URL, e.g. PostgreSQL) or ``offchain.db`` in the home.
     """
     marker = home.path / "demo.json"
+    say = progress or (lambda _msg: None)
     if home.exists():
         if not marker.exists():
             raise ConfigurationError(
                 f"{home.path} holds a ledger that is not a demo; run the demo with"
                 " --home DIR (or CARBONLEDGER_HOME) pointing elsewhere"
             )
-        shutil.rmtree(home.path)
+        # A previous demo may hold what the user added to it: kept, never replaced.
+        previous = move_aside(home.path)
+        say(f"the previous demo ledger was moved to {previous}")
     key = home.init(passphrase, name="Northwind demo ledger")
     marker.write_text(json.dumps({"demo": True, "year": DEMO_YEAR}) + "\n")
-    say = progress or (lambda _msg: None)
     if rpc is not None:
         section = home.deploy_evm(key, rpc, mirror=db)
         say(
@@ -270,6 +287,8 @@ def run_demo(
             story.passphrase,
             enroll=story.enroll,
         )
+        inventory = inventory_report(story.ledger, story.store, story.admin, ORG.id, DEMO_YEAR)
+        story.result.inventory = inventory.to_dict()
         _verify(story)
     finally:
         story.ledger.close()
@@ -314,6 +333,8 @@ def _import(story: _Story, alice: PrivateKey) -> None:
     report.rejected.sort(key=lambda e: e.line)
     result.imports.append(report)
     result.bad_file_errors = [f"line {e.line}: {e.field}: {e.reason}" for e in report.rejected]
+    story.say("alice imports the year's business travel and freight (flights from airport codes)")
+    result.travel = import_demo_travel(story.ledger, alice, story.catalog, story.store, data_dir)
     result.by_site = _summary(story.ledger, story.admin)
 
 

@@ -65,6 +65,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
+from carbonledger.services.access import ReadAccess, record_read
 from carbonledger.services.channels import ChannelKeys, submit_one
 from carbonledger.services.credential_checks import (
     TOLERANCE,
@@ -373,22 +374,12 @@ def run_digital_audit(
     if not is_org_admin(state, key.address, org) and key.address != state.admin:
         if "auditor" not in roles:
             raise PermissionDenied(f"{key.address} is neither an auditor nor an admin of {org!r}")
-        submit_one(
-            ledger,
-            key,
-            "channel_read",
-            [
-                {
-                    "kind": "channel_read",
-                    "channel": org,
-                    "purpose": "digital audit",
-                    "since": start.isoformat(),
-                    "until": end.isoformat(),
-                }
-            ],
-        )
+        period = (start.isoformat(), end.isoformat())
+        record_read(ledger, key, org, purpose="digital audit", period=period)
     signer = signer or Secp256k1Signer(key)
-    reader = RecordReader.for_member(ledger, store, key)
+    # The read was recorded above, with its purpose and period.
+    access = ReadAccess(ledger, key, recorded={org})
+    reader = RecordReader.for_member(ledger, store, key, access=access)
     evidence = _Evidence(ledger, store, key, org)
     report = DigitalAuditReport(f"ar-{uuid.uuid4().hex[:16]}", org, start, end, signer.did)
     query = ItemQuery(

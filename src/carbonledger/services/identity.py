@@ -24,8 +24,9 @@ from carbonledger.core.tx import utc_now
 from carbonledger.crypto import x509ca
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound, PermissionDenied
+from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, Receipt
-from carbonledger.services.channels import submit_one
+from carbonledger.services.channels import revocation_keys, submit_one
 
 __all__ = [
     "CertificateAuthority",
@@ -187,11 +188,19 @@ def revoke_user(
     *,
     reason: str,
     ca_passphrase: str | None = None,
+    store: ChannelStore | None = None,
 ) -> Receipt:
-    """Revoke a user's key on the ledger and, when the CA is at hand, in its CRL."""
+    """Revoke a user's key on the ledger and, when the CA is at hand, in its CRL.
+
+    Every channel the user belonged to starts a new epoch in the same transaction;
+    those ``admin`` administers get their new key at once (wrapped into ``store``,
+    by default the ledger's), the others are left for their admins to rotate.
+    """
     ident = ledger.state().identities.get(address)
     if ident is None:
         raise NotFound(f"{address} is not an enrolled identity")
+    store = store if store is not None else getattr(ledger, "channels", None)
+    rotations = {} if store is None else revocation_keys(ledger, store, admin, address)
     receipt = submit_one(
         ledger,
         admin,
@@ -201,6 +210,7 @@ def revoke_user(
                 "kind": "revocation",
                 "address": address,
                 "reason": reason,
+                "channels": rotations,
             }
         ],
     )

@@ -12,10 +12,14 @@ uncommitted batches, which a re-run records once.
 
 from __future__ import annotations
 
-import csv
+import ctypes
 import multiprocessing as mp
 import os
 import queue
+import signal
+import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -29,7 +33,7 @@ from carbonledger.core.merkle import root_from_leaf_hashes
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import TX_VERSION, SignedTx, signing_digest, utc_now
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
+from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import (
     Checkpoint,
@@ -41,12 +45,14 @@ from carbonledger.ports.ledger import (
     StoredItem,
     VerifyReport,
 )
-from carbonledger.services.bills_csv import RowParser
+from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
 from carbonledger.services.importer import ImportReport, ImportSession
 
 __all__ = ["import_csv_parallel"]
 
 CHUNK = 2000  # rows sent to a worker at a time
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_WATCH_SECONDS = 0.5
 
 
 class _Sink:
@@ -82,6 +88,32 @@ class _Sink:
         return []
 
 
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit when the importing process dies (e.g. is killed with SIGKILL).
+
+    A worker may be blocked anywhere (on a full queue, in SQLite), so waiting
+    for a message is not enough. On Linux the kernel sends SIGKILL when the
+    parent dies (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread checks that
+    the parent is still ours. Nothing a worker holds is lost: only the parent
+    commits, and a re-run records what it had not.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl here: the watchdog still works
+            pass
+    if os.getppid() != parent:  # the parent died before we could ask
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def _next_chunk(inbox: Any, parent: int) -> Any:
     """The next chunk; exits quietly if the importing process has died (e.g. was killed)."""
     while True:
@@ -105,6 +137,7 @@ def _worker(
     out: Any,
     parent: int,
 ) -> None:
+    _die_with_parent(parent)
     try:
         sink = _Sink(path, state, out)
         session = ImportSession(
@@ -223,11 +256,10 @@ def import_csv_parallel(
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=4) for _ in range(workers)]
     out = ctx.Queue(maxsize=64)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise InvalidInput("line 1: the file is empty (a header row is required)")
+    unread: list[RowError] = []  # rows that could not be read as CSV: reported here
+    with path.open(newline="", encoding="utf-8-sig", errors=DECODE_ERRORS) as fh:
+        rows = read_rows(fh)
+        header = read_header(rows)
         parser = RowParser(header, site=site)  # header errors are raised here, in the caller
         procs = [
             ctx.Process(
@@ -255,9 +287,12 @@ def import_csv_parallel(
         reports: list[ImportReport] = []
         try:
             chunks: list[list[tuple[int, list[str]]]] = [[] for _ in range(workers)]
-            for row in reader:
+            for line, row in rows:
+                if isinstance(row, RowError):
+                    unread.append(row)
+                    continue
                 n = zlib.crc32(parser.account_key(row).encode()) % workers
-                chunks[n].append((reader.line_num, row))
+                chunks[n].append((line, row))
                 if len(chunks[n]) >= CHUNK:
                     _put(inboxes[n], chunks[n], out, signer, reports)
                     chunks[n] = []
@@ -276,7 +311,7 @@ def import_csv_parallel(
                 p.join(timeout=5)
                 if p.is_alive():
                     p.kill()
-    return _merge(reports)
+    return _merge(reports, unread)
 
 
 def _check_alive(procs: list[Any]) -> None:
@@ -307,8 +342,10 @@ def _drain(message: tuple[str, Any], signer: _Signer, reports: list[ImportReport
         raise CarbonLedgerError(f"an import worker failed: {payload}")
 
 
-def _merge(reports: list[ImportReport]) -> ImportReport:
+def _merge(reports: list[ImportReport], unread: list[RowError]) -> ImportReport:
     total = ImportReport()
+    total.rows += len(unread)
+    total.rejected.extend(unread)
     for r in reports:
         total.rows += r.rows
         total.recorded += r.recorded

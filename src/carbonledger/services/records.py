@@ -12,20 +12,38 @@ from __future__ import annotations
 from typing import Any
 
 from carbonledger.core.calculator import merge_trace, recompute
+from carbonledger.core.ids import ambiguous
 from carbonledger.core.units import normalise_unit
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import NotFound, PermissionDenied
+from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, StoredItem
+from carbonledger.services.access import ReadAccess
 from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.sealing import DetailReader
 
 __all__ = ["RecordReader", "find_item"]
 
+# Items read to tell a unique prefix from an ambiguous one (enough to list some).
+_PREFIX_SCAN = 50
+
 
 def find_item(ledger: LedgerPort, item_id: str) -> StoredItem:
-    """The first item with id ``item_id`` (a record, basis, site or organisation)."""
+    """The first item with id ``item_id``, or with the one id that starts with it.
+
+    A record, basis, site or organisation; a prefix that names several ids is
+    refused, listing them (see :func:`carbonledger.core.ids.resolve_id`).
+    """
+    if not item_id:
+        raise InvalidInput("a record id is needed (got an empty one)")
     for stored in ledger.items(ItemQuery(id=item_id, limit=1)):
+        return stored
+    found: dict[str, StoredItem] = {}
+    for stored in ledger.items(ItemQuery(id_prefix=item_id, limit=_PREFIX_SCAN)):
+        found.setdefault(str(stored.item.get("id")), stored)
+    if len(found) > 1:
+        raise InvalidInput(ambiguous(item_id, found, "record"))
+    for stored in found.values():
         return stored
     raise NotFound(f"no record, site or organisation with id {item_id!r}")
 
@@ -39,10 +57,22 @@ class RecordReader:
         self._bases: dict[str, dict[str, Any]] = {}
 
     @classmethod
-    def for_member(cls, ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> RecordReader:
-        """A reader that opens sealed details with ``key`` (a channel member's)."""
+    def for_member(
+        cls,
+        ledger: LedgerPort,
+        store: ChannelStore,
+        key: PrivateKey,
+        *,
+        access: ReadAccess | None = None,
+    ) -> RecordReader:
+        """A reader that opens sealed details with ``key`` (a channel member's).
+
+        Each channel is opened through the read-time access check (``access``, by
+        default a :class:`ReadAccess` that records an auditor's read on ``ledger``).
+        """
         state = ledger.state()
-        return cls(ledger, DetailReader(ChannelKeys(state, store, key), store))
+        gate = access if access is not None else ReadAccess(ledger, key)
+        return cls(ledger, DetailReader(ChannelKeys(state, store, key, access=gate), store))
 
     def basis(self, basis_id: str) -> dict[str, Any]:
         basis = self._bases.get(basis_id)

@@ -2,7 +2,8 @@
 
 Consumption (kWh) is sealed in the organisation's channel, so the report needs
 a member's key (an org admin, a member, or an auditor with access). A record
-counts in the month its period starts (the audit's convention).
+is split across the months (and years) of its period by days
+(:func:`carbonledger.core.periods.split_period`).
 
 Residual mixes are loaded from a CSV with the columns
 ``region,kg_co2e_per_kwh,source`` (region: eGRID subregion or ISO-2 country;
@@ -21,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from carbonledger.core.periods import split_amount, split_period
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange, to_decimal
 from carbonledger.core.tokens.net import AuditedInput, NetEmissions, OffsetInput, net_emissions
 from carbonledger.core.tokens.scope2 import (
@@ -38,6 +40,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput, RowError
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
+from carbonledger.services.record_values import record_kg
 from carbonledger.services.records import RecordReader
 from carbonledger.services.tokens import list_tokens, retirements
 
@@ -95,31 +98,44 @@ def _region(trace: dict[str, Any]) -> str:
 def consumption_for(
     ledger: LedgerPort, reader: RecordReader, org: str, year: int
 ) -> list[Consumption]:
-    """Electricity records of ``org`` starting in ``year``, per site and month."""
+    """Electricity of ``org`` in ``year``, per site and month, periods split by days."""
     rows: list[Consumption] = []
     query = ItemQuery(
         kind="emissions_record", org=org, since=f"{year}-01-01", until=f"{year}-12-31"
     )
     for stored in ledger.items(query):
         rec = stored.item
-        if rec.get("activity") != "electricity" or not rec["period"]["start"].startswith(str(year)):
+        if rec.get("activity") != "electricity":
             continue
         trace = reader.trace(rec)
         kwh = Decimal(trace["inputs"]["amount"]) * factor_between(
             normalise_unit(trace["inputs"]["unit"]), "kWh"
         )
         f = trace["factor"]
-        rows.append(
+        shares = split_period(
+            date.fromisoformat(rec["period"]["start"]),
+            date.fromisoformat(rec["period"]["end"]),
+            "month",
+        )
+        parts = zip(
+            shares,
+            split_amount(kwh, shares),
+            split_amount(record_kg(rec, trace), shares),
+            strict=True,
+        )
+        rows.extend(
             Consumption(
                 rec["site"],
-                rec["period"]["start"][:7],
+                share.key,
                 _region(trace),
-                kwh,
-                Decimal(trace["results"]["kg_co2e"]),  # sealed: opened with the trace
+                part_kwh,
+                part_kg,
                 _kg_per_kwh(trace),
                 f"{f['edition']} {f['region_key']} {f['value']} {f['unit']}",
                 (rec["id"],),
             )
+            for share, part_kwh, part_kg in parts
+            if share.key.startswith(f"{year}-")
         )
     return aggregate(rows)
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import CarbonLedgerError
+from carbonledger.errors import CarbonLedgerError, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.records import RecordReader
 
@@ -145,6 +145,13 @@ def market_and_net(
                 "covered_kwh": Decimal(report.covered_kwh),
                 "kwh": Decimal(report.kwh),
             }
+        except (NotFound, PermissionDenied):
+            # No key of the channel is wrapped for this user: say so, not the key store's words.
+            out["market_note"] = (
+                f"market-based needs the metered kWh, sealed in {org}'s private channel,"
+                " which your account is not a member of: ask an administrator of"
+                f" {org} for access"
+            )
         except CarbonLedgerError as exc:
             out["market_note"] = str(exc)
         except (AttributeError, TypeError) as exc:  # a service still being written
@@ -185,8 +192,10 @@ class Entry:
 def recent_entries(ledger: LedgerPort, size: int, *, leaves: int = 200) -> list[Entry]:
     """The entries holding the last ``leaves`` leaves, newest first.
 
-    Read through the port: items give each leaf's entry; the proof evidence of an
-    entry's first leaf gives its signed body (type, sender, time).
+    Read through the port: items give each leaf's entry; the proof evidence of any
+    leaf gives its entry's signed body (type, sender, time), the leaf's position
+    in the entry and the entry's size, hence the entry's whole leaf range, also
+    for the oldest entry, which may begin before the leaves read.
     """
     start = max(0, size - leaves)
     groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -198,8 +207,13 @@ def recent_entries(ledger: LedgerPort, size: int, *, leaves: int = 200) -> list[
     for seq in sorted(groups, reverse=True):
         tx = ledger.proof(first[seq]).tx
         body = orjson.loads(str(tx.get("body", "{}")))
+        begins = first[seq] - int(tx.get("index", 0))
+        count = int(tx.get("count", len(groups[seq])))
+        items = groups[seq]
+        if begins < first[seq]:  # the entry began before the leaves read: read all of it
+            items = [s.item for s in ledger.items(ItemQuery(offset=begins, limit=count))]
         kinds: dict[str, int] = defaultdict(int)
-        for item in groups[seq]:
+        for item in items:
             kinds[str(item.get("kind"))] += 1
         out.append(
             Entry(
@@ -208,8 +222,8 @@ def recent_entries(ledger: LedgerPort, size: int, *, leaves: int = 200) -> list[
                 str(body.get("sender", "?")),
                 str(body.get("created", "")),
                 str(tx.get("ledger_time", "")),
-                first[seq],
-                int(tx.get("count", len(groups[seq]))),
+                begins,
+                count,
                 dict(kinds),
             )
         )

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from carbonledger.core.domain import Bill, parse_date
-from carbonledger.core.rules.channels import channel_access
+from carbonledger.core.rules.channels import read_access
+from carbonledger.core.tx import utc_now
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
@@ -105,7 +106,7 @@ def _readable(request: Request, user: WebUser) -> list[dict[str, Any]]:
     out = []
     for cid, chan in sorted(state.channels.items()):
         try:
-            member = channel_access(state, cid, user.address)
+            member = read_access(state, cid, user.address, utc_now())
         except CarbonLedgerError:
             continue
         out.append({"id": cid, "org": chan.get("org", cid), **member})

@@ -38,6 +38,7 @@ def _landing(session: dict[str, Any], target: str) -> str:
 
 def _signin_page(request: Request, *, status: int = 200, **values: Any) -> Response:
     defaults: dict[str, Any] = {
+        "example": _example_account(request),
         "title": "Sign in",
         "next": "",
         "who": "",
@@ -46,6 +47,19 @@ def _signin_page(request: Request, *, status: int = 200, **values: Any) -> Respo
         "errors": {},
     }
     return render(request, "signin.html", status=status, **{**defaults, **values})
+
+
+def _example_account(request: Request) -> str:
+    """An account that can sign in here now: an active user whose keystore this home holds."""
+    ctx = context(request)
+    for ident in sorted(
+        ctx.ledger.state().identities.values(), key=lambda i: (str(i.get("org")), str(i["name"]))
+    ):
+        org, name = ident.get("org"), ident.get("name")
+        active = ident.get("status") == "active" and org and name
+        if active and ctx.home.user_keystore(str(org), str(name)).exists():
+            return f"{org}/{name}"
+    return "admin"
 
 
 def _error_field(exc: CarbonLedgerError, default: str) -> tuple[str, str]:

@@ -73,11 +73,7 @@ def dashboard(
 
 def _reader(request: Request, key: Any) -> RecordReader:
     ctx = context(request)
-    return (
-        RecordReader(ctx.ledger)
-        if key is None
-        else RecordReader.for_member(ctx.ledger, ctx.ledger.channels, key)
-    )
+    return RecordReader(ctx.ledger) if key is None else ctx.reader_for(key)
 
 
 @router.get("/sites/{site}")

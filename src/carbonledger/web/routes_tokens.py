@@ -183,18 +183,29 @@ def _proposals(request: Request, raw: list[dict[str, Any]]) -> list[dict[str, An
     ]
 
 
+def _projects(
+    recorded: list[dict[str, Any]], proposals: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Projects on the ledger and those the proposals name (from the offsets directory), once."""
+    seen: dict[str, dict[str, Any]] = {}
+    for project in [*recorded, *(pr for p in proposals for pr in p.get("projects") or [])]:
+        seen.setdefault(str(project.get("id")), project)
+    return list(seen.values())
+
+
 def _dao_page(request: Request, user: WebUser | None, **values: Any) -> Response:
     svc = _dao()
     items = {kind: _items(request, kind) for kind in DAO_KINDS}
+    proposals = _proposals(request, items["proposal"])
     return render(
         request,
         "dao.html",
         title="DAO",
         user=user,
         service=svc,
-        proposals=_proposals(request, items["proposal"]),
+        proposals=proposals,
         votes=items["vote"],
-        projects=items["dao_project"] + items["project"],
+        projects=_projects(items["dao_project"] + items["project"], proposals),
         can_vote=bool(svc.ok and user is not None and user.key is not None),
         **{"done": "", "errors": {}, **values},
     )

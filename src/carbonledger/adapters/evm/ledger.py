@@ -491,9 +491,9 @@ class EvmLedger:
         now = iso_from_ms(times[0]) if times else None
         return {digest: (t, now) for digest, t in signed}
 
-    def verify(self) -> VerifyReport:
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
         """The mirror's own checks, then each of its entries against the chain's commitment."""
-        report = self.mirror.verify()
+        report = self.mirror.verify(max_errors=max_errors)
         if not report.ok:
             return report
         rows = self._mirror_rows()

@@ -22,6 +22,7 @@ from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
+from carbonledger.adapters.tlog_store import batch_notes
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
     MerkleAccumulator,
@@ -179,6 +180,9 @@ class SqlLedger(LedgerLog):
                 )
                 if updated.rowcount == 0:
                     conn.execute(t.meta.insert(), [{"key": "state", "value": snapshot}])
+                for key, value in batch_notes(batch):  # the checkpoint as a signed note
+                    conn.execute(t.meta.delete().where(t.meta.c.key == key))
+                    conn.execute(t.meta.insert(), [{"key": key, "value": value}])
         except sa_exc.IntegrityError as exc:
             text = str(exc.orig)
             if "leaf_period" in text:
@@ -200,6 +204,8 @@ class SqlLedger(LedgerLog):
         ):
             if value is not None:
                 sel = sel.where(column == value)
+        if query.id_prefix is not None:
+            sel = sel.where(c.rid.startswith(query.id_prefix, autoescape=True))
         if query.since is not None:
             sel = sel.where(c.pend >= query.since)
         if query.until is not None:
@@ -304,8 +310,9 @@ class SqlLedger(LedgerLog):
         )
         return tx_evidence(seq, leaf_index, row, (d for (d,) in leaves))
 
-    def verify(self) -> VerifyReport:
-        """The embedded ledger's full check (chain, tree, checkpoints, state, channel data)."""
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
+        """The embedded ledger's full check (chain, tree, checkpoints, state, channel data),
+        naming up to ``max_errors`` failures."""
         from carbonledger.adapters.sqlite_verify import verify_connection
 
         with self._lock:
@@ -313,7 +320,10 @@ class SqlLedger(LedgerLog):
                 with self.engine.connect() as conn, conn.begin():
                     if conn.dialect.name == "postgresql":
                         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    return verify_connection(_DriverConnection(conn))  # type: ignore[arg-type]
+                    return verify_connection(
+                        _DriverConnection(conn),  # type: ignore[arg-type]
+                        max_errors=max_errors,
+                    )
             except sa_exc.DBAPIError as exc:
                 return VerifyReport(False, error=f"the off-chain store is not readable: {exc}")
 

@@ -11,7 +11,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from carbonledger.core.rules import devices, governance, tokens
-from carbonledger.core.rules.channels import channel_grant, channel_read, channel_revoke
+from carbonledger.core.rules.channels import (
+    channel_grant,
+    channel_read,
+    channel_revoke,
+    channel_rotate,
+)
 from carbonledger.core.rules.common import require_active_signer
 from carbonledger.core.rules.disclosures import disclose
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
@@ -33,6 +38,7 @@ RULES: dict[str, Rule] = {
     "channel_grant": channel_grant,
     "channel_revoke": channel_revoke,
     "channel_read": channel_read,
+    "channel_rotate": channel_rotate,
     "record_emissions": record_emissions,
     "audit_report": audit_report,
     "disclose": disclose,

@@ -4,8 +4,19 @@ A channel's data is sealed under the key of its current *epoch*; the key is
 wrapped for each member's public key off the ledger, and the ledger keeps the
 SHA-256 of every wrapped key, so the off-chain store is checkable by anyone.
 Granting (with an optional end time), revoking (which starts a new epoch whose
-key is wrapped only for those who remain) and every read by a member are
+key is wrapped only for those who remain) and every read by an auditor are
 ledger transactions.
+
+Epochs advance in the transaction that removes someone: ``channel_revoke``
+carries the new epoch's wrapped keys; ``revoke_identity`` (see
+:mod:`carbonledger.core.rules.identity`) advances every channel the identity
+belonged to, with the new keys when its signer administers that channel and
+*keyless* otherwise. A keyless epoch holds no key until the channel's
+organisation admin sends ``channel_rotate``; nothing can be sealed or granted in
+it before then, and nothing sealed under an older epoch is accepted after it.
+``channel_rotate`` also starts a new epoch at will (e.g. after a grant ended).
+
+:func:`read_access` is the one decision about reading sealed data, at any time.
 """
 
 from __future__ import annotations
@@ -17,7 +28,17 @@ from carbonledger.core.rules.common import expect_kind, parse_time, require_org_
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
-__all__ = ["channel_access", "channel_grant", "channel_read", "channel_revoke", "current_members"]
+__all__ = [
+    "channel_access",
+    "channel_grant",
+    "channel_read",
+    "channel_revoke",
+    "channel_rotate",
+    "current_members",
+    "read_access",
+    "rotated_channel",
+    "sealing_epoch",
+]
 
 
 def _channel(state: LedgerState, channel_id: object) -> dict[str, Any]:
@@ -37,17 +58,84 @@ def current_members(channel: dict[str, Any], now: str) -> dict[str, dict[str, An
     return {a: m for a, m in channel["members"].items() if not _expired(m, now)}
 
 
-def channel_access(state: LedgerState, channel_id: str, address: str) -> dict[str, Any]:
-    """The member entry of ``address`` if it may read ``channel_id`` now."""
+def read_access(state: LedgerState, channel_id: str, address: str, at: str) -> dict[str, Any]:
+    """The member entry of ``address`` if it may read ``channel_id`` at time ``at``.
+
+    Refused (:class:`PermissionDenied`, naming why) when the identity is revoked,
+    is not (or no longer) a member, or its grant has not started or has ended.
+    Auditors' reads must also be recorded (``channel_read``) before decryption:
+    callers check ``entry["role"] == "auditor"``.
+    """
     channel = _channel(state, channel_id)
+    ident = state.identities.get(address)
+    if ident is not None and ident.get("status") == "revoked":
+        raise PermissionDenied(
+            f"{address} ({ident.get('name')}) was revoked at {ident.get('revoked_at')};"
+            f" it may no longer read channel {channel_id!r}"
+        )
     member: dict[str, Any] | None = channel["members"].get(address)
     if member is None:
         raise PermissionDenied(f"{address} is not a member of channel {channel_id!r}")
-    if _expired(member, state.now):
+    when = parse_time(at, "read time")
+    since = member.get("since")
+    if since is not None and when < parse_time(since, "since"):
+        raise PermissionDenied(f"{address}'s access to channel {channel_id!r} starts at {since}")
+    if _expired(member, at):
         raise PermissionDenied(
             f"{address}'s access to channel {channel_id!r} ended at {member['until']}"
         )
     return member
+
+
+def channel_access(state: LedgerState, channel_id: str, address: str) -> dict[str, Any]:
+    """The member entry of ``address`` if it may read ``channel_id`` now (ledger time)."""
+    return read_access(state, channel_id, address, state.now)
+
+
+def _keyless(channel: dict[str, Any]) -> bool:
+    return str(channel["epoch"]) not in channel["keys"]
+
+
+def sealing_epoch(state: LedgerState, channel_id: str) -> int:
+    """The epoch new data of ``channel_id`` must be sealed under (its current one).
+
+    Refused while the epoch is keyless (after a revocation by another
+    organisation's admin): nothing is sealed until the channel's admin rotates.
+    """
+    channel = _channel(state, channel_id)
+    if _keyless(channel):
+        raise Conflict(
+            f"channel {channel_id!r} is at epoch {channel['epoch']}, whose key is not made yet"
+            f" (after a revocation): its admin runs `carbonledger channel rotate {channel_id}`"
+        )
+    return int(channel["epoch"])
+
+
+def _check_epoch_keys(keys: object, members: Sequence[str], what: str) -> dict[str, str]:
+    if not isinstance(keys, dict) or set(keys) != set(members):
+        raise InvalidInput(f"{what}: the new key must be wrapped for exactly the remaining members")
+    for address, digest in keys.items():
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise InvalidInput(f"{what}: the wrapped key of {address} must be named by its SHA-256")
+    return {str(a): str(d) for a, d in keys.items()}
+
+
+def rotated_channel(
+    state: LedgerState, channel: dict[str, Any], leaving: str, keys: object
+) -> dict[str, Any]:
+    """``channel`` without ``leaving``, at the next epoch.
+
+    With ``keys`` (a mapping of each remaining current member to the SHA-256 of
+    the new key wrapped for it) the new epoch has its key; with ``None`` it is
+    keyless until ``channel_rotate``. Members whose access has ended leave too.
+    """
+    remaining = {a: m for a, m in current_members(channel, state.now).items() if a != leaving}
+    epoch = int(channel["epoch"]) + 1
+    all_keys = dict(channel["keys"])
+    if keys is not None:
+        what = f"channel {channel['id']!r} epoch {epoch}"
+        all_keys[str(epoch)] = _check_epoch_keys(keys, list(remaining), what)
+    return {**channel, "epoch": epoch, "members": remaining, "keys": all_keys}
 
 
 def channel_grant(
@@ -75,14 +163,21 @@ def channel_grant(
             )
         if member in current_members(channel, state.now):
             raise Conflict(f"channel grant: {ident['name']!r} is already a member")
+        if _keyless(channel):
+            raise Conflict(
+                f"channel grant: channel {channel['id']!r} is at epoch {channel['epoch']},"
+                " whose key is not made yet (after a revocation); rotate it first"
+                f" (`carbonledger channel rotate {channel['id']}`)"
+            )
         until = item.get("until")
         if until is not None and parse_time(until, "until") <= parse_time(state.now, "now"):
             raise InvalidInput(f"channel grant: access would end at {until}, before now")
         keys = item.get("keys")
-        epochs = {str(e) for e in range(channel["epoch"] + 1)}
+        # Every epoch that has a key (a keyless one, skipped by a later rotation, has none).
+        epochs = set(channel["keys"])
         if not isinstance(keys, dict) or set(keys) != epochs:
             raise InvalidInput(
-                f"channel grant: wrapped keys for epochs {sorted(epochs)} are required"
+                f"channel grant: wrapped keys for epochs {sorted(epochs, key=int)} are required"
             )
         all_keys = {e: {**channel["keys"].get(e, {}), member: keys[e]} for e in epochs}
         state.channels[channel["id"]] = {
@@ -109,18 +204,42 @@ def channel_revoke(
         if not any(m["role"] == "admin" for m in remaining.values()):
             raise Conflict("channel revoke: the channel would have no admin left")
         epoch = channel["epoch"] + 1
-        keys = item.get("keys")
         if item.get("epoch") != epoch:
             raise InvalidInput(f"channel revoke: the new epoch must be {epoch}")
-        if not isinstance(keys, dict) or set(keys) != set(remaining):
+        if item.get("keys") is None:
             raise InvalidInput(
                 "channel revoke: the new key must be wrapped for exactly the remaining members"
             )
+        state.channels[channel["id"]] = rotated_channel(state, channel, member, item["keys"])
+
+
+def channel_rotate(
+    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
+) -> None:
+    """A channel's organisation admin gives the current members a new key.
+
+    After a keyless advance (a revoked identity whose channel the revoker does not
+    administer) the item names the current epoch and supplies its key; otherwise
+    it starts the next epoch, e.g. to shut out an auditor whose grant has ended
+    from everything sealed afterwards.
+    """
+    expect_kind(items, "channel_rotate")
+    for item in items:
+        channel = _channel(state, item.get("channel"))
+        require_org_admin(state, body["sender"], channel["org"], "channel rotate")
+        members = current_members(channel, state.now)
+        if not members:
+            raise Conflict(f"channel rotate: channel {channel['id']!r} has no current member")
+        epoch = int(channel["epoch"]) if _keyless(channel) else int(channel["epoch"]) + 1
+        if item.get("epoch") != epoch:
+            raise InvalidInput(f"channel rotate: the new epoch must be {epoch}")
+        what = f"channel rotate {channel['id']!r}"
+        keys = _check_epoch_keys(item.get("keys"), list(members), what)
         state.channels[channel["id"]] = {
             **channel,
             "epoch": epoch,
-            "members": remaining,
-            "keys": {**channel["keys"], str(epoch): dict(keys)},
+            "members": members,
+            "keys": {**channel["keys"], str(epoch): keys},
         }
 
 

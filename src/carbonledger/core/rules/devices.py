@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from carbonledger.core.rules.channels import channel_access
+from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
     check_id,
     check_sealed,
@@ -322,7 +322,7 @@ def anchor_credentials(
             require_org_writer(state, sender, org, what)
             if channel_access(state, org, sender)["role"] == "auditor":
                 raise PermissionDenied(f"{what}: auditors do not post credentials")
-            checked[org] = int(state.channels[org]["epoch"])
+            checked[org] = sealing_epoch(state, org)
         check_sealed(state, item, org, what)
         period = item.get("period")
         if not isinstance(period, dict):
@@ -349,6 +349,15 @@ def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
                     f" of {org!r}"
                 )
             channel_access(state, org, sender)
+        sealed = item.get("sealed")
+        if sealed is not None:
+            if not isinstance(sealed, dict) or sealed.get("channel") != org:
+                raise InvalidInput(f"audit result {rid!r}: sealed must name channel {org!r}")
+            if sealed.get("epoch") != sealing_epoch(state, org):
+                raise Conflict(
+                    f"audit result {rid!r}: sealed under epoch {sealed.get('epoch')}, the"
+                    f" channel is at epoch {state.channels[org]['epoch']}"
+                )
         digest = item.get("sha256")
         if not isinstance(digest, str) or not _SHA256.match(digest):
             raise InvalidInput(f"audit result {rid!r}: sha256 of the credential is required")

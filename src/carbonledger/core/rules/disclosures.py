@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from carbonledger.core.canonical import canonical
-from carbonledger.core.periods import check_period, check_quantity
+from carbonledger.core.intervals import check_period, check_quantity
 from carbonledger.core.rules.common import check_id, expect_kind, is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import DuplicateEntity, InvalidInput, NotFound, PermissionDenied

@@ -7,7 +7,13 @@
   certificate must chain to the organisation CA and the network CA, name the
   signer's address and exactly the registered roles;
 * ``revoke_identity`` (an organisation admin): the key's later transactions are
-  refused; its earlier entries stay valid.
+  refused; its earlier entries stay valid. Every channel the identity belonged to
+  starts a new epoch in the same transaction: the item's ``channels`` maps each
+  channel whose organisation the signer administers to the SHA-256 of the new
+  key wrapped for each remaining member; any other channel advances *keyless*
+  until its own admin sends ``channel_rotate`` (see
+  :mod:`carbonledger.core.rules.channels`). Either way nothing sealed under an
+  epoch the revoked key could open is accepted afterwards.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.core.rules.channels import rotated_channel
 from carbonledger.core.rules.common import (
     GRANTABLE_ROLES,
     check_id,
     expect_kind,
+    is_org_admin,
     parse_time,
     require_org_admin,
 )
@@ -138,6 +146,23 @@ def revoke_identity(
         require_org_admin(state, body["sender"], ident["org"], f"revoke {ident['name']!r}")
         if ident["status"] == "revoked":
             raise Conflict(f"revoke: {ident['name']!r} is already revoked")
+        rotations = item.get("channels") or {}
+        if not isinstance(rotations, dict):
+            raise InvalidInput("revoke: channels must map channel ids to new wrapped keys")
+        held = [c for c in state.channels.values() if address in c["members"]]
+        unknown = set(rotations) - {c["id"] for c in held}
+        if unknown:
+            raise InvalidInput(f"revoke: {ident['name']!r} is not a member of {sorted(unknown)}")
+        for channel in held:
+            keys = rotations.get(channel["id"])
+            if keys is not None and not (
+                body["sender"] == state.admin or is_org_admin(state, body["sender"], channel["org"])
+            ):
+                raise PermissionDenied(
+                    f"revoke: signer {body['sender']} is not an admin of {channel['org']!r}"
+                    " and may not make its channel's new key"
+                )
+            state.channels[channel["id"]] = rotated_channel(state, channel, address, keys)
         state.identities[address] = {
             **ident,
             "status": "revoked",

@@ -23,8 +23,8 @@ from typing import Any
 
 from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import record_id
-from carbonledger.core.periods import add_period, check_period, overlapping
-from carbonledger.core.rules.channels import channel_access
+from carbonledger.core.intervals import add_period, check_period, overlapping
+from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
     check_id,
     check_sealed,
@@ -74,7 +74,7 @@ def _writer(state: LedgerState, sender: str, org: str, what: str) -> int:
     member = channel_access(state, org, sender)
     if member["role"] == "auditor":
         raise PermissionDenied(f"{what}: auditors do not write records")
-    return int(channel["epoch"])
+    return sealing_epoch(state, org)
 
 
 def _detail(item: dict[str, Any], epoch: int, what: str) -> None:
@@ -157,10 +157,10 @@ def record_emissions(
         epoch = epochs.get(str(org))
         if epoch is None:
             epoch = epochs[str(org)] = _writer(state, sender, str(org), what)
+        _detail(item, epoch, what)
         start, end = _shape(item, what)
         if item["trace"]["basis"] not in state.bases:
             raise NotFound(f"{what}: its calculation basis is not recorded")
-        _detail(item, epoch, what)
         account = f"{site['id']}/{item['account']}"
         known = state.periods.get(account, ())
         other = overlapping(known, start, end)
