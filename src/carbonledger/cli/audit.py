@@ -9,6 +9,7 @@ from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
 from carbonledger.cli.ids import known_org
+from carbonledger.cli.tables import Rows
 from carbonledger.core.domain import parse_date
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
@@ -77,7 +78,10 @@ def audit_list(
         print_json(items)
         return
     # Totals are sealed in the organisation's channel (the auditor sees them in `audit run`).
-    table = Table("id", "org", "period", "records", "verified", "failed")
+    table = Rows(
+        "id", "org", "period", "records", "verified", "failed",
+        keep=("id", "org"), right=("records", "verified", "failed"),
+    )  # fmt: skip
     for r in items:
         table.add_row(
             r["id"],
@@ -87,7 +91,7 @@ def audit_list(
             str(r["verified"]),
             str(len(r["failures"])),
         )
-    console.print(table)
+    table.print(console)
 
 
 def register(app: typer.Typer) -> None:
