@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.calculator import basis_id
-from carbonledger.core.domain import Organisation, Site, record_id
+from carbonledger.core.domain import Organisation, Site, account_ref, record_id
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.services.channels import new_epoch_keys
@@ -18,6 +20,10 @@ LEDGER_ID = "cl-test"
 # share this one, recorded by new_ledger() as entry 4.
 BASIS: dict[str, Any] = {"formula": "kg = amount * 0.5 (test basis)"}
 BASIS_ID = basis_id(BASIS)
+# The rules check that a record names a blob its transaction carries, not what the
+# blob holds (only members can open it): the tests' records share this one.
+BLOB = b"sealed details of the test records"
+BLOB_ID = hashlib.sha256(BLOB).hexdigest()
 
 
 def genesis(key: PrivateKey) -> SignedTx:
@@ -41,8 +47,16 @@ def genesis(key: PrivateKey) -> SignedTx:
 
 
 def tx(key: PrivateKey, tx_type: str, nonce: int, items: list[dict[str, Any]]) -> SignedTx:
+    """A signed transaction carrying ``items`` and, if they name it, the test blob."""
+    named = any(ref.blob == BLOB_ID for item in items for ref in referenced_blobs(item))
     return build_tx(
-        key, tx_type=tx_type, ledger_id=LEDGER_ID, nonce=nonce, created=utc_now(), items=items
+        key,
+        tx_type=tx_type,
+        ledger_id=LEDGER_ID,
+        nonce=nonce,
+        created=utc_now(),
+        items=items,
+        blobs=[BLOB] if named else [],
     )
 
 
@@ -57,18 +71,23 @@ def record(
 ) -> dict[str, Any]:
     start = date(year, 1, 1) + timedelta(days=31 * (month - 1))
     end = start + timedelta(days=29)
+    ref = account_ref(site, account)
     return {
         "kind": "emissions_record",
-        "id": record_id(site, account, start, end),
+        "id": record_id(site, ref, start, end),
         "org": org,
         "site": site,
-        "account": account,
+        "account": ref,
         "activity": "electricity",
         "period": {"start": start.isoformat(), "end": end.isoformat()},
-        "amount": str(kwh),
-        "unit": "kWh",
-        "kg_co2e": str(kwh // 2),
-        "trace": {"basis": BASIS_ID},
+        "trace": {"schema": "test", "basis": BASIS_ID, "scope": "2-location"},
+        # ``kwh`` makes each record's commitment its own (the details are not opened).
+        "detail": {
+            "channel": org,
+            "epoch": 0,
+            "blob": BLOB_ID,
+            "commitment": hashlib.sha256(f"{ref}{start}{kwh}".encode()).hexdigest(),
+        },
     }
 
 

@@ -234,13 +234,13 @@ def test_verify_then_tamper(cli: Run, loaded: Path) -> None:
     assert _clean(_ok(cli("verify")).stdout).startswith("OK ")
     report = json.loads(_ok(cli("verify", "--json")).stdout)
     assert report["ok"] is True
-    # change the amount of the second bill in the stored item, as someone with file access would
+    # change the scope of the second bill in the stored item, as someone with file access would
     con = sqlite3.connect(loaded / "ledger.db")
     idx, seq, data = con.execute(
         "SELECT idx, seq, data FROM leaf WHERE kind = 'emissions_record'"
         " ORDER BY idx LIMIT 1 OFFSET 1"
     ).fetchone()
-    forged = bytes(data).replace(b'"kg_co2e":"', b'"kg_co2e":"1')
+    forged = bytes(data).replace(b'"scope":"2-location"', b'"scope":"3"')
     assert forged != bytes(data)
     con.execute("UPDATE leaf SET data = ? WHERE idx = ?", (forged, idx))
     con.commit()
@@ -260,13 +260,17 @@ def test_proof_then_check_proof(cli: Run, loaded: Path, tmp_path: Path) -> None:
     admin = json.loads((loaded / "config.json").read_text())["admin"]
     checked = json.loads(_ok(cli("check-proof", str(out), "--signer", admin, "--json")).stdout)
     assert checked["ok"] is True
-    assert checked["item"]["kg_co2e"] == record["kg_co2e"]
+    # The proven item is public: its result is sealed (the member's list shows it).
+    assert "kg_co2e" not in checked["item"]
+    assert record["kg_co2e"]
+    assert checked["item"]["period"] == record["period"]
     # a proof of someone else's ledger: wrong signer
     other = "0x" + "11" * 20
     assert "expected" in _ok(cli("check-proof", str(out), "--signer", other), 2).stderr
-    # the item's amount edited in the file: the Merkle path no longer leads to the root
+    # the item's period edited in the file: the Merkle path no longer leads to the root
     doc = json.loads(out.read_text())
-    doc["item"] = doc["item"].replace(f'"kg_co2e":"{record["kg_co2e"]}"', '"kg_co2e":"1"')
+    start = record["period"]["start"]
+    doc["item"] = doc["item"].replace(f'"start":"{start}"', '"start":"1999-01-01"')
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc))
     assert doc["item"] != json.loads(out.read_text())["item"]

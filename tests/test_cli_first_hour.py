@@ -238,17 +238,17 @@ def test_listings_at_80_columns_cut_no_value(
 
 
 def test_the_readme_s_record_id_works_on_the_demo(demo_home: Path) -> None:
-    # README "Afterwards, try": records show 059985b1 (record ids are derived from the
+    # README "Afterwards, try": records show c1645c1b (record ids are derived from the
     # site, account and period, so the demo's first Chicago bill always has this one)
-    shown = json.loads(_ok(run(demo_home, "records", "show", "059985b1", "--json")).stdout)
-    assert shown["id"].startswith("059985b1-")
+    shown = json.loads(_ok(run(demo_home, "records", "show", "c1645c1b", "--json")).stdout)
+    assert shown["id"].startswith("c1645c1b-")
     assert (shown["site"], shown["period"]["start"]) == ("nw-chicago", "2023-01-01")
 
 
 @pytest.mark.parametrize(
     "args",
     [
-        ("records", "show", "059985b1", "--as", "northwind/nobody"),
+        ("records", "show", "c1645c1b", "--as", "northwind/nobody"),
         ("bills", "import", "/dev/null", "--as", "northwind/nobody"),
     ],
 )

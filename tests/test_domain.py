@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from carbonledger.core.domain import (
     RECORD_NAMESPACE,
     Bill,
     PeriodIndex,
+    account_ref,
     overlap_error,
     parse_amount,
     parse_date,
@@ -42,8 +44,11 @@ def test_record_id_known_value() -> None:
     assert record_id("us", "E1", date(2023, 1, 1), date(2023, 1, 31)) == str(
         uuid.uuid5(uuid.UUID("6f2d3c0e-5b7a-4c1e-9a2f-2b8c1d7e4a10"), key)
     )
+    # A bill's record id names its account by the public reference, never the number.
+    ref = hashlib.sha256(b"carbonledger-account|us|E1").hexdigest()
+    assert account_ref("us", "E1") == ref
     assert Bill("us", "E1", date(2023, 1, 1), date(2023, 1, 31), Decimal(1), "kWh").record_id == (
-        record_id("us", "E1", date(2023, 1, 1), date(2023, 1, 31))
+        record_id("us", ref, date(2023, 1, 1), date(2023, 1, 31))
     )
 
 

@@ -34,6 +34,7 @@ from carbonledger.services.devices import (
 from carbonledger.services.digital_auditor import run_digital_audit
 from carbonledger.services.home import Home
 from carbonledger.services.importer import site_location
+from carbonledger.services.records import RecordReader
 
 PASS = "gb-import-passphrase"
 DATA = Path(__file__).parent / "data" / "greenbutton"
@@ -117,7 +118,9 @@ def test_signed_intervals_of_the_same_file_verify_every_record(cli: Run, tmp_pat
     admin = home.key(PASS)
     ledger = home.ledger(admin)
     records = list(ledger.items(ItemQuery(kind="emissions_record")))
-    account = records[0].item["account"]
+    # The public item names the account by reference; a member reads the number.
+    reader = RecordReader.for_member(ledger, ledger.channels, admin)
+    account = reader.detail(records[0].item)["account"]
     meter = Ed25519Signer.from_seed(b"\x21" * 32)
     register_device(
         ledger, admin, device_id="coastal-meter", did=meter.did, site="sf", meter=account,

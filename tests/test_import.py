@@ -17,7 +17,7 @@ import pytest
 import carbonledger
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.calculator import recompute
-from carbonledger.core.domain import Bill, Organisation, Site, record_id
+from carbonledger.core.domain import Bill, Organisation, Site, account_ref, record_id
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput
 from carbonledger.factors import FactorCatalog
@@ -80,10 +80,14 @@ class Env:
         return report
 
     def records(self) -> list[dict[str, Any]]:
-        return [s.item for s in self.ledger.items(ItemQuery(kind="emissions_record"))]
+        """The records as the importing member sees them (results opened from the channel)."""
+        reader = self.reader()
+        return [reader.full(s.item) for s in self.ledger.items(ItemQuery(kind="emissions_record"))]
 
     def record(self, account: str) -> dict[str, Any]:
-        return next(r for r in self.records() if r["account"] == account)
+        found = next(r for r in self.records() if r["account"] == account)
+        assert found["account_ref"] == account_ref(found["site"], account)  # what is public
+        return found
 
     def reader(self) -> RecordReader:
         return RecordReader.for_member(self.ledger, self.ledger.channels, self.key)
@@ -221,7 +225,7 @@ def test_equal_quantity_written_differently_is_a_duplicate(env: Env) -> None:
 
 def test_different_amount_for_a_recorded_period_is_rejected(env: Env) -> None:
     env.run(f"{HEAD}\nus,E1,2023-01-01,2023-01-31,100,kWh")
-    rid = record_id("us", "E1", date(2023, 1, 1), date(2023, 1, 31))
+    rid = record_id("us", account_ref("us", "E1"), date(2023, 1, 1), date(2023, 1, 31))
     report = env.run(f"{HEAD}\nus,E1,2023-01-01,2023-01-31,101,kWh")
     (e,) = report.rejected
     assert (e.line, e.field, report.recorded) == (2, "period", 0)
@@ -234,8 +238,8 @@ def test_different_amount_for_a_recorded_period_is_rejected(env: Env) -> None:
 
 def test_overlapping_periods_are_rejected(env: Env) -> None:
     env.run(f"{HEAD}\nus,E1,2023-01-01,2023-01-31,100,kWh")
-    jan = record_id("us", "E1", date(2023, 1, 1), date(2023, 1, 31))
-    mar = record_id("us", "E1", date(2023, 3, 1), date(2023, 3, 31))
+    jan = record_id("us", account_ref("us", "E1"), date(2023, 1, 1), date(2023, 1, 31))
+    mar = record_id("us", account_ref("us", "E1"), date(2023, 3, 1), date(2023, 3, 31))
     report = env.run(
         f"{HEAD}\n"
         "us,E1,2023-01-31,2023-02-14,5,kWh\n"  # shares its first day with the ledger's January

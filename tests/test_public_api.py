@@ -118,7 +118,9 @@ PUBLIC: dict[str, list[str]] = {
         "plan_flight", "scope_of", "with_basis",
     ],
     "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
-    "carbonledger.core.blobs": ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"],
+    "carbonledger.core.blobs": [
+        "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs",
+    ],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
         "ACTION_TYPES", "MAX_ACTIONS", "MAX_PARTS", "check_actions", "check_project", "perform",
@@ -139,7 +141,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.domain": [
         "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
-        "Site", "check_quantity", "overlap_error", "parse_amount", "parse_date", "record_id",
+        "Site", "account_ref", "check_quantity", "overlap_error", "parse_amount", "parse_date",
+        "record_id",
     ],
     "carbonledger.core.apportion": ["largest_remainder"],
     "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
@@ -158,7 +161,8 @@ PUBLIC: dict[str, list[str]] = {
         "current_members", "read_access", "rotated_channel", "sealing_epoch",
     ],
     "carbonledger.core.rules.common": [
-        "GRANTABLE_ROLES", "ROLES", "check_id", "expect_kind", "is_org_admin", "parse_time",
+        "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
+        "parse_time",
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
     "carbonledger.core.rules.devices": ["RULES"],
@@ -166,13 +170,19 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.identity": [
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
-    "carbonledger.core.rules.records": ["audit_report", "record_emissions"],
+    "carbonledger.core.rules.disclosures": [
+        "DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_commitment",
+    ],
+    "carbonledger.core.rules.records": ["RECORD_FIELDS", "audit_report", "record_emissions"],
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
     "carbonledger.core.rules.tokens": [
         "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
         "project_leaf", "token_exists", "token_ids",
+    ],
+    "carbonledger.core.intervals": [
+        "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
     "carbonledger.core.tokens": [
@@ -411,7 +421,8 @@ PUBLIC: dict[str, list[str]] = {
         "net_report", "package_moer", "parse_residual_mix", "report_csv", "scope2_report",
     ],
     "carbonledger.services.sealing": [
-        "DetailReader", "SaltPool", "bill_detail", "detail_commitment", "seal_details",
+        "NUMBER_WIDTH", "PAD_BUCKET", "DetailReader", "SaltPool", "bill_detail",
+        "detail_commitment", "pad_details", "pad_to_bucket", "seal_details",
     ],
     "carbonledger.services.tokens": [
         "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",

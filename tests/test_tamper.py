@@ -216,7 +216,7 @@ def test_first_failure_is_named(original: Path, tmp_path: Path) -> None:
     con = sqlite3.connect(path)
     with con:
         con.execute(
-            "UPDATE leaf SET data = CAST(replace(data, '\"1000\"', '\"999\"') AS BLOB)"
+            "UPDATE leaf SET data = CAST(replace(data, '\"2-location\"', '\"3\"') AS BLOB)"
             " WHERE idx = 20"
         )
     con.close()

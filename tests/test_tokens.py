@@ -109,7 +109,9 @@ def test_only_the_dealer_role_of_the_type_issues(w: World) -> None:
             serial_start=1,
         )
     with pytest.raises(PermissionDenied, match="auditor"):
-        issue_audited(w.ledger, w.admin, org="acme", scope="2", start=YEAR[0], end=YEAR[1])
+        issue_audited(
+            w.ledger, w.admin, store=w.store, org="acme", scope="2", start=YEAR[0], end=YEAR[1]
+        )
 
 
 def test_token_id_zero_never_exists(w: World) -> None:
@@ -136,7 +138,7 @@ def test_mint_updates_total_issued_and_continues_serials(w: World) -> None:
 def test_audited_emissions_are_retired_at_mint_and_never_transferable(w: World) -> None:
     """Original bug: audited emissions became transferable through an admin mint."""
     tid = issue_audited(
-        w.ledger, w.auditor, org="acme", scope="2", start=YEAR[0], end=YEAR[1]
+        w.ledger, w.auditor, store=w.store, org="acme", scope="2", start=YEAR[0], end=YEAR[1]
     ).token
     tok = state(w).tokens[tid]
     assert (tok["type"], tok["transferable"]) == (AUDITED, False)

@@ -108,7 +108,13 @@ def test_scope2_needs_a_member_key(w: World) -> None:
 
 def test_net_emissions_audited_minus_offsets_with_rec_displacement_beside(w: World) -> None:
     aud = issue_audited(
-        w.ledger, w.auditor, org="acme", scope="2", start=date(YEAR, 1, 1), end=date(YEAR, 12, 31)
+        w.ledger,
+        w.auditor,
+        store=w.ledger.channels,
+        org="acme",
+        scope="2",
+        start=date(YEAR, 1, 1),
+        end=date(YEAR, 12, 31),
     ).token
     off = issue_offset(
         w.ledger,

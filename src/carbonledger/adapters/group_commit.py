@@ -21,7 +21,7 @@ batch against the file's latest head, so the server keeps accepting writes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +30,7 @@ from carbonledger.adapters.sqlite_channels import SqliteChannelStore
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
+from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
     Checkpoint,
     InclusionProof,
@@ -43,6 +44,31 @@ from carbonledger.ports.ledger import (
 __all__ = ["GroupCommitLedger"]
 
 
+class _QueuedBlobs:
+    """The channel store, plus the sealed blobs of transactions queued but not committed
+    (an import checking a duplicate opens the details of a bill still in the queue)."""
+
+    def __init__(self, inner: SqliteChannelStore) -> None:
+        self.inner = inner
+        self.queued: dict[str, bytes] = {}
+
+    def put_keys(self, channel: str, epoch: int, wrapped: Mapping[str, bytes]) -> None:
+        self.inner.put_keys(channel, epoch, wrapped)
+
+    def wrapped_key(self, channel: str, epoch: int, member: str, digest: str) -> bytes:
+        return self.inner.wrapped_key(channel, epoch, member, digest)
+
+    def put_blob(self, blob_id: str, channel: str, epoch: int, data: bytes) -> None:
+        self.inner.put_blob(blob_id, channel, epoch, data)
+
+    def blob(self, blob_id: str) -> bytes:
+        data = self.queued.get(blob_id)
+        return data if data is not None else self.inner.blob(blob_id)
+
+    def blob_ids(self) -> Iterator[tuple[str, bytes]]:
+        return self.inner.blob_ids()
+
+
 class GroupCommitLedger:
     """Implements :class:`carbonledger.ports.ledger.LedgerPort` over a :class:`SqliteLedger`."""
 
@@ -54,6 +80,7 @@ class GroupCommitLedger:
         self._queue: list[tuple[SignedTx, Future[Receipt]]] = []
         self._spec = ledger.state()
         self._pending_periods: dict[str, list[PeriodKey]] = {}
+        self._blobs = _QueuedBlobs(ledger.channels)
         self._mine = threading.local()
         self._inflight = False  # a batch taken off the queue is being committed
         self._reloads = getattr(ledger, "reloads", 0)  # catch-ups seen (other processes)
@@ -62,8 +89,9 @@ class GroupCommitLedger:
         self._thread.start()
 
     @property
-    def channels(self) -> SqliteChannelStore:
-        return self.inner.channels
+    def channels(self) -> ChannelStore:
+        """The channel store; reads also see the blobs of queued transactions."""
+        return self._blobs
 
     def latest_checkpoint(self) -> Checkpoint:
         return self.inner.latest_checkpoint()
@@ -118,13 +146,14 @@ class GroupCommitLedger:
             for raw in txs:
                 tx = check_tx(raw)
                 items = tx.decoded()
-                apply(spec, tx.body, items, now=now)
+                apply(spec, tx.body, items, now=now, blobs=tx.blob_map())
                 checked.append((tx, items))
             self._spec = spec
             futures = getattr(self._mine, "futures", None)
             if futures is None:
                 futures = self._mine.futures = []
             for tx, items in checked:
+                self._blobs.queued.update(tx.blob_map())
                 future: Future[Receipt] = Future()
                 self._queue.append((tx, future))
                 futures.append(future)
@@ -170,6 +199,7 @@ class GroupCommitLedger:
                         future.set_exception(exc)
                     self._queue.clear()
                     self._pending_periods.clear()
+                    self._blobs.queued.clear()
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
@@ -177,6 +207,7 @@ class GroupCommitLedger:
                 self._inflight = False
                 if not self._queue:
                     self._pending_periods.clear()
+                    self._blobs.queued.clear()
                     if getattr(self.inner, "reloads", 0) != self._reloads:
                         # the commit took in other processes' commits: start from the file
                         self._reloads = getattr(self.inner, "reloads", 0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.checkpoint import log_key, sign_checkpoint, signed_checkpoint_note
 from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash
 from carbonledger.core.note import NoteKey
@@ -72,9 +73,20 @@ class Append:
     node_rows: list[tuple[int, int, bytes]]
     checkpoint: tuple[int, int, bytes, str, str, bytes]
     receipts: list[Receipt]
+    #: Sealed blobs the batch carries: (id, channel, epoch, data), stored in the same commit.
+    blob_rows: list[tuple[str, str, int, bytes]]
     #: The same checkpoint as a C2SP signed note, and the vkey that checks it.
     note: str = ""
     vkey: str = ""
+
+
+def _blob_home(items: Sequence[dict[str, Any]], blob_id: str) -> tuple[str, int]:
+    """The channel and epoch under which ``blob_id`` is named by ``items``."""
+    for item in items:
+        for ref in referenced_blobs(item):
+            if ref.blob == blob_id:
+                return ref.channel, ref.epoch
+    raise IntegrityError(f"the transaction carries blob {blob_id[:16]}... that no item names")
 
 
 class LedgerLog:
@@ -128,10 +140,19 @@ class LedgerLog:
         leaf_rows: list[tuple[Any, ...]] = []
         node_rows: list[tuple[int, int, bytes]] = []
         receipts: list[Receipt] = []
+        blob_rows: list[tuple[str, str, int, bytes]] = []
         for tx in txs:
             checked_tx = tx if checked else check_tx(tx)
             items = tx.decoded()
-            apply(state, checked_tx.body, items, now=now)
+            carried = tx.blob_map()
+            # A mirror replaying what a chain accepted may not hold every blob (they
+            # travel off-chain); everything else must carry the blobs its items name.
+            named = apply(
+                state, checked_tx.body, items, now=now, blobs=None if checked else carried
+            )
+            for blob_id, data in carried.items():
+                channel, epoch = named.get(blob_id) or _blob_home(items, blob_id)
+                blob_rows.append((blob_id, channel, epoch, data))
             seq += 1
             first = acc.size
             for n, (data, item) in enumerate(zip(checked_tx.items, items, strict=True)):
@@ -175,6 +196,7 @@ class LedgerLog:
             node_rows,
             checkpoint,
             receipts,
+            blob_rows,
             note,
             key.verifier.vkey,
         )

@@ -217,6 +217,10 @@ class SqliteLedger(LedgerLog):
             conn.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", batch.leaf_rows)
             conn.executemany("INSERT INTO node VALUES (?,?,?)", batch.node_rows)
             conn.execute("INSERT INTO checkpoint VALUES (?,?,?,?,?,?)", batch.checkpoint)
+            if batch.blob_rows:
+                # In the same commit as the entries that name them: a killed import
+                # leaves neither the entries nor their blobs.
+                conn.executemany("INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", batch.blob_rows)
             snapshot = canonical(batch.head[0].to_json())
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch_notes(batch))

@@ -30,10 +30,10 @@ from carbonledger.api.context import AppContext, ServiceAccount
 from carbonledger.api.deps import actor, context
 from carbonledger.api.problems import problem
 from carbonledger.core.apportion import largest_remainder
-from carbonledger.core.domain import Bill, parse_amount, parse_date
+from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
 from carbonledger.core.units import convert
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
-from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.channels import grant
 from carbonledger.services.home import KEYSTORE_SCRYPT_N
@@ -145,19 +145,28 @@ class AuditedTokenOut(BaseModel, extra="allow"):
 
 
 def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) -> dict[str, Any]:
-    trace: dict[str, Any] = item["trace"]
+    """A record in opentaps' shape: full figures for a member of the record's channel.
+
+    Anyone else is refused (403): an opentaps record is nothing but its figures,
+    which are sealed in the organisation's channel.
+    """
+    if reader is None:
+        raise PermissionDenied(
+            f"record {item['id']}: its figures are sealed in channel {item['org']!r};"
+            " a member's key is needed"
+        )
+    try:
+        full = reader.full(item)
+        detail = reader.detail(item)
+        trace = reader.trace(item)
+    except NotFound as exc:  # no channel key is wrapped for the caller
+        raise PermissionDenied(
+            f"record {item['id']}: its figures are sealed in channel {item['org']!r} ({exc})"
+        ) from exc
     site = ctx.ledger.state().sites.get(item["site"], {})
-    detail: dict[str, Any] = {}
-    full: dict[str, Any] = {}
-    if reader is not None:
-        try:
-            detail = reader.detail(item)
-            full = reader.trace(item)
-        except CarbonLedgerError:
-            detail = {}
-    factor: dict[str, Any] = full.get("factor") or {}
-    results = trace.get("results", {})
-    renewable, nonrenewable = _energy_split(detail, full, results)
+    factor: dict[str, Any] = trace.get("factor") or {}
+    results = full["trace"]["results"]
+    renewable, nonrenewable = _energy_split(detail, trace, results)
     sent = _sent(detail)
     token = next(
         (
@@ -170,11 +179,11 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
     return {
         "uuid": item["id"],
         "utilityId": site.get("utility_id"),
-        "partyId": item["account"],
+        "partyId": full["account"],
         "fromDate": f"{item['period']['start']}T00:00:00Z",
         # the last day is inclusive: its end, unless opentaps sent another time of day
         "thruDate": f"{item['period']['end']}{sent.get('thru', _END_OF_DAY)}",
-        "emissionsAmount": float(Decimal(item["kg_co2e"]) / _T),
+        "emissionsAmount": float(Decimal(full["kg_co2e"]) / _T),
         "emissionsUom": "tCO2e",
         "renewableEnergyUseAmount": _num(renewable),
         "nonrenewableEnergyUseAmount": _num(nonrenewable),
@@ -183,8 +192,6 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
         "factorSource": (
             f"{factor.get('dataset')} {factor.get('edition')}"
             f" {factor.get('region_level')} {factor.get('region_key')}"
-            if factor
-            else None
         ),
         "url": "",
         "md5": sent.get("md5", ""),
@@ -269,11 +276,12 @@ def get_all_emissions_data(
 ) -> list[dict[str, Any]]:
     org = str(who.identity.get("org"))
     site = _site_for(ctx, org, utilityId)
+    ref = account_ref(site, partyId)  # records name accounts by reference
     reader = _reader(ctx, who)
     return [
         _record(ctx, s.item, reader)
         for s in ctx.ledger.items(ItemQuery(kind="emissions_record", site=site))
-        if s.item["account"] == partyId
+        if s.item["account"] == ref
     ]
 
 

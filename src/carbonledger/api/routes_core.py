@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Annotated, Any
@@ -202,6 +203,11 @@ class TxIn(BaseModel):
     body: str = Field(description="The transaction body: canonical JSON, exactly as signed.")
     items: list[str] = Field(description="Each item's canonical JSON, in order.")
     signature: str = Field(description="65-byte EIP-191 signature of the body's SHA-256, hex.")
+    blobs: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="The sealed blobs the items name (base64), stored with the entry.",
+    )
 
 
 @router.post("/transactions", status_code=201, tags=["ledger"])
@@ -211,7 +217,11 @@ def submit_transaction(body: TxIn, ctx: Ctx) -> dict[str, Any]:
         signature = bytes.fromhex(body.signature.removeprefix("0x"))
     except ValueError as exc:
         raise InvalidInput("signature: not hex") from exc
-    tx = tx_from_parts(body.body.encode(), [i.encode() for i in body.items], signature)
+    try:
+        blobs = [base64.b64decode(b, validate=True) for b in body.blobs]
+    except ValueError as exc:
+        raise InvalidInput("blobs: not base64") from exc
+    tx = tx_from_parts(body.body.encode(), [i.encode() for i in body.items], signature, blobs)
     with ctx.lock:
         receipt = ctx.ledger.submit([tx])[0]
     return asdict(receipt)

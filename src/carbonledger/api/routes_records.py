@@ -119,12 +119,14 @@ def records(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=2**31),
 ) -> dict[str, Any]:
-    """Emissions records (public parts), in ledger order, paginated."""
+    """Emissions records in ledger order, paginated: with their results for members of
+    the record's channel, public fields only for anyone else."""
     for name, value in (("since", since), ("until", until)):
         if value is not None:
             parse_date(value, name)
+    reader = RecordReader(ctx.ledger) if who.key is None else ctx.reader_for(who.key)
     items = [
-        {"leaf_index": s.leaf_index, **s.item}
+        {"leaf_index": s.leaf_index, **reader.view(s.item)}
         for s in ctx.ledger.items(
             ItemQuery(
                 kind="emissions_record",
@@ -155,6 +157,7 @@ def record(record_id: str, ctx: Ctx, who: Caller) -> dict[str, Any]:
     if item.get("kind") == "emissions_record" and who.key is not None:
         try:
             reader = ctx.reader_for(who.key)
+            out.update(reader.full(item))
             out["billed"] = reader.detail(item)
             out["trace"] = reader.trace(item)
             out["recomputed"] = {

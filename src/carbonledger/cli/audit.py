@@ -42,7 +42,8 @@ def audit_run(
     )
     item = report.item()
     if json:
-        print_json({**item, "entry": report.receipt.seq if report.receipt else None})
+        entry = report.receipt.seq if report.receipt else None
+        print_json({**item, **report.sealed(), "entry": entry})
         return
     console.print(
         f"audit {report.id} of {org}, {start}..{end}: {report.records} records,"
@@ -76,9 +77,10 @@ def audit_list(
     if json:
         print_json(items)
         return
+    # Totals are sealed in the organisation's channel (the auditor sees them in `audit run`).
     table = Rows(
-        "id", "org", "period", "records", "verified", "failed", "t CO2e",
-        keep=("id", "org", "t CO2e"), right=("records", "verified", "failed", "t CO2e"),
+        "id", "org", "period", "records", "verified", "failed",
+        keep=("id", "org"), right=("records", "verified", "failed"),
     )  # fmt: skip
     for r in items:
         table.add_row(
@@ -88,7 +90,6 @@ def audit_list(
             str(r["records"]),
             str(r["verified"]),
             str(len(r["failures"])),
-            f"{float(r['totals']['kg_co2e']) / 1000:,.3f}",
         )
     table.print(console)
 

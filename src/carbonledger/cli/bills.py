@@ -134,10 +134,19 @@ def records_list(
     until: str | None = typer.Option(None, help="Periods starting on or before YYYY-MM-DD."),
     limit: int = typer.Option(100, help="At most this many (0: all)."),
     offset: int = typer.Option(0, help="Skip this many."),
+    public: bool = typer.Option(
+        False, "--public", help="Public fields only, without opening any channel (no key)."
+    ),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List emissions records, in ledger order."""
+    """List emissions records, in ledger order.
+
+    Results are sealed in each organisation's channel: they are shown for the
+    records whose channel the reader may read (``--as``, else the admin when
+    CARBONLEDGER_PASSPHRASE is set); other records show their public fields only.
+    """
     for option, value in (("--since", since), ("--until", until)):
         if value is not None:
             parse_date(value, option)
@@ -150,28 +159,38 @@ def records_list(
         offset=offset,
         limit=limit or None,
     )
-    ledger = home_of(home).ledger()
+    h = home_of(home)
+    key = None if public else reader_key(h, acting)
+    ledger = read_ledger(h, key)
     state = ledger.state()
     known_org(state, org)
     known_site(state, site)
-    items = list(ledger.items(query))
+    reader = (
+        RecordReader(ledger)
+        if key is None
+        else RecordReader.for_member(ledger, ledger.channels, key)
+    )
+    items = [(s.leaf_index, reader.view(s.item)) for s in ledger.items(query)]
     if json:
-        print_json([{"leaf_index": s.leaf_index, **s.item} for s in items])
+        print_json([{"leaf_index": index, **r} for index, r in items])
         return
-    total = Decimal(0)
+    total, sealed = Decimal(0), 0
     rows = []
-    for s in items:
-        r = s.item
-        total += Decimal(r["kg_co2e"])
+    for index, r in items:
+        kg = r.get("kg_co2e")
+        if kg is None:
+            sealed += 1
+        else:
+            total += Decimal(kg)
         rows.append(
             (
-                str(s.leaf_index),
+                str(index),
                 r["id"][:SHORT_ID],
                 r["site"],
-                r["account"],
+                r["account"][:16],
                 r["activity"],
                 f"{r['period']['start']} {r['period']['end']}",
-                r["kg_co2e"],
+                "sealed" if kg is None else kg,
             )
         )
     print_table(
@@ -181,7 +200,8 @@ def records_list(
         keep=("leaf", "id", "site", "account", "kg CO2e"),
         right=("leaf", "kg CO2e"),
     )
-    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e")
+    note = f" ({sealed} sealed in channels you cannot read)" if sealed else ""
+    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e{note}")
 
 
 @records_app.command("show")
@@ -208,6 +228,7 @@ def records_show(
     detail = reader.detail(item)
     trace = reader.trace(item)
     again = recompute(trace)
+    item = reader.full(item)
     if json:
         print_json(
             {
@@ -236,6 +257,74 @@ def records_show(
     console.print(
         f"recomputed from trace: {again['kg_co2e']} kg CO2e"
         f" [{'green' if ok else 'red'}]{'matches' if ok else 'DIFFERS'}[/]"
+    )
+
+
+@records_app.command("disclose")
+def records_disclose(
+    org: str = typer.Argument(..., help="Organisation whose total to publish."),
+    start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD."),
+    scope: list[str] = typer.Option(
+        [], "--scope", help="Scope(s) to sum: 1, 2-location, 2-market, 3-N (default: every scope)."
+    ),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Publish a period total (an organisation admin's explicit act; results are otherwise
+    sealed): the total kg CO2e, the record count and a commitment to the record ids."""
+    from carbonledger.services.disclosures import disclose_total
+
+    h = home_of(home)
+    ledger, key = open_ledger(h, acting)
+    done = disclose_total(
+        ledger,
+        ledger.channels,
+        key,
+        org=org,
+        start=parse_date(start, "--from"),
+        end=parse_date(end, "--to"),
+        scopes=tuple(scope),
+    )
+    if json:
+        print_json({**done.item, "entry": done.receipt.seq})
+        return
+    item = done.item
+    console.print(
+        f"disclosed {item['id']}: {org} {start}..{end} scopes {', '.join(item['scopes'])}:"
+        f" {Decimal(item['kg_co2e']) / 1000:,.3f} t CO2e over {item['records']} records"
+        f" (entry {done.receipt.seq})"
+    )
+
+
+@records_app.command("disclosures")
+def records_disclosures(
+    org: str | None = typer.Option(None, help="Only this organisation."),
+    home: Path | None = HomeOption,
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Period totals organisations have published (public: no key needed)."""
+    items = [s.item for s in home_of(home).ledger().items(ItemQuery(kind="disclosure", org=org))]
+    if json:
+        print_json(items)
+        return
+    print_table(
+        console,
+        ("id", "org", "period", "scopes", "records", "t CO2e"),
+        [
+            (
+                d["id"],
+                d["org"],
+                f"{d['period']['start']} {d['period']['end']}",
+                ", ".join(d["scopes"]),
+                str(d["records"]),
+                f"{Decimal(d['kg_co2e']) / 1000:,.3f}",
+            )
+            for d in items
+        ],
+        keep=("id", "t CO2e"),
+        right=("records", "t CO2e"),
     )
 
 

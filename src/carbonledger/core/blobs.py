@@ -10,11 +10,13 @@ a new kind of item that seals data is seen everywhere at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BLOB_FIELDS", "BlobRef", "is_blob_id", "referenced_blobs"]
+from carbonledger.errors import InvalidInput
+
+__all__ = ["BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs"]
 
 BLOB_FIELDS = ("detail", "sealed")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -47,3 +49,31 @@ def referenced_blobs(item: Mapping[str, Any]) -> Iterator[BlobRef]:
 def is_blob_id(value: object) -> bool:
     """True for a lowercase hex SHA-256."""
     return isinstance(value, str) and _SHA256.match(value) is not None
+
+
+def check_carried(
+    items: Iterable[Mapping[str, Any]], carried: Collection[str]
+) -> dict[str, tuple[str, int]]:
+    """Every blob the items name is carried by their transaction, and only those.
+
+    ``carried``: SHA-256 (hex) of the blobs the transaction carries. Returns the
+    channel and epoch of each carried blob (where the store files it). An item that
+    names a blob not carried would leave the ledger pointing at data no one can
+    check; a blob carried but not named would be stored unreferenced.
+    """
+    named: dict[str, tuple[str, int]] = {}
+    for n, item in enumerate(items):
+        for ref in referenced_blobs(item):
+            if not is_blob_id(ref.blob):
+                raise InvalidInput(f"item {n}: {ref.field}.blob must be a SHA-256 (hex)")
+            if ref.blob not in carried:
+                raise InvalidInput(
+                    f"item {n} ({item.get('id')!r}): {ref.field}.blob {ref.blob[:16]}... is not"
+                    " carried by the transaction (sealed blobs travel with the transaction"
+                    " that names them)"
+                )
+            named[ref.blob] = (ref.channel, ref.epoch)
+    for blob in carried:
+        if blob not in named:
+            raise InvalidInput(f"the transaction carries blob {blob[:16]}... that no item names")
+    return named

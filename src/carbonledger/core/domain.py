@@ -23,6 +23,7 @@ __all__ = [
     "Organisation",
     "PeriodIndex",
     "Site",
+    "account_ref",
     "check_quantity",
     "overlap_error",
     "parse_amount",
@@ -105,20 +106,32 @@ def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
 
 
 _NS = RECORD_NAMESPACE.bytes
-_VERSION_5 = (0x5000 << 64) | (0x8000 << 48)
-_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
-def record_id(site: str, account: str, start: date, end: date) -> str:
-    """UUID version 5 of (site, account, period) in :data:`RECORD_NAMESPACE`.
+def account_ref(site: str, account: str) -> str:
+    """The pseudonym a record shows for a utility account: SHA-256 (hex) of site and account.
+
+    Pseudonymous, not secret: anyone who knows an account number can recompute it
+    (account numbers are short), but the ledger never shows the number itself, and
+    the rules can still check periods per account.
+    """
+    return hashlib.sha256(f"carbonledger-account|{site}|{account}".encode()).hexdigest()
+
+
+def record_id(site: str, account: str, start: date | str, end: date | str) -> str:
+    """UUID version 5 of (site, account reference, period) in :data:`RECORD_NAMESPACE`.
+
+    ``account`` is the record's public :func:`account_ref`, so the rules can recompute
+    the id from the public item: ids are then unique because periods are.
 
     Equal to ``uuid.uuid5(RECORD_NAMESPACE, key)``, computed without building
     UUID objects because imports call it once per bill.
     """
     key = f"{site}|{account}|{start}|{end}".encode()
-    n = int.from_bytes(hashlib.sha1(_NS + key, usedforsecurity=False).digest()[:16], "big")
-    h = f"{(n & _CLEAR) | _VERSION_5:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_NS + key, usedforsecurity=False).digest()[:16].hex()
+    # Version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _check_id(kind: str, value: str) -> str:
@@ -232,8 +245,13 @@ class Bill:
             raise InvalidInput("account: required (meter or utility account number)")
 
     @property
+    def account_ref(self) -> str:
+        """The account's public pseudonym (see :func:`account_ref`)."""
+        return account_ref(self.site, self.account)
+
+    @property
     def record_id(self) -> str:
-        return record_id(self.site, self.account, self.start, self.end)
+        return record_id(self.site, self.account_ref, self.start, self.end)
 
     @property
     def year(self) -> int:

@@ -16,9 +16,11 @@ shallow :meth:`LedgerState.copy` is a safe working copy.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonledger.core.blobs import check_carried
 from carbonledger.errors import Conflict, InvalidInput
 
 __all__ = ["ID_PATTERN", "LedgerState", "apply"]
@@ -49,6 +51,12 @@ class LedgerState:
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Governance: token, proposals, parameters.
     dao: dict[str, Any] = field(default_factory=dict)
+    #: Recorded bill periods per account ("site/account reference"): a flat tuple of
+    #: ISO dates (start, end, start, end, ...), disjoint, contiguous ones merged, so a
+    #: year of monthly bills costs one pair (see :mod:`carbonledger.core.intervals`).
+    periods: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Period totals published by organisations, by disclosure id.
+    disclosures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def copy(self) -> LedgerState:
         return LedgerState(
@@ -68,6 +76,8 @@ class LedgerState:
             dict(self.balances),
             dict(self.devices),
             dict(self.dao),
+            dict(self.periods),
+            dict(self.disclosures),
         )
 
     def next_nonce(self, address: str) -> int:
@@ -92,19 +102,32 @@ class LedgerState:
             "balances": self.balances,
             "devices": self.devices,
             "dao": self.dao,
+            "periods": self.periods,
+            "disclosures": self.disclosures,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LedgerState:
-        return cls(**{**data, "bases": set(data["bases"])})
+        periods = {a: tuple(p) for a, p in data.get("periods", {}).items()}
+        return cls(**{**data, "bases": set(data["bases"]), "periods": periods})
 
 
 def apply(
-    state: LedgerState, body: dict[str, Any], items: list[dict[str, Any]], *, now: str
-) -> None:
+    state: LedgerState,
+    body: dict[str, Any],
+    items: list[dict[str, Any]],
+    *,
+    now: str,
+    blobs: Collection[str] | None = None,
+) -> dict[str, tuple[str, int]]:
     """Check ``body`` (already signature-checked) and its decoded ``items``; advance ``state``.
 
     ``now`` is the ledger time of the entry (validity periods are judged by it).
+    ``blobs``: SHA-256 (hex) of the sealed blobs the transaction carries; every blob
+    an item names must be among them (see :func:`carbonledger.core.blobs.check_carried`).
+    ``None`` only when replaying entries whose blobs were stored when they were
+    accepted (``verify``, a mirror of a chain). Returns each carried blob's
+    (channel, epoch).
     Callers apply batches to :meth:`LedgerState.copy` and keep the copy only when
     the whole batch is accepted.
     """
@@ -126,5 +149,7 @@ def apply(
     if body["type"] not in ("genesis", "enroll"):
         require_active_signer(state, sender)
     rule(state, body, items)
+    named = {} if blobs is None else check_carried(items, blobs)
     state.nonces[sender] = expected + 1
     state.size += len(items)
+    return named

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +56,18 @@ class SignedTx:
     #: The decoded items when this process built them (saves decoding on submit);
     #: ``None`` for transactions received as bytes.
     objects: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
+    #: Sealed blobs the items name, carried beside the transaction (not signed: each
+    #: item that names a blob commits to its SHA-256, and the rules refuse an item
+    #: whose blob is not carried, so the bytes are bound all the same).
+    blobs: tuple[bytes, ...] = field(default=(), compare=False)
+
+    def blob_map(self) -> dict[str, bytes]:
+        """The carried blobs by their SHA-256 (hex)."""
+        return {hashlib.sha256(b).hexdigest(): b for b in self.blobs}
+
+    def with_blobs(self, blobs: Sequence[bytes]) -> SignedTx:
+        """The same signed transaction carrying ``blobs``."""
+        return replace(self, blobs=tuple(blobs))
 
     def decoded(self) -> list[dict[str, Any]]:
         """The items as objects: those built in this process equal their bytes (build_tx
@@ -95,8 +107,10 @@ def build_tx(
     created: str,
     items: Sequence[dict[str, Any]],
     payload: dict[str, Any] | None = None,
+    blobs: Sequence[bytes] = (),
 ) -> SignedTx:
-    """Encode, commit to and sign a transaction carrying ``items``.
+    """Encode, commit to and sign a transaction carrying ``items`` (and the sealed
+    ``blobs`` they name).
 
     The transaction keeps references to ``items`` (as ``objects``): do not
     modify them afterwards.
@@ -119,7 +133,7 @@ def build_tx(
         body["payload"] = payload
     body_bytes = canonical(body)
     signature = key.sign_digest(signing_digest(body_bytes))
-    return SignedTx(body, body_bytes, item_bytes, hashes, signature, tuple(items))
+    return SignedTx(body, body_bytes, item_bytes, hashes, signature, tuple(items), tuple(blobs))
 
 
 def check_tx(tx: SignedTx) -> SignedTx:
@@ -129,7 +143,7 @@ def check_tx(tx: SignedTx) -> SignedTx:
     hashes that match its items, so only its body and signature are checked.
     """
     if tx.objects is None:
-        return tx_from_parts(tx.body_bytes, tx.items, tx.signature)
+        return tx_from_parts(tx.body_bytes, tx.items, tx.signature, tx.blobs)
     _check_signature(tx.body, tx.body_bytes, tx.signature)
     return tx
 
@@ -142,8 +156,11 @@ def _check_signature(body: dict[str, Any], body_bytes: bytes, signature: bytes) 
         )
 
 
-def tx_from_parts(body_bytes: bytes, items: Sequence[bytes], signature: bytes) -> SignedTx:
-    """Rebuild and check a transaction received as bytes (from a client or storage).
+def tx_from_parts(
+    body_bytes: bytes, items: Sequence[bytes], signature: bytes, blobs: Sequence[bytes] = ()
+) -> SignedTx:
+    """Rebuild and check a transaction received as bytes (from a client or storage),
+    with the sealed ``blobs`` it carries.
 
     Checks the body's shape, that ``items_root`` and ``count`` commit to
     exactly these items, and that the signature recovers to ``sender``.
@@ -162,7 +179,7 @@ def tx_from_parts(body_bytes: bytes, items: Sequence[bytes], signature: bytes) -
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
         raise InvalidInput("transaction items do not match its items_root")
     _check_signature(body, body_bytes, signature)
-    return SignedTx(body, body_bytes, tuple(items), hashes, signature)
+    return SignedTx(body, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
 
 
 def entry_hash(prev: bytes, seq: int, ledger_time: str, tx_hash: bytes, signature: bytes) -> bytes:

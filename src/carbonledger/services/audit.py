@@ -8,8 +8,10 @@ must hold the auditor role and current access to the organisation's channel):
 * checks the record's inclusion proof against the latest signed checkpoint.
 
 The read itself is a ledger transaction, made before anything is decrypted;
-the report (totals by site, scope and month, and each record that did not hold
-with its reasons) is signed by the auditor as another.
+the report is signed by the auditor as another. Its public item holds the
+counts and the ids of the records that did not hold; the totals (by site, scope
+and month) and the reasons are sealed in the organisation's channel beside it,
+since a monthly total of one site is one bill's result.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
 from carbonledger.services.access import ReadAccess, record_read
 from carbonledger.services.channels import ChannelKeys, submit_one
 from carbonledger.services.records import RecordReader
-from carbonledger.services.sealing import DetailReader
+from carbonledger.services.sealing import DetailReader, pad_to_bucket
 
 __all__ = ["AuditReport", "run_audit"]
 
@@ -53,7 +55,7 @@ class AuditReport:
     receipt: Receipt | None = None
 
     def item(self) -> dict[str, Any]:
-        """The report as a ledger item (amounts as strings)."""
+        """The report's public ledger item: counts and the ids of failed records."""
         return {
             "kind": "audit_report",
             "id": self.id,
@@ -63,6 +65,12 @@ class AuditReport:
             "auditor": self.auditor,
             "records": self.records,
             "verified": self.verified,
+            "failures": [f["record"] for f in self.failures],
+        }
+
+    def sealed(self) -> dict[str, Any]:
+        """What the channel's members read: totals (amounts as strings) and the reasons."""
+        return {
             "failures": self.failures,
             "totals": {
                 "kg_co2e": str(self.total_kg_co2e),
@@ -85,9 +93,10 @@ def _check_record(
     reasons: list[str] = []
     try:
         again = reader.recompute(item)
-        if str(again["kg_co2e"]) != item["kg_co2e"]:
+        sealed = reader.full(item)["kg_co2e"]
+        if str(again["kg_co2e"]) != sealed:
             reasons.append(
-                f"kg_co2e {item['kg_co2e']} does not recompute from its activity and factor"
+                f"kg_co2e {sealed} does not recompute from its activity and factor"
                 f" ({again['kg_co2e']})"
             )
     except CarbonLedgerError as exc:
@@ -136,12 +145,15 @@ def run_audit(
             report.failures.append({"record": item["id"], "site": item["site"], "reasons": reasons})
             continue
         report.verified += 1
-        kg = Decimal(item["kg_co2e"])
+        kg = Decimal(reader.full(item)["kg_co2e"])
         report.total_kg_co2e += kg
         report.by_site[item["site"]] += kg
         report.by_scope[str(item["trace"].get("scope"))] += kg
         report.by_month[item["period"]["start"][:7]] += kg
-    report.receipt = submit_one(ledger, auditor, "audit_report", [report.item()])
+    epoch = int(ledger.state().channels[org]["epoch"])
+    blob_id, blob = keys.seal(org, epoch, pad_to_bucket(canonical(report.sealed())))
+    item = {**report.item(), "sealed": {"channel": org, "epoch": epoch, "blob": blob_id}}
+    report.receipt = submit_one(ledger, auditor, "audit_report", [item], [blob])
     return report
 
 

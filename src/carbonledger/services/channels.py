@@ -13,7 +13,7 @@ Every unwrap first asks the read-time access check (by default the core's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from carbonledger.core.rules.channels import current_members, read_access
@@ -123,8 +123,13 @@ class ChannelKeys:
 
 
 def submit_one(
-    ledger: LedgerPort, key: PrivateKey, tx_type: str, items: list[dict[str, Any]]
+    ledger: LedgerPort,
+    key: PrivateKey,
+    tx_type: str,
+    items: list[dict[str, Any]],
+    blobs: Sequence[bytes] = (),
 ) -> Receipt:
+    """Sign and submit one transaction carrying ``items`` (and the sealed ``blobs`` they name)."""
     state = ledger.state()
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
@@ -135,6 +140,7 @@ def submit_one(
         nonce=state.next_nonce(key.address),
         created=utc_now(),
         items=items,
+        blobs=blobs,
     )
     return ledger.submit([tx])[0]
 

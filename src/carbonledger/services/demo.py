@@ -410,7 +410,7 @@ def _summary(ledger: SqliteLedger, key: PrivateKey) -> list[dict[str, Any]]:
             },
         )
         row["records"] += 1
-        row["kg_co2e"] += Decimal(r["kg_co2e"])
+        row["kg_co2e"] += Decimal(reader.full(r)["kg_co2e"])  # sealed in the channel
         if r["activity"] == "electricity":
             row["kwh"] += Decimal(reader.detail(r)["amount"])
         f = reader.trace(r)["factor"]

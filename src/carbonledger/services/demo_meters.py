@@ -70,8 +70,10 @@ def _bills(
     accounts: dict[str, int] = {}
     for r in records:
         accounts[r["account"]] = accounts.get(r["account"], 0) + 1
-    account = max(sorted(accounts), key=lambda a: accounts[a])
-    return account, [(r, reader.detail(r)) for r in records if r["account"] == account]
+    ref = max(sorted(accounts), key=lambda a: accounts[a])
+    pairs = [(r, reader.detail(r)) for r in records if r["account"] == ref]
+    # Records show an account's reference; its number is sealed with the details.
+    return str(pairs[0][1].get("account", ref)), pairs
 
 
 def run_meter_demo(

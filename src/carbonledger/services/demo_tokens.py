@@ -136,6 +136,7 @@ def run_token_demo(
         issue_audited(
             ledger,
             erin,
+            store=store,
             org=org,
             scope=scope,
             start=start,

@@ -290,17 +290,18 @@ def post_credentials(
         return report
     keys = ChannelKeys(state, store, key)
     by_org: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    blobs: list[bytes] = []
     for item, credential in pending:
         by_org.setdefault(item["org"], []).append((item, credential))
     for channel, group in by_org.items():
         epoch = int(state.channels[channel]["epoch"])
         plain = orjson.dumps({item["sha256"]: cred for item, cred in group})
         blob_id, blob = keys.seal(channel, epoch, plain)
-        store.put_blob(blob_id, channel, epoch, blob)
+        blobs.append(blob)  # travels with the transaction, stored in its commit
         for item, _ in group:
             item["sealed"] = {"channel": channel, "epoch": epoch, "blob": blob_id}
     items = [item for item, _ in pending]
-    report.receipt = submit_one(ledger, key, "anchor_credentials", items)
+    report.receipt = submit_one(ledger, key, "anchor_credentials", items, blobs)
     report.posted = len(items)
     report.ids = [item["id"] for item in items]
     return report

@@ -49,6 +49,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.core.domain import account_ref
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import is_org_admin
 from carbonledger.core.units import convert, dimension
@@ -213,7 +214,9 @@ class _Evidence:
         self._done: dict[str, CheckedCredential] = {}
         for stored in ledger.items(ItemQuery(kind="credential", org=org)):
             a = stored.item
-            self._by.setdefault((a["site"], a["account"], a["type"]), []).append(
+            # Records name accounts by their public reference (core.domain.account_ref).
+            ref = account_ref(str(a["site"]), str(a["account"]))
+            self._by.setdefault((a["site"], ref, a["type"]), []).append(
                 (a, stored.seq, stored.leaf_index)
             )
 
@@ -291,12 +294,14 @@ def _bill_verdict(
 def _judge(
     evidence: _Evidence, record: Mapping[str, Any], detail: Mapping[str, Any], tol: Tolerance
 ) -> Finding:
-    site, account = record["site"], record["account"]
+    site, ref = record["site"], record["account"]
+    # The account number is sealed with the details; the public item has its reference.
+    account = str(detail.get("account", ref))
     period = record["period"]
     ps, pe = bill_bounds(period)
     amount, unit = Decimal(str(detail["amount"])), str(detail["unit"])
-    meters = evidence.matching(site, account, METER_READINGS, ps, pe)
-    bills = evidence.matching(site, account, "UtilityBillCredential", ps, pe)
+    meters = evidence.matching(site, ref, METER_READINGS, ps, pe)
+    bills = evidence.matching(site, ref, "UtilityBillCredential", ps, pe)
 
     def finding(verdict: str, reason: str, used: Iterable[str] = ()) -> Finding:
         return Finding(
@@ -419,7 +424,6 @@ def _record(
     epoch = int(state.channels[report.org]["epoch"])
     keys = ChannelKeys(state, store, key)
     blob_id, blob = keys.seal(report.org, epoch, orjson.dumps(report.credential))
-    store.put_blob(blob_id, report.org, epoch, blob)
     item = {
         "kind": "audit_result",
         "id": report.id,
@@ -430,7 +434,7 @@ def _record(
         "counts": report.counts,
         "sealed": {"channel": report.org, "epoch": epoch, "blob": blob_id},
     }
-    return submit_one(ledger, key, "audit_result", [item])
+    return submit_one(ledger, key, "audit_result", [item], [blob])
 
 
 # --- streaming ------------------------------------------------------------------------
@@ -535,7 +539,8 @@ class ReadingsMonitor:
         if checked.problems:
             return [AuditEvent("invalid", name, None, "; ".join(checked.problems))]
         events = []
-        for bill in self._bills.get((holder["site"], holder["meter"]), ()):
+        ref = account_ref(str(holder["site"]), str(holder["meter"]))
+        for bill in self._bills.get((holder["site"], ref), ()):
             if bill.settled:
                 continue
             touched = False

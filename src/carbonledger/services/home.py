@@ -28,7 +28,7 @@ from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
-from carbonledger.errors import ConfigurationError, InvalidInput
+from carbonledger.errors import ConfigurationError, IntegrityError, InvalidInput
 from carbonledger.services.identity import CertificateAuthority
 
 if TYPE_CHECKING:
@@ -281,9 +281,24 @@ def _evm() -> Any:
     return evm
 
 
+def _blobs(conn: Any, items: list[bytes]) -> list[bytes]:
+    """The sealed blobs that ``items`` name, which travel with their transaction."""
+    from carbonledger.core.blobs import referenced_blobs
+    from carbonledger.core.canonical import loads
+
+    names = {ref.blob for data in items for ref in referenced_blobs(loads(data))}
+    out: list[bytes] = []
+    for name in sorted(names):
+        row = conn.execute("SELECT data FROM blob WHERE id = ?", (name,)).fetchone()
+        if row is None:
+            raise IntegrityError(f"sealed blob {name[:16]}... is missing; run verify")
+        out.append(bytes(row[0]))
+    return out
+
+
 def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
-    """Every entry of the embedded ledger onto the chain, in order; its channel store (wrapped
-    channel keys and sealed blobs) into the off-chain store."""
+    """Every entry of the embedded ledger onto the chain, in order, each with the sealed
+    blobs it names; the wrapped channel keys into the off-chain store."""
     import sqlite3
 
     from carbonledger.core.tx import tx_from_parts
@@ -299,12 +314,9 @@ def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
                     (first, first + count),
                 )
             ]
-            ledger.submit([tx_from_parts(bytes(body), items, bytes(sig))])
+            ledger.submit([tx_from_parts(bytes(body), items, bytes(sig), _blobs(conn, items))])
         keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
         for channel, epoch, member, wrapped in keys:
             ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
-        blobs = conn.execute("SELECT id, channel, epoch, data FROM blob ORDER BY id").fetchall()
-        for blob_id, channel, epoch, data in blobs:
-            ledger.channels.put_blob(blob_id, channel, int(epoch), bytes(data))
     finally:
         conn.close()

@@ -9,9 +9,11 @@ Behaviour (documented for users in the README):
   re-run of an import, complete or interrupted, records each bill once;
 * a bill whose period overlaps an accepted period of the same account, or
   that repeats a period with a different amount, is rejected as overlapping;
-* what was billed (amount, unit, cost, document hash, source file) is sealed
-  in the organisation's channel; the public record carries the result, the
-  trace without its inputs, and commitments to the sealed details;
+* what was billed (account number, amount, unit, cost, document hash, source
+  file) and the results (kg CO2e, kg CO2, renewable and non-renewable kWh) are
+  sealed in the organisation's channel; the public record carries the account's
+  reference, the period, the scope, the calculation basis and commitments to the
+  sealed details, nothing a non-member could compute an amount from;
 * records are signed in transactions of ``batch_size`` records and committed
   ``commit_every`` transactions at a time; each commit is atomic, so a crash
   loses at most the uncommitted batch, which a re-run then records.
@@ -94,10 +96,11 @@ def record_item(
     commitment: str,
     result: CalculationResult,
 ) -> dict[str, Any]:
-    """The public ledger item of one emissions record; what was billed is sealed.
+    """The public ledger item of one emissions record; what was billed and the results
+    are sealed (see :data:`carbonledger.core.rules.records.RECORD_FIELDS`).
 
-    ``commitment`` is the salted commitment to the sealed details; the trace is
-    the record's without its inputs (the billed amount is private).
+    ``commitment`` is the salted commitment to the sealed details; the trace names
+    the calculation basis and scope only.
     """
     trace = result.record_trace
     return {
@@ -105,16 +108,10 @@ def record_item(
         "id": rid,
         "org": org,
         "site": bill.site,
-        "account": bill.account,
+        "account": bill.account_ref,
         "activity": bill.activity,
         "period": {"start": period[0], "end": period[1]},
-        "kg_co2e": str(result.kg_co2e),
-        "trace": {
-            "schema": trace["schema"],
-            "basis": trace["basis"],
-            "scope": trace["scope"],
-            "results": trace["results"],
-        },
+        "trace": {"schema": trace["schema"], "basis": trace["basis"], "scope": trace["scope"]},
         "detail": {"channel": org, "epoch": epoch, "blob": "", "commitment": commitment},
     }
 
@@ -182,7 +179,9 @@ class _Batcher:
         self.details: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.records = 0
         self.pending: list[SignedTx] = []
-        self.sealer: Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], None] | None = None
+        self.sealer: Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], list[bytes]] | None = (
+            None
+        )
 
     def add(self, item: dict[str, Any], detail: dict[str, Any] | None = None) -> None:
         self.items.append(item)
@@ -193,8 +192,9 @@ class _Batcher:
             self.flush(final=False)
 
     def flush(self, *, final: bool) -> None:
+        blobs: list[bytes] = []
         if self.details and self.sealer is not None:
-            self.sealer(self.details)
+            blobs = self.sealer(self.details)
             self.details = []
         if self.items:
             self.pending.append(
@@ -205,6 +205,7 @@ class _Batcher:
                     nonce=self.nonce,
                     created=utc_now(),
                     items=self.items,
+                    blobs=blobs,
                 )
             )
             self.nonce += 1
@@ -276,7 +277,7 @@ class ImportSession:
             sizes=sizes,
             progress=progress,
         )
-        self.out.sealer = lambda pairs: seal_details(keys, store, pairs, self.epochs)
+        self.out.sealer = lambda pairs: seal_details(keys, pairs, self.epochs)
         self.catalog, self.source = catalog, source
         self.bases = set(state.bases)
         self.salts = SaltPool()
@@ -334,7 +335,7 @@ class ImportSession:
         activity = self.activity_items.setdefault(bill.activity, {"activity": bill.activity})
         self.known.add(
             PeriodKey(
-                f"{bill.site}/{bill.account}",
+                f"{bill.site}/{bill.account_ref}",
                 period[0],
                 period[1],
                 rid,
@@ -346,7 +347,9 @@ class ImportSession:
         if result.basis_id not in self.bases:
             self.bases.add(result.basis_id)
             self.out.add(basis_item(result))
-        detail, commitment = bill_detail(bill, rid, self.source, self.salts)
+        detail, commitment = bill_detail(
+            bill, rid, self.source, self.salts, result.record_trace["results"]
+        )
         org = site["org"]
         self.out.add(
             record_item(
@@ -389,7 +392,7 @@ def _check(
     refusal = writable.get(site["org"])
     if refusal is not None:
         return RowError(line, "site", refusal)
-    account = f"{bill.site}/{bill.account}"
+    account = f"{bill.site}/{bill.account_ref}"
     known.load(account)
     same = known.exact.get((account, bill.start, bill.end))
     if same is not None:

@@ -3,8 +3,8 @@
 The main process reads the file and routes each row, by its site and account,
 to one of ``workers`` processes, so every account is checked (duplicates,
 overlaps) by exactly one worker, which keeps its own accepted periods. Workers
-validate, resolve, calculate, seal the private details (writing the sealed blobs)
-and return the items of each batch; the main process alone numbers, signs and
+validate, resolve, calculate, seal the private details and return the items of
+each batch with its sealed blobs; the main process alone numbers, signs and
 commits transactions, in order, so crash safety and idempotence are those of
 :func:`carbonledger.services.importer.import_bills`: a killed import loses at most
 uncommitted batches, which a re-run records once.
@@ -84,7 +84,7 @@ class _Sink:
 
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
         for tx in txs:
-            self._out.put(("items", list(tx.items)))
+            self._out.put(("items", (list(tx.items), list(tx.blobs))))
         return []
 
 
@@ -167,7 +167,8 @@ def _worker(
 
 
 class _Signer:
-    """Numbers, signs and commits the workers' items in transactions of ``batch`` items."""
+    """Numbers, signs and commits the workers' items: one transaction per worker batch
+    (at most 1,000 items), so each carries the sealed blobs its records name."""
 
     def __init__(
         self,
@@ -188,7 +189,9 @@ class _Signer:
         self.progress = progress
         self.procs: list[Any] = []
 
-    def add(self, items: list[bytes]) -> None:
+    def add(self, items: list[bytes], blobs: list[bytes]) -> None:
+        """One worker's transaction: signed as one, so its sealed blobs travel with the
+        records that name them (workers batch at most ``batch`` items)."""
         for data in items:
             if data.startswith(b'{"basis":'):  # canonical JSON: keys sorted
                 bid = orjson.loads(data)["id"]
@@ -196,10 +199,9 @@ class _Signer:
                     continue  # another worker already sent this calculation basis
                 self.bases.add(bid)
             self.items.append(data)
-            if len(self.items) >= self.batch:
-                self._seal_tx()
+        self._seal_tx(blobs)
 
-    def _seal_tx(self) -> None:
+    def _seal_tx(self, blobs: list[bytes]) -> None:
         if not self.items:
             return
         from carbonledger.core.merkle import leaf_hash
@@ -217,7 +219,9 @@ class _Signer:
         }
         body_bytes = canonical(body)
         signature = self.key.sign_digest(signing_digest(body_bytes))
-        self.pending.append(SignedTx(body, body_bytes, tuple(self.items), hashes, signature))
+        self.pending.append(
+            SignedTx(body, body_bytes, tuple(self.items), hashes, signature, None, tuple(blobs))
+        )
         self.nonce += 1
         self.items = []
         if len(self.pending) >= self.commit_every:
@@ -231,7 +235,6 @@ class _Signer:
             self.pending = []
 
     def finish(self) -> None:
-        self._seal_tx()
         self.commit()
 
 
@@ -332,7 +335,7 @@ def _put(inbox: Any, chunk: Any, out: Any, signer: _Signer, reports: list[Import
 def _drain(message: tuple[str, Any], signer: _Signer, reports: list[ImportReport]) -> None:
     kind, payload = message
     if kind == "items":
-        signer.add(payload)
+        signer.add(*payload)
     elif kind == "report":
         reports.append(payload)
     else:

@@ -1,4 +1,11 @@
-"""Reading emissions records back: full traces, sealed details, recomputation."""
+"""Reading emissions records back: full traces, sealed details, recomputation.
+
+A record's public item has no result (see :mod:`carbonledger.core.rules.records`):
+:meth:`RecordReader.full` gives a member the record as it was calculated, with
+its account number, results and kg CO2e opened from the sealed details, and
+:meth:`RecordReader.view` gives each reader what it may see: the full record
+where it holds the channel's key, the public item elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -87,14 +94,42 @@ class RecordReader:
             )
         return self._details.detail(record)
 
+    def full(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as a member sees it: the public item with its account number,
+        results (``trace.results``) and ``kg_co2e`` opened from the sealed details.
+
+        Raises PermissionDenied (or NotFound for a key not wrapped for the reader)."""
+        if record.get("kind") != "emissions_record" or "detail" not in record:
+            return record
+        detail = self.detail(record)
+        results = dict(detail.get("results") or {})
+        return {
+            **record,
+            "account": detail.get("account", record["account"]),
+            "account_ref": record["account"],
+            "kg_co2e": results.get("kg_co2e"),
+            "trace": {**record["trace"], "results": results},
+        }
+
+    def view(self, record: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`full` where this reader holds the channel's key, else the public item."""
+        if self._details is None or record.get("kind") != "emissions_record":
+            return record
+        try:
+            return self.full(record)
+        except (PermissionDenied, NotFound):
+            return record
+
     def trace(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The full trace: inputs (for members), results, factor provenance, steps, formula."""
+        """The full trace: inputs and results (for members), factor provenance, steps,
+        formula."""
         public = record["trace"]
         if "inputs" not in public and self._details is not None and "detail" in record:
             detail = self._details.detail(record)
             public = {
                 **public,
                 "inputs": {"amount": detail["amount"], "unit": normalise_unit(detail["unit"])},
+                "results": detail.get("results") or public.get("results") or {},
             }
         return merge_trace(public, self.basis(public["basis"]))
 

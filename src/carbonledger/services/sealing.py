@@ -4,6 +4,18 @@ A record's public item carries ``detail = {channel, epoch, blob, commitment}``:
 the SHA-256 of the sealed blob holding the details of its batch, and a salted
 commitment to its own details, so a member can prove one record's details
 without revealing the others, and anyone can check the blob is intact.
+
+The details hold everything a non-member must not compute: the account number,
+what was billed (amount, unit, cost, document hash, source) and the results (kg
+CO2e, kg CO2, renewable and non-renewable kWh).
+
+Padding, so that a blob's length says nothing about amounts: every numeric value
+of a detail counts as :data:`NUMBER_WIDTH` characters (the plaintext is padded
+with spaces by what the numbers fall short of that width), and the padded
+plaintext is then rounded up to a multiple of :data:`PAD_BUCKET` bytes. A blob's
+length therefore depends only on how many records it holds and on their text
+fields (account, unit, currency, source), never on an amount, a cost or a result
+(unless a number is longer than 48 characters, far beyond any real bill).
 """
 
 from __future__ import annotations
@@ -22,7 +34,24 @@ from carbonledger.errors import IntegrityError, NotFound
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.services.channels import ChannelKeys
 
-__all__ = ["DetailReader", "SaltPool", "bill_detail", "detail_commitment", "seal_details"]
+__all__ = [
+    "NUMBER_WIDTH",
+    "PAD_BUCKET",
+    "DetailReader",
+    "SaltPool",
+    "bill_detail",
+    "detail_commitment",
+    "pad_details",
+    "pad_to_bucket",
+    "seal_details",
+]
+
+#: Characters each numeric value of a detail counts for in a blob's length.
+NUMBER_WIDTH = 48
+#: Padded plaintext is a multiple of this many bytes.
+PAD_BUCKET = 256
+_NUMERIC = ("amount", "cost")
+_RESULTS = ("kg_co2e", "kg_co2", "renewable_kwh", "nonrenewable_kwh")
 
 
 class SaltPool:
@@ -40,17 +69,24 @@ class SaltPool:
 
 
 def bill_detail(
-    bill: Bill, rid: str, source: str | None, salts: SaltPool | None = None
+    bill: Bill,
+    rid: str,
+    source: str | None,
+    salts: SaltPool | None = None,
+    results: dict[str, str | None] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The private part of a record (what was billed, with a fresh salt) and its commitment."""
-    body = {
+    """The private part of a record (what was billed, its results, a fresh salt) and its
+    commitment."""
+    body: dict[str, Any] = {
         "id": rid,
+        "account": bill.account,
         "amount": str(bill.amount),
         "unit": bill.unit,
         "cost": None if bill.cost is None else str(bill.cost),
         "currency": bill.currency,
         "document_sha256": bill.document_sha256,
         "source": source,
+        "results": results or {},
     }
     salt = salts.take() if salts is not None else new_salt()
     digest = commitment(salt, canonical(body))
@@ -60,20 +96,44 @@ def bill_detail(
 
 def seal_details(
     keys: ChannelKeys,
-    store: ChannelStore,
     pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
     epochs: dict[str, int],
-) -> None:
-    """Seal the details of ``pairs`` (public item, detail) and point each item at its blob."""
+) -> list[bytes]:
+    """Seal the details of ``pairs`` (public item, detail), point each item at its blob
+    and return the blobs, which travel with the transaction carrying the items."""
     groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for item, detail in pairs:
         groups.setdefault(item["org"], []).append((item, detail))
+    blobs: list[bytes] = []
     for channel, group in groups.items():
         epoch = epochs[channel]
-        blob_id, blob = keys.seal(channel, epoch, canonical([d for _, d in group]))
-        store.put_blob(blob_id, channel, epoch, blob)
+        blob_id, blob = keys.seal(channel, epoch, pad_details([d for _, d in group]))
+        blobs.append(blob)
         for item, _ in group:
             item["detail"]["blob"] = blob_id
+    return blobs
+
+
+def _numbers(detail: dict[str, Any]) -> list[Any]:
+    results = detail.get("results") or {}
+    return [detail.get(k) for k in _NUMERIC] + [results.get(k) for k in _RESULTS]
+
+
+def pad_details(details: list[dict[str, Any]]) -> bytes:
+    """The plaintext of a blob: the details' canonical JSON padded with spaces (JSON
+    allows trailing whitespace) so its length does not depend on any amount."""
+    body = canonical(details)
+    short = sum(
+        max(0, NUMBER_WIDTH - len(canonical(value))) for d in details for value in _numbers(d)
+    )
+    return pad_to_bucket(body, short)
+
+
+def pad_to_bucket(body: bytes, extra: int = 0) -> bytes:
+    """``body`` padded with spaces to the next multiple of :data:`PAD_BUCKET` bytes at or
+    above ``len(body) + extra``."""
+    size = -(-(len(body) + extra) // PAD_BUCKET) * PAD_BUCKET
+    return body + b" " * (size - len(body))
 
 
 class DetailReader:

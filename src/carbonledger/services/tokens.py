@@ -161,6 +161,7 @@ def issue_audited(
     ledger: LedgerPort,
     auditor: PrivateKey,
     *,
+    store: ChannelStore,
     org: str,
     scope: str,
     start: date,
@@ -176,7 +177,11 @@ def issue_audited(
     ``scope`` ``"2"`` takes location-based Scope 2 records. ``exclude`` drops
     records (e.g. those an audit found wanting).
     """
+    from carbonledger.services.records import RecordReader
+
     want = "2-location" if scope == "2" else scope
+    # Results are sealed: the auditor opens each record with its channel key.
+    reader = RecordReader.for_member(ledger, store, auditor)
     entries: list[dict[str, str]] = []
     total = Decimal(0)
     query = ItemQuery(
@@ -187,7 +192,7 @@ def issue_audited(
         if rec["id"] in exclude or str(rec["trace"].get("scope")) not in _scopes(want):
             continue
         entries.append({"record": rec["id"], "leaf": leaf_hash(stored.data).hex()})
-        total += Decimal(rec["kg_co2e"])
+        total += Decimal(reader.full(rec)["kg_co2e"])
     if not entries:
         raise NotFound(f"no scope {scope} records of {org!r} between {start} and {end}")
     mg = total * _MG_PER_KG
@@ -231,12 +236,15 @@ def issue_audited_emissions(
     reader = RecordReader.for_member(ledger, store, auditor)
     records = [find_item(ledger, rid) for rid in record_ids]
     orgs, scopes = set(), set()
+    kgs: list[Decimal] = []
     for stored in records:
         rec = stored.item
         if rec.get("kind") != "emissions_record":
             raise InvalidInput(f"record_ids: {rec.get('id')} is not an emissions record")
         again = reader.recompute(rec)
-        if str(again["kg_co2e"]) != rec["kg_co2e"]:
+        sealed = reader.full(rec)["kg_co2e"]
+        kgs.append(Decimal(sealed))
+        if str(again["kg_co2e"]) != sealed:
             raise InvalidInput(f"record {rec['id']}: kg_co2e does not recompute")
         orgs.add(rec["org"])
         scopes.add(str(rec["trace"].get("scope")))
@@ -252,7 +260,7 @@ def issue_audited_emissions(
             f"record_ids: records of scopes {sorted(scopes)} cannot be attested together"
         )
     entries = [{"record": s.item["id"], "leaf": leaf_hash(s.data).hex()} for s in records]
-    total = sum((Decimal(s.item["kg_co2e"]) for s in records), Decimal(0))
+    total = sum(kgs, Decimal(0))
     start = min(s.item["period"]["start"] for s in records)
     end = max(s.item["period"]["end"] for s in records)
     tid = token_id or _new_id("audited")

@@ -22,6 +22,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.inventory import inventory_report
+from carbonledger.services.records import RecordReader
 
 __all__ = [
     "Entry",
@@ -75,14 +76,20 @@ class OrgSummary:
     by_month: list[tuple[str, Decimal]]  # (YYYY-MM, t CO2e), in order
     by_activity: dict[str, Decimal] = field(default_factory=dict)
     records: int = 0
+    #: Records of the year whose results are sealed in a channel the viewer cannot read.
+    sealed: int = 0
 
     @property
     def total_t(self) -> Decimal:
         return sum((v for _, v in self.by_site), Decimal(0))
 
 
-def org_summary(ledger: LedgerPort, org: str, year: int | None) -> OrgSummary:
-    """Totals from the records' public parts; a record counts in its period's start month."""
+def org_summary(
+    ledger: LedgerPort, org: str, year: int | None, reader: RecordReader | None = None
+) -> OrgSummary:
+    """Totals of the records whose results ``reader`` can open (results are sealed in the
+    organisation's channel); a record counts in its period's start month."""
+    reader = reader or RecordReader(ledger)
     site_kg: dict[str, Decimal] = defaultdict(Decimal)
     month_kg: dict[str, Decimal] = defaultdict(Decimal)
     activity_kg: dict[str, Decimal] = defaultdict(Decimal)
@@ -91,12 +98,16 @@ def org_summary(ledger: LedgerPort, org: str, year: int | None) -> OrgSummary:
     for item in rows:
         years.add(int(item["period"]["start"][:4]))
     chosen = year if year is not None else (max(years) if years else None)
-    count = 0
+    count = sealed = 0
     for item in rows:
         month = str(item["period"]["start"][:7])
         if chosen is None or int(month[:4]) != chosen:
             continue
-        kg = Decimal(item["kg_co2e"])
+        result = reader.view(item).get("kg_co2e")
+        if result is None:
+            sealed += 1
+            continue
+        kg = Decimal(result)
         site_kg[item["site"]] += kg
         month_kg[month] += kg
         activity_kg[str(item.get("activity"))] += kg
@@ -110,6 +121,7 @@ def org_summary(ledger: LedgerPort, org: str, year: int | None) -> OrgSummary:
         [(m, month_kg.get(m, Decimal(0)) / KG_PER_T) for m in months],
         {a: kg / KG_PER_T for a, kg in sorted(activity_kg.items())},
         count,
+        sealed,
     )
 
 

@@ -176,7 +176,8 @@ def audit_run(
         )
     except CarbonLedgerError as exc:
         return _audit_page(request, user, status=403, errors={"org": str(exc)}, form=form)
-    result = {**report.item(), "entry": report.receipt.seq if report.receipt else None}
+    entry = report.receipt.seq if report.receipt else None
+    result = {**report.item(), **report.sealed(), "entry": entry}
     return _audit_page(request, user, result=result, form=form)
 
 

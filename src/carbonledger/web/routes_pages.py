@@ -51,7 +51,7 @@ def _org_year(
     state = ctx.ledger.state()
     if org not in state.orgs:
         raise NotFound(f"organisation {org!r} is not registered")
-    return user, ctx, state, org_summary(ctx.ledger, org, year)
+    return user, ctx, state, org_summary(ctx.ledger, org, year, _reader(request, user.key))
 
 
 @router.get("/orgs/{org}")
@@ -134,7 +134,8 @@ def site_page(request: Request, site: str, offset: int = Query(0, ge=0, le=2**31
                 billed = reader.detail(item)
             except CarbonLedgerError as exc:
                 sealed_note = f"Billed amounts are sealed: {exc}"
-        rows.append({"item": item, "billed": billed})
+        # Results are sealed with what was billed: shown only where the details open.
+        rows.append({"item": reader.view(item) if billed else item, "billed": billed})
     return render(
         request,
         "site.html",
@@ -164,6 +165,7 @@ def record_page(request: Request, record_id: str) -> Response:
         trace = reader.trace(item)
         if user.key is not None:
             billed = reader.detail(item)
+            item = reader.full(item)
             recomputed = {
                 k: None if v is None else str(v) for k, v in reader.recompute(item).items()
             }

@@ -321,7 +321,7 @@ class EvmLedger:
                 if tx.objects is not None
                 else [json.loads(d) for d in checked.items]
             )
-            apply(work, checked.body, items, now=now)
+            apply(work, checked.body, items, now=now, blobs=checked.blob_map())
             self._check_periods(items, periods)
             hints = self._hints(work, checked, items, now_ms)
             if checked.type.startswith("dao_"):

@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from carbonledger.adapters.ledger_log import LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
-from carbonledger.adapters.sqlstore.channels import SqlChannelStore
+from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
 from carbonledger.adapters.tlog_store import batch_notes
 from carbonledger.core.canonical import canonical
@@ -166,6 +166,15 @@ class SqlLedger(LedgerLog):
                 if node_rows:
                     conn.execute(t.node.insert(), node_rows)
                 conn.execute(t.checkpoint.insert(), [cp])
+                if batch.blob_rows:
+                    # In the same commit as the entries that name them (no orphan blobs).
+                    conn.execute(
+                        insert_ignore(self.engine, t.blob),  # type: ignore[call-overload]
+                        [
+                            {"id": b, "channel": c, "epoch": e, "data": d}
+                            for b, c, e, d in batch.blob_rows
+                        ],
+                    )
                 updated = conn.execute(
                     t.meta.update().where(t.meta.c.key == "state").values(value=snapshot)
                 )

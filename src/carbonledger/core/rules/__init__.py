@@ -18,6 +18,7 @@ from carbonledger.core.rules.channels import (
     channel_rotate,
 )
 from carbonledger.core.rules.common import require_active_signer
+from carbonledger.core.rules.disclosures import disclose
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
 from carbonledger.core.rules.records import audit_report, record_emissions
 from carbonledger.core.rules.registry import genesis, register_org, register_site
@@ -40,6 +41,7 @@ RULES: dict[str, Rule] = {
     "channel_rotate": channel_rotate,
     "record_emissions": record_emissions,
     "audit_report": audit_report,
+    "disclose": disclose,
     **tokens.RULES,
     **devices.RULES,
     **governance.RULES,

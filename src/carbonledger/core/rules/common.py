@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from carbonledger.core.state import ID_PATTERN, LedgerState
-from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 __all__ = [
     "GRANTABLE_ROLES",
     "ROLES",
     "check_id",
+    "check_sealed",
     "expect_kind",
     "is_org_admin",
     "parse_time",
@@ -41,6 +42,22 @@ def check_id(kind: str, value: object) -> str:
             f"{kind} id {value!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'"
         )
     return value
+
+
+def check_sealed(state: LedgerState, item: dict[str, Any], org: str, what: str) -> None:
+    """``item.sealed`` names a blob (SHA-256, hex) in ``org``'s channel under its current
+    epoch (the rules also check the transaction carries it: core.blobs.check_carried)."""
+    sealed = item.get("sealed")
+    if not isinstance(sealed, dict) or sealed.get("channel") != org:
+        raise InvalidInput(f"{what}: sealed must name channel {org!r}")
+    epoch = state.channels[org]["epoch"] if org in state.channels else None
+    if sealed.get("epoch") != epoch:
+        raise Conflict(
+            f"{what}: sealed under epoch {sealed.get('epoch')}, the channel is at epoch {epoch}"
+        )
+    blob = sealed.get("blob")
+    if not isinstance(blob, str) or len(blob) != 64 or blob.strip("0123456789abcdef"):
+        raise InvalidInput(f"{what}: sealed.blob must be a SHA-256 (hex)")
 
 
 def expect_kind(items: Sequence[dict[str, Any]], kind: str) -> None:

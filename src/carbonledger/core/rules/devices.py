@@ -29,6 +29,7 @@ from typing import Any, Final
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
     check_id,
+    check_sealed,
     expect_kind,
     is_org_admin,
     parse_time,
@@ -322,16 +323,7 @@ def anchor_credentials(
             if channel_access(state, org, sender)["role"] == "auditor":
                 raise PermissionDenied(f"{what}: auditors do not post credentials")
             checked[org] = sealing_epoch(state, org)
-        sealed = item.get("sealed")
-        if not isinstance(sealed, dict) or sealed.get("channel") != org:
-            raise InvalidInput(f"{what}: sealed must name channel {org!r}")
-        if sealed.get("epoch") != checked[org]:
-            raise Conflict(
-                f"{what}: sealed under epoch {sealed.get('epoch')}, the channel is at"
-                f" epoch {checked[org]}"
-            )
-        if not isinstance(sealed.get("blob"), str) or not _SHA256.match(sealed["blob"]):
-            raise InvalidInput(f"{what}: sealed.blob must be a SHA-256 (hex)")
+        check_sealed(state, item, org, what)
         period = item.get("period")
         if not isinstance(period, dict):
             raise InvalidInput(f"{what}: period is required")
@@ -370,6 +362,8 @@ def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
         if not isinstance(digest, str) or not _SHA256.match(digest):
             raise InvalidInput(f"audit result {rid!r}: sha256 of the credential is required")
         _did(item.get("auditor"), f"audit result {rid!r}")
+        if "sealed" in item:
+            check_sealed(state, item, org, f"audit result {rid!r}")
 
 
 RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {

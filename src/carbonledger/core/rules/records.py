@@ -1,17 +1,56 @@
-"""Emissions records with their calculation bases, and auditors' reports."""
+"""Emissions records with their calculation bases, disclosures, and auditors' reports.
+
+Whatever the importer checks about a record, these rules check too, so a record
+signed by anyone and sent by any path (``submit``, ``POST /api/v1/transactions``)
+cannot leave the ledger holding something the importer would refuse:
+
+* the id is the record id of its site, account reference and period (so ids are
+  unique because periods are);
+* the period is two ISO dates, start on or before end, and overlaps no period
+  already recorded for the same account anywhere on the ledger (an exact repeat
+  is an overlap);
+* the details are sealed in the organisation's channel under its current epoch,
+  by a signer who may read the channel;
+* the public item carries only public fields: no result, amount or split (they are
+  sealed), so no arithmetic on public data recovers them.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.calculator import basis_id
+from carbonledger.core.domain import record_id
+from carbonledger.core.intervals import add_period, check_period, overlapping
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
-from carbonledger.core.rules.common import check_id, expect_kind, require_org_writer
+from carbonledger.core.rules.common import (
+    check_id,
+    check_sealed,
+    expect_kind,
+    require_org_writer,
+)
+from carbonledger.core.rules.disclosures import SCOPE_PATTERN, SCOPES
 from carbonledger.core.state import LedgerState
-from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import (
+    Conflict,
+    DuplicateEntity,
+    InvalidInput,
+    NotFound,
+    OverlappingPeriod,
+    PermissionDenied,
+)
 
-__all__ = ["audit_report", "record_emissions"]
+__all__ = ["RECORD_FIELDS", "audit_report", "record_emissions"]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: Every field a record's public item may carry, and the fields of its trace.
+RECORD_FIELDS = frozenset(
+    {"kind", "id", "org", "site", "account", "activity", "period", "trace", "detail"}
+)
+_TRACE_FIELDS = frozenset({"schema", "basis", "scope"})
+_DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
 
 
 def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
@@ -24,38 +63,72 @@ def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
 
 
 def _writer(state: LedgerState, sender: str, org: str, what: str) -> int:
-    """Check once per organisation and entry that ``sender`` may write.
+    """Check once per organisation and entry that ``sender`` may write sealed records.
 
-    Returns the channel's epoch if ``sender`` may seal details in it, else -1.
+    Returns the channel's current epoch.
     """
     require_org_writer(state, sender, org, what)
     channel = state.channels.get(org)
-    if channel is None or sender not in channel["members"]:
-        return -1
+    if channel is None:
+        raise NotFound(f"{what}: organisation {org!r} has no channel to seal details in")
     member = channel_access(state, org, sender)
     if member["role"] == "auditor":
         raise PermissionDenied(f"{what}: auditors do not write records")
     return sealing_epoch(state, org)
 
 
-def _detail(item: dict[str, Any], epoch: int) -> None:
+def _detail(item: dict[str, Any], epoch: int, what: str) -> None:
     """Private details are sealed in the organisation's channel under its current key."""
-    if epoch < 0:
-        raise PermissionDenied(
-            f"record {item.get('id')!r}: the signer is not a member of channel {item['org']!r}"
+    detail = item.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidInput(f"{what}: sealed details are required (detail is missing)")
+    if set(detail) != _DETAIL_FIELDS or detail.get("channel") != item["org"]:
+        raise InvalidInput(
+            f"{what}: detail must be {{channel, epoch, blob, commitment}} in channel"
+            f" {item['org']!r}"
         )
-    detail = item["detail"]
-    if not isinstance(detail, dict) or detail.get("channel") != item["org"]:
-        raise InvalidInput(f"record {item.get('id')!r}: detail must be in channel {item['org']!r}")
     if detail.get("epoch") != epoch:
         raise Conflict(
-            f"record {item.get('id')!r}: sealed under epoch {detail.get('epoch')}, the channel"
-            f" is at epoch {epoch}"
+            f"{what}: sealed under epoch {detail.get('epoch')}, the channel is at epoch {epoch}"
         )
     for field in ("blob", "commitment"):
         value = detail.get(field)
-        if not isinstance(value, str) or len(value) != 64:
-            raise InvalidInput(f"record {item.get('id')!r}: detail.{field} must be a SHA-256")
+        if not isinstance(value, str) or not _SHA256.match(value):
+            raise InvalidInput(f"{what}: detail.{field} must be a SHA-256 (hex)")
+
+
+def _shape(item: dict[str, Any], what: str) -> tuple[str, str]:
+    """Public fields only, each well formed; returns the period (start, end)."""
+    extra = set(item) - RECORD_FIELDS
+    if extra:
+        raise InvalidInput(
+            f"{what}: field(s) {sorted(extra)} may not be public (results, amounts and"
+            " splits are sealed in the channel; publish totals with a disclosure)"
+        )
+    account = item.get("account")
+    if not isinstance(account, str) or not _SHA256.match(account):
+        raise InvalidInput(f"{what}: account must be the account's reference (a SHA-256, hex)")
+    check_id(f"{what}: activity", item.get("activity"))
+    trace = item.get("trace")
+    if not isinstance(trace, dict) or set(trace) != _TRACE_FIELDS:
+        raise InvalidInput(
+            f"{what}: trace must be {{schema, basis, scope}} (results are sealed in the channel)"
+        )
+    scope = trace.get("scope")
+    if not isinstance(scope, str) or not SCOPE_PATTERN.match(scope):
+        raise InvalidInput(f"{what}: scope {scope!r} is not a scope (one of {SCOPES} or 3-N)")
+    if not isinstance(trace.get("schema"), str):
+        raise InvalidInput(f"{what}: trace.schema must be text")
+    period = item.get("period")
+    if not isinstance(period, dict) or set(period) != {"start", "end"}:
+        raise InvalidInput(f"{what}: period must be {{start, end}}")
+    start, end = check_period(period.get("start"), period.get("end"), what)
+    if item.get("id") != record_id(str(item.get("site")), account, start, end):
+        raise InvalidInput(
+            f"{what}: id must be the record id of its site, account and period"
+            f" ({record_id(str(item.get('site')), account, start, end)})"
+        )
+    return start, end
 
 
 def record_emissions(
@@ -72,27 +145,35 @@ def record_emissions(
             continue
         if kind != "emissions_record":
             raise InvalidInput(f"item {n}: expected an emissions_record, got {kind!r}")
+        what = f"record {item.get('id')!r}"
         site = sites.get(item.get("site"))  # type: ignore[arg-type]
         if site is None:
-            raise NotFound(
-                f"record {item.get('id')!r}: site {item.get('site')!r} is not registered"
-            )
+            raise NotFound(f"{what}: site {item.get('site')!r} is not registered")
         org = item.get("org")
         if org != site["org"]:
             raise PermissionDenied(
-                f"record {item.get('id')!r}: site {site['id']!r} belongs to {site['org']!r},"
-                f" not {org!r}"
+                f"{what}: site {site['id']!r} belongs to {site['org']!r}, not {org!r}"
             )
         epoch = epochs.get(str(org))
         if epoch is None:
-            epoch = epochs[str(org)] = _writer(
-                state, sender, str(org), f"record {item.get('id')!r}"
+            epoch = epochs[str(org)] = _writer(state, sender, str(org), what)
+        _detail(item, epoch, what)
+        start, end = _shape(item, what)
+        if item["trace"]["basis"] not in state.bases:
+            raise NotFound(f"{what}: its calculation basis is not recorded")
+        account = f"{site['id']}/{item['account']}"
+        known = state.periods.get(account, ())
+        other = overlapping(known, start, end)
+        if other == (start, end):
+            raise DuplicateEntity(
+                f"{what}: {start}..{end} is already recorded for the same account"
             )
-        trace = item.get("trace")
-        if not isinstance(trace, dict) or trace.get("basis") not in state.bases:
-            raise NotFound(f"record {item.get('id')!r}: its calculation basis is not recorded")
-        if "detail" in item:
-            _detail(item, epoch)
+        if other is not None:
+            raise OverlappingPeriod(
+                f"{what}: {start}..{end} overlaps {other[0]}..{other[1]}, already recorded for"
+                " the same account"
+            )
+        state.periods[account] = add_period(known, start, end)
 
 
 def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
@@ -103,8 +184,15 @@ def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
     if "auditor" not in ident.get("roles", ()):
         raise PermissionDenied(f"audit report: signer {sender} does not hold the auditor role")
     for item in items:
-        check_id("audit report", item.get("id"))
+        rid = check_id("audit report", item.get("id"))
         org = str(item.get("org"))
         if org not in state.orgs:
             raise NotFound(f"audit report: organisation {org!r} is not registered")
         channel_access(state, org, sender)
+        if "totals" in item:
+            raise InvalidInput(
+                f"audit report {rid!r}: totals may not be public (seal them in the channel;"
+                " the organisation publishes totals with a disclosure)"
+            )
+        if "sealed" in item:
+            check_sealed(state, item, org, f"audit report {rid!r}")
