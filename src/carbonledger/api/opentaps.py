@@ -38,7 +38,6 @@ from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.channels import grant
 from carbonledger.services.home import KEYSTORE_SCRYPT_N
 from carbonledger.services.identity import enroll, make_enrolment_request, register_user
-from carbonledger.services.importer import import_bills
 from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["router"]
@@ -201,7 +200,7 @@ def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
 @router.post(
     "/emissionscontract/recordEmissions", status_code=201, response_model=EmissionsRecordOut
 )
-async def record_emissions(
+def record_emissions(
     ctx: Ctx,
     who: Caller,
     utilityId: str = Form(...),
@@ -213,9 +212,11 @@ async def record_emissions(
     emissionsDoc: UploadFile | None = File(None),
 ) -> Any:
     """Record one bill as opentaps sends it; 409 on a duplicate or overlapping period."""
+    # A plain (not async) route: it runs in the server's thread pool, so a request
+    # waiting for its commit does not hold up the event loop and the others.
     org = str(who.identity.get("org"))
     try:
-        doc = await emissionsDoc.read() if emissionsDoc is not None else b""
+        doc = emissionsDoc.file.read() if emissionsDoc is not None else b""
         bill = Bill(
             _site_for(ctx, org, utilityId),
             partyId,
@@ -231,11 +232,7 @@ async def record_emissions(
     key = who.signing_key()
     md5 = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
     source = _source(md5, thruDate)
-    report = ctx.write(
-        lambda: import_bills(
-            ctx.ledger, key, ctx.catalog, [bill], store=ctx.ledger.channels, source=source
-        )
-    )
+    report = ctx.record_bills(key, [bill], source)
     if report.duplicates or any(e.field == "period" for e in report.rejected):
         reason = report.rejected[0].reason if report.rejected else "this bill is already recorded"
         return problem(409, "conflict", reason)
