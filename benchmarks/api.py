@@ -19,7 +19,8 @@ The server is uvicorn in a subprocess on 127.0.0.1 (one worker, as
 (each with its own connection), for each client count given. The in-process
 figures are measured first on the same ledger file, then the server opens it.
 Figures are printed as a table (requests per second, p50 and p99 latency), with
-the HTTP/in-process throughput ratio.
+the HTTP/in-process throughput ratio and, on Linux, the server process's CPU time
+per request (what the machine's load does not change much).
 """
 
 from __future__ import annotations
@@ -178,13 +179,12 @@ def _free_port() -> int:
 
 def serve(home: str, port: int) -> None:
     """The server process: ``carbonledger serve`` without the CLI's prompt."""
-    import uvicorn
-
     from carbonledger.api import create_app
     from carbonledger.api.context import AppContext
+    from carbonledger.cli.serve import run_server
 
     ctx = AppContext.open(Home(Path(home)), PASSPHRASE)
-    uvicorn.run(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
+    run_server(create_app(ctx), host="127.0.0.1", port=port)
 
 
 def sign_in(base: str, home: Home) -> str:
@@ -200,9 +200,23 @@ def sign_in(base: str, home: Home) -> str:
         return str(done.json()["token"])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) used so far by process ``pid``; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(
-    clients: int, jobs: list[Callable[[httpx.Client], None]], base: str, token: str
+    clients: int,
+    jobs: list[Callable[[httpx.Client], None]],
+    base: str,
+    token: str,
+    server: int | None = None,
 ) -> dict[str, Any]:
+    """Run ``jobs`` from ``clients`` threads; with the ``server`` pid, its CPU per request."""
     local = threading.local()
     lat: list[float] = []
     lock = threading.Lock()
@@ -219,10 +233,15 @@ def load(
         with lock:
             lat.append(dt)
 
+    cpu0 = cpu_seconds(server) if server else None
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(run, jobs))
-    return _row(lat, time.perf_counter() - t0)
+    row = _row(lat, time.perf_counter() - t0)
+    cpu1 = cpu_seconds(server) if server else None
+    if cpu0 is not None and cpu1 is not None:
+        row["cpu_ms"] = (cpu1 - cpu0) * 1000 / len(jobs)
+    return row
 
 
 def _start(home: Home) -> tuple[subprocess.Popen[bytes], str]:
@@ -299,9 +318,10 @@ def over_http(
         load(1, [post_opentaps("warm", 2, utility, erp_token)], base, token)
         total = records + 2  # the two warm-up requests
         for c in clients:
-            out["post"][c] = load(c, [post_bill(f"http{c}", n) for n in range(posts)], base, token)
+            jobs = [post_bill(f"http{c}", n) for n in range(posts)]
+            out["post"][c] = load(c, jobs, base, token, server.pid)
             jobs = [post_opentaps(f"taps{c}", n, utility, erp_token) for n in range(posts)]
-            out["opentaps"][c] = load(c, jobs, base, token)
+            out["opentaps"][c] = load(c, jobs, base, token, server.pid)
             total += 2 * posts
 
         def page(offset: int) -> Callable[[httpx.Client], None]:
@@ -313,7 +333,7 @@ def over_http(
 
         for c in clients:
             jobs = [page(o) for _ in range(listings) for o in range(0, total, PAGE)]
-            out["list"][c] = load(c, jobs, base, token)
+            out["list"][c] = load(c, jobs, base, token, server.pid)
         return out
     finally:
         server.terminate()
@@ -342,7 +362,7 @@ def main() -> None:
         total += 2 + 2 * args.posts * len(clients)  # what the HTTP runs recorded
     print(
         f"\n{'operation':<34}{'mode':<22}{'requests':>9}{'req/s':>10}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}{'server CPU ms/req':>19}"
     )
     names = {
         "post": ("post", "record emissions (1 bill)"),
@@ -357,6 +377,7 @@ def main() -> None:
             print(
                 f"{name:<34}{mode:<22}{row['n']:>9,}{row['rps']:>10,.1f}"
                 f"{row['p50']:>9.2f}{row['p99']:>9.2f}{row['rps'] / base:>14.2f}x"
+                + (f"{row['cpu_ms']:>19.2f}" if "cpu_ms" in row else "")
             )
 
 
