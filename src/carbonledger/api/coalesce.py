@@ -33,6 +33,7 @@ class _Request:
     bills: list[Bill]
     source: str | None
     report: ImportReport = field(default_factory=ImportReport)
+    taken: bool = False  # by the request building its signer's batch
     done: Future[ImportReport] = field(default_factory=Future)
 
 
@@ -47,7 +48,8 @@ class BillCoalescer:
     ) -> None:
         self._ledger, self._catalog, self._write_lock = ledger, catalog, write_lock
         self._queued: dict[str, list[_Request]] = {}
-        self._guard = threading.Lock()
+        self._building: set[str] = set()  # signers whose batch a request is building
+        self._changed = threading.Condition()
 
     def record(self, key: PrivateKey, bills: list[Bill], source: str | None) -> ImportReport:
         """Record ``bills`` signed with ``key``; returns once they are durable.
@@ -56,26 +58,37 @@ class BillCoalescer:
         nothing of it was committed).
         """
         mine = _Request(bills, source)
-        with self._guard:
-            self._queued.setdefault(key.address, []).append(mine)
-        with self._write_lock:
-            with self._guard:
-                # Empty when another request's writer already took ours: it answers it.
-                batch = self._queued.pop(key.address, [])
-            try:
-                if batch:
-                    with self._ledger.deferred():
-                        self._run(key, batch)
-            except BaseException as exc:
-                # What was queued before the failure still commits (a batch of more
-                # than one commit's worth of items); the requests are told they failed.
-                with suppress(Exception):
-                    self._ledger.wait()
-                for request in batch:
-                    request.done.set_exception(exc)
-                batch = []
+        signer = key.address
+        with self._changed:
+            self._queued.setdefault(signer, []).append(mine)
+            # One request at a time builds a signer's batch; the others wait until it
+            # has taken them (then they only wait for the commit) or it is done.
+            while signer in self._building and not mine.taken:
+                self._changed.wait()
+            batch = [] if mine.taken else self._queued.pop(signer)
+            for request in batch:
+                request.taken = True
+            if batch:
+                self._building.add(signer)
+        if not batch:
+            return mine.done.result()  # another request's batch holds it
+        try:
+            with self._write_lock, self._ledger.deferred():
+                self._run(key, batch)
+        except BaseException as exc:
+            # What was queued before the failure still commits (a batch of more than
+            # one commit's worth of items); the requests are told they failed.
+            with suppress(Exception):
+                self._ledger.wait()
+            for request in batch:
+                request.done.set_exception(exc)
+            batch = []
+        finally:
+            with self._changed:
+                self._building.discard(signer)
+                self._changed.notify_all()
         if batch:
-            # Outside the write lock: the next batch is built while this one commits.
+            # The next batch is built while this one commits.
             try:
                 self._ledger.wait()
             except BaseException as exc:
