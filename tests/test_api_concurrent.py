@@ -165,6 +165,7 @@ def test_opentaps_requests_in_one_batch_are_judged_as_if_sequential(
         )
         assert res.status_code == 200, res.text
         got = res.json()
+        assert got == body  # the answer to the write is the record as read back
         assert got["partyId"] == party
         assert got["energyUseAmount"] == float(won["energyUseAmount"])
         assert got["fromDate"][:10] == won["fromDate"][:10]

@@ -143,12 +143,21 @@ class AuditedTokenOut(BaseModel, extra="allow"):
     tokenId: str | None = None
 
 
-def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) -> dict[str, Any]:
+def _record(
+    ctx: AppContext,
+    item: dict[str, Any],
+    reader: RecordReader | None,
+    billed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The opentaps view of ``item``; ``billed``: what was billed, when the caller has
+    just recorded it itself (then nothing sealed needs opening to answer)."""
     trace: dict[str, Any] = item["trace"]
     site = ctx.ledger.state().sites.get(item["site"], {})
     detail: dict[str, Any] = {}
     full: dict[str, Any] = {}
-    if reader is not None:
+    if billed is not None:
+        detail, full = billed, RecordReader(ctx.ledger).trace(item)
+    elif reader is not None:
         try:
             detail = reader.detail(item)
             full = reader.trace(item)
@@ -241,8 +250,8 @@ def record_emissions(
             412, "precondition-failed", report.rejected[0].reason, field=report.rejected[0].field
         )
     item = find_item(ctx.ledger, report.record_ids[0]).item
-    body = _record(ctx, item, _reader(ctx, who))
-    body["md5"] = md5
+    billed = {"amount": str(bill.amount), "unit": bill.unit, "source": source}
+    body = _record(ctx, item, None, billed)
     return JSONResponse(body, status_code=201)
 
 
