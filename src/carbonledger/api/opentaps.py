@@ -167,13 +167,19 @@ def _record(
     results = trace.get("results", {})
     renewable, nonrenewable = _energy_split(detail, full, results)
     sent = _sent(detail)
-    token = next(
-        (
-            s.item["id"]
-            for s in ctx.ledger.items(ItemQuery(kind="token"))
-            if item["id"] in (s.item.get("manifest") or [])
-        ),
-        None,
+    # A token's manifest names each record with its leaf hash: none can name a record
+    # this request has just recorded (and the scan of every token is not indexed).
+    token = (
+        None
+        if billed is not None
+        else next(
+            (
+                s.item["id"]
+                for s in ctx.ledger.items(ItemQuery(kind="token"))
+                if item["id"] in (s.item.get("manifest") or [])
+            ),
+            None,
+        )
     )
     return {
         "uuid": item["id"],
