@@ -20,7 +20,7 @@ from rich.console import Console
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import ConfigurationError, InvalidInput
+from carbonledger.errors import ConfigurationError, InvalidInput, NotFound
 from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV, Home, default_home
 
 __all__ = [
@@ -120,6 +120,12 @@ def unlock(home: Home, acting: str | None = None) -> PrivateKey:
     org, sep, name = acting.partition("/")
     if not sep or not org or not name:
         raise InvalidInput(f"--as takes ORG/NAME, got {acting!r}")
+    if not home.user_keystore(org, name).exists():  # before asking for its passphrase
+        here = sorted(f"{p.parent.name}/{p.stem}" for p in (home.path / "keys").glob("*/*.json"))
+        raise NotFound(
+            f"unknown user {acting!r}: no key of it was enrolled from this home"
+            f" (users here: {', '.join(here) or 'none'})"
+        )
     value = os.environ.get(USER_PASSPHRASE_ENV) or os.environ.get(PASSPHRASE_ENV)
     if not value:
         how = f"set {USER_PASSPHRASE_ENV}"

@@ -240,7 +240,8 @@ def _next_steps(result: DemoResult, *, published: bool, custom_home: bool) -> No
     else:
         console.print(f"the demo's keys use your {PASSPHRASE_ENV}")
         unlock = ""
-    record = result.proof_record or "<record id>"
+    # the 8 characters `records list` shows: any unique prefix of an id works
+    record = result.proof_record[:8] if result.proof_record else "<record id>"
     console.print(
         "next, try (a record's public fields, then with its billed amount recomputed; `serve`"
         " prints where to sign in and as whom):"
