@@ -17,11 +17,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
 
+from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.services.home import PASSPHRASE_ENV
 from tests.api_helpers import PASS, Served, served
 
@@ -75,8 +77,9 @@ def _concurrently(jobs: list[Callable[[httpx.Client], Any]], base: str) -> list[
             c.close()
 
 
-def _db(api: Served) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{api.home.path / 'ledger.db'}?mode=ro", uri=True)
+def _db(api: Served) -> closing[sqlite3.Connection]:
+    """The ledger file, read-only, as any reader of the file would open it."""
+    return closing(sqlite3.connect(f"file:{api.home.path / 'ledger.db'}?mode=ro", uri=True))
 
 
 def _counts(api: Served, sender: str) -> tuple[int, int, int]:
@@ -241,3 +244,52 @@ def _sign_in(base: str, api: Served, name: str) -> dict[str, str]:
         )
         assert res.status_code == 200, res.text
         return {"Authorization": f"Bearer {res.json()['token']}"}
+
+
+def test_client_signed_transactions_racing_for_one_nonce_one_is_appended(
+    server: tuple[Served, str],
+) -> None:
+    """16 transactions signed by the admin with the same nonce, sent at once: one wins."""
+    api, base = server
+    with _db(api) as db:
+        nonce = db.execute(
+            "SELECT count(*) FROM tx WHERE sender = ?", (api.admin.address,)
+        ).fetchone()[0]
+    ledger_id = str(httpx.get(f"{base}/api/v1/status").json()["ledger_id"])
+    bodies = []
+    for n in range(16):
+        site = {"kind": "site", "id": f"race-{n}", "org": "acme", "name": f"Race {n}",
+                "country": "US"}  # fmt: skip
+        tx = build_tx(
+            api.admin,
+            tx_type="register_site",
+            ledger_id=ledger_id,
+            nonce=nonce,
+            created=utc_now(),
+            items=[site],
+        )
+        bodies.append(
+            {
+                "body": tx.body_bytes.decode(),
+                "items": [i.decode() for i in tx.items],
+                "signature": tx.signature.hex(),
+            }
+        )
+
+    def post(body: dict[str, Any]) -> Callable[[httpx.Client], tuple[int, Any]]:
+        def job(client: httpx.Client) -> tuple[int, Any]:
+            res = client.post("/api/v1/transactions", json=body)
+            return res.status_code, res.json()
+
+        return job
+
+    answers = _concurrently([post(b) for b in bodies], base)
+    codes = [code for code, _ in answers]
+    assert codes.count(201) == 1, answers
+    for code, body in answers:
+        if code != 201:
+            assert 400 <= code < 500, body
+            assert "nonce" in body["detail"], body
+    with _db(api) as db:
+        sites = db.execute("SELECT rid FROM leaf WHERE kind = 'site' AND rid LIKE 'race-%'")
+        assert len(sites.fetchall()) == 1
