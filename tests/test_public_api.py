@@ -53,6 +53,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
+    "carbonledger.api.coalesce": ["BillCoalescer"],
     "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
     "carbonledger.api.context": [
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
@@ -90,7 +91,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.greenbutton": ["app"],
     "carbonledger.cli.ledger": ["register"],
     "carbonledger.cli.org": ["register"],
-    "carbonledger.cli.serve": ["register"],
+    "carbonledger.cli.serve": ["register", "run_server"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
     "carbonledger.cli.witness": ["witness_app"],

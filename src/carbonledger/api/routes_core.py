@@ -222,9 +222,7 @@ def submit_transaction(body: TxIn, ctx: Ctx) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidInput("blobs: not base64") from exc
     tx = tx_from_parts(body.body.encode(), [i.encode() for i in body.items], signature, blobs)
-    with ctx.lock:
-        receipt = ctx.ledger.submit([tx])[0]
-    return asdict(receipt)
+    return asdict(ctx.submit([tx])[0])
 
 
 @router.get("/items", tags=["ledger"])

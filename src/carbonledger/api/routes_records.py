@@ -21,7 +21,7 @@ from carbonledger.services import channels as channel_service
 from carbonledger.services.audit import run_audit
 from carbonledger.services.bills_csv import iter_bills
 from carbonledger.services.identity import EnrolmentRequest, register_user
-from carbonledger.services.importer import ImportReport, import_bills
+from carbonledger.services.importer import ImportReport
 from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["router"]
@@ -67,12 +67,7 @@ def _bill(b: BillIn, line: int) -> Bill:
 def _import(
     ctx: AppContext, who: Actor, bills: list[Bill], source: str, errors: list[RowError]
 ) -> dict[str, Any]:
-    key = who.signing_key()
-    report: ImportReport = ctx.write(
-        lambda: import_bills(
-            ctx.ledger, key, ctx.catalog, bills, store=ctx.ledger.channels, source=source
-        )
-    )
+    report: ImportReport = ctx.record_bills(who.signing_key(), bills, source)
     report.rows += len(errors)
     report.rejected.extend(errors)
     report.rejected.sort(key=lambda e: e.line)
