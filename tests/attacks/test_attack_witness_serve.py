@@ -65,7 +65,10 @@ def _root(note: str) -> str:
 
 @pytest.mark.parametrize("name", list(MANGLES))
 def test_a_malformed_add_checkpoint_is_a_4xx_and_the_witness_keeps_working(
-    cli: Run, tmp_path: Path, witness: tuple[str, Path, Verifier], name: str
+    cli: Run,
+    tmp_path: Path,
+    witness: tuple[str, Path, Verifier],  # noqa: F811  (the fixture)
+    name: str,
 ) -> None:
     url, directory, vkey = witness
     home = _home(cli, tmp_path / "a")
