@@ -47,6 +47,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve(home: Path, port: int) -> subprocess.Popen[str]:
+    """``carbonledger serve`` on ``home`` at ``port``, answering once this returns."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "serve", "--port", str(port)],
+        env=env_for(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/sites", timeout=1)
+            return proc
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
 @pytest.fixture
 def start_server() -> Iterator[Start]:
     """Starts ``carbonledger serve`` on a home (as often as asked); returns its URL."""
@@ -54,30 +81,11 @@ def start_server() -> Iterator[Start]:
 
     def start(home: Path) -> str:
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "carbonledger", "serve", "--port", str(port)],
-            env=env_for(home),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                httpx.get(f"{url}/api/v1/sites", timeout=1)
-                return url
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+        procs.append(serve(home, port))
+        return f"http://127.0.0.1:{port}"
 
     try:
         yield start
     finally:
         for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=30)
-            if proc.stderr is not None:
-                proc.stderr.close()
+            stop(proc)
