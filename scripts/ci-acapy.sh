@@ -40,7 +40,7 @@ ADMIN_PORT="${CARBONLEDGER_ACAPY_ADMIN_PORT:-8031}"
 INBOUND_PORT="$((ADMIN_PORT - 1))"
 HOME="$ACAPY_HOME" "$ACAPY_VENV/bin/aca-py" start \
   --no-ledger --wallet-type askar --wallet-name carbonledger-ci --wallet-key "ci-$RANDOM" \
-  --auto-provision --admin 127.0.0.1 "$ADMIN_PORT" --admin-insecure-mode \
+  --auto-provision --admin 127.0.0.1 "$ADMIN_PORT" --admin-insecure-mode --wallet-allow-insecure-seed \
   --inbound-transport http 127.0.0.1 "$INBOUND_PORT" --outbound-transport http \
   --endpoint "http://127.0.0.1:$INBOUND_PORT" --label carbonledger-ci-utility \
   --log-level warning >"$ACAPY_HOME/agent.log" 2>&1 &
@@ -64,6 +64,14 @@ for _ in $(seq 1 120); do
 done
 ready || { cat "$ACAPY_HOME/agent.log" >&2; echo "ACA-Py agent not ready" >&2; exit 1; }
 trap 'kill "$ACAPY_PID" 2>/dev/null || true' EXIT
+# The utility's issuing key: a did:key from a fixed seed (the same DID every run).
+CARBONLEDGER_ACAPY_DID="$("$ACAPY_VENV/bin/python" -c 'import json, sys, urllib.request
+body = {"method": "key", "seed": "carbonledger-ci-utility-seed-001", "options": {"key_type": "ed25519"}}
+request = urllib.request.Request(sys.argv[1] + "/wallet/did/create", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(request, timeout=30))["result"]["did"])' "$CARBONLEDGER_ACAPY_ADMIN_URL")"
+export CARBONLEDGER_ACAPY_DID
+echo "ACA-Py $ACAPY_VERSION at $CARBONLEDGER_ACAPY_ADMIN_URL, issuing as $CARBONLEDGER_ACAPY_DID"
 # In CI the interoperability tests fail, never skip, when the agent is missing.
 export CARBONLEDGER_REQUIRE_ACAPY=1
 export CARBONLEDGER_ACAPY_PID="$ACAPY_PID"

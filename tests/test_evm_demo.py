@@ -95,7 +95,8 @@ def test_the_evm_demo_on_postgresql_gives_the_embedded_totals(
     ours, theirs = _totals(on_chain), _totals(embedded)
     for key in ours:
         assert ours[key] == theirs[key], key
-    assert Decimal(ours["net"]["net_kg_co2e"]) == Decimal("8489530.722551")
+    # The demo's net (audited Scope 1+2 minus retired offsets) with the yearly factors of #16.
+    assert Decimal(ours["net"]["net_kg_co2e"]) == Decimal("7803295.261316")
 
     # The home is on the EVM backend with the store in PostgreSQL; later commands open it.
     config = home.config()
@@ -110,7 +111,7 @@ def test_the_evm_demo_on_postgresql_gives_the_embedded_totals(
     assert json.loads(res.stdout)["ok"] is True
     res = runner.invoke(app, ["records", "list", "--site", "nw-chicago"])
     assert res.exit_code == 0, res.stdout
-    assert "24 records, 2626.914 t CO2e" in res.stdout
+    assert "27 records, 2,632.786 t CO2e" in res.stdout  # with the travel and freight of #16
     res = runner.invoke(app, ["chain", "status", "--json"])
     assert res.exit_code == 0, res.stdout
     status = json.loads(res.stdout)
@@ -134,7 +135,7 @@ def test_the_demo_command_starts_and_stops_its_own_anvil(
     # The node is gone, but reads come from the off-chain store.
     res = CliRunner().invoke(app, ["records", "list", "--site", "nw-chicago"])
     assert res.exit_code == 0, res.stdout
-    assert "24 records, 2626.914 t CO2e" in res.stdout
+    assert "27 records, 2,632.786 t CO2e" in res.stdout  # with the travel and freight of #16
 
 
 def test_demo_options_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,7 +83,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.dao": ["register"],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
-    "carbonledger.cli.tables": ["count", "print_table"],
+    "carbonledger.cli.tables": ["Rows", "count", "print_table"],
     "carbonledger.cli.factors": [
         "app", "catalog_for", "collect_data_warnings", "fail", "print_json",
     ],
@@ -381,7 +381,9 @@ PUBLIC: dict[str, list[str]] = {
         "TOLERANCE", "AuditEvent", "DigitalAuditReport", "Finding", "ReadingsMonitor", "Tolerance",
         "fast_readings", "run_digital_audit",
     ],
-    "carbonledger.services.home": ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"],
+    "carbonledger.services.home": [
+        "PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home",
+    ],
     "carbonledger.services.tlog": [
         "TransparencyLog", "consistency_json", "cosigned_file", "latest_cosigned", "log_info",
         "log_of", "prune_blobs", "submit_to_witness", "verify_home",

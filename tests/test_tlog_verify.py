@@ -275,3 +275,14 @@ def test_dropping_the_last_commits_and_resigning_does_not_verify(
     assert f"only {keep} leaves" in text, text
     # nothing else is wrong with the file: the rollback itself is consistent
     assert len(report["errors"]) == 1  # type: ignore[arg-type]
+
+
+def test_an_empty_ledger_file_in_a_home_that_created_one_does_not_verify(
+    cli: Run, small_home: Path, tmp_path: Path
+) -> None:
+    """Even with the remembered checkpoint deleted too, the home knows it made a ledger."""
+    home = _copy(small_home, tmp_path)
+    (home / "ledger.db").write_bytes(b"")
+    (home / "ledger.db.checkpoint").unlink()
+    res = _ok(cli("verify", "--home", str(home)), 1)
+    assert "holds no entries: the file was truncated or replaced" in _clean(res.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,8 @@ def test_ecdsa_jcs_2019_is_not_implemented_by_acapy(agent: Agent) -> None:  # no
 
 @pytest.fixture(scope="module")
 def acapy_did(agent: Agent) -> str:  # noqa: F811
-    return agent.did_key()
+    """The CI agent's seeded did:key (``CARBONLEDGER_ACAPY_DID``), else a new one."""
+    return os.environ.get("CARBONLEDGER_ACAPY_DID") or agent.did_key()
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,13 @@ def test_a_served_witness_cosigns_two_ledgers_as_they_grow(
         first = _ok(cli("witness", "submit", url, "--home", str(home)))
         assert "witness.test/w1" in first.stdout
         assert _cosigned_by(home, vkey)
+    early = tmp_path / "early.json"
+    _ok(cli("proof", "--leaf", "1", "-o", str(early), "--home", str(homes[0])))
     # ledger a grows: the witness wants a consistency proof from the size it cosigned
     _ok(cli("org", "add", "late", "--name", "Late", "--home", str(homes[0])))
+    # a proof made before the growth still checks against the ledger as it is now
+    later = _ok(cli("check-proof", str(early), "--log", str(homes[0])))
+    assert "still in the ledger at size" in _clean(later.stdout)
     _ok(cli("witness", "submit", url, "--home", str(homes[0])))
     assert _cosigned_by(homes[0], vkey)
     checked = _ok(cli("witness", "check", "--dir", str(directory)))

@@ -82,7 +82,8 @@ class NodeStreams:
 
     def check(self, level: int, idx: int, digest: bytes) -> None:
         row = self._next(level)
-        while row is not None and row[0] < idx:  # unreachable for a sound file: reported once
+        while row is not None and row[0] < idx:
+            self._findings.add(f"Merkle node (level {level}, index {row[0]}) is out of place")
             row = self._next(level)
         if row is None or row[0] != idx:
             self._pending[level] = row

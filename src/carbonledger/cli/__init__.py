@@ -18,8 +18,12 @@ class _Group(TyperGroup):
     """Turns every carbonledger error into one clear line and exit code 2."""
 
     def invoke(self, ctx: Any) -> Any:
+        from carbonledger.services.home import closing_ledgers
+
         try:
-            return super().invoke(ctx)
+            # the command's ledgers are closed when it ends, not left to the garbage collector
+            with closing_ledgers():
+                return super().invoke(ctx)
         except CarbonLedgerError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
 from carbonledger.cli.ids import known_org
+from carbonledger.cli.tables import Rows
 from carbonledger.core.domain import parse_date
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
@@ -75,7 +76,10 @@ def audit_list(
     if json:
         print_json(items)
         return
-    table = Table("id", "org", "period", "records", "verified", "failed", "t CO2e")
+    table = Rows(
+        "id", "org", "period", "records", "verified", "failed", "t CO2e",
+        keep=("id", "org", "t CO2e"), right=("records", "verified", "failed", "t CO2e"),
+    )  # fmt: skip
     for r in items:
         table.add_row(
             r["id"],
@@ -86,7 +90,7 @@ def audit_list(
             str(len(r["failures"])),
             f"{float(r['totals']['kg_co2e']) / 1000:,.3f}",
         )
-    console.print(table)
+    table.print(console)
 
 
 def register(app: typer.Typer) -> None:

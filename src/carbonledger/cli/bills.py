@@ -178,7 +178,7 @@ def records_list(
         console,
         ("leaf", "id", "site", "account", "activity", "period", "kg CO2e"),
         rows,
-        keep=("leaf", "id", "site", "account", "activity", "kg CO2e"),
+        keep=("leaf", "id", "site", "account", "kg CO2e"),
         right=("leaf", "kg CO2e"),
     )
     console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e")

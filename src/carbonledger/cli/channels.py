@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from carbonledger.cli.common import HomeOption, console, home_of, print_json, unlock
+from carbonledger.cli.tables import Rows
 from carbonledger.cli.users import _address
 from carbonledger.errors import NotFound
 from carbonledger.services import channels
@@ -87,14 +87,15 @@ def channel_members(
     if json:
         print_json({"channel": channel, "epoch": chan["epoch"], "members": rows})
         return
-    table = Table(
-        "name", "address", "role", "since", "until", title=f"{channel} (epoch {chan['epoch']})"
-    )
+    table = Rows(
+        "name", "address", "role", "since", "until",
+        keep=("name", "address", "role"), title=f"{channel} (epoch {chan['epoch']})",
+    )  # fmt: skip
     for r in rows:
         table.add_row(
             str(r["name"]), r["address"], r["role"], str(r["since"]), str(r["until"] or "")
         )
-    console.print(table)
+    table.print(console)
 
 
 def register(app: typer.Typer) -> None:

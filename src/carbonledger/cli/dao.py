@@ -15,6 +15,7 @@ from rich.table import Table
 
 from carbonledger.cli.common import AsOption, HomeOption, console, home_of, open_ledger, print_json
 from carbonledger.cli.ids import proposal_id
+from carbonledger.cli.tables import Rows
 from carbonledger.errors import InvalidInput
 
 __all__ = ["register"]
@@ -291,13 +292,16 @@ def list_cmd(
     if json:
         print_json(rows)
         return
-    table = Table("id", "status", "title", "parts", "votes", "quorum", "voters", "voting ends")
+    table = Rows(
+        "id", "status", "title", "parts", "votes", "quorum", "voters", "voting ends",
+        keep=("id", "status", "votes"), right=("parts", "votes", "quorum", "voters"),
+    )  # fmt: skip
     for r in rows:
         table.add_row(
             r["id"], r["status"], r["title"][:50], str(r["parts"]), r["votes"], r["quorum"],
             str(r["voters"]), r["vote_end"],
         )  # fmt: skip
-    console.print(table)
+    table.print(console)
 
 
 @app.command("show")

@@ -16,6 +16,7 @@ from carbonledger.cli.common import (
     unlock,
 )
 from carbonledger.cli.ids import known_org
+from carbonledger.cli.tables import Rows
 from carbonledger.core.domain import Organisation, Site
 from carbonledger.services.registry import register_orgs, register_sites
 
@@ -96,7 +97,9 @@ def site_list(
     if json:
         print_json(sites)
         return
-    table = Table("id", "org", "name", "country", "zip", "utility", "subregion")
+    table = Rows(
+        "id", "org", "name", "country", "zip", "utility", "subregion", keep=("id", "org", "zip")
+    )
     for s in sites:
         table.add_row(
             *(
@@ -104,7 +107,7 @@ def site_list(
                 for k in ("id", "org", "name", "country", "zip", "utility_id", "subregion")
             )
         )
-    console.print(table)
+    table.print(console)
 
 
 def register(app: typer.Typer) -> None:

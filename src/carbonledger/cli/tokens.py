@@ -25,7 +25,7 @@ from carbonledger.cli.common import (
     unlock_hint,
 )
 from carbonledger.cli.ids import known_org, known_site, token_id
-from carbonledger.cli.tables import count
+from carbonledger.cli.tables import Rows, count
 from carbonledger.core.domain import parse_date
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
 from carbonledger.errors import InvalidInput, PermissionDenied
@@ -98,7 +98,10 @@ def _token_table(tokens: list[dict[str, Any]], json: bool) -> None:
     if json:
         print_json(tokens)
         return
-    table = Table("id", "type", "issued", "retired", "unit", "registry", "serials", "what")
+    table = Rows(
+        "id", "type", "issued", "retired", "unit", "registry", "serials", "what",
+        keep=("id", "issued", "retired"), right=("issued", "retired"),
+    )  # fmt: skip
     for t in tokens:
         meta = t["meta"]
         what = {
@@ -122,7 +125,7 @@ def _token_table(tokens: list[dict[str, Any]], json: bool) -> None:
             serial,
             what,
         )
-    console.print(table)
+    table.print(console)
 
 
 @rec_app.command("list")
@@ -307,10 +310,13 @@ def token_balance(
     if json:
         print_json([_bal(b) for b in rows])
         return
-    table = Table("holder", "token", "type", "available", "retired", "unit")
+    table = Rows(
+        "holder", "token", "type", "available", "retired", "unit",
+        keep=("holder", "token", "available", "retired"), right=("available", "retired"),
+    )  # fmt: skip
     for b in rows:
         table.add_row(b.holder, b.token, b.type, str(b.available), str(b.retired), b.unit)
-    console.print(table)
+    table.print(console)
 
 
 def _bal(b: Any) -> dict[str, Any]:
@@ -331,12 +337,15 @@ def token_history_cmd(
     if json:
         print_json(events)
         return
-    table = Table("entry", "event", "amount", "to / beneficiary", "serials")
+    table = Rows(
+        "entry", "event", "amount", "to / beneficiary", "serials",
+        keep=("entry", "event", "amount", "to / beneficiary"), right=("entry", "amount"),
+    )  # fmt: skip
     for e in events:
         serial = "" if e.get("serial") is None else str(SerialRange(**e["serial"]))
         who = e.get("beneficiary") or e.get("to") or e.get("org") or ""
         table.add_row(str(e["seq"]), e["kind"], str(e["amount"]), str(who), serial)
-    console.print(table)
+    table.print(console)
 
 
 # -- report -----------------------------------------------------------------

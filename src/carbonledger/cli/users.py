@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from carbonledger.cli.common import (
     HomeOption,
@@ -17,6 +16,7 @@ from carbonledger.cli.common import (
     unlock,
 )
 from carbonledger.cli.ids import known_org
+from carbonledger.cli.tables import Rows
 from carbonledger.core.rules.common import GRANTABLE_ROLES
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import InvalidInput, NotFound
@@ -145,7 +145,7 @@ def user_list(
     if json:
         print_json(idents)
         return
-    table = Table("name", "org", "roles", "address", "status")
+    table = Rows("name", "org", "roles", "address", "status", keep=("name", "org", "address"))
     for i in idents:
         table.add_row(
             str(i["name"]),
@@ -154,7 +154,7 @@ def user_list(
             str(i["address"]),
             str(i["status"]),
         )
-    console.print(table)
+    table.print(console)
 
 
 @ca_app.command("show")

@@ -17,6 +17,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +34,7 @@ from carbonledger.services.identity import CertificateAuthority
 if TYPE_CHECKING:
     from carbonledger.adapters.evm import EvmLedger
 
-__all__ = ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "default_home"]
+__all__ = ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home"]
 
 USER_PASSPHRASE_ENV = "CARBONLEDGER_USER_PASSPHRASE"  # noqa: S105 - a variable name
 PASSPHRASE_ENV = "CARBONLEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -47,6 +50,25 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return base / "carbonledger"
+
+
+#: Ledgers opened through a home, so a command can close what it opened when it
+#: ends (connections left to the garbage collector keep a WAL alive behind the
+#: next command run in the same process).
+_OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+@contextmanager
+def closing_ledgers() -> Iterator[None]:
+    """Close, on leaving, every ledger opened through a :class:`Home` inside the block."""
+    before = {id(ledger) for ledger in _OPENED}
+    try:
+        yield
+    finally:
+        for ledger in list(_OPENED):
+            if id(ledger) not in before:
+                ledger.close()
+                _OPENED.discard(ledger)
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,9 @@ class Home:
         ledger_id = f"cl-{uuid.uuid4().hex[:16]}"
         created = utc_now()
         root_ca = self.ca.create_root(f"{name} network CA", passphrase)
+        if not self.ledger_file.exists():
+            # a checkpoint remembered for a ledger file no longer here is not this ledger's
+            Path(f"{self.ledger_file}.checkpoint").unlink(missing_ok=True)
         ledger = SqliteLedger(self.ledger_file, operator=key)
         try:
             ledger.submit(
@@ -173,8 +198,11 @@ class Home:
         """
         config = self.config()
         if config.get("backend") == "evm":
-            return self.evm_ledger(key)  # type: ignore[return-value]
-        return SqliteLedger(self.ledger_file, operator=key)
+            ledger: SqliteLedger = self.evm_ledger(key)  # type: ignore[assignment]
+        else:
+            ledger = SqliteLedger(self.ledger_file, operator=key)
+        _OPENED.add(ledger)
+        return ledger
 
     def evm_ledger(self, key: PrivateKey | None = None) -> EvmLedger:
         """The EVM backend in config.json (``evm``: rpc, contract, deploy block, store)."""
