@@ -147,3 +147,35 @@ def test_a_proof_checked_against_a_rolled_back_ledger_is_refused(
     res = _ok(cli("check-proof", str(later), "--log", str(before)), 2)
     assert "is not a later tree of this log" in _clean(res.stderr)
     assert doc["tree_size"] < orjson.loads(later.read_bytes())["tree_size"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--witness", "garbage"],
+        ["--witness", "a+b+c"],
+        ["--witness", "witness+00000000+AAAA"],
+        ["--witness", ""],
+        ["--log", "http://127.0.0.1:9/"],
+        ["--log", "/nonexistent/home"],
+        ["--signer", "not an address"],
+    ],
+)
+def test_hostile_options_to_check_proof_are_one_line(
+    cli: Run, tmp_path: Path, proof: tuple[Path, dict[str, Any]], args: list[str]
+) -> None:
+    _, doc = proof
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps(doc))
+    res = _ok(cli("check-proof", str(f), *args), 2)
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b"[1]", b"", b"{" * 100_000, b"null"])
+def test_a_file_that_is_no_proof_document_is_one_line(
+    cli: Run, tmp_path: Path, content: bytes
+) -> None:
+    f = tmp_path / "p.json"
+    f.write_bytes(content)
+    res = _ok(cli("check-proof", str(f)), 2)
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
