@@ -22,7 +22,7 @@ from tests.api_helpers import Served, served
 V1 = "/api/v1"
 
 
-def _site_tx(api: Served, site: str, nonce: int | None = None) -> dict[str, str]:
+def _site_tx(api: Served, site: str, nonce: int | None = None) -> dict[str, Any]:
     state = api.ctx.ledger.state()
     tx = build_tx(
         api.admin,
@@ -39,7 +39,7 @@ def _site_tx(api: Served, site: str, nonce: int | None = None) -> dict[str, str]
     }
 
 
-def _resign(key: PrivateKey, body: str, items: list[str]) -> dict[str, str]:
+def _resign(key: PrivateKey, body: str, items: list[str]) -> dict[str, Any]:
     """Sign ``body`` exactly as given, its items_root over ``items`` exactly as given."""
     parsed = orjson.loads(body)
     root = root_from_leaf_hashes([leaf_hash(i.encode()) for i in items]).hex()
@@ -48,16 +48,16 @@ def _resign(key: PrivateKey, body: str, items: list[str]) -> dict[str, str]:
     return {"body": body, "items": items, "signature": sig}
 
 
-def _spaced_body(api: Served, tx: dict[str, str]) -> dict[str, str]:
+def _spaced_body(api: Served, tx: dict[str, Any]) -> dict[str, Any]:
     return _resign(api.admin, tx["body"].replace(",", ", ", 1), tx["items"])
 
 
-def _duplicate_key_item(api: Served, tx: dict[str, str]) -> dict[str, str]:
+def _duplicate_key_item(api: Served, tx: dict[str, Any]) -> dict[str, Any]:
     item = tx["items"][0].replace('{"', '{"kind":"organisation","', 1)
     return _resign(api.admin, tx["body"], [item])
 
 
-def _reordered_item(api: Served, tx: dict[str, str]) -> dict[str, str]:
+def _reordered_item(api: Served, tx: dict[str, Any]) -> dict[str, Any]:
     item = orjson.loads(tx["items"][0])
     backwards = (
         "{"
@@ -69,7 +69,7 @@ def _reordered_item(api: Served, tx: dict[str, str]) -> dict[str, str]:
     return _resign(api.admin, tx["body"], [backwards])
 
 
-FORGERIES: dict[str, Callable[[Served, dict[str, str]], dict[str, Any]]] = {
+FORGERIES: dict[str, Callable[[Served, dict[str, Any]], dict[str, Any]]] = {
     "body with a space": _spaced_body,
     "item with a duplicate key": _duplicate_key_item,
     "item with its keys reordered": _reordered_item,
