@@ -97,9 +97,14 @@ def check_proof(
                     f"proof: the checkpoint is not cosigned by witness {w.name} ({w.vkey})"
                 )
         tx = doc["tx"]
-        if tx:
-            _check_tx(tx, leaf)
+        if not isinstance(tx, dict) or not tx:
+            # without it nothing says who signed the item: never pass it silently
+            raise IntegrityError("proof: the document carries no signed transaction")
+        _check_tx(tx, leaf)
         item: dict[str, Any] = orjson.loads(item_bytes)
+        if doc.get("detail") is not None and doc.get("basis") is None:
+            # revealed details are checked only by recomputing with the basis
+            raise IntegrityError("proof: revealed details without the calculation basis")
         if doc.get("basis") is not None:
             _check_basis(item, orjson.loads(str(doc["basis"]).encode()), doc.get("detail"))
     except (KeyError, TypeError, ValueError) as exc:
