@@ -123,6 +123,11 @@ def _check_tx(tx: dict[str, Any], leaf: bytes) -> None:
     )
     if sender != tx_body["sender"]:
         raise IntegrityError(f"proof: transaction signed by {sender}, names {tx_body['sender']}")
+    if "count" in tx and int(tx["count"]) != int(tx_body["count"]):
+        raise IntegrityError(
+            f"proof: the transaction carries {tx_body['count']} items, the document says"
+            f" {tx['count']}"
+        )
     tx_path = [_hex(h, "tx path element") for h in tx["path"]]
     if not verify_inclusion(
         leaf,
