@@ -3,6 +3,7 @@ and request bodies no client should send (huge, deeply nested, not UTF-8, not JS
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -91,4 +92,36 @@ def test_hostile_bodies_to_the_transactions_route_are_4xx_and_the_server_lives(
     assert "Traceback" not in res.text
     orjson.loads(res.content)  # a problem document, not an HTML error page
     # the server still answers and still accepts a good write
+    assert _opentaps(url, token, 1).status_code == 201
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, start_server: Start
+) -> None:
+    """65 MiB sent to a real server, once with its length declared and once chunked
+    (no length: the server learns the size only by reading): both are 413, the
+    server's memory does not take the body, and it keeps accepting writes."""
+    from carbonledger.api.limits import API_MAX_BODY
+
+    home, token = _home(tmp_path)
+    url = start_server(home)
+    size = API_MAX_BODY + 1024 * 1024
+    declared = httpx.post(
+        f"{url}/api/v1/transactions",
+        content=b"x" * size,
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
+    assert declared.status_code == 413, declared.text[:200]
+    assert declared.headers["content-type"] == "application/problem+json"
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(size // (1024 * 1024)):
+            yield b"x" * (1024 * 1024)
+
+    try:
+        chunked = httpx.post(f"{url}/api/v1/transactions", content=chunks(), timeout=120)
+        assert chunked.status_code == 413, chunked.text[:200]
+    except httpx.HTTPError:
+        pass  # the server may close the connection once it has answered mid-upload
     assert _opentaps(url, token, 1).status_code == 201

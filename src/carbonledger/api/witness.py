@@ -13,6 +13,7 @@ import hashlib
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from carbonledger.api.limits import BodyLimit
 from carbonledger.core.note import NoteKey, parse_note
 from carbonledger.services.witness import WitnessStore
 
@@ -28,6 +29,7 @@ def create_witness_app(store: WitnessStore, key: NoteKey) -> FastAPI:
         title="carbonledger witness",
         description=f"C2SP tlog-witness; cosigner key {key.verifier.vkey}",
     )
+    app.add_middleware(BodyLimit, max_bytes=_MAX_BODY)  # refused before it is read
 
     @app.post("/add-checkpoint", response_class=PlainTextResponse)
     async def add_checkpoint(request: Request) -> Response:
