@@ -1,20 +1,26 @@
 """REST API under loopback load, beside the same operations in-process, in one run.
 
-    python benchmarks/api.py                 # 10,000 seeded records, 400 POSTs, 8 clients
-    python benchmarks/api.py --posts 100 --listings 2 --clients 4    # quicker
+    python benchmarks/api.py          # 10,000 seeded records, 400 requests, 8, 20 and 32 clients
+    python benchmarks/api.py --posts 100 --listings 1 --clients 8,32   # quicker
 
-Two operations:
+Three operations:
 
 * **record emissions**: one bill per request, ``POST /api/v1/bills`` (JSON), signed
   with the caller's keystore unlocked for the session; in-process, the same
-  ``import_bills`` call with one bill;
+  ``import_bills`` call with one bill, one call after the other;
+* **opentaps recordEmissions**: one bill per request as opentaps SEAS sends it (a
+  multipart form, its ``vault_token`` header: a service account whose key the
+  server holds); in-process, the same one-bill import;
 * **list 10,000 records**: ``GET /api/v1/records?limit=1000&offset=...`` page by
   page; in-process, ``ledger.items`` with the same query (no JSON encoding).
 
 The server is uvicorn in a subprocess on 127.0.0.1 (one worker, as
-``carbonledger serve`` runs it); the client is ``httpx`` in several threads.
-The in-process figures are measured first on the same ledger file, then the
-server opens it. Figures are printed as a table, with the HTTP/in-process ratio.
+``carbonledger serve`` runs it); the client is ``httpx`` in one thread per client
+(each with its own connection), for each client count given. The in-process
+figures are measured first on the same ledger file, then the server opens it.
+Figures are printed as a table (requests per second, p50 and p99 latency), with
+the HTTP/in-process throughput ratio and, on Linux, the server process's CPU time
+per request (what the machine's load does not change much).
 """
 
 from __future__ import annotations
@@ -40,11 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from benchmarks.workload import sites
+from carbonledger.api.context import ServiceAccount, new_api_token
 from carbonledger.core.domain import Bill, Organisation
 from carbonledger.crypto.keys import eip191_digest
+from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
+from carbonledger.services.channels import grant
 from carbonledger.services.home import Home
+from carbonledger.services.identity import enroll, make_enrolment_request, register_user
 from carbonledger.services.importer import import_bills
 from carbonledger.services.registry import register_orgs, register_sites
 
@@ -87,7 +97,20 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000
 
 
-def setup(home: Home, records: int) -> float:
+def service_account(home: Home, ledger: Any, admin: Any, name: str) -> str:
+    """An opentaps service account of the bench organisation; its API token."""
+    secret = register_user(ledger, admin, org="bench", name=name, roles=["member"])
+    key, request = make_enrolment_request("bench", name, secret)
+    cert = home.ca.issue(ledger, request, PASSPHRASE)
+    path = home.user_keystore("bench", name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_keystore(path, encrypt_key(key, PASSPHRASE, n=2**12))
+    enroll(ledger, key, request, cert)
+    grant(ledger, ledger.channels, admin, "bench", key.address, role="member")
+    return new_api_token(home, ServiceAccount("bench", name, key.address))
+
+
+def setup(home: Home, records: int) -> tuple[float, str]:
     admin = home.init(PASSPHRASE, name="api benchmark", scrypt_n=2**12)
     ledger = home.ledger(admin)
     try:
@@ -95,6 +118,7 @@ def setup(home: Home, records: int) -> float:
         cert = home.ca.create_org(org.id, org.name, PASSPHRASE)
         register_orgs(ledger, ledger.channels, admin, [org], ca_certs={org.id: cert})
         register_sites(ledger, admin, sites(N_SITES))
+        erp_token = service_account(home, ledger, admin, "erp")
         t = time.perf_counter()
         report = import_bills(
             ledger, admin, FactorCatalog(home=home.path), seed_bills(records), store=ledger.channels
@@ -103,7 +127,7 @@ def setup(home: Home, records: int) -> float:
             raise SystemExit(
                 f"seeding recorded {report.recorded} of {records}: {report.rejected[:3]}"
             )
-        return time.perf_counter() - t
+        return time.perf_counter() - t, erp_token
     finally:
         ledger.close()
 
@@ -155,13 +179,12 @@ def _free_port() -> int:
 
 def serve(home: str, port: int) -> None:
     """The server process: ``carbonledger serve`` without the CLI's prompt."""
-    import uvicorn
-
     from carbonledger.api import create_app
     from carbonledger.api.context import AppContext
+    from carbonledger.cli.serve import run_server
 
     ctx = AppContext.open(Home(Path(home)), PASSPHRASE)
-    uvicorn.run(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
+    run_server(create_app(ctx), host="127.0.0.1", port=port)
 
 
 def sign_in(base: str, home: Home) -> str:
@@ -177,9 +200,23 @@ def sign_in(base: str, home: Home) -> str:
         return str(done.json()["token"])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) used so far by process ``pid``; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(
-    clients: int, jobs: list[Callable[[httpx.Client], None]], base: str, token: str
+    clients: int,
+    jobs: list[Callable[[httpx.Client], None]],
+    base: str,
+    token: str,
+    server: int | None = None,
 ) -> dict[str, Any]:
+    """Run ``jobs`` from ``clients`` threads; with the ``server`` pid, its CPU per request."""
     local = threading.local()
     lat: list[float] = []
     lock = threading.Lock()
@@ -196,56 +233,96 @@ def load(
         with lock:
             lat.append(dt)
 
+    cpu0 = cpu_seconds(server) if server else None
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(run, jobs))
-    return _row(lat, time.perf_counter() - t0)
+    row = _row(lat, time.perf_counter() - t0)
+    cpu1 = cpu_seconds(server) if server else None
+    if cpu0 is not None and cpu1 is not None:
+        row["cpu_ms"] = (cpu1 - cpu0) * 1000 / len(jobs)
+    return row
 
 
-def over_http(
-    home: Home, posts: int, listings: int, clients: int, records: int
-) -> dict[str, dict[str, Any]]:
+def _start(home: Home) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(home.path), str(port)],
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{base}/api/v1/status", timeout=1).raise_for_status()
+            return server, base
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.1)
+
+
+def post_bill(tag: str, n: int) -> Callable[[httpx.Client], None]:
+    """``POST /api/v1/bills`` with one bill of its own."""
+    b = one_bill(tag, n)
+    body = [
+        {
+            "site": b.site,
+            "account": b.account,
+            "start": b.start.isoformat(),
+            "end": b.end.isoformat(),
+            "amount": str(b.amount),
+            "unit": b.unit,
+        }
+    ]
+
+    def job(client: httpx.Client) -> None:
+        r = client.post("/api/v1/bills", json=body)
+        if r.status_code != 201 or r.json()["recorded"] != 1:
+            raise SystemExit(f"POST failed: {r.status_code} {r.text[:200]}")
+
+    return job
+
+
+def post_opentaps(tag: str, n: int, utility: str, token: str) -> Callable[[httpx.Client], None]:
+    """opentaps' ``recordEmissions`` with one bill of its own, as opentaps sends it."""
+    b = one_bill(tag, n)
+    form = {
+        "utilityId": f"USA_EIA_{utility}",
+        "partyId": b.account,
+        "fromDate": f"{b.start.isoformat()}T00:00:00Z",
+        "thruDate": f"{b.end.isoformat()}T23:59:59Z",
+        "energyUseAmount": str(b.amount),
+        "energyUseUom": b.unit,
+    }
+    url = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
+
+    def job(client: httpx.Client) -> None:
+        r = client.post(url, params={"userId": "erp"}, data=form, headers={"vault_token": token})
+        if r.status_code != 201:
+            raise SystemExit(f"recordEmissions failed: {r.status_code} {r.text[:200]}")
+
+    return job
+
+
+def over_http(
+    home: Home, posts: int, listings: int, clients: list[int], records: int, erp_token: str
+) -> dict[str, dict[int, dict[str, Any]]]:
+    server, base = _start(home)
+    utility = next(s.utility_id for s in sites(N_SITES) if s.utility_id)
+    out: dict[str, dict[int, dict[str, Any]]] = {"post": {}, "opentaps": {}, "list": {}}
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/api/v1/status", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start") from None
-                time.sleep(0.1)
         token = sign_in(base, home)
-
-        def post(n: int) -> Callable[[httpx.Client], None]:
-            b = one_bill("http", n)
-            body = [
-                {
-                    "site": b.site,
-                    "account": b.account,
-                    "start": b.start.isoformat(),
-                    "end": b.end.isoformat(),
-                    "amount": str(b.amount),
-                    "unit": b.unit,
-                }
-            ]
-
-            def job(client: httpx.Client) -> None:
-                r = client.post("/api/v1/bills", json=body)
-                if r.status_code != 201 or r.json()["recorded"] != 1:
-                    raise SystemExit(f"POST failed: {r.status_code} {r.text[:200]}")
-
-            return job
-
-        load(1, [post(posts)], base, token)  # warm-up, not measured
-        post_row = load(clients, [post(n) for n in range(posts)], base, token)
-        total = records + posts + 1
+        load(1, [post_bill("warm", 1)], base, token)  # warm-up, not measured
+        load(1, [post_opentaps("warm", 2, utility, erp_token)], base, token)
+        total = records + 2  # the two warm-up requests
+        for c in clients:
+            jobs = [post_bill(f"http{c}", n) for n in range(posts)]
+            out["post"][c] = load(c, jobs, base, token, server.pid)
+            jobs = [post_opentaps(f"taps{c}", n, utility, erp_token) for n in range(posts)]
+            out["opentaps"][c] = load(c, jobs, base, token, server.pid)
+            total += 2 * posts
 
         def page(offset: int) -> Callable[[httpx.Client], None]:
             def job(client: httpx.Client) -> None:
@@ -254,9 +331,10 @@ def over_http(
 
             return job
 
-        jobs = [page(o) for _ in range(listings) for o in range(0, total, PAGE)]
-        list_row = load(clients, jobs, base, token)
-        return {"post": post_row, "list": list_row}
+        for c in clients:
+            jobs = [page(o) for _ in range(listings) for o in range(0, total, PAGE)]
+            out["list"][c] = load(c, jobs, base, token, server.pid)
+        return out
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -265,37 +343,41 @@ def over_http(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--posts", type=int, default=400)
+    parser.add_argument("--posts", type=int, default=400, help="requests per write mode")
     parser.add_argument("--listings", type=int, default=5, help="full listings per mode")
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", default="8,20,32", help="client counts, comma-separated")
     parser.add_argument("--serve", nargs=2, metavar=("HOME", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]))
         return
+    clients = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp) / "home")
-        seeded = setup(home, args.records)
+        seeded, erp_token = setup(home, args.records)
         print(f"seeded {args.records:,} records in {seeded:.1f} s (one import)")
         local = in_process(home, args.posts, args.listings)
-        remote = over_http(home, args.posts, args.listings, args.clients, local["list"]["records"])
+        total = local["list"]["records"]
+        remote = over_http(home, args.posts, args.listings, clients, total, erp_token)
+        total += 2 + 2 * args.posts * len(clients)  # what the HTTP runs recorded
     print(
         f"\n{'operation':<34}{'mode':<22}{'requests':>9}{'req/s':>10}"
-        f"{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}{'server CPU ms/req':>19}"
     )
     names = {
-        "post": "record emissions (1 bill)",
-        "list": f"list {local['list']['records']:,} records ({PAGE}/page)",
+        "post": ("post", "record emissions (1 bill)"),
+        "opentaps": ("post", "opentaps recordEmissions"),
+        "list": ("list", f"list {total:,} records ({PAGE}/page)"),
     }
-    for op in ("post", "list"):
-        base = local[op]["rps"]
-        for mode, row in (
-            ("in-process, 1 thread", local[op]),
-            (f"HTTP, {args.clients} clients", remote[op]),
-        ):
+    for op, (baseline, name) in names.items():
+        base = local[baseline]["rps"]
+        rows = [("in-process, 1 thread", local[baseline])]
+        rows += [(f"HTTP, {c} clients", remote[op][c]) for c in clients]
+        for mode, row in rows:
             print(
-                f"{names[op]:<34}{mode:<22}{row['n']:>9,}{row['rps']:>10,.1f}"
+                f"{name:<34}{mode:<22}{row['n']:>9,}{row['rps']:>10,.1f}"
                 f"{row['p50']:>9.2f}{row['p99']:>9.2f}{row['rps'] / base:>14.2f}x"
+                + (f"{row['cpu_ms']:>19.2f}" if "cpu_ms" in row else "")
             )
 
 

@@ -308,3 +308,27 @@ def test_openapi_is_served(api: Served) -> None:
     spec = api.client.get("/openapi.json").json()
     assert "/api/v1/records" in spec["paths"]
     assert "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions" in spec["paths"]
+
+
+def test_calculate_takes_the_gwp_set_the_cli_has(api: Served) -> None:
+    # 100 therms of natural gas at a US site = 10 MMBtu; EPA Hub: 53.06 kg CO2, 1 g CH4 and
+    # 0.1 g N2O per MMBtu.  AR5 (CH4 28, N2O 265): 10 x (53.06 + 0.028 + 0.0265) = 531.145;
+    # AR6 (fossil CH4 29.8, N2O 273, as core/calculator.py GWP_SETS uses):
+    # 10 x (53.06 + 0.0298 + 0.0273) = 531.171.
+    gas = {"amount": "100", "unit": "therm", "activity": "natural_gas", "state": "IL"}
+    got = {
+        gwp: api.client.post(f"{V1}/calculate", json={**gas, "gwp": gwp}).json()
+        for gwp in ("AR5", "AR6")
+    }
+    assert got["AR5"]["kg_co2e"] == "531.145000"
+    assert got["AR6"]["kg_co2e"] == "531.171000"
+    assert "AR6 GWP" in got["AR6"]["trace"]["factor"]["basis"]
+    default = api.client.post(f"{V1}/calculate", json=gas).json()
+    assert default["kg_co2e"] == got["AR5"]["kg_co2e"]  # AR5 unless asked, as the Hub
+    for where in (gas, {"amount": "1", "unit": "MWh", "subregion": "RFCW"}):
+        body = _problem(api.client.post(f"{V1}/calculate", json={**where, "gwp": "AR9"}), 422)
+        assert "AR9" in str(body["detail"])
+        assert "AR6" in str(body["detail"])
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["CalcIn"]
+    assert schema["properties"]["gwp"]["enum"] == ["AR4", "AR5", "AR6"]
+    assert "AR6" in schema["properties"]["gwp"]["description"]

@@ -260,3 +260,11 @@ def test_acting_as_an_unknown_user_names_it_before_any_passphrase(
     assert err.startswith("error: unknown user 'northwind/nobody': no key of it was enrolled")
     assert "greenaudit/dana" in err  # the users this home does hold
     assert "passphrase" not in err
+
+
+def test_records_list_without_a_key_prints_no_total_it_cannot_know(demo_home: Path) -> None:
+    env = {"CARBONLEDGER_HOME": str(demo_home), "CARBONLEDGER_PASSPHRASE": "", "COLUMNS": "120"}
+    out = _ok(CliRunner().invoke(app, ["records", "list", "--site", "nw-chicago"], env=env))
+    last = out.stdout.splitlines()[-1]
+    assert last.endswith("records, all sealed in channels you cannot read")
+    assert "t CO2e" not in out.stdout.replace("kg CO2e", "")  # no 0.000 t total

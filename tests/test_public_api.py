@@ -53,6 +53,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
+    "carbonledger.api.coalesce": ["BillCoalescer"],
     "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
     "carbonledger.api.context": [
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
@@ -90,7 +91,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.greenbutton": ["app"],
     "carbonledger.cli.ledger": ["register"],
     "carbonledger.cli.org": ["register"],
-    "carbonledger.cli.serve": ["register"],
+    "carbonledger.cli.serve": ["register", "run_server"],
     "carbonledger.cli.tokens": ["register"],
     "carbonledger.cli.users": ["register"],
     "carbonledger.cli.witness": ["witness_app"],
@@ -109,8 +110,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
-        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "merge_trace",
-        "recompute",
+        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "gwp_weights",
+        "merge_trace", "recompute",
     ],
     "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
     "carbonledger.core.travel": [
@@ -331,7 +332,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.inventory": [
         "CATEGORIES", "Figure", "Inventory", "InventoryLine", "build_inventory",
     ],
-    "carbonledger.services.inventory": ["inventory_csv", "inventory_html", "inventory_report"],
+    "carbonledger.services.inventory": [
+        "inventory_chart", "inventory_csv", "inventory_html", "inventory_report",
+    ],
     "carbonledger.cli.travel": ["register", "travel_app"],
     "carbonledger.services.travel_import": [
         "TRAVEL_COLUMNS", "TravelImportSession", "Trip", "iter_trips",
@@ -430,8 +433,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
     "carbonledger.web.data": [
-        "Entry", "Feature", "OrgSummary", "feature", "market_and_net", "org_summary",
-        "recent_entries",
+        "Entry", "Feature", "InventoryView", "OrgSummary", "feature", "inventory_view",
+        "market_and_net", "org_summary", "recent_entries",
     ],
     "carbonledger.web.render": [
         "CsrfFailed", "SignInRequired", "WebRoute", "check_csrf", "context", "render",

@@ -31,6 +31,7 @@ PUBLIC_PAGES = ["/", "/signin", "/ledger", "/tokens", "/dao"]
 PRIVATE_PAGES = [
     "/orgs/northwind",
     "/orgs/northwind?year=2023",
+    "/orgs/northwind/inventory",
     "/sites/nw-chicago",
     "/sites/nw-chicago?offset=50",
     "/upload",

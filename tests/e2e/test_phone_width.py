@@ -22,6 +22,8 @@ SIGNED_IN = [
     "/",
     "/orgs/northwind",
     "/orgs/northwind?year=2023",
+    "/orgs/northwind/inventory",
+    "/orgs/northwind/inventory?year=2023",
     "/orgs/greenaudit",
     "/sites/nw-chicago",
     "/sites/nw-london",

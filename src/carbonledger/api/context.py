@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from carbonledger.adapters.group_commit import GroupCommitLedger
+from carbonledger.api.coalesce import BillCoalescer
+from carbonledger.core.domain import Bill
+from carbonledger.core.tx import SignedTx
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound
 from carbonledger.factors import DataWarning, FactorCatalog
+from carbonledger.ports.ledger import Receipt
 from carbonledger.services.access import ReadAccess
 from carbonledger.services.home import Home
+from carbonledger.services.importer import ImportReport
 from carbonledger.services.records import RecordReader
 
 T = TypeVar("T")
@@ -77,6 +82,10 @@ class AppContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _service: dict[str, ServiceAccount] = field(default_factory=dict)
     _service_keys: dict[str, PrivateKey] = field(default_factory=dict)
+    _bills: BillCoalescer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._bills = BillCoalescer(self.ledger, self.catalog, self.lock)
 
     @classmethod
     def open(cls, home: Home, passphrase: str) -> AppContext:
@@ -102,6 +111,20 @@ class AppContext:
             result = work()
         self.ledger.wait()
         return result
+
+    def submit(self, txs: list[SignedTx]) -> list[Receipt]:
+        """Append client-signed ``txs``; their commit and checkpoint are shared with others."""
+        with self.lock, self.ledger.deferred():
+            self.ledger.submit(txs)
+        return self.ledger.wait()
+
+    def record_bills(self, key: PrivateKey, bills: list[Bill], source: str | None) -> ImportReport:
+        """Record ``bills`` signed with ``key`` (held by the server); returns once durable.
+
+        Concurrent requests by the same signer are recorded in one signed transaction
+        and one commit, each judged as if the requests had come one after another.
+        """
+        return self._bills.record(key, bills, source)
 
     def reader_for(self, key: PrivateKey) -> RecordReader:
         """A record reader for ``key``, through the read-time access check.

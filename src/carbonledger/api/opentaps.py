@@ -38,7 +38,6 @@ from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.channels import grant
 from carbonledger.services.home import KEYSTORE_SCRYPT_N
 from carbonledger.services.identity import enroll, make_enrolment_request, register_user
-from carbonledger.services.importer import import_bills
 from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["router"]
@@ -144,11 +143,14 @@ class AuditedTokenOut(BaseModel, extra="allow"):
     tokenId: str | None = None
 
 
-def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) -> dict[str, Any]:
+def _record(
+    ctx: AppContext, item: dict[str, Any], reader: RecordReader | None, *, fresh: bool = False
+) -> dict[str, Any]:
     """A record in opentaps' shape: full figures for a member of the record's channel.
 
     Anyone else is refused (403): an opentaps record is nothing but its figures,
-    which are sealed in the organisation's channel.
+    which are sealed in the organisation's channel. ``fresh``: the caller has just
+    recorded it (no token can name it yet).
     """
     if reader is None:
         raise PermissionDenied(
@@ -168,13 +170,19 @@ def _record(ctx: AppContext, item: dict[str, Any], reader: RecordReader | None) 
     results = full["trace"]["results"]
     renewable, nonrenewable = _energy_split(detail, trace, results)
     sent = _sent(detail)
-    token = next(
-        (
-            s.item["id"]
-            for s in ctx.ledger.items(ItemQuery(kind="token"))
-            if item["id"] in (s.item.get("manifest") or [])
-        ),
-        None,
+    # A token's manifest names each record with its leaf hash: none can name a record
+    # this request has just recorded (and the scan of every token is not indexed).
+    token = (
+        None
+        if fresh
+        else next(
+            (
+                s.item["id"]
+                for s in ctx.ledger.items(ItemQuery(kind="token"))
+                if item["id"] in (s.item.get("manifest") or [])
+            ),
+            None,
+        )
     )
     return {
         "uuid": item["id"],
@@ -208,7 +216,7 @@ def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
 @router.post(
     "/emissionscontract/recordEmissions", status_code=201, response_model=EmissionsRecordOut
 )
-async def record_emissions(
+def record_emissions(
     ctx: Ctx,
     who: Caller,
     utilityId: str = Form(...),
@@ -220,9 +228,11 @@ async def record_emissions(
     emissionsDoc: UploadFile | None = File(None),
 ) -> Any:
     """Record one bill as opentaps sends it; 409 on a duplicate or overlapping period."""
+    # A plain (not async) route: it runs in the server's thread pool, so a request
+    # waiting for its commit does not hold up the event loop and the others.
     org = str(who.identity.get("org"))
     try:
-        doc = await emissionsDoc.read() if emissionsDoc is not None else b""
+        doc = emissionsDoc.file.read() if emissionsDoc is not None else b""
         bill = Bill(
             _site_for(ctx, org, utilityId),
             partyId,
@@ -238,11 +248,7 @@ async def record_emissions(
     key = who.signing_key()
     md5 = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
     source = _source(md5, thruDate)
-    report = ctx.write(
-        lambda: import_bills(
-            ctx.ledger, key, ctx.catalog, [bill], store=ctx.ledger.channels, source=source
-        )
-    )
+    report = ctx.record_bills(key, [bill], source)
     if report.duplicates or any(e.field == "period" for e in report.rejected):
         reason = report.rejected[0].reason if report.rejected else "this bill is already recorded"
         return problem(409, "conflict", reason)
@@ -251,8 +257,7 @@ async def record_emissions(
             412, "precondition-failed", report.rejected[0].reason, field=report.rejected[0].field
         )
     item = find_item(ctx.ledger, report.record_ids[0]).item
-    body = _record(ctx, item, _reader(ctx, who))
-    body["md5"] = md5
+    body = _record(ctx, item, ctx.reader_for(key), fresh=True)
     return JSONResponse(body, status_code=201)
 
 

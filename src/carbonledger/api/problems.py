@@ -7,14 +7,17 @@ validation names each field that is wrong. Nothing becomes a 500 except a bug.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from re import Pattern
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from carbonledger import errors
 
@@ -87,24 +90,7 @@ def install_handlers(app: FastAPI) -> None:
             return problem(412, "precondition-failed", detail, errors=fields)
         return problem(422, "invalid-input", detail, errors=fields)
 
-    @app.middleware("http")
-    async def one_value_per_parameter(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Every query parameter of the API takes one value, and only those an operation
-        # declares are read: a repeated or unknown one is refused, not silently ignored.
-        if request.url.path.startswith(API_PREFIX):
-            keys = [k for k, _v in request.query_params.multi_items()]
-            repeated = sorted({k for k in keys if keys.count(k) > 1})
-            if repeated:
-                names = ", ".join(repeated)
-                return problem(422, "invalid-input", f"{names}: give each query parameter once")
-            known = declared_query(app, request.method, request.url.path)
-            unknown = sorted(set(keys) - known) if known is not None else []
-            if unknown:
-                names = ", ".join(repr(k) for k in unknown)
-                return problem(422, "invalid-input", f"unknown query parameter {names}")
-        return await call_next(request)
+    app.add_middleware(_OneValuePerParameter, api=app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -114,6 +100,58 @@ def install_handlers(app: FastAPI) -> None:
             # Allow names the methods of every route of the path, not only the one tried.
             headers = {**(headers or {}), "Allow": allowed_methods(app, request.url.path)}
         return problem(exc.status_code, "http", str(exc.detail), headers=headers)
+
+
+class _OneValuePerParameter:
+    """Every query parameter of the API takes one value, and only those an operation
+    declares are read: a repeated or unknown one is refused, not silently ignored.
+
+    A plain ASGI middleware (not ``@app.middleware``, which wraps every response in
+    a stream and a task), with each operation's parameters collected once.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app, self.api = app, api
+        self._table: list[tuple[set[str], Pattern[str], set[str]]] | None = None
+
+    def _declared(self, method: str, path: str) -> set[str] | None:
+        if self._table is None:  # routes are all added before the first request
+            self._table = [
+                (route.methods or set(), route.path_regex, _query_names(route))
+                for route in api_routes(self.api.routes)
+            ]
+        for methods, regex, names in self._table:
+            if method in methods and regex.match(path):
+                return names
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if query and str(scope["path"]).startswith(API_PREFIX):
+            keys = [k for k, _v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)]
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            refusal = None
+            if repeated:
+                refusal = f"{', '.join(repeated)}: give each query parameter once"
+            else:
+                known = self._declared(str(scope["method"]), str(scope["path"]))
+                unknown = sorted(set(keys) - known) if known is not None else []
+                if unknown:
+                    refusal = f"unknown query parameter {', '.join(repr(k) for k in unknown)}"
+            if refusal is not None:
+                await problem(422, "invalid-input", refusal)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _query_names(route: APIRoute) -> set[str]:
+    names: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        names |= {p.alias for p in dependant.query_params}
+        stack.extend(dependant.dependencies)
+    return names
 
 
 def api_routes(routes: Sequence[Any]) -> list[APIRoute]:
@@ -132,13 +170,7 @@ def declared_query(app: FastAPI, method: str, path: str) -> set[str] | None:
     """The query parameters the operation at ``method path`` declares (None: no operation)."""
     for route in api_routes(app.routes):
         if method in (route.methods or ()) and route.path_regex.match(path):
-            names: set[str] = set()
-            stack = [route.dependant]
-            while stack:
-                dependant = stack.pop()
-                names |= {p.alias for p in dependant.query_params}
-                stack.extend(dependant.dependencies)
-            return names
+            return _query_names(route)
     return None
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from carbonledger.api.auth import Actor, challenge, login
 from carbonledger.api.context import AppContext
 from carbonledger.api.deps import actor, context
-from carbonledger.core.calculator import calculate
+from carbonledger.core.calculator import DEFAULT_GWP, GWP_SETS, calculate, gwp_weights
 from carbonledger.core.domain import Organisation, Site, parse_amount
 from carbonledger.core.factors import Location
 from carbonledger.core.tx import tx_from_parts
@@ -165,12 +165,22 @@ class CalcIn(BaseModel):
     country: str | None = None
     year: int | None = None
     edition: str | None = None
+    gwp: str = Field(
+        DEFAULT_GWP,
+        description=(
+            "IPCC GWP set (100-year) used where a dataset gives CO2, CH4 and N2O separately"
+            " (the EPA Hub's fuels): AR5 as the Hub uses, AR6 (fossil CH4 29.8) or AR4."
+            " The trace's factor basis names the set and its terms."
+        ),
+        json_schema_extra={"enum": list(GWP_SETS)},
+    )
 
 
 @router.post("/calculate", tags=["factors"])
 def calc(body: CalcIn, ctx: Ctx) -> dict[str, Any]:
     """Emissions of an amount at a location, with the full trace (nothing is recorded)."""
     amount: Decimal = parse_amount(body.amount, "amount")
+    gwp_weights(body.gwp)  # an unknown set is refused even where no per-gas factor is used
     location = Location(
         zip=body.zip,
         utility_id=body.utility_id,
@@ -178,7 +188,9 @@ def calc(body: CalcIn, ctx: Ctx) -> dict[str, Any]:
         state=body.state,
         country=body.country,
     )
-    resolution = ctx.catalog.resolve(body.activity, location, year=body.year, edition=body.edition)
+    resolution = ctx.catalog.resolve(
+        body.activity, location, year=body.year, edition=body.edition, gwp=body.gwp
+    )
     result = calculate(amount, body.unit, resolution)
     return {
         "kg_co2e": str(result.kg_co2e),
@@ -210,9 +222,7 @@ def submit_transaction(body: TxIn, ctx: Ctx) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidInput("blobs: not base64") from exc
     tx = tx_from_parts(body.body.encode(), [i.encode() for i in body.items], signature, blobs)
-    with ctx.lock:
-        receipt = ctx.ledger.submit([tx])[0]
-    return asdict(receipt)
+    return asdict(ctx.submit([tx])[0])
 
 
 @router.get("/items", tags=["ledger"])

@@ -19,9 +19,9 @@ from carbonledger.factors.resolver import normalise_activity
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services import channels as channel_service
 from carbonledger.services.audit import run_audit
-from carbonledger.services.bills_csv import iter_bills
+from carbonledger.services.bills_csv import DECODE_ERRORS, iter_bills
 from carbonledger.services.identity import EnrolmentRequest, register_user
-from carbonledger.services.importer import ImportReport, import_bills
+from carbonledger.services.importer import ImportReport
 from carbonledger.services.records import RecordReader, find_item
 
 __all__ = ["router"]
@@ -67,12 +67,7 @@ def _bill(b: BillIn, line: int) -> Bill:
 def _import(
     ctx: AppContext, who: Actor, bills: list[Bill], source: str, errors: list[RowError]
 ) -> dict[str, Any]:
-    key = who.signing_key()
-    report: ImportReport = ctx.write(
-        lambda: import_bills(
-            ctx.ledger, key, ctx.catalog, bills, store=ctx.ledger.channels, source=source
-        )
-    )
+    report: ImportReport = ctx.record_bills(who.signing_key(), bills, source)
     report.rows += len(errors)
     report.rejected.extend(errors)
     report.rejected.sort(key=lambda e: e.line)
@@ -97,10 +92,13 @@ async def post_bills_csv(
     ctx: Ctx, who: Caller, file: UploadFile = File(...), site: str | None = Query(None)
 ) -> dict[str, Any]:
     """Upload a bills CSV (same columns as `carbonledger bills import`)."""
+    data = await file.read()
     try:
-        text = (await file.read()).decode("utf-8-sig")
+        data.split(b"\n", 1)[0].decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"file: not UTF-8 text ({exc.reason})") from exc
+    # as `bills import` reads a file: a later line that is not UTF-8 is one bad row
+    text = data.decode("utf-8-sig", errors=DECODE_ERRORS)
     good: list[Bill] = []
     errors: list[RowError] = []
     for row in iter_bills(io.StringIO(text, newline=""), site=site):

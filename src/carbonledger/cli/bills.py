@@ -200,8 +200,12 @@ def records_list(
         keep=("leaf", "id", "site", "account", "kg CO2e"),
         right=("leaf", "kg CO2e"),
     )
+    if sealed == len(items) and items:  # no figure to add up: do not print a total of 0
+        console.print(f"{count(len(items), 'record')}, all sealed in channels you cannot read")
+        return
     note = f" ({sealed} sealed in channels you cannot read)" if sealed else ""
-    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e{note}")
+    readable = f" of {len(items) - sealed} readable" if sealed else ""
+    console.print(f"{count(len(items), 'record')}, {total / 1000:,.3f} t CO2e{readable}{note}")
 
 
 @records_app.command("show")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,7 +20,7 @@ from carbonledger.cli.common import (
 from carbonledger.errors import CarbonLedgerError, ConfigurationError
 from carbonledger.services.home import PASSPHRASE_ENV, Home
 
-__all__ = ["register"]
+__all__ = ["register", "run_server"]
 
 service_app = typer.Typer(
     help="Service accounts for ERP integrations (opentaps SEAS).", no_args_is_help=True
@@ -32,8 +33,6 @@ def serve(
     home: Path | None = HomeOption,
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /docs) and the web UI on this ledger."""
-    import uvicorn
-
     from carbonledger.api import create_app
     from carbonledger.api.context import AppContext
 
@@ -57,7 +56,16 @@ def serve(
             f"[yellow]warning[/]: this demo ledger's passphrase {DEMO_PASSPHRASE!r} is"
             f" published; anyone who reaches {host}:{port} can sign in as its users"
         )
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="warning")
+    run_server(create_app(ctx), host=host, port=port)
+
+
+def run_server(app: Any, *, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn as ``carbonledger serve`` does: one process (the group
+    commit, the batching of requests and the sign-in sessions live in it), warnings
+    only, and no access log (a line per request costs more than some requests)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def _sign_in_hint(

@@ -40,6 +40,7 @@ __all__ = [
     "basis_id",
     "calculate",
     "co2e_from_gases",
+    "gwp_weights",
     "merge_trace",
     "recompute",
 ]
@@ -70,6 +71,14 @@ GWP_SETS: dict[str, dict[str, Decimal]] = {
 DEFAULT_GWP = "AR5"
 
 
+def gwp_weights(gwp: str) -> dict[str, Decimal]:
+    """The CO2, CH4 and N2O weights of the GWP set named ``gwp`` (any case); unknown: an error."""
+    weights = GWP_SETS.get(gwp.strip().upper())
+    if weights is None:
+        raise InvalidInput(f"unknown GWP set {gwp!r}; known: {', '.join(GWP_SETS)}")
+    return weights
+
+
 def co2e_from_gases(
     gases: dict[str, EmissionFactor], gwp: str = DEFAULT_GWP
 ) -> tuple[EmissionFactor, str]:
@@ -80,9 +89,7 @@ def co2e_from_gases(
     the CO2e factor (in kg, its ``basis`` naming the GWP set and the terms, so the
     trace shows them) and a sentence for the resolution steps.  Exact in Decimal.
     """
-    weights = GWP_SETS.get(gwp.upper())
-    if weights is None:
-        raise InvalidInput(f"unknown GWP set {gwp!r}; known: {', '.join(GWP_SETS)}")
+    weights = gwp_weights(gwp)
     if "co2" not in gases:
         raise FactorNotFound("a CO2e factor needs at least the CO2 factor")
     base = gases["co2"]

@@ -58,6 +58,12 @@ CAP_UNITS: dict[str, str] = {
 # decimal point ("1,234.5") or with two or more groups ("1,234,567"). "1,5",
 # "1.234,5" and "1,234" (1234 in Chicago, 1.234 in Berlin) are refused.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+# What Decimal() would also take but a bill never means: "1_5" (read as 15, like the
+# refused "1,5") and digits of other scripts (Arabic-Indic 1000). ASCII digits, one
+# point, an optional exponent; "NaN"/"Infinity" are named as not finite below.
+_DECIMAL = re.compile(
+    r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|infinity|inf)", re.ASCII | re.IGNORECASE
+)
 
 
 def parse_date(value: str, field: str) -> date:
@@ -82,6 +88,8 @@ def _without_grouping(text: str, field: str) -> str:
 def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
     """A non-negative quantity from text: decimal point, commas only as unambiguous grouping."""
     text = _without_grouping(value.strip(), field) if isinstance(value, str) else value
+    if isinstance(text, str) and not _DECIMAL.fullmatch(text):
+        raise InvalidInput(f"{field}: {value!r} is not a number")
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError) as exc:

@@ -97,9 +97,14 @@ def check_proof(
                     f"proof: the checkpoint is not cosigned by witness {w.name} ({w.vkey})"
                 )
         tx = doc["tx"]
-        if tx:
-            _check_tx(tx, leaf)
+        if not isinstance(tx, dict) or not tx:
+            # without it nothing says who signed the item: never pass it silently
+            raise IntegrityError("proof: the document carries no signed transaction")
+        _check_tx(tx, leaf)
         item: dict[str, Any] = orjson.loads(item_bytes)
+        if doc.get("detail") is not None and doc.get("basis") is None:
+            # revealed details are checked only by recomputing with the basis
+            raise IntegrityError("proof: revealed details without the calculation basis")
         if doc.get("basis") is not None:
             _check_basis(item, orjson.loads(str(doc["basis"]).encode()), doc.get("detail"))
     except (KeyError, TypeError, ValueError) as exc:
@@ -118,6 +123,11 @@ def _check_tx(tx: dict[str, Any], leaf: bytes) -> None:
     )
     if sender != tx_body["sender"]:
         raise IntegrityError(f"proof: transaction signed by {sender}, names {tx_body['sender']}")
+    if "count" in tx and int(tx["count"]) != int(tx_body["count"]):
+        raise IntegrityError(
+            f"proof: the transaction carries {tx_body['count']} items, the document says"
+            f" {tx['count']}"
+        )
     tx_path = [_hex(h, "tx path element") for h in tx["path"]]
     if not verify_inclusion(
         leaf,

@@ -13,6 +13,8 @@ import io
 from datetime import date
 from html import escape
 
+from markupsafe import Markup
+
 from carbonledger.core.inventory import Inventory, InventoryLine, build_inventory
 from carbonledger.core.periods import split_amount, split_period
 from carbonledger.crypto.keys import PrivateKey
@@ -22,7 +24,7 @@ from carbonledger.services.record_values import record_kg
 from carbonledger.services.records import RecordReader
 from carbonledger.services.scope2 import scope2_report
 
-__all__ = ["inventory_csv", "inventory_html", "inventory_report"]
+__all__ = ["inventory_chart", "inventory_csv", "inventory_html", "inventory_report"]
 
 
 def inventory_report(
@@ -78,19 +80,27 @@ def inventory_csv(inv: Inventory) -> str:
     return buf.getvalue()
 
 
-def inventory_html(inv: Inventory) -> str:
-    """A standalone HTML page: a bar chart (inline SVG) and the table of figures."""
+#: Short chart labels of the figures (the table beside the chart gives the full ones).
+_SHORT = {
+    "scope1": "Scope 1",
+    "scope2_location": "Scope 2 location",
+    "scope2_market": "Scope 2 market",
+    "scope3_cat6": "Scope 3 cat. 6",
+    "scope3_cat4": "Scope 3 cat. 4/9",
+}
+
+
+def inventory_chart(inv: Inventory, chart_id: str = "inventory") -> Markup:
+    """The figures as an inline SVG bar chart in t CO2e (the report page and the web UI)."""
     from carbonledger.web.charts import bar_chart
 
-    short = {
-        "scope1": "Scope 1",
-        "scope2_location": "Scope 2 location",
-        "scope2_market": "Scope 2 market",
-        "scope3_cat6": "Scope 3 cat. 6",
-        "scope3_cat4": "Scope 3 cat. 4/9",
-    }
-    rows = [(short[k], f.kg_co2e / 1000) for k, f in inv.figures.items()]
-    chart = bar_chart("inventory", f"{inv.org} {inv.year} inventory", rows, places=3)
+    rows = [(_SHORT[k], f.kg_co2e / 1000) for k, f in inv.figures.items()]
+    return bar_chart(chart_id, f"{inv.org} {inv.year} inventory (t CO2e)", rows, places=3)
+
+
+def inventory_html(inv: Inventory) -> str:
+    """A standalone HTML page: a bar chart (inline SVG) and the table of figures."""
+    chart = inventory_chart(inv)
     body = "".join(
         f"<tr><td>{escape(f.label)}</td><td>{f.kg_co2e / 1000:,.3f}</td>"
         f"<td>{len(f.records)}</td><td>{escape(', '.join(sorted(f.editions)))}</td></tr>"

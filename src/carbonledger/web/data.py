@@ -17,16 +17,20 @@ from typing import Any
 
 import orjson
 
+from carbonledger.core.inventory import Inventory
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
+from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
 
 __all__ = [
     "Entry",
     "Feature",
+    "InventoryView",
     "OrgSummary",
     "feature",
+    "inventory_view",
     "market_and_net",
     "org_summary",
     "recent_entries",
@@ -147,11 +151,7 @@ def market_and_net(
             }
         except (NotFound, PermissionDenied):
             # No key of the channel is wrapped for this user: say so, not the key store's words.
-            out["market_note"] = (
-                f"market-based needs the metered kWh, sealed in {org}'s private channel,"
-                " which your account is not a member of: ask an administrator of"
-                f" {org} for access"
-            )
+            out["market_note"] = _not_a_member("market-based needs the metered kWh", org)
         except CarbonLedgerError as exc:
             out["market_note"] = str(exc)
         except (AttributeError, TypeError) as exc:  # a service still being written
@@ -168,6 +168,46 @@ def market_and_net(
     except (AttributeError, TypeError, KeyError) as exc:  # a service still being written
         out["net_note"] = f"not available: {exc}"
     return out
+
+
+def _not_a_member(what: str, org: str) -> str:
+    return (
+        f"{what}, sealed in {org}'s private channel, which your account is not a member"
+        f" of (or no longer has access to): ask an administrator of {org} for access"
+    )
+
+
+@dataclass(frozen=True)
+class InventoryView:
+    """The inventory for the page, or (``inventory`` None) why it is not shown."""
+
+    inventory: Inventory | None
+    note: str = ""
+
+
+def inventory_view(
+    ledger: LedgerPort, key: PrivateKey | None, org: str, year: int | None
+) -> InventoryView:
+    """``report inventory`` for a signed-in user who holds the channel's key, else why not.
+
+    The quantities behind every figure are sealed: without a key (a signature
+    sign-in) or without access to the channel (not a member, a grant ended) the
+    page says so in words instead of showing numbers or the key store's error.
+    """
+    if year is None:
+        return InventoryView(None, "no records yet")
+    if key is None:
+        return InventoryView(
+            None,
+            f"The inventory needs the quantities sealed in {org}'s private channel:"
+            " sign in with your keystore to see it",
+        )
+    try:
+        return InventoryView(inventory_report(ledger, ledger_store(ledger), key, org, year))
+    except (NotFound, PermissionDenied):
+        return InventoryView(None, _not_a_member("The inventory needs the quantities", org))
+    except CarbonLedgerError as exc:
+        return InventoryView(None, str(exc))
 
 
 def ledger_store(ledger: LedgerPort) -> Any:

@@ -14,7 +14,7 @@ from carbonledger.core.tx import utc_now
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
-from carbonledger.services.bills_csv import iter_bills
+from carbonledger.services.bills_csv import DECODE_ERRORS, iter_bills
 from carbonledger.services.importer import import_bills
 from carbonledger.web.data import recent_entries
 from carbonledger.web.render import WebRoute, check_csrf, context, render, require_user, write
@@ -73,11 +73,13 @@ async def upload(
     if len(data) > MAX_UPLOAD_BYTES:
         return _upload_page(request, user, site=site, errors={"file": "the file is over 32 MiB"})
     try:
-        text = data.decode("utf-8-sig")
+        data.split(b"\n", 1)[0].decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return _upload_page(
             request, user, site=site, errors={"file": f"not UTF-8 text ({exc.reason})"}
         )
+    # as `bills import` reads a file: a later line that is not UTF-8 is one bad row
+    text = data.decode("utf-8-sig", errors=DECODE_ERRORS)
     ctx = context(request)
     good: list[Bill] = []
     rejected: list[RowError] = []

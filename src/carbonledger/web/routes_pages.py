@@ -7,15 +7,18 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from carbonledger.api.context import AppContext
 from carbonledger.core.canonical import canonical
 from carbonledger.core.proofdoc import check_proof
+from carbonledger.core.state import LedgerState
 from carbonledger.errors import CarbonLedgerError, NotFound
 from carbonledger.ports.ledger import ItemQuery
+from carbonledger.services.inventory import inventory_chart
 from carbonledger.services.records import RecordReader, find_item
 from carbonledger.web.charts import bar_chart, line_chart
-from carbonledger.web.data import market_and_net, org_summary
+from carbonledger.web.data import OrgSummary, inventory_view, market_and_net, org_summary
 from carbonledger.web.render import WebRoute, context, render, require_user
-from carbonledger.web.session import current_user
+from carbonledger.web.session import WebUser, current_user
 
 __all__ = ["router"]
 
@@ -39,16 +42,23 @@ def home(request: Request) -> Response:
     return render(request, "home.html", title="Overview", head=head, org_list=orgs, state=state)
 
 
-@router.get("/orgs/{org}")
-def dashboard(
-    request: Request, org: str, year: int | None = Query(None, ge=1990, le=2100)
-) -> Response:
+def _org_year(
+    request: Request, org: str, year: int | None
+) -> tuple[WebUser, AppContext, LedgerState, OrgSummary]:
+    """The signed-in user, context, ledger state and summary of a registered ``org``."""
     user = require_user(request)
     ctx = context(request)
     state = ctx.ledger.state()
     if org not in state.orgs:
         raise NotFound(f"organisation {org!r} is not registered")
-    summary = org_summary(ctx.ledger, org, year, _reader(request, user.key))
+    return user, ctx, state, org_summary(ctx.ledger, org, year, _reader(request, user.key))
+
+
+@router.get("/orgs/{org}")
+def dashboard(
+    request: Request, org: str, year: int | None = Query(None, ge=1990, le=2100)
+) -> Response:
+    user, ctx, state, summary = _org_year(request, org, year)
     names = {s["id"]: s.get("name", s["id"]) for s in state.sites.values()}
     label = f"{summary.year}" if summary.year else "no records"
     return render(
@@ -68,6 +78,30 @@ def dashboard(
             summary.by_month,
         ),
         extra=market_and_net(ctx.ledger, user.key, org, summary.year),
+    )
+
+
+@router.get("/orgs/{org}/inventory")
+def inventory_page(
+    request: Request, org: str, year: int | None = Query(None, ge=1990, le=2100)
+) -> Response:
+    """``report inventory`` as a page: a chart and the table of figures and their sources."""
+    user, ctx, state, summary = _org_year(request, org, year)
+    view = inventory_view(ctx.ledger, user.key, org, summary.year)
+    inv = view.inventory
+    chart = None if inv is None else inventory_chart(inv, "chart-inventory")
+    name = state.orgs[org].get("name", org)
+    return render(
+        request,
+        "inventory.html",
+        title=f"{name}: inventory {summary.year or ''}".strip(),
+        user=user,
+        org=state.orgs[org],
+        years=summary.years,
+        year=summary.year,
+        inv=inv,
+        note=view.note,
+        chart=chart,
     )
 
 
