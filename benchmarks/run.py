@@ -145,7 +145,7 @@ def phase_verify(workdir: str) -> dict[str, Any]:
 
 def phase_proofs(size: int, workdir: str) -> dict[str, Any]:
     """Inclusion proofs at ``size`` leaves: time per proof and size, beside a PK lookup."""
-    from tests.ledger_helpers import LEDGER_ID, record
+    from tests.ledger_helpers import BLOB, LEDGER_ID, record
     from tests.ledger_helpers import new_ledger as small_ledger
 
     from carbonledger.core.merkle import leaf_hash, verify_inclusion
@@ -176,6 +176,7 @@ def phase_proofs(size: int, workdir: str) -> dict[str, Any]:
                 nonce=nonce,
                 created=utc_now(),
                 items=items,
+                blobs=[BLOB],  # the sealed blob the records name travels with them
             )
         )
         nonce += 1

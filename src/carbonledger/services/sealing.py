@@ -123,8 +123,9 @@ def pad_details(details: list[dict[str, Any]]) -> bytes:
     """The plaintext of a blob: the details' canonical JSON padded with spaces (JSON
     allows trailing whitespace) so its length does not depend on any amount."""
     body = canonical(details)
+    # orjson directly: the values are strings or null, already checked by canonical above.
     short = sum(
-        max(0, NUMBER_WIDTH - len(canonical(value))) for d in details for value in _numbers(d)
+        max(0, NUMBER_WIDTH - len(orjson.dumps(value))) for d in details for value in _numbers(d)
     )
     return pad_to_bucket(body, short)
 
