@@ -221,7 +221,7 @@ class SqliteLedger(LedgerLog):
                 # In the same commit as the entries that name them: a killed import
                 # leaves neither the entries nor their blobs.
                 conn.executemany("INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", batch.blob_rows)
-            snapshot = canonical(batch.head[0].to_json())
+            snapshot = canonical(batch.head[0].to_json(), checked=True)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch_notes(batch))
             conn.execute("COMMIT")

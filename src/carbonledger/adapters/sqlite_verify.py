@@ -226,7 +226,7 @@ class _Pass:
         if (
             self.report.ok
             and size
-            and (snap is None or bytes(snap[0]) != canonical(self.state.to_json()))
+            and (snap is None or bytes(snap[0]) != canonical(self.state.to_json(), checked=True))
         ):
             self.found.add("the stored state snapshot differs from the state the entries produce")
         self.report.root = self.acc.root().hex()

@@ -36,8 +36,9 @@ _OPTS = orjson.OPT_SORT_KEYS
 # orjson writes exactly the canonical form except for floats (which it accepts),
 # NaN (written as null) and keys outside the Basic Multilingual Plane (sorted by
 # code point, not UTF-16 unit). Output that shows none of their traces needs no
-# further look; otherwise the value is walked once.
-_SUSPECT = re.compile(rb"null|(?:^|[:,\[])-?[0-9]+[.eE]|[\xf0-\xf4]")
+# further look; otherwise the value is walked for what the trace may mean.
+_FLOATS = re.compile(rb"null|(?:^|[:,\[])-?[0-9]+[.eE]")
+_ASTRAL = re.compile(rb"[\xf0-\xf4]")
 
 
 def _default(value: object) -> object:
@@ -46,23 +47,33 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not allowed in canonical JSON")
 
 
-def _check(value: Any, path: str) -> bool:
-    """Refuse floats anywhere in ``value``; True if some key needs UTF-16 ordering."""
+def _check(value: Any, path: str) -> None:
+    """Refuse floats (and so NaN and infinities) anywhere in ``value``."""
     if isinstance(value, float):
         raise InvalidInput(
             f"cannot encode as canonical JSON: {path or 'value'} is a float ({value!r});"
             " quantities travel as decimal strings"
         )
-    astral = False
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and any(ord(c) > 0xFFFF for c in key):
-                astral = True
-            astral = _check(item, f"{path}.{key}") or astral
+            if not isinstance(item, str | int):
+                _check(item, f"{path}.{key}")
     elif isinstance(value, list | tuple):
         for n, item in enumerate(value):
-            astral = _check(item, f"{path}[{n}]") or astral
-    return astral
+            if not isinstance(item, str | int):
+                _check(item, f"{path}[{n}]")
+
+
+def _astral_keys(value: Any) -> bool:
+    """True if some key of ``value`` has a character beyond U+FFFF (UTF-16 ordering)."""
+    if isinstance(value, dict):
+        return any(
+            (isinstance(k, str) and max(k, default="\0") > "\uffff") or _astral_keys(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(_astral_keys(v) for v in value)
+    return False
 
 
 def _utf16_sorted(value: Any) -> Any:
@@ -74,16 +85,21 @@ def _utf16_sorted(value: Any) -> Any:
     return value
 
 
-def canonical(value: Any) -> bytes:
+def canonical(value: Any, *, checked: bool = False) -> bytes:
     """Encode ``value`` as canonical JSON bytes (Decimals become strings).
 
     Raises :class:`InvalidInput` for floats, NaN and anything that is not JSON.
+    ``checked``: ``value`` was built only from values that this function or
+    :func:`loads_canonical` already accepted (the ledger's state snapshot), so no
+    float can be in it and the walk that looks for one is skipped.
     """
     try:
         out = orjson.dumps(value, default=_default, option=_OPTS)
     except TypeError as exc:
         raise InvalidInput(f"cannot encode as canonical JSON: {exc}") from exc
-    if _SUSPECT.search(out) and _check(value, ""):
+    if not checked and _FLOATS.search(out):
+        _check(value, "")
+    if _ASTRAL.search(out) and _astral_keys(value):
         # Keys beyond U+FFFF: RFC 8785 orders by UTF-16 code units. orjson keeps
         # insertion order without OPT_SORT_KEYS, so sort first and encode as is.
         out = orjson.dumps(_utf16_sorted(value), default=_default)

@@ -158,7 +158,7 @@ class SqlLedger(LedgerLog):
         leaf_rows = [dict(zip(_LEAF_COLS, row, strict=True)) for row in batch.leaf_rows]
         node_rows = [{"level": lv, "idx": i, "hash": h} for lv, i, h in batch.node_rows]
         cp = dict(zip(_CP_COLS, batch.checkpoint, strict=True))
-        snapshot = canonical(batch.head[0].to_json())
+        snapshot = canonical(batch.head[0].to_json(), checked=True)
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.tx.insert(), tx_rows)
