@@ -111,6 +111,11 @@ def test_the_evm_demo_on_postgresql_gives_the_embedded_totals(
     assert json.loads(res.stdout)["ok"] is True
     res = runner.invoke(app, ["records", "list", "--site", "nw-chicago"])
     assert res.exit_code == 0, res.stdout
+    assert "27 records, all sealed in channels you cannot read" in res.stdout  # no key
+    res = runner.invoke(
+        app, ["records", "list", "--site", "nw-chicago"], env={"CARBONLEDGER_PASSPHRASE": PASS}
+    )
+    assert res.exit_code == 0, res.stdout
     assert "27 records, 2,632.786 t CO2e" in res.stdout  # with the travel and freight of #16
     res = runner.invoke(app, ["chain", "status", "--json"])
     assert res.exit_code == 0, res.stdout
@@ -133,7 +138,9 @@ def test_the_demo_command_starts_and_stops_its_own_anvil(
     assert (home / "offchain.db").exists()
     assert (home / "anvil-state.json").exists()
     # The node is gone, but reads come from the off-chain store.
-    res = CliRunner().invoke(app, ["records", "list", "--site", "nw-chicago"])
+    res = CliRunner().invoke(
+        app, ["records", "list", "--site", "nw-chicago"], env={"CARBONLEDGER_PASSPHRASE": "demo"}
+    )
     assert res.exit_code == 0, res.stdout
     assert "27 records, 2,632.786 t CO2e" in res.stdout  # with the travel and freight of #16
 
