@@ -40,7 +40,7 @@ from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
-from carbonledger.services.channels import ChannelKeys
+from carbonledger.services.channels import ChannelKeys, fresh_epochs
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = [
@@ -265,14 +265,19 @@ class ImportSession:
         state = self.state = ledger.state()
         if state.ledger_id is None:
             raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
+        ledger_id = state.ledger_id
         require_active_signer(state, key.address)  # fail before any work, with the reason
+        # A stale epoch (someone whose access ended holds its key) is rotated first.
+        writable = [org for org in state.orgs if _refusal(state, key.address, org) is None]
+        if fresh_epochs(ledger, store, key, writable):
+            state = self.state = ledger.state()
         keys = ChannelKeys(state, store, key)
         self.known = _Known(ledger, DetailReader(keys, store))
         self.epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
         self.out = _Batcher(
             ledger,
             key,
-            state.ledger_id,
+            ledger_id,
             state.next_nonce(key.address),
             sizes=sizes,
             progress=progress,
