@@ -9,6 +9,7 @@ key of every epoch, every sealed blob), opens nothing recorded afterwards.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -19,14 +20,33 @@ from carbonledger.errors import Conflict, InvalidInput, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.audit import run_audit
 from carbonledger.services.channels import grant, rotate, submit_one
+from carbonledger.services.devices import post_credentials
+from carbonledger.services.digital_auditor import run_digital_audit
+from carbonledger.services.home import Home
 from carbonledger.services.records import RecordReader
-from tests.test_access_attacks import _raw_attack, _records, _soon, _wait_past
+from tests.cli_helpers import PASS, Run, _ok
+from tests.test_access_attacks import _raw_attack, _raw_opens, _records, _soon, _wait_past
+from tests.test_cli_identity import _enroll
+from tests.test_devices import _world as devices_world
+from tests.test_devices import readings
 from tests.test_identity import World
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return World(tmp_path / "home")
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, cli: Run) -> Path:
+    """Org acme with site hq, org audits (an audit firm), made through the CLI."""
+    path = tmp_path / "home"
+    Home(path).init(PASS, scrypt_n=2**10)
+    _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
+    _ok(cli("org", "add", "audits", "--name", "Audit Firm", "--country", "GB"))
+    _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
+            "--zip", "60601", "--utility", "4110"))  # fmt: skip
+    return path
 
 
 def _expired_auditor(world: World) -> tuple[PrivateKey, PrivateKey, str]:
@@ -128,3 +148,73 @@ def test_a_member_rotates_only_a_stale_epoch_and_only_to_the_valid_members(world
     channel = world.ledger.state().channels["acme"]
     assert (channel["epoch"], set(channel["keys"]["1"])) == (1, {*valid, carol.address})
     assert world.ledger.verify().ok
+
+
+def test_through_the_cli_a_members_import_rotates_and_the_raw_file_keeps_the_bill(
+    cli: Run, cli_home: Path, tmp_path: Path
+) -> None:
+    world = cli_home
+    alice = _enroll(cli, "acme", "alice", "member")
+    _ok(cli("channel", "grant", "acme", alice, "--role", "member"))
+    dana = _enroll(cli, "audits", "dana", "auditor")
+    until = _soon(6)
+    _ok(cli("channel", "grant", "acme", dana, "--role", "auditor", "--until", until))
+    _wait_past(until)
+    later = tmp_path / "later.csv"
+    later.write_text("account,start,end,amount,unit\nE1,2023-04-01,2023-04-30,1300,kWh\n")
+    _ok(cli("bills", "import", str(later), "--site", "hq", "--as", "acme/alice"))
+    records = json.loads(_ok(cli("records", "list", "--json")).stdout)
+    (new,) = [r for r in records if r["period"]["start"] == "2023-04-01"]
+    shown = json.loads(
+        _ok(cli("records", "show", new["id"], "--as", "acme/alice", "--json")).stdout
+    )
+    assert shown["billed"]["amount"] == "1300"
+    home = Home(world)
+    ledger = home.ledger()
+    try:
+        (item,) = [s.item for s in ledger.items(ItemQuery(kind="emissions_record", id=new["id"]))]
+        assert [s.item["channel"] for s in ledger.items(ItemQuery(kind="channel_rotate"))] == [
+            "acme"
+        ]
+    finally:
+        ledger.close()
+    ledger_id = str(home.config()["ledger_id"])
+    blob = item["detail"]["blob"]
+    assert _raw_opens(world, ledger_id, home.user_key("audits", "dana", PASS), blob) == []
+    assert _raw_opens(world, ledger_id, home.user_key("acme", "alice", PASS), blob) == [1]
+
+
+def test_a_members_credential_upload_rotates_before_sealing(tmp_path: Path) -> None:
+    world = devices_world(tmp_path / "home")
+    alice, dana, until = _expired_auditor(world)
+    # The same credential anchored straight under the stale epoch: refused by the core.
+    stale = {"kind": "credential", "id": "vc-" + "0" * 40, "sha256": "0" * 64,
+             "type": "MeterReadingsCredential",
+             "org": "acme", "site": "acme-hq",
+             "sealed": {"channel": "acme", "epoch": 0, "blob": "0" * 64}}  # fmt: skip
+    with pytest.raises(Conflict, match=f"ended at {until}"):
+        submit_one(world.ledger, alice, "anchor_credentials", [stale])
+    assert post_credentials(world.ledger, world.store, alice, [readings()]).posted == 1
+    (anchor,) = [s.item for s in world.ledger.items(ItemQuery(kind="credential"))]
+    assert anchor["sealed"]["epoch"] == 1
+    assert _rotations(world) == ["acme"]
+    world.ledger.close()
+    ledger_id = str(world.home.config()["ledger_id"])
+    blob = anchor["sealed"]["blob"]
+    assert _raw_opens(world.home.path, ledger_id, dana, blob) == []
+    assert _raw_opens(world.home.path, ledger_id, alice, blob) == [1]
+
+
+def test_an_admins_digital_audit_rotates_before_sealing_its_result(world: World) -> None:
+    _, dana, _ = _expired_auditor(world)
+    report = run_digital_audit(world.ledger, world.store, world.admin, "acme",
+                               start=date(2023, 1, 1), end=date(2023, 12, 31))  # fmt: skip
+    (result,) = [s.item for s in world.ledger.items(ItemQuery(kind="audit_result"))]
+    assert result["id"] == report.id
+    assert result["sealed"]["epoch"] == 1
+    assert _rotations(world) == ["acme"]
+    world.ledger.close()
+    ledger_id = str(world.home.config()["ledger_id"])
+    blob = result["sealed"]["blob"]
+    assert _raw_opens(world.home.path, ledger_id, dana, blob) == []
+    assert _raw_opens(world.home.path, ledger_id, world.admin, blob) == [1]
