@@ -6,6 +6,7 @@ import io
 import random
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.domain import Organisation, Site
@@ -73,3 +74,11 @@ def new_ledger(path: Path, key: PrivateKey, n_sites: int) -> SqliteLedger:
     register_orgs(ledger, ledger.channels, key, [Organisation("bench", "Bench Co")])
     register_sites(ledger, key, sites(n_sites))
     return ledger
+
+
+def warm_catalog(catalog: Any, n_sites: int) -> None:
+    """Resolve each site's electricity factor once, so every file the import needs is loaded."""
+    from carbonledger.services.importer import site_location
+
+    for site in sites(min(n_sites, len(US) + len(EU))):
+        catalog.resolve("electricity", site_location(site.item()), year=2023)

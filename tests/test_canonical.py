@@ -102,3 +102,10 @@ def test_a_signed_item_with_a_duplicate_key_is_refused_by_the_ledger(
     after = ledger.verify()
     assert after.ok
     assert after.leaves == before.leaves
+
+
+def test_a_float_inside_a_dict_subclass_is_refused_too() -> None:
+    from collections import OrderedDict
+
+    with pytest.raises(InvalidInput, match="float"):
+        canonical({"a": [OrderedDict(x=None, y=math.nan)]})

@@ -87,8 +87,11 @@ def test_an_unterminated_quote_is_named_and_the_rows_before_are_kept(
     path = tmp_path / "quote.csv"
     path.write_text(HEAD + GOOD[0] + 'hq,E2,2023-02-01,2023-02-28,"900,kWh\n' + GOOD[2])
     res = _ok(cli("bills", "import", str(path), "--json", "--workers", workers), 1)
-    # the quote opened on line 3 runs to the end of the file: that one row is rejected
-    assert len(json.loads(res.stdout)["rejected"]) == 1
+    # the quote opened on line 3 runs to the end of the file: that one row is rejected,
+    # named by the line where it starts and for what is wrong with it
+    assert json.loads(res.stdout)["rejected"] == [
+        {"line": 3, "field": "row", "reason": "a quote opened in this row is never closed"}
+    ]
     # the good row before it is recorded, once, and the import can be re-run
     billed = _billed(cli)
     assert "1000" in billed

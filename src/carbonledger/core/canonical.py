@@ -47,6 +47,26 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not allowed in canonical JSON")
 
 
+def _has_float(value: Any) -> bool:
+    """True if a float (NaN and infinities too) is anywhere in ``value`` (kept lean: it
+    runs for every value whose bytes show a ``null``)."""
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return False
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or item is None:
+            continue
+        if _has_float(item):
+            return True
+    return False
+
+
 def _check(value: Any, path: str) -> None:
     """Refuse floats (and so NaN and infinities) anywhere in ``value``."""
     if isinstance(value, float):
@@ -97,8 +117,8 @@ def canonical(value: Any, *, checked: bool = False) -> bytes:
         out = orjson.dumps(value, default=_default, option=_OPTS)
     except TypeError as exc:
         raise InvalidInput(f"cannot encode as canonical JSON: {exc}") from exc
-    if not checked and _FLOATS.search(out):
-        _check(value, "")
+    if not checked and _FLOATS.search(out) and _has_float(value):
+        _check(value, "")  # finds and names it
     if _ASTRAL.search(out) and _astral_keys(value):
         # Keys beyond U+FFFF: RFC 8785 orders by UTF-16 code units. orjson keeps
         # insertion order without OPT_SORT_KEYS, so sort first and encode as is.

@@ -164,6 +164,7 @@ def read_rows(
         except StopIteration:
             return
         except csv.Error as exc:
+            source.eof = False
             if "field limit" in str(exc):
                 # Lines are bounded, so only a quoted field spanning lines gets here:
                 # skip to its closing quote, so its tail is not read as rows.
@@ -172,10 +173,14 @@ def read_rows(
             else:
                 reason = f"cannot be read as CSV ({exc})"
             row = RowError(end + 1, "row", reason)
+        if source.eof and not isinstance(row, RowError):
+            # The reader asked past the last line to finish this row: a quote opened in
+            # it never closes, and everything after it would be read as one field.
+            row = RowError(end + 1, "row", "a quote opened in this row is never closed")
         if source.bad:
             row = RowError(*source.bad[0])
             source.bad.clear()
-        yield source.number, row
+        yield end + 1, row  # a row is named by its first line, even when it spans several
         end = source.number
 
 
@@ -189,6 +194,7 @@ class _Lines:
         self.number = 0  # lines read so far
         self.last = ""
         self.bad: list[tuple[int, str, str]] = []  # lines not read, since the last row
+        self.eof = False  # asked for a line after the last one
 
     def __iter__(self) -> _Lines:
         return self
@@ -196,6 +202,7 @@ class _Lines:
     def __next__(self) -> str:
         text = self._next(self._limit + 2)  # room for the line's own \r\n
         if not text:
+            self.eof = True
             raise StopIteration
         self.number += 1
         if len(text.rstrip("\r\n")) > self._limit:
