@@ -26,7 +26,7 @@ from carbonledger.services.home import Home
 from carbonledger.services.records import RecordReader
 from tests.cli_helpers import PASS, Run, _ok
 from tests.test_access_attacks import _raw_attack, _raw_opens, _records, _soon, _wait_past
-from tests.test_cli_identity import _enroll
+from tests.test_cli_identity import _enroll, acme_and_audits
 from tests.test_devices import _world as devices_world
 from tests.test_devices import readings
 from tests.test_identity import World
@@ -40,13 +40,7 @@ def world(tmp_path: Path) -> World:
 @pytest.fixture
 def cli_home(tmp_path: Path, cli: Run) -> Path:
     """Org acme with site hq, org audits (an audit firm), made through the CLI."""
-    path = tmp_path / "home"
-    Home(path).init(PASS, scrypt_n=2**10)
-    _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
-    _ok(cli("org", "add", "audits", "--name", "Audit Firm", "--country", "GB"))
-    _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
-            "--zip", "60601", "--utility", "4110"))  # fmt: skip
-    return path
+    return acme_and_audits(tmp_path / "home", cli)
 
 
 def _expired_auditor(world: World) -> tuple[PrivateKey, PrivateKey, str]:
