@@ -144,8 +144,9 @@ def test_a_member_rotates_only_a_stale_epoch_and_only_to_the_valid_members(world
     assert world.ledger.verify().ok
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])  # in one process, and the parallel path
 def test_through_the_cli_a_members_import_rotates_and_the_raw_file_keeps_the_bill(
-    cli: Run, cli_home: Path, tmp_path: Path
+    cli: Run, cli_home: Path, tmp_path: Path, workers: str
 ) -> None:
     world = cli_home
     alice = _enroll(cli, "acme", "alice", "member")
@@ -156,7 +157,19 @@ def test_through_the_cli_a_members_import_rotates_and_the_raw_file_keeps_the_bil
     _wait_past(until)
     later = tmp_path / "later.csv"
     later.write_text("account,start,end,amount,unit\nE1,2023-04-01,2023-04-30,1300,kWh\n")
-    _ok(cli("bills", "import", str(later), "--site", "hq", "--as", "acme/alice"))
+    _ok(
+        cli(
+            "bills",
+            "import",
+            str(later),
+            "--site",
+            "hq",
+            "--as",
+            "acme/alice",
+            "--workers",
+            workers,
+        )
+    )
     records = json.loads(_ok(cli("records", "list", "--json")).stdout)
     (new,) = [r for r in records if r["period"]["start"] == "2023-04-01"]
     shown = json.loads(

@@ -409,7 +409,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.importer": [
         "ImportReport", "ImportSession", "basis_item", "import_bills", "record_item",
-        "site_location",
+        "rotate_stale", "site_location",
     ],
     "carbonledger.services.offsets": [
         "PACKAGE_DIRECTORY", "load_directory", "open_directory", "package_directory",

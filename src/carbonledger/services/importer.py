@@ -49,6 +49,7 @@ __all__ = [
     "basis_item",
     "import_bills",
     "record_item",
+    "rotate_stale",
     "site_location",
 ]
 
@@ -260,6 +261,7 @@ class ImportSession:
         sizes: tuple[int, int] = (1000, 5),
         progress: Callable[[int], None] | None = None,
         report: ImportReport | None = None,
+        rotate: bool = True,
     ) -> None:
         self.report = report if report is not None else ImportReport()
         state = self.state = ledger.state()
@@ -267,9 +269,7 @@ class ImportSession:
             raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
         ledger_id = state.ledger_id
         require_active_signer(state, key.address)  # fail before any work, with the reason
-        # A stale epoch (someone whose access ended holds its key) is rotated first.
-        writable = [org for org in state.orgs if _refusal(state, key.address, org) is None]
-        if fresh_epochs(ledger, store, key, writable):
+        if rotate and rotate_stale(ledger, store, key):
             state = self.state = ledger.state()
         keys = ChannelKeys(state, store, key)
         self.known = _Known(ledger, DetailReader(keys, store))
@@ -375,6 +375,17 @@ class ImportSession:
 
 
 _DUPLICATE = object()
+
+
+def rotate_stale(ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> bool:
+    """Rotate the stale channels ``key`` may write (someone whose access ended holds the key).
+
+    Run before any sealing, so nothing imported opens with an ended grant's keys.
+    Returns whether any channel was rotated.
+    """
+    state = ledger.state()
+    writable = [org for org in state.orgs if _refusal(state, key.address, org) is None]
+    return bool(fresh_epochs(ledger, store, key, writable))
 
 
 def _refusal(state: LedgerState, signer: str, org: str) -> str | None:
