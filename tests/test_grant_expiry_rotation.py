@@ -24,7 +24,7 @@ from carbonledger.services.devices import post_credentials
 from carbonledger.services.digital_auditor import run_digital_audit
 from carbonledger.services.home import Home
 from carbonledger.services.records import RecordReader
-from tests.cli_helpers import PASS, Run, _ok
+from tests.cli_helpers import PASS, Run, _clean, _ok
 from tests.test_access_attacks import _raw_attack, _raw_opens, _records, _soon, _wait_past
 from tests.test_cli_identity import _enroll, acme_and_audits
 from tests.test_devices import _world as devices_world
@@ -154,6 +154,9 @@ def test_through_the_cli_a_members_import_rotates_and_the_raw_file_keeps_the_bil
     dana = _enroll(cli, "audits", "dana", "auditor")
     until = _soon(6)
     _ok(cli("channel", "grant", "acme", dana, "--role", "auditor", "--until", until))
+    # While dana's grant holds, alice (a member, not an admin) may not rotate.
+    res = _ok(cli("channel", "rotate", "acme", "--as", "acme/alice"), 2)
+    assert "only a stale epoch" in _clean(res.stderr)
     _wait_past(until)
     later = tmp_path / "later.csv"
     later.write_text("account,start,end,amount,unit\nE1,2023-04-01,2023-04-30,1300,kWh\n")
