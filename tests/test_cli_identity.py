@@ -14,15 +14,20 @@ from tests.cli_helpers import PASS, Run, _clean, _ok
 from tests.test_cli import BILLS
 
 
-@pytest.fixture
-def world(tmp_path: Path, cli: Run) -> Path:
-    """Org acme with site hq and a year-2023 quarter of bills; org audits (an audit firm)."""
-    path = tmp_path / "home"
+def acme_and_audits(path: Path, cli: Run) -> Path:
+    """A home at ``path`` with org acme (site hq) and org audits (an audit firm)."""
     Home(path).init(PASS, scrypt_n=2**10)
     _ok(cli("org", "add", "acme", "--name", "Acme Corp", "--country", "US"))
     _ok(cli("org", "add", "audits", "--name", "Audit Firm", "--country", "GB"))
     _ok(cli("site", "add", "hq", "--org", "acme", "--name", "HQ", "--country", "US",
             "--zip", "60601", "--utility", "4110"))  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def world(tmp_path: Path, cli: Run) -> Path:
+    """Org acme with site hq and a year-2023 quarter of bills; org audits (an audit firm)."""
+    path = acme_and_audits(tmp_path / "home", cli)
     bills = tmp_path / "bills.csv"
     bills.write_text(BILLS)
     _ok(cli("bills", "import", str(bills), "--site", "hq"))

@@ -159,7 +159,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules": ["RULES", "require_active_signer"],
     "carbonledger.core.rules.channels": [
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
-        "current_members", "read_access", "rotated_channel", "sealing_epoch",
+        "current_members", "may_rotate", "read_access", "rotated_channel", "sealing_epoch",
+        "stale_holders", "valid_members",
     ],
     "carbonledger.core.rules.common": [
         "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
@@ -369,8 +370,8 @@ PUBLIC: dict[str, list[str]] = {
         "iter_bills", "parse_bills", "read_header", "read_rows",
     ],
     "carbonledger.services.channels": [
-        "ChannelKeys", "grant", "new_epoch_keys", "revocation_keys", "revoke", "rotate",
-        "submit_one", "wrap_context",
+        "ChannelKeys", "fresh_epochs", "grant", "new_epoch_keys", "revocation_keys", "revoke",
+        "rotate", "submit_one", "wrap_context",
     ],
     "carbonledger.services.dao": [
         "Part", "cancel", "execute", "fund_action", "holders", "issue_tokens", "list_proposals",
@@ -408,7 +409,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.importer": [
         "ImportReport", "ImportSession", "basis_item", "import_bills", "record_item",
-        "site_location",
+        "rotate_stale", "site_location",
     ],
     "carbonledger.services.offsets": [
         "PACKAGE_DIRECTORY", "load_directory", "open_directory", "package_directory",

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from carbonledger.cli.common import HomeOption, console, home_of, print_json, unlock
+from carbonledger.cli.common import (
+    AsOption,
+    HomeOption,
+    console,
+    home_of,
+    open_ledger,
+    print_json,
+    unlock,
+)
 from carbonledger.cli.tables import Rows
 from carbonledger.cli.users import _address
 from carbonledger.errors import NotFound
@@ -58,12 +66,13 @@ def channel_revoke(
 def channel_rotate(
     channel: str = typer.Argument(..., help="Channel (the organisation id)."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
 ) -> None:
     """Give the current members a new key: data sealed afterwards is closed to anyone whose
-    access ended (an expired grant) or who was revoked by another organisation's admin."""
-    h = home_of(home)
-    key = unlock(h)
-    ledger = h.ledger(key)
+    access ended (an expired grant) or who was revoked by another organisation's admin.
+    The organisation's admin may always; a member who writes its records, once the
+    epoch is stale (someone whose access ended holds its key)."""
+    ledger, key = open_ledger(home_of(home), acting)
     receipt = channels.rotate(ledger, ledger.channels, key, channel)
     epoch = ledger.state().channels[channel]["epoch"]
     console.print(f"channel {channel} now seals under epoch {epoch} (entry {receipt.seq})")

@@ -31,7 +31,7 @@ from carbonledger.errors import CarbonLedgerError, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
 from carbonledger.services.access import ReadAccess, record_read
-from carbonledger.services.channels import ChannelKeys, submit_one
+from carbonledger.services.channels import ChannelKeys, fresh_epochs, submit_one
 from carbonledger.services.records import RecordReader
 from carbonledger.services.sealing import DetailReader, pad_to_bucket
 
@@ -150,6 +150,8 @@ def run_audit(
         report.by_site[item["site"]] += kg
         report.by_scope[str(item["trace"].get("scope"))] += kg
         report.by_month[item["period"]["start"][:7]] += kg
+    if fresh_epochs(ledger, store, auditor, [org]):
+        keys = ChannelKeys(ledger.state(), store, auditor, access=access)
     epoch = int(ledger.state().channels[org]["epoch"])
     blob_id, blob = keys.seal(org, epoch, pad_to_bucket(canonical(report.sealed())))
     item = {**report.item(), "sealed": {"channel": org, "epoch": epoch, "blob": blob_id}}

@@ -13,10 +13,16 @@ Every unwrap first asks the read-time access check (by default the core's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from carbonledger.core.rules.channels import current_members, read_access
+from carbonledger.core.rules.channels import (
+    current_members,
+    may_rotate,
+    read_access,
+    stale_holders,
+    valid_members,
+)
 from carbonledger.core.rules.common import is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import build_tx, utc_now
@@ -29,6 +35,7 @@ from carbonledger.ports.ledger import LedgerPort, Receipt
 
 __all__ = [
     "ChannelKeys",
+    "fresh_epochs",
     "grant",
     "new_epoch_keys",
     "revocation_keys",
@@ -130,6 +137,17 @@ def submit_one(
     blobs: Sequence[bytes] = (),
 ) -> Receipt:
     """Sign and submit one transaction carrying ``items`` (and the sealed ``blobs`` they name)."""
+    return _submit(ledger, key, tx_type, items, blobs)[0]
+
+
+def _submit(
+    ledger: LedgerPort,
+    key: PrivateKey,
+    tx_type: str,
+    items: list[dict[str, Any]],
+    blobs: Sequence[bytes] = (),
+) -> list[Receipt]:
+    """Sign and submit; no receipt yet when the ledger defers commits (the API's batches)."""
     state = ledger.state()
     if state.ledger_id is None:
         raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
@@ -142,7 +160,7 @@ def submit_one(
         items=items,
         blobs=blobs,
     )
-    return ledger.submit([tx])[0]
+    return ledger.submit([tx])
 
 
 def _public_key(ledger: LedgerPort, address: str) -> str:
@@ -257,6 +275,11 @@ def revocation_keys(
 
 def rotate(ledger: LedgerPort, store: ChannelStore, admin: PrivateKey, channel: str) -> Receipt:
     """Give the channel's current members a new key (a new epoch, or the keyless one)."""
+    return _submit(ledger, admin, "channel_rotate", [_rotation(ledger, store, channel)])[0]
+
+
+def _rotation(ledger: LedgerPort, store: ChannelStore, channel: str) -> dict[str, Any]:
+    """The ``channel_rotate`` item giving ``channel``'s valid members a new key (stored)."""
     state = ledger.state()
     chan = state.channels.get(channel)
     if chan is None:
@@ -264,7 +287,29 @@ def rotate(ledger: LedgerPort, store: ChannelStore, admin: PrivateKey, channel: 
     epoch = int(chan["epoch"])
     if str(epoch) in chan["keys"]:
         epoch += 1
-    members = list(current_members(chan, utc_now()))
+    members = valid_members(state, chan, utc_now())
     hashes = _fresh_key(ledger, store, channel, epoch, members)
-    item = {"kind": "channel_rotate", "channel": channel, "epoch": epoch, "keys": hashes}
-    return submit_one(ledger, admin, "channel_rotate", [item])
+    return {"kind": "channel_rotate", "channel": channel, "epoch": epoch, "keys": hashes}
+
+
+def fresh_epochs(
+    ledger: LedgerPort, store: ChannelStore, signer: PrivateKey, channels: Iterable[str]
+) -> list[str]:
+    """Rotate each of ``channels`` whose epoch is stale, where ``signer`` may; before sealing.
+
+    A writer's own ``channel_rotate`` comes first, so what it then seals is out of
+    reach of everyone whose access has ended. Where ``signer`` may not rotate, the
+    core refuses the sealed write with the reason and the command to run.
+    Returns the channels rotated.
+    """
+    rotated = []
+    for channel in sorted(set(channels)):
+        state, now = ledger.state(), utc_now()
+        if channel not in state.channels or not stale_holders(state, channel, now):
+            continue
+        if may_rotate(state, signer.address, channel, now):
+            # Through _submit: inside a deferred batch (the API) it commits with the
+            # sealed entries that follow, and the speculative state already shows it.
+            _submit(ledger, signer, "channel_rotate", [_rotation(ledger, store, channel)])
+            rotated.append(channel)
+    return rotated

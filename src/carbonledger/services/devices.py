@@ -35,7 +35,7 @@ from carbonledger.errors import CarbonLedgerError, IntegrityError, InvalidInput,
 from carbonledger.greenbutton.model import Interval
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
-from carbonledger.services.channels import ChannelKeys, submit_one
+from carbonledger.services.channels import ChannelKeys, fresh_epochs, submit_one
 
 __all__ = [
     "CredentialReader",
@@ -288,11 +288,28 @@ def post_credentials(
         pending.append((item, dict(credential)))
     if not pending:
         return report
-    keys = ChannelKeys(state, store, key)
+    blobs = _seal_by_org(ledger, store, key, pending)
+    items = [item for item, _ in pending]
+    report.receipt = submit_one(ledger, key, "anchor_credentials", items, blobs)
+    report.posted = len(items)
+    report.ids = [item["id"] for item in items]
+    return report
+
+
+def _seal_by_org(
+    ledger: LedgerPort,
+    store: ChannelStore,
+    key: PrivateKey,
+    pending: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> list[bytes]:
+    """Seal each organisation's credentials as one blob (after rotating a stale epoch)."""
     by_org: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    blobs: list[bytes] = []
     for item, credential in pending:
         by_org.setdefault(item["org"], []).append((item, credential))
+    fresh_epochs(ledger, store, key, by_org)
+    state = ledger.state()
+    keys = ChannelKeys(state, store, key)
+    blobs: list[bytes] = []
     for channel, group in by_org.items():
         epoch = int(state.channels[channel]["epoch"])
         plain = orjson.dumps({item["sha256"]: cred for item, cred in group})
@@ -300,11 +317,7 @@ def post_credentials(
         blobs.append(blob)  # travels with the transaction, stored in its commit
         for item, _ in group:
             item["sealed"] = {"channel": channel, "epoch": epoch, "blob": blob_id}
-    items = [item for item, _ in pending]
-    report.receipt = submit_one(ledger, key, "anchor_credentials", items, blobs)
-    report.posted = len(items)
-    report.ids = [item["id"] for item in items]
-    return report
+    return blobs
 
 
 class CredentialReader:

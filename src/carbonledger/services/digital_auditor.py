@@ -66,7 +66,7 @@ from carbonledger.errors import CarbonLedgerError, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
 from carbonledger.services.access import ReadAccess, record_read
-from carbonledger.services.channels import ChannelKeys, submit_one
+from carbonledger.services.channels import ChannelKeys, fresh_epochs, submit_one
 from carbonledger.services.credential_checks import (
     TOLERANCE,
     WH_PER_KWH,
@@ -420,6 +420,7 @@ def run_digital_audit(
 def _record(
     ledger: LedgerPort, store: ChannelStore, key: PrivateKey, report: DigitalAuditReport
 ) -> Receipt:
+    fresh_epochs(ledger, store, key, [report.org])
     state = ledger.state()
     epoch = int(state.channels[report.org]["epoch"])
     keys = ChannelKeys(state, store, key)

@@ -40,7 +40,7 @@ from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
-from carbonledger.services.channels import ChannelKeys
+from carbonledger.services.channels import ChannelKeys, fresh_epochs
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "basis_item",
     "import_bills",
     "record_item",
+    "rotate_stale",
     "site_location",
 ]
 
@@ -260,19 +261,23 @@ class ImportSession:
         sizes: tuple[int, int] = (1000, 5),
         progress: Callable[[int], None] | None = None,
         report: ImportReport | None = None,
+        rotate: bool = True,
     ) -> None:
         self.report = report if report is not None else ImportReport()
         state = self.state = ledger.state()
         if state.ledger_id is None:
             raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
+        ledger_id = state.ledger_id
         require_active_signer(state, key.address)  # fail before any work, with the reason
+        if rotate and rotate_stale(ledger, store, key):
+            state = self.state = ledger.state()
         keys = ChannelKeys(state, store, key)
         self.known = _Known(ledger, DetailReader(keys, store))
         self.epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
         self.out = _Batcher(
             ledger,
             key,
-            state.ledger_id,
+            ledger_id,
             state.next_nonce(key.address),
             sizes=sizes,
             progress=progress,
@@ -370,6 +375,17 @@ class ImportSession:
 
 
 _DUPLICATE = object()
+
+
+def rotate_stale(ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> bool:
+    """Rotate the stale channels ``key`` may write (someone whose access ended holds the key).
+
+    Run before any sealing, so nothing imported opens with an ended grant's keys.
+    Returns whether any channel was rotated.
+    """
+    state = ledger.state()
+    writable = [org for org in state.orgs if _refusal(state, key.address, org) is None]
+    return bool(fresh_epochs(ledger, store, key, writable))
 
 
 def _refusal(state: LedgerState, signer: str, org: str) -> str | None:

@@ -46,7 +46,7 @@ from carbonledger.ports.ledger import (
     VerifyReport,
 )
 from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
-from carbonledger.services.importer import ImportReport, ImportSession
+from carbonledger.services.importer import ImportReport, ImportSession, rotate_stale
 
 __all__ = ["import_csv_parallel"]
 
@@ -147,6 +147,7 @@ def _worker(
             store=sink.channels,
             source=source,
             sizes=(1000, 1),
+            rotate=False,
         )
         parser = RowParser(header, site=site)
         while (chunk := _next_chunk(inbox, parent)) is not None:
@@ -252,6 +253,7 @@ def import_csv_parallel(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import a bills CSV file with ``workers`` processes; same results as ``import_bills``."""
+    rotate_stale(ledger, ledger.channels, key)  # here, once: workers only seal
     state = ledger.state()
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=4) for _ in range(workers)]

@@ -16,6 +16,13 @@ organisation admin sends ``channel_rotate``; nothing can be sealed or granted in
 it before then, and nothing sealed under an older epoch is accepted after it.
 ``channel_rotate`` also starts a new epoch at will (e.g. after a grant ended).
 
+An epoch is *stale* once its key is held by someone whose access has ended (a
+grant's ``until`` passed, an identity revoked, a member removed): nothing new is
+sealed under it (:func:`sealing_epoch`), so an auditor whose grant ended cannot
+open bills recorded afterwards with its own key and the raw file. Any member
+who writes the organisation's records may rotate a stale epoch, so writers
+rotate it themselves before sealing.
+
 :func:`read_access` is the one decision about reading sealed data, at any time.
 """
 
@@ -24,7 +31,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from carbonledger.core.rules.common import expect_kind, parse_time, require_org_admin
+from carbonledger.core.rules.common import (
+    expect_kind,
+    is_org_admin,
+    parse_time,
+    require_org_admin,
+    require_org_writer,
+)
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
@@ -35,9 +48,12 @@ __all__ = [
     "channel_revoke",
     "channel_rotate",
     "current_members",
+    "may_rotate",
     "read_access",
     "rotated_channel",
     "sealing_epoch",
+    "stale_holders",
+    "valid_members",
 ]
 
 
@@ -75,6 +91,12 @@ def read_access(state: LedgerState, channel_id: str, address: str, at: str) -> d
         )
     member: dict[str, Any] | None = channel["members"].get(address)
     if member is None:
+        held = [int(e) for e, keys in channel["keys"].items() if address in keys]
+        if held:  # dropped by a rotation or a removal: say when its access ended
+            raise PermissionDenied(
+                f"{address} is not a member of channel {channel_id!r} since epoch"
+                f" {max(held) + 1}: its access ended at that epoch's rotation"
+            )
         raise PermissionDenied(f"{address} is not a member of channel {channel_id!r}")
     when = parse_time(at, "read time")
     since = member.get("since")
@@ -96,11 +118,42 @@ def _keyless(channel: dict[str, Any]) -> bool:
     return str(channel["epoch"]) not in channel["keys"]
 
 
+def _revoked(state: LedgerState, address: str) -> bool:
+    return state.identities.get(address, {}).get("status") == "revoked"
+
+
+def valid_members(state: LedgerState, channel: dict[str, Any], at: str) -> list[str]:
+    """Members whose access holds at ``at``: not expired, not revoked (a new key's holders)."""
+    return [a for a in current_members(channel, at) if not _revoked(state, a)]
+
+
+def stale_holders(state: LedgerState, channel_id: str, at: str) -> list[str]:
+    """Who holds the current epoch's key although its access has ended by ``at``, and since when.
+
+    Empty when the epoch is fresh (or keyless: nobody holds its key yet).
+    """
+    channel = _channel(state, channel_id)
+    holders = channel["keys"].get(str(channel["epoch"]), {})
+    out = []
+    for address in sorted(holders):
+        ident = state.identities.get(address, {})
+        member = channel["members"].get(address)
+        if _revoked(state, address):
+            out.append(f"{address} ({ident.get('name')}) revoked at {ident.get('revoked_at')}")
+        elif member is None:
+            out.append(f"{address} ({ident.get('name')}) no longer a member")
+        elif _expired(member, at):
+            out.append(f"{address} ({ident.get('name')}) whose access ended at {member['until']}")
+    return out
+
+
 def sealing_epoch(state: LedgerState, channel_id: str) -> int:
     """The epoch new data of ``channel_id`` must be sealed under (its current one).
 
     Refused while the epoch is keyless (after a revocation by another
     organisation's admin): nothing is sealed until the channel's admin rotates.
+    Refused too while it is stale (:func:`stale_holders`): whoever's access has
+    ended would still open what is sealed under it.
     """
     channel = _channel(state, channel_id)
     if _keyless(channel):
@@ -108,7 +161,42 @@ def sealing_epoch(state: LedgerState, channel_id: str) -> int:
             f"channel {channel_id!r} is at epoch {channel['epoch']}, whose key is not made yet"
             f" (after a revocation): its admin runs `carbonledger channel rotate {channel_id}`"
         )
+    stale = stale_holders(state, channel_id, state.now)
+    if stale:
+        raise Conflict(
+            f"channel {channel_id!r} epoch {channel['epoch']} is stale: its key is held by"
+            f" {'; '.join(stale)}; nothing new is sealed under it until a member who writes"
+            f" runs `carbonledger channel rotate {channel_id}`"
+        )
     return int(channel["epoch"])
+
+
+def may_rotate(state: LedgerState, sender: str, channel_id: str, at: str) -> bool:
+    """Whether ``sender`` may start ``channel_id``'s next epoch at ``at``.
+
+    The organisation's admins always may. A current, non-auditor member who
+    writes the organisation's records may too when the epoch is stale. That is
+    safe: the new key must be wrapped for exactly the members whose access still
+    holds (checked in :func:`channel_rotate`), so such a rotation can only take
+    out readers whose access has already ended; the rotator learns nothing it
+    could not already read, and everyone who could read keeps reading.
+    """
+    channel = _channel(state, channel_id)
+    org = str(channel["org"])
+    if sender == state.admin or is_org_admin(state, sender, org):
+        return True
+    if _keyless(channel) or not stale_holders(state, channel_id, at):
+        return False
+    member = channel["members"].get(sender)
+    if sender not in valid_members(state, channel, at) or member is None:
+        return False
+    if member.get("role") == "auditor":
+        return False
+    try:
+        require_org_writer(state, sender, org, "channel rotate")
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _check_epoch_keys(keys: object, members: Sequence[str], what: str) -> dict[str, str]:
@@ -216,7 +304,7 @@ def channel_revoke(
 def channel_rotate(
     state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
 ) -> None:
-    """A channel's organisation admin gives the current members a new key.
+    """A new key for the current members (see :func:`may_rotate` for who may send it).
 
     After a keyless advance (a revoked identity whose channel the revoker does not
     administer) the item names the current epoch and supplies its key; otherwise
@@ -226,8 +314,14 @@ def channel_rotate(
     expect_kind(items, "channel_rotate")
     for item in items:
         channel = _channel(state, item.get("channel"))
-        require_org_admin(state, body["sender"], channel["org"], "channel rotate")
-        members = current_members(channel, state.now)
+        if not may_rotate(state, body["sender"], channel["id"], state.now):
+            raise PermissionDenied(
+                f"channel rotate: signer {body['sender']} is not an admin of"
+                f" {channel['org']!r}; a member who writes its records may rotate only a"
+                " stale epoch (one whose key someone with ended access holds)"
+            )
+        valid = valid_members(state, channel, state.now)
+        members = {a: m for a, m in channel["members"].items() if a in valid}
         if not members:
             raise Conflict(f"channel rotate: channel {channel['id']!r} has no current member")
         epoch = int(channel["epoch"]) if _keyless(channel) else int(channel["epoch"]) + 1

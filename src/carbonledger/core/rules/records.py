@@ -195,4 +195,5 @@ def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
                 " the organisation publishes totals with a disclosure)"
             )
         if "sealed" in item:
+            sealing_epoch(state, org)  # not keyless, not stale
             check_sealed(state, item, org, f"audit report {rid!r}")
