@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from carbonledger.api import create_app
@@ -77,3 +78,26 @@ def served(path: Path) -> Served:
     ledger.close()
     ctx = AppContext.open(home, PASS)
     return Served(home, ctx, TestClient(create_app(ctx)), admin, users, token)
+
+
+OPENTAPS_RECORD = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
+
+
+def post_opentaps(url: str, token: str, month: int) -> httpx.Response:
+    """opentaps SEAS' ``recordEmissions`` for 1,000 kWh in ``month`` of 2023 (days 1-20),
+    sent by the ``erp`` service account of :func:`served` to a real server at ``url``."""
+    data = {
+        "utilityId": "USA_EIA_4110",
+        "partyId": "p1",
+        "fromDate": f"2023-{month:02d}-01T00:00:00Z",
+        "thruDate": f"2023-{month:02d}-20T00:00:00Z",
+        "energyUseAmount": "1000",
+        "energyUseUom": "kWh",
+    }
+    return httpx.post(
+        f"{url}{OPENTAPS_RECORD}",
+        params={"userId": "erp"},
+        data=data,
+        headers={"vault_token": token},
+        timeout=60,
+    )

@@ -21,11 +21,9 @@ import pytest
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.errors import IntegrityError
 from carbonledger.services.home import Home
-from tests.api_helpers import PASS, served
+from tests.api_helpers import PASS, post_opentaps, served
 
 pytestmark = pytest.mark.slow
-
-OPENTAPS = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -87,29 +85,11 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
             proc.stderr.close()
 
 
-def _opentaps(url: str, token: str, month: int) -> httpx.Response:
-    data = {
-        "utilityId": "USA_EIA_4110",
-        "partyId": "p1",
-        "fromDate": f"2023-{month:02d}-01T00:00:00Z",
-        "thruDate": f"2023-{month:02d}-20T00:00:00Z",
-        "energyUseAmount": "1000",
-        "energyUseUom": "kWh",
-    }
-    return httpx.post(
-        f"{url}{OPENTAPS}",
-        params={"userId": "erp"},
-        data=data,
-        headers={"vault_token": token},
-        timeout=60,
-    )
-
-
 def test_cli_writes_while_the_server_runs_do_not_break_api_writes(
     server: tuple[Path, str, str], tmp_path: Path
 ) -> None:
     home, url, token = server
-    assert _opentaps(url, token, 1).status_code == 201
+    assert post_opentaps(url, token, 1).status_code == 201
     for n in range(3):
         # a CLI write in another process: the admin registers a site...
         added = _cli(
@@ -127,12 +107,12 @@ def test_cli_writes_while_the_server_runs_do_not_break_api_writes(
         assert imported.returncode == 0, imported.stderr
         # the server takes in both and keeps accepting writes (a 409 here would be
         # read by opentaps as "already recorded")
-        res = _opentaps(url, token, n + 2)
+        res = post_opentaps(url, token, n + 2)
         assert res.status_code == 201, res.text
         sites = {s["id"] for s in httpx.get(f"{url}/api/v1/sites", timeout=30).json()}
         assert f"depot{n}" in sites
     # the same bill again is still a duplicate: 409 means what it says
-    assert _opentaps(url, token, 2).status_code == 409
+    assert post_opentaps(url, token, 2).status_code == 409
     verified = _cli(home, "verify", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     records = _cli(home, "records", "list", "--json", "--limit", "0")

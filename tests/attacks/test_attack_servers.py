@@ -10,30 +10,10 @@ import httpx
 import orjson
 import pytest
 
-from tests.api_helpers import served
+from tests.api_helpers import post_opentaps, served
 from tests.attacks.conftest import Start, run_cli
 
 pytestmark = pytest.mark.slow
-
-OPENTAPS = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
-
-
-def _opentaps(url: str, token: str, month: int) -> httpx.Response:
-    data = {
-        "utilityId": "USA_EIA_4110",
-        "partyId": "p1",
-        "fromDate": f"2023-{month:02d}-01T00:00:00Z",
-        "thruDate": f"2023-{month:02d}-20T00:00:00Z",
-        "energyUseAmount": "1000",
-        "energyUseUom": "kWh",
-    }
-    return httpx.post(
-        f"{url}{OPENTAPS}",
-        params={"userId": "erp"},
-        data=data,
-        headers={"vault_token": token},
-        timeout=60,
-    )
 
 
 def _home(tmp_path: Path) -> tuple[Path, str]:
@@ -49,11 +29,11 @@ def test_two_servers_on_one_file_both_keep_accepting_and_409_means_duplicate(
     first, second = start_server(home), start_server(home)
     for month in range(1, 7):
         url = first if month % 2 else second
-        res = _opentaps(url, token, month)
+        res = post_opentaps(url, token, month)
         assert res.status_code == 201, (month, res.text)
     # a bill recorded through one server is a duplicate through the other
-    assert _opentaps(second, token, 1).status_code == 409
-    assert _opentaps(first, token, 2).status_code == 409
+    assert post_opentaps(second, token, 1).status_code == 409
+    assert post_opentaps(first, token, 2).status_code == 409
     # both serve the same, latest, checkpoint
     notes = [httpx.get(f"{u}/api/v1/checkpoints/latest", timeout=30).text for u in (first, second)]
     assert notes[0] == notes[1]
@@ -92,7 +72,7 @@ def test_hostile_bodies_to_the_transactions_route_are_4xx_and_the_server_lives(
     assert "Traceback" not in res.text
     orjson.loads(res.content)  # a problem document, not an HTML error page
     # the server still answers and still accepts a good write
-    assert _opentaps(url, token, 1).status_code == 201
+    assert post_opentaps(url, token, 1).status_code == 201
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(
@@ -124,4 +104,4 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(
         assert chunked.status_code == 413, chunked.text[:200]
     except httpx.HTTPError:
         pass  # the server may close the connection once it has answered mid-upload
-    assert _opentaps(url, token, 1).status_code == 201
+    assert post_opentaps(url, token, 1).status_code == 201
