@@ -6,8 +6,6 @@ CLI as subprocesses, a committer in a loop in another process.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,35 +20,9 @@ from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.errors import IntegrityError
 from carbonledger.services.home import Home
 from tests.api_helpers import PASS, post_opentaps, served
+from tests.process_helpers import env_for, free_port, run_cli
 
 pytestmark = pytest.mark.slow
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CARBONLEDGER_HOME": str(home),
-        "CARBONLEDGER_PASSPHRASE": PASS,
-        "CARBONLEDGER_USER_PASSPHRASE": PASS,
-        "COLUMNS": "500",
-    }
-
-
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "carbonledger", *args],
-        capture_output=True,
-        text=True,
-        env=_env(home),
-        check=False,
-        timeout=120,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -58,10 +30,10 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
     """A home with acme (sites hq, plant), its service account, and a real server on it."""
     api = served(tmp_path / "home")
     api.ctx.ledger.close()
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "carbonledger", "serve", "--port", str(port)],
-        env=_env(api.home.path),
+        env=env_for(api.home.path),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,7 +64,7 @@ def test_cli_writes_while_the_server_runs_do_not_break_api_writes(
     assert post_opentaps(url, token, 1).status_code == 201
     for n in range(3):
         # a CLI write in another process: the admin registers a site...
-        added = _cli(
+        added = run_cli(
             home, "site", "add", f"depot{n}", "--org", "acme", "--name", f"Depot {n}",
             "--country", "US", "--zip", "60601",
         )  # fmt: skip
@@ -103,7 +75,7 @@ def test_cli_writes_while_the_server_runs_do_not_break_api_writes(
             f"site,account,start,end,amount,unit\ndepot{n},D{n},2023-0{n + 1}-01,"
             f"2023-0{n + 1}-28,500,kWh\n"
         )
-        imported = _cli(home, "bills", "import", str(bills), "--as", "acme/alice")
+        imported = run_cli(home, "bills", "import", str(bills), "--as", "acme/alice")
         assert imported.returncode == 0, imported.stderr
         # the server takes in both and keeps accepting writes (a 409 here would be
         # read by opentaps as "already recorded")
@@ -113,9 +85,9 @@ def test_cli_writes_while_the_server_runs_do_not_break_api_writes(
         assert f"depot{n}" in sites
     # the same bill again is still a duplicate: 409 means what it says
     assert post_opentaps(url, token, 2).status_code == 409
-    verified = _cli(home, "verify", "--json")
+    verified = run_cli(home, "verify", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    records = _cli(home, "records", "list", "--json", "--limit", "0")
+    records = run_cli(home, "records", "list", "--json", "--limit", "0")
     # 4 opentaps bills + 3 CLI bills, each once
     assert records.stdout.count('"kind": "emissions_record"') == 7
 
@@ -141,7 +113,7 @@ def test_opening_while_another_process_commits_never_reports_damage(tmp_path: Pa
     commits = 150
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(_COMMITTER), str(home.path), PASS, str(commits)],
-        env=_env(home.path),
+        env=env_for(home.path),
         stdout=subprocess.PIPE,
         text=True,
     )
