@@ -54,7 +54,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
     "carbonledger.api.coalesce": ["BillCoalescer"],
-    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
+    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of"],
     "carbonledger.api.context": [
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
     ],
@@ -416,6 +416,18 @@ PUBLIC: dict[str, list[str]] = {
         "register_directory",
     ],
     "carbonledger.services.parallel_import": ["import_csv_parallel"],
+    "carbonledger.services.signin": ["CHALLENGE_SECONDS", "TOKEN_SECONDS", "Actor", "SignIn"],
+    "carbonledger.services.backends": [
+        "EMBEDDED",
+        "EVM",
+        "create_embedded",
+        "deploy_evm",
+        "evm_module",
+        "open_evm",
+        "open_ledger",
+        "prune_blobs",
+        "reopener",
+    ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [

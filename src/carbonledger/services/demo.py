@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.crypto.keys import PrivateKey
@@ -26,7 +25,7 @@ from carbonledger.crypto.keystore import encrypt_key, save_keystore
 from carbonledger.errors import ConfigurationError, PermissionDenied
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
-from carbonledger.ports.ledger import ItemQuery, VerifyReport
+from carbonledger.ports.ledger import ItemQuery, LedgerPort, VerifyReport
 from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.channels import grant
@@ -174,7 +173,7 @@ class _Story:
     """What every step of the demo needs."""
 
     home: Home
-    ledger: SqliteLedger
+    ledger: LedgerPort
     admin: PrivateKey
     passphrase: str
     catalog: FactorCatalog
@@ -394,7 +393,7 @@ def _verify(story: _Story) -> None:
     story.result.proof_record, story.result.proof_ok = first.item["id"], True
 
 
-def _summary(ledger: SqliteLedger, key: PrivateKey) -> list[dict[str, Any]]:
+def _summary(ledger: LedgerPort, key: PrivateKey) -> list[dict[str, Any]]:
     reader = RecordReader.for_member(ledger, ledger.channels, key)
     rows: dict[str, dict[str, Any]] = {}
     for stored in ledger.items(ItemQuery(kind="emissions_record")):

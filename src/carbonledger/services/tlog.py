@@ -12,6 +12,7 @@ from carbonledger.core.note import parse_checkpoint, parse_note
 from carbonledger.core.witness import request
 from carbonledger.errors import CarbonLedgerError, ConfigurationError, IntegrityError, NotFound
 from carbonledger.ports.ledger import VerifyReport
+from carbonledger.services import backends
 from carbonledger.services.home import Home
 
 __all__ = [
@@ -52,14 +53,7 @@ def verify_home(home: Home, *, max_errors: int = 100) -> VerifyReport:
 
 def prune_blobs(home: Home, *, delete: bool) -> list[str]:
     """Unreferenced sealed blobs of the home's embedded ledger; removed with ``delete``."""
-    if home.backend != "embedded":
-        raise ConfigurationError("blobs prune works on the embedded ledger only")
-    ledger = home.ledger()
-    try:
-        ids: list[Any] = ledger.prune_blobs(delete=delete)
-    finally:
-        ledger.close()
-    return [str(i) for i in ids]
+    return backends.prune_blobs(home, delete=delete)
 
 
 class TransparencyLog(Protocol):
