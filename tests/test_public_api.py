@@ -416,6 +416,13 @@ PUBLIC: dict[str, list[str]] = {
         "register_directory",
     ],
     "carbonledger.services.parallel_import": ["import_csv_parallel"],
+    "carbonledger.services.totals": [
+        "RecordResult",
+        "SiteTotal",
+        "Totals",
+        "emission_totals",
+        "readable_results",
+    ],
     "carbonledger.services.signin": ["CHALLENGE_SECONDS", "TOKEN_SECONDS", "Actor", "SignIn"],
     "carbonledger.services.backends": [
         "EMBEDDED",

@@ -44,6 +44,7 @@ from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
+from carbonledger.services.totals import emission_totals
 
 __all__ = ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"]
 
@@ -395,25 +396,14 @@ def _verify(story: _Story) -> None:
 
 def _summary(ledger: LedgerPort, key: PrivateKey) -> list[dict[str, Any]]:
     reader = RecordReader.for_member(ledger, ledger.channels, key)
-    rows: dict[str, dict[str, Any]] = {}
-    for stored in ledger.items(ItemQuery(kind="emissions_record")):
-        r = stored.item
-        row = rows.setdefault(
-            r["site"],
-            {
-                "site": r["site"],
-                "records": 0,
-                "kwh": Decimal(0),
-                "kg_co2e": Decimal(0),
-                "factors": set(),
-            },
-        )
-        row["records"] += 1
-        row["kg_co2e"] += Decimal(reader.full(r)["kg_co2e"])  # sealed in the channel
-        if r["activity"] == "electricity":
-            row["kwh"] += Decimal(reader.detail(r)["amount"])
-        f = reader.trace(r)["factor"]
-        row["factors"].add(f"{f['edition']} {f['region_key']}")
-    for row in rows.values():
-        row["factors"] = ", ".join(sorted(row["factors"]))
-    return list(rows.values())
+    totals = emission_totals(ledger, reader, traces=True)  # results sealed in the channel
+    return [
+        {
+            "site": site,
+            "records": t.records,
+            "kwh": t.kwh,
+            "kg_co2e": t.kg_co2e,
+            "factors": ", ".join(sorted(t.factors)),
+        }
+        for site, t in totals.sites.items()
+    ]

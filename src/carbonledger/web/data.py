@@ -23,6 +23,7 @@ from carbonledger.errors import CarbonLedgerError, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
+from carbonledger.services.totals import Totals, emission_totals
 
 __all__ = [
     "Entry",
@@ -90,38 +91,24 @@ def org_summary(
     """Totals of the records whose results ``reader`` can open (results are sealed in the
     organisation's channel); a record counts in its period's start month."""
     reader = reader or RecordReader(ledger)
-    site_kg: dict[str, Decimal] = defaultdict(Decimal)
-    month_kg: dict[str, Decimal] = defaultdict(Decimal)
-    activity_kg: dict[str, Decimal] = defaultdict(Decimal)
-    years: set[int] = set()
-    rows = [s.item for s in ledger.items(ItemQuery(kind="emissions_record", org=org))]
-    for item in rows:
-        years.add(int(item["period"]["start"][:4]))
+    years = sorted(
+        {
+            int(s.item["period"]["start"][:4])
+            for s in ledger.items(ItemQuery(kind="emissions_record", org=org))
+        }
+    )
     chosen = year if year is not None else (max(years) if years else None)
-    count = sealed = 0
-    for item in rows:
-        month = str(item["period"]["start"][:7])
-        if chosen is None or int(month[:4]) != chosen:
-            continue
-        result = reader.view(item).get("kg_co2e")
-        if result is None:
-            sealed += 1
-            continue
-        kg = Decimal(result)
-        site_kg[item["site"]] += kg
-        month_kg[month] += kg
-        activity_kg[str(item.get("activity"))] += kg
-        count += 1
+    totals = Totals() if chosen is None else emission_totals(ledger, reader, org=org, year=chosen)
     months = [f"{chosen}-{m:02d}" for m in range(1, 13)] if chosen is not None else []
     return OrgSummary(
         org,
         chosen,
-        sorted(years),
-        sorted(((s, kg / KG_PER_T) for s, kg in site_kg.items()), key=lambda r: -r[1]),
-        [(m, month_kg.get(m, Decimal(0)) / KG_PER_T) for m in months],
-        {a: kg / KG_PER_T for a, kg in sorted(activity_kg.items())},
-        count,
-        sealed,
+        years,
+        sorted(((s, kg / KG_PER_T) for s, kg in totals.by_site.items()), key=lambda r: -r[1]),
+        [(m, totals.by_month.get(m, Decimal(0)) / KG_PER_T) for m in months],
+        {a: kg / KG_PER_T for a, kg in sorted(totals.by_activity.items())},
+        totals.records,
+        totals.sealed,
     )
 
 
