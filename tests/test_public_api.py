@@ -416,6 +416,7 @@ PUBLIC: dict[str, list[str]] = {
         "register_directory",
     ],
     "carbonledger.services.parallel_import": ["import_csv_parallel"],
+    "carbonledger.services.readings": ["METER_READINGS_TYPE", "post_and_check"],
     "carbonledger.services.totals": [
         "RecordResult",
         "SiteTotal",
