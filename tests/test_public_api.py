@@ -454,7 +454,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
     "carbonledger.web.data": [
-        "Entry", "Feature", "InventoryView", "OrgSummary", "feature", "inventory_view",
+        "Entry", "InventoryView", "OrgSummary", "inventory_view",
         "market_and_net", "org_summary", "recent_entries",
     ],
     "carbonledger.web.render": [

@@ -82,3 +82,17 @@ def test_the_factory_is_where_the_layers_get_their_ledgers() -> None:
     assert FACTORY not in _layer_files()
     assert concrete_imports(FACTORY), "the factory opens the backends itself"
     assert len(_layer_files()) > 50  # the layers were found where they are
+
+
+def test_the_layers_import_services_by_name_in_code_not_at_run_time() -> None:
+    """A service the pages use is a plain import (a renamed or missing module fails at
+    import and in mypy), never a name looked up with importlib at run time."""
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in [*_layer_files(), FACTORY]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "importlib"
+    ]
+    assert found == []

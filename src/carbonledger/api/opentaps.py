@@ -17,7 +17,6 @@ accepted).
 from __future__ import annotations
 
 import hashlib
-import importlib
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -39,6 +38,7 @@ from carbonledger.services.channels import grant
 from carbonledger.services.home import KEYSTORE_SCRYPT_N
 from carbonledger.services.identity import enroll, make_enrolment_request, register_user
 from carbonledger.services.records import RecordReader, find_item
+from carbonledger.services.tokens import issue_audited_emissions
 
 __all__ = ["router"]
 
@@ -324,12 +324,10 @@ async def record_audited_emissions_token(request: Request, ctx: Ctx) -> Any:
     ids = [i.strip() for i in str(form.get("emissionsRecordsToAudit") or "").split(",") if i]
     if not ids:
         return problem(412, "precondition-failed", "emissionsRecordsToAudit: no record ids")
-    tokens = importlib.import_module("carbonledger.services.tokens")
-    issue = getattr(tokens, "issue_audited_emissions", None)
-    if issue is None:
-        return problem(501, "not-implemented", "audited-emissions tokens are not available")
     with ctx.lock:
-        token = issue(ctx.ledger, ctx.ledger.channels, who.signing_key(), record_ids=ids)
+        token = issue_audited_emissions(
+            ctx.ledger, ctx.ledger.channels, who.signing_key(), record_ids=ids
+        )
     return JSONResponse(token, status_code=201)
 
 
