@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from carbonledger.demo.story import run_demo
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.demo import run_demo
 from carbonledger.services.home import Home
 from tests.cli_helpers import Run, _clean, _ok
 from tests.test_cli_identity import _enroll

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from carbonledger.cli import app
-from carbonledger.services.demo import run_demo
+from carbonledger.demo.story import run_demo
 from carbonledger.services.home import Home
 from tests.cli_helpers import _clean, _ok
 
@@ -26,7 +26,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ids") / "demo"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("carbonledger.services.home.KEYSTORE_SCRYPT_N", 2**10, raising=False)
-        mp.setattr("carbonledger.services.demo.KEYSTORE_SCRYPT_N", 2**10, raising=False)
+        mp.setattr("carbonledger.demo.story.KEYSTORE_SCRYPT_N", 2**10, raising=False)
         run_demo(Home(path), PASS)
     return path
 

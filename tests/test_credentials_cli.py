@@ -18,7 +18,7 @@ from carbonledger.cli import bills as bills_cli
 from carbonledger.cli import credentials as credentials_cli
 from carbonledger.cli import org as org_cli
 from carbonledger.credentials import meter_readings_credential
-from carbonledger.services.demo_meters import hourly_readings
+from carbonledger.demo.meters import hourly_readings
 from carbonledger.services.home import Home
 
 PASS = "vc-cli-passphrase"

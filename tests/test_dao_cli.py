@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from carbonledger.adapters import sqlite_ledger
+from carbonledger.adapters.sqlite import ledger as sqlite_ledger
 from carbonledger.cli import app
 from carbonledger.cli import dao as dao_cli
 from carbonledger.services import dao as dao_service

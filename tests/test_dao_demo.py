@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.services.demo_dao import run_dao_demo
+from carbonledger.demo.dao import run_dao_demo
 from tests.test_tokens_support import PASS, _user, build_template
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.adapters import sqlite_ledger
+from carbonledger.adapters.sqlite import ledger as sqlite_ledger
 from carbonledger.core.dao.model import DAO_ISSUER, iso_from_ms, ledger_ms
 from carbonledger.errors import Conflict, NotFound, PermissionDenied
 from carbonledger.services import dao

@@ -28,9 +28,9 @@ from carbonledger.credentials import (
     verify,
 )
 from carbonledger.credentials.proof import add_proof, canonicalize
+from carbonledger.demo.meters import hourly_readings, run_meter_demo
 from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.channels import grant
-from carbonledger.services.demo_meters import hourly_readings, run_meter_demo
 from carbonledger.services.devices import (
     post_credentials,
     publish_status_list,

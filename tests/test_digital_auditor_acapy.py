@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from carbonledger.credentials import meter_readings_credential, utility_bill_credential
-from carbonledger.services.demo_meters import hourly_readings
+from carbonledger.demo.meters import hourly_readings
 from tests.acapy_helpers import Agent, agent, home_cli  # noqa: F401  (fixtures)
 from tests.cli_helpers import Run, _ok
 

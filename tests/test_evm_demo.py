@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from carbonledger.cli import app
-from carbonledger.services.demo import DemoResult, run_demo
+from carbonledger.demo.story import DemoResult, run_demo
 from carbonledger.services.home import Home
 from tests.conformance.test_evm import _need_evm
 
@@ -27,7 +27,7 @@ PASS = "demo-passphrase"
 @pytest.fixture
 def fast_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("carbonledger.services.home.KEYSTORE_SCRYPT_N", 2**10, raising=False)
-    monkeypatch.setattr("carbonledger.services.demo.KEYSTORE_SCRYPT_N", 2**10, raising=False)
+    monkeypatch.setattr("carbonledger.demo.story.KEYSTORE_SCRYPT_N", 2**10, raising=False)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import carbonledger
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.calculator import recompute
 from carbonledger.core.domain import Bill, Organisation, Site, account_ref, record_id
 from carbonledger.crypto.keys import PrivateKey

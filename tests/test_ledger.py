@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.crypto.keys import PrivateKey

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.errors import IntegrityError
 from carbonledger.services.home import Home
 from tests.api_helpers import PASS, post_opentaps, served

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import IntegrityError
 from tests.ledger_helpers import fill, new_ledger

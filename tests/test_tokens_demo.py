@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.services.demo import run_demo
+from carbonledger.demo.story import run_demo
 from carbonledger.services.home import Home
 
 PASS = "demo-passphrase"
@@ -15,7 +15,7 @@ PASS = "demo-passphrase"
 
 def test_token_story_in_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("carbonledger.services.home.KEYSTORE_SCRYPT_N", 2**10, raising=False)
-    monkeypatch.setattr("carbonledger.services.demo.KEYSTORE_SCRYPT_N", 2**10, raising=False)
+    monkeypatch.setattr("carbonledger.demo.story.KEYSTORE_SCRYPT_N", 2**10, raising=False)
     home = Home(tmp_path / "demo")
     result = run_demo(home, PASS)
     summary = result.tokens

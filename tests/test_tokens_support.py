@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import encrypt_key, save_keystore

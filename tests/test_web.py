@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from carbonledger.api import create_app
 from carbonledger.api.context import AppContext
 from carbonledger.crypto.keys import eip191_digest
+from carbonledger.demo.story import run_demo
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.demo import run_demo
 from carbonledger.services.home import Home
 from carbonledger.services.records import RecordReader
 from carbonledger.web.charts import bar_chart, line_chart

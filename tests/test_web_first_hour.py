@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from carbonledger.api import create_app
 from carbonledger.api.context import AppContext
-from carbonledger.services.demo import run_demo
+from carbonledger.demo.story import run_demo
 from carbonledger.services.home import Home
 
 PASSPHRASE = "demo"
@@ -26,7 +26,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Home, TestC
     home = Home(tmp_path_factory.mktemp("web-first-hour") / "home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("carbonledger.services.home.KEYSTORE_SCRYPT_N", 2**10, raising=False)
-        mp.setattr("carbonledger.services.demo.KEYSTORE_SCRYPT_N", 2**10, raising=False)
+        mp.setattr("carbonledger.demo.story.KEYSTORE_SCRYPT_N", 2**10, raising=False)
         run_demo(home, PASSPHRASE)
     ctx = AppContext.open(home, PASSPHRASE)
     with TestClient(create_app(ctx)) as client:

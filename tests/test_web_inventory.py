@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from carbonledger.cli import app as cli_app
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
-from carbonledger.services.demo import DEMO_YEAR
+from carbonledger.demo.story import DEMO_YEAR
 from carbonledger.services.identity import enroll, make_enrolment_request, register_user
 from tests import test_web
 from tests.test_web import PASSPHRASE, Demo, _signature_signin, keystore_client

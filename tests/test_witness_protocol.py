@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.api.witness import create_witness_app
 from carbonledger.core.checkpoint import log_key, signed_checkpoint_note
 from carbonledger.core.domain import Organisation

@@ -26,8 +26,8 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
-from carbonledger.adapters.sqlite_channels import SqliteChannelStore
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.channels import SqliteChannelStore
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
 from carbonledger.ports.channels import ChannelStore

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
-from carbonledger.adapters.sqlite_channels import SqliteChannelStore
-from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, connect
+from carbonledger.adapters.sqlite.channels import SqliteChannelStore
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, connect
 from carbonledger.adapters.tlog_store import (
     batch_notes,
     ledger_consistency,
@@ -416,7 +416,7 @@ class SqliteLedger(LedgerLog):
             return prune_blobs(self._conn, delete=delete)
 
     def verify(self, *, max_errors: int = 100) -> VerifyReport:
-        from carbonledger.adapters.sqlite_verify import verify_connection
+        from carbonledger.adapters.sqlite.verify import verify_connection
 
         remembered = read_remembered(self.remembered_file)
         with self._lock:

@@ -18,11 +18,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
+from carbonledger.demo.dao import run_dao_demo
+from carbonledger.demo.meters import run_meter_demo
+from carbonledger.demo.tokens import run_token_demo
+from carbonledger.demo.travel import import_demo_travel
 from carbonledger.errors import ConfigurationError, PermissionDenied
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
@@ -30,10 +34,6 @@ from carbonledger.ports.ledger import ItemQuery, VerifyReport
 from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.channels import grant
-from carbonledger.services.demo_dao import run_dao_demo
-from carbonledger.services.demo_meters import run_meter_demo
-from carbonledger.services.demo_tokens import run_token_demo
-from carbonledger.services.demo_travel import import_demo_travel
 from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
 from carbonledger.services.identity import (
     enroll,

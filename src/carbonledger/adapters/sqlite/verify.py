@@ -19,9 +19,8 @@ from typing import Any
 
 import orjson
 
-from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
-from carbonledger.adapters.tlog_store import Remembered
-from carbonledger.adapters.verify_checks import (
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.adapters.sqlite.verify_checks import (
     BlobCheck,
     Findings,
     NodeStreams,
@@ -31,6 +30,7 @@ from carbonledger.adapters.verify_checks import (
     check_remembered,
     check_wrapped_keys,
 )
+from carbonledger.adapters.tlog_store import Remembered
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash
 from carbonledger.core.state import LedgerState, apply
