@@ -17,8 +17,8 @@ import json
 import pytest
 
 from carbonledger.core.domain import account_ref
+from carbonledger.demo.story import run_demo
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.services.demo import run_demo
 from carbonledger.services.home import Home
 from carbonledger.services.records import RecordReader
 
