@@ -172,18 +172,7 @@ def _record(
     sent = _sent(detail)
     # A token's manifest names each record with its leaf hash: none can name a record
     # this request has just recorded (and the scan of every token is not indexed).
-    token = (
-        None
-        if fresh
-        else next(
-            (
-                s.item["id"]
-                for s in ctx.ledger.items(ItemQuery(kind="token"))
-                if item["id"] in (s.item.get("manifest") or [])
-            ),
-            None,
-        )
-    )
+    token = None if fresh else _attesting_token(ctx, item["id"])
     return {
         "uuid": item["id"],
         "utilityId": site.get("utility_id"),
@@ -205,6 +194,16 @@ def _record(
         "md5": sent.get("md5", ""),
         "tokenId": token,
     }
+
+
+def _attesting_token(ctx: AppContext, record_id: str) -> str | None:
+    """The id of the audited-emissions token whose manifest lists ``record_id``, if any."""
+    for stored in ctx.ledger.items(ItemQuery(kind="token")):
+        manifest = stored.item.get("manifest")
+        entries = manifest.get("entries", ()) if isinstance(manifest, dict) else ()
+        if any(e.get("record") == record_id for e in entries):
+            return str(stored.item["id"])
+    return None
 
 
 def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
@@ -328,7 +327,7 @@ async def record_audited_emissions_token(request: Request, ctx: Ctx) -> Any:
         token = issue_audited_emissions(
             ctx.ledger, ctx.ledger.channels, who.signing_key(), record_ids=ids
         )
-    return JSONResponse(token, status_code=201)
+    return JSONResponse({"tokenId": token["id"], **token}, status_code=201)
 
 
 class RegisterIn(BaseModel):

@@ -16,7 +16,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.canonical import loads
 from carbonledger.core.tx import SignedTx, tx_from_parts
