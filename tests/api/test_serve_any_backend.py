@@ -179,7 +179,11 @@ def test_serve_records_reads_and_verifies_on_every_backend(home: tuple[Path, str
         dashboard = browser.get("/orgs/acme", params={"year": 2023})
         assert dashboard.status_code == 200
         assert re.search(r'id="total-location">[0-9.]+<', dashboard.text)
-        assert httpx.get(f"{url}/ledger", timeout=60).status_code == 200
+        explorer = httpx.get(f"{url}/ledger", timeout=60)
+        assert explorer.status_code == 200
+        listed = re.search(r'<table id="checkpoints">.*?</table>', explorer.text, re.S)
+        assert listed is not None
+        assert listed.group(0).count("<tr>") > 2  # the heading and the latest checkpoints
 
         # The API's verify, the web UI's, and the CLI's while the server runs.
         verified = httpx.post(f"{url}/api/v1/verify", headers=auth, timeout=300).json()

@@ -224,6 +224,10 @@ class LedgerConformance:
             assert missing == [], f"{type(impl).__name__} lacks {missing} of {port.__name__}"
         head = w.ledger.latest_checkpoint()
         assert head.size == sum(1 for _ in w.ledger.items(ItemQuery()))
+        listed = w.ledger.checkpoints(limit=3)
+        assert listed[0] == head  # newest first
+        assert len(listed) == 3  # the world made more than three commits
+        assert [c.size for c in listed] == sorted({c.size for c in listed}, reverse=True)
         assert w.ledger.verify(max_errors=1).ok
 
     # -- registration ----------------------------------------------------------

@@ -97,6 +97,9 @@ class GroupCommitLedger:
     def latest_checkpoint(self) -> Checkpoint:
         return self.inner.latest_checkpoint()
 
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self.inner.checkpoints(limit=limit)
+
     # -- writes -------------------------------------------------------------
     @contextmanager
     def deferred(self) -> Iterator[None]:

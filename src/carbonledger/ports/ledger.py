@@ -192,6 +192,10 @@ class LedgerPort(Protocol):
         """The latest signed tree head (NotFound on a ledger without entries)."""
         ...
 
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        """The latest ``limit`` signed tree heads, newest first."""
+        ...
+
     def verify(self, *, max_errors: int = 100) -> VerifyReport:
         """Recompute every hash, signature, rule and the tree; list up to ``max_errors``
         failures, the first one named in the report's ``error``."""

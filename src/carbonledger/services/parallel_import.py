@@ -85,6 +85,9 @@ class _Sink:
     def latest_checkpoint(self) -> Checkpoint:
         return self._reader.latest_checkpoint()
 
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self._reader.checkpoints(limit=limit)
+
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
         for tx in txs:
             self._out.put(("items", (list(tx.items), list(tx.blobs))))
