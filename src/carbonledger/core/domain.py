@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.state import ID_PATTERN
@@ -117,6 +118,7 @@ _NS = RECORD_NAMESPACE.bytes
 _VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
+@lru_cache(maxsize=65536)  # an import asks for each account's reference once per bill
 def account_ref(site: str, account: str) -> str:
     """The pseudonym a record shows for a utility account: SHA-256 (hex) of site and account.
 
