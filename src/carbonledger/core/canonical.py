@@ -118,8 +118,10 @@ def canonical(value: Any, *, checked: bool = False) -> bytes:
 
     Raises :class:`InvalidInput` for floats, NaN and anything that is not JSON.
     ``checked``: ``value`` was built only from values that this function or
-    :func:`loads_canonical` already accepted (the ledger's state snapshot), so no
-    float can be in it and the walk that looks for one is skipped.
+    :func:`loads_canonical` already accepted (the ledger's state snapshot), or from
+    text, integers, booleans and None by its builder's types (an import's items and
+    sealed details), so no float can be in it and the walk that looks for one is
+    skipped.
     """
     try:
         out = orjson.dumps(value, default=_default, option=_OPTS)

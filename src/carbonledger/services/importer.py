@@ -207,6 +207,9 @@ class _Batcher:
                     created=utc_now(),
                     items=self.items,
                     blobs=blobs,
+                    # Built by record_item and basis_item from text and integers (the
+                    # basis was encoded, so checked, when its id was computed).
+                    checked=True,
                 )
             )
             self.nonce += 1

@@ -21,6 +21,7 @@ fields (account, unit, currency, source), never on an amount, a cost or a result
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,7 +90,9 @@ def bill_detail(
         "results": results or {},
     }
     salt = salts.take() if salts is not None else new_salt()
-    digest = commitment(salt, canonical(body))
+    # ``checked``: every value is text or None by the types above (Decimals written as
+    # text), so there is no float to look for.
+    digest = commitment(salt, canonical(body, checked=True))
     body["salt"] = salt.hex()
     return body, digest
 
@@ -119,13 +122,24 @@ def _numbers(detail: dict[str, Any]) -> list[Any]:
     return [detail.get(k) for k in _NUMERIC] + [results.get(k) for k in _RESULTS]
 
 
+def _encoded_length(value: Any) -> int:
+    """Bytes ``value`` takes in canonical JSON (numbers as text: quoted, never escaped)."""
+    if value is None:
+        return 4
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return len(value) + 2
+    return len(orjson.dumps(value))
+
+
+_PLAIN = re.compile(r"[0-9A-Za-z.+-]*")
+
+
 def pad_details(details: list[dict[str, Any]]) -> bytes:
     """The plaintext of a blob: the details' canonical JSON padded with spaces (JSON
     allows trailing whitespace) so its length does not depend on any amount."""
     body = canonical(details)
-    # orjson directly: the values are strings or null, already checked by canonical above.
     short = sum(
-        max(0, NUMBER_WIDTH - len(orjson.dumps(value))) for d in details for value in _numbers(d)
+        max(0, NUMBER_WIDTH - _encoded_length(value)) for d in details for value in _numbers(d)
     )
     return pad_to_bucket(body, short)
 
