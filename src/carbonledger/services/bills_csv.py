@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from carbonledger.core.domain import Bill, check_quantity, parse_amount, parse_date
@@ -125,6 +126,7 @@ def iter_bills(lines: Iterable[str], *, site: str | None = None) -> Iterator[Bil
             yield parsed
 
 
+@lru_cache(maxsize=1024)  # a file names a handful of units, asked once per row
 def _known_unit(unit: str) -> bool:
     """Whether ``unit`` converts (an unknown unit is reported later, with the factor's units)."""
     try:
