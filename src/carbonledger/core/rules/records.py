@@ -83,8 +83,11 @@ def _what(item: dict[str, Any]) -> str:
     return f"record {item.get('id')!r}"
 
 
-def _detail(item: dict[str, Any], epoch: int) -> None:
-    """Private details are sealed in the organisation's channel under its current key."""
+def _detail(item: dict[str, Any], epoch: int, blobs: set[str]) -> None:
+    """Private details are sealed in the organisation's channel under its current key.
+
+    ``blobs``: blob ids this entry already found well formed (its records share one).
+    """
     detail = item.get("detail")
     if not isinstance(detail, dict):
         raise InvalidInput(f"{_what(item)}: sealed details are required (detail is missing)")
@@ -98,10 +101,14 @@ def _detail(item: dict[str, Any], epoch: int) -> None:
             f"{_what(item)}: sealed under epoch {detail.get('epoch')}, the channel is at"
             f" epoch {epoch}"
         )
-    for field in ("blob", "commitment"):
-        value = detail.get(field)
-        if not isinstance(value, str) or not _SHA256.match(value):
-            raise InvalidInput(f"{_what(item)}: detail.{field} must be a SHA-256 (hex)")
+    blob = detail.get("blob")
+    if not (type(blob) is str and blob in blobs):  # a list or dict is not hashable
+        if not isinstance(blob, str) or not _SHA256.match(blob):
+            raise InvalidInput(f"{_what(item)}: detail.blob must be a SHA-256 (hex)")
+        blobs.add(blob)
+    value = detail.get("commitment")
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise InvalidInput(f"{_what(item)}: detail.commitment must be a SHA-256 (hex)")
 
 
 def _shape(item: dict[str, Any]) -> tuple[str, str]:
@@ -136,7 +143,10 @@ def _shape(item: dict[str, Any]) -> tuple[str, str]:
     period = item.get("period")
     if not isinstance(period, dict) or period.keys() != _PERIOD_FIELDS:
         raise InvalidInput(f"{_what(item)}: period must be {{start, end}}")
-    start, end = check_period(period.get("start"), period.get("end"), _what(item))
+    try:
+        start, end = check_period(period.get("start"), period.get("end"), "")
+    except InvalidInput:  # again, to name the record (its name is built only on failure)
+        start, end = check_period(period.get("start"), period.get("end"), _what(item))
     rid = record_id(str(item.get("site")), account, start, end)
     if item.get("id") != rid:
         raise InvalidInput(
@@ -152,6 +162,7 @@ def record_emissions(
     sender = body["sender"]
     sites = state.sites
     epochs: dict[str, int] = {}
+    blobs: set[str] = set()
     bases = state.bases
     periods = state.periods
     for n, item in enumerate(items):
@@ -172,7 +183,7 @@ def record_emissions(
         epoch = epochs.get(str(org))
         if epoch is None:
             epoch = epochs[str(org)] = _writer(state, sender, str(org), _what(item))
-        _detail(item, epoch)
+        _detail(item, epoch, blobs)
         start, end = _shape(item)
         if item["trace"]["basis"] not in bases:
             raise NotFound(f"{_what(item)}: its calculation basis is not recorded")
