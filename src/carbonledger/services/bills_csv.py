@@ -213,7 +213,7 @@ class _Lines:
             while text and text[-1] not in "\r\n":  # skip the rest, a chunk at a time
                 text = self._next(1 << 20)
             text = "\n"
-        elif (bad := _UNDECODED.search(text)) is not None:
+        elif not text.isascii() and (bad := _UNDECODED.search(text)) is not None:
             # a file opened with errors="surrogateescape": bytes that are not UTF-8
             byte = ord(bad.group()) - 0xDC00
             self.bad.append((self.number, "row", f"is not UTF-8 text (byte 0x{byte:02x})"))

@@ -21,7 +21,6 @@ fields (account, unit, currency, source), never on an amount, a cost or a result
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -122,26 +121,22 @@ def _numbers(detail: dict[str, Any]) -> list[Any]:
     return [detail.get(k) for k in _NUMERIC] + [results.get(k) for k in _RESULTS]
 
 
-def _encoded_length(value: Any) -> int:
-    """Bytes ``value`` takes in canonical JSON (numbers as text: quoted, never escaped)."""
-    if value is None:
-        return 4
-    if type(value) is str and _PLAIN.fullmatch(value):
-        return len(value) + 2
-    return len(orjson.dumps(value))
-
-
-_PLAIN = re.compile(r"[0-9A-Za-z.+-]*")
+def _short(detail: dict[str, Any]) -> int:
+    """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+    short = 0
+    for value in _numbers(detail):
+        # orjson directly: each value is text or None (checked when encoded).
+        size = 4 if value is None else len(orjson.dumps(value))
+        if size < NUMBER_WIDTH:
+            short += NUMBER_WIDTH - size
+    return short
 
 
 def pad_details(details: list[dict[str, Any]]) -> bytes:
     """The plaintext of a blob: the details' canonical JSON padded with spaces (JSON
     allows trailing whitespace) so its length does not depend on any amount."""
     body = canonical(details)
-    short = sum(
-        max(0, NUMBER_WIDTH - _encoded_length(value)) for d in details for value in _numbers(d)
-    )
-    return pad_to_bucket(body, short)
+    return pad_to_bucket(body, sum(map(_short, details)))
 
 
 def pad_to_bucket(body: bytes, extra: int = 0) -> bytes:
