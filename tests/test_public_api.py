@@ -146,7 +146,9 @@ PUBLIC: dict[str, list[str]] = {
         "record_id",
     ],
     "carbonledger.core.apportion": ["largest_remainder"],
-    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
+    "carbonledger.core.ids": [
+        "ID_PATTERN", "SHORT_ID", "ambiguous", "require_known", "resolve_id",
+    ],
     "carbonledger.core.factors": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
@@ -156,7 +158,7 @@ PUBLIC: dict[str, list[str]] = {
         "root_from_leaf_hashes", "subtree_hash", "verify_consistency", "verify_inclusion",
     ],
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
-    "carbonledger.core.rules": ["RULES", "require_active_signer"],
+    "carbonledger.core.rules": [],
     "carbonledger.core.rules.channels": [
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
         "current_members", "may_rotate", "read_access", "rotated_channel", "sealing_epoch",
@@ -168,7 +170,7 @@ PUBLIC: dict[str, list[str]] = {
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
     "carbonledger.core.rules.devices": ["RULES"],
-    "carbonledger.core.rules.governance": ["RULES"],
+    "carbonledger.core.dao.rules": ["RULES"],
     "carbonledger.core.rules.identity": [
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
@@ -179,14 +181,23 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
-    "carbonledger.core.rules.tokens": [
-        "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
-        "project_leaf", "token_exists", "token_ids",
+    "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.tokens.directory": [
+        "DIRECTORY_PREFIX", "HEX64", "PROJECT_FIELDS", "offset_project", "project_leaf",
+    ],
+    "carbonledger.core.tokens.holdings": [
+        "balance", "check_serial_free", "credit", "get_token", "next_serials", "token_exists",
+        "token_ids",
+    ],
+    "carbonledger.core.tokens.issuance": [
+        "DEALER_ROLE", "SCOPES", "check_period", "issue", "issue_by_dao", "require_role",
     ],
     "carbonledger.core.intervals": [
         "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
-    "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
+    "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
+    "carbonledger.core.authority": ["RULES", "Rule", "apply"],
+    "carbonledger.core.identities": ["ACTIVE", "REVOKED", "is_active", "require_active"],
     "carbonledger.core.tokens": [
         "AUDITED", "BASE_UNITS", "MAX_AMOUNT", "OFFSET", "REC", "TOKEN_TYPES", "SerialRange",
     ],

@@ -31,9 +31,10 @@ from carbonledger.adapters.verify_checks import (
     check_remembered,
     check_wrapped_keys,
 )
+from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.ports.ledger import VerifyReport

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from carbonledger.core.state import ID_PATTERN
+from carbonledger.core.ids import ID_PATTERN
 from carbonledger.core.units import UNITS, factor_between, normalise_unit
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
-from carbonledger.core.rules.tokens import get_token, next_serials, token_ids
 from carbonledger.core.state import LedgerState
+from carbonledger.core.tokens.holdings import get_token, next_serials, token_ids
 from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
 from carbonledger.core.tokens.offsets import OffsetDirectory
 from carbonledger.crypto.keys import PrivateKey

@@ -9,7 +9,7 @@ and never mutates a nested one (batches are applied to a shallow copy):
 ``"params"``                       the parameters below
 ``"holder:<address>"``             ``{available, locked}`` of an identity; the treasury is
                                    ``"holder:dao:treasury"``
-``"proposal:<id>"``                a proposal (see :mod:`carbonledger.core.rules.governance`)
+``"proposal:<id>"``                a proposal (see :mod:`carbonledger.core.dao.rules`)
 ``"ballot:<proposal>/<address>"``  a voter's ballot: tokens locked, vote units, choices
 =================================  ==========================================================
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from carbonledger.core.identities import is_active
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 
@@ -132,8 +133,7 @@ def check_param(state: LedgerState, name: object, value: object, what: str) -> A
     if kind == "address":
         if value is None:
             return None
-        ident = state.identities.get(str(value))
-        if ident is None or ident.get("status") != "active":
+        if not is_active(state.identities.get(str(value))):
             raise InvalidInput(f"{what}: guardian {value!r} is not an active identity")
         return str(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -244,7 +244,7 @@ def limited_mode(state: LedgerState) -> bool:
 def require_dao_issuance(state: LedgerState, sender: str, what: str) -> None:
     """Limited mode: offsets and RECs are issued (or minted) only by executing a proposal.
 
-    The hook for :mod:`carbonledger.core.rules.tokens` (``issue_token`` of a REC or
+    The hook for :mod:`carbonledger.core.tokens.issuance` (``issue_token`` of a REC or
     OFFSET, and ``mint_token``): a no-op unless the DAO turned limited mode on.
     """
     if limited_mode(state) and sender != DAO_ISSUER:

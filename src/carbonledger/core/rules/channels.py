@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.core.identities import is_active
 from carbonledger.core.rules.common import (
     expect_kind,
     is_org_admin,
@@ -84,10 +85,10 @@ def read_access(state: LedgerState, channel_id: str, address: str, at: str) -> d
     """
     channel = _channel(state, channel_id)
     ident = state.identities.get(address)
-    if ident is not None and ident.get("status") == "revoked":
+    if ident is not None and not is_active(ident):
         raise PermissionDenied(
-            f"{address} ({ident.get('name')}) was revoked at {ident.get('revoked_at')};"
-            f" it may no longer read channel {channel_id!r}"
+            f"{address} ({ident.get('name')}) was {ident.get('status')} at"
+            f" {ident.get('revoked_at')}; it may no longer read channel {channel_id!r}"
         )
     member: dict[str, Any] | None = channel["members"].get(address)
     if member is None:
@@ -119,7 +120,9 @@ def _keyless(channel: dict[str, Any]) -> bool:
 
 
 def _revoked(state: LedgerState, address: str) -> bool:
-    return state.identities.get(address, {}).get("status") == "revoked"
+    """An enrolled identity that may no longer act (revoked)."""
+    ident = state.identities.get(address)
+    return ident is not None and not is_active(ident)
 
 
 def valid_members(state: LedgerState, channel: dict[str, Any], at: str) -> list[str]:
@@ -235,7 +238,7 @@ def channel_grant(
         require_org_admin(state, body["sender"], channel["org"], "channel grant")
         member = str(item.get("member"))
         ident = state.identities.get(member)
-        if ident is None or ident.get("status") != "active":
+        if ident is None or not is_active(ident):
             raise InvalidInput(f"channel grant: {member} is not an active identity")
         role = item.get("role")
         if role not in ("member", "auditor"):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carbonledger.core.merkle import inclusion_proof, leaf_hash, node_hash, root_from_leaf_hashes
-from carbonledger.core.rules.tokens import project_leaf
+from carbonledger.core.tokens.directory import project_leaf
 from carbonledger.errors import InvalidInput, NotFound
 
 __all__ = ["OffsetDirectory", "OffsetProject", "parse_directory"]

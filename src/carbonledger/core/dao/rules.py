@@ -2,7 +2,8 @@
 
 State layout, parameters and proposal states: :mod:`carbonledger.core.dao.model`;
 vote arithmetic: :mod:`carbonledger.core.dao.quadratic`; what a proposal may do:
-:mod:`carbonledger.core.dao.actions`. Every time is ledger time (``state.now``).
+:mod:`carbonledger.core.dao.actions`; balances: :mod:`carbonledger.core.dao.balances`.
+Every time is ledger time (``state.now``).
 
 ================  =====================================================================
 ``dao_setup``     network admin, once: the governance token's name and symbol, and the
@@ -63,6 +64,7 @@ from carbonledger.core.dao.model import (
     require_setup,
 )
 from carbonledger.core.dao.quadratic import votes_for
+from carbonledger.core.identities import require_active
 from carbonledger.core.rules.common import check_id, expect_kind, require_network_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.model import check_amount, check_text
@@ -78,12 +80,9 @@ def _recipient(state: LedgerState, value: object, what: str) -> str:
     """An active identity's address, or ``"treasury"``."""
     if value in ("treasury", TREASURY):
         return TREASURY
-    ident = state.identities.get(str(value))
-    if ident is None:
+    if str(value) not in state.identities:
         raise NotFound(f"{what}: {value!r} is not an enrolled identity (or 'treasury')")
-    if ident.get("status") != "active":
-        raise PermissionDenied(f"{what}: {value} ({ident.get('name')}) is revoked")
-    return str(value)
+    return require_active(state.identities, value, what)
 
 
 def _save(state: LedgerState, proposal: dict[str, Any]) -> None:
