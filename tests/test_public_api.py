@@ -118,7 +118,7 @@ PUBLIC: dict[str, list[str]] = {
         "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
         "plan_flight", "scope_of", "with_basis",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.canonical": ["canonical", "jcs", "loads", "loads_canonical"],
     "carbonledger.core.blobs": [
         "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs",
     ],
@@ -219,8 +219,8 @@ PUBLIC: dict[str, list[str]] = {
         "aggregate", "allocate", "market_country",
     ],
     "carbonledger.core.tx": [
-        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
-        "signing_digest", "tx_from_parts", "utc_now",
+        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "build_tx_from_encoded", "check_tx",
+        "entry_hash", "signing_digest", "tx_from_parts", "utc_now",
     ],
     "carbonledger.core.units": [
         "CONVERSION_DIGITS", "DIMENSIONS", "UNITS", "convert", "dimension", "factor_between",
@@ -281,6 +281,10 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.crypto.keys": [
         "SECP256K1_N", "PrivateKey", "PublicKey", "checksum_address", "eip191_digest", "is_address",
         "keccak256", "recover_address", "verify_digest",
+    ],
+    "carbonledger.crypto.recipes": [
+        "recover_personal_message", "sign_evm_transaction", "sign_personal_message",
+        "sign_sha256_compact",
     ],
     "carbonledger.crypto.keystore": [
         "decrypt_key", "encrypt_key", "load_keystore", "save_keystore",

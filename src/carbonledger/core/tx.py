@@ -33,6 +33,7 @@ __all__ = [
     "TX_VERSION",
     "SignedTx",
     "build_tx",
+    "build_tx_from_encoded",
     "check_tx",
     "entry_hash",
     "signing_digest",
@@ -117,7 +118,36 @@ def build_tx(
     """
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
-    item_bytes = tuple(canonical(item) for item in items)
+    signed = build_tx_from_encoded(
+        key,
+        tx_type=tx_type,
+        ledger_id=ledger_id,
+        nonce=nonce,
+        created=created,
+        items=tuple(canonical(item) for item in items),
+        payload=payload,
+        blobs=blobs,
+    )
+    return replace(signed, objects=tuple(items))
+
+
+def build_tx_from_encoded(
+    key: PrivateKey,
+    *,
+    tx_type: str,
+    ledger_id: str,
+    nonce: int,
+    created: str,
+    items: Sequence[bytes],
+    payload: dict[str, Any] | None = None,
+    blobs: Sequence[bytes] = (),
+) -> SignedTx:
+    """Commit to and sign a transaction whose items are already canonical JSON bytes
+    (encoded elsewhere, e.g. by import worker processes); the one place a ledger
+    transaction's body is built and signed."""
+    if not items:
+        raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
+    item_bytes = tuple(items)
     hashes = tuple(leaf_hash(data) for data in item_bytes)
     body: dict[str, Any] = {
         "v": TX_VERSION,
@@ -133,7 +163,7 @@ def build_tx(
         body["payload"] = payload
     body_bytes = canonical(body)
     signature = key.sign_digest(signing_digest(body_bytes))
-    return SignedTx(body, body_bytes, item_bytes, hashes, signature, tuple(items), tuple(blobs))
+    return SignedTx(body, body_bytes, item_bytes, hashes, signature, None, tuple(blobs))
 
 
 def check_tx(tx: SignedTx) -> SignedTx:

@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from carbonledger.core.canonical import jcs
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
     check_id,
@@ -220,7 +221,6 @@ def publish_status_list(
     state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
 ) -> None:
     """A registered issuer's Bitstring Status List credential, carried whole on the ledger."""
-    from carbonledger.credentials.proof import canonicalize
     from carbonledger.credentials.vc import issuer_id, verify
 
     expect_kind(items, "status_list")
@@ -228,7 +228,7 @@ def publish_status_list(
         credential = item.get("credential")
         if not isinstance(credential, dict):
             raise InvalidInput("status list: credential (the signed list) is required")
-        digest = hashlib.sha256(canonicalize(credential)).hexdigest()
+        digest = hashlib.sha256(jcs(credential)).hexdigest()
         if item.get("sha256") != digest or item.get("id") != f"sl-{digest[:40]}":
             raise InvalidInput("status list: id and sha256 must be the hash of the credential")
         url = credential.get("id")
