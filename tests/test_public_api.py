@@ -149,7 +149,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.ids": [
         "ID_PATTERN", "SHORT_ID", "ambiguous", "require_known", "resolve_id",
     ],
-    "carbonledger.core.factors": [
+    "carbonledger.core.factor_values": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
     "carbonledger.core.merkle": [
@@ -197,6 +197,21 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
     "carbonledger.core.authority": ["RULES", "Rule", "apply"],
+    "carbonledger.core.builders": [
+        "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
+        "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",
+        "token_retirement", "token_transfer", "vote",
+    ],
+    "carbonledger.core.items": [
+        "ITEM_TYPES", "AuditReportItem", "AuditResultItem", "CalculationBasisItem",
+        "ChannelGrantItem", "ChannelReadItem", "ChannelRevokeItem", "ChannelRotateItem",
+        "CredentialItem", "DaoIssueItem", "DaoProposalActItem", "DaoSetupItem", "DaoTransferItem",
+        "DeviceItem", "DeviceStatusItem", "DisclosureItem", "EmissionsRecordItem", "IdentityItem",
+        "LedgerItem", "Manifest", "ManifestEntry", "OffsetDirectoryItem", "OrganisationItem",
+        "Period", "ProjectProof", "ProposalItem", "RegistrationItem", "RevocationItem", "Sealed",
+        "Serial", "SiteItem", "StatusListItem", "TokenItem", "TokenMintItem",
+        "TokenRetirementItem", "TokenTransferItem", "UtilityItem", "VoteItem",
+    ],
     "carbonledger.core.identities": ["ACTIVE", "REVOKED", "is_active", "require_active"],
     "carbonledger.core.tokens": [
         "AUDITED", "BASE_UNITS", "MAX_AMOUNT", "OFFSET", "REC", "TOKEN_TYPES", "SerialRange",
@@ -443,8 +458,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.tokens": [
         "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",
-        "issue_offset", "issue_rec", "list_tokens", "mint", "resolve_holder", "retire",
-        "retirements", "token_history", "transfer",
+        "issue_offset", "issue_rec", "list_tokens", "mint", "offset_item", "rec_item",
+        "resolve_holder", "retire", "retirements", "token_history", "transfer",
     ],
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
@@ -523,7 +538,7 @@ def test_cli_paths_raise_carbonledger_errors(ledger_home, tmp_path: Path) -> Non
     """The service calls behind each CLI command fail with CarbonLedgerError subclasses."""
     from carbonledger.core.calculator import calculate
     from carbonledger.core.domain import Bill, Organisation, Site
-    from carbonledger.core.factors import Location
+    from carbonledger.core.factor_values import Location
     from carbonledger.core.proofdoc import check_proof
     from carbonledger.factors import FactorCatalog
     from carbonledger.services.bills_csv import parse_bills

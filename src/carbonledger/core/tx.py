@@ -18,10 +18,10 @@ transaction hash and the signature.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from carbonledger.core.canonical import canonical, loads_canonical
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
@@ -106,7 +106,7 @@ def build_tx(
     ledger_id: str,
     nonce: int,
     created: str,
-    items: Sequence[dict[str, Any]],
+    items: Sequence[Mapping[str, Any]],
     payload: dict[str, Any] | None = None,
     blobs: Sequence[bytes] = (),
 ) -> SignedTx:
@@ -128,7 +128,8 @@ def build_tx(
         payload=payload,
         blobs=blobs,
     )
-    return replace(signed, objects=tuple(items))
+    # Items are JSON objects (dicts at run time, typed in core.items).
+    return replace(signed, objects=cast(tuple[dict[str, Any], ...], tuple(items)))
 
 
 def build_tx_from_encoded(

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from carbonledger.core.factors import Edition, EmissionFactor, Location, Resolution
+from carbonledger.core.factor_values import Edition, EmissionFactor, Location, Resolution
 from carbonledger.errors import FactorNotFound, InvalidInput
 from carbonledger.factors.countries import EU_MEMBERS, normalise_country
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from carbonledger.core import builders
 from carbonledger.core.dao.balances import distribution, supply
 from carbonledger.core.dao.model import (
     PARAMS,
@@ -30,14 +31,13 @@ from carbonledger.core.dao.model import (
 )
 from carbonledger.core.dao.quadratic import format_votes, parse_votes, votes_for
 from carbonledger.core.state import LedgerState
-from carbonledger.core.tokens.model import OFFSET, REC, SerialRange
 from carbonledger.core.tokens.offsets import OffsetDirectory
 from carbonledger.core.tx import utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput, NotFound
 from carbonledger.ports.ledger import LedgerPort, Receipt
 from carbonledger.services.channels import submit_one
-from carbonledger.services.tokens import resolve_holder
+from carbonledger.services.tokens import offset_item, rec_item, resolve_holder
 
 __all__ = [
     "Part",
@@ -96,7 +96,7 @@ def setup(
     params: Mapping[str, Any] | None = None,
 ) -> Receipt:
     """Set the DAO up (network admin, once): the token, and parameters over the defaults."""
-    item = {"kind": "dao_setup", "name": name, "symbol": symbol, "params": dict(params or {})}
+    item = builders.dao_setup(name=name, symbol=symbol, params=params or {})
     return submit_one(ledger, admin, "dao_setup", [item])
 
 
@@ -104,19 +104,16 @@ def issue_tokens(ledger: LedgerPort, admin: PrivateKey, allocations: Mapping[str
     """Issue governance tokens (network admin): ``{holder or "treasury": tokens}``."""
     state = ledger.state()
     items = [
-        {"kind": "dao_issue", "id": _id("dao-issue"), "to": _who(state, who), "amount": amount}
+        builders.dao_issue(issue_id=_id("dao-issue"), to=_who(state, who), amount=amount)
         for who, amount in allocations.items()
     ]
     return submit_one(ledger, admin, "dao_issue", items)
 
 
 def transfer_tokens(ledger: LedgerPort, holder: PrivateKey, *, to: str, amount: int) -> Receipt:
-    item = {
-        "kind": "dao_transfer",
-        "id": _id("dao-xfer"),
-        "to": _who(ledger.state(), to),
-        "amount": amount,
-    }
+    item = builders.dao_transfer(
+        transfer_id=_id("dao-xfer"), to=_who(ledger.state(), to), amount=amount
+    )
     return submit_one(ledger, holder, "dao_transfer", [item])
 
 
@@ -130,67 +127,16 @@ def project_ref(directory: OffsetDirectory, project: str) -> dict[str, Any]:
     }
 
 
-def offset_action(
-    state: LedgerState,
-    directory: OffsetDirectory,
-    *,
-    project: str,
-    to: str,
-    tonnes: int,
-    vintage: int,
-    serial_prefix: str,
-    serial_start: int,
-    token_id: str | None = None,
-) -> dict[str, Any]:
-    """Issue ``tonnes`` offsets of a directory project to ``to``, on behalf of the DAO."""
-    found = directory.get(project)
-    if found.vintages and vintage not in found.vintages:
-        known = ", ".join(str(v) for v in sorted(found.vintages))
-        raise InvalidInput(f"vintage {vintage}: project {project} has issuance for {known} only")
-    token = {
-        "kind": "token",
-        "id": token_id or _id("offset"),
-        "type": OFFSET,
-        "amount": tonnes,
-        "to": resolve_holder(state, to),
-        "vintage": vintage,
-        "registry": found.registry,
-        "serial": SerialRange(serial_prefix, serial_start, serial_start + tonnes - 1).to_json(),
-        **project_ref(directory, project),
-    }
-    return {"type": "issue_offset", "token": token}
+def offset_action(state: LedgerState, directory: OffsetDirectory, **fields: Any) -> dict[str, Any]:
+    """Issue offsets of a directory project on behalf of the DAO (``fields`` as
+    :func:`carbonledger.services.tokens.offset_item` takes)."""
+    return {"type": "issue_offset", "token": offset_item(state, directory, **fields)}
 
 
-def rec_action(
-    state: LedgerState,
-    *,
-    to: str,
-    mwh: int,
-    facility: str,
-    grid_region: str,
-    generation: tuple[date, date],
-    registry: str,
-    serial_prefix: str,
-    serial_start: int,
-    facility_id: str | None = None,
-    technology: str | None = None,
-    token_id: str | None = None,
-) -> dict[str, Any]:
-    """Issue ``mwh`` RECs to ``to``, on behalf of the DAO."""
-    token = {
-        "kind": "token",
-        "id": token_id or _id("rec"),
-        "type": REC,
-        "amount": mwh,
-        "to": resolve_holder(state, to),
-        "facility": {"name": facility, "id": facility_id},
-        "grid_region": grid_region,
-        "generation": {"start": generation[0].isoformat(), "end": generation[1].isoformat()},
-        "technology": technology,
-        "registry": registry,
-        "serial": SerialRange(serial_prefix, serial_start, serial_start + mwh - 1).to_json(),
-    }
-    return {"type": "issue_rec", "token": token}
+def rec_action(state: LedgerState, **fields: Any) -> dict[str, Any]:
+    """Issue RECs on behalf of the DAO (``fields`` as
+    :func:`carbonledger.services.tokens.rec_item` takes)."""
+    return {"type": "issue_rec", "token": rec_item(state, **fields)}
 
 
 def fund_action(
@@ -293,14 +239,13 @@ def propose(
     its ``issue_offset`` actions.
     """
     pid = proposal_id or _id("prop")
-    item = {
-        "kind": "proposal",
-        "id": pid,
-        "title": title,
-        "description": description,
-        "parts": [p.item() for p in parts],
-        "projects": list(projects),
-    }
+    item = builders.proposal(
+        proposal_id=pid,
+        title=title,
+        description=description,
+        parts=[p.item() for p in parts],
+        projects=projects,
+    )
     submit_one(ledger, proposer, "dao_propose", [item])
     return pid
 
@@ -324,12 +269,12 @@ def vote(
         if not amount:
             raise InvalidInput(f"vote on {proposal!r}: {voter.address} has no available tokens")
     choices = [choice] * parts if isinstance(choice, str) else list(choice)
-    item = {"kind": "vote", "proposal": proposal, "amount": amount, "choices": choices}
+    item = builders.vote(proposal_id=proposal, amount=amount, choices=choices)
     return submit_one(ledger, voter, "dao_vote", [item])
 
 
 def _send(ledger: LedgerPort, key: PrivateKey, tx_type: str, kind: str, pid: str) -> Receipt:
-    return submit_one(ledger, key, tx_type, [{"kind": kind, "proposal": pid}])
+    return submit_one(ledger, key, tx_type, [builders.dao_act(kind, pid)])
 
 
 def withdraw_vote(ledger: LedgerPort, key: PrivateKey, proposal: str) -> Receipt:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonledger.core.items import ProjectProof
 from carbonledger.core.merkle import inclusion_proof, leaf_hash, node_hash, root_from_leaf_hashes
 from carbonledger.core.tokens.directory import project_leaf
 from carbonledger.errors import InvalidInput, NotFound
@@ -171,7 +172,7 @@ class OffsetDirectory:
             )
         return self.projects[n]
 
-    def proof(self, project_id: str) -> dict[str, Any]:
+    def proof(self, project_id: str) -> ProjectProof:
         """``{index, path}``: the project's inclusion proof against :attr:`root`."""
         self.get(project_id)
         index = self._index[project_id]
