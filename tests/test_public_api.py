@@ -165,8 +165,8 @@ PUBLIC: dict[str, list[str]] = {
         "stale_holders", "valid_members",
     ],
     "carbonledger.core.rules.common": [
-        "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
-        "parse_time",
+        "GRANTABLE_ROLES", "ROLES", "Rule", "check_id", "check_sealed", "expect_kind",
+        "is_org_admin", "parse_time",
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
     "carbonledger.core.rules.devices": ["RULES"],
@@ -196,7 +196,7 @@ PUBLIC: dict[str, list[str]] = {
         "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
-    "carbonledger.core.authority": ["RULES", "Rule", "apply"],
+    "carbonledger.core.authority": ["RULES", "apply"],
     "carbonledger.core.builders": [
         "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
         "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",
@@ -210,7 +210,7 @@ PUBLIC: dict[str, list[str]] = {
         "LedgerItem", "Manifest", "ManifestEntry", "OffsetDirectoryItem", "OrganisationItem",
         "Period", "ProjectProof", "ProposalItem", "RegistrationItem", "RevocationItem", "Sealed",
         "Serial", "SiteItem", "StatusListItem", "TokenItem", "TokenMintItem",
-        "TokenRetirementItem", "TokenTransferItem", "UtilityItem", "VoteItem",
+        "TokenRetirementItem", "TokenTransferItem", "TxBody", "UtilityItem", "VoteItem",
     ],
     "carbonledger.core.identities": ["ACTIVE", "REVOKED", "is_active", "require_active"],
     "carbonledger.core.tokens": [

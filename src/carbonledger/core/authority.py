@@ -15,12 +15,13 @@ and otherwise advances ``state`` (replacing nested values, never mutating them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from carbonledger.core.blobs import check_carried
 from carbonledger.core.dao import rules as dao_rules
+from carbonledger.core.items import TxBody
 from carbonledger.core.rules import devices, tokens
 from carbonledger.core.rules.channels import (
     channel_grant,
@@ -28,7 +29,7 @@ from carbonledger.core.rules.channels import (
     channel_revoke,
     channel_rotate,
 )
-from carbonledger.core.rules.common import require_active_signer
+from carbonledger.core.rules.common import Rule, require_active_signer
 from carbonledger.core.rules.disclosures import disclose
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
 from carbonledger.core.rules.records import audit_report, record_emissions
@@ -36,9 +37,7 @@ from carbonledger.core.rules.registry import genesis, register_org, register_sit
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput
 
-__all__ = ["RULES", "Rule", "apply"]
-
-Rule = Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]
+__all__ = ["RULES", "apply"]
 
 #: Every transaction type and its rule (read-only: the table is the authority).
 RULES: Mapping[str, Rule] = MappingProxyType(
@@ -65,7 +64,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
 
 def apply(
     state: LedgerState,
-    body: dict[str, Any],
+    body: TxBody,
     items: list[dict[str, Any]],
     *,
     now: str,

@@ -20,48 +20,37 @@ from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
-    "ITEM_TYPES",
-    "AuditReportItem",
-    "AuditResultItem",
-    "CalculationBasisItem",
-    "ChannelGrantItem",
-    "ChannelReadItem",
-    "ChannelRevokeItem",
-    "ChannelRotateItem",
-    "CredentialItem",
-    "DaoIssueItem",
-    "DaoProposalActItem",
-    "DaoSetupItem",
-    "DaoTransferItem",
-    "DeviceItem",
-    "DeviceStatusItem",
-    "DisclosureItem",
-    "EmissionsRecordItem",
-    "IdentityItem",
-    "LedgerItem",
-    "Manifest",
-    "ManifestEntry",
-    "OffsetDirectoryItem",
-    "OrganisationItem",
-    "Period",
-    "ProjectProof",
-    "ProposalItem",
-    "RegistrationItem",
-    "RevocationItem",
-    "Sealed",
-    "Serial",
-    "SiteItem",
-    "StatusListItem",
-    "TokenItem",
-    "TokenMintItem",
-    "TokenRetirementItem",
-    "TokenTransferItem",
-    "UtilityItem",
-    "VoteItem",
-]
+    "ITEM_TYPES", "AuditReportItem", "AuditResultItem", "CalculationBasisItem", "ChannelGrantItem",
+    "ChannelReadItem", "ChannelRevokeItem", "ChannelRotateItem", "CredentialItem", "DaoIssueItem",
+    "DaoProposalActItem", "DaoSetupItem", "DaoTransferItem", "DeviceItem", "DeviceStatusItem",
+    "DisclosureItem", "EmissionsRecordItem", "IdentityItem", "LedgerItem", "Manifest",
+    "ManifestEntry", "OffsetDirectoryItem", "OrganisationItem", "Period", "ProjectProof",
+    "ProposalItem", "RegistrationItem", "RevocationItem", "Sealed", "Serial", "SiteItem",
+    "StatusListItem", "TokenItem", "TokenMintItem", "TokenRetirementItem", "TokenTransferItem",
+    "TxBody", "UtilityItem", "VoteItem",
+]  # fmt: skip
 
 #: Wrapped channel keys: member address -> key wrapped for it (hex), or digests of them.
 WrappedKeys = dict[str, str]
+
+
+# -- the signed body of a transaction ------------------------------------------
+class TxBody(TypedDict):
+    """What a sender signs (:mod:`carbonledger.core.tx`): the items through their root.
+
+    ``tx_from_parts`` checks every field's type but ``created`` (the sender's clock:
+    shown, never trusted; ledger time is the entry's).
+    """
+
+    v: int
+    type: str
+    ledger: str
+    sender: str
+    nonce: int
+    created: object
+    count: int
+    items_root: str
+    payload: NotRequired[dict[str, Any]]
 
 
 # -- values items share -------------------------------------------------------

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from carbonledger.core.canonical import canonical, loads_canonical
+from carbonledger.core.items import TxBody
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
 from carbonledger.errors import InvalidInput, SignatureInvalid
@@ -49,7 +50,7 @@ GENESIS_PREV = bytes(32)
 class SignedTx:
     """A signed transaction with its items, as bytes ready to store."""
 
-    body: dict[str, Any]
+    body: TxBody
     body_bytes: bytes
     items: tuple[bytes, ...]
     item_hashes: tuple[bytes, ...]
@@ -150,7 +151,7 @@ def build_tx_from_encoded(
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
     item_bytes = tuple(items)
     hashes = tuple(leaf_hash(data) for data in item_bytes)
-    body: dict[str, Any] = {
+    body: TxBody = {
         "v": TX_VERSION,
         "type": tx_type,
         "ledger": ledger_id,
@@ -179,7 +180,7 @@ def check_tx(tx: SignedTx) -> SignedTx:
     return tx
 
 
-def _check_signature(body: dict[str, Any], body_bytes: bytes, signature: bytes) -> None:
+def _check_signature(body: TxBody, body_bytes: bytes, signature: bytes) -> None:
     signer = recover_address(signing_digest(body_bytes), signature)
     if signer != body["sender"]:
         raise SignatureInvalid(
@@ -209,8 +210,9 @@ def tx_from_parts(
         raise InvalidInput(f"transaction declares {body.get('count')} items, carries {len(items)}")
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
         raise InvalidInput("transaction items do not match its items_root")
-    _check_signature(body, body_bytes, signature)
-    return SignedTx(body, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
+    checked = cast(TxBody, body)  # every field of TxBody checked above
+    _check_signature(checked, body_bytes, signature)
+    return SignedTx(checked, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
 
 
 def entry_hash(prev: bytes, seq: int, ledger_time: str, tx_hash: bytes, signature: bytes) -> bytes:

@@ -37,7 +37,7 @@ Every time is ledger time (``state.now``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.dao.actions import check_actions, check_project, perform
@@ -65,7 +65,8 @@ from carbonledger.core.dao.model import (
 )
 from carbonledger.core.dao.quadratic import votes_for
 from carbonledger.core.identities import require_active
-from carbonledger.core.rules.common import check_id, expect_kind, require_network_admin
+from carbonledger.core.items import TxBody
+from carbonledger.core.rules.common import Rule, check_id, expect_kind, require_network_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.model import check_amount, check_text
 from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
@@ -110,7 +111,7 @@ def _burn_of(proposal: dict[str, Any]) -> int:
 
 
 # -- token --------------------------------------------------------------------
-def dao_setup(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_setup(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     require_network_admin(state, body["sender"], "dao_setup")
     expect_kind(items, "dao_setup")
     if len(items) != 1:
@@ -135,7 +136,7 @@ def dao_setup(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str
     }
 
 
-def dao_issue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_issue(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     require_network_admin(state, body["sender"], "dao_issue")
     require_setup(state, "dao_issue")
     expect_kind(items, "dao_issue")
@@ -149,7 +150,7 @@ def dao_issue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str
         credit(state, to, amount)
 
 
-def dao_transfer(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_transfer(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     sender = body["sender"]
     params = require_setup(state, "dao_transfer")
     expect_kind(items, "dao_transfer")
@@ -175,7 +176,7 @@ def dao_transfer(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
 
 
 # -- proposals ----------------------------------------------------------------
-def dao_propose(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_propose(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     sender = body["sender"]
     params = require_setup(state, "dao_propose")
     expect_kind(items, "proposal")
@@ -244,7 +245,7 @@ def _tally(proposal: dict[str, Any], choices: list[str], votes: int, sign: int) 
     proposal["votes"] += sign * votes
 
 
-def dao_vote(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_vote(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     voter = body["sender"]
     require_setup(state, "dao_vote")
     expect_kind(items, "vote")
@@ -287,7 +288,7 @@ def dao_vote(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str,
         }
 
 
-def dao_withdraw(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_withdraw(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     voter = body["sender"]
     expect_kind(items, "dao_vote_withdrawal")
     for item in items:
@@ -310,7 +311,7 @@ def dao_withdraw(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
         state.dao[ballot_key(proposal["id"], voter)] = {**ballot, "withdrawn_at": state.now}
 
 
-def dao_cancel(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_cancel(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     sender = body["sender"]
     params = require_setup(state, "dao_cancel")
     expect_kind(items, "dao_cancel")
@@ -340,7 +341,7 @@ def dao_cancel(state: LedgerState, body: dict[str, Any], items: Sequence[dict[st
 
 
 # -- timelock and execution ---------------------------------------------------
-def dao_queue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_queue(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "dao_queue")
     for item in items:
         proposal = get_proposal(state, item.get("proposal"), "queue")
@@ -355,7 +356,7 @@ def dao_queue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str
         _save(state, proposal)
 
 
-def dao_execute(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_execute(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "dao_execute")
     for item in items:
         proposal = get_proposal(state, item.get("proposal"), "execute")
@@ -376,7 +377,7 @@ def dao_execute(state: LedgerState, body: dict[str, Any], items: Sequence[dict[s
         _save(state, proposal)
 
 
-def dao_settle(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_settle(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "dao_settle")
     for item in items:
         proposal = get_proposal(state, item.get("proposal"), "settle")
@@ -397,7 +398,7 @@ def dao_settle(state: LedgerState, body: dict[str, Any], items: Sequence[dict[st
         _save(state, proposal)
 
 
-def dao_release(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_release(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     voter = body["sender"]
     expect_kind(items, "dao_release")
     for item in items:
@@ -419,7 +420,7 @@ def dao_release(state: LedgerState, body: dict[str, Any], items: Sequence[dict[s
         state.dao[key] = {**ballot, "released_at": state.now}
 
 
-RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {
+RULES: dict[str, Rule] = {
     "dao_setup": dao_setup,
     "dao_issue": dao_issue,
     "dao_transfer": dao_transfer,

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.identities import is_active
+from carbonledger.core.items import TxBody
 from carbonledger.core.rules.common import (
     expect_kind,
     is_org_admin,
@@ -229,9 +230,7 @@ def rotated_channel(
     return {**channel, "epoch": epoch, "members": remaining, "keys": all_keys}
 
 
-def channel_grant(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def channel_grant(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "channel_grant")
     for item in items:
         channel = _channel(state, item.get("channel"))
@@ -281,9 +280,7 @@ def channel_grant(
         }
 
 
-def channel_revoke(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def channel_revoke(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "channel_revoke")
     for item in items:
         channel = _channel(state, item.get("channel"))
@@ -304,9 +301,7 @@ def channel_revoke(
         state.channels[channel["id"]] = rotated_channel(state, channel, member, item["keys"])
 
 
-def channel_rotate(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def channel_rotate(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """A new key for the current members (see :func:`may_rotate` for who may send it).
 
     After a keyless advance (a revoked identity whose channel the revoker does not
@@ -340,7 +335,7 @@ def channel_rotate(
         }
 
 
-def channel_read(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def channel_read(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """A member records that it read channel data (required before an auditor decrypts)."""
     expect_kind(items, "channel_read")
     for item in items:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from carbonledger.core.identities import REVOKED, is_active
 from carbonledger.core.ids import ID_PATTERN
+from carbonledger.core.items import TxBody
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 __all__ = [
     "GRANTABLE_ROLES",
     "ROLES",
+    "Rule",
     "check_id",
     "check_sealed",
     "expect_kind",
@@ -24,6 +26,9 @@ __all__ = [
     "require_org_admin",
     "require_org_writer",
 ]
+
+#: A transaction type's rule: raises a CarbonLedgerError or advances the state.
+Rule = Callable[[LedgerState, TxBody, Sequence[dict[str, Any]]], None]
 
 #: Every role an identity can hold. ``network_admin`` belongs to the genesis key only.
 ROLES = (

@@ -33,12 +33,13 @@ Transaction types and who may send them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.dao.model import require_dao_issuance
 from carbonledger.core.identities import require_active
-from carbonledger.core.rules.common import check_id, expect_kind, require_network_admin
+from carbonledger.core.items import TxBody
+from carbonledger.core.rules.common import Rule, check_id, expect_kind, require_network_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.directory import DIRECTORY_PREFIX, HEX64
 from carbonledger.core.tokens.holdings import (
@@ -62,7 +63,7 @@ __all__ = ["RULES"]
 
 # -- offsets directory ------------------------------------------------------
 def register_offset_directory(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
+    state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]
 ) -> None:
     require_network_admin(state, body["sender"], "register_offset_directory")
     expect_kind(items, "offset_directory")
@@ -86,13 +87,13 @@ def register_offset_directory(
 
 
 # -- issue ------------------------------------------------------------------
-def issue_token(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def issue_token(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "token")
     for item in items:
         issue(state, body["sender"], item)
 
 
-def mint_token(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def mint_token(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """More units of an existing REC/OFFSET token; updates its total issued."""
     expect_kind(items, "token_mint")
     sender = body["sender"]
@@ -137,9 +138,7 @@ def _take(state: LedgerState, holder: str, token: dict[str, Any], amount: int, w
         )
 
 
-def transfer_token(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def transfer_token(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "token_transfer")
     sender = body["sender"]
     for item in items:
@@ -159,7 +158,7 @@ def transfer_token(
         credit(state, to, token["id"], amount, 0)
 
 
-def retire_token(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def retire_token(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "token_retirement")
     sender = body["sender"]
     for item in items:
@@ -212,7 +211,7 @@ def _retirement_claim(state: LedgerState, sender: str, item: dict[str, Any], wha
         check_period(item["period"], f"{what}: period")
 
 
-RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {
+RULES: dict[str, Rule] = {
     "register_offset_directory": register_offset_directory,
     "issue_token": issue_token,
     "mint_token": mint_token,
