@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from carbonledger.core.identities import is_active
+from carbonledger.core.rules.common import parse_time
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 
@@ -147,14 +148,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def ledger_ms(value: object, what: str = "ledger time") -> int:
     """Milliseconds since the epoch of a ledger time (``2024-05-01T12:00:00.123Z``)."""
-    # core.rules.common.parse_time does the same, but core.rules imports this package.
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time") from exc
-    if not isinstance(value, str) or parsed.tzinfo is None:
-        raise InvalidInput(f"{what}: {value!r} is not a UTC time")
-    delta = parsed - _EPOCH
+    delta = parse_time(value, what) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
