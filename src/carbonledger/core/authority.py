@@ -21,7 +21,7 @@ from typing import Any
 
 from carbonledger.core.blobs import check_carried
 from carbonledger.core.dao import rules as dao_rules
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules import devices, tokens
 from carbonledger.core.rules.channels import (
     channel_grant,

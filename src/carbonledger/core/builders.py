@@ -17,17 +17,22 @@ from datetime import date
 from typing import Any, cast, get_args, get_type_hints
 
 from carbonledger.core.canonical import loads_canonical
+from carbonledger.core.item_parts import (
+    DirectoryProject,
+    Manifest,
+    Period,
+    ProjectProof,
+    ProjectRef,
+    ProposalPart,
+    Serial,
+)
 from carbonledger.core.items import (
     ITEM_TYPES,
     DaoIssueItem,
     DaoProposalActItem,
     DaoSetupItem,
     DaoTransferItem,
-    Manifest,
-    Period,
-    ProjectProof,
     ProposalItem,
-    Serial,
     TokenItem,
     TokenMintItem,
     TokenRetirementItem,
@@ -116,7 +121,7 @@ def offset_token(
     to: str,
     tonnes: int,
     directory: str,
-    project: dict[str, Any],
+    project: DirectoryProject,
     project_proof: ProjectProof,
     vintage: int,
     registry: str,
@@ -235,8 +240,8 @@ def proposal(
     proposal_id: str,
     title: str,
     description: str,
-    parts: Sequence[dict[str, Any]],
-    projects: Sequence[dict[str, Any]],
+    parts: Sequence[ProposalPart],
+    projects: Sequence[ProjectRef],
 ) -> ProposalItem:
     return {
         "kind": "proposal",

@@ -8,10 +8,11 @@ field must hold beyond its type (an id's pattern, a serial range that matches
 the amount, a project proven in its directory) is checked by the rule of the
 transaction that carries the item, once, with an error naming the field.
 
-Builders (one per kind that is built outside the core) are in
-:mod:`carbonledger.core.builders`. ``NotRequired`` marks a field some writers
-leave out; such items are read with ``item.get(field)``, exactly as the rules
-treat an absent field and a ``null`` one alike.
+The values they are made of (periods, serials, sealed blobs...) and the signed
+body of a transaction are in :mod:`carbonledger.core.item_parts`. Builders (one per
+kind that is built outside the core) are in :mod:`carbonledger.core.builders`.
+``NotRequired`` marks a field some writers leave out; the rules read such a field
+with ``item.get(field)``, so an absent field and a ``null`` one mean the same.
 """
 
 # No ``from __future__ import annotations`` here: Python 3.11 reads ``NotRequired``
@@ -19,77 +20,30 @@ treat an absent field and a ``null`` one alike.
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
+from carbonledger.core.item_parts import (
+    ChannelKeys,
+    DirectoryProject,
+    Manifest,
+    Period,
+    ProjectProof,
+    ProjectRef,
+    ProposalPart,
+    RecordDetail,
+    RecordTrace,
+    Sealed,
+    Serial,
+    WrappedKeys,
+)
+
 __all__ = [
     "ITEM_TYPES", "AuditReportItem", "AuditResultItem", "CalculationBasisItem", "ChannelGrantItem",
     "ChannelReadItem", "ChannelRevokeItem", "ChannelRotateItem", "CredentialItem", "DaoIssueItem",
     "DaoProposalActItem", "DaoSetupItem", "DaoTransferItem", "DeviceItem", "DeviceStatusItem",
-    "DisclosureItem", "EmissionsRecordItem", "IdentityItem", "LedgerItem", "Manifest",
-    "ManifestEntry", "OffsetDirectoryItem", "OrganisationItem", "Period", "ProjectProof",
-    "ProposalItem", "RegistrationItem", "RevocationItem", "Sealed", "Serial", "SiteItem",
+    "DisclosureItem", "EmissionsRecordItem", "IdentityItem", "LedgerItem", "OffsetDirectoryItem",
+    "OrganisationItem", "ProposalItem", "RegistrationItem", "RevocationItem", "SiteItem",
     "StatusListItem", "TokenItem", "TokenMintItem", "TokenRetirementItem", "TokenTransferItem",
-    "TxBody", "UtilityItem", "VoteItem",
+    "UtilityItem", "VoteItem",
 ]  # fmt: skip
-
-#: Wrapped channel keys: member address -> key wrapped for it (hex), or digests of them.
-WrappedKeys = dict[str, str]
-
-
-# -- the signed body of a transaction ------------------------------------------
-class TxBody(TypedDict):
-    """What a sender signs (:mod:`carbonledger.core.tx`): the items through their root.
-
-    ``tx_from_parts`` checks every field's type but ``created`` (the sender's clock:
-    shown, never trusted; ledger time is the entry's).
-    """
-
-    v: int
-    type: str
-    ledger: str
-    sender: str
-    nonce: int
-    created: object
-    count: int
-    items_root: str
-    payload: NotRequired[dict[str, Any]]
-
-
-# -- values items share -------------------------------------------------------
-class Period(TypedDict):
-    """Dates (``YYYY-MM-DD``) or times, both ends inclusive."""
-
-    start: str
-    end: str
-
-
-class Serial(TypedDict):
-    """Registry serials ``prefix+start .. prefix+end`` (see ``core.tokens.model.SerialRange``)."""
-
-    prefix: str
-    start: int
-    end: int
-
-
-class Sealed(TypedDict, total=False):
-    """A blob sealed for a channel: its SHA-256 (hex), the channel and the key epoch."""
-
-    channel: str
-    epoch: int
-    blob: str
-
-
-class ManifestEntry(TypedDict):
-    record: str
-    leaf: str
-
-
-class Manifest(TypedDict):
-    entries: list[ManifestEntry]
-    root: str
-
-
-class ProjectProof(TypedDict):
-    index: int
-    path: list[str]
 
 
 # -- network, organisations, identities ---------------------------------------
@@ -111,7 +65,7 @@ class OrganisationItem(TypedDict):
     country: str | None
     admins: list[str]
     ca_cert: NotRequired[str | None]
-    channel: dict[str, Any]  # {"keys": WrappedKeys}: the organisation channel's first key
+    channel: ChannelKeys  # the organisation channel's first key
 
 
 class SiteItem(TypedDict):
@@ -149,7 +103,7 @@ class RevocationItem(TypedDict):
     kind: Literal["revocation"]
     address: str
     reason: str | None
-    channels: dict[str, dict[str, Any]]  # channel -> {epoch, keys} rotated with it
+    channels: dict[str, ChannelKeys]  # the channels rotated with the revocation
 
 
 # -- channels -------------------------------------------------------------------
@@ -200,8 +154,8 @@ class EmissionsRecordItem(TypedDict):
     account: str | None
     period: Period
     activity: str
-    trace: dict[str, Any]  # public part of the calculation trace (core.calculator)
-    detail: dict[str, Any]  # commitment to, and sealed blob of, the private detail
+    trace: RecordTrace
+    detail: RecordDetail
 
 
 class AuditReportItem(TypedDict):
@@ -246,7 +200,7 @@ class DeviceItem(TypedDict):
     org: str
     site: str
     did: str
-    meter: str
+    meter_ref: str  # a reference to the meter, never its number (sealed)
     role: str
     valid_from: str
     valid_until: str | None
@@ -258,7 +212,7 @@ class UtilityItem(TypedDict):
     did: str
     name: str | None
     eia_id: str | None
-    accounts: list[str]
+    account_refs: list[str]  # "site/account reference" pairs it bills
 
 
 class DeviceStatusItem(TypedDict):
@@ -285,7 +239,7 @@ class CredentialItem(TypedDict):
     type: str
     issuer: str
     holder: str
-    account: str | None
+    account_ref: str | None
     period: Period | None
     sha256: str
     sealed: Sealed
@@ -319,7 +273,7 @@ class TokenItem(TypedDict):
     technology: NotRequired[str | None]
     # OFFSET
     directory: NotRequired[str]
-    project: NotRequired[dict[str, Any]]  # the directory's entry (core.tokens.directory)
+    project: NotRequired[DirectoryProject]
     project_proof: NotRequired[ProjectProof]
     vintage: NotRequired[int]
     # AUDITED_EMISSIONS
@@ -388,8 +342,8 @@ class ProposalItem(TypedDict):
     id: str
     title: str
     description: str
-    parts: list[dict[str, Any]]  # [{title, actions}] (core.dao.actions)
-    projects: list[dict[str, Any]]  # [{directory, project, project_proof}]
+    parts: list[ProposalPart]
+    projects: list[ProjectRef]
 
 
 class VoteItem(TypedDict):

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from carbonledger.core.canonical import canonical, loads_canonical
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
 from carbonledger.errors import InvalidInput, SignatureInvalid

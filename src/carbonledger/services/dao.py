@@ -1,7 +1,7 @@
 """DAO services: set up, distribute, propose, vote, queue, execute; what a proposal shows.
 
 Every writing function builds the ledger items, signs them with the acting key
-and submits them; the rules in :mod:`carbonledger.core.rules.governance` decide,
+and submits them; the rules in :mod:`carbonledger.core.dao.rules` decide,
 at the ledger time of the entry. Governance tokens are whole units; votes are
 shown to 7 decimal places (:mod:`carbonledger.core.dao.quadratic`). Holders and
 recipients are addresses (``0x...``), ``ORG/NAME`` of enrolled users, or
@@ -30,6 +30,7 @@ from carbonledger.core.dao.model import (
     proposal_status,
 )
 from carbonledger.core.dao.quadratic import format_votes, parse_votes, votes_for
+from carbonledger.core.item_parts import ProjectRef, ProposalPart
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.offsets import OffsetDirectory
 from carbonledger.core.tx import utc_now
@@ -74,7 +75,7 @@ class Part:
     title: str
     actions: list[dict[str, Any]] = field(default_factory=list)
 
-    def item(self) -> dict[str, Any]:
+    def item(self) -> ProposalPart:
         return {"title": self.title, "actions": list(self.actions)}
 
 
@@ -118,7 +119,7 @@ def transfer_tokens(ledger: LedgerPort, holder: PrivateKey, *, to: str, amount: 
 
 
 # -- actions ------------------------------------------------------------------------
-def project_ref(directory: OffsetDirectory, project: str) -> dict[str, Any]:
+def project_ref(directory: OffsetDirectory, project: str) -> ProjectRef:
     """A project of ``directory`` as a proposal names it (with its inclusion proof)."""
     return {
         "directory": directory.id,
@@ -230,7 +231,7 @@ def propose(
     title: str,
     description: str,
     parts: Sequence[Part],
-    projects: Sequence[dict[str, Any]] = (),
+    projects: Sequence[ProjectRef] = (),
     proposal_id: str | None = None,
 ) -> str:
     """Make a proposal (staking the proposal threshold); its id.

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, build_tx_from_encoded, utc_now
 from carbonledger.crypto.keys import PrivateKey

@@ -25,7 +25,8 @@ from carbonledger.core.builders import (
 )
 from carbonledger.core.builders import period as period_of
 from carbonledger.core.builders import serial as serial_of
-from carbonledger.core.items import ManifestEntry, TokenItem
+from carbonledger.core.item_parts import ManifestEntry
+from carbonledger.core.items import TokenItem
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.holdings import get_token, next_serials, token_ids

@@ -50,7 +50,7 @@ from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_s
 from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.authority import apply
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState

@@ -65,7 +65,7 @@ from carbonledger.core.dao.model import (
 )
 from carbonledger.core.dao.quadratic import votes_for
 from carbonledger.core.identities import require_active
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import Rule, check_id, expect_kind, require_network_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.model import check_amount, check_text

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.identities import is_active
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import (
     expect_kind,
     is_org_admin,

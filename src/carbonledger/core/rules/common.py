@@ -8,7 +8,7 @@ from typing import Any
 
 from carbonledger.core.identities import REVOKED, is_active
 from carbonledger.core.ids import ID_PATTERN
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from carbonledger.core.canonical import canonical
 from carbonledger.core.intervals import check_period, check_quantity
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import check_id, expect_kind, is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import DuplicateEntity, InvalidInput, NotFound, PermissionDenied

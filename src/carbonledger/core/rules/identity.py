@@ -23,7 +23,7 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import rotated_channel
 from carbonledger.core.rules.common import (
     GRANTABLE_ROLES,

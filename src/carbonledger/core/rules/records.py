@@ -24,7 +24,7 @@ from typing import Any
 from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import record_id
 from carbonledger.core.intervals import add_period, check_period, overlapping
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
     check_id,

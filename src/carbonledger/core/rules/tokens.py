@@ -38,7 +38,7 @@ from typing import Any
 
 from carbonledger.core.dao.model import require_dao_issuance
 from carbonledger.core.identities import require_active
-from carbonledger.core.items import TxBody
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import Rule, check_id, expect_kind, require_network_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.directory import DIRECTORY_PREFIX, HEX64

@@ -9,6 +9,7 @@ an inclusion proof. Editions live in ``state.tokens`` under
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from carbonledger.core.canonical import canonical
@@ -24,7 +25,7 @@ PROJECT_FIELDS = ("id", "name", "registry", "status", "type", "country")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def project_leaf(project: dict[str, Any]) -> bytes:
+def project_leaf(project: Mapping[str, object]) -> bytes:
     """The directory leaf of a project: canonical JSON of its :data:`PROJECT_FIELDS`."""
     return canonical({k: project.get(k) for k in PROJECT_FIELDS})
 
