@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from carbonledger.core.state import ID_PATTERN
+from carbonledger.core.ids import ID_PATTERN
 from carbonledger.core.units import UNITS, factor_between, normalise_unit
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 
