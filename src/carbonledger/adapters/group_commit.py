@@ -28,7 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.authority import apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from carbonledger.api.context import AppContext
+from carbonledger.core.identities import is_active
 from carbonledger.errors import PermissionDenied, SignatureInvalid
 from carbonledger.services.signin import TOKEN_SECONDS, Actor
 
@@ -34,7 +35,7 @@ def actor_of(ctx: AppContext, request: Request, *, user_id: str | None = None) -
         if user_id is not None and user_id != account.name:
             raise PermissionDenied(f"userId {user_id!r} is not this token's account")
         ident = state.identities.get(account.address)
-        if ident is None or ident.get("status") != "active":
+        if ident is None or not is_active(ident):
             raise PermissionDenied(f"service account {account.name!r} is not active")
         return Actor(account.address, ident, ctx.service_key(account))
     if not token:

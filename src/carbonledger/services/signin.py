@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
+from carbonledger.core.identities import is_active
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.recipes import recover_personal_message
 from carbonledger.errors import CarbonLedgerError, InvalidInput, PermissionDenied, SignatureInvalid
 from carbonledger.ports.ledger import LedgerPort
 from carbonledger.services.home import Home
@@ -109,11 +111,11 @@ class SignIn:
             sig = bytes.fromhex(signature.removeprefix("0x"))
         except ValueError as exc:
             raise InvalidInput("signature: not hex") from exc
-        signer = recover_address(eip191_digest(message.encode()), sig)
+        signer = recover_personal_message(message, sig)
         if signer != address:
             raise SignatureInvalid(f"the message is signed by {signer}, not {address}")
         ident = self.ledger.state().identities.get(address)
-        if ident is None or ident.get("status") != "active":
+        if ident is None or not is_active(ident):
             raise PermissionDenied(f"{address} is not an active identity on this ledger")
         expires_at = time.time() + TOKEN_SECONDS
         sid: str | None = None
@@ -151,7 +153,7 @@ class SignIn:
         """The signed-in caller of a bearer token (and the key unlocked for its session, if any)."""
         address, sid = self._bearer(token)
         ident = self.ledger.state().identities.get(address)
-        if ident is None or ident.get("status") != "active":
+        if ident is None or not is_active(ident):
             raise PermissionDenied(f"{address} is no longer an active identity")
         session = self.sessions.get(sid) if sid else None
         key = session[0] if session and session[1] > time.time() else None
