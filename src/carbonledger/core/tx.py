@@ -110,12 +110,14 @@ def build_tx(
     items: Sequence[Mapping[str, Any]],
     payload: dict[str, Any] | None = None,
     blobs: Sequence[bytes] = (),
+    checked: bool = False,
 ) -> SignedTx:
     """Encode, commit to and sign a transaction carrying ``items`` (and the sealed
     ``blobs`` they name).
 
     The transaction keeps references to ``items`` (as ``objects``): do not
-    modify them afterwards.
+    modify them afterwards. ``checked``: the items hold no float by construction
+    (see :func:`carbonledger.core.canonical.canonical`), so none is looked for.
     """
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
@@ -125,7 +127,7 @@ def build_tx(
         ledger_id=ledger_id,
         nonce=nonce,
         created=created,
-        items=tuple(canonical(item) for item in items),
+        items=tuple(canonical(item, checked=checked) for item in items),
         payload=payload,
         blobs=blobs,
     )
