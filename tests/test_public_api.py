@@ -382,13 +382,16 @@ PUBLIC: dict[str, list[str]] = {
         "UsageSummary", "natural_unit", "parse_bytes", "parse_file", "summarise", "to_bills",
         "to_intervals",
     ],
-    "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_bills", "to_intervals"],
+    "carbonledger.greenbutton.bills": ["to_bills"],
+    "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_intervals"],
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
-        "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
-        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
-        "ReadingColumns", "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint",
-        "UsagePointSummary", "UsageSummary", "dst_rule_instant",
+        "GreenButtonDocument", "IntervalBlock", "IntervalReading", "LocalTimeParameters",
+        "MeterReading", "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint",
+        "UsageSummary", "dst_rule_instant",
+    ],
+    "carbonledger.greenbutton.results": [
+        "BillsFromGreenButton", "Interval", "MeterSummary", "Summary", "UsagePointSummary",
     ],
     "carbonledger.greenbutton.parser": [
         "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",
@@ -427,9 +430,10 @@ PUBLIC: dict[str, list[str]] = {
         "register_utility", "set_device_status",
     ],
     "carbonledger.services.digital_auditor": [
-        "TOLERANCE", "AuditEvent", "DigitalAuditReport", "Finding", "ReadingsMonitor", "Tolerance",
-        "fast_readings", "run_digital_audit",
+        "TOLERANCE", "DigitalAuditReport", "Finding", "Tolerance", "fast_readings",
+        "run_digital_audit",
     ],
+    "carbonledger.services.readings_monitor": ["AuditEvent", "ReadingsMonitor"],
     "carbonledger.services.home": [
         "PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home",
     ],

@@ -12,11 +12,11 @@ from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
-from tests.conformance.suite import LedgerConformance
+from tests.conformance.backend import BackendConformance
 from tests.conformance.world import Backend
 
 
-class TestGroupCommitOverEmbedded(LedgerConformance):
+class TestGroupCommitOverEmbedded(BackendConformance):
     @pytest.fixture
     def backend(self) -> Backend:
         def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:

@@ -4,7 +4,7 @@ The API (``POST /api/v1/readings``) and the CLI (``vc post``, ``vc import``) bot
 call :func:`post_and_check`: the credentials are checked, sealed and anchored
 (:func:`carbonledger.services.devices.post_credentials`), then every meter-readings
 credential that was accepted is compared with the bills recorded for its meter
-(:class:`carbonledger.services.digital_auditor.ReadingsMonitor`), in the channel
+(:class:`carbonledger.services.readings_monitor.ReadingsMonitor`), in the channel
 of its site's organisation. A refused credential is reported once, as refused;
 it is not evidence for or against a bill.
 """
@@ -18,7 +18,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
 from carbonledger.services.devices import PostReport, post_credentials
-from carbonledger.services.digital_auditor import ReadingsMonitor
+from carbonledger.services.readings_monitor import ReadingsMonitor
 
 __all__ = ["METER_READINGS_TYPE", "post_and_check"]
 
