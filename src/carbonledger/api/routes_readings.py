@@ -11,7 +11,7 @@ from carbonledger.api.context import AppContext
 from carbonledger.api.deps import actor, context
 from carbonledger.errors import InvalidInput
 from carbonledger.services.devices import post_credentials
-from carbonledger.services.digital_auditor import ReadingsMonitor
+from carbonledger.services.readings_monitor import ReadingsMonitor
 
 __all__ = ["router"]
 

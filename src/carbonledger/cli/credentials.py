@@ -300,7 +300,7 @@ def vc_post(
 
 def _post(h: Home, acting: str | None, credentials: list[dict[str, Any]], *, json: bool) -> None:
     from carbonledger.services.devices import post_credentials
-    from carbonledger.services.digital_auditor import ReadingsMonitor
+    from carbonledger.services.readings_monitor import ReadingsMonitor
 
     ledger, key = open_ledger(h, acting)
     report = post_credentials(ledger, ledger.channels, key, credentials)

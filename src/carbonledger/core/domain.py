@@ -6,12 +6,15 @@ import bisect
 import hashlib
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
-from carbonledger.core.state import ID_PATTERN
+from carbonledger.core.ids import ID_PATTERN
+from carbonledger.core.items import OrganisationItem, SiteItem
 from carbonledger.core.units import UNITS, factor_between, normalise_unit
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 
@@ -103,11 +106,18 @@ def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
     return amount
 
 
-def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
-    """Refuse ``amount unit`` at or over :data:`MAX_AMOUNT` once converted to its cap unit."""
+@lru_cache(maxsize=1024)
+def _cap(unit: str) -> tuple[str, str, Decimal]:
+    # Cached: a file names a handful of units, each checked once per row.
     canonical = normalise_unit(unit)
     cap_unit = CAP_UNITS[UNITS[canonical][0]]
-    if abs(amount) * factor_between(canonical, cap_unit) >= MAX_AMOUNT:
+    return canonical, cap_unit, factor_between(canonical, cap_unit)
+
+
+def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
+    """Refuse ``amount unit`` at or over :data:`MAX_AMOUNT` once converted to its cap unit."""
+    canonical, cap_unit, factor = _cap(unit)
+    if abs(amount) * factor >= MAX_AMOUNT:
         raise InvalidInput(
             f"{field}: {amount} {canonical} is too large (must be below 1e18 {cap_unit})"
         )
@@ -117,6 +127,7 @@ _NS = RECORD_NAMESPACE.bytes
 _VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
+@lru_cache(maxsize=65536)  # an import asks for each account's reference once per bill
 def account_ref(site: str, account: str) -> str:
     """The pseudonym a record shows for a utility account: SHA-256 (hex) of site and account.
 
@@ -165,7 +176,7 @@ class Organisation:
         admins: list[str],
         channel_keys: dict[str, str],
         ca_cert: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrganisationItem:
         """The ledger item: ``channel_keys`` maps each admin to the SHA-256 of its wrapped key."""
         return {
             "kind": "organisation",
@@ -197,7 +208,8 @@ class Site:
         if not self.country.strip():
             raise InvalidInput(f"site {self.id!r}: country is required")
 
-    def item(self) -> dict[str, Any]:
+    def item(self) -> SiteItem:
+        """The ledger item."""
         return {
             "kind": "site",
             "id": self.id,
@@ -212,7 +224,7 @@ class Site:
         }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Site:
+    def from_item(cls, item: Mapping[str, Any]) -> Site:
         def opt(name: str) -> str | None:
             value = item.get(name)
             return None if value is None else str(value)

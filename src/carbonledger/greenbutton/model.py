@@ -19,10 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, overload
-
-if TYPE_CHECKING:
-    from carbonledger.core.domain import Bill
+from typing import overload
 
 __all__ = [
     "ACCUMULATION_NAMES",
@@ -30,20 +27,15 @@ __all__ = [
     "FLOW_DIRECTION_NAMES",
     "SERVICE_KINDS",
     "UOM",
-    "BillsFromGreenButton",
     "GreenButtonDocument",
-    "Interval",
     "IntervalBlock",
     "IntervalReading",
     "LocalTimeParameters",
     "MeterReading",
-    "MeterSummary",
     "ReadingColumns",
     "ReadingType",
-    "Summary",
     "SummaryMeasurement",
     "UsagePoint",
-    "UsagePointSummary",
     "UsageSummary",
     "dst_rule_instant",
 ]
@@ -463,96 +455,3 @@ def dst_rule_instant(rule: int | None, year: int) -> int | None:
     if not 1 <= found <= last:
         return None
     return calendar.timegm((year, month, found, 0, 0, 0)) + hours * 3600 + seconds
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """One interval reading in the reading's own unit (``"Wh"``, ``"therm"`` ...)."""
-
-    usage_point: str | None
-    meter_reading: str | None
-    start: datetime
-    end: datetime
-    amount: Decimal
-    unit: str
-    flow: str
-    cost: Decimal | None = None
-    currency: str | None = None
-    quality: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MeterSummary:
-    """One meter reading: what it measures and its totals.
-
-    ``total`` is in ``total_unit`` (kWh for electric energy, therm for gas
-    billed in therms); it is ``None`` when the unit is not convertible or the
-    values are register reads that cannot be summed.
-    """
-
-    href: str | None
-    title: str | None
-    reading_type: ReadingType | None
-    uom: str
-    flow: str
-    readings: int
-    start: datetime | None
-    end: datetime | None
-    total: Decimal | None
-    total_unit: str | None
-    cost: Decimal | None
-    currency: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class UsagePointSummary:
-    href: str | None
-    title: str | None
-    kind: int | None
-    kind_name: str
-    meter_readings: tuple[MeterSummary, ...]
-    readings: int
-    start: datetime | None
-    end: datetime | None
-    consumption: Decimal | None
-    consumption_unit: str | None
-    received: Decimal | None
-    cost: Decimal | None
-    currency: str | None
-    usage_summaries: tuple[UsageSummary, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    source: str
-    usage_points: tuple[UsagePointSummary, ...]
-    notes: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form: Decimals as strings, times as ISO 8601 UTC."""
-        out: dict[str, Any] = _jsonable(self)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class BillsFromGreenButton:
-    """Bills for the ledger and notes on what they leave out (partial months ...)."""
-
-    bills: tuple[Bill, ...]
-    notes: tuple[str, ...]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if hasattr(value, "__dataclass_fields__"):
-        out = {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
-        for extra in ("unit", "uom_name", "currency_code", "kind_name"):
-            if hasattr(type(value), extra) and isinstance(getattr(type(value), extra), property):
-                out[extra] = getattr(value, extra)
-        return out
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value

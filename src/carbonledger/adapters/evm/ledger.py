@@ -52,8 +52,9 @@ from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
+from carbonledger.core.authority import apply
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.errors import CarbonLedgerError, Conflict
