@@ -119,7 +119,7 @@ PUBLIC: dict[str, list[str]] = {
         "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
         "plan_flight", "scope_of", "with_basis",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.canonical": ["canonical", "jcs", "loads", "loads_canonical"],
     "carbonledger.core.blobs": [
         "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs",
     ],
@@ -147,8 +147,10 @@ PUBLIC: dict[str, list[str]] = {
         "record_id",
     ],
     "carbonledger.core.apportion": ["largest_remainder"],
-    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
-    "carbonledger.core.factors": [
+    "carbonledger.core.ids": [
+        "ID_PATTERN", "SHORT_ID", "ambiguous", "require_known", "resolve_id",
+    ],
+    "carbonledger.core.factor_values": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
     "carbonledger.core.merkle": [
@@ -157,19 +159,19 @@ PUBLIC: dict[str, list[str]] = {
         "root_from_leaf_hashes", "subtree_hash", "verify_consistency", "verify_inclusion",
     ],
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
-    "carbonledger.core.rules": ["RULES", "require_active_signer"],
+    "carbonledger.core.rules": [],
     "carbonledger.core.rules.channels": [
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
         "current_members", "may_rotate", "read_access", "rotated_channel", "sealing_epoch",
         "stale_holders", "valid_members",
     ],
     "carbonledger.core.rules.common": [
-        "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
-        "parse_time",
+        "GRANTABLE_ROLES", "ROLES", "Rule", "check_id", "check_sealed", "expect_kind",
+        "is_org_admin", "parse_time",
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
     "carbonledger.core.rules.devices": ["RULES"],
-    "carbonledger.core.rules.governance": ["RULES"],
+    "carbonledger.core.dao.rules": ["RULES"],
     "carbonledger.core.rules.identity": [
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
@@ -180,14 +182,42 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
-    "carbonledger.core.rules.tokens": [
-        "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
-        "project_leaf", "token_exists", "token_ids",
+    "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.tokens.directory": [
+        "DIRECTORY_PREFIX", "HEX64", "PROJECT_FIELDS", "offset_project", "project_leaf",
+    ],
+    "carbonledger.core.tokens.holdings": [
+        "balance", "check_serial_free", "credit", "get_token", "next_serials", "token_exists",
+        "token_ids",
+    ],
+    "carbonledger.core.tokens.issuance": [
+        "DEALER_ROLE", "SCOPES", "check_period", "issue", "issue_by_dao", "require_role",
     ],
     "carbonledger.core.intervals": [
         "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
-    "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
+    "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
+    "carbonledger.core.authority": ["RULES", "apply"],
+    "carbonledger.core.builders": [
+        "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
+        "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",
+        "token_retirement", "token_transfer", "vote",
+    ],
+    "carbonledger.core.items": [
+        "ITEM_TYPES", "AuditReportItem", "AuditResultItem", "CalculationBasisItem",
+        "ChannelGrantItem", "ChannelReadItem", "ChannelRevokeItem", "ChannelRotateItem",
+        "CredentialItem", "DaoIssueItem", "DaoProposalActItem", "DaoSetupItem", "DaoTransferItem",
+        "DeviceItem", "DeviceStatusItem", "DisclosureItem", "EmissionsRecordItem", "IdentityItem",
+        "LedgerItem", "OffsetDirectoryItem", "OrganisationItem", "ProposalItem",
+        "RegistrationItem", "RevocationItem", "SiteItem", "StatusListItem", "TokenItem",
+        "TokenMintItem", "TokenRetirementItem", "TokenTransferItem", "UtilityItem", "VoteItem",
+    ],
+    "carbonledger.core.item_parts": [
+        "ChannelKeys", "DirectoryProject", "Manifest", "ManifestEntry", "Period", "ProjectProof",
+        "ProjectRef", "ProposalPart", "RecordDetail", "RecordTrace", "Sealed", "Serial", "TxBody",
+        "WrappedKeys",
+    ],
+    "carbonledger.core.identities": ["ACTIVE", "REVOKED", "is_active", "require_active"],
     "carbonledger.core.tokens": [
         "AUDITED", "BASE_UNITS", "MAX_AMOUNT", "OFFSET", "REC", "TOKEN_TYPES", "SerialRange",
     ],
@@ -209,8 +239,8 @@ PUBLIC: dict[str, list[str]] = {
         "aggregate", "allocate", "market_country",
     ],
     "carbonledger.core.tx": [
-        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
-        "signing_digest", "tx_from_parts", "utc_now",
+        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "build_tx_from_encoded", "check_tx",
+        "entry_hash", "signing_digest", "tx_from_parts", "utc_now",
     ],
     "carbonledger.core.units": [
         "CONVERSION_DIGITS", "DIMENSIONS", "UNITS", "convert", "dimension", "factor_between",
@@ -271,6 +301,10 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.crypto.keys": [
         "SECP256K1_N", "PrivateKey", "PublicKey", "checksum_address", "eip191_digest", "is_address",
         "keccak256", "recover_address", "verify_digest",
+    ],
+    "carbonledger.crypto.recipes": [
+        "recover_personal_message", "sign_evm_transaction", "sign_personal_message",
+        "sign_sha256_compact",
     ],
     "carbonledger.crypto.keystore": [
         "decrypt_key", "encrypt_key", "load_keystore", "save_keystore",
@@ -433,8 +467,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.tokens": [
         "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",
-        "issue_offset", "issue_rec", "list_tokens", "mint", "resolve_holder", "retire",
-        "retirements", "token_history", "transfer",
+        "issue_offset", "issue_rec", "list_tokens", "mint", "offset_item", "rec_item",
+        "resolve_holder", "retire", "retirements", "token_history", "transfer",
     ],
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
@@ -513,7 +547,7 @@ def test_cli_paths_raise_carbonledger_errors(ledger_home, tmp_path: Path) -> Non
     """The service calls behind each CLI command fail with CarbonLedgerError subclasses."""
     from carbonledger.core.calculator import calculate
     from carbonledger.core.domain import Bill, Organisation, Site
-    from carbonledger.core.factors import Location
+    from carbonledger.core.factor_values import Location
     from carbonledger.core.proofdoc import check_proof
     from carbonledger.factors import FactorCatalog
     from carbonledger.services.bills_csv import parse_bills

@@ -245,3 +245,50 @@ def test_a_missing_form_field_is_412_naming_it(api: Served, missing: str) -> Non
     assert res.status_code == 412, res.text
     assert res.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in res.json()["errors"]] == [missing]
+
+
+def test_an_audited_token_names_its_records_and_they_name_it(api: Served) -> None:
+    """recordAuditedEmissionsToken by a granted auditor; getEmissionsData then gives the
+    token's id as ``tokenId`` for each record it attests, and null for the others."""
+    from carbonledger.services.channels import grant
+
+    made = [
+        _record(api, party="777", start=f"2022-0{m}-01T00:00:00Z", end=f"2022-0{m}-28T00:00:00Z")
+        for m in (1, 2, 3)
+    ]
+    uuids = [r.json()["uuid"] for r in made]  # type: ignore[attr-defined]
+    dana = api.users["dana"]
+    audit = {"userId": "dana", "emissionsRecordsToAudit": ",".join(uuids[:2])}
+    url = f"{BASE}/emissionscontract/recordAuditedEmissionsToken"
+    # not yet granted: refused, and no token exists
+    refused = api.client.post(url, data=audit, headers=api.sign_in(dana, PASS))
+    assert refused.status_code == 403, refused.text
+    # a member who is not an auditor may not mint one either
+    as_erp = api.client.post(
+        url, data={**audit, "userId": "erp"}, headers={"vault_token": api.erp_token}
+    )
+    assert as_erp.status_code == 403, as_erp.text
+    with api.ctx.lock:
+        grant(api.ctx.ledger, api.ctx.ledger.channels, api.admin, "acme", dana.address,
+              role="auditor")  # fmt: skip
+    res = api.client.post(url, data=audit, headers=api.sign_in(dana, PASS))
+    assert res.status_code == 201, res.text
+    token = res.json()
+    assert token["tokenId"].startswith("audited")
+    # the amount is the two records' kg CO2e in mg (recomputed here from the member's view)
+    members = [_get(api, u) for u in uuids]
+    kg = sum((Decimal(str(m["emissionsAmount"])) * 1000 for m in members[:2]), Decimal(0))
+    assert abs(Decimal(token["issued"]) / 10**6 - kg) < Decimal("0.001")
+    assert token["meta"]["manifest"]["records"] == 2
+    assert [m["tokenId"] for m in members] == [token["tokenId"], token["tokenId"], None]
+
+
+def _get(api: Served, uuid: str) -> dict[str, Any]:
+    got = api.client.get(
+        f"{BASE}/emissionscontract/getEmissionsData/{uuid}",
+        params={"userId": "erp"},
+        headers={"vault_token": api.erp_token},
+    )
+    assert got.status_code == 200, got.text
+    result: dict[str, Any] = got.json()
+    return result

@@ -169,8 +169,20 @@ def test_green_button_readings_are_signed_by_the_meter_key(cli: Run, tmp_path: P
         "--from", "2011-01-01")  # fmt: skip
     out = orjson.loads(
         cli(
-            "meter", "readings", str(COASTAL), "--key", "coastal-meter", "--device", "cm", "--json"
+            "meter",
+            "readings",
+            str(COASTAL),
+            "--key",
+            "coastal-meter",
+            "--device",
+            "cm",
+            "--meter",
+            "E9",
+            "--json",
         ).stdout
     )
     assert (out["posted"], out["rejected"]) == (13, [])  # 13 UTC months of hourly readings
-    cli("meter", "readings", str(COASTAL), "--json", code=2)  # --key and --device are needed
+    cli("meter", "readings", str(COASTAL), "--json", code=2)  # --key, --device, --meter needed
+    wrong = cli("meter", "readings", str(COASTAL), "--key", "coastal-meter", "--device", "cm",
+                "--meter", "E1", code=2)  # fmt: skip
+    assert "registered to another meter" in wrong.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from carbonledger.core.domain import account_ref
 from carbonledger.credentials import (
     BitstringStatusList,
     Ed25519Signer,
@@ -77,8 +78,11 @@ def test_registration_is_recorded_and_state_is_json(world: World) -> None:
     )  # fmt: skip
     state = world.ledger.state()
     assert state.devices["m1"]["did"] == METER.did
-    assert (state.devices["m1"]["site"], state.devices["m1"]["meter"]) == ("acme-hq", "E1")
-    assert state.devices["comed"]["accounts"] == ["acme-hq/E1"]
+    # the ledger names the meter and the billed account by reference, never by number
+    ref = account_ref("acme-hq", "E1")
+    assert (state.devices["m1"]["site"], state.devices["m1"]["meter_ref"]) == ("acme-hq", ref)
+    assert state.devices["comed"]["account_refs"] == [f"acme-hq/{ref}"]
+    assert "E1" not in json.dumps(state.devices)
     json.dumps(state.to_json())  # JSON-able: the state is snapshotted as canonical JSON
     assert [s.item["id"] for s in world.ledger.items(ItemQuery(kind="device"))] == ["m1"]
     assert world.ledger.verify().ok
@@ -109,7 +113,9 @@ def test_only_the_sites_organisation_admin_registers_a_device(world: World) -> N
         ({"org": "globex"}, InvalidInput, "belongs to 'acme'"),
         ({"role": "toaster"}, InvalidInput, "role"),
         ({"valid_from": "yesterday"}, InvalidInput, "valid_from"),
-        ({"meter": ""}, InvalidInput, "meter is required"),
+        ({"meter_ref": ""}, InvalidInput, "meter_ref must be the account reference"),
+        ({"meter_ref": "E2"}, InvalidInput, "the number itself is never public"),
+        ({"meter": "E2"}, InvalidInput, r"field\(s\) \['meter'\] may not be public"),
     ],
 )
 def test_bad_device_registrations_are_refused(
@@ -117,7 +123,8 @@ def test_bad_device_registrations_are_refused(
 ) -> None:
     item = {
         "kind": "device", "id": "m2", "org": "acme", "site": "acme-hq", "did": STRANGER.did,
-        "meter": "E2", "role": "meter", "valid_from": "2023-01-01T00:00:00Z", **change,
+        "meter_ref": account_ref("acme-hq", "E2"), "role": "meter",
+        "valid_from": "2023-01-01T00:00:00Z", **change,
     }  # fmt: skip
     with pytest.raises(error, match=message):
         submit_one(shared.ledger, shared.admin, "register_device", [item])
@@ -142,7 +149,9 @@ def test_posted_credentials_are_sealed_and_anchored_by_hash(world: World) -> Non
     assert (report.posted, report.duplicates, report.rejected) == (1, 1, [])
     (anchor,) = [s.item for s in world.ledger.items(ItemQuery(kind="credential"))]
     assert anchor["sha256"] == credential_digest(credential)
-    assert (anchor["holder"], anchor["site"], anchor["account"]) == ("m1", "acme-hq", "E1")
+    assert (anchor["holder"], anchor["site"], anchor["account_ref"]) == (
+        "m1", "acme-hq", account_ref("acme-hq", "E1"),
+    )  # fmt: skip
     assert "readings" not in json.dumps(anchor)  # the readings are sealed, not public
     opened = CredentialReader(world.ledger, world.store, world.admin).credential(anchor)
     assert opened == credential
@@ -164,13 +173,18 @@ def test_unregistered_or_mismatched_issuers_are_refused(world: World) -> None:
     item = {
         "kind": "credential", "id": f"vc-{digest[:40]}", "org": "acme", "site": "acme-hq",
         "type": "MeterReadingsCredential", "issuer": STRANGER.did, "holder": "m1",
-        "account": "E1", "period": {"start": "a", "end": "b"}, "sha256": digest,
+        "account_ref": account_ref("acme-hq", "E1"), "period": {"start": "a", "end": "b"},
+        "sha256": digest,
         "sealed": {"channel": "acme", "epoch": 0, "blob": "0" * 64},
     }  # fmt: skip
     with pytest.raises(PermissionDenied, match="not the DID registered for 'm1'"):
         submit_one(world.ledger, world.admin, "anchor_credentials", [item])
     with pytest.raises(NotFound, match="not a registered device"):
         submit_one(world.ledger, world.admin, "anchor_credentials", [{**item, "holder": "m9"}])
+    # an anchor that also names the account number is refused: the number is sealed
+    leaky = {**item, "issuer": METER.did, "account": "E1"}
+    with pytest.raises(InvalidInput, match=r"\['account'\] may not be public"):
+        submit_one(world.ledger, world.admin, "anchor_credentials", [leaky])
 
 
 def test_a_revoked_device_can_post_no_more(world: World) -> None:

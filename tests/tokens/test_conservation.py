@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from carbonledger.core.rules.tokens import token_ids
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.authority import apply
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tokens.holdings import token_ids
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.services.home import Home

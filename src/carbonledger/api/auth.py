@@ -25,7 +25,9 @@ from typing import Any
 from fastapi import Request
 
 from carbonledger.api.context import AppContext
-from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
+from carbonledger.core.identities import is_active
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.recipes import recover_personal_message
 from carbonledger.errors import (
     CarbonLedgerError,
     InvalidInput,
@@ -107,11 +109,11 @@ def login(
         sig = bytes.fromhex(signature.removeprefix("0x"))
     except ValueError as exc:
         raise InvalidInput("signature: not hex") from exc
-    signer = recover_address(eip191_digest(message.encode()), sig)
+    signer = recover_personal_message(message, sig)
     if signer != address:
         raise SignatureInvalid(f"the message is signed by {signer}, not {address}")
     ident = ctx.ledger.state().identities.get(address)
-    if ident is None or ident.get("status") != "active":
+    if ident is None or not is_active(ident):
         raise PermissionDenied(f"{address} is not an active identity on this ledger")
     expires_at = time.time() + TOKEN_SECONDS
     sid: str | None = None
@@ -164,7 +166,7 @@ def actor_of(ctx: AppContext, request: Request, *, user_id: str | None = None) -
         if user_id is not None and user_id != account.name:
             raise PermissionDenied(f"userId {user_id!r} is not this token's account")
         ident = state.identities.get(account.address)
-        if ident is None or ident.get("status") != "active":
+        if ident is None or not is_active(ident):
             raise PermissionDenied(f"service account {account.name!r} is not active")
         return Actor(account.address, ident, ctx.service_key(account))
     if not token:
@@ -176,7 +178,7 @@ def actor_for_token(ctx: AppContext, token: str) -> Actor:
     """The signed-in caller of a bearer token (and the key unlocked for its session, if any)."""
     address, sid = _bearer(ctx, token)
     ident = ctx.ledger.state().identities.get(address)
-    if ident is None or ident.get("status") != "active":
+    if ident is None or not is_active(ident):
         raise PermissionDenied(f"{address} is no longer an active identity")
     session = ctx.sessions.get(sid) if sid else None
     key = session[0] if session and session[1] > time.time() else None

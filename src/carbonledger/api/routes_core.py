@@ -15,7 +15,7 @@ from carbonledger.api.context import AppContext
 from carbonledger.api.deps import actor, context
 from carbonledger.core.calculator import DEFAULT_GWP, GWP_SETS, calculate, gwp_weights
 from carbonledger.core.domain import Organisation, Site, parse_amount
-from carbonledger.core.factors import Location
+from carbonledger.core.factor_values import Location
 from carbonledger.core.tx import tx_from_parts
 from carbonledger.errors import InvalidInput
 from carbonledger.services.registry import register_orgs, register_sites

@@ -28,10 +28,8 @@ from typing import Any
 import orjson
 
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
-from carbonledger.core.canonical import canonical
-from carbonledger.core.merkle import root_from_leaf_hashes
 from carbonledger.core.state import LedgerState
-from carbonledger.core.tx import TX_VERSION, SignedTx, signing_digest, utc_now
+from carbonledger.core.tx import SignedTx, build_tx_from_encoded, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
@@ -205,24 +203,16 @@ class _Signer:
     def _seal_tx(self, blobs: list[bytes]) -> None:
         if not self.items:
             return
-        from carbonledger.core.merkle import leaf_hash
-
-        hashes = tuple(leaf_hash(d) for d in self.items)
-        body = {
-            "v": TX_VERSION,
-            "type": "record_emissions",
-            "ledger": self.ledger_id,
-            "sender": self.key.address,
-            "nonce": self.nonce,
-            "created": utc_now(),
-            "count": len(hashes),
-            "items_root": root_from_leaf_hashes(hashes).hex(),
-        }
-        body_bytes = canonical(body)
-        signature = self.key.sign_digest(signing_digest(body_bytes))
-        self.pending.append(
-            SignedTx(body, body_bytes, tuple(self.items), hashes, signature, None, tuple(blobs))
+        tx = build_tx_from_encoded(
+            self.key,
+            tx_type="record_emissions",
+            ledger_id=self.ledger_id,
+            nonce=self.nonce,
+            created=utc_now(),
+            items=self.items,
+            blobs=blobs,
         )
+        self.pending.append(tx)
         self.nonce += 1
         self.items = []
         if len(self.pending) >= self.commit_every:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from carbonledger.core.domain import account_ref
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.units import convert, dimension
 from carbonledger.credentials.proof import canonicalize
@@ -129,13 +128,13 @@ class ReadingsMonitor:
             "issuer": issuer,
             "holder": holder["id"],
             "site": subject.get("siteId"),
-            "account": holder["meter"],
+            "account_ref": holder["meter_ref"],
         }
         checked = self._checker.check(anchor, credential, anchored_at or datetime.now(UTC))
         if checked.problems:
             return [AuditEvent("invalid", name, None, "; ".join(checked.problems))]
         events = []
-        ref = account_ref(str(holder["site"]), str(holder["meter"]))
+        ref = str(holder["meter_ref"])
         for bill in self._bills.get((holder["site"], ref), ()):
             if bill.settled:
                 continue

@@ -27,7 +27,9 @@ from fastapi import Request, Response
 
 from carbonledger.api.auth import TOKEN_SECONDS, Actor, actor_for_token, challenge, login, logout
 from carbonledger.api.context import AppContext
-from carbonledger.crypto.keys import PrivateKey, eip191_digest
+from carbonledger.core.identities import is_active
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.crypto.recipes import sign_personal_message
 from carbonledger.errors import CarbonLedgerError, InvalidInput, PermissionDenied
 
 __all__ = [
@@ -151,7 +153,7 @@ def resolve_account(ctx: AppContext, who: str) -> tuple[str, str | None, str]:
         raise InvalidInput("account: write ORG/NAME (for example northwind/alice), or admin")
     for ident in state.identities.values():
         if ident.get("org") == org and ident.get("name") == name:
-            if ident.get("status") != "active":
+            if not is_active(ident):
                 raise PermissionDenied(f"account: {who} is {ident.get('status')}, not active")
             return str(ident["address"]), org, name
     raise InvalidInput(f"account: no identity {who!r} on this ledger")
@@ -175,7 +177,7 @@ def keystore_signin(ctx: AppContext, who: str, passphrase: str) -> dict[str, Any
     if key.address != address:
         raise PermissionDenied("account: the keystore held here is for another key")
     issued = signin_challenge(ctx, address)
-    signature = key.sign_digest(eip191_digest(issued["message"].encode())).hex()
+    signature = sign_personal_message(key, issued["message"]).hex()
     return login(ctx, issued["message"], signature, passphrase)
 
 

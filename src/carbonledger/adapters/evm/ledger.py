@@ -51,8 +51,9 @@ from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
+from carbonledger.core.authority import apply
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.errors import CarbonLedgerError, Conflict
@@ -73,10 +74,19 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
 #: The contracts whose custom errors a revert may carry (CarbonLedger, its Governor,
-#: and the Governor's item reader).
-CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
+#: the Governor's item reader, and the ledger's reader of membership items).
+CONTRACTS = ("CarbonLedger", "Governor", "DaoItems", "MemberItems")
 
-ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
+#: The contract's role bits (contracts/src/Roles.sol): an account's roles on chain are
+#: those of its registration, read there when it enrols.
+ROLE_BITS = {
+    "rec_dealer": 8,
+    "offset_dealer": 16,
+    "auditor": 32,
+    "org_admin": 64,
+    "member": 128,
+    "consumer": 256,
+}
 TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
 #: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
 #: proposal's items are read in full on chain) and per action of its proposals.
@@ -363,9 +373,6 @@ class EvmLedger:
         kind = tx.type
         if kind.startswith("dao_"):
             return [now_ms]
-        if kind == "enroll":
-            roles = state.identities[tx.sender]["roles"]
-            return [sum(ROLE_BITS.get(r, 0) for r in roles)]
         if kind != "issue_token":
             return []
         hints: list[int] = []

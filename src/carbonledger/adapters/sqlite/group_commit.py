@@ -28,7 +28,8 @@ from typing import Any
 
 from carbonledger.adapters.sqlite.channels import SqliteChannelStore
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.authority import apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (

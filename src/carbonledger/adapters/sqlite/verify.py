@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,9 +32,10 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_wrapped_keys,
 )
 from carbonledger.adapters.tlog_store import Remembered
+from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.ports.ledger import VerifyReport
@@ -65,8 +67,10 @@ class _Pass:
         self.prev = GENESIS_PREV
         self.nodes = NodeStreams(conn, self.found)
         self.blobs = BlobCheck(conn, self.found)
-        self.leaves = iter(conn.execute(_LEAF_SQL))
-        self.pending_leaf: tuple[Any, ...] | None = None
+        self.leaf_cursor = conn.execute(_LEAF_SQL)
+        self.leaves = iter(self.leaf_cursor)
+        #: Leaves read but not yet taken by an entry (read ahead, or put back).
+        self.pending: deque[tuple[Any, ...]] = deque()
         self.checkpoints = iter(conn.execute(_CP_SQL))
         self.next_cp = next(self.checkpoints, None)
         self.prev_cp = 0
@@ -77,13 +81,24 @@ class _Pass:
         self.watch: int | None = None
 
     def _leaf(self) -> tuple[Any, ...] | None:
-        if self.pending_leaf is not None:
-            row, self.pending_leaf = self.pending_leaf, None
-            return row
+        if self.pending:
+            return self.pending.popleft()
         return next(self.leaves, None)
 
     def _entry_leaves(self, seq: int, first: int, count: int) -> list[tuple[Any, ...]] | None:
-        rows: list[tuple[Any, ...]] = []
+        if not self.pending and count > 0:
+            # The usual case, in one read: the next ``count`` leaves are first..first+count-1
+            # (indexes are unique and ascending, so the ends and the count settle it).
+            rows = self.leaf_cursor.fetchmany(count)
+            if (
+                len(rows) == count
+                and rows[0][0] == first
+                and rows[-1][0] == first + count - 1
+                and all(row[1] == seq for row in rows)
+            ):
+                return rows
+            self.pending.extend(rows)  # not so: look at them one by one
+        rows = []
         for n in range(count):
             want = first + n
             leaf = self._leaf()
@@ -91,7 +106,8 @@ class _Pass:
                 self.found.add(f"leaf {leaf[0]} belongs to no entry", None, leaf[0])
                 leaf = self._leaf()
             if leaf is None or leaf[0] != want or leaf[1] != seq:
-                self.pending_leaf = leaf
+                if leaf is not None:
+                    self.pending.appendleft(leaf)
                 self.found.add(f"entry {seq}: leaf {want} is missing or out of place", seq, want)
                 return None
             rows.append(leaf)

@@ -119,6 +119,12 @@ class BlobCheck:
     def item(self, item: dict[str, Any], seq: int, leaf: int) -> None:
         if _BLOB_FIELDS.isdisjoint(item):
             return  # most items seal nothing: skip the generator (this runs per leaf)
+        detail = item.get("detail")
+        if "sealed" not in item and type(detail) is dict:
+            # A record of a batch whose blob an earlier record named: already checked.
+            blob = detail.get("blob")
+            if type(blob) is str and hash(blob) in self._seen:
+                return
         for ref in referenced_blobs(item):
             key = hash(ref.blob)
             if key in self._seen:
