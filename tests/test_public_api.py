@@ -390,6 +390,9 @@ PUBLIC: dict[str, list[str]] = {
         "MeterReading", "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint",
         "UsageSummary", "dst_rule_instant",
     ],
+    "carbonledger.greenbutton.resources": [
+        "ATOM", "ATOM_NS", "ESPI", "ESPI_NS", "Builder", "Raw", "norm_href", "split_tag",
+    ],
     "carbonledger.greenbutton.results": [
         "BillsFromGreenButton", "Interval", "MeterSummary", "Summary", "UsagePointSummary",
     ],
