@@ -15,10 +15,10 @@ from decimal import Decimal
 from xml.etree.ElementTree import Element
 
 from carbonledger.errors import InvalidInput
+from carbonledger.greenbutton.localtime import LocalTimeParameters
 from carbonledger.greenbutton.model import (
     GreenButtonDocument,
     IntervalBlock,
-    LocalTimeParameters,
     MeterReading,
     ReadingColumns,
     ReadingType,
