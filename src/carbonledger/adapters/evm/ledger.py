@@ -442,6 +442,9 @@ class EvmLedger:
     def latest_checkpoint(self) -> Checkpoint:
         return self.mirror.latest_checkpoint()
 
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self.mirror.checkpoints(limit=limit)
+
     # -- the chain --------------------------------------------------------------------
     def chain_entries(self) -> list[dict[str, Any]]:
         """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction."""
