@@ -384,11 +384,14 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.greenbutton.bills": ["to_bills"],
     "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_intervals"],
+    "carbonledger.greenbutton.localtime": ["LocalTimeParameters", "dst_rule_instant"],
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
-        "GreenButtonDocument", "IntervalBlock", "IntervalReading", "LocalTimeParameters",
-        "MeterReading", "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint",
-        "UsageSummary", "dst_rule_instant",
+        "GreenButtonDocument", "IntervalBlock", "IntervalReading", "MeterReading",
+        "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint", "UsageSummary",
+    ],
+    "carbonledger.greenbutton.resources": [
+        "ATOM", "ATOM_NS", "ESPI", "ESPI_NS", "Builder", "Raw", "norm_href", "split_tag",
     ],
     "carbonledger.greenbutton.results": [
         "BillsFromGreenButton", "Interval", "MeterSummary", "Summary", "UsagePointSummary",
