@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from carbonledger.services.audit import run_audit
 from carbonledger.services.channels import grant
@@ -29,7 +30,7 @@ def test_dashboard_audit_and_scope2_agree_per_site(tmp_path: Path) -> None:
     alice = api.sign_in(api.users["alice"], PASS)
     bills = [_bill("hq", f"2023-{m:02d}-01", f"2023-{m:02d}-28", 1000) for m in range(1, 7)]
     bills += [_bill("plant", f"2023-{m:02d}-01", f"2023-{m:02d}-28", 500) for m in range(1, 4)]
-    # one period across two months: Scope 2 splits it by days, the others count it whole
+    # one period across two months: every report splits it by days (17 in April, 14 in May)
     bills.append(_bill("plant", "2023-04-15", "2023-05-14", 700))
     res = api.client.post("/api/v1/bills", json=bills, headers=alice)
     assert res.status_code == 201, res.text
@@ -51,5 +52,44 @@ def test_dashboard_audit_and_scope2_agree_per_site(tmp_path: Path) -> None:
     assert web_kg == dict(audit.by_site) == scope2_kg
     assert web_kg["hq"] == 6 * HQ_KG_PER_1000_KWH
     assert web.total_t * KG_PER_T == audit.total_kg_co2e == sum(scope2_kg.values())
-    # Per month the dashboard and the audit count a record in its start month.
+    # Per month the dashboard and the audit split a period by days.
     assert {m: t * KG_PER_T for m, t in web.by_month if t} == dict(audit.by_month)
+    (april_may,) = [
+        r for r in _records(api) if r["period"] == {"start": "2023-04-15", "end": "2023-05-14"}
+    ]
+    kg = Decimal(april_may["kg_co2e"])
+    # 30 days, 16 of them in April (15th-30th), 14 in May; parts at 1e-6, May takes the rest
+    april = (kg * 16 / 30).quantize(Decimal("0.000001"))
+    assert dict(audit.by_month)["2023-04"] == HQ_KG_PER_1000_KWH + april  # + hq's April bill
+    assert dict(audit.by_month)["2023-05"] == HQ_KG_PER_1000_KWH + kg - april
+
+
+def test_a_bill_across_the_year_end_counts_in_each_year_by_days(tmp_path: Path) -> None:
+    """2023-12-17 to 2024-01-15: 30 days, 15 in each year. The dashboard and Scope 2 both
+    put half in 2023 and half in 2024; nothing is lost or counted twice."""
+    api = served(tmp_path / "home")
+    alice = api.sign_in(api.users["alice"], PASS)
+    res = api.client.post(
+        "/api/v1/bills", json=[_bill("plant", "2023-12-17", "2024-01-15", 3000)], headers=alice
+    )
+    assert res.status_code == 201, res.text
+    (record,) = _records(api)
+    kg = Decimal(record["kg_co2e"])
+    ledger, store, key = api.ctx.ledger, api.ctx.ledger.channels, api.users["alice"]
+    reader = RecordReader.for_member(ledger, store, key)
+    dash = {y: dict(org_summary(ledger, "acme", y, reader).by_site) for y in (2023, 2024)}
+    assert org_summary(ledger, "acme", None, reader).years == [2023, 2024]
+    half = (kg * 15 / 30).quantize(Decimal("0.000001"))
+    assert dash[2023]["plant"] * KG_PER_T == half
+    assert dash[2024]["plant"] * KG_PER_T == kg - half
+    for year in (2023, 2024):
+        scope2 = scope2_report(ledger, store, key, "acme", year).by_site()
+        assert scope2["plant"]["location_kg"] == dash[year]["plant"] * KG_PER_T
+
+
+def _records(api: Any) -> list[dict[str, Any]]:
+    alice = api.sign_in(api.users["alice"], PASS)
+    res = api.client.get("/api/v1/records", params={"site": "plant", "limit": 100}, headers=alice)
+    assert res.status_code == 200, res.text
+    items: list[dict[str, Any]] = res.json()["items"]
+    return items

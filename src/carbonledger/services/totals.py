@@ -2,10 +2,13 @@
 
 The dashboard, the audit report, the demo's summary and the Scope 2 report all
 show per-site figures of the same records; they all add records through
-:class:`Totals` (which attributes a record to its site, the month its period
-starts, its scope and its activity), so the same ledger gives the same figures
-everywhere. Results are read through :func:`readable_results`, which opens what
-the reader can open and counts what stays sealed.
+:class:`Totals` (which attributes a record to its site, its scope and its
+activity, and splits it across the calendar months and years of its period in
+proportion to days, as :mod:`carbonledger.core.periods` does for every report), so
+the same ledger gives the same figures everywhere and a bill that spans a month or
+a year end is neither lost nor counted twice. Results are read through
+:func:`readable_results`, which opens what the reader can open and counts what stays
+sealed.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from carbonledger.core.periods import PeriodShare, split_amount, split_period
 from carbonledger.core.units import factor_between, normalise_unit
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
@@ -23,6 +28,9 @@ from carbonledger.services.record_values import record_kg
 from carbonledger.services.records import RecordReader
 
 __all__ = ["RecordResult", "SiteTotal", "Totals", "emission_totals", "readable_results"]
+
+#: kg and kWh parts are kept to the precision results are recorded at (1e-6).
+_QUANTUM = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,8 @@ class SiteTotal:
 
 @dataclass
 class Totals:
-    """kg CO2e per site, month (of the period's start), scope and activity."""
+    """kg CO2e per site, calendar month (a period's days split across its months), scope
+    and activity; with ``year`` set, only the part of each period inside that year."""
 
     sites: dict[str, SiteTotal] = field(default_factory=lambda: defaultdict(SiteTotal))
     by_month: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
@@ -58,6 +67,8 @@ class Totals:
     records: int = 0
     #: Records whose result the reader could not open (sealed in a channel).
     sealed: int = 0
+    #: Count only the days of each period inside this calendar year (None: all of it).
+    year: int | None = None
 
     @property
     def kg_co2e(self) -> Decimal:
@@ -67,26 +78,44 @@ class Totals:
     def by_site(self) -> dict[str, Decimal]:
         return {site: s.kg_co2e for site, s in self.sites.items()}
 
+    @staticmethod
+    def _shares(item: dict[str, Any]) -> list[PeriodShare]:
+        period = item["period"]
+        start, end = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
+        return split_period(start, end, "month")
+
     def add(self, result: RecordResult) -> None:
-        """Count one record's result (a sealed one only as sealed)."""
+        """Count one record's result (a sealed one only as sealed), split across the
+        months of its period by days; with :attr:`year`, the part inside it only."""
         item, kg = result.item, result.kg_co2e
+        shares = self._shares(item)
+        inside = [
+            n for n, s in enumerate(shares) if self.year is None or s.key[:4] == str(self.year)
+        ]
+        if not inside:
+            return
         if kg is None:
             self.sealed += 1
             return
+        parts = split_amount(kg, shares, _QUANTUM)
+        counted = sum((parts[n] for n in inside), Decimal(0))
         site = self.sites[str(item["site"])]
         site.records += 1
-        site.kg_co2e += kg
+        site.kg_co2e += counted
         trace = result.trace
         if trace is not None:
             if item.get("activity") == "electricity":
                 inputs = trace["inputs"]
                 unit = normalise_unit(inputs["unit"])
-                site.kwh += Decimal(inputs["amount"]) * factor_between(unit, "kWh")
+                kwh = Decimal(inputs["amount"]) * factor_between(unit, "kWh")
+                kwh_parts = split_amount(kwh, shares, _QUANTUM)
+                site.kwh += sum((kwh_parts[n] for n in inside), Decimal(0))
             factor = trace.get("factor") or {}
             site.factors.add(f"{factor.get('edition')} {factor.get('region_key')}")
-        self.by_month[str(item["period"]["start"])[:7]] += kg
-        self.by_scope[str(item["trace"].get("scope"))] += kg
-        self.by_activity[str(item.get("activity"))] += kg
+        for n in inside:
+            self.by_month[shares[n].key] += parts[n]
+        self.by_scope[str(item["trace"].get("scope"))] += counted
+        self.by_activity[str(item.get("activity"))] += counted
         self.records += 1
 
 
@@ -126,15 +155,14 @@ def emission_totals(
     year: int | None = None,
     traces: bool = False,
 ) -> Totals:
-    """The totals of ``org``'s records (all organisations' if None) whose period starts in
-    ``year`` (every year if None), as far as ``reader`` can open them."""
+    """The totals of ``org``'s records (all organisations' if None): the days of their
+    periods inside ``year`` (all of them if None), as far as ``reader`` can open them."""
     query = ItemQuery(kind="emissions_record", org=org)
     if year is not None:
         query = ItemQuery(
             kind="emissions_record", org=org, since=f"{year}-01-01", until=f"{year}-12-31"
         )
-    totals = Totals()
+    totals = Totals(year=year)
     for result in readable_results(ledger, reader, query, traces=traces):
-        if year is None or str(result.item["period"]["start"]).startswith(f"{year}-"):
-            totals.add(result)  # a record counts in the year its period starts
+        totals.add(result)
     return totals

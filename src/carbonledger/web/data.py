@@ -54,12 +54,15 @@ def org_summary(
     ledger: LedgerPort, org: str, year: int | None, reader: RecordReader | None = None
 ) -> OrgSummary:
     """Totals of the records whose results ``reader`` can open (results are sealed in the
-    organisation's channel); a record counts in its period's start month."""
+    organisation's channel); a period spanning months or years is split by days."""
     reader = reader or RecordReader(ledger)
     years = sorted(
         {
-            int(s.item["period"]["start"][:4])
+            year
             for s in ledger.items(ItemQuery(kind="emissions_record", org=org))
+            for year in range(
+                int(s.item["period"]["start"][:4]), int(s.item["period"]["end"][:4]) + 1
+            )
         }
     )
     chosen = year if year is not None else (max(years) if years else None)
