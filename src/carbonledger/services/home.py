@@ -305,6 +305,10 @@ def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
 
     conn = sqlite3.connect(embedded.path)
     try:
+        # First: the chain carries each key with the entry that wraps it.
+        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
+        for channel, epoch, member, wrapped in keys:
+            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
         rows = conn.execute("SELECT body, signature, first_leaf, n_leaves FROM tx ORDER BY seq")
         for body, sig, first, count in rows.fetchall():
             items = [
@@ -315,8 +319,5 @@ def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
                 )
             ]
             ledger.submit([tx_from_parts(bytes(body), items, bytes(sig), _blobs(conn, items))])
-        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
-        for channel, epoch, member, wrapped in keys:
-            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
     finally:
         conn.close()

@@ -38,6 +38,12 @@ from typing import TYPE_CHECKING, Any
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from carbonledger.adapters.evm.carried import (
+    WrappedKey,
+    decode_carried,
+    encode_carried,
+    new_keys,
+)
 from carbonledger.adapters.evm.chain import (
     DEFAULT_TIME_SKEW_MS,
     _is_anvil,
@@ -55,7 +61,7 @@ from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
-from carbonledger.errors import CarbonLedgerError, Conflict
+from carbonledger.errors import CarbonLedgerError, Conflict, IntegrityError
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
     Checkpoint,
@@ -77,7 +83,7 @@ __all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy
 CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
 
 ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
-TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
+TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[],bytes[])[]"
 #: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
 #: proposal's items are read in full on chain) and per action of its proposals.
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
@@ -321,14 +327,24 @@ class EvmLedger:
                 if tx.objects is not None
                 else [json.loads(d) for d in checked.items]
             )
+            channels = dict(work.channels)
             apply(work, checked.body, items, now=now, blobs=checked.blob_map())
+            carried = encode_carried(checked.blobs, self._wrapped(channels, work))
             self._check_periods(items, periods)
             hints = self._hints(work, checked, items, now_ms)
             if checked.type.startswith("dao_"):
                 dao_gas += _dao_gas(work, checked, items)
             sig = checked.signature
             encoded.append(
-                (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
+                (
+                    checked.body_bytes,
+                    sig[:32],
+                    sig[32:64],
+                    sig[64],
+                    list(checked.items),
+                    hints,
+                    carried,
+                )
             )
             checked_all.append(checked)
         if work is not state:
@@ -338,6 +354,14 @@ class EvmLedger:
         gas = 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch) + dao_gas
         gas = min(29_000_000, gas)
         return data, gas, checked_all
+
+    def _wrapped(self, before: dict[str, Any], state: LedgerState) -> list[WrappedKey]:
+        """The channel keys a transaction wraps (recorded in ``state`` beyond ``before``),
+        from the channel store where the services put them before submitting."""
+        return [
+            WrappedKey(c, e, m, self.channels.wrapped_key(c, e, m, d))
+            for c, e, m, d in new_keys(before, state.channels)
+        ]
 
     def _check_periods(self, items: list[dict[str, Any]], seen: set[tuple[str, str, str]]) -> None:
         """The embedded ledger's unique (account, period) index, checked before sending."""
@@ -459,37 +483,54 @@ class EvmLedger:
             conn.close()
 
     def sync(self) -> int:
-        """Append to the mirror what the chain holds beyond it (read from calldata); the count."""
+        """Append to the mirror what the chain holds beyond it (read from calldata); the count.
+
+        Each entry goes through the core's rules as the store takes it: an entry that
+        breaks one is refused with an error naming it (its EVM transaction, sender and
+        nonce), and the store stays at the entry before it.
+        """
         entries = self.chain_entries()
         have = len(self._mirror_rows())
         added = 0
-        decoded: dict[str, dict[str, tuple[SignedTx, str | None]]] = {}
+        decoded: dict[str, dict[str, tuple[SignedTx, list[WrappedKey], str | None]]] = {}
         for entry in entries[have:]:
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
                 txs = decoded[entry["evm_tx"]] = self._decode_calldata(entry["evm_tx"])
-            signed, now = txs[entry["tx_hash"]]
-            self.mirror.submit([signed], now=now)
+            signed, keys, now = txs[entry["tx_hash"]]
+            try:
+                self.mirror.submit([signed], now=now)
+            except CarbonLedgerError as exc:
+                raise IntegrityError(
+                    f"the chain's entry {have + added + 1} (sender {entry['sender']}, nonce"
+                    f" {entry['nonce']}, EVM transaction {entry['evm_tx']}) breaks a rule:"
+                    f" {exc}; this node does not follow it"
+                ) from exc
+            for key in keys:
+                self.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             added += 1
         return added
 
-    def _decode_calldata(self, evm_tx: str) -> dict[str, tuple[SignedTx, str | None]]:
-        """Each transaction of an EVM call by body hash, with the ledger time of its
-        batch when the call carried one (in a DAO transaction's hints)."""
+    def _decode_calldata(
+        self, evm_tx: str
+    ) -> dict[str, tuple[SignedTx, list[WrappedKey], str | None]]:
+        """Each transaction of an EVM call by body hash, with the keys it wraps and the
+        ledger time of its batch when the call carried one (in a DAO transaction's hints)."""
         tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
         data = bytes.fromhex(tx["input"][2:])
         (entries,) = abi_decode([TX_ABI], data[4:])
-        signed = [
-            (hashlib.sha256(body).hexdigest(), tx_from_parts(body, list(items), r + s + bytes([v])))
-            for body, r, s, v, items, _ in entries
-        ]
+        signed = []
+        for body, r, s, v, items, _, elements in entries:
+            carried = decode_carried(elements, f"EVM transaction {evm_tx}")
+            t = tx_from_parts(body, list(items), r + s + bytes([v]), carried.blobs)
+            signed.append((hashlib.sha256(body).hexdigest(), t, list(carried.keys)))
         times = [
             hints[0]
-            for (*_, hints), (_, t) in zip(entries, signed, strict=True)
+            for (*_, hints, _), (_, t, _) in zip(entries, signed, strict=True)
             if t.type.startswith("dao_") and hints
         ]
         now = iso_from_ms(times[0]) if times else None
-        return {digest: (t, now) for digest, t in signed}
+        return {digest: (t, keys, now) for digest, t, keys in signed}
 
     def verify(self, *, max_errors: int = 100) -> VerifyReport:
         """The mirror's own checks, then each of its entries against the chain's commitment."""
