@@ -219,6 +219,7 @@ class Home:
             self.mirror_location(evm_cfg),
             key,
             deploy_block=int(evm_cfg.get("deploy_block", 0)),
+            chain_id=evm_cfg.get("chain_id"),
         )
         return ledger
 
@@ -247,7 +248,14 @@ class Home:
         location = offchain if "://" in offchain else self.path / offchain
         client = evm.Rpc(rpc)
         info = evm.deploy(client, key, config["ledger_id"], time_skew_ms=time_skew_ms)
-        ledger = evm.EvmLedger(client, info["address"], location, key, deploy_block=info["block"])
+        ledger = evm.EvmLedger(
+            client,
+            info["address"],
+            location,
+            key,
+            deploy_block=info["block"],
+            chain_id=info["chain_id"],
+        )
         embedded = SqliteLedger(self.ledger_file, operator=key)
         try:
             if ledger.status()["entries_off_chain"]:

@@ -47,7 +47,12 @@ class Anvil:
     """A running anvil on 127.0.0.1; ``url`` is its JSON-RPC endpoint."""
 
     def __init__(
-        self, *, state: Path | None = None, automine: bool = False, block_time: int | None = None
+        self,
+        *,
+        state: Path | None = None,
+        automine: bool = False,
+        block_time: int | None = None,
+        chain_id: int | None = None,
     ) -> None:
         binary = find_anvil()
         if binary is None:
@@ -63,6 +68,8 @@ class Anvil:
             args.append("--no-mining")
         if state is not None:
             args += ["--state", str(state)]
+        if chain_id is not None:
+            args += ["--chain-id", str(chain_id)]
         env = {**os.environ, "HOME": self._home}
         self._proc = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
             args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -61,7 +61,7 @@ from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
-from carbonledger.errors import CarbonLedgerError, Conflict, IntegrityError
+from carbonledger.errors import CarbonLedgerError, ConfigurationError, Conflict, IntegrityError
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
     Checkpoint,
@@ -89,6 +89,18 @@ TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[],bytes[])[]"
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
 _DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
 _DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60_000}
+
+
+_ENTRY_TOPIC = "0x" + keccak256(b"Entry(address,uint64,bytes32,bytes32)").hex()
+
+
+def _entries_logged(receipt: dict[str, Any], address: str) -> int:
+    """How many ``Entry`` events the contract at ``address`` emitted in ``receipt``."""
+    return sum(
+        1
+        for log in receipt.get("logs", ())
+        if log["address"].lower() == address.lower() and log["topics"][:1] == [_ENTRY_TOPIC]
+    )
 
 
 def _dao_gas(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> int:
@@ -132,10 +144,14 @@ class EvmLedger:
         deploy_block: int = 0,
         mine: bool | None = None,
         receipt_timeout: float = 120.0,
+        chain_id: int | None = None,
     ) -> None:
         self.rpc = Rpc(rpc) if isinstance(rpc, str) else rpc
         self.address = checksum_address(address)
         self.deploy_block = deploy_block
+        #: The chain this ledger was deployed on (checked before the first use of the chain).
+        self.chain_id = chain_id
+        self._chain_checked = False
         self._operator = operator
         self.mirror: SqliteLedger | SqlLedger
         if isinstance(mirror, str) and "://" in mirror:
@@ -165,8 +181,41 @@ class EvmLedger:
     @property
     def _sender(self) -> _Sender | None:
         if self._sender_cache is None and self._operator is not None:
+            self.check_chain()
             self._sender_cache = _Sender(self.rpc, self._operator)
         return self._sender_cache
+
+    def check_chain(self) -> None:
+        """Refuse a node that is not on this ledger's chain: another chain id, or no
+        ``CarbonLedger`` code at the address (a fresh chain, a reset node). A plain
+        transaction to an address without code succeeds, so nothing sent there would be
+        recorded although every receipt says so. Checked once, before the chain is used.
+        """
+        if self._chain_checked:
+            return
+        chain, code = self.rpc.batch(
+            [("eth_chainId", []), ("eth_getCode", [self.address, "latest"])]
+        )
+        if self.chain_id is not None and int(chain, 16) != self.chain_id:
+            raise ConfigurationError(
+                f"the node at {self.rpc.url} is on chain {int(chain, 16)}, not on chain"
+                f" {self.chain_id} where the ledger's contract {self.address} was deployed"
+            )
+        if code in (None, "0x", "0x0"):
+            raise ConfigurationError(
+                f"no contract at {self.address} on the node at {self.rpc.url} (chain"
+                f" {int(chain, 16)}): the ledger is not on this chain (a new or reset node?)"
+            )
+        try:
+            governor = self._view(self.address, "governor()")
+        except RpcError:
+            governor = b""
+        if len(governor) != 32:
+            raise ConfigurationError(
+                f"the contract at {self.address} on the node at {self.rpc.url} is not a"
+                " carbonledger ledger"
+            )
+        self._chain_checked = True
 
     # -- writing ----------------------------------------------------------------
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
@@ -286,6 +335,15 @@ class EvmLedger:
                 continue
             if int(receipt["status"], 16) != 1:
                 failure = failure or self._revert_reason(data, receipt)
+                continue
+            if _entries_logged(receipt, self.address) != len(checked):
+                # Status 1 alone proves nothing (a call to an address without code
+                # succeeds): only the contract's Entry events say what it recorded.
+                failure = failure or IntegrityError(
+                    f"EVM transaction {receipt['transactionHash']} was mined, but the contract"
+                    f" at {self.address} recorded {_entries_logged(receipt, self.address)} of its"
+                    f" {len(checked)} entries; nothing of it was recorded here"
+                )
                 continue
             accepted.append(checked)
         # The SQL store records the ledger time the rules were checked at.
@@ -444,7 +502,8 @@ class EvmLedger:
     # -- the chain --------------------------------------------------------------------
     def chain_entries(self) -> list[dict[str, Any]]:
         """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction."""
-        topic = "0x" + keccak256(b"Entry(address,uint64,bytes32,bytes32)").hex()
+        self.check_chain()
+        topic = _ENTRY_TOPIC
         logs = self.rpc.call(
             "eth_getLogs",
             {
@@ -576,6 +635,7 @@ class EvmLedger:
         return bytes.fromhex(self.rpc.call("eth_call", {"to": to, "data": data}, "latest")[2:])
 
     def status(self) -> dict[str, Any]:
+        self.check_chain()
         block, chain = self.rpc.batch([("eth_blockNumber", []), ("eth_chainId", [])])
         governor = checksum_address("0x" + self._view(self.address, "governor()")[-20:].hex())
         return {
