@@ -79,3 +79,54 @@ def test_a_contract_that_is_not_a_ledger_is_refused(cli: Run, tmp_path: Path, no
     home.config_file.write_text(json.dumps(config))
     assert Rpc(node.url).call("eth_getCode", governor, "latest") != "0x"
     assert "is not a carbonledger ledger" in _refused(cli("chain", "status"))
+
+
+def _import(cli: Run, bills: Path, *extra: str) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(
+        _ok(cli("bills", "import", str(bills), "--json", *extra)).stdout
+    )
+    return report
+
+
+def _verified(cli: Run, entries: int) -> None:
+    status = json.loads(_ok(cli("chain", "status", "--json")).stdout)
+    assert status["entries_on_chain"] == status["entries_off_chain"] == entries
+    assert json.loads(_ok(cli("verify", "--json")).stdout)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("n_sites", "months", "long_accounts"),
+    [
+        # 2,500 rows: one request of several MB that the node refused as a whole.
+        (500, 5, False),
+        # 1,000 rows with 200-character accounts: over the gas cap in one transaction.
+        (250, 4, True),
+    ],
+)
+def test_large_imports_are_recorded_whole(
+    cli: Run, tmp_path: Path, node: Any, n_sites: int, months: int, long_accounts: bool
+) -> None:
+    home = evm_home(tmp_path / "home", node.url, n_sites)
+    bills = write_bills(tmp_path / "bills.csv", n_sites, months, long_accounts=long_accounts)
+    rows = n_sites * months
+    report = _import(cli, bills)
+    assert (report["recorded"], report["rejected"]) == (rows, [])
+    records = json.loads(_ok(cli("records", "list", "--json", "--limit", "0")).stdout)
+    assert len(records) == rows
+    entries = json.loads(_ok(cli("chain", "status", "--json")).stdout)["entries_on_chain"]
+    # genesis, organisation, sites, then the records in transactions of bounded size
+    assert entries > 3
+    _verified(cli, entries)
+    # A re-run records nothing twice.
+    again = _import(cli, bills)
+    assert (again["recorded"], again["duplicates"]) == (0, rows)
+    assert home.exists()
+
+
+def test_twenty_thousand_rows_on_the_parallel_path(cli: Run, tmp_path: Path, node: Any) -> None:
+    evm_home(tmp_path / "home", node.url, 1_000)
+    bills = write_bills(tmp_path / "bills.csv", 1_000, 20)
+    report = _import(cli, bills, "--workers", "2")
+    assert (report["recorded"], report["rejected"]) == (20_000, [])
+    entries = json.loads(_ok(cli("chain", "status", "--json")).stdout)["entries_on_chain"]
+    _verified(cli, entries)

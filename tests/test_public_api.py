@@ -409,7 +409,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.importer": [
         "ImportReport", "ImportSession", "basis_item", "import_bills", "record_item",
-        "rotate_stale", "site_location",
+        "rotate_stale", "site_location", "tx_items_limit",
     ],
     "carbonledger.services.offsets": [
         "PACKAGE_DIRECTORY", "load_directory", "open_directory", "package_directory",

@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -46,7 +46,15 @@ from carbonledger.ports.ledger import (
     VerifyReport,
 )
 from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
-from carbonledger.services.importer import ImportReport, ImportSession, rotate_stale
+from carbonledger.services.importer import (
+    ImportReport,
+    ImportSession,
+    rotate_stale,
+    tx_items_limit,
+)
+
+if TYPE_CHECKING:
+    from carbonledger.adapters.sqlstore import SqlLedger
 
 __all__ = ["import_csv_parallel"]
 
@@ -58,8 +66,8 @@ _WATCH_SECONDS = 0.5
 class _Sink:
     """The ledger as a worker sees it: a fixed state, periods from the file, no commits."""
 
-    def __init__(self, path: str, state: LedgerState, out: Any) -> None:
-        self._reader = SqliteLedger(path)
+    def __init__(self, reader: SqliteLedger | SqlLedger, state: LedgerState, out: Any) -> None:
+        self._reader = reader
         self._state = state
         self._out = out
         self.channels = self._reader.channels
@@ -125,7 +133,7 @@ def _next_chunk(inbox: Any, parent: int) -> Any:
 
 
 def _worker(
-    path: str,
+    open_reader: Callable[[], SqliteLedger | SqlLedger],
     state: LedgerState,
     key: bytes,
     *,
@@ -136,17 +144,18 @@ def _worker(
     inbox: Any,
     out: Any,
     parent: int,
+    batch: int,
 ) -> None:
     _die_with_parent(parent)
     try:
-        sink = _Sink(path, state, out)
+        sink = _Sink(open_reader(), state, out)
         session = ImportSession(
             sink,
             PrivateKey.from_bytes(key),
             FactorCatalog(home=Path(catalog_home) if catalog_home else None),
             store=sink.channels,
             source=source,
-            sizes=(1000, 1),
+            sizes=(batch, 1),
             rotate=False,
         )
         parser = RowParser(header, site=site)
@@ -255,6 +264,7 @@ def import_csv_parallel(
     """Import a bills CSV file with ``workers`` processes; same results as ``import_bills``."""
     rotate_stale(ledger, ledger.channels, key)  # here, once: workers only seal
     state = ledger.state()
+    batch_size = min(batch_size, tx_items_limit(ledger))
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=4) for _ in range(workers)]
     out = ctx.Queue(maxsize=64)
@@ -267,7 +277,7 @@ def import_csv_parallel(
             ctx.Process(
                 target=_worker,
                 daemon=True,
-                args=(ledger.path, state, key.to_bytes()),
+                args=(_reader_of(ledger), state, key.to_bytes()),
                 kwargs={
                     "catalog_home": str(catalog_home) if catalog_home else None,
                     "header": header,
@@ -276,6 +286,7 @@ def import_csv_parallel(
                     "inbox": inboxes[n],
                     "out": out,
                     "parent": os.getpid(),
+                    "batch": batch_size,
                 },
             )
             for n in range(workers)
@@ -314,6 +325,24 @@ def import_csv_parallel(
                 if p.is_alive():
                     p.kill()
     return _merge(reports, unread)
+
+
+def _reader_of(ledger: Any) -> Callable[[], SqliteLedger | SqlLedger]:
+    """How a forked worker opens its own read-only view of ``ledger``'s store (on the EVM
+    backend, the off-chain store: SQLite, or PostgreSQL through the inherited engine)."""
+    store = getattr(ledger, "mirror", ledger)
+    if isinstance(store, SqliteLedger):
+        path = store.path
+        return lambda: SqliteLedger(path)
+    engine = store.engine
+
+    def open_sql() -> SqlLedger:
+        from carbonledger.adapters.sqlstore import SqlLedger
+
+        engine.dispose(close=False)  # the parent's pooled connections are not ours
+        return SqlLedger(engine)
+
+    return open_sql
 
 
 def _check_alive(procs: list[Any]) -> None:

@@ -49,6 +49,13 @@ class _Sender:
         self.nonce = int(nonce, 16)
         self.fee = max(int(price, 16) * 2, 2_000_000_000)
 
+    def refresh_fee(self) -> None:
+        """The fee cap from the latest block's base fee, with room for it to rise over the
+        next blocks (it grows by an eighth per full block: a long import fills many)."""
+        latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
+        base = int(latest.get("baseFeePerGas") or "0x0", 16)
+        self.fee = max(3 * base + 1_000_000_000, 2_000_000_000)
+
     def sign(self, to: str | None, data: bytes, gas: int) -> tuple[str, str]:
         """An EIP-1559 transaction, RLP-encoded and signed here (no per-call validation layers)."""
         fields = [

@@ -91,6 +91,24 @@ _DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
 _DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60_000}
 
 
+#: The gas estimate of an EVM transaction: a bound on what the contract spends per byte
+#: of calldata (reading canonical JSON), per item and per carbonledger transaction.
+_GAS_PER_BYTE, _GAS_PER_ITEM, _GAS_PER_TX = 40, 25_000, 60_000
+#: No EVM transaction asks for more gas than this (block gas limits are 30 M and up).
+_GAS_CAP = 29_000_000
+
+
+def _encoded_size(tx: SignedTx) -> int:
+    """About how many bytes of calldata ``tx`` takes (ABI words and padding included)."""
+    parts = [tx.body_bytes, *tx.items, *tx.blobs]
+    return sum(len(p) + 64 for p in parts) + 32 * 12
+
+
+def _tx_gas(tx: SignedTx) -> int:
+    """The gas estimate of ``tx`` alone."""
+    return _GAS_PER_BYTE * _encoded_size(tx) + _GAS_PER_ITEM * len(tx.items) + _GAS_PER_TX
+
+
 _ENTRY_TOPIC = "0x" + keccak256(b"Entry(address,uint64,bytes32,bytes32)").hex()
 
 
@@ -126,6 +144,9 @@ Prepared = tuple[bytes, int, list[SignedTx]]
 class EvmLedger:
     """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a ``CarbonLedger`` contract.
 
+    ``max_tx_items``: how many items importers put in one signed transaction on this
+    backend, so that each fits in one EVM transaction of bounded calldata and gas.
+
     ``mirror`` is the off-chain store that only this adapter writes: a file path
     (an embedded ledger file, SQLite, the default) or a database URL
     (``postgresql+psycopg://...``: :class:`~carbonledger.adapters.sqlstore.SqlLedger`,
@@ -133,6 +154,9 @@ class EvmLedger:
     relays and pays gas, and signs the mirror's checkpoints (it must be the ledger
     admin's key, as on the embedded ledger).
     """
+
+    #: Items per signed transaction for importers (about 800 bytes and 30,000 gas each).
+    max_tx_items = 100
 
     def __init__(
         self,
@@ -168,6 +192,12 @@ class EvmLedger:
         self._mine_choice = mine
         #: Seconds to wait for a transaction to be mined before counting it as refused.
         self.receipt_timeout = receipt_timeout
+        #: Bounds of one EVM transaction: bytes of calldata (geth's pool takes up to
+        #: 128 KiB) and estimated gas (a few fit in one block).
+        self.max_tx_bytes = 120_000
+        self.max_tx_gas = 12_000_000
+        #: Estimated gas of the EVM transactions sent at once (a few blocks' worth).
+        self.max_flight_gas = 60_000_000
         self._sender_cache: _Sender | None = None
         # The latest ledger time given to a batch (ms): ledger time never runs backwards.
         self._last_ms = 0
@@ -229,7 +259,10 @@ class EvmLedger:
     ) -> list[list[Receipt]]:
         """Several atomic batches, one EVM transaction each, sent ``chunk`` at a time.
 
-        Chunks are pipelined: while one chunk is sent and mined (a network wait), the
+        A batch larger than one EVM transaction may be (``max_tx_bytes`` of calldata,
+        ``max_tx_gas`` of estimated gas) is split between transactions, each atomic: if
+        the chain refuses a later part, the earlier parts stay recorded. Chunks are
+        pipelined: while one chunk is sent and mined (a network wait), the
         next is checked against the rules, encoded and signed here; once the chain has
         accepted a chunk whole, the next is sent before the accepted one is mirrored, so
         the node mines while the off-chain store commits. Each chunk is mirrored in one
@@ -248,7 +281,8 @@ class EvmLedger:
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
         todo = [b for b in batches if b]
-        chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+        units = [(n, part) for n, b in enumerate(todo) for part in self._parts(b)]
+        chunks = self._flights(units, chunk)
         out: list[list[Receipt]] = []
         # The chunk on its way (mined or not), with what `_settle` needs to mirror it.
         flying: tuple[Future[list[dict[str, Any] | None]], list[Prepared]] | None = None
@@ -256,8 +290,9 @@ class EvmLedger:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for part in chunks:
+                    sender.refresh_fee()
                     prepared = [
-                        self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part
+                        self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in part
                     ]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     if flying is None:
@@ -292,7 +327,43 @@ class EvmLedger:
                     self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )
                 raise
-        return out
+        grouped: list[list[Receipt]] = [[] for _ in todo]
+        for (n, _), done in zip(units, out, strict=True):
+            grouped[n].extend(done)
+        return grouped
+
+    def _flights(
+        self, units: list[tuple[int, list[SignedTx]]], chunk: int
+    ) -> list[list[tuple[int, list[SignedTx]]]]:
+        """``units`` in flights of at most ``chunk`` EVM transactions and about
+        ``max_flight_gas`` of estimated gas: each flight's fee is set from the base fee
+        when it is signed, and a flight over many full blocks would outrun it."""
+        flights: list[list[tuple[int, list[SignedTx]]]] = []
+        gas = 0
+        for unit in units:
+            unit_gas = sum(_tx_gas(tx) for tx in unit[1])
+            if flights and len(flights[-1]) < chunk and gas + unit_gas <= self.max_flight_gas:
+                flights[-1].append(unit)
+                gas += unit_gas
+            else:
+                flights.append([unit])
+                gas = unit_gas
+        return flights
+
+    def _parts(self, batch: Sequence[SignedTx]) -> list[list[SignedTx]]:
+        """``batch`` in consecutive parts that each fit one EVM transaction (a transaction
+        too large alone still goes alone: its gas is capped below the block's limit)."""
+        parts: list[list[SignedTx]] = []
+        size = gas = 0
+        for tx in batch:
+            tx_size, tx_gas = _encoded_size(tx), _tx_gas(tx)
+            if parts and size + tx_size <= self.max_tx_bytes and gas + tx_gas <= self.max_tx_gas:
+                parts[-1].append(tx)
+                size, gas = size + tx_size, gas + tx_gas
+            else:
+                parts.append([tx])
+                size, gas = tx_size, tx_gas
+        return parts
 
     def _ledger_ms(self) -> int:
         """This call's ledger time (ms): the operator's clock, never before the chain's
@@ -409,8 +480,8 @@ class EvmLedger:
             state.__dict__.update(work.__dict__)
         data = self._submit_selector + abi_encode([TX_ABI], [encoded])
         n_items = sum(len(t.items) for t in checked_all)
-        gas = 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch) + dao_gas
-        gas = min(29_000_000, gas)
+        gas = 120_000 + _GAS_PER_BYTE * len(data) + _GAS_PER_ITEM * n_items
+        gas = min(_GAS_CAP, gas + _GAS_PER_TX * len(batch) + dao_gas)
         return data, gas, checked_all
 
     def _wrapped(self, before: dict[str, Any], state: LedgerState) -> list[WrappedKey]:
