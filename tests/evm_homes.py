@@ -15,10 +15,12 @@ from carbonledger.services.registry import register_orgs, register_sites
 from tests.cli_helpers import PASS
 
 
-def evm_home(path: Path, rpc: str, n_sites: int = 1, *, db: str | None = None) -> Home:
+def evm_home(
+    path: Path, rpc: str, n_sites: int = 1, *, db: str | None = None, passphrase: str = PASS
+) -> Home:
     """An initialised home with organisation ``bench`` and ``n_sites`` sites, on the chain."""
     home = Home(path)
-    key = home.init(PASS, scrypt_n=2**10)
+    key = home.init(passphrase, scrypt_n=2**10)
     ledger = home.ledger(key)
     try:
         register_orgs(ledger, ledger.channels, key, [Organisation("bench", "Bench Co")])

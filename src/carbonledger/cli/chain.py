@@ -82,5 +82,20 @@ def status_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, 
         typer.echo(f"{k}: {v}")
 
 
+@chain_app.command("sync")
+def sync_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, "--json")) -> None:
+    """Bring the off-chain store to the chain (behind: caught up; diverged: rebuilt)."""
+    ledger = open_evm_ledger(home, home_of(home).key(passphrase()))
+    try:
+        added = ledger.sync()
+        info = ledger.status()
+    finally:
+        ledger.close()
+    if json:
+        typer.echo(jsonlib.dumps({"taken": added, **info}, indent=2))
+        return
+    typer.echo(f"{added} entries taken from the chain; {info['entries_off_chain']} in the store")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(chain_app, name="chain")

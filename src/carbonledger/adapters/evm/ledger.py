@@ -52,15 +52,23 @@ from carbonledger.adapters.evm.chain import (
     artifact,
     deploy,
 )
+from carbonledger.adapters.evm.entries import (
+    ENTRY_TOPIC,
+    EntryLog,
+    common_prefix,
+    store_count,
+    store_receipts,
+    writer_lock,
+)
 from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
 from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
-from carbonledger.adapters.evm.rpc import Rpc, RpcError
+from carbonledger.adapters.evm.rpc import NodeUnreachable, Rpc, RpcError
 from carbonledger.adapters.sqlite_ledger import SqliteLedger
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
-from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
+from carbonledger.crypto.keys import PrivateKey, checksum_address
 from carbonledger.errors import CarbonLedgerError, ConfigurationError, Conflict, IntegrityError
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
@@ -104,12 +112,17 @@ def _encoded_size(tx: SignedTx) -> int:
     return sum(len(p) + 64 for p in parts) + 32 * 12
 
 
+def _regroup(batches: int, owners: list[int], done: list[list[Receipt]]) -> list[list[Receipt]]:
+    """The receipts of the parts of each batch (``owners[i]``: the batch of part ``i``)."""
+    grouped: list[list[Receipt]] = [[] for _ in range(batches)]
+    for n, receipts in zip(owners, done, strict=True):
+        grouped[n].extend(receipts)
+    return grouped
+
+
 def _tx_gas(tx: SignedTx) -> int:
     """The gas estimate of ``tx`` alone."""
     return _GAS_PER_BYTE * _encoded_size(tx) + _GAS_PER_ITEM * len(tx.items) + _GAS_PER_TX
-
-
-_ENTRY_TOPIC = "0x" + keccak256(b"Entry(address,uint64,bytes32,bytes32)").hex()
 
 
 def _entries_logged(receipt: dict[str, Any], address: str) -> int:
@@ -117,7 +130,7 @@ def _entries_logged(receipt: dict[str, Any], address: str) -> int:
     return sum(
         1
         for log in receipt.get("logs", ())
-        if log["address"].lower() == address.lower() and log["topics"][:1] == [_ENTRY_TOPIC]
+        if log["address"].lower() == address.lower() and log["topics"][:1] == [ENTRY_TOPIC]
     )
 
 
@@ -176,6 +189,8 @@ class EvmLedger:
         #: The chain this ledger was deployed on (checked before the first use of the chain).
         self.chain_id = chain_id
         self._chain_checked = False
+        self._synced_once = False
+        self._entry_log = EntryLog(self.rpc, self.address, deploy_block)
         self._operator = operator
         self.mirror: SqliteLedger | SqlLedger
         if isinstance(mirror, str) and "://" in mirror:
@@ -257,6 +272,14 @@ class EvmLedger:
     def submit_many(
         self, batches: Sequence[Sequence[SignedTx]], *, chunk: int = 100
     ) -> list[list[Receipt]]:
+        """See :meth:`_submit_many`; one writer of the store at a time (other processes
+        writing from the same home wait)."""
+        with writer_lock(self):
+            return self._submit_many(batches, chunk=chunk)
+
+    def _submit_many(
+        self, batches: Sequence[Sequence[SignedTx]], *, chunk: int = 100
+    ) -> list[list[Receipt]]:
         """Several atomic batches, one EVM transaction each, sent ``chunk`` at a time.
 
         A batch larger than one EVM transaction may be (``max_tx_bytes`` of calldata,
@@ -273,6 +296,7 @@ class EvmLedger:
         sender = self._sender
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
+        self.sync()  # the rules run on the chain's state, not on a stale or diverged store
         state = self.mirror.state()
         now_ms = self._ledger_ms()
         now = iso_from_ms(now_ms)
@@ -327,10 +351,7 @@ class EvmLedger:
                     self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )
                 raise
-        grouped: list[list[Receipt]] = [[] for _ in todo]
-        for (n, _), done in zip(units, out, strict=True):
-            grouped[n].extend(done)
-        return grouped
+        return _regroup(len(todo), [n for n, _ in units], out)
 
     def _flights(
         self, units: list[tuple[int, list[SignedTx]]], chunk: int
@@ -419,7 +440,7 @@ class EvmLedger:
             accepted.append(checked)
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
-        flat = self.mirror.submit(chained, now=now, checked=True)
+        flat = self._mirror_accepted(chained, now)
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])
@@ -427,6 +448,22 @@ class EvmLedger:
         if failure is not None:
             raise failure
         return out
+
+    def _mirror_accepted(self, txs: list[SignedTx], now: str) -> list[Receipt]:
+        """Put into the store what the chain accepted, in the chain's order: directly when
+        they are the chain's next entries, else (another writer's entries came first, or
+        another writer of this store took ours) by reading the chain back."""
+        if not txs:
+            return []
+        entries = self.chain_entries()
+        at = store_count(self.mirror)
+        if at < len(entries) and entries[at]["tx_hash"] == txs[0].tx_hash.hex():
+            try:
+                return self.mirror.submit(txs, now=now, checked=True)
+            except CarbonLedgerError:
+                pass  # the store moved on meanwhile: the chain decides
+        self.sync()
+        return store_receipts(self.mirror, txs)
 
     def _prepare(
         self,
@@ -556,6 +593,12 @@ class EvmLedger:
 
     # -- reading (the off-chain mirror) ---------------------------------------------
     def state(self) -> LedgerState:
+        """The store's state; a writer brings the store to the chain first, once (what it
+        signs next must follow the chain's nonces, not a store left behind by a crash)."""
+        if self._operator is not None and not self._synced_once:
+            # Reads go on without the node (a write then names it unreachable).
+            with contextlib.suppress(NodeUnreachable):
+                self.sync()
         return self.mirror.state()
 
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
@@ -572,31 +615,9 @@ class EvmLedger:
 
     # -- the chain --------------------------------------------------------------------
     def chain_entries(self) -> list[dict[str, Any]]:
-        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction."""
+        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction, block."""
         self.check_chain()
-        topic = _ENTRY_TOPIC
-        logs = self.rpc.call(
-            "eth_getLogs",
-            {
-                "address": self.address,
-                "fromBlock": hex(self.deploy_block),
-                "toBlock": "latest",
-                "topics": [topic],
-            },
-        )
-        out = []
-        for log in logs:
-            data = bytes.fromhex(log["data"][2:])
-            out.append(
-                {
-                    "sender": "0x" + log["topics"][1][-40:],
-                    "nonce": int(log["topics"][2], 16),
-                    "tx_hash": data[:32].hex(),
-                    "items_root": data[32:64].hex(),
-                    "evm_tx": log["transactionHash"],
-                }
-            )
-        return out
+        return self._entry_log.entries()
 
     def _mirror_rows(self) -> list[tuple[int, bytes, str, int]]:
         if not isinstance(self.mirror, SqliteLedger):
@@ -613,14 +634,38 @@ class EvmLedger:
             conn.close()
 
     def sync(self) -> int:
-        """Append to the mirror what the chain holds beyond it (read from calldata); the count.
+        """Bring the store to the chain; the number of entries it took from the chain.
 
-        Each entry goes through the core's rules as the store takes it: an entry that
-        breaks one is refused with an error naming it (its EVM transaction, sender and
-        nonce), and the store stays at the entry before it.
+        One writer of the store at a time, as for :meth:`submit_many`.
+
+        A store behind the chain takes what the chain holds beyond it (read from
+        calldata); a store that holds entries the chain does not (ahead of it after a
+        crash or a node restarted from older state, or in another order after two
+        writers) is rebuilt from the chain (a SQLite store is kept beside it, renamed
+        ``*.diverged-TIME``). Each entry goes through the core's rules as the store
+        takes it: an entry that breaks one is refused with an error naming it (its EVM
+        transaction, sender and nonce), and the store stays at the entry before it.
         """
+        with writer_lock(self):
+            return self._sync()
+
+    def _sync(self) -> int:
         entries = self.chain_entries()
-        have = len(self._mirror_rows())
+        self._synced_once = True
+        count = store_count(self.mirror)
+        if count <= len(entries):
+            tail = self._mirror_rows()[count - 1 :] if count else []
+            if not tail or common_prefix(tail, entries[count - 1 :]) == 1:
+                return self._take(entries, count)
+        rows = self._mirror_rows()
+        shared = common_prefix(rows, entries)
+        if shared == len(rows):
+            return self._take(entries, shared)
+        self._rebuild()
+        return self._take(entries, 0)
+
+    def _take(self, entries: list[dict[str, Any]], have: int) -> int:
+        """Append ``entries[have:]`` to the store, each through the core's rules."""
         added = 0
         decoded: dict[str, dict[str, tuple[SignedTx, list[WrappedKey], str | None]]] = {}
         for entry in entries[have:]:
@@ -640,6 +685,15 @@ class EvmLedger:
                 self.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             added += 1
         return added
+
+    def _rebuild(self) -> None:
+        """Empty the store in place, to be rebuilt from the chain (a SQLite store is
+        copied aside first, as ``*.diverged-TIME``)."""
+        if isinstance(self.mirror, SqliteLedger):
+            aside = f"{self.mirror.path}.diverged-{utc_now().replace(':', '')}"
+            self.mirror.reset(keep=Path(aside))
+        else:
+            self.mirror.reset()
 
     def _decode_calldata(
         self, evm_tx: str

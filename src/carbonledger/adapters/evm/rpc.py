@@ -17,7 +17,7 @@ import httpx
 
 from carbonledger.errors import CarbonLedgerError, ConfigurationError
 
-__all__ = ["Rpc", "RpcError"]
+__all__ = ["NodeUnreachable", "Rpc", "RpcError"]
 
 
 class RpcError(CarbonLedgerError, RuntimeError):
@@ -27,6 +27,10 @@ class RpcError(CarbonLedgerError, RuntimeError):
         super().__init__(message)
         self.code = code
         self.data = data
+
+
+class NodeUnreachable(ConfigurationError):
+    """The node did not answer (not running, wrong URL, network down)."""
 
 
 class Rpc:
@@ -44,7 +48,7 @@ class Rpc:
             response = self._http.post(self.url, json=payload)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise ConfigurationError(f"JSON-RPC node at {self.url} is unreachable: {exc}") from exc
+            raise NodeUnreachable(f"JSON-RPC node at {self.url} is unreachable: {exc}") from exc
         try:
             return response.json()
         except ValueError as exc:
