@@ -106,7 +106,7 @@ def phase_tokens(n: int, out: Any) -> None:
     """Token transfers (one per transaction, 100 transactions per commit) vs raw appends."""
     from datetime import date
 
-    from tests.test_tokens_support import build_template
+    from tests.tokens.tokens_helpers import build_template
 
     from carbonledger.core.tx import build_tx, utc_now
     from carbonledger.services.tokens import issue_rec

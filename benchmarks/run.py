@@ -114,7 +114,7 @@ def phase_verify(workdir: str) -> dict[str, Any]:
 
     import coincurve
 
-    from carbonledger.adapters.sqlite_ledger import SqliteLedger
+    from carbonledger.adapters.sqlite.ledger import SqliteLedger
 
     path = Path(workdir) / "ledger.db"
     ledger = SqliteLedger(path)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.domain import Organisation, Site
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey

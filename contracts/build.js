@@ -10,10 +10,10 @@ const SRC = path.join(ROOT, "src");
 const OUT = path.join(ROOT, "build");
 // The Python adapter ships a copy of each artifact inside the package.
 const PKG = path.join(ROOT, "..", "src", "carbonledger", "adapters", "evm", "artifacts");
-const CONTRACTS = ["CarbonLedger", "Governor", "DaoItems"];
+const CONTRACTS = ["CarbonLedger", "Governor", "DaoItems", "MemberItems"];
 // Optimizer runs per contract: high for the ledger's hot paths; lower for the Governor,
 // whose code must stay well under the 24 KB limit (EIP-170).
-const RUNS = { CarbonLedger: 10000, Governor: 1000, DaoItems: 10000 };
+const RUNS = { CarbonLedger: 1000, Governor: 1000, DaoItems: 10000, MemberItems: 10000 };
 const EIP170 = 24576;
 
 function findImport(name) {

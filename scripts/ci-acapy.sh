@@ -89,5 +89,4 @@ fi
 echo "credential tests on $("$PY313_VENV/bin/python" --version):"
 PYTHONPATH="$PWD/src:$PWD" "$PY313_VENV/bin/python" -m pytest -q -p no:cacheprovider \
   -W "ignore::pytest.PytestUnraisableExceptionWarning" \
-  tests/test_vc.py tests/test_vc_vectors.py tests/test_vc_ld.py tests/test_did.py \
-  tests/test_vc_acapy.py tests/test_digital_auditor_acapy.py tests/test_credentials_cli.py
+  tests/credentials tests/meters/test_digital_auditor_acapy.py

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import Organisation, Site, account_ref, record_id

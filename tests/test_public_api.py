@@ -35,19 +35,27 @@ PUBLIC: dict[str, list[str]] = {
         "artifact",
         "deploy",
     ],
-    "carbonledger.adapters.evm.rpc": ["Rpc", "RpcError"],
-    "carbonledger.adapters.group_commit": ["GroupCommitLedger"],
-    "carbonledger.adapters.sqlite_channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
-    "carbonledger.adapters.sqlite_ledger": ["SqliteLedger", "checkpoint_digest"],
-    "carbonledger.adapters.sqlite_schema": [
+    "carbonledger.adapters.evm.rpc": ["NodeUnreachable", "Rpc", "RpcError"],
+    "carbonledger.adapters.evm.carried": [
+        "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
+    ],
+    "carbonledger.adapters.evm.entries": [
+        "ENTRY_TOPIC", "EntryLog", "common_prefix", "store_count", "store_receipts",
+        "writer_lock",
+    ],
+    "carbonledger.adapters.sqlite": ["SqliteChannelStore", "SqliteLedger"],
+    "carbonledger.adapters.sqlite.group_commit": ["GroupCommitLedger"],
+    "carbonledger.adapters.sqlite.channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
+    "carbonledger.adapters.sqlite.ledger": ["SqliteLedger", "checkpoint_digest"],
+    "carbonledger.adapters.sqlite.schema": [
         "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
     ],
-    "carbonledger.adapters.sqlite_verify": ["verify_connection"],
+    "carbonledger.adapters.sqlite.verify": ["verify_connection"],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
         "read_remembered", "remember_checkpoint", "remembered_problem", "unreferenced_blobs",
     ],
-    "carbonledger.adapters.verify_checks": [
+    "carbonledger.adapters.sqlite.verify_checks": [
         "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
         "check_remembered",
     ],
@@ -379,13 +387,13 @@ PUBLIC: dict[str, list[str]] = {
         "preview_votes", "project_ref", "proposal_view", "propose", "queue", "rec_action",
         "release", "settle", "setup", "transfer_tokens", "vote", "withdraw_vote",
     ],
-    "carbonledger.services.demo": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
-    "carbonledger.services.demo_travel": ["TRIPS_CSV", "import_demo_travel"],
-    "carbonledger.services.demo_dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
-    "carbonledger.services.demo_meters": [
+    "carbonledger.demo.story": ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"],
+    "carbonledger.demo.travel": ["TRIPS_CSV", "import_demo_travel"],
+    "carbonledger.demo.dao": ["DEMO_PARAMS", "DEMO_PROJECT", "run_dao_demo"],
+    "carbonledger.demo.meters": [
         "TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo",
     ],
-    "carbonledger.services.demo_tokens": ["MARKET", "OFFSET_PROJECT", "run_token_demo"],
+    "carbonledger.demo.tokens": ["MARKET", "OFFSET_PROJECT", "run_token_demo"],
     "carbonledger.services.devices": [
         "CredentialReader", "PostReport", "credential_digest", "ledger_status_checker",
         "post_credentials", "publish_status_list", "readings_from_intervals", "register_device",

@@ -6,21 +6,40 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {CanonicalJson as J} from "./CanonicalJson.sol";
 import {Governor} from "./Governor.sol";
-import {AUDITED, AUDITOR, ENROLLED, NETWORK_ADMIN, OFFSET, OFFSET_DEALER, REC, REC_DEALER, REVOKED} from "./Roles.sol";
+import {LedgerItems as L} from "./LedgerItems.sol";
+import {MemberItems} from "./MemberItems.sol";
+import {
+    AUDITED,
+    AUDITOR,
+    ENROLLED,
+    MEMBER,
+    NETWORK_ADMIN,
+    OFFSET,
+    OFFSET_DEALER,
+    ORG_ADMIN,
+    REC,
+    REC_DEALER,
+    REVOKED
+} from "./Roles.sol";
 
 /// @title carbonledger on an EVM chain
 /// @notice Records every carbonledger transaction (canonical JSON body signed with
-/// EIP-191 personal_sign by its sender) and enforces on chain what matters for
-/// money-like assets: the signer (recovered here), its nonce, its roles and
-/// revocation, and the token network (ERC-1155 balances, dealer roles, totals
-/// issued and retired, audited emissions minted retired and never transferable,
-/// token id 0 never existing). Its `governor` (Governor.sol) enforces the DAO's
-/// rules on the dao_* transactions and mints what executed proposals issue.
+/// EIP-191 personal_sign by its sender), sent by any account that pays the gas: the
+/// carbonledger signature (recovered here) is what counts, never the EVM sender. It
+/// enforces the signer's nonce, roles and revocation; who may act for an organisation
+/// (organisations by the network admin, sites, registrations, revocations and channel
+/// grants by the organisation's admins, enrolments against their registration with
+/// the registered roles, emissions records by the site's organisation's writers); and
+/// the token network (ERC-1155 balances, dealer roles, totals issued and retired,
+/// audited emissions minted retired and never transferable, token id 0 never
+/// existing). Its `governor` (Governor.sol) enforces the DAO's rules on the dao_*
+/// transactions and mints what executed proposals issue.
 /// @dev The full state machine (carbonledger.core.state.apply) runs off chain on
 /// the same bytes; the bodies and items travel in calldata (the chain's data
 /// availability) and their hashes in the `Entry` event, so `verify` replays them
-/// against what the chain committed to. Metadata is never stored: only hashes,
-/// balances and totals.
+/// against what the chain committed to. What the chain cannot check (certificates,
+/// sealed contents, channel epochs, periods) the core checks on every node. Metadata
+/// is never stored: only hashes of ids, roles, balances and totals.
 contract CarbonLedger is ERC1155 {
     // -- transaction types (keccak256 of the body's "type") ----------------------
     bytes32 internal constant T_GENESIS = keccak256("genesis");
@@ -30,10 +49,25 @@ contract CarbonLedger is ERC1155 {
     bytes32 internal constant T_MINT = keccak256("mint_token");
     bytes32 internal constant T_TRANSFER = keccak256("transfer_token");
     bytes32 internal constant T_RETIRE = keccak256("retire_token");
+    bytes32 internal constant T_ORG = keccak256("register_org");
+    bytes32 internal constant T_SITE = keccak256("register_site");
+    bytes32 internal constant T_REGISTER = keccak256("register_identity");
+    bytes32 internal constant T_GRANT = keccak256("channel_grant");
+    bytes32 internal constant T_RECORD = keccak256("record_emissions");
 
     struct Account {
         uint64 nonce; // next carbonledger nonce of this signer
         uint32 roles; // ENROLLED | REVOKED | role bits
+        bytes20 org; // LedgerItems.orgKey of its organisation; 0 for the network admin
+    }
+
+    /// A user registered by an organisation admin, until it enrols once.
+    struct Registration {
+        bytes32 secretSha256; // sha256(salt || secret)
+        bytes16 salt;
+        uint32 roles; // role bits, exactly as registered
+        uint8 status; // 0: none, 1: pending, 2: enrolled
+        uint64 expires; // the secret's expiry (seconds since 1970, UTC)
     }
 
     struct Token {
@@ -46,11 +80,11 @@ contract CarbonLedger is ERC1155 {
         uint128 retired;
     }
 
-    /// One carbonledger transaction as signed, with the operator's hints.
+    /// One carbonledger transaction as signed, with the sender's hints.
     /// `hints` are offsets into items that the contract checks (never trusts):
     /// issue_token: [offset of the id value, offset of the org value (audited)];
-    /// enroll: [role bits from the registration]; dao_*: [ledger time in ms, which
-    /// the governor bounds by the block's second].
+    /// dao_*: [ledger time in ms, which the governor bounds by the block's second].
+    /// Any other transaction's hints are ignored.
     /// `blobs`: the transaction's sealed blobs and the channel keys it wraps
     /// (ciphertext, each committed to by its SHA-256 in the signed items). The
     /// contract never reads them: they travel in calldata so that every node can
@@ -65,16 +99,25 @@ contract CarbonLedger is ERC1155 {
         bytes[] blobs;
     }
 
-    address public immutable operator;
     address public immutable admin;
     /// The DAO's rules (dao_* transactions); the issuer of the tokens its proposals issue.
     Governor public immutable governor;
+    /// Reads the items of membership transactions (organisations, sites, registrations,
+    /// enrolments, channel grants).
+    MemberItems public immutable reader;
     bytes32 internal immutable ledgerWord;
     uint256 internal immutable ledgerLen;
 
     mapping(address => Account) public accounts;
     mapping(uint256 => Token) public tokens;
     mapping(uint256 => Totals) public totals;
+    /// Registered organisations, and the admins each was registered with.
+    mapping(bytes20 => bool) public orgs;
+    mapping(bytes20 => mapping(address => bool)) public orgAdmins;
+    /// Each site's organisation (by keccak256 of the site id).
+    mapping(bytes32 => bytes20) public sites;
+    /// Registrations by keccak256 of "<org>/<name>".
+    mapping(bytes32 => Registration) public registrations;
     /// ERC-1155 balances, kept here (OpenZeppelin's are private and only reachable
     /// through its batch `_update`).
     mapping(uint256 => mapping(address => uint256)) internal _balances;
@@ -86,7 +129,6 @@ contract CarbonLedger is ERC1155 {
     event Retired(uint256 indexed id, address indexed holder, uint256 amount, bytes32 leaf);
     event Roles(address indexed account, uint32 roles);
 
-    error NotOperator();
     error OnlyThroughLedger();
     error WrongLedger();
     error BadSignature(address signer, address sender);
@@ -106,24 +148,45 @@ contract CarbonLedger is ERC1155 {
     error BadAmount();
     error NotGovernor();
     error LimitedMode(address sender);
+    error NotNetworkAdmin(address sender);
+    error UnknownOrg(bytes20 org);
+    error OrgExists(bytes20 org);
+    error AdminNotEnrolled(address admin);
+    error NotOrgAdmin(address sender, bytes20 org);
+    error SiteExists(bytes32 site);
+    error UnknownSite(bytes32 site);
+    error SiteOfOtherOrg(bytes32 site, bytes20 org);
+    error NotWriter(address sender, bytes20 org);
+    error RegistrationExists(bytes32 registration);
+    error NotRegistered(bytes32 registration);
+    error RegistrationUsed(bytes32 registration);
+    error WrongSecret(bytes32 registration);
+    error EnrolmentExpired(bytes32 registration, uint64 expires);
+    error KeyEnrolled(address account);
+    error ItemCount();
+    error NotAnIdentity(address account);
+    error NetworkAdminKey(address account);
+    error AlreadyRevoked(address account);
+    error NotActiveIdentity(address account);
+    error OtherOrg(address account, bytes20 org);
 
     constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
         require(id.length > 0 && id.length <= 32, "ledger id: 1-32 bytes");
-        operator = msg.sender;
         admin = admin_;
         ledgerWord = bytes32(id);
         ledgerLen = id.length;
         // Deployed first, for this contract's address: the link must hold both ways.
         require(address(governor_.ledger()) == address(this), "governor of another ledger");
         governor = governor_;
+        reader = new MemberItems();
     }
 
     // -- writing -------------------------------------------------------------------
 
-    /// @notice Append `txs` atomically: all are accepted or the call reverts.
+    /// @notice Append `txs` atomically: all are accepted or the call reverts. Anyone may
+    /// send them: each carries its signer's signature, which is what is checked.
     function submit(Tx[] calldata txs) external {
-        if (msg.sender != operator) revert NotOperator();
         for (uint256 i; i < txs.length; ++i) {
             _apply(txs[i]);
         }
@@ -150,16 +213,19 @@ contract CarbonLedger is ERC1155 {
             acct.roles = ENROLLED | NETWORK_ADMIN;
             emit Roles(signer, acct.roles);
         } else if (ty == T_ENROLL) {
-            if (acct.roles != 0) revert AlreadyEnrolled(signer);
-            acct.roles = ENROLLED | (uint32(t.hints[0]) & (REC_DEALER | OFFSET_DEALER | AUDITOR));
-            emit Roles(signer, acct.roles);
+            _enroll(signer, acct, t.items);
         } else {
             _active(signer, acct.roles);
-            if (ty == T_REVOKE) _revoke(t.items);
+            if (ty == T_RECORD) _record(signer, acct, t.items);
+            else if (ty == T_REVOKE) _revoke(signer, acct, t.items);
             else if (ty == T_ISSUE) _issue(signer, acct.roles, t.items, t.hints);
             else if (ty == T_MINT) _mint(signer, t.items);
             else if (ty == T_TRANSFER) _transfer(signer, t.items);
             else if (ty == T_RETIRE) _retire(signer, t.items, h.itemsRoot);
+            else if (ty == T_ORG) _registerOrg(signer, t.items);
+            else if (ty == T_SITE) _registerSite(signer, acct, t.items);
+            else if (ty == T_REGISTER) _register(signer, acct, t.items);
+            else if (ty == T_GRANT) _grant(signer, acct, t.items);
             else if (J.word(body, h.typeAt, 4) == "dao_") {
                 governor.govern(ty, signer, acct.roles, t.items, t.hints);
             }
@@ -177,13 +243,117 @@ contract CarbonLedger is ERC1155 {
         _active(who, accounts[who].roles);
     }
 
-    function _revoke(bytes[] calldata items) internal {
+    // -- organisations and their members (core.rules.registry, identity, channels) ---
+
+    /// core.rules.common.is_org_admin: registered as one of its admins, or an identity
+    /// of the organisation holding the org_admin role.
+    function _isOrgAdmin(address who, Account memory a, bytes20 org) internal view returns (bool) {
+        return (a.org == org && a.roles & ORG_ADMIN != 0) || orgAdmins[org][who];
+    }
+
+    /// core.rules.common.require_org_admin: the organisation exists, and the signer is
+    /// the network admin or one of its admins.
+    function _requireOrgAdmin(address who, Account memory a, bytes20 org) internal view {
+        if (!orgs[org]) revert UnknownOrg(org);
+        if (who != admin && !_isOrgAdmin(who, a, org)) revert NotOrgAdmin(who, org);
+    }
+
+    function _registerOrg(address sender, bytes[] calldata items) internal {
+        if (sender != admin) revert NotNetworkAdmin(sender);
+        for (uint256 i; i < items.length; ++i) {
+            bytes calldata item = items[i];
+            (bytes20 org, address[] memory admins) = reader.organisation(item);
+            if (orgs[org]) revert OrgExists(org);
+            orgs[org] = true;
+            for (uint256 k; k < admins.length; ++k) {
+                address who = admins[k];
+                if (accounts[who].roles & ENROLLED == 0) revert AdminNotEnrolled(who);
+                orgAdmins[org][who] = true;
+            }
+        }
+    }
+
+    function _registerSite(address sender, Account memory acct, bytes[] calldata items) internal {
+        for (uint256 i; i < items.length; ++i) {
+            (bytes32 site, bytes20 org) = reader.site(items[i]);
+            if (sites[site] != 0) revert SiteExists(site);
+            _requireOrgAdmin(sender, acct, org);
+            sites[site] = org;
+        }
+    }
+
+    function _register(address sender, Account memory acct, bytes[] calldata items) internal {
+        for (uint256 i; i < items.length; ++i) {
+            (bytes32 key, bytes20 org, uint32 roles, bytes16 salt, bytes32 secret, uint64 expires) =
+                reader.registration(items[i]);
+            _requireOrgAdmin(sender, acct, org);
+            if (registrations[key].status != 0) revert RegistrationExists(key);
+            registrations[key] = Registration(secret, salt, roles, 1, expires);
+        }
+    }
+
+    /// The signer's key takes the roles its registration holds (the certificate that must
+    /// name them is checked by the core).
+    function _enroll(address signer, Account memory acct, bytes[] calldata items) internal {
+        if (items.length != 1) revert ItemCount();
+        bytes calldata item = items[0];
+        (bytes32 key, bytes20 org, uint256 s, uint256 e) = reader.enrolment(item);
+        Registration storage reg = registrations[key];
+        if (reg.status == 0) revert NotRegistered(key);
+        if (reg.status != 1) revert RegistrationUsed(key);
+        if (acct.roles != 0) revert KeyEnrolled(signer);
+        if (block.timestamp > reg.expires) revert EnrolmentExpired(key, reg.expires);
+        if (sha256(abi.encodePacked(reg.salt, item[s:e])) != reg.secretSha256) revert WrongSecret(key);
+        reg.status = 2;
+        acct.roles = ENROLLED | reg.roles;
+        acct.org = org;
+        emit Roles(signer, acct.roles);
+    }
+
+    function _revoke(address sender, Account memory acct, bytes[] calldata items) internal {
         for (uint256 i; i < items.length; ++i) {
             address who = J.revokedAddress(items[i]);
             Account storage a = accounts[who];
-            _active(who, a.roles);
-            a.roles |= REVOKED;
-            emit Roles(who, a.roles);
+            uint32 roles = a.roles;
+            if (roles & ENROLLED == 0) revert NotAnIdentity(who);
+            if (roles & NETWORK_ADMIN != 0) revert NetworkAdminKey(who);
+            _requireOrgAdmin(sender, acct, a.org);
+            if (roles & REVOKED != 0) revert AlreadyRevoked(who);
+            a.roles = roles | REVOKED;
+            // The signer's own account is written back from memory at the end.
+            if (who == sender) acct.roles |= REVOKED;
+            emit Roles(who, roles | REVOKED);
+        }
+    }
+
+    /// A channel's id is its organisation's: its admins grant access, to the
+    /// organisation's own identities as members and to auditors of any organisation.
+    function _grant(address sender, Account memory acct, bytes[] calldata items) internal view {
+        for (uint256 i; i < items.length; ++i) {
+            (bytes20 org, address member, bool auditor) = reader.grant(items[i]);
+            _requireOrgAdmin(sender, acct, org);
+            Account memory m = member == sender ? acct : accounts[member];
+            if (m.roles & ENROLLED == 0 || m.roles & REVOKED != 0) revert NotActiveIdentity(member);
+            if (auditor && m.roles & AUDITOR == 0) revert MissingRole(member, AUDITOR);
+            if (!auditor && m.org != org) revert OtherOrg(member, org);
+        }
+    }
+
+    /// Emissions records (calculation bases pass): each for a registered site, naming the
+    /// site's organisation, whose admin or member the signer is (require_org_writer).
+    function _record(address sender, Account memory acct, bytes[] calldata items) internal view {
+        bytes20 allowed; // the last organisation the signer was found to write for
+        for (uint256 i; i < items.length; ++i) {
+            (bool isRecord, bytes32 site, bytes20 org) = L.record(items[i]);
+            if (!isRecord) continue;
+            bytes20 owner = sites[site];
+            if (owner == 0) revert UnknownSite(site);
+            if (owner != org) revert SiteOfOtherOrg(site, org);
+            if (org == allowed) continue;
+            if (!(acct.org == org && acct.roles & MEMBER != 0) && !_isOrgAdmin(sender, acct, org)) {
+                revert NotWriter(sender, org);
+            }
+            allowed = org;
         }
     }
 

@@ -10,6 +10,9 @@ uint32 constant NETWORK_ADMIN = 4;
 uint32 constant REC_DEALER = 8;
 uint32 constant OFFSET_DEALER = 16;
 uint32 constant AUDITOR = 32;
+uint32 constant ORG_ADMIN = 64;
+uint32 constant MEMBER = 128;
+uint32 constant CONSUMER = 256;
 
 // -- token kinds -----------------------------------------------------------------------
 uint8 constant REC = 1;

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.access.test_attacks import V1, _reads, _soon, _wait_past, _web_sign_in
 from tests.api_helpers import PASS as API_PASS
 from tests.api_helpers import served
-from tests.test_access_attacks import V1, _reads, _soon, _wait_past, _web_sign_in
 
 AMOUNT = "123457"  # the later bill's kWh: a number no other figure on these pages has
 PARAMS = {"record_id": None, "channel": "acme", "org": "acme", "org_id": "acme", "site": "hq"}

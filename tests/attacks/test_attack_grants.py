@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.access.test_attacks import V1
 from tests.api_helpers import PASS as API_PASS
 from tests.api_helpers import served
-from tests.test_access_attacks import V1
 
 AMOUNT = "123457"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from carbonledger.crypto.keys import eip191_digest
 from carbonledger.services.identity import revoke_user
+from tests.access.test_attacks import V1
 from tests.api_helpers import PASS as API_PASS
 from tests.api_helpers import served
-from tests.test_access_attacks import V1
 
 AMOUNT = "123457"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.access.test_attacks import V1, _web_sign_in
 from tests.api_helpers import PASS as API_PASS
 from tests.api_helpers import served
-from tests.test_access_attacks import V1, _web_sign_in
 
 HEAD = b"site,account,start,end,amount,unit\n"
 GOOD = [

@@ -15,7 +15,7 @@ import pytest
 from carbonledger.core.note import Verifier, parse_checkpoint, parse_note
 from carbonledger.services.home import Home
 from tests.cli_helpers import Run, _ok
-from tests.test_witness import _cosigned_by, _home, witness  # noqa: F401  (fixture)
+from tests.tlog.test_witness import _cosigned_by, _home, witness  # noqa: F401  (fixture)
 
 Mangle = Callable[[int, str], bytes]
 

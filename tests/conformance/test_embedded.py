@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort

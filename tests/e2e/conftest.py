@@ -62,11 +62,11 @@ def _free_port() -> int:
 
 def _token_story(home: Any) -> str:
     """Run the token part of the demo if its service exists; '' or why it could not."""
-    if importlib.util.find_spec("carbonledger.services.demo_tokens") is None:
-        return "carbonledger.services.demo_tokens (the token service's demo) is not available"
+    if importlib.util.find_spec("carbonledger.demo.tokens") is None:
+        return "carbonledger.demo.tokens (the token service's demo) is not available"
     from carbonledger.crypto.keys import PrivateKey
     from carbonledger.crypto.keystore import encrypt_key, save_keystore
-    from carbonledger.services.demo_tokens import run_token_demo
+    from carbonledger.demo.tokens import run_token_demo
     from carbonledger.services.identity import enroll, make_enrolment_request, register_user
 
     admin = home.key(PASSPHRASE)
@@ -97,7 +97,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     from carbonledger.api import create_app
     from carbonledger.api.context import AppContext
-    from carbonledger.services.demo import run_demo
+    from carbonledger.demo.story import run_demo
     from carbonledger.services.home import Home
     from carbonledger.web.data import feature
 

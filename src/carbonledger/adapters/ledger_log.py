@@ -1,6 +1,6 @@
 """What the two SQL stores of the ledger share: opening, and the in-memory half of an append.
 
-:class:`carbonledger.adapters.sqlite_ledger.SqliteLedger` (one SQLite file) and
+:class:`carbonledger.adapters.sqlite.ledger.SqliteLedger` (one SQLite file) and
 :class:`carbonledger.adapters.sqlstore.ledger.SqlLedger` (SQLAlchemy) keep the same
 rows, Merkle nodes, chained entries and signed checkpoints; they differ only in how
 the rows are written. :meth:`LedgerLog._append` checks a batch against the rules and
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.checkpoint import log_key, sign_checkpoint, signed_checkpoint_note
 from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 
-from carbonledger.adapters.group_commit import GroupCommitLedger
+from carbonledger.adapters.sqlite.group_commit import GroupCommitLedger
 from carbonledger.core.domain import Bill
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.factors import FactorCatalog

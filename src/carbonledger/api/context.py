@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from carbonledger.adapters.group_commit import GroupCommitLedger
+from carbonledger.adapters.sqlite.group_commit import GroupCommitLedger
 from carbonledger.api.coalesce import BillCoalescer
 from carbonledger.core.domain import Bill
 from carbonledger.core.tx import SignedTx

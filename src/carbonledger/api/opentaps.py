@@ -17,7 +17,6 @@ accepted).
 from __future__ import annotations
 
 import hashlib
-import importlib
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -39,6 +38,7 @@ from carbonledger.services.channels import grant
 from carbonledger.services.home import KEYSTORE_SCRYPT_N
 from carbonledger.services.identity import enroll, make_enrolment_request, register_user
 from carbonledger.services.records import RecordReader, find_item
+from carbonledger.services.tokens import issue_audited_emissions
 
 __all__ = ["router"]
 
@@ -172,18 +172,7 @@ def _record(
     sent = _sent(detail)
     # A token's manifest names each record with its leaf hash: none can name a record
     # this request has just recorded (and the scan of every token is not indexed).
-    token = (
-        None
-        if fresh
-        else next(
-            (
-                s.item["id"]
-                for s in ctx.ledger.items(ItemQuery(kind="token"))
-                if item["id"] in (s.item.get("manifest") or [])
-            ),
-            None,
-        )
-    )
+    token = None if fresh else _attesting_token(ctx, item["id"])
     return {
         "uuid": item["id"],
         "utilityId": site.get("utility_id"),
@@ -205,6 +194,16 @@ def _record(
         "md5": sent.get("md5", ""),
         "tokenId": token,
     }
+
+
+def _attesting_token(ctx: AppContext, record_id: str) -> str | None:
+    """The id of the audited-emissions token whose manifest lists ``record_id``, if any."""
+    for stored in ctx.ledger.items(ItemQuery(kind="token")):
+        manifest = stored.item.get("manifest")
+        entries = manifest.get("entries", ()) if isinstance(manifest, dict) else ()
+        if any(e.get("record") == record_id for e in entries):
+            return str(stored.item["id"])
+    return None
 
 
 def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
@@ -324,13 +323,11 @@ async def record_audited_emissions_token(request: Request, ctx: Ctx) -> Any:
     ids = [i.strip() for i in str(form.get("emissionsRecordsToAudit") or "").split(",") if i]
     if not ids:
         return problem(412, "precondition-failed", "emissionsRecordsToAudit: no record ids")
-    tokens = importlib.import_module("carbonledger.services.tokens")
-    issue = getattr(tokens, "issue_audited_emissions", None)
-    if issue is None:
-        return problem(501, "not-implemented", "audited-emissions tokens are not available")
     with ctx.lock:
-        token = issue(ctx.ledger, ctx.ledger.channels, who.signing_key(), record_ids=ids)
-    return JSONResponse(token, status_code=201)
+        token = issue_audited_emissions(
+            ctx.ledger, ctx.ledger.channels, who.signing_key(), record_ids=ids
+        )
+    return JSONResponse({"tokenId": token["id"], **token}, status_code=201)
 
 
 class RegisterIn(BaseModel):

@@ -18,7 +18,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, InvalidInput, NotFound
 from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV, Home, default_home

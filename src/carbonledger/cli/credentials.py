@@ -380,6 +380,11 @@ def meter_readings(
     device: str | None = typer.Option(
         None, help="With a Green Button file: the registered device id."
     ),
+    meter: str | None = typer.Option(
+        None,
+        help="With a Green Button file: the meter (account) number the device measures"
+        " (the ledger holds only its reference).",
+    ),
     per: str = typer.Option(
         "month", help="With a Green Button file: one credential per month|day."
     ),
@@ -393,27 +398,35 @@ def meter_readings(
     """
     h = home_of(home)
     if file.suffix.lower() == ".xml":
-        credentials = _sign_green_button(h, file, key, device, per)
+        credentials = _sign_green_button(h, file, key, device, meter, per)
     else:
         credentials = _credentials(file)
     _post(h, acting, credentials, json=json)
 
 
 def _sign_green_button(
-    h: Home, file: Path, key: str | None, device: str | None, per: str
+    h: Home, file: Path, key: str | None, device: str | None, meter: str | None, per: str
 ) -> list[dict[str, Any]]:
+    from carbonledger.core.domain import account_ref
     from carbonledger.greenbutton import parse_file, to_intervals
     from carbonledger.services.devices import readings_from_intervals
 
-    if key is None or device is None:
-        raise InvalidInput("a Green Button file needs --key (the meter's DID key) and --device")
+    if key is None or device is None or meter is None:
+        raise InvalidInput(
+            "a Green Button file needs --key (the meter's DID key), --device and --meter"
+        )
     registered = h.ledger().state().devices.get(device)
     if registered is None or registered.get("kind") != "device":
         raise NotFound(f"device {device!r} is not registered")
+    if account_ref(str(registered["site"]), meter) != registered["meter_ref"]:
+        raise InvalidInput(
+            f"--meter {meter!r}: device {device!r} is registered to another meter at"
+            f" {registered['site']}"
+        )
     return readings_from_intervals(
         to_intervals(parse_file(file)),
         _signer(h, key),
-        meter_id=registered["meter"],
+        meter_id=meter,
         site_id=registered["site"],
         per=per,
     )
@@ -432,7 +445,7 @@ def meter_list(
         return
     for d in rows:
         where = (
-            f"{d['site']}/{d['meter']}"
+            f"{d['site']} meter {d['meter_ref'][:12]}"
             if d["kind"] == "device"
             else d.get("eia_id") or d.get("name")
         )

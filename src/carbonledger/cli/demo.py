@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import DEMO_PASSPHRASE, HomeOption, console, home_of
+from carbonledger.demo.story import DEMO_YEAR, DemoResult, run_demo
 from carbonledger.errors import InvalidInput
-from carbonledger.services.demo import DEMO_YEAR, DemoResult, run_demo
 from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV
 
 __all__ = ["register"]

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.state import ID_PATTERN
@@ -103,11 +104,18 @@ def parse_amount(value: str, field: str, *, allow_zero: bool = True) -> Decimal:
     return amount
 
 
-def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
-    """Refuse ``amount unit`` at or over :data:`MAX_AMOUNT` once converted to its cap unit."""
+@lru_cache(maxsize=1024)
+def _cap(unit: str) -> tuple[str, str, Decimal]:
+    # Cached: a file names a handful of units, each checked once per row.
     canonical = normalise_unit(unit)
     cap_unit = CAP_UNITS[UNITS[canonical][0]]
-    if abs(amount) * factor_between(canonical, cap_unit) >= MAX_AMOUNT:
+    return canonical, cap_unit, factor_between(canonical, cap_unit)
+
+
+def check_quantity(amount: Decimal, unit: str, field: str = "amount") -> None:
+    """Refuse ``amount unit`` at or over :data:`MAX_AMOUNT` once converted to its cap unit."""
+    canonical, cap_unit, factor = _cap(unit)
+    if abs(amount) * factor >= MAX_AMOUNT:
         raise InvalidInput(
             f"{field}: {amount} {canonical} is too large (must be below 1e18 {cap_unit})"
         )
@@ -117,6 +125,7 @@ _NS = RECORD_NAMESPACE.bytes
 _VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
+@lru_cache(maxsize=65536)  # an import asks for each account's reference once per bill
 def account_ref(site: str, account: str) -> str:
     """The pseudonym a record shows for a utility account: SHA-256 (hex) of site and account.
 

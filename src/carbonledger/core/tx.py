@@ -108,16 +108,18 @@ def build_tx(
     items: Sequence[dict[str, Any]],
     payload: dict[str, Any] | None = None,
     blobs: Sequence[bytes] = (),
+    checked: bool = False,
 ) -> SignedTx:
     """Encode, commit to and sign a transaction carrying ``items`` (and the sealed
     ``blobs`` they name).
 
     The transaction keeps references to ``items`` (as ``objects``): do not
-    modify them afterwards.
+    modify them afterwards. ``checked``: the items hold no float by construction
+    (see :func:`carbonledger.core.canonical.canonical`), so none is looked for.
     """
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
-    item_bytes = tuple(canonical(item) for item in items)
+    item_bytes = tuple(canonical(item, checked=checked) for item in items)
     hashes = tuple(leaf_hash(data) for data in item_bytes)
     body: dict[str, Any] = {
         "v": TX_VERSION,

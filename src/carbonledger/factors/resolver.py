@@ -19,6 +19,7 @@ unknown country, subregion, state or ZIP is an error naming it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from carbonledger.core.factors import Edition, EmissionFactor, Location, Resolution
@@ -51,6 +52,7 @@ Pair = tuple[EmissionFactor, EmissionFactor | None]
 _PRIMARY = ("DEFRA", "EEA", "Ember")
 
 
+@lru_cache(maxsize=1024)  # imports ask once per row; files name a handful of activities
 def normalise_activity(activity: str) -> str:
     """``"Natural gas"`` -> ``"natural_gas"``; aliases such as ``gas``, ``kerosene``."""
     key = "_".join(activity.strip().lower().replace("-", " ").split())

@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from carbonledger.core.domain import Bill, check_quantity, parse_amount, parse_date
@@ -125,6 +126,7 @@ def iter_bills(lines: Iterable[str], *, site: str | None = None) -> Iterator[Bil
             yield parsed
 
 
+@lru_cache(maxsize=1024)  # a file names a handful of units, asked once per row
 def _known_unit(unit: str) -> bool:
     """Whether ``unit`` converts (an unknown unit is reported later, with the factor's units)."""
     try:
@@ -211,7 +213,7 @@ class _Lines:
             while text and text[-1] not in "\r\n":  # skip the rest, a chunk at a time
                 text = self._next(1 << 20)
             text = "\n"
-        elif (bad := _UNDECODED.search(text)) is not None:
+        elif not text.isascii() and (bad := _UNDECODED.search(text)) is not None:
             # a file opened with errors="surrogateescape": bytes that are not UTF-8
             byte = ord(bad.group()) - 0xDC00
             self.bad.append((self.number, "row", f"is not UTF-8 text (byte 0x{byte:02x})"))

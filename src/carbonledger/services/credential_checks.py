@@ -19,6 +19,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any, Final
 
+from carbonledger.core.domain import account_ref
 from carbonledger.credentials.proof import parse_datetime
 from carbonledger.credentials.status import StatusListChecker
 from carbonledger.credentials.types import (
@@ -156,8 +157,8 @@ class CredentialChecker:
         return checked
 
     def _bills(self, utility: Mapping[str, Any], anchor: Mapping[str, Any]) -> bool:
-        site, account = str(anchor.get("site")), str(anchor.get("account"))
-        if f"{site}/{account}" in utility.get("accounts", ()):
+        site, ref = str(anchor.get("site")), str(anchor.get("account_ref"))
+        if f"{site}/{ref}" in utility.get("account_refs", ()):
             return True
         eia = utility.get("eia_id")
         return eia is not None and self._sites.get(site, {}).get("utility_id") == eia
@@ -170,10 +171,11 @@ class CredentialChecker:
         if holder.get("kind") != "device":
             problems.append("registration: meter readings must come from a registered device")
             return
-        if subject.get("meterId") != holder.get("meter"):
+        meter = str(subject.get("meterId"))
+        if account_ref(str(subject.get("siteId")), meter) != holder.get("meter_ref"):
             problems.append(
-                f"registration: device {holder['id']!r} is registered to meter"
-                f" {holder.get('meter')!r}, the credential names {subject.get('meterId')!r}"
+                f"registration: device {holder['id']!r} is registered to another meter;"
+                f" the credential names {subject.get('siteId')}/{meter}"
             )
         start = parse_datetime(str(holder["valid_from"]), "valid_from")
         ends = [holder.get("valid_until")]
@@ -186,7 +188,8 @@ class CredentialChecker:
             until = "" if end is None else f" until {end:%Y-%m-%dT%H:%M:%SZ}"
             problems.append(
                 f"registration: device {holder['id']!r} is registered to"
-                f" {holder.get('site')}/{holder.get('meter')} from {holder['valid_from']}{until};"
+                f" {holder.get('site')}/{subject.get('meterId')}"
+                f" from {holder['valid_from']}{until};"
                 f" the readings run {subject['periodStart']} to {subject['periodEnd']}"
             )
         checked.step = int(subject["intervalSeconds"])

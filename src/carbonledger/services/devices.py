@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.core.domain import account_ref
 from carbonledger.core.units import convert
 from carbonledger.credentials.did import Signer
 from carbonledger.credentials.proof import canonicalize, format_datetime
@@ -76,7 +77,11 @@ def register_device(
     valid_until: datetime | date | None = None,
     role: str = "meter",
 ) -> Receipt:
-    """Bind ``did`` to ``site`` and ``meter`` (the bill account it measures)."""
+    """Bind ``did`` to ``site`` and ``meter`` (the bill account it measures).
+
+    The ledger names the meter by its account reference (:func:`account_ref`), the
+    pseudonym records use, never by the number.
+    """
     site_item = ledger.state().sites.get(site)
     if site_item is None:
         raise NotFound(f"site {site!r} is not registered")
@@ -86,7 +91,7 @@ def register_device(
         "org": site_item["org"],
         "site": site,
         "did": did,
-        "meter": meter,
+        "meter_ref": account_ref(site, meter),
         "role": role,
         "valid_from": _utc_text(valid_from),
         "valid_until": None if valid_until is None else _utc_text(valid_until),
@@ -104,14 +109,23 @@ def register_utility(
     eia_id: str | None = None,
     accounts: Sequence[str] = (),
 ) -> Receipt:
-    """Bind a utility's DID to its EIA id (or name) and the ``site/account`` pairs it bills."""
+    """Bind a utility's DID to its EIA id (or name) and the ``site/account`` pairs it bills.
+
+    The ledger lists each pair as ``site/`` and the account's reference, never the number.
+    """
+    refs = []
+    for pair in accounts:
+        site, sep, number = pair.partition("/")
+        if not sep or not site or not number:
+            raise InvalidInput(f"utility {utility_id!r}: account {pair!r} must be 'site/account'")
+        refs.append(f"{site}/{account_ref(site, number)}")
     item = {
         "kind": "utility",
         "id": utility_id,
         "did": did,
         "name": name,
         "eia_id": eia_id,
-        "accounts": list(accounts),
+        "account_refs": refs,
     }
     return submit_one(ledger, admin, "register_utility", [item])
 
@@ -185,11 +199,12 @@ def _anchor(credential: Mapping[str, Any], holder: Mapping[str, Any]) -> dict[st
     if kind == METER_READINGS:
         account = subject["meterId"]
         if holder.get("kind") == "device" and (
-            account != holder.get("meter") or subject["siteId"] != holder.get("site")
+            account_ref(subject["siteId"], account) != holder.get("meter_ref")
+            or subject["siteId"] != holder.get("site")
         ):
             raise InvalidInput(
-                f"device {holder['id']!r} is registered to {holder.get('site')}/"
-                f"{holder.get('meter')}, the credential names {subject['siteId']}/{account}"
+                f"device {holder['id']!r} is registered to another meter at"
+                f" {holder.get('site')}; the credential names {subject['siteId']}/{account}"
             )
         period = {"start": subject["periodStart"], "end": subject["periodEnd"]}
     else:
@@ -204,7 +219,7 @@ def _anchor(credential: Mapping[str, Any], holder: Mapping[str, Any]) -> dict[st
         "type": kind,
         "issuer": issuer_id(credential),
         "holder": holder["id"],
-        "account": account,
+        "account_ref": account_ref(subject["siteId"], account),
         "period": period,
         "sha256": digest,
         "sealed": {},

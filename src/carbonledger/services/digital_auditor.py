@@ -49,7 +49,6 @@ from typing import Any
 
 import orjson
 
-from carbonledger.core.domain import account_ref
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import is_org_admin
 from carbonledger.core.units import convert, dimension
@@ -214,8 +213,8 @@ class _Evidence:
         self._done: dict[str, CheckedCredential] = {}
         for stored in ledger.items(ItemQuery(kind="credential", org=org)):
             a = stored.item
-            # Records name accounts by their public reference (core.domain.account_ref).
-            ref = account_ref(str(a["site"]), str(a["account"]))
+            # Anchors name accounts by the reference records use (core.domain.account_ref).
+            ref = str(a["account_ref"])
             self._by.setdefault((a["site"], ref, a["type"]), []).append(
                 (a, stored.seq, stored.leaf_index)
             )
@@ -534,13 +533,13 @@ class ReadingsMonitor:
             "issuer": issuer,
             "holder": holder["id"],
             "site": subject.get("siteId"),
-            "account": holder["meter"],
+            "account_ref": holder["meter_ref"],
         }
         checked = self._checker.check(anchor, credential, anchored_at or datetime.now(UTC))
         if checked.problems:
             return [AuditEvent("invalid", name, None, "; ".join(checked.problems))]
         events = []
-        ref = account_ref(str(holder["site"]), str(holder["meter"]))
+        ref = str(holder["meter_ref"])
         for bill in self._bills.get((holder["site"], ref), ()):
             if bill.settled:
                 continue

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore

@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.calculator import CalculationResult, calculate
-from carbonledger.core.domain import Bill, PeriodIndex, overlap_error
+from carbonledger.core.domain import Bill, PeriodIndex, overlap_error, record_id
 from carbonledger.core.factors import Location, Resolution
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import require_active_signer, require_org_writer
@@ -136,7 +137,10 @@ class _Known:
     def __init__(self, ledger: LedgerPort, reader: DetailReader) -> None:
         self.index = PeriodIndex()
         self.reader = reader
-        self.exact: dict[tuple[str, date, date], PeriodKey] = {}
+        #: Periods by (account, start, end): a :class:`PeriodKey` from the ledger, or
+        #: (record id, amount, unit, activity item) for a bill accepted in this import
+        #: (made into a PeriodKey only when a later row repeats it).
+        self.exact: dict[tuple[str, date, date], PeriodKey | _Accepted] = {}
         self._ledger = ledger
         self._loaded: set[str] = set()
 
@@ -152,6 +156,19 @@ class _Known:
         self.index.add(p.account, start, end, p.record_id)
         self.exact[(p.account, start, end)] = p
 
+    def accept(self, account: str, start: date, end: date, accepted: _Accepted) -> None:
+        """A bill of this import is accepted (its dates already parsed)."""
+        self.index.add(account, start, end, accepted[0])
+        self.exact[(account, start, end)] = accepted
+
+    def get(self, account: str, start: date, end: date) -> PeriodKey | None:
+        """The accepted period exactly ``start..end`` of ``account``, if any."""
+        found = self.exact.get((account, start, end))
+        if found is None or isinstance(found, PeriodKey):
+            return found
+        rid, amount, unit, item = found
+        return PeriodKey(account, _iso(start), _iso(end), rid, amount, unit, item)
+
     def quantity(self, p: PeriodKey) -> tuple[str, str, str]:
         """Amount, unit and activity of an accepted bill (opening its sealed details if needed)."""
         activity = str(p.item.get("activity"))
@@ -159,6 +176,16 @@ class _Known:
             return p.amount, p.unit, activity
         detail = self.reader.detail(p.item)
         return str(detail["amount"]), str(detail["unit"]), activity
+
+
+#: A bill accepted in this import: record id, amount, unit and its activity item.
+_Accepted = tuple[str, str, str, dict[str, Any]]
+
+
+@lru_cache(maxsize=4096)
+def _iso(day: date) -> str:
+    # Cached: bills repeat the same few hundred period dates, and isoformat is not free.
+    return day.isoformat()
 
 
 class _Batcher:
@@ -208,6 +235,9 @@ class _Batcher:
                     created=utc_now(),
                     items=self.items,
                     blobs=blobs,
+                    # Built by record_item and basis_item from text and integers (the
+                    # basis was encoded, so checked, when its id was computed).
+                    checked=True,
                 )
             )
             self.nonce += 1
@@ -343,19 +373,12 @@ class ImportSession:
         except CarbonLedgerError as exc:
             report.rejected.append(RowError(bill.line or 0, "unit", str(exc)))
             return
-        rid = bill.record_id
-        period = (bill.start.isoformat(), bill.end.isoformat())
+        period = (_iso(bill.start), _iso(bill.end))
+        ref = bill.account_ref
+        rid = record_id(bill.site, ref, period[0], period[1])
         activity = self.activity_items.setdefault(bill.activity, {"activity": bill.activity})
-        self.known.add(
-            PeriodKey(
-                f"{bill.site}/{bill.account_ref}",
-                period[0],
-                period[1],
-                rid,
-                str(bill.amount),
-                bill.unit,
-                activity,
-            )
+        self.known.accept(
+            f"{bill.site}/{ref}", bill.start, bill.end, (rid, str(bill.amount), bill.unit, activity)
         )
         if result.basis_id not in self.bases:
             self.bases.add(result.basis_id)
@@ -418,7 +441,7 @@ def _check(
         return RowError(line, "site", refusal)
     account = f"{bill.site}/{bill.account_ref}"
     known.load(account)
-    same = known.exact.get((account, bill.start, bill.end))
+    same = known.get(account, bill.start, bill.end)
     if same is not None:
         amount, unit, activity = known.quantity(same)
         if activity == bill.activity and _same_quantity(amount, unit, bill):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import root_from_leaf_hashes
 from carbonledger.core.state import LedgerState

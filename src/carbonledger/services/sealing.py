@@ -89,7 +89,9 @@ def bill_detail(
         "results": results or {},
     }
     salt = salts.take() if salts is not None else new_salt()
-    digest = commitment(salt, canonical(body))
+    # ``checked``: every value is text or None by the types above (Decimals written as
+    # text), so there is no float to look for.
+    digest = commitment(salt, canonical(body, checked=True))
     body["salt"] = salt.hex()
     return body, digest
 
@@ -119,15 +121,22 @@ def _numbers(detail: dict[str, Any]) -> list[Any]:
     return [detail.get(k) for k in _NUMERIC] + [results.get(k) for k in _RESULTS]
 
 
+def _short(detail: dict[str, Any]) -> int:
+    """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+    short = 0
+    for value in _numbers(detail):
+        # orjson directly: each value is text or None (checked when encoded).
+        size = 4 if value is None else len(orjson.dumps(value))
+        if size < NUMBER_WIDTH:
+            short += NUMBER_WIDTH - size
+    return short
+
+
 def pad_details(details: list[dict[str, Any]]) -> bytes:
     """The plaintext of a blob: the details' canonical JSON padded with spaces (JSON
     allows trailing whitespace) so its length does not depend on any amount."""
     body = canonical(details)
-    # orjson directly: the values are strings or null, already checked by canonical above.
-    short = sum(
-        max(0, NUMBER_WIDTH - len(orjson.dumps(value))) for d in details for value in _numbers(d)
-    )
-    return pad_to_bucket(body, short)
+    return pad_to_bucket(body, sum(map(_short, details)))
 
 
 def pad_to_bucket(body: bytes, extra: int = 0) -> bytes:

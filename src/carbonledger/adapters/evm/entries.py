@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.adapters.evm.rpc import Rpc
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.tx import SignedTx
 from carbonledger.crypto.keys import keccak256
 from carbonledger.errors import IntegrityError

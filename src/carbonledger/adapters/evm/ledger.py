@@ -64,7 +64,7 @@ from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_s
 from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import NodeUnreachable, Rpc, RpcError
-from carbonledger.adapters.sqlite_ledger import SqliteLedger
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState, apply
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
@@ -87,10 +87,19 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
 #: The contracts whose custom errors a revert may carry (CarbonLedger, its Governor,
-#: and the Governor's item reader).
-CONTRACTS = ("CarbonLedger", "Governor", "DaoItems")
+#: the Governor's item reader, and the ledger's reader of membership items).
+CONTRACTS = ("CarbonLedger", "Governor", "DaoItems", "MemberItems")
 
-ROLE_BITS = {"rec_dealer": 8, "offset_dealer": 16, "auditor": 32}
+#: The contract's role bits (contracts/src/Roles.sol): an account's roles on chain are
+#: those of its registration, read there when it enrols.
+ROLE_BITS = {
+    "rec_dealer": 8,
+    "offset_dealer": 16,
+    "auditor": 32,
+    "org_admin": 64,
+    "member": 128,
+    "consumer": 256,
+}
 TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[],bytes[])[]"
 #: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
 #: proposal's items are read in full on chain) and per action of its proposals.
@@ -101,7 +110,7 @@ _DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60
 
 #: The gas estimate of an EVM transaction: a bound on what the contract spends per byte
 #: of calldata (reading canonical JSON), per item and per carbonledger transaction.
-_GAS_PER_BYTE, _GAS_PER_ITEM, _GAS_PER_TX = 40, 25_000, 60_000
+_GAS_PER_BYTE, _GAS_PER_ITEM, _GAS_PER_TX = 40, 60_000, 60_000
 #: No EVM transaction asks for more gas than this (block gas limits are 30 M and up).
 _GAS_CAP = 29_000_000
 
@@ -418,7 +427,7 @@ class EvmLedger:
         """Mirror what the chain accepted (one commit, one checkpoint); raise what it refused."""
         accepted: list[list[SignedTx]] = []
         failure: CarbonLedgerError | None = None
-        for (data, _, checked), receipt in zip(prepared, receipts, strict=True):
+        for (data, gas, checked), receipt in zip(prepared, receipts, strict=True):
             if receipt is None:
                 failure = failure or Conflict(
                     f"the chain did not mine the transaction within {self.receipt_timeout:g} s;"
@@ -426,7 +435,7 @@ class EvmLedger:
                 )
                 continue
             if int(receipt["status"], 16) != 1:
-                failure = failure or self._revert_reason(data, receipt)
+                failure = failure or self._revert_reason(data, receipt, gas)
                 continue
             if _entries_logged(receipt, self.address) != len(checked):
                 # Status 1 alone proves nothing (a call to an address without code
@@ -553,9 +562,6 @@ class EvmLedger:
         kind = tx.type
         if kind.startswith("dao_"):
             return [now_ms]
-        if kind == "enroll":
-            roles = state.identities[tx.sender]["roles"]
-            return [sum(ROLE_BITS.get(r, 0) for r in roles)]
         if kind != "issue_token":
             return []
         hints: list[int] = []
@@ -567,9 +573,17 @@ class EvmLedger:
             hints.append(org_at + 8)
         return hints
 
-    def _revert_reason(self, data: bytes, receipt: dict[str, Any]) -> CarbonLedgerError:
+    def _revert_reason(
+        self, data: bytes, receipt: dict[str, Any], gas: int | None = None
+    ) -> CarbonLedgerError:
         """Replay the call on the state before its block, at its block's time (the
         Governor judges windows by it), for the contract's error."""
+        if gas is not None and int(receipt["gasUsed"], 16) >= gas:
+            return Conflict(
+                f"transaction {receipt['transactionHash']} ran out of gas (its limit,"
+                f" {gas:,}, was all used); nothing of it was recorded: sign fewer items"
+                " per transaction"
+            )
         number = int(receipt["blockNumber"], 16)
         block = hex(number - 1)
         call = {"from": self._sender.address if self._sender else None, "to": self.address}

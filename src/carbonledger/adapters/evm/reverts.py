@@ -1,6 +1,7 @@
-"""Contract reverts as carbonledger errors: each custom error of CarbonLedger, its
-Governor and the Governor's item reader, mapped to the error class the embedded
-backend raises for the same refusal (with, for the DAO's, the core's words).
+"""Contract reverts as carbonledger errors: each custom error of CarbonLedger (and its
+reader of membership items), its Governor and the Governor's item reader, mapped to the
+error class the embedded backend raises for the same refusal (with, for most, the
+core's words).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = ["ERRORS", "MEANING", "STATES", "errors_by_selector", "selector", "tra
 
 #: Contract errors -> the carbonledger error they mean.
 ERRORS: dict[str, type[CarbonLedgerError]] = {
-    "NotOperator": PermissionDenied,
     "OnlyThroughLedger": PermissionDenied,
     "WrongLedger": Conflict,
     "BadSignature": SignatureInvalid,
@@ -43,6 +43,27 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
     "SelfTransfer": InvalidInput,
     "BadAmount": InvalidInput,
     "BadJson": InvalidInput,
+    # Organisations and their members (core.rules.registry, identity, channels, records)
+    "UnknownOrg": NotFound,
+    "OrgExists": DuplicateEntity,
+    "AdminNotEnrolled": InvalidInput,
+    "NotOrgAdmin": PermissionDenied,
+    "SiteExists": DuplicateEntity,
+    "UnknownSite": NotFound,
+    "SiteOfOtherOrg": PermissionDenied,
+    "NotWriter": PermissionDenied,
+    "RegistrationExists": DuplicateEntity,
+    "NotRegistered": NotFound,
+    "RegistrationUsed": Conflict,
+    "WrongSecret": PermissionDenied,
+    "EnrolmentExpired": PermissionDenied,
+    "KeyEnrolled": DuplicateEntity,
+    "NotAnIdentity": NotFound,
+    "NetworkAdminKey": PermissionDenied,
+    "AlreadyRevoked": Conflict,
+    "NotActiveIdentity": InvalidInput,
+    "OtherOrg": PermissionDenied,
+    "BadRole": InvalidInput,
     # Governor (the DAO) and its item reader
     "NotGovernor": PermissionDenied,
     "LimitedMode": PermissionDenied,
@@ -80,8 +101,25 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
     "AlreadySettled": Conflict,
     "AlreadyReleased": Conflict,
 }
-#: What a Governor error means, in the words of the core's refusal.
+#: What an error means, in the words of the core's refusal.
 MEANING = {
+    "UnknownOrg": "the organisation (or its channel) is not registered",
+    "NotOrgAdmin": "the signer is not an admin of the organisation",
+    "UnknownSite": "the site is not registered",
+    "SiteOfOtherOrg": "the site belongs to another organisation",
+    "NotWriter": "the signer is not a member or admin of the site's organisation",
+    "NotRegistered": "the user is not registered in the organisation",
+    "RegistrationUsed": "the user has already enrolled",
+    "WrongSecret": "wrong enrolment secret",
+    "EnrolmentExpired": "the enrolment secret expired",
+    "KeyEnrolled": "the key is already enrolled",
+    "NotAnIdentity": "not an enrolled identity",
+    "NetworkAdminKey": "the network admin's key cannot be revoked here",
+    "AlreadyRevoked": "the identity is already revoked",
+    "NotActiveIdentity": "not an active identity",
+    "OtherOrg": "only auditors are granted access to another organisation's channel",
+    "BadRole": "roles must be among org_admin, member, auditor, rec_dealer, offset_dealer"
+    " and consumer",
     "LimitedMode": "the ledger is in limited mode: offsets and RECs are issued only through"
     " a DAO proposal",
     "LedgerTime": "the ledger time is not within the block's second (or the deployment's"

@@ -1,7 +1,7 @@
 """The ledger log on SQLAlchemy (PostgreSQL, or SQLite): the EVM adapter's off-chain mirror.
 
 The same rows, Merkle nodes, signed checkpoints and state snapshot as the
-embedded file (:class:`carbonledger.adapters.sqlite_ledger.SqliteLedger`), so
+embedded file (:class:`carbonledger.adapters.sqlite.ledger.SqliteLedger`), so
 queries, inclusion proofs and ``verify`` behave the same; ``verify`` is the
 embedded ledger's own checker, run over this database's connection.
 """
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 
 from carbonledger.adapters.ledger_log import LedgerLog, tx_evidence
-from carbonledger.adapters.sqlite_schema import NODE_MIN_LEVEL
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
@@ -334,7 +334,7 @@ class SqlLedger(LedgerLog):
     def verify(self, *, max_errors: int = 100) -> VerifyReport:
         """The embedded ledger's full check (chain, tree, checkpoints, state, channel data),
         naming up to ``max_errors`` failures."""
-        from carbonledger.adapters.sqlite_verify import verify_connection
+        from carbonledger.adapters.sqlite.verify import verify_connection
 
         with self._lock:
             try:

@@ -1,7 +1,7 @@
 """The off-chain store's tables (SQLAlchemy Core), the same layout as the embedded file.
 
 ``tx``, ``leaf``, ``node``, ``checkpoint`` and ``meta`` hold the mirrored log (see
-:mod:`carbonledger.adapters.sqlite_schema` for what each column means);
+:mod:`carbonledger.adapters.sqlite.schema` for what each column means);
 ``channel_key`` and ``blob`` hold sealed channel data and wrapped keys. The
 schema is created and upgraded only by the alembic scripts in ``migrations/``;
 these objects describe it for queries.

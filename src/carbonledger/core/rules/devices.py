@@ -3,13 +3,16 @@
 ``state.devices`` maps an id to one JSON value:
 
 * a device id (a meter or another IoT device) -> ``{"kind": "device", "did", "org",
-  "site", "meter", "role", "valid_from", "valid_until", "status", ...}``: registered
+  "site", "meter_ref", "role", "valid_from", "valid_until", "status", ...}``: registered
   by an admin of the site's organisation; its readings count from ``valid_from``
   (the installation time, stated by the organisation, since readings are often
   posted long after they were taken) until it is retired or revoked;
-* a utility id -> ``{"kind": "utility", "did", "name", "eia_id", "accounts", ...}``:
-  registered by the network admin; it bills the listed ``site/account`` pairs and
+* a utility id -> ``{"kind": "utility", "did", "name", "eia_id", "account_refs", ...}``:
+  registered by the network admin; it bills the listed ``site/account_ref`` pairs and
   every account of a site whose ``utility_id`` is its ``eia_id``;
+
+Meters and accounts are named by their account reference (SHA-256 of site and
+number, as records name them), never by the number: the number is a sealed detail.
 * ``"status_list:" + URL`` -> the latest Bitstring Status List credential published
   for that URL (its SHA-256 and the id of the ledger item that carries it), so
   credential revocation is checkable offline from the ledger alone.
@@ -53,6 +56,18 @@ DEVICE_ROLES: Final = ("meter", "sensor", "gateway")
 CREDENTIAL_TYPES: Final = ("MeterReadingsCredential", "UtilityBillCredential")
 STATUS_PREFIX: Final = "status_list:"
 _SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
+_SITE_REF: Final = re.compile(r"^[^/]+/[0-9a-f]{64}$")
+#: Every field each public item may carry: a number or a reading is never among them.
+_FIELDS: Final = {
+    "device": frozenset(
+        {"kind", "id", "org", "site", "did", "meter_ref", "role", "valid_from", "valid_until"}
+    ),
+    "utility": frozenset({"kind", "id", "did", "name", "eia_id", "account_refs"}),
+    "credential": frozenset(
+        {"kind", "id", "org", "site", "type", "issuer", "holder", "account_ref"}
+        | {"period", "sha256", "sealed"}
+    ),
+}
 
 
 def _did(value: object, what: str) -> str:
@@ -74,6 +89,25 @@ def _text(item: Mapping[str, Any], field: str, what: str) -> str:
     return value
 
 
+def _ref(value: object, what: str) -> str:
+    """An account reference: SHA-256 hex of site and account number (``account_ref``)."""
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise InvalidInput(
+            f"{what} must be the account reference (SHA-256 hex of site and account number);"
+            " the number itself is never public"
+        )
+    return value
+
+
+def _public_only(item: Mapping[str, Any], what: str) -> None:
+    extra = set(item) - _FIELDS[str(item.get("kind"))]
+    if extra:
+        raise InvalidInput(
+            f"{what}: field(s) {sorted(extra)} may not be public (account numbers and"
+            " readings are sealed in the channel)"
+        )
+
+
 def _holders_of(state: LedgerState) -> dict[str, str]:
     """DID -> id of the active device or utility that holds it."""
     return {
@@ -92,6 +126,7 @@ def register_device(
     for item in items:
         dev = check_id("device", item.get("id"))
         what = f"device {dev!r}"
+        _public_only(item, what)
         if dev in state.devices:
             raise DuplicateEntity(f"{what} is already registered")
         site = state.sites.get(str(item.get("site")))
@@ -103,7 +138,7 @@ def register_device(
         did = _did(item.get("did"), what)
         if did in held:
             raise Conflict(f"{what}: {did} is already registered to {held[did]!r}")
-        meter = _text(item, "meter", what)
+        meter = _ref(item.get("meter_ref"), f"{what}: meter_ref")
         role = item.get("role", "meter")
         if role not in DEVICE_ROLES:
             raise InvalidInput(f"{what}: role must be one of {DEVICE_ROLES}")
@@ -118,7 +153,7 @@ def register_device(
             "did": did,
             "org": site["org"],
             "site": site["id"],
-            "meter": meter,
+            "meter_ref": meter,
             "role": role,
             "valid_from": item["valid_from"],
             "valid_until": until,
@@ -138,6 +173,7 @@ def register_utility(
     for item in items:
         uid = check_id("utility", item.get("id"))
         what = f"utility {uid!r}"
+        _public_only(item, what)
         if uid in state.devices:
             raise DuplicateEntity(f"{what} is already registered")
         did = _did(item.get("did"), what)
@@ -147,11 +183,14 @@ def register_utility(
         name = item.get("name")
         if not (isinstance(eia, str) and eia) and not (isinstance(name, str) and name.strip()):
             raise InvalidInput(f"{what}: an EIA utility id or a name is required")
-        accounts = item.get("accounts", [])
+        accounts = item.get("account_refs", [])
         if not isinstance(accounts, list) or not all(
-            isinstance(a, str) and "/" in a for a in accounts
+            isinstance(a, str) and _SITE_REF.match(a) for a in accounts
         ):
-            raise InvalidInput(f"{what}: accounts must be a list of 'site/account' strings")
+            raise InvalidInput(
+                f"{what}: account_refs must be a list of 'site/account reference' strings"
+                " (the SHA-256 hex of site and account number, never the number)"
+            )
         for account in accounts:
             if account.split("/", 1)[0] not in state.sites:
                 raise NotFound(f"{what}: account {account!r} names an unregistered site")
@@ -162,7 +201,7 @@ def register_utility(
             "did": did,
             "name": name,
             "eia_id": eia,
-            "accounts": sorted(set(accounts)),
+            "account_refs": sorted(set(accounts)),
             "status": "active",
             "since": state.now,
         }
@@ -258,8 +297,8 @@ def publish_status_list(
         }
 
 
-def _covers(state: LedgerState, utility: dict[str, Any], site: str, account: str) -> bool:
-    if f"{site}/{account}" in utility.get("accounts", ()):
+def _covers(state: LedgerState, utility: dict[str, Any], site: str, ref: str) -> bool:
+    if f"{site}/{ref}" in utility.get("account_refs", ()):
         return True
     eia = utility.get("eia_id")
     return eia is not None and state.sites.get(site, {}).get("utility_id") == eia
@@ -278,21 +317,22 @@ def _anchor_holder(state: LedgerState, item: dict[str, Any], what: str) -> None:
         raise PermissionDenied(
             f"{what}: issuer {item.get('issuer')} is not the DID registered for {holder['id']!r}"
         )
-    site, account = str(item.get("site")), str(item.get("account"))
+    site = str(item.get("site"))
+    ref = _ref(item.get("account_ref"), f"{what}: account_ref")
     if holder["kind"] == "device":
         if item.get("type") != "MeterReadingsCredential":
             raise InvalidInput(f"{what}: a device issues MeterReadingsCredential only")
-        if holder["site"] != site or holder["meter"] != account:
+        if holder["site"] != site or holder["meter_ref"] != ref:
             raise PermissionDenied(
                 f"{what}: device {holder['id']!r} is registered to {holder['site']}/"
-                f"{holder['meter']}, not {site}/{account}"
+                f"{holder['meter_ref'][:12]}, not {site}/{ref[:12]}"
             )
     else:
         if item.get("type") != "UtilityBillCredential":
             raise InvalidInput(f"{what}: a utility issues UtilityBillCredential only")
-        if not _covers(state, holder, site, account):
+        if not _covers(state, holder, site, ref):
             raise PermissionDenied(
-                f"{what}: utility {holder['id']!r} does not bill {site}/{account}"
+                f"{what}: utility {holder['id']!r} does not bill {site}/{ref[:12]}"
             )
 
 
@@ -308,6 +348,7 @@ def anchor_credentials(
         if not isinstance(digest, str) or not _SHA256.match(digest):
             raise InvalidInput(f"credential {item.get('id')!r}: sha256 must be a SHA-256 (hex)")
         what = f"credential {digest[:16]}"
+        _public_only(item, what)
         if item.get("id") != f"vc-{digest[:40]}":
             raise InvalidInput(f"{what}: id must be 'vc-' and the first 40 hex of its sha256")
         if item.get("type") not in CREDENTIAL_TYPES:

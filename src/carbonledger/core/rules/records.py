@@ -32,7 +32,7 @@ from carbonledger.core.rules.common import (
     require_org_writer,
 )
 from carbonledger.core.rules.disclosures import SCOPE_PATTERN, SCOPES
-from carbonledger.core.state import LedgerState
+from carbonledger.core.state import ID_PATTERN, LedgerState
 from carbonledger.errors import (
     Conflict,
     DuplicateEntity,
@@ -51,6 +51,7 @@ RECORD_FIELDS = frozenset(
 )
 _TRACE_FIELDS = frozenset({"schema", "basis", "scope"})
 _DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
+_PERIOD_FIELDS = frozenset({"start", "end"})
 
 
 def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
@@ -77,56 +78,79 @@ def _writer(state: LedgerState, sender: str, org: str, what: str) -> int:
     return sealing_epoch(state, org)
 
 
-def _detail(item: dict[str, Any], epoch: int, what: str) -> None:
-    """Private details are sealed in the organisation's channel under its current key."""
+def _what(item: dict[str, Any]) -> str:
+    # Built only for an error message: records are checked by the thousand.
+    return f"record {item.get('id')!r}"
+
+
+def _detail(item: dict[str, Any], epoch: int, blobs: set[str]) -> None:
+    """Private details are sealed in the organisation's channel under its current key.
+
+    ``blobs``: blob ids this entry already found well formed (its records share one).
+    """
     detail = item.get("detail")
     if not isinstance(detail, dict):
-        raise InvalidInput(f"{what}: sealed details are required (detail is missing)")
-    if set(detail) != _DETAIL_FIELDS or detail.get("channel") != item["org"]:
+        raise InvalidInput(f"{_what(item)}: sealed details are required (detail is missing)")
+    if detail.keys() != _DETAIL_FIELDS or detail.get("channel") != item["org"]:
         raise InvalidInput(
-            f"{what}: detail must be {{channel, epoch, blob, commitment}} in channel"
+            f"{_what(item)}: detail must be {{channel, epoch, blob, commitment}} in channel"
             f" {item['org']!r}"
         )
     if detail.get("epoch") != epoch:
         raise Conflict(
-            f"{what}: sealed under epoch {detail.get('epoch')}, the channel is at epoch {epoch}"
+            f"{_what(item)}: sealed under epoch {detail.get('epoch')}, the channel is at"
+            f" epoch {epoch}"
         )
-    for field in ("blob", "commitment"):
-        value = detail.get(field)
-        if not isinstance(value, str) or not _SHA256.match(value):
-            raise InvalidInput(f"{what}: detail.{field} must be a SHA-256 (hex)")
+    blob = detail.get("blob")
+    if not (type(blob) is str and blob in blobs):  # a list or dict is not hashable
+        if not isinstance(blob, str) or not _SHA256.match(blob):
+            raise InvalidInput(f"{_what(item)}: detail.blob must be a SHA-256 (hex)")
+        blobs.add(blob)
+    value = detail.get("commitment")
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise InvalidInput(f"{_what(item)}: detail.commitment must be a SHA-256 (hex)")
 
 
-def _shape(item: dict[str, Any], what: str) -> tuple[str, str]:
+def _shape(item: dict[str, Any]) -> tuple[str, str]:
     """Public fields only, each well formed; returns the period (start, end)."""
-    extra = set(item) - RECORD_FIELDS
-    if extra:
+    if not item.keys() <= RECORD_FIELDS:
         raise InvalidInput(
-            f"{what}: field(s) {sorted(extra)} may not be public (results, amounts and"
-            " splits are sealed in the channel; publish totals with a disclosure)"
+            f"{_what(item)}: field(s) {sorted(set(item) - RECORD_FIELDS)} may not be public"
+            " (results, amounts and splits are sealed in the channel; publish totals with a"
+            " disclosure)"
         )
     account = item.get("account")
     if not isinstance(account, str) or not _SHA256.match(account):
-        raise InvalidInput(f"{what}: account must be the account's reference (a SHA-256, hex)")
-    check_id(f"{what}: activity", item.get("activity"))
-    trace = item.get("trace")
-    if not isinstance(trace, dict) or set(trace) != _TRACE_FIELDS:
         raise InvalidInput(
-            f"{what}: trace must be {{schema, basis, scope}} (results are sealed in the channel)"
+            f"{_what(item)}: account must be the account's reference (a SHA-256, hex)"
+        )
+    activity = item.get("activity")
+    if not isinstance(activity, str) or not ID_PATTERN.match(activity):
+        check_id(f"{_what(item)}: activity", activity)  # raises, naming the record
+    trace = item.get("trace")
+    if not isinstance(trace, dict) or trace.keys() != _TRACE_FIELDS:
+        raise InvalidInput(
+            f"{_what(item)}: trace must be {{schema, basis, scope}} (results are sealed in"
+            " the channel)"
         )
     scope = trace.get("scope")
     if not isinstance(scope, str) or not SCOPE_PATTERN.match(scope):
-        raise InvalidInput(f"{what}: scope {scope!r} is not a scope (one of {SCOPES} or 3-N)")
-    if not isinstance(trace.get("schema"), str):
-        raise InvalidInput(f"{what}: trace.schema must be text")
-    period = item.get("period")
-    if not isinstance(period, dict) or set(period) != {"start", "end"}:
-        raise InvalidInput(f"{what}: period must be {{start, end}}")
-    start, end = check_period(period.get("start"), period.get("end"), what)
-    if item.get("id") != record_id(str(item.get("site")), account, start, end):
         raise InvalidInput(
-            f"{what}: id must be the record id of its site, account and period"
-            f" ({record_id(str(item.get('site')), account, start, end)})"
+            f"{_what(item)}: scope {scope!r} is not a scope (one of {SCOPES} or 3-N)"
+        )
+    if not isinstance(trace.get("schema"), str):
+        raise InvalidInput(f"{_what(item)}: trace.schema must be text")
+    period = item.get("period")
+    if not isinstance(period, dict) or period.keys() != _PERIOD_FIELDS:
+        raise InvalidInput(f"{_what(item)}: period must be {{start, end}}")
+    try:
+        start, end = check_period(period.get("start"), period.get("end"), "")
+    except InvalidInput:  # again, to name the record (its name is built only on failure)
+        start, end = check_period(period.get("start"), period.get("end"), _what(item))
+    rid = record_id(str(item.get("site")), account, start, end)
+    if item.get("id") != rid:
+        raise InvalidInput(
+            f"{_what(item)}: id must be the record id of its site, account and period ({rid})"
         )
     return start, end
 
@@ -138,6 +162,9 @@ def record_emissions(
     sender = body["sender"]
     sites = state.sites
     epochs: dict[str, int] = {}
+    blobs: set[str] = set()
+    bases = state.bases
+    periods = state.periods
     for n, item in enumerate(items):
         kind = item.get("kind")
         if kind == "calculation_basis":
@@ -145,35 +172,34 @@ def record_emissions(
             continue
         if kind != "emissions_record":
             raise InvalidInput(f"item {n}: expected an emissions_record, got {kind!r}")
-        what = f"record {item.get('id')!r}"
         site = sites.get(item.get("site"))  # type: ignore[arg-type]
         if site is None:
-            raise NotFound(f"{what}: site {item.get('site')!r} is not registered")
+            raise NotFound(f"{_what(item)}: site {item.get('site')!r} is not registered")
         org = item.get("org")
         if org != site["org"]:
             raise PermissionDenied(
-                f"{what}: site {site['id']!r} belongs to {site['org']!r}, not {org!r}"
+                f"{_what(item)}: site {site['id']!r} belongs to {site['org']!r}, not {org!r}"
             )
         epoch = epochs.get(str(org))
         if epoch is None:
-            epoch = epochs[str(org)] = _writer(state, sender, str(org), what)
-        _detail(item, epoch, what)
-        start, end = _shape(item, what)
-        if item["trace"]["basis"] not in state.bases:
-            raise NotFound(f"{what}: its calculation basis is not recorded")
+            epoch = epochs[str(org)] = _writer(state, sender, str(org), _what(item))
+        _detail(item, epoch, blobs)
+        start, end = _shape(item)
+        if item["trace"]["basis"] not in bases:
+            raise NotFound(f"{_what(item)}: its calculation basis is not recorded")
         account = f"{site['id']}/{item['account']}"
-        known = state.periods.get(account, ())
+        known = periods.get(account, ())
         other = overlapping(known, start, end)
         if other == (start, end):
             raise DuplicateEntity(
-                f"{what}: {start}..{end} is already recorded for the same account"
+                f"{_what(item)}: {start}..{end} is already recorded for the same account"
             )
         if other is not None:
             raise OverlappingPeriod(
-                f"{what}: {start}..{end} overlaps {other[0]}..{other[1]}, already recorded for"
-                " the same account"
+                f"{_what(item)}: {start}..{end} overlaps {other[0]}..{other[1]}, already"
+                " recorded for the same account"
             )
-        state.periods[account] = add_period(known, start, end)
+        periods[account] = add_period(known, start, end)
 
 
 def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:

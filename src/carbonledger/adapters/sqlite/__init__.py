@@ -1,0 +1,14 @@
+"""Embedded backend: the whole ledger in one SQLite file, nothing to start.
+
+``ledger`` appends and reads (hash chain, Merkle nodes, signed checkpoints),
+``channels`` keeps sealed blobs and wrapped keys in the same file, ``schema``
+creates its tables, ``verify`` and ``verify_checks`` re-check a file from its
+bytes, and ``group_commit`` lets concurrent API requests share one commit.
+"""
+
+from __future__ import annotations
+
+from carbonledger.adapters.sqlite.channels import SqliteChannelStore
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
+
+__all__ = ["SqliteChannelStore", "SqliteLedger"]

@@ -1,0 +1,245 @@
+"""Group commit: many concurrent writers, one SQLite commit (and one fsync) per batch.
+
+A server handling many small writes (one bill per request) would otherwise pay
+one fsync per request. :class:`GroupCommitLedger` wraps a ledger: ``submit``
+checks each transaction against a *speculative* state (the committed state plus
+everything accepted but not yet committed), queues it and returns at once; a
+writer thread commits whatever is queued as one batch. ``wait()`` blocks the
+calling thread until its own transactions are committed (raising if the commit
+failed), so a request answers only once its data is durable.
+
+Reads see committed data; ``state()`` and ``periods()`` also see what is queued,
+so nonces, calculation bases and duplicate checks stay consistent for the next
+writer.
+
+Other processes may write to the same file (a CLI command while the server
+runs): whenever nothing is queued or being committed, ``state()`` and
+``submit`` first catch up with their commits, and each commit re-checks its
+batch against the file's latest head, so the server keeps accepting writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
+
+from carbonledger.adapters.sqlite.channels import SqliteChannelStore
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
+from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.tx import SignedTx, check_tx, utc_now
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import (
+    Checkpoint,
+    InclusionProof,
+    ItemQuery,
+    PeriodKey,
+    Receipt,
+    StoredItem,
+    VerifyReport,
+)
+
+__all__ = ["GroupCommitLedger"]
+
+
+class _QueuedBlobs:
+    """The channel store, plus the sealed blobs of transactions queued but not committed
+    (an import checking a duplicate opens the details of a bill still in the queue)."""
+
+    def __init__(self, inner: SqliteChannelStore) -> None:
+        self.inner = inner
+        self.queued: dict[str, bytes] = {}
+
+    def put_keys(self, channel: str, epoch: int, wrapped: Mapping[str, bytes]) -> None:
+        self.inner.put_keys(channel, epoch, wrapped)
+
+    def wrapped_key(self, channel: str, epoch: int, member: str, digest: str) -> bytes:
+        return self.inner.wrapped_key(channel, epoch, member, digest)
+
+    def put_blob(self, blob_id: str, channel: str, epoch: int, data: bytes) -> None:
+        self.inner.put_blob(blob_id, channel, epoch, data)
+
+    def blob(self, blob_id: str) -> bytes:
+        data = self.queued.get(blob_id)
+        return data if data is not None else self.inner.blob(blob_id)
+
+    def blob_ids(self) -> Iterator[tuple[str, bytes]]:
+        return self.inner.blob_ids()
+
+
+class GroupCommitLedger:
+    """Implements :class:`carbonledger.ports.ledger.LedgerPort` over a :class:`SqliteLedger`."""
+
+    def __init__(self, ledger: SqliteLedger, *, max_batch: int = 1000) -> None:
+        self.inner = ledger
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._queue: list[tuple[SignedTx, Future[Receipt]]] = []
+        self._spec = ledger.state()
+        self._pending_periods: dict[str, list[PeriodKey]] = {}
+        self._blobs = _QueuedBlobs(ledger.channels)
+        self._mine = threading.local()
+        self._inflight = False  # a batch taken off the queue is being committed
+        self._reloads = getattr(ledger, "reloads", 0)  # catch-ups seen (other processes)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    @property
+    def channels(self) -> ChannelStore:
+        """The channel store; reads also see the blobs of queued transactions."""
+        return self._blobs
+
+    def latest_checkpoint(self) -> Checkpoint:
+        return self.inner.latest_checkpoint()
+
+    def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        return self.inner.entries(limit=limit, offset=offset)
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self.inner.checkpoints(limit=limit)
+
+    # -- writes -------------------------------------------------------------
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Within this block, ``submit`` queues and returns at once; call :meth:`wait` after."""
+        self._mine.deferred = True
+        try:
+            yield
+        finally:
+            self._mine.deferred = False
+
+    def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
+        """Check and queue ``txs`` (all or none) and wait for their commit.
+
+        Inside :meth:`deferred` it returns no receipts at once instead: call :meth:`wait`.
+        """
+        self._enqueue(txs)
+        if getattr(self._mine, "deferred", False):
+            return []
+        return self.wait()
+
+    def _catch_up(self) -> None:
+        """Take in commits made by other processes, unless our own are pending.
+
+        Called with ``self._lock`` held. While transactions are queued or being
+        committed the speculative state stays as it is: their commit catches up
+        with the file and re-checks them (the writer thread then resets it).
+        """
+        refresh = getattr(self.inner, "refresh", None)
+        if refresh is None or self._queue or self._inflight:
+            return
+        if refresh(blocking=False) or getattr(self.inner, "reloads", 0) != self._reloads:
+            self._reloads = getattr(self.inner, "reloads", 0)
+            self._spec = self.inner.state()
+            self._pending_periods.clear()
+
+    def _enqueue(self, txs: Sequence[SignedTx]) -> None:
+        with self._lock:
+            self._catch_up()
+            spec = self._spec.copy()
+            now = utc_now()
+            checked = []
+            for raw in txs:
+                tx = check_tx(raw)
+                items = tx.decoded()
+                apply(spec, tx.body, items, now=now, blobs=tx.blob_map())
+                checked.append((tx, items))
+            self._spec = spec
+            futures = getattr(self._mine, "futures", None)
+            if futures is None:
+                futures = self._mine.futures = []
+            for tx, items in checked:
+                self._blobs.queued.update(tx.blob_map())
+                future: Future[Receipt] = Future()
+                self._queue.append((tx, future))
+                futures.append(future)
+                for item in items:
+                    if item.get("kind") == "emissions_record":
+                        account = f"{item['site']}/{item['account']}"
+                        self._pending_periods.setdefault(account, []).append(
+                            PeriodKey(
+                                account,
+                                item["period"]["start"],
+                                item["period"]["end"],
+                                item["id"],
+                                None,
+                                None,
+                                item,
+                            )
+                        )
+            self._ready.notify()
+
+    def wait(self) -> list[Receipt]:
+        """Block until this thread's queued transactions are committed; their receipts."""
+        futures: list[Future[Receipt]] = getattr(self._mine, "futures", None) or []
+        self._mine.futures = []
+        return [f.result() for f in futures]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._stopped:
+                    self._ready.wait()
+                if self._stopped and not self._queue:
+                    return
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                self._inflight = True
+            try:
+                receipts = self.inner.submit([tx for tx, _ in batch])
+            except BaseException as exc:  # handed to every waiting writer
+                with self._lock:
+                    self._inflight = False
+                    self._spec = self.inner.state()  # forget what was not committed
+                    for _, future in self._queue:
+                        future.set_exception(exc)
+                    self._queue.clear()
+                    self._pending_periods.clear()
+                    self._blobs.queued.clear()
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            with self._lock:
+                self._inflight = False
+                if not self._queue:
+                    self._pending_periods.clear()
+                    self._blobs.queued.clear()
+                    if getattr(self.inner, "reloads", 0) != self._reloads:
+                        # the commit took in other processes' commits: start from the file
+                        self._reloads = getattr(self.inner, "reloads", 0)
+                        self._spec = self.inner.state()
+            for (_, future), receipt in zip(batch, receipts, strict=True):
+                future.set_result(receipt)
+
+    def close(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._ready.notify()
+        self._thread.join()
+        self.inner.close()
+
+    # -- reads --------------------------------------------------------------
+    def state(self) -> LedgerState:
+        with self._lock:
+            self._catch_up()
+            return self._spec.copy()
+
+    def items(self, query: ItemQuery) -> Iterator[StoredItem]:
+        return self.inner.items(query)
+
+    def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
+        found = self.inner.periods(accounts)
+        with self._lock:
+            for account in accounts:
+                found.extend(self._pending_periods.get(account, ()))
+        return found
+
+    def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
+        return self.inner.proof(leaf_index, with_tx=with_tx)
+
+    def verify(self) -> VerifyReport:
+        return self.inner.verify()
