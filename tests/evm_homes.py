@@ -23,7 +23,9 @@ def evm_home(
     key = home.init(passphrase, scrypt_n=2**10)
     ledger = home.ledger(key)
     try:
-        register_orgs(ledger, ledger.channels, key, [Organisation("bench", "Bench Co")])
+        cert = home.ca.create_org("bench", "Bench Co", passphrase)
+        org = Organisation("bench", "Bench Co")
+        register_orgs(ledger, ledger.channels, key, [org], ca_certs={"bench": cert})
         every = sites(n_sites)
         for start in range(0, n_sites, 100):  # a site costs ~50,000 gas on chain
             register_sites(ledger, key, every[start : start + 100])

@@ -67,6 +67,26 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@chain_app.command("attach")
+def attach_cmd(
+    rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the chain"),
+    contract: str = typer.Option(..., "--contract", help="address of the ledger's contract"),
+    db: str | None = typer.Option(
+        None, "--db", help="database URL of the off-chain store; default offchain.db here"
+    ),
+    home: Path | None = HomeOption,
+) -> None:
+    """Make a new home a node of a ledger on a chain: its store built from the chain alone."""
+    h = home_of(home)
+    config = h.attach_evm(passphrase(), rpc, contract, mirror=db)
+    status = open_evm_ledger(home).status()
+    typer.echo(
+        f"attached to ledger {config['ledger_id']} at {config['evm']['contract']} (chain"
+        f" {config['evm']['chain_id']}); {status['entries_off_chain']} entries read from the"
+        f" chain; this node's key {config['node']}"
+    )
+
+
 @chain_app.command("status")
 def status_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, "--json")) -> None:
     """The chain, the contract, and entries on chain beside the off-chain store."""

@@ -81,7 +81,10 @@ class Home:
 
     @property
     def keystore_file(self) -> Path:
-        return self.path / "keys" / "admin.json"
+        """The admin's keystore; in a home attached to a chain, its node's own key."""
+        admin = self.path / "keys" / "admin.json"
+        node = self.path / "keys" / "node.json"
+        return node if node.exists() and not admin.exists() else admin
 
     @property
     def config_file(self) -> Path:
@@ -220,8 +223,71 @@ class Home:
             key,
             deploy_block=int(evm_cfg.get("deploy_block", 0)),
             chain_id=evm_cfg.get("chain_id"),
+            checkpoint_signer=config.get("node"),
         )
         return ledger
+
+    def attach_evm(
+        self, passphrase: str, rpc: str, contract: str, *, mirror: str | None = None
+    ) -> dict[str, Any]:
+        """Make this home a node of the ledger at ``contract`` on the chain at ``rpc``, its
+        store built from the chain alone (no other home's files or keys).
+
+        The node gets its own key (``keys/node.json``, encrypted with ``passphrase``): it
+        signs the store's checkpoints and relays its users' transactions. Returns the
+        config written.
+        """
+        if self.exists():
+            raise ConfigurationError(f"{self.path} already holds a ledger")
+        if not passphrase:
+            raise InvalidInput("a passphrase is required to encrypt the node's key")
+        evm = _evm()
+        client = evm.Rpc(rpc)
+        chain_id = int(client.call("eth_chainId"), 16)
+        block = first_block_with_code(client, contract)
+        self.path.mkdir(parents=True, exist_ok=True)
+        key = PrivateKey.generate()
+        offchain = mirror or "offchain.db"
+        location = offchain if "://" in offchain else self.path / offchain
+        ledger = evm.EvmLedger(
+            client,
+            contract,
+            location,
+            key,
+            deploy_block=block,
+            chain_id=chain_id,
+            checkpoint_signer=key.address,
+        )
+        try:
+            if ledger.status()["entries_off_chain"]:
+                raise ConfigurationError(
+                    f"the off-chain store {offchain!r} is not empty: give an empty database"
+                )
+            ledger.sync()
+            state = ledger.state()
+        finally:
+            ledger.close()
+        if state.ledger_id is None:
+            raise ConfigurationError(f"the ledger at {contract} has no genesis entry yet")
+        (self.path / "keys").mkdir(exist_ok=True)
+        save_keystore(self.path / "keys" / "node.json", encrypt_key(key, passphrase))
+        config = {
+            "ledger_id": state.ledger_id,
+            "name": state.ledger_id,
+            "admin": state.admin,
+            "node": key.address,
+            "backend": "evm",
+            "created": utc_now(),
+            "evm": {
+                "rpc": rpc,
+                "contract": ledger.address,
+                "chain_id": chain_id,
+                "deploy_block": block,
+                "offchain": offchain,
+            },
+        }
+        self.config_file.write_text(json.dumps(config, indent=2) + "\n")
+        return config
 
     def deploy_evm(
         self,
@@ -277,6 +343,21 @@ class Home:
         config["evm"] = section
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return section
+
+
+def first_block_with_code(rpc: Any, address: str) -> int:
+    """The block that created the contract at ``address`` (the first with its code)."""
+    latest = int(rpc.call("eth_blockNumber"), 16)
+    if rpc.call("eth_getCode", address, hex(latest)) in (None, "0x"):
+        raise ConfigurationError(f"no contract at {address} on the node at {rpc.url}")
+    lo, hi = 0, latest
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rpc.call("eth_getCode", address, hex(mid)) in (None, "0x"):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _evm() -> Any:

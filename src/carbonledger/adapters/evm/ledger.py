@@ -173,8 +173,9 @@ class EvmLedger:
     (an embedded ledger file, SQLite, the default) or a database URL
     (``postgresql+psycopg://...``: :class:`~carbonledger.adapters.sqlstore.SqlLedger`,
     the same log and channel store in PostgreSQL, schema by alembic). ``operator``
-    relays and pays gas, and signs the mirror's checkpoints (it must be the ledger
-    admin's key, as on the embedded ledger).
+    relays and pays gas, and signs the mirror's checkpoints: the ledger admin's key,
+    or a node's own key with ``checkpoint_signer`` its address (a node attached to
+    the chain, which holds no other key: its store's authority is the chain).
     """
 
     #: Items per signed transaction for importers (about 800 bytes and 30,000 gas each).
@@ -191,6 +192,7 @@ class EvmLedger:
         mine: bool | None = None,
         receipt_timeout: float = 120.0,
         chain_id: int | None = None,
+        checkpoint_signer: str | None = None,
     ) -> None:
         self.rpc = Rpc(rpc) if isinstance(rpc, str) else rpc
         self.address = checksum_address(address)
@@ -205,9 +207,11 @@ class EvmLedger:
         if isinstance(mirror, str) and "://" in mirror:
             from carbonledger.adapters.sqlstore import SqlLedger
 
-            self.mirror = SqlLedger(mirror, operator=operator)
+            self.mirror = SqlLedger(mirror, operator=operator, checkpoint_signer=checkpoint_signer)
         else:
-            self.mirror = SqliteLedger(mirror, operator=operator)
+            self.mirror = SqliteLedger(
+                mirror, operator=operator, checkpoint_signer=checkpoint_signer
+            )
         self.channels: ChannelStore = self.mirror.channels
         self._abi = artifact()["abi"]
         self._errors = _errors_by_selector([e for n in CONTRACTS for e in artifact(n)["abi"]])

@@ -54,9 +54,16 @@ class SqliteLedger(LedgerLog):
     required only to write). Reads and ``verify`` need no key.
     """
 
-    def __init__(self, path: str | Path, operator: PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        operator: PrivateKey | None = None,
+        *,
+        checkpoint_signer: str | None = None,
+    ) -> None:
         self.path = str(path)
         self._operator = operator
+        self.checkpoint_signer = checkpoint_signer
         try:
             self._conn = connect(self.path)  # the writer's: used under self._lock
         except sqlite3.DatabaseError as exc:  # a truncated or foreign file
@@ -443,7 +450,12 @@ class SqliteLedger(LedgerLog):
 
         remembered = read_remembered(self.remembered_file)
         with self._lock:
-            return verify_connection(self._conn, max_errors=max_errors, remembered=remembered)
+            return verify_connection(
+                self._conn,
+                max_errors=max_errors,
+                remembered=remembered,
+                signer=self.checkpoint_signer,
+            )
 
     def close(self) -> None:
         for conn in self._readers:

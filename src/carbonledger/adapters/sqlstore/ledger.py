@@ -80,7 +80,14 @@ class SqlLedger(LedgerLog):
     The schema is created or upgraded by the alembic scripts on opening.
     """
 
-    def __init__(self, url: str | Engine, operator: PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        url: str | Engine,
+        operator: PrivateKey | None = None,
+        *,
+        checkpoint_signer: str | None = None,
+    ) -> None:
+        self.checkpoint_signer = checkpoint_signer
         self.engine = make_engine(url) if isinstance(url, str) else url
         self._owns_engine = isinstance(url, str)
         self.url = self.engine.url.render_as_string(hide_password=True)
@@ -344,6 +351,7 @@ class SqlLedger(LedgerLog):
                     return verify_connection(
                         _DriverConnection(conn),  # type: ignore[arg-type]
                         max_errors=max_errors,
+                        signer=self.checkpoint_signer,
                     )
             except sa_exc.DBAPIError as exc:
                 return VerifyReport(False, error=f"the off-chain store is not readable: {exc}")
