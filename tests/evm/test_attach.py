@@ -55,7 +55,8 @@ def test_a_node_attached_with_no_files_of_the_first_reads_and_verifies(
     _ok(first, "channel", "grant", "bench", alice, "--role", "member")
     contract = _json(first, "chain", "status")["contract"]
     theirs = _json(first, "records", "list", "--limit", "0")
-    assert len(theirs) == 30 and _total(theirs) > 0
+    assert len(theirs) == 30
+    assert _total(theirs) > 0
 
     second = tmp_path / "second"
     out = _clean(_ok(second, "chain", "attach", "--rpc", node.url, "--contract", contract))
