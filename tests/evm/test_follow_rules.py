@@ -78,3 +78,59 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
             node.sync()  # and it stays refused
     finally:
         node.close()
+
+
+def _follower(ledger: Any, where: Path) -> Any:
+    from carbonledger.adapters.evm import EvmLedger
+
+    key = PrivateKey.generate()
+    where.mkdir()
+    return EvmLedger(
+        ledger.rpc,
+        ledger.address,
+        where / "offchain.db",
+        key,
+        deploy_block=ledger.deploy_block,
+        checkpoint_signer=key.address,
+    )
+
+
+def test_a_reorganised_block_is_undone_and_confirmations_hold_back(
+    world: World, tmp_path: Path
+) -> None:
+    from carbonledger.adapters.evm import EvmLedger, Rpc
+    from carbonledger.services.tokens import transfer
+    from tests.conformance.suite import _rec
+
+    w = world
+    ledger: Any = w.ledger
+    _rec(w, 10, token_id="rec-reorg")
+    node = _follower(ledger, tmp_path / "node")
+    try:
+        base = node.sync()
+        assert base == len(ledger.chain_entries())
+        snapshot = ledger.rpc.call("evm_snapshot")
+        transfer(ledger, w.alice, "rec-reorg", to="globex/bob", amount=3)
+        # One block deep: held back with one confirmation, taken with none.
+        assert node.sync(confirmations=1) == 0
+        assert node.sync() == 1
+        bob = f"{w.bob.address}/rec-reorg"
+        assert node.state().balances[bob]["available"] == 3
+        # The chain reorganises: that block is gone, another takes its place.
+        ledger.rpc.call("evm_revert", snapshot)
+        # The writer's store is ahead of the chain now: repaired when it is next opened.
+        writer = EvmLedger(
+            Rpc(ledger.rpc.url), ledger.address, ledger.mirror.path, w.admin,
+            deploy_block=ledger.deploy_block,
+        )  # fmt: skip
+        try:
+            transfer(writer, w.alice, "rec-reorg", to="globex/bob", amount=4)
+        finally:
+            writer.close()
+        assert node.sync() == base + 1  # rebuilt from the chain as it now is
+        assert node.state().balances[bob]["available"] == 4
+        report = node.verify()
+        assert report.ok, report.error
+        assert list((tmp_path / "node").glob("offchain.db.diverged-*"))
+    finally:
+        node.close()

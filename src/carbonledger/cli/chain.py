@@ -103,11 +103,17 @@ def status_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, 
 
 
 @chain_app.command("sync")
-def sync_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, "--json")) -> None:
+def sync_cmd(
+    home: Path | None = HomeOption,
+    confirmations: int = typer.Option(
+        0, "--confirmations", min=0, help="take only blocks this many below the latest"
+    ),
+    json: bool = typer.Option(False, "--json"),
+) -> None:
     """Bring the off-chain store to the chain (behind: caught up; diverged: rebuilt)."""
     ledger = open_evm_ledger(home, home_of(home).key(passphrase()))
     try:
-        added = ledger.sync()
+        added = ledger.sync(confirmations=confirmations)
         info = ledger.status()
     finally:
         ledger.close()

@@ -310,6 +310,9 @@ class EvmLedger:
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
         self.sync()  # the rules run on the chain's state, not on a stale or diverged store
+        # The relaying account's nonce as the chain has it (another process of this home,
+        # a restarted node or a reorganisation may have moved it).
+        sender.nonce = int(self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16)
         state = self.mirror.state()
         now_ms = self._ledger_ms()
         now = iso_from_ms(now_ms)
@@ -651,10 +654,14 @@ class EvmLedger:
         finally:
             conn.close()
 
-    def sync(self) -> int:
+    def sync(self, *, confirmations: int = 0) -> int:
         """Bring the store to the chain; the number of entries it took from the chain.
 
-        One writer of the store at a time, as for :meth:`submit_many`.
+        One writer of the store at a time, as for :meth:`submit_many`. With
+        ``confirmations``, only blocks that many below the latest are taken (a follower's
+        depth: a block reorganised away is then rarely taken at all). A block taken and
+        then reorganised away is undone: the store no longer matches the chain there and
+        is rebuilt.
 
         A store behind the chain takes what the chain holds beyond it (read from
         calldata); a store that holds entries the chain does not (ahead of it after a
@@ -665,10 +672,11 @@ class EvmLedger:
         transaction, sender and nonce), and the store stays at the entry before it.
         """
         with writer_lock(self):
-            return self._sync()
+            return self._sync(confirmations)
 
-    def _sync(self) -> int:
-        entries = self.chain_entries()
+    def _sync(self, confirmations: int = 0) -> int:
+        self.check_chain()
+        entries = self._entry_log.entries(depth=confirmations)
         self._synced_once = True
         count = store_count(self.mirror)
         if count <= len(entries):
