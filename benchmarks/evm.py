@@ -7,6 +7,8 @@ Starts its own anvil (temporary home, no auto-mining). Prints:
 * gas of issue (REC, with metadata), transfer and retire through the adapter,
   one carbonledger transaction per EVM transaction, beside the original system's
   figures and our targets;
+* gas and calldata per emissions record, ``--records`` bills imported in one
+  batch (one EVM transaction), beside the target;
 * anvil's own rate for pre-signed raw ETH transfers sent in batches of ``--batch``
   with one ``evm_mine`` each, and the adapter's rate for token transfers sent the
   same way (``EvmLedger.submit_many``: state machine, local signing, one batched
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,15 @@ from tests.conformance.world import LEDGER_ID, World, alice_to_bob, build_world
 
 from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
 from carbonledger.adapters.evm.anvil import Anvil
+from carbonledger.core.domain import Bill
 from carbonledger.core.tx import utc_now
 from carbonledger.crypto.keys import PrivateKey
+from carbonledger.factors import FactorCatalog
+from carbonledger.services.importer import import_bills
 from carbonledger.services.tokens import issue_rec, retire, transfer
 
 ORIGINAL = {"issue": "421,000-447,000", "transfer": "70,100", "retire": "82,900"}
-TARGET = {"issue": 210_000, "transfer": 55_000, "retire": 60_000}
+TARGET = {"issue": 210_000, "transfer": 55_000, "retire": 60_000, "record": 10_000}
 
 
 def _gas(ledger: EvmLedger) -> int:
@@ -75,6 +81,37 @@ def measure_gas(w: World) -> dict[str, int]:
     ledger.submit(batch)
     gas["transfer (10 per batch)"] = _gas(ledger) // 10
     return gas
+
+
+def measure_records(w: World, n: int) -> tuple[int, int, int]:
+    """Gas, calldata bytes and the calldata's gas floor (EIP-7623: 10 gas a zero byte,
+    40 a non-zero one) per emissions record: ``n`` monthly bills of acme's site, each
+    its own account, imported by alice in one batch (one EVM transaction)."""
+    ledger = w.ledger
+    assert isinstance(ledger, EvmLedger)
+    before = int(ledger.rpc.call("eth_blockNumber"), 16)
+    bills = [
+        Bill(
+            "acme-chi",
+            f"bench-meter-{i}",
+            date(2023, 1, 1),
+            date(2023, 1, 31),
+            Decimal(1000 + i),
+            "kWh",
+        )
+        for i in range(n)
+    ]
+    import_bills(ledger, w.alice, FactorCatalog(), bills, store=w.store, batch_size=n)
+    gas = size = floor = 0
+    for number in range(before + 1, int(ledger.rpc.call("eth_blockNumber"), 16) + 1):
+        block = ledger.rpc.call("eth_getBlockByNumber", hex(number), True)
+        for tx in block["transactions"]:
+            receipt = ledger.rpc.call("eth_getTransactionReceipt", tx["hash"])
+            gas += int(receipt["gasUsed"], 16)
+            data = bytes.fromhex(tx["input"][2:])
+            size += len(data)
+            floor += 10 * (len(data) + 3 * (len(data) - data.count(0)))
+    return gas // n, size // n, floor // n
 
 
 def raw_rate(rpc: Rpc, n: int, batch: int) -> float:
@@ -189,6 +226,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/adapter rounds")
+    parser.add_argument("--records", type=int, default=500, help="emissions records in one batch")
     parser.add_argument(
         "--store",
         default=None,
@@ -214,6 +252,12 @@ def main() -> None:
         for op, used in measure_gas(w).items():
             base = op.split()[0]
             print(f"{op:<24}{used:>10,}{TARGET[base]:>10,}  {ORIGINAL[base]}")
+        per_record, calldata, floor = measure_records(w, args.records)
+        print(
+            f"{'record (' + str(args.records) + ' a batch)':<24}{per_record:>10,}"
+            f"{TARGET['record']:>10,}  ({calldata:,} bytes of calldata a record,"
+            f" whose EIP-7623 floor alone is {floor:,} gas)"
+        )
         raw = raw_rate(Rpc(node.url), args.n, args.batch)
         # Baseline and adapter alternate, round by round, so that whatever else the
         # machine is doing weighs on both alike; the median round is the figure.

@@ -13,6 +13,7 @@ from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import Organisation, Site, account_ref, record_id
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
+from carbonledger.ports.ledger import LedgerPort
 from carbonledger.services.channels import new_epoch_keys
 
 LEDGER_ID = "cl-test"
@@ -20,6 +21,7 @@ LEDGER_ID = "cl-test"
 # share this one, recorded by new_ledger() as entry 4.
 BASIS: dict[str, Any] = {"formula": "kg = amount * 0.5 (test basis)"}
 BASIS_ID = basis_id(BASIS)
+BASIS_ITEM: dict[str, Any] = {"kind": "calculation_basis", "id": BASIS_ID, "basis": BASIS}
 # The rules check that a record names a blob its transaction carries, not what the
 # blob holds (only members can open it): the tests' records share this one.
 BLOB = b"sealed details of the test records"
@@ -46,13 +48,20 @@ def genesis(key: PrivateKey) -> SignedTx:
     )
 
 
-def tx(key: PrivateKey, tx_type: str, nonce: int, items: list[dict[str, Any]]) -> SignedTx:
+def tx(
+    key: PrivateKey,
+    tx_type: str,
+    nonce: int,
+    items: list[dict[str, Any]],
+    *,
+    ledger_id: str = LEDGER_ID,
+) -> SignedTx:
     """A signed transaction carrying ``items`` and, if they name it, the test blob."""
     named = any(ref.blob == BLOB_ID for item in items for ref in referenced_blobs(item))
     return build_tx(
         key,
         tx_type=tx_type,
-        ledger_id=LEDGER_ID,
+        ledger_id=ledger_id,
         nonce=nonce,
         created=utc_now(),
         items=items,
@@ -93,6 +102,12 @@ def record(
 
 def new_ledger(path: Path, key: PrivateKey, *, sites: int = 2) -> SqliteLedger:
     ledger = SqliteLedger(path, operator=key)
+    setup(ledger, key, sites=sites)
+    return ledger
+
+
+def setup(ledger: LedgerPort, key: PrivateKey, *, sites: int = 2) -> None:
+    """Genesis, organisation acme (admin ``key``), sites s0.., the test basis: 4 entries."""
     ledger.submit([genesis(key)])
     _, wrapped, hashes = new_epoch_keys(
         LEDGER_ID, "acme", 0, {key.address: key.public_key.to_bytes().hex()}
@@ -110,20 +125,10 @@ def new_ledger(path: Path, key: PrivateKey, *, sites: int = 2) -> SqliteLedger:
             )
         ]
     )
-    ledger.submit(
-        [
-            tx(
-                key,
-                "record_emissions",
-                3,
-                [{"kind": "calculation_basis", "id": BASIS_ID, "basis": BASIS}],
-            )
-        ]
-    )
-    return ledger
+    ledger.submit([tx(key, "record_emissions", 3, [BASIS_ITEM])])
 
 
-def fill(ledger: SqliteLedger, key: PrivateKey, *, txs: int, per_tx: int, site: str = "s0") -> None:
+def fill(ledger: LedgerPort, key: PrivateKey, *, txs: int, per_tx: int, site: str = "s0") -> None:
     nonce = ledger.state().next_nonce(key.address)
     month = 1
     batch = []

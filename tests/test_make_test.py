@@ -163,7 +163,15 @@ def test_the_runtime_lock_is_exactly_what_the_package_needs() -> None:
                 todo.append(req.name)
     runtime = _pins("requirements.lock")
     assert set(runtime) == closure
-    for tool in ("playwright", "mypy", "ruff", "schemathesis", "web3", "pytest", "hypothesis"):
+    for tool in (
+        "playwright",
+        "mypy",
+        "ruff",
+        "schemathesis",
+        "eth-account",
+        "pytest",
+        "hypothesis",
+    ):
         assert tool not in runtime
 
 
@@ -172,7 +180,7 @@ def test_the_dev_lock_adds_the_tools_and_the_extras() -> None:
     assert "-r requirements.lock" in text.splitlines()
     dev, runtime = _pins("requirements-dev.lock"), _pins("requirements.lock")
     assert not set(dev) & set(runtime)  # each package pinned once
-    for tool in ("playwright", "mypy", "ruff", "schemathesis", "web3", "pytest", "psycopg"):
+    for tool in ("playwright", "mypy", "ruff", "schemathesis", "eth-account", "pytest", "psycopg"):
         assert tool in dev
     makefile = (REPO / "Makefile").read_text()
     assert "pip install --quiet -r requirements.lock" in makefile

@@ -44,7 +44,7 @@ PUBLIC: dict[str, list[str]] = {
         "writer_lock",
     ],
     "carbonledger.adapters.sqlite": ["SqliteChannelStore", "SqliteLedger"],
-    "carbonledger.adapters.sqlite.group_commit": ["GroupCommitLedger"],
+    "carbonledger.adapters.group_commit": ["GroupCommitLedger"],
     "carbonledger.adapters.sqlite.channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
     "carbonledger.adapters.sqlite.ledger": ["SqliteLedger", "checkpoint_digest"],
     "carbonledger.adapters.sqlite.schema": [
@@ -62,7 +62,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
     "carbonledger.api.coalesce": ["BillCoalescer"],
-    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
+    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of"],
     "carbonledger.api.context": [
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
     ],
@@ -126,7 +126,7 @@ PUBLIC: dict[str, list[str]] = {
         "CABINS", "DEFRA_UPLIFT", "EARTH_RADIUS_KM", "Airport", "Flight", "great_circle_km",
         "plan_flight", "scope_of", "with_basis",
     ],
-    "carbonledger.core.canonical": ["canonical", "loads", "loads_canonical"],
+    "carbonledger.core.canonical": ["canonical", "jcs", "loads", "loads_canonical"],
     "carbonledger.core.blobs": [
         "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs",
     ],
@@ -154,8 +154,10 @@ PUBLIC: dict[str, list[str]] = {
         "record_id",
     ],
     "carbonledger.core.apportion": ["largest_remainder"],
-    "carbonledger.core.ids": ["SHORT_ID", "ambiguous", "require_known", "resolve_id"],
-    "carbonledger.core.factors": [
+    "carbonledger.core.ids": [
+        "ID_PATTERN", "SHORT_ID", "ambiguous", "require_known", "resolve_id",
+    ],
+    "carbonledger.core.factor_values": [
         "FACTOR_FIELDS", "Edition", "EmissionFactor", "Location", "Resolution",
     ],
     "carbonledger.core.merkle": [
@@ -164,19 +166,19 @@ PUBLIC: dict[str, list[str]] = {
         "root_from_leaf_hashes", "subtree_hash", "verify_consistency", "verify_inclusion",
     ],
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
-    "carbonledger.core.rules": ["RULES", "require_active_signer"],
+    "carbonledger.core.rules": [],
     "carbonledger.core.rules.channels": [
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
         "current_members", "may_rotate", "read_access", "rotated_channel", "sealing_epoch",
         "stale_holders", "valid_members",
     ],
     "carbonledger.core.rules.common": [
-        "GRANTABLE_ROLES", "ROLES", "check_id", "check_sealed", "expect_kind", "is_org_admin",
-        "parse_time",
+        "GRANTABLE_ROLES", "ROLES", "Rule", "check_id", "check_sealed", "expect_kind",
+        "is_org_admin", "parse_time",
         "require_active_signer", "require_network_admin", "require_org_admin", "require_org_writer",
     ],
     "carbonledger.core.rules.devices": ["RULES"],
-    "carbonledger.core.rules.governance": ["RULES"],
+    "carbonledger.core.dao.rules": ["RULES"],
     "carbonledger.core.rules.identity": [
         "enroll", "register_identity", "revoke_identity", "secret_hash",
     ],
@@ -187,14 +189,42 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
-    "carbonledger.core.rules.tokens": [
-        "DEALER_ROLE", "DIRECTORY_PREFIX", "RULES", "SCOPES", "get_token", "next_serials",
-        "project_leaf", "token_exists", "token_ids",
+    "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.tokens.directory": [
+        "DIRECTORY_PREFIX", "HEX64", "PROJECT_FIELDS", "offset_project", "project_leaf",
+    ],
+    "carbonledger.core.tokens.holdings": [
+        "balance", "check_serial_free", "credit", "get_token", "next_serials", "token_exists",
+        "token_ids",
+    ],
+    "carbonledger.core.tokens.issuance": [
+        "DEALER_ROLE", "SCOPES", "check_period", "issue", "issue_by_dao", "require_role",
     ],
     "carbonledger.core.intervals": [
         "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
     ],
-    "carbonledger.core.state": ["ID_PATTERN", "LedgerState", "apply"],
+    "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
+    "carbonledger.core.authority": ["RULES", "apply"],
+    "carbonledger.core.builders": [
+        "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
+        "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",
+        "token_retirement", "token_transfer", "vote",
+    ],
+    "carbonledger.core.items": [
+        "ITEM_TYPES", "AuditReportItem", "AuditResultItem", "CalculationBasisItem",
+        "ChannelGrantItem", "ChannelReadItem", "ChannelRevokeItem", "ChannelRotateItem",
+        "CredentialItem", "DaoIssueItem", "DaoProposalActItem", "DaoSetupItem", "DaoTransferItem",
+        "DeviceItem", "DeviceStatusItem", "DisclosureItem", "EmissionsRecordItem", "IdentityItem",
+        "LedgerItem", "OffsetDirectoryItem", "OrganisationItem", "ProposalItem",
+        "RegistrationItem", "RevocationItem", "SiteItem", "StatusListItem", "TokenItem",
+        "TokenMintItem", "TokenRetirementItem", "TokenTransferItem", "UtilityItem", "VoteItem",
+    ],
+    "carbonledger.core.item_parts": [
+        "ChannelKeys", "DirectoryProject", "Manifest", "ManifestEntry", "Period", "ProjectProof",
+        "ProjectRef", "ProposalPart", "RecordDetail", "RecordTrace", "Sealed", "Serial", "TxBody",
+        "WrappedKeys",
+    ],
+    "carbonledger.core.identities": ["ACTIVE", "REVOKED", "is_active", "require_active"],
     "carbonledger.core.tokens": [
         "AUDITED", "BASE_UNITS", "MAX_AMOUNT", "OFFSET", "REC", "TOKEN_TYPES", "SerialRange",
     ],
@@ -216,8 +246,8 @@ PUBLIC: dict[str, list[str]] = {
         "aggregate", "allocate", "market_country",
     ],
     "carbonledger.core.tx": [
-        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "check_tx", "entry_hash",
-        "signing_digest", "tx_from_parts", "utc_now",
+        "GENESIS_PREV", "TX_VERSION", "SignedTx", "build_tx", "build_tx_from_encoded", "check_tx",
+        "entry_hash", "signing_digest", "tx_from_parts", "utc_now",
     ],
     "carbonledger.core.units": [
         "CONVERSION_DIGITS", "DIMENSIONS", "UNITS", "convert", "dimension", "factor_between",
@@ -278,6 +308,10 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.crypto.keys": [
         "SECP256K1_N", "PrivateKey", "PublicKey", "checksum_address", "eip191_digest", "is_address",
         "keccak256", "recover_address", "verify_digest",
+    ],
+    "carbonledger.crypto.recipes": [
+        "recover_personal_message", "sign_evm_transaction", "sign_personal_message",
+        "sign_sha256_compact",
     ],
     "carbonledger.crypto.keystore": [
         "decrypt_key", "encrypt_key", "load_keystore", "save_keystore",
@@ -355,13 +389,19 @@ PUBLIC: dict[str, list[str]] = {
         "UsageSummary", "natural_unit", "parse_bytes", "parse_file", "summarise", "to_bills",
         "to_intervals",
     ],
-    "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_bills", "to_intervals"],
+    "carbonledger.greenbutton.bills": ["to_bills"],
+    "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_intervals"],
+    "carbonledger.greenbutton.localtime": ["LocalTimeParameters", "dst_rule_instant"],
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
-        "BillsFromGreenButton", "GreenButtonDocument", "Interval", "IntervalBlock",
-        "IntervalReading", "LocalTimeParameters", "MeterReading", "MeterSummary",
-        "ReadingColumns", "ReadingType", "Summary", "SummaryMeasurement", "UsagePoint",
-        "UsagePointSummary", "UsageSummary", "dst_rule_instant",
+        "GreenButtonDocument", "IntervalBlock", "IntervalReading", "MeterReading",
+        "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint", "UsageSummary",
+    ],
+    "carbonledger.greenbutton.resources": [
+        "ATOM", "ATOM_NS", "ESPI", "ESPI_NS", "Builder", "Raw", "norm_href", "split_tag",
+    ],
+    "carbonledger.greenbutton.results": [
+        "BillsFromGreenButton", "Interval", "MeterSummary", "Summary", "UsagePointSummary",
     ],
     "carbonledger.greenbutton.parser": [
         "ATOM_NS", "DEFAULT_MAX_BYTES", "ESPI_NS", "parse_bytes", "parse_file",
@@ -400,9 +440,10 @@ PUBLIC: dict[str, list[str]] = {
         "register_utility", "set_device_status",
     ],
     "carbonledger.services.digital_auditor": [
-        "TOLERANCE", "AuditEvent", "DigitalAuditReport", "Finding", "ReadingsMonitor", "Tolerance",
-        "fast_readings", "run_digital_audit",
+        "TOLERANCE", "DigitalAuditReport", "Finding", "Tolerance", "fast_readings",
+        "run_digital_audit",
     ],
+    "carbonledger.services.readings_monitor": ["AuditEvent", "ReadingsMonitor"],
     "carbonledger.services.home": [
         "PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home",
     ],
@@ -424,6 +465,28 @@ PUBLIC: dict[str, list[str]] = {
         "register_directory",
     ],
     "carbonledger.services.parallel_import": ["import_csv_parallel"],
+    "carbonledger.services.readings": ["METER_READINGS_TYPE", "post_and_check"],
+    "carbonledger.services.totals": [
+        "RecordResult",
+        "SiteTotal",
+        "Totals",
+        "emission_totals",
+        "readable_results",
+    ],
+    "carbonledger.services.signin": ["CHALLENGE_SECONDS", "TOKEN_SECONDS", "Actor", "SignIn"],
+    "carbonledger.services.backends": [
+        "EMBEDDED",
+        "EVM",
+        "attach_evm",
+        "create_embedded",
+        "deploy_evm",
+        "evm_module",
+        "first_block_with_code",
+        "open_evm",
+        "open_ledger",
+        "prune_blobs",
+        "reopener",
+    ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
@@ -436,13 +499,13 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.tokens": [
         "TOKEN_KINDS", "Balance", "Issued", "balances", "issue_audited", "issue_audited_emissions",
-        "issue_offset", "issue_rec", "list_tokens", "mint", "resolve_holder", "retire",
-        "retirements", "token_history", "transfer",
+        "issue_offset", "issue_rec", "list_tokens", "mint", "offset_item", "rec_item",
+        "resolve_holder", "retire", "retirements", "token_history", "transfer",
     ],
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
     "carbonledger.web.data": [
-        "Entry", "Feature", "InventoryView", "OrgSummary", "feature", "inventory_view",
+        "Entry", "InventoryView", "OrgSummary", "inventory_view",
         "market_and_net", "org_summary", "recent_entries",
     ],
     "carbonledger.web.render": [
@@ -516,7 +579,7 @@ def test_cli_paths_raise_carbonledger_errors(ledger_home, tmp_path: Path) -> Non
     """The service calls behind each CLI command fail with CarbonLedgerError subclasses."""
     from carbonledger.core.calculator import calculate
     from carbonledger.core.domain import Bill, Organisation, Site
-    from carbonledger.core.factors import Location
+    from carbonledger.core.factor_values import Location
     from carbonledger.core.proofdoc import check_proof
     from carbonledger.factors import FactorCatalog
     from carbonledger.services.bills_csv import parse_bills

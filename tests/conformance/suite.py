@@ -1,8 +1,9 @@
 """The ledger port's conformance suite: written once, subclassed per backend.
 
-A backend's test module subclasses :class:`LedgerConformance` and provides the
-``backend`` fixture (see :data:`tests.conformance.world.Backend`). Behaviour that
-a backend deliberately does differently is declared in its ``DIFFERENCES``
+A backend's test module subclasses :class:`tests.conformance.backend.BackendConformance`
+(this class and the other parts of the suite) and provides the ``backend`` fixture
+(see :data:`tests.conformance.world.Backend`). Behaviour that a backend deliberately
+does differently is declared in its ``DIFFERENCES``
 (test name -> reason) and skipped with that reason: nothing is silently
 different.
 """
@@ -30,7 +31,8 @@ from carbonledger.errors import (
     SignatureInvalid,
 )
 from carbonledger.factors import FactorCatalog
-from carbonledger.ports.ledger import ItemQuery
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.channels import revoke, submit_one
 from carbonledger.services.identity import revoke_user
 from carbonledger.services.importer import import_bills
@@ -86,13 +88,13 @@ def _wait_for(ledger_time: str, after_ms: int = 0) -> None:
         time.sleep(wait / 1000 + 0.02)
 
 
-def _run_proposal(w: World) -> str:
-    """A full DAO proposal: set up, issue votes, propose, vote, queue, execute."""
+def _dao_ready(w: World, **params: Any) -> None:
+    """The offsets directory registered, the DAO set up, governance tokens issued."""
     from carbonledger.services import dao
     from carbonledger.services.offsets import package_directory, register_directory
 
     register_directory(w.ledger, w.admin, package_directory())
-    dao.setup(w.ledger, w.admin, params=DAO_PARAMS)
+    dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, **params})
     dao.issue_tokens(
         w.ledger,
         w.admin,
@@ -103,6 +105,13 @@ def _run_proposal(w: World) -> str:
             "treasury": 10_000,
         },
     )
+
+
+def _back_project(w: World) -> str:
+    """The offsets dealer proposes to issue 500 t of ACR411 (2019) to Alice and fund the desk."""
+    from carbonledger.services import dao
+    from carbonledger.services.offsets import package_directory
+
     state = w.ledger.state()
     issue = dao.offset_action(
         state,
@@ -115,20 +124,23 @@ def _run_proposal(w: World) -> str:
         serial_start=1,
         token_id=DAO_TOKEN,
     )
-    pid = dao.propose(
+    fund = dao.fund_action(state, to="globex/bob", amount=2_000, project=DAO_PROJECT)
+    return dao.propose(
         w.ledger,
         w.offsets,
         title=f"Back {DAO_PROJECT}",
         description="Issue offsets of the Steuben County landfill project and fund it.",
-        parts=[
-            dao.Part("issue 500 t", [issue]),
-            dao.Part(
-                "fund",
-                [dao.fund_action(state, to="globex/bob", amount=2_000, project=DAO_PROJECT)],
-            ),
-        ],
+        parts=[dao.Part("issue 500 t", [issue]), dao.Part("fund", [fund])],
         proposal_id="back-acr411",
     )
+
+
+def _run_proposal(w: World) -> str:
+    """A full DAO proposal: set up, issue votes, propose, vote, queue, execute."""
+    from carbonledger.services import dao
+
+    _dao_ready(w)
+    pid = _back_project(w)
     p = w.ledger.state().dao[f"proposal:{pid}"]
     with pytest.raises(Conflict):  # voting has not started
         dao.vote(w.ledger, w.alice, pid, amount=10, choice="for")
@@ -211,6 +223,23 @@ class LedgerConformance:
             created=utc_now(),
             items=items,
         )
+
+    # -- the port ---------------------------------------------------------------
+    def test_the_backend_offers_the_whole_port(self, w: World) -> None:
+        """Everything callers use is declared on the port, and this backend offers it all
+        (the API and the web UI reach nothing else)."""
+        for port, impl in ((LedgerPort, w.ledger), (ChannelStore, w.ledger.channels)):
+            declared = [n for n in vars(port) if not n.startswith("_")]
+            assert declared, port
+            missing = [n for n in declared if not hasattr(impl, n)]
+            assert missing == [], f"{type(impl).__name__} lacks {missing} of {port.__name__}"
+        head = w.ledger.latest_checkpoint()
+        assert head.size == sum(1 for _ in w.ledger.items(ItemQuery()))
+        listed = w.ledger.checkpoints(limit=3)
+        assert listed[0] == head  # newest first
+        assert len(listed) == 3  # the world made more than three commits
+        assert [c.size for c in listed] == sorted({c.size for c in listed}, reverse=True)
+        assert w.ledger.verify(max_errors=1).ok
 
     # -- registration ----------------------------------------------------------
     def test_registration(self, w: World) -> None:

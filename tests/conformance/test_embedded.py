@@ -10,11 +10,11 @@ from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
-from tests.conformance.suite import LedgerConformance
+from tests.conformance.backend import BackendConformance
 from tests.conformance.world import Backend
 
 
-class TestEmbeddedLedger(LedgerConformance):
+class TestEmbeddedLedger(BackendConformance):
     @pytest.fixture
     def backend(self) -> Backend:
         def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:

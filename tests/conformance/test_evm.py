@@ -16,7 +16,7 @@ import pytest
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
-from tests.conformance.suite import LedgerConformance
+from tests.conformance.backend import BackendConformance
 from tests.conformance.world import LEDGER_ID, Backend
 
 REQUIRED = os.environ.get("CARBONLEDGER_REQUIRE_EVM") == "1"
@@ -36,7 +36,7 @@ def _need_evm() -> Any:
     return anvil
 
 
-class TestEvmLedger(LedgerConformance):
+class TestEvmLedger(BackendConformance):
     @pytest.fixture
     def backend(self, anvil_url: str) -> Backend:
         from carbonledger.adapters.evm import EvmLedger, Rpc, deploy

@@ -134,3 +134,28 @@ def alice_to_bob(w: World, token: str, n: int, prefix: str) -> list[SignedTx]:
         )
         for i in range(n)
     ]
+
+
+def reopen(ledger: LedgerPort, operator: PrivateKey | None) -> LedgerPort:
+    """Close ``ledger`` and open the same ledger again, as a new process would: from
+    what the backend stored (the file, the database, the chain and its mirror)."""
+    from carbonledger.adapters.sqlite.ledger import SqliteLedger
+    from carbonledger.adapters.sqlstore import SqlLedger
+
+    ledger.close()  # type: ignore[attr-defined]
+    if isinstance(ledger, SqliteLedger):
+        return SqliteLedger(ledger.path, operator=operator)
+    if isinstance(ledger, SqlLedger):
+        return SqlLedger(_url(ledger), operator=operator)
+    from carbonledger.adapters.evm import EvmLedger, Rpc
+
+    if isinstance(ledger, EvmLedger):
+        mirror = ledger.mirror
+        where = mirror.path if isinstance(mirror, SqliteLedger) else _url(mirror)
+        rpc = Rpc(ledger.rpc.url)  # closing the ledger closed its client
+        return EvmLedger(rpc, ledger.address, where, operator, deploy_block=ledger.deploy_block)
+    raise TypeError(f"no way to reopen a {type(ledger).__name__}")  # a new backend: add it
+
+
+def _url(ledger: Any) -> str:
+    return str(ledger.engine.url.render_as_string(hide_password=False))

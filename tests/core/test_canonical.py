@@ -12,7 +12,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carbonledger.core.canonical import canonical, loads_canonical
+from carbonledger.core.canonical import canonical, jcs, loads_canonical
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.core.tx import signing_digest, tx_from_parts
 from carbonledger.crypto.keys import PrivateKey
@@ -26,20 +26,61 @@ _scalars = (
     | st.integers(min_value=-_SAFE, max_value=_SAFE)
     | st.text(alphabet=st.characters(codec="utf-8"))
 )
-_json = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+
+
+def _nested(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+
+
+_json = _nested(_scalars)
 
 
 @settings(max_examples=400, deadline=None)
 @given(_json)
 def test_equals_the_rfc8785_reference_for_every_value_it_can_hold(value: Any) -> None:
     assert canonical(value) == rfc8785.dumps(value)
+
+
+_with_floats = _nested(_scalars | st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_with_floats)
+def test_credentials_encoding_is_the_reference_and_the_ledgers_where_both_apply(
+    value: Any,
+) -> None:
+    # One definition: jcs (credentials, any JSON) is RFC 8785 itself, and on every
+    # value the ledger's encoder accepts (no float anywhere) the two write one byte form.
+    assert jcs(value) == rfc8785.dumps(value)
+    try:
+        ledger = canonical(value)
+    except InvalidInput:
+        assert _holds_float(value)
+    else:
+        assert ledger == jcs(value)
+
+
+def _holds_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(v) for v in value)
+    return False
+
+
+def test_credentials_encoding_refuses_what_json_cannot_carry_exactly() -> None:
+    for bad in (2**53 + 1, Decimal("1.5"), math.nan):
+        with pytest.raises(InvalidInput, match="RFC 8785"):
+            jcs({"x": bad})
 
 
 def test_keys_are_ordered_by_utf16_code_units_not_code_points() -> None:

@@ -1,6 +1,6 @@
 """A ledger state driven by the rules alone, at ledger times the test chooses.
 
-``Chain`` applies transactions with :func:`carbonledger.core.state.apply` (the
+``Chain`` applies transactions with :func:`carbonledger.core.authority.apply` (the
 same function the embedded ledger and its verifier call, signatures aside) to
 a copy of the state, at a ledger time set to the millisecond, so every window
 of a proposal is tested at its exact tick without sleeping.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from carbonledger.core.authority import apply
 from carbonledger.core.dao.balances import supply
 from carbonledger.core.dao.model import (
     TREASURY,
@@ -20,7 +21,7 @@ from carbonledger.core.dao.model import (
     ledger_ms,
     proposal_status,
 )
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 
 ADMIN = "0x" + "ad" * 20
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")

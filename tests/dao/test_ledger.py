@@ -1,8 +1,10 @@
-"""The DAO on the embedded ledger: a proposal issues offsets of a real directory project.
+"""The DAO at tick-exact ledger times, on the embedded ledger (whose clock a test can set).
 
 Ledger time comes from the ledger's clock; the ``clock`` fixture stands in for
 it (starting at the real time and moving only when told), so each step lands at
 the tick the test names, and the whole ledger still verifies from its entries.
+The DAO's behaviour on every backend, in real time, is in the conformance suite
+(``tests/conformance/suite.py`` and ``suite_dao.py``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import pytest
 
 from carbonledger.adapters.sqlite import ledger as sqlite_ledger
 from carbonledger.core.dao.model import DAO_ISSUER, iso_from_ms, ledger_ms
-from carbonledger.errors import Conflict, NotFound, PermissionDenied
+from carbonledger.errors import Conflict
 from carbonledger.services import dao
 from carbonledger.services.offsets import package_directory
-from carbonledger.services.tokens import balances, issue_offset
+from carbonledger.services.tokens import balances
 from tests.tokens.tokens_helpers import World, build_template, copy_world
 
 PROJECT, VINTAGE = "ACR411", 2019  # Steuben County Bath Landfill, New York (ACR)
@@ -160,89 +162,3 @@ def test_a_proposal_issues_offsets_of_a_directory_project(world: World, clock: C
     assert report.ok, report
     latest = ledger.state().to_json()
     assert world.reopen().state().to_json() == latest  # the state is the entries' replay
-
-
-def test_a_proposal_cannot_take_serials_already_issued(world: World, clock: Clock) -> None:
-    issue_offset(
-        world.ledger,
-        world.offset_dealer,
-        package_directory(),
-        project=PROJECT,
-        to="acme/alice",
-        tonnes=10,
-        vintage=VINTAGE,
-        serial_prefix=f"ACR-{PROJECT}-{VINTAGE}-",
-        serial_start=400,
-    )
-    with pytest.raises(Conflict, match="overlap token"):
-        _propose(world)
-
-
-def test_execution_rechecks_the_token_network(world: World, clock: Clock) -> None:
-    """Serials taken between proposal and execution refuse the execution; it can expire."""
-    pid = _propose(world)
-    p = world.ledger.state().dao[f"proposal:{pid}"]
-    clock.at(p["vote_start"])
-    dao.vote(world.ledger, world.alice, pid, amount=200_000, choice="for")
-    issue_offset(
-        world.ledger,
-        world.offset_dealer,
-        package_directory(),
-        project=PROJECT,
-        to="acme/alice",
-        tonnes=1,
-        vintage=VINTAGE,
-        serial_prefix=f"ACR-{PROJECT}-{VINTAGE}-",
-        serial_start=500,
-    )
-    clock.at(p["vote_end"])
-    dao.queue(world.ledger, world.bob, pid)
-    clock.at(world.ledger.state().dao[f"proposal:{pid}"]["eta"])
-    with pytest.raises(Conflict, match="overlap token"):
-        dao.execute(world.ledger, world.bob, pid)
-    assert dao.list_proposals(world.ledger.state(), now=clock())[0]["status"] == "Queued"
-
-
-def test_unknown_proposals_and_statuses_are_named(world: World, clock: Clock) -> None:
-    with pytest.raises(NotFound, match="proposal 'nope' does not exist"):
-        dao.vote(world.ledger, world.alice, "nope", amount=1, choice="for")
-    with pytest.raises(Exception, match="status 'Won'"):
-        dao.list_proposals(world.ledger.state(), status="Won")
-
-
-def test_limited_mode_refuses_dealers_and_lets_the_dao_issue(world: World, clock: Clock) -> None:
-    pid = dao.propose(
-        world.ledger,
-        world.offset_dealer,
-        title="limited mode",
-        description="Offsets and RECs only through the DAO.",
-        parts=[dao.Part("limited mode", [dao.param_action("limited_mode", True)])],
-    )
-    p = world.ledger.state().dao[f"proposal:{pid}"]
-    clock.at(p["vote_start"])
-    dao.vote(world.ledger, world.alice, pid, amount=200_000, choice="for")
-    clock.at(p["vote_end"])
-    dao.queue(world.ledger, world.bob, pid)
-    clock.at(world.ledger.state().dao[f"proposal:{pid}"]["eta"])
-    dao.execute(world.ledger, world.bob, pid)
-    with pytest.raises(PermissionDenied, match="limited mode"):
-        issue_offset(
-            world.ledger,
-            world.offset_dealer,
-            package_directory(),
-            project=PROJECT,
-            to="acme/alice",
-            tonnes=1,
-            vintage=VINTAGE,
-            serial_prefix="X-",
-            serial_start=1,
-        )
-    pid = _propose(world)  # the DAO still issues
-    p = world.ledger.state().dao[f"proposal:{pid}"]
-    clock.at(p["vote_start"])
-    dao.vote(world.ledger, world.bob, pid, amount=100_000, choice="for")
-    clock.at(p["vote_end"])
-    dao.queue(world.ledger, world.bob, pid)
-    clock.at(world.ledger.state().dao[f"proposal:{pid}"]["eta"])
-    dao.execute(world.ledger, world.bob, pid)
-    assert world.ledger.state().tokens["dao-offset-acr411"]["issuer"] == DAO_ISSUER

@@ -41,10 +41,10 @@ from carbonledger.services.devices import (
 from carbonledger.services.digital_auditor import (
     TOLERANCE,
     DigitalAuditReport,
-    ReadingsMonitor,
     Tolerance,
     run_digital_audit,
 )
+from carbonledger.services.readings_monitor import ReadingsMonitor
 from tests.identity.test_identity import World
 
 METER = Ed25519Signer.from_seed(b"\x11" * 32)

@@ -17,10 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from carbonledger.cli import app
+from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import log_key, signed_checkpoint_note
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import tx_from_parts
 from carbonledger.services.home import Home
 from tests.cli_helpers import PASS, Run, _clean, _ok

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from carbonledger.core.rules.tokens import token_exists
+from carbonledger.core.tokens.holdings import token_exists
 from carbonledger.core.tokens.model import AUDITED, REC
 from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery

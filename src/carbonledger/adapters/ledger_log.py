@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.core.authority import apply
 from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.checkpoint import log_key, sign_checkpoint, signed_checkpoint_note
 from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash
 from carbonledger.core.note import NoteKey
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import GENESIS_PREV, SignedTx, check_tx, entry_hash
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import Conflict, IntegrityError

@@ -70,7 +70,7 @@ def calc(
 ) -> None:
     """Calculate emissions for an amount at a location, with its provenance and trace."""
     from carbonledger.core.calculator import calculate
-    from carbonledger.core.factors import Location
+    from carbonledger.core.factor_values import Location
 
     found: list[str] = []
     if activity.strip().lower() == "flight":

@@ -16,7 +16,7 @@ from carbonledger.errors import CarbonLedgerError
 from carbonledger.greenbutton.model import ACCUMULATION_NAMES
 
 if TYPE_CHECKING:
-    from carbonledger.greenbutton.model import UsagePointSummary
+    from carbonledger.greenbutton.results import UsagePointSummary
 
 __all__ = ["app"]
 

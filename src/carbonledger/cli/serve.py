@@ -17,6 +17,7 @@ from carbonledger.cli.common import (
     passphrase,
     unlock,
 )
+from carbonledger.core.identities import is_active
 from carbonledger.errors import CarbonLedgerError, ConfigurationError
 from carbonledger.services.home import PASSPHRASE_ENV, Home
 
@@ -75,7 +76,7 @@ def _sign_in_hint(
     users = sorted(
         f"{ident['org']}/{ident['name']}"
         for ident in identities.values()
-        if ident.get("status") == "active"
+        if is_active(ident)
         and ident.get("org")
         and h.user_keystore(str(ident["org"]), str(ident["name"])).exists()
     )

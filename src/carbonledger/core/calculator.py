@@ -26,7 +26,7 @@ from typing import Any
 
 from carbonledger.core.canonical import canonical
 from carbonledger.core.domain import CAP_UNITS, MAX_AMOUNT, check_quantity
-from carbonledger.core.factors import EmissionFactor, Resolution
+from carbonledger.core.factor_values import EmissionFactor, Resolution
 from carbonledger.core.units import dimension, factor_between, normalise_unit
 from carbonledger.errors import FactorNotFound, InvalidInput
 

@@ -7,7 +7,15 @@ by their UTF-16 code units, there is no whitespace, strings are UTF-8 with only
 strings (``Decimal`` values are written as strings), never as floats: a float
 or NaN is refused rather than rounded or turned into ``null``.
 
-One deliberate extension: RFC 8785 numbers are IEEE doubles, so it cannot
+Two functions, one definition. :func:`canonical` writes ledger items and
+transaction bodies; :func:`jcs` writes any JSON value received from elsewhere
+(verifiable credentials carry JSON numbers, so floats are formatted the
+ECMAScript way RFC 8785 asks, by the ``rfc8785`` reference implementation). On
+every value both accept they write the same bytes (a property test holds them
+to the reference); :func:`canonical` refuses floats, :func:`jcs` refuses what
+JSON cannot carry exactly (integers beyond 2**53, Decimals).
+
+One deliberate extension of :func:`canonical`: RFC 8785 numbers are IEEE doubles, so it cannot
 write integers beyond 2**53; token amounts go up to 2**63 - 1 and are written
 as their exact decimal digits (what RFC 8785 writes for every integer it can
 represent).
@@ -22,14 +30,16 @@ behind the same signature.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import orjson
+import rfc8785
 
 from carbonledger.errors import InvalidInput
 
-__all__ = ["canonical", "loads", "loads_canonical"]
+__all__ = ["canonical", "jcs", "loads", "loads_canonical"]
 
 _OPTS = orjson.OPT_SORT_KEYS
 
@@ -157,3 +167,52 @@ def loads_canonical(data: bytes, what: str = "value") -> Any:
             " duplicate keys, minimal escapes, no floats)"
         )
     return value
+
+
+_ORJSON_OPTS: Final = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+# Characters at or above U+E000 (UTF-8 lead bytes 0xEE-0xF4) are where sorting
+# keys by UTF-8 bytes (orjson) and by UTF-16 code units (JCS) can disagree.
+_HIGH_CHARS: Final = re.compile(rb"[\xee-\xf4]")
+
+
+def _plain(value: object) -> bool:
+    # True when value holds only str, int (bool included), list and dict: for
+    # those, orjson with sorted keys and strict 53-bit integers writes the JCS
+    # bytes. Floats (JCS formats numbers the ECMAScript way) and None (orjson
+    # also writes NaN as null) go to the rfc8785 reference implementation.
+    kind = type(value)
+    if kind is dict:
+        items: Iterable[object] = value.values()  # type: ignore[attr-defined]
+    elif kind is list:
+        items = value  # type: ignore[assignment]
+    else:
+        return kind is str or kind is int or kind is bool
+    for item in items:  # noqa: SIM110 - a plain loop beats all() on the verify hot path
+        if type(item) is not str and not _plain(item):
+            return False
+    return True
+
+
+def jcs(value: Any) -> bytes:
+    """Return the RFC 8785 (JCS) canonical UTF-8 bytes of any JSON value, floats included.
+
+    Raises:
+        InvalidInput: the value holds something JSON cannot carry exactly (a
+            non-string key, an integer beyond 2**53, NaN, a datetime, ...).
+    """
+    try:
+        if _plain(value):
+            fast = orjson.dumps(value, option=_ORJSON_OPTS)
+            if fast.isascii() or _HIGH_CHARS.search(fast) is None:
+                return fast
+    except (TypeError, RecursionError):
+        pass  # the reference implementation below gives the precise error
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"cannot canonicalize as JSON (RFC 8785): {exc}") from exc

@@ -6,13 +6,15 @@ import bisect
 import hashlib
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from carbonledger.core.state import ID_PATTERN
+from carbonledger.core.ids import ID_PATTERN
+from carbonledger.core.items import OrganisationItem, SiteItem
 from carbonledger.core.units import UNITS, factor_between, normalise_unit
 from carbonledger.errors import InvalidInput, OverlappingPeriod
 
@@ -174,7 +176,7 @@ class Organisation:
         admins: list[str],
         channel_keys: dict[str, str],
         ca_cert: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> OrganisationItem:
         """The ledger item: ``channel_keys`` maps each admin to the SHA-256 of its wrapped key."""
         return {
             "kind": "organisation",
@@ -206,7 +208,8 @@ class Site:
         if not self.country.strip():
             raise InvalidInput(f"site {self.id!r}: country is required")
 
-    def item(self) -> dict[str, Any]:
+    def item(self) -> SiteItem:
+        """The ledger item."""
         return {
             "kind": "site",
             "id": self.id,
@@ -221,7 +224,7 @@ class Site:
         }
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Site:
+    def from_item(cls, item: Mapping[str, Any]) -> Site:
         def opt(name: str) -> str | None:
             value = item.get(name)
             return None if value is None else str(value)

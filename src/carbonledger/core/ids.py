@@ -1,17 +1,22 @@
-"""Ids given by any unique prefix, as git takes commit hashes.
+"""Ids: what one looks like on the ledger, and ids given by any unique prefix.
 
-Listings show short ids (a record's first 8 hex digits); every command that
+Every id a transaction names (organisation, site, token, proposal...) matches
+:data:`ID_PATTERN`. Listings show short ids (a record's first 8 hex digits); every command that
 takes an id accepts the whole id or any prefix of it that names one thing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from difflib import get_close_matches
 
 from carbonledger.errors import InvalidInput, NotFound
 
-__all__ = ["SHORT_ID", "ambiguous", "require_known", "resolve_id"]
+__all__ = ["ID_PATTERN", "SHORT_ID", "ambiguous", "require_known", "resolve_id"]
+
+#: What an id on the ledger looks like (organisations, sites, tokens, proposals...).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 #: Characters of an id shown in listings.
 SHORT_ID = 8

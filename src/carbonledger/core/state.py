@@ -1,31 +1,23 @@
-"""The ledger's state machine: the rules of every transaction, written once.
+"""The ledger's state: what the rules need to know about the ledger so far.
 
-``apply`` checks a transaction against the state reached so far and, if it
-holds, advances the state. The embedded backend calls it when a transaction is
-submitted and again, from an empty state, when the ledger is verified, so a
-stored entry that was never allowed (wrong signer, a revoked key, a replayed
-nonce, a record for another organisation's site) is caught even if its bytes are
-intact.
+The rules (:mod:`carbonledger.core.rules`, one module per area, and the DAO's in
+:mod:`carbonledger.core.dao.rules`) and the one function that applies them
+(:func:`carbonledger.core.authority.apply`) import this module; it imports none of
+them, so the state is a leaf of the core's import graph.
 
-Rules live in :mod:`carbonledger.core.rules`, one module per area. They follow
-one convention that keeps batches atomic: nested values in the state are never
-modified in place, only replaced (``state.channels[c] = {**old, ...}``), so a
-shallow :meth:`LedgerState.copy` is a safe working copy.
+Rules follow one convention that keeps batches atomic: nested values in the
+state are never modified in place, only replaced (``state.channels[c] = {**old,
+...}``), so a shallow :meth:`LedgerState.copy` is a safe working copy.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from carbonledger.core.blobs import check_carried
-from carbonledger.errors import Conflict, InvalidInput
+from carbonledger.core.ids import ID_PATTERN
 
-__all__ = ["ID_PATTERN", "LedgerState", "apply"]
-
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+__all__ = ["ID_PATTERN", "LedgerState"]
 
 
 @dataclass
@@ -110,46 +102,3 @@ class LedgerState:
     def from_json(cls, data: dict[str, Any]) -> LedgerState:
         periods = {a: tuple(p) for a, p in data.get("periods", {}).items()}
         return cls(**{**data, "bases": set(data["bases"]), "periods": periods})
-
-
-def apply(
-    state: LedgerState,
-    body: dict[str, Any],
-    items: list[dict[str, Any]],
-    *,
-    now: str,
-    blobs: Collection[str] | None = None,
-) -> dict[str, tuple[str, int]]:
-    """Check ``body`` (already signature-checked) and its decoded ``items``; advance ``state``.
-
-    ``now`` is the ledger time of the entry (validity periods are judged by it).
-    ``blobs``: SHA-256 (hex) of the sealed blobs the transaction carries; every blob
-    an item names must be among them (see :func:`carbonledger.core.blobs.check_carried`).
-    ``None`` only when replaying entries whose blobs were stored when they were
-    accepted (``verify``, a mirror of a chain). Returns each carried blob's
-    (channel, epoch).
-    Callers apply batches to :meth:`LedgerState.copy` and keep the copy only when
-    the whole batch is accepted.
-    """
-    from carbonledger.core.rules import RULES, require_active_signer
-
-    rule = RULES.get(body["type"])
-    if rule is None:
-        raise InvalidInput(f"unknown transaction type {body['type']!r}")
-    if state.ledger_id is not None and body["ledger"] != state.ledger_id:
-        raise Conflict(f"transaction is for ledger {body['ledger']!r}, this is {state.ledger_id!r}")
-    sender = body["sender"]
-    expected = state.nonces.get(sender, 0)
-    if body["nonce"] != expected:
-        raise Conflict(
-            f"nonce {body['nonce']} from {sender} rejected: expected {expected}"
-            " (replayed or out-of-order transaction)"
-        )
-    state.now = now
-    if body["type"] not in ("genesis", "enroll"):
-        require_active_signer(state, sender)
-    rule(state, body, items)
-    named = {} if blobs is None else check_carried(items, blobs)
-    state.nonces[sender] = expected + 1
-    state.size += len(items)
-    return named

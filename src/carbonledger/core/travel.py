@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from carbonledger.core.factors import Resolution
+from carbonledger.core.factor_values import Resolution
 from carbonledger.errors import FactorNotFound, InvalidInput
 
 __all__ = [

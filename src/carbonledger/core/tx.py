@@ -18,12 +18,13 @@ transaction hash and the signature.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from carbonledger.core.canonical import canonical, loads_canonical
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
 from carbonledger.errors import InvalidInput, SignatureInvalid
@@ -33,6 +34,7 @@ __all__ = [
     "TX_VERSION",
     "SignedTx",
     "build_tx",
+    "build_tx_from_encoded",
     "check_tx",
     "entry_hash",
     "signing_digest",
@@ -48,7 +50,7 @@ GENESIS_PREV = bytes(32)
 class SignedTx:
     """A signed transaction with its items, as bytes ready to store."""
 
-    body: dict[str, Any]
+    body: TxBody
     body_bytes: bytes
     items: tuple[bytes, ...]
     item_hashes: tuple[bytes, ...]
@@ -105,7 +107,7 @@ def build_tx(
     ledger_id: str,
     nonce: int,
     created: str,
-    items: Sequence[dict[str, Any]],
+    items: Sequence[Mapping[str, Any]],
     payload: dict[str, Any] | None = None,
     blobs: Sequence[bytes] = (),
     checked: bool = False,
@@ -119,9 +121,39 @@ def build_tx(
     """
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
-    item_bytes = tuple(canonical(item, checked=checked) for item in items)
+    signed = build_tx_from_encoded(
+        key,
+        tx_type=tx_type,
+        ledger_id=ledger_id,
+        nonce=nonce,
+        created=created,
+        items=tuple(canonical(item, checked=checked) for item in items),
+        payload=payload,
+        blobs=blobs,
+    )
+    # Items are JSON objects (dicts at run time, typed in core.items).
+    return replace(signed, objects=cast(tuple[dict[str, Any], ...], tuple(items)))
+
+
+def build_tx_from_encoded(
+    key: PrivateKey,
+    *,
+    tx_type: str,
+    ledger_id: str,
+    nonce: int,
+    created: str,
+    items: Sequence[bytes],
+    payload: dict[str, Any] | None = None,
+    blobs: Sequence[bytes] = (),
+) -> SignedTx:
+    """Commit to and sign a transaction whose items are already canonical JSON bytes
+    (encoded elsewhere, e.g. by import worker processes); the one place a ledger
+    transaction's body is built and signed."""
+    if not items:
+        raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
+    item_bytes = tuple(items)
     hashes = tuple(leaf_hash(data) for data in item_bytes)
-    body: dict[str, Any] = {
+    body: TxBody = {
         "v": TX_VERSION,
         "type": tx_type,
         "ledger": ledger_id,
@@ -135,7 +167,7 @@ def build_tx(
         body["payload"] = payload
     body_bytes = canonical(body)
     signature = key.sign_digest(signing_digest(body_bytes))
-    return SignedTx(body, body_bytes, item_bytes, hashes, signature, tuple(items), tuple(blobs))
+    return SignedTx(body, body_bytes, item_bytes, hashes, signature, None, tuple(blobs))
 
 
 def check_tx(tx: SignedTx) -> SignedTx:
@@ -150,7 +182,7 @@ def check_tx(tx: SignedTx) -> SignedTx:
     return tx
 
 
-def _check_signature(body: dict[str, Any], body_bytes: bytes, signature: bytes) -> None:
+def _check_signature(body: TxBody, body_bytes: bytes, signature: bytes) -> None:
     signer = recover_address(signing_digest(body_bytes), signature)
     if signer != body["sender"]:
         raise SignatureInvalid(
@@ -180,8 +212,9 @@ def tx_from_parts(
         raise InvalidInput(f"transaction declares {body.get('count')} items, carries {len(items)}")
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
         raise InvalidInput("transaction items do not match its items_root")
-    _check_signature(body, body_bytes, signature)
-    return SignedTx(body, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
+    checked = cast(TxBody, body)  # every field of TxBody checked above
+    _check_signature(checked, body_bytes, signature)
+    return SignedTx(checked, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
 
 
 def entry_hash(prev: bytes, seq: int, ledger_time: str, tx_hash: bytes, signature: bytes) -> bytes:

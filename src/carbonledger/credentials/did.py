@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from carbonledger.crypto.keys import PrivateKey, PublicKey, recover_address
+from carbonledger.crypto.recipes import sign_sha256_compact
 from carbonledger.errors import InvalidInput, SignatureInvalid
 
 __all__ = [
@@ -322,7 +323,7 @@ class Secp256k1Signer:
 
     def sign(self, data: bytes) -> bytes:
         """Return ``r || s`` (64 bytes, low s) over SHA-256 of ``data``."""
-        return self._key.sign_digest(hashlib.sha256(data).digest())[:64]
+        return sign_sha256_compact(self._key, data)
 
     def __repr__(self) -> str:
         return f"Secp256k1Signer({self._did})"

@@ -25,14 +25,11 @@ the ``resolver`` callable (``did:key`` by default, which needs no I/O).
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
-import rfc8785
-
+from carbonledger.core.canonical import jcs as canonicalize
 from carbonledger.credentials.did import (
     DidDocument,
     Signer,
@@ -76,54 +73,6 @@ SUITES: Final = (*CRYPTOSUITES, *LD_SUITES)
 ACAPY_JCS_VARIANT: Final = (
     "eddsa-jcs-2022 (variant: proof configuration without @context, as ACA-Py signs)"
 )
-
-_ORJSON_OPTS: Final = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_STRICT_INTEGER
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-)
-# Characters at or above U+E000 (UTF-8 lead bytes 0xEE-0xF4) are where sorting
-# keys by UTF-8 bytes (orjson) and by UTF-16 code units (JCS) can disagree.
-_HIGH_CHARS: Final = re.compile(rb"[\xee-\xf4]")
-
-
-def _plain(value: object) -> bool:
-    # True when value holds only str, int (bool included), list and dict: for
-    # those, orjson with sorted keys and strict 53-bit integers writes the JCS
-    # bytes. Floats (JCS formats numbers the ECMAScript way) and None (orjson
-    # also writes NaN as null) go to the rfc8785 reference implementation.
-    kind = type(value)
-    if kind is dict:
-        items: Iterable[object] = value.values()  # type: ignore[attr-defined]
-    elif kind is list:
-        items = value  # type: ignore[assignment]
-    else:
-        return kind is str or kind is int or kind is bool
-    for item in items:  # noqa: SIM110 - a plain loop beats all() on the verify hot path
-        if type(item) is not str and not _plain(item):
-            return False
-    return True
-
-
-def canonicalize(value: Any) -> bytes:
-    """Return the RFC 8785 (JCS) canonical UTF-8 bytes of a JSON value.
-
-    Raises:
-        InvalidInput: the value holds something JSON cannot carry exactly (a
-            non-string key, an integer beyond 2**53, NaN, a datetime, ...).
-    """
-    try:
-        if _plain(value):
-            fast = orjson.dumps(value, option=_ORJSON_OPTS)
-            if fast.isascii() or _HIGH_CHARS.search(fast) is None:
-                return fast
-    except (TypeError, RecursionError):
-        pass  # the reference implementation below gives the precise error
-    try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
-        raise InvalidInput(f"cannot canonicalize as JSON (RFC 8785): {exc}") from exc
 
 
 def format_datetime(moment: datetime) -> str:

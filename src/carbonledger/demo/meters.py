@@ -28,7 +28,8 @@ from carbonledger.errors import NotFound
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.devices import post_credentials, register_device, register_utility
-from carbonledger.services.digital_auditor import ReadingsMonitor, run_digital_audit
+from carbonledger.services.digital_auditor import run_digital_audit
+from carbonledger.services.readings_monitor import ReadingsMonitor
 from carbonledger.services.records import RecordReader
 
 __all__ = ["TAMPERED_MONTH", "TAMPER_FACTOR", "hourly_readings", "run_meter_demo"]

@@ -4,7 +4,7 @@ Importing this package reads no data; :class:`FactorCatalog` loads each
 edition the first time it is used.
 """
 
-from carbonledger.core.factors import Edition, EmissionFactor, Location, Resolution
+from carbonledger.core.factor_values import Edition, EmissionFactor, Location, Resolution
 from carbonledger.factors.base import DataWarning
 from carbonledger.factors.catalog import EditionInfo, FactorCatalog
 from carbonledger.factors.countries import normalise_country

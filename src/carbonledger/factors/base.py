@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
-from carbonledger.core.factors import FACTOR_FIELDS, Edition, EmissionFactor
+from carbonledger.core.factor_values import FACTOR_FIELDS, Edition, EmissionFactor
 from carbonledger.errors import InvalidInput
 
 __all__ = [

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from threading import Lock
 
-from carbonledger.core.factors import Edition, EmissionFactor, Location, Resolution
+from carbonledger.core.factor_values import Edition, EmissionFactor, Location, Resolution
 from carbonledger.errors import ConfigurationError, FactorNotFound, InvalidInput
 from carbonledger.factors.base import make_edition, read_factor_csv, write_factor_csv
 from carbonledger.factors.eea import load_eea_csv

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from carbonledger.core.factors import Edition, EmissionFactor
+from carbonledger.core.factor_values import Edition, EmissionFactor
 from carbonledger.errors import InvalidInput
 from carbonledger.factors.base import bad, make_edition
 from carbonledger.factors.countries import normalise_country

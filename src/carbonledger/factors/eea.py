@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from carbonledger.core.factors import Edition, EmissionFactor
+from carbonledger.core.factor_values import Edition, EmissionFactor
 from carbonledger.errors import InvalidInput
 from carbonledger.factors.base import bad, make_edition, parse_decimal
 from carbonledger.factors.countries import normalise_country

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from carbonledger.core.factors import Edition, EmissionFactor
+from carbonledger.core.factor_values import Edition, EmissionFactor
 from carbonledger.factors.base import bad, make_edition, parse_decimal
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from carbonledger.core.factors import Edition, EmissionFactor
+from carbonledger.core.factor_values import Edition, EmissionFactor
 from carbonledger.factors.base import bad, make_edition, parse_decimal
 from carbonledger.factors.countries import iso3_to_iso2
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from carbonledger.core.factors import Edition, EmissionFactor
+from carbonledger.core.factor_values import Edition, EmissionFactor
 from carbonledger.factors.base import bad, make_edition
 from carbonledger.factors.sheets import cell_decimal, cell_text, read_sheet, sheet_names
 

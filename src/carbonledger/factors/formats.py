@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from carbonledger.core.factors import FACTOR_FIELDS, Edition
+from carbonledger.core.factor_values import FACTOR_FIELDS, Edition
 from carbonledger.errors import InvalidInput
 from carbonledger.factors.base import make_edition, read_factor_csv
 from carbonledger.factors.defra import extract_defra_xlsx

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from carbonledger.core.calculator import co2e_from_gases
-from carbonledger.core.factors import Edition, EmissionFactor, Location, Resolution
+from carbonledger.core.factor_values import Edition, EmissionFactor, Location, Resolution
 from carbonledger.core.travel import scope_of
 from carbonledger.errors import FactorNotFound
 from carbonledger.factors.resolver import Pair, by_country, make_result, pick_year

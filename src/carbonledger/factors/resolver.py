@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from carbonledger.core.factors import Edition, EmissionFactor, Location, Resolution
+from carbonledger.core.factor_values import Edition, EmissionFactor, Location, Resolution
 from carbonledger.errors import FactorNotFound, InvalidInput
 from carbonledger.factors.countries import EU_MEMBERS, normalise_country
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-from carbonledger.core.factors import Edition, Location, Resolution
+from carbonledger.core.factor_values import Edition, Location, Resolution
 from carbonledger.errors import FactorNotFound, InvalidInput
 from carbonledger.factors.base import DataWarning
 from carbonledger.factors.resolver import make_result, pairs_for, pick_edition, pick_year

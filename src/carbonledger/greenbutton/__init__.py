@@ -5,24 +5,27 @@ summary = summarise(doc)                 # per usage point: kind, period, totals
 result = to_bills(doc, site="hq")        # BillsFromGreenButton(bills, notes)
 """
 
-from carbonledger.greenbutton.convert import natural_unit, summarise, to_bills, to_intervals
+from carbonledger.greenbutton.bills import to_bills
+from carbonledger.greenbutton.convert import natural_unit, summarise, to_intervals
+from carbonledger.greenbutton.localtime import LocalTimeParameters
 from carbonledger.greenbutton.model import (
-    BillsFromGreenButton,
     GreenButtonDocument,
-    Interval,
     IntervalBlock,
     IntervalReading,
-    LocalTimeParameters,
     MeterReading,
-    MeterSummary,
     ReadingType,
-    Summary,
     SummaryMeasurement,
     UsagePoint,
-    UsagePointSummary,
     UsageSummary,
 )
 from carbonledger.greenbutton.parser import DEFAULT_MAX_BYTES, parse_bytes, parse_file
+from carbonledger.greenbutton.results import (
+    BillsFromGreenButton,
+    Interval,
+    MeterSummary,
+    Summary,
+    UsagePointSummary,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -11,18 +11,14 @@ seconds, UTC, as in the file.
 from __future__ import annotations
 
 import bisect
-import calendar
 import itertools
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, overload
+from typing import overload
 
-if TYPE_CHECKING:
-    from carbonledger.core.domain import Bill
+from carbonledger.greenbutton.localtime import LocalTimeParameters
 
 __all__ = [
     "ACCUMULATION_NAMES",
@@ -30,22 +26,15 @@ __all__ = [
     "FLOW_DIRECTION_NAMES",
     "SERVICE_KINDS",
     "UOM",
-    "BillsFromGreenButton",
     "GreenButtonDocument",
-    "Interval",
     "IntervalBlock",
     "IntervalReading",
-    "LocalTimeParameters",
     "MeterReading",
-    "MeterSummary",
     "ReadingColumns",
     "ReadingType",
-    "Summary",
     "SummaryMeasurement",
     "UsagePoint",
-    "UsagePointSummary",
     "UsageSummary",
-    "dst_rule_instant",
 ]
 
 #: ESPI ServiceKind -> name.
@@ -372,33 +361,6 @@ class UsageSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class LocalTimeParameters:
-    """The usage point's time zone: offsets in seconds, DST rules as ESPI bit fields."""
-
-    tz_offset: int
-    dst_offset: int = 0
-    dst_start_rule: int | None = None
-    dst_end_rule: int | None = None
-
-    def utc_offset(self, t: int) -> int:
-        """Seconds to add to UTC Unix time ``t`` to get local wall time, DST included.
-
-        Without decodable DST rules the standard offset applies all year.  The
-        start rule is read as local standard time and the end rule as daylight
-        time, as in the US rules (2:00 local on both days).
-        """
-        std = t + self.tz_offset
-        year = datetime.fromtimestamp(std, UTC).year
-        begin = dst_rule_instant(self.dst_start_rule, year)
-        end = dst_rule_instant(self.dst_end_rule, year)
-        if begin is None or end is None or not self.dst_offset:
-            return self.tz_offset
-        end -= self.dst_offset
-        active = begin <= std < end if begin < end else (std >= begin or std < end)
-        return self.tz_offset + (self.dst_offset if active else 0)
-
-
-@dataclass(frozen=True, slots=True)
 class UsagePoint:
     href: str | None
     title: str | None
@@ -431,128 +393,3 @@ class GreenButtonDocument:
     usage_points: tuple[UsagePoint, ...]
     notes: tuple[str, ...] = ()
     sha256: str | None = None
-
-
-@lru_cache(maxsize=256)
-def dst_rule_instant(rule: int | None, year: int) -> int | None:
-    """Local-time Unix seconds of an ESPI DST rule in ``year``, or None if not decodable.
-
-    Bits: 0-11 seconds, 12-16 hours, 17-19 day of week (1 = Monday), 20-24 day of
-    month, 25-27 operator (0 day of month, 1 weekday on or after it, 2-6 first to
-    fifth weekday, 7 last weekday), 28-31 month.
-    """
-    if not rule:
-        return None
-    seconds, hours = rule & 0xFFF, (rule >> 12) & 0x1F
-    weekday, day, op, month = (rule >> 17) & 7, (rule >> 20) & 0x1F, (rule >> 25) & 7, rule >> 28
-    if not 1 <= month <= 12:
-        return None
-    last = calendar.monthrange(year, month)[1]
-    if op == 0:
-        found = day
-    elif not 1 <= weekday <= 7:
-        return None
-    else:
-        first = (weekday - 1 - calendar.weekday(year, month, 1)) % 7 + 1
-        if op == 1:
-            found = first + max(0, -(-(day - first) // 7)) * 7
-        elif op == 7:
-            found = first + (last - first) // 7 * 7
-        else:
-            found = first + (op - 2) * 7
-    if not 1 <= found <= last:
-        return None
-    return calendar.timegm((year, month, found, 0, 0, 0)) + hours * 3600 + seconds
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """One interval reading in the reading's own unit (``"Wh"``, ``"therm"`` ...)."""
-
-    usage_point: str | None
-    meter_reading: str | None
-    start: datetime
-    end: datetime
-    amount: Decimal
-    unit: str
-    flow: str
-    cost: Decimal | None = None
-    currency: str | None = None
-    quality: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class MeterSummary:
-    """One meter reading: what it measures and its totals.
-
-    ``total`` is in ``total_unit`` (kWh for electric energy, therm for gas
-    billed in therms); it is ``None`` when the unit is not convertible or the
-    values are register reads that cannot be summed.
-    """
-
-    href: str | None
-    title: str | None
-    reading_type: ReadingType | None
-    uom: str
-    flow: str
-    readings: int
-    start: datetime | None
-    end: datetime | None
-    total: Decimal | None
-    total_unit: str | None
-    cost: Decimal | None
-    currency: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class UsagePointSummary:
-    href: str | None
-    title: str | None
-    kind: int | None
-    kind_name: str
-    meter_readings: tuple[MeterSummary, ...]
-    readings: int
-    start: datetime | None
-    end: datetime | None
-    consumption: Decimal | None
-    consumption_unit: str | None
-    received: Decimal | None
-    cost: Decimal | None
-    currency: str | None
-    usage_summaries: tuple[UsageSummary, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    source: str
-    usage_points: tuple[UsagePointSummary, ...]
-    notes: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready form: Decimals as strings, times as ISO 8601 UTC."""
-        out: dict[str, Any] = _jsonable(self)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class BillsFromGreenButton:
-    """Bills for the ledger and notes on what they leave out (partial months ...)."""
-
-    bills: tuple[Bill, ...]
-    notes: tuple[str, ...]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if hasattr(value, "__dataclass_fields__"):
-        out = {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
-        for extra in ("unit", "uom_name", "currency_code", "kind_name"):
-            if hasattr(type(value), extra) and isinstance(getattr(type(value), extra), property):
-                out[extra] = getattr(value, extra)
-        return out
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value

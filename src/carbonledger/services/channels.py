@@ -133,7 +133,7 @@ def submit_one(
     ledger: LedgerPort,
     key: PrivateKey,
     tx_type: str,
-    items: list[dict[str, Any]],
+    items: Sequence[Mapping[str, Any]],
     blobs: Sequence[bytes] = (),
 ) -> Receipt:
     """Sign and submit one transaction carrying ``items`` (and the sealed ``blobs`` they name)."""
@@ -144,7 +144,7 @@ def _submit(
     ledger: LedgerPort,
     key: PrivateKey,
     tx_type: str,
-    items: list[dict[str, Any]],
+    items: Sequence[Mapping[str, Any]],
     blobs: Sequence[bytes] = (),
 ) -> list[Receipt]:
     """Sign and submit; no receipt yet when the ledger defers commits (the API's batches)."""

@@ -1,7 +1,7 @@
 """DAO services: set up, distribute, propose, vote, queue, execute; what a proposal shows.
 
 Every writing function builds the ledger items, signs them with the acting key
-and submits them; the rules in :mod:`carbonledger.core.rules.governance` decide,
+and submits them; the rules in :mod:`carbonledger.core.dao.rules` decide,
 at the ledger time of the entry. Governance tokens are whole units; votes are
 shown to 7 decimal places (:mod:`carbonledger.core.dao.quadratic`). Holders and
 recipients are addresses (``0x...``), ``ORG/NAME`` of enrolled users, or
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from carbonledger.core import builders
 from carbonledger.core.dao.balances import distribution, supply
 from carbonledger.core.dao.model import (
     PARAMS,
@@ -29,15 +30,15 @@ from carbonledger.core.dao.model import (
     proposal_status,
 )
 from carbonledger.core.dao.quadratic import format_votes, parse_votes, votes_for
+from carbonledger.core.item_parts import ProjectRef, ProposalPart
 from carbonledger.core.state import LedgerState
-from carbonledger.core.tokens.model import OFFSET, REC, SerialRange
 from carbonledger.core.tokens.offsets import OffsetDirectory
 from carbonledger.core.tx import utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput, NotFound
 from carbonledger.ports.ledger import LedgerPort, Receipt
 from carbonledger.services.channels import submit_one
-from carbonledger.services.tokens import resolve_holder
+from carbonledger.services.tokens import offset_item, rec_item, resolve_holder
 
 __all__ = [
     "Part",
@@ -74,7 +75,7 @@ class Part:
     title: str
     actions: list[dict[str, Any]] = field(default_factory=list)
 
-    def item(self) -> dict[str, Any]:
+    def item(self) -> ProposalPart:
         return {"title": self.title, "actions": list(self.actions)}
 
 
@@ -96,7 +97,7 @@ def setup(
     params: Mapping[str, Any] | None = None,
 ) -> Receipt:
     """Set the DAO up (network admin, once): the token, and parameters over the defaults."""
-    item = {"kind": "dao_setup", "name": name, "symbol": symbol, "params": dict(params or {})}
+    item = builders.dao_setup(name=name, symbol=symbol, params=params or {})
     return submit_one(ledger, admin, "dao_setup", [item])
 
 
@@ -104,24 +105,21 @@ def issue_tokens(ledger: LedgerPort, admin: PrivateKey, allocations: Mapping[str
     """Issue governance tokens (network admin): ``{holder or "treasury": tokens}``."""
     state = ledger.state()
     items = [
-        {"kind": "dao_issue", "id": _id("dao-issue"), "to": _who(state, who), "amount": amount}
+        builders.dao_issue(issue_id=_id("dao-issue"), to=_who(state, who), amount=amount)
         for who, amount in allocations.items()
     ]
     return submit_one(ledger, admin, "dao_issue", items)
 
 
 def transfer_tokens(ledger: LedgerPort, holder: PrivateKey, *, to: str, amount: int) -> Receipt:
-    item = {
-        "kind": "dao_transfer",
-        "id": _id("dao-xfer"),
-        "to": _who(ledger.state(), to),
-        "amount": amount,
-    }
+    item = builders.dao_transfer(
+        transfer_id=_id("dao-xfer"), to=_who(ledger.state(), to), amount=amount
+    )
     return submit_one(ledger, holder, "dao_transfer", [item])
 
 
 # -- actions ------------------------------------------------------------------------
-def project_ref(directory: OffsetDirectory, project: str) -> dict[str, Any]:
+def project_ref(directory: OffsetDirectory, project: str) -> ProjectRef:
     """A project of ``directory`` as a proposal names it (with its inclusion proof)."""
     return {
         "directory": directory.id,
@@ -130,67 +128,16 @@ def project_ref(directory: OffsetDirectory, project: str) -> dict[str, Any]:
     }
 
 
-def offset_action(
-    state: LedgerState,
-    directory: OffsetDirectory,
-    *,
-    project: str,
-    to: str,
-    tonnes: int,
-    vintage: int,
-    serial_prefix: str,
-    serial_start: int,
-    token_id: str | None = None,
-) -> dict[str, Any]:
-    """Issue ``tonnes`` offsets of a directory project to ``to``, on behalf of the DAO."""
-    found = directory.get(project)
-    if found.vintages and vintage not in found.vintages:
-        known = ", ".join(str(v) for v in sorted(found.vintages))
-        raise InvalidInput(f"vintage {vintage}: project {project} has issuance for {known} only")
-    token = {
-        "kind": "token",
-        "id": token_id or _id("offset"),
-        "type": OFFSET,
-        "amount": tonnes,
-        "to": resolve_holder(state, to),
-        "vintage": vintage,
-        "registry": found.registry,
-        "serial": SerialRange(serial_prefix, serial_start, serial_start + tonnes - 1).to_json(),
-        **project_ref(directory, project),
-    }
-    return {"type": "issue_offset", "token": token}
+def offset_action(state: LedgerState, directory: OffsetDirectory, **fields: Any) -> dict[str, Any]:
+    """Issue offsets of a directory project on behalf of the DAO (``fields`` as
+    :func:`carbonledger.services.tokens.offset_item` takes)."""
+    return {"type": "issue_offset", "token": offset_item(state, directory, **fields)}
 
 
-def rec_action(
-    state: LedgerState,
-    *,
-    to: str,
-    mwh: int,
-    facility: str,
-    grid_region: str,
-    generation: tuple[date, date],
-    registry: str,
-    serial_prefix: str,
-    serial_start: int,
-    facility_id: str | None = None,
-    technology: str | None = None,
-    token_id: str | None = None,
-) -> dict[str, Any]:
-    """Issue ``mwh`` RECs to ``to``, on behalf of the DAO."""
-    token = {
-        "kind": "token",
-        "id": token_id or _id("rec"),
-        "type": REC,
-        "amount": mwh,
-        "to": resolve_holder(state, to),
-        "facility": {"name": facility, "id": facility_id},
-        "grid_region": grid_region,
-        "generation": {"start": generation[0].isoformat(), "end": generation[1].isoformat()},
-        "technology": technology,
-        "registry": registry,
-        "serial": SerialRange(serial_prefix, serial_start, serial_start + mwh - 1).to_json(),
-    }
-    return {"type": "issue_rec", "token": token}
+def rec_action(state: LedgerState, **fields: Any) -> dict[str, Any]:
+    """Issue RECs on behalf of the DAO (``fields`` as
+    :func:`carbonledger.services.tokens.rec_item` takes)."""
+    return {"type": "issue_rec", "token": rec_item(state, **fields)}
 
 
 def fund_action(
@@ -284,7 +231,7 @@ def propose(
     title: str,
     description: str,
     parts: Sequence[Part],
-    projects: Sequence[dict[str, Any]] = (),
+    projects: Sequence[ProjectRef] = (),
     proposal_id: str | None = None,
 ) -> str:
     """Make a proposal (staking the proposal threshold); its id.
@@ -293,14 +240,13 @@ def propose(
     its ``issue_offset`` actions.
     """
     pid = proposal_id or _id("prop")
-    item = {
-        "kind": "proposal",
-        "id": pid,
-        "title": title,
-        "description": description,
-        "parts": [p.item() for p in parts],
-        "projects": list(projects),
-    }
+    item = builders.proposal(
+        proposal_id=pid,
+        title=title,
+        description=description,
+        parts=[p.item() for p in parts],
+        projects=projects,
+    )
     submit_one(ledger, proposer, "dao_propose", [item])
     return pid
 
@@ -324,12 +270,12 @@ def vote(
         if not amount:
             raise InvalidInput(f"vote on {proposal!r}: {voter.address} has no available tokens")
     choices = [choice] * parts if isinstance(choice, str) else list(choice)
-    item = {"kind": "vote", "proposal": proposal, "amount": amount, "choices": choices}
+    item = builders.vote(proposal_id=proposal, amount=amount, choices=choices)
     return submit_one(ledger, voter, "dao_vote", [item])
 
 
 def _send(ledger: LedgerPort, key: PrivateKey, tx_type: str, kind: str, pid: str) -> Receipt:
-    return submit_one(ledger, key, tx_type, [{"kind": kind, "proposal": pid}])
+    return submit_one(ledger, key, tx_type, [builders.dao_act(kind, pid)])
 
 
 def withdraw_vote(ledger: LedgerPort, key: PrivateKey, proposal: str) -> Receipt:

@@ -33,7 +33,7 @@ from carbonledger.credentials.types import (
 from carbonledger.credentials.vc import issue, issuer_id, verify
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, IntegrityError, InvalidInput, NotFound
-from carbonledger.greenbutton.model import Interval
+from carbonledger.greenbutton.results import Interval
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort, Receipt
 from carbonledger.services.channels import ChannelKeys, fresh_epochs, submit_one

@@ -32,7 +32,8 @@ readings or a utility bill support it and nothing contradicts it, and
 by the auditor's ``did:key``, sealed in the organisation's channel, with its
 SHA-256 recorded on the ledger.
 
-:class:`ReadingsMonitor` is the streaming mode: it checks readings as they
+:class:`carbonledger.services.readings_monitor.ReadingsMonitor` is the streaming
+mode: it checks readings as they
 arrive against the bills already recorded for that meter and reports a
 mismatch as soon as one is certain.
 """
@@ -59,7 +60,7 @@ from carbonledger.credentials.types import (
     RecordVerdict,
     audit_result_credential,
 )
-from carbonledger.credentials.vc import issue, issuer_id
+from carbonledger.credentials.vc import issue
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
@@ -81,10 +82,8 @@ from carbonledger.services.records import RecordReader
 
 __all__ = [
     "TOLERANCE",
-    "AuditEvent",
     "DigitalAuditReport",
     "Finding",
-    "ReadingsMonitor",
     "Tolerance",
     "fast_readings",
     "run_digital_audit",
@@ -435,141 +434,3 @@ def _record(
         "sealed": {"channel": report.org, "epoch": epoch, "blob": blob_id},
     }
     return submit_one(ledger, key, "audit_result", [item], [blob])
-
-
-# --- streaming ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """What the monitor concluded from one credential for one record (or the credential)."""
-
-    kind: str  # invalid | mismatch | verified | pending
-    credential: str
-    record: str | None
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "credential": self.credential,
-            "record": self.record,
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class _Bill:
-    record: dict[str, Any]
-    kwh: Decimal
-    start: datetime
-    end: datetime
-    values: dict[int, Decimal] = field(default_factory=dict)
-    covered: int = 0
-    settled: bool = False
-
-
-class ReadingsMonitor:
-    """Checks meter readings as they arrive against the bills recorded for that meter.
-
-    Build it once (it opens the organisation's sealed bill amounts with ``key``),
-    then call :meth:`observe` with each credential posted. A mismatch is reported
-    as soon as it is certain: at once when the readings so far already exceed the
-    bill plus the tolerance, otherwise when the period is fully covered.
-    """
-
-    def __init__(
-        self,
-        ledger: LedgerPort,
-        store: ChannelStore,
-        key: PrivateKey,
-        org: str,
-        *,
-        tolerance: Tolerance = TOLERANCE,
-    ) -> None:
-        state = ledger.state()
-        channel_access(state, org, key.address)
-        self._tol = tolerance
-        self._checker = CredentialChecker(
-            ledger, state.devices, state.sites, ledger_status_checker(ledger)
-        )
-        self._devices = state.devices
-        reader = RecordReader.for_member(ledger, store, key)
-        self._bills: dict[tuple[str, str], list[_Bill]] = {}
-        for stored in ledger.items(ItemQuery(kind="emissions_record", org=org)):
-            item = stored.item
-            detail = reader.detail(item)
-            unit = str(detail["unit"])
-            if dimension(unit) != "energy":
-                continue
-            ps, pe = bill_bounds(item["period"])
-            kwh = convert(Decimal(str(detail["amount"])), unit, "kWh")
-            self._bills.setdefault((item["site"], item["account"]), []).append(
-                _Bill(item, kwh, ps, pe)
-            )
-
-    def observe(
-        self, credential: dict[str, Any], *, anchored_at: datetime | None = None
-    ) -> list[AuditEvent]:
-        """Check one MeterReadingsCredential; return what it showed, mismatches first."""
-        name = f"vc-{hashlib.sha256(canonicalize(credential)).hexdigest()[:40]}"
-        issuer = issuer_id(credential)
-        holder = next(
-            (
-                h
-                for h in self._devices.values()
-                if h.get("kind") == "device" and h.get("did") == issuer
-            ),
-            None,
-        )
-        if holder is None:
-            return [
-                AuditEvent("invalid", name, None, f"issuer {issuer} is not a registered device")
-            ]
-        subject = credential.get("credentialSubject") or {}
-        anchor = {
-            "id": name,
-            "type": METER_READINGS,
-            "issuer": issuer,
-            "holder": holder["id"],
-            "site": subject.get("siteId"),
-            "account_ref": holder["meter_ref"],
-        }
-        checked = self._checker.check(anchor, credential, anchored_at or datetime.now(UTC))
-        if checked.problems:
-            return [AuditEvent("invalid", name, None, "; ".join(checked.problems))]
-        events = []
-        ref = str(holder["meter_ref"])
-        for bill in self._bills.get((holder["site"], ref), ()):
-            if bill.settled:
-                continue
-            touched = False
-            lo, hi = int(bill.start.timestamp()), int(bill.end.timestamp())
-            for at, wh in zip(checked.times, checked.values, strict=True):
-                if lo <= at < hi and at not in bill.values:
-                    bill.values[at] = wh
-                    bill.covered += checked.step
-                    touched = True
-            if touched:
-                events.append(self._settle(bill, name))
-        events.sort(key=lambda e: e.kind != "mismatch")
-        return events
-
-    def _settle(self, bill: _Bill, name: str) -> AuditEvent:
-        total = sum(bill.values.values(), Decimal(0)) / WH_PER_KWH
-        allowed = self._tol.allowed(bill.kwh)
-        diff = total - bill.kwh
-        complete = bill.covered >= int((bill.end - bill.start).total_seconds())
-        rid = bill.record["id"]
-        told = (
-            f"readings so far sum to {kwh_text(str(total))} kWh; the bill"
-            f" {bill.record['period']['start']}..{bill.record['period']['end']} says"
-            f" {kwh_text(str(bill.kwh))} kWh (tolerance {kwh_text(str(allowed))} kWh)"
-        )
-        if diff > allowed or (complete and abs(diff) > allowed):
-            bill.settled = True
-            return AuditEvent("mismatch", name, rid, told)
-        if complete:
-            bill.settled = True
-            return AuditEvent("verified", name, rid, told)
-        return AuditEvent("pending", name, rid, told)

@@ -22,17 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
-from carbonledger.errors import ConfigurationError, IntegrityError, InvalidInput
+from carbonledger.errors import ConfigurationError, InvalidInput
+from carbonledger.ports.ledger import LedgerPort
+from carbonledger.services import backends
 from carbonledger.services.identity import CertificateAuthority
-
-if TYPE_CHECKING:
-    from carbonledger.adapters.evm import EvmLedger
 
 __all__ = ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home"]
 
@@ -118,35 +116,25 @@ class Home:
         ledger_id = f"cl-{uuid.uuid4().hex[:16]}"
         created = utc_now()
         root_ca = self.ca.create_root(f"{name} network CA", passphrase)
-        if not self.ledger_file.exists():
-            # a checkpoint remembered for a ledger file no longer here is not this ledger's
-            Path(f"{self.ledger_file}.checkpoint").unlink(missing_ok=True)
-        ledger = SqliteLedger(self.ledger_file, operator=key)
-        try:
-            ledger.submit(
-                [
-                    build_tx(
-                        key,
-                        tx_type="genesis",
-                        ledger_id=ledger_id,
-                        nonce=0,
-                        created=created,
-                        items=[
-                            {
-                                "kind": "ledger",
-                                "id": ledger_id,
-                                "name": name,
-                                "admin": key.address,
-                                "admin_public_key": key.public_key.to_bytes().hex(),
-                                "root_ca": root_ca,
-                                "created": created,
-                            }
-                        ],
-                    )
-                ]
-            )
-        finally:
-            ledger.close()
+        genesis = build_tx(
+            key,
+            tx_type="genesis",
+            ledger_id=ledger_id,
+            nonce=0,
+            created=created,
+            items=[
+                {
+                    "kind": "ledger",
+                    "id": ledger_id,
+                    "name": name,
+                    "admin": key.address,
+                    "admin_public_key": key.public_key.to_bytes().hex(),
+                    "root_ca": root_ca,
+                    "created": created,
+                }
+            ],
+        )
+        backends.create_embedded(self.ledger_file, key, genesis)
         config = {
             "ledger_id": ledger_id,
             "name": name,
@@ -192,102 +180,12 @@ class Home:
         mirror = str(evm.get("offchain", "offchain.db"))
         return mirror if "://" in mirror else self.path / mirror
 
-    def ledger(self, key: PrivateKey | None = None) -> SqliteLedger:
-        """Open the ledger; pass the admin key to write.
-
-        On the EVM backend this is an :class:`~carbonledger.adapters.evm.EvmLedger`
-        (the same port, reads served by its off-chain store); it is typed as the
-        embedded ledger because callers use only what both offer.
-        """
-        config = self.config()
-        if config.get("backend") == "evm":
-            ledger: SqliteLedger = self.evm_ledger(key)  # type: ignore[assignment]
-        else:
-            ledger = SqliteLedger(self.ledger_file, operator=key)
+    def ledger(self, key: PrivateKey | None = None) -> LedgerPort:
+        """Open the ledger on the home's backend (:func:`backends.open_ledger`);
+        pass the admin key to write."""
+        ledger = backends.open_ledger(self, key)
         _OPENED.add(ledger)
         return ledger
-
-    def evm_ledger(self, key: PrivateKey | None = None) -> EvmLedger:
-        """The EVM backend in config.json (``evm``: rpc, contract, deploy block, store)."""
-        config = self.config()
-        evm_cfg = config.get("evm")
-        if config.get("backend") != "evm" or not evm_cfg:
-            raise ConfigurationError(
-                f"{self.path} is not on the EVM backend: run `carbonledger chain deploy`"
-            )
-        evm = _evm()
-        ledger: EvmLedger = evm.EvmLedger(
-            evm_cfg["rpc"],
-            evm_cfg["contract"],
-            self.mirror_location(evm_cfg),
-            key,
-            deploy_block=int(evm_cfg.get("deploy_block", 0)),
-            chain_id=evm_cfg.get("chain_id"),
-            checkpoint_signer=config.get("node"),
-        )
-        return ledger
-
-    def attach_evm(
-        self, passphrase: str, rpc: str, contract: str, *, mirror: str | None = None
-    ) -> dict[str, Any]:
-        """Make this home a node of the ledger at ``contract`` on the chain at ``rpc``, its
-        store built from the chain alone (no other home's files or keys).
-
-        The node gets its own key (``keys/node.json``, encrypted with ``passphrase``): it
-        signs the store's checkpoints and relays its users' transactions. Returns the
-        config written.
-        """
-        if self.exists():
-            raise ConfigurationError(f"{self.path} already holds a ledger")
-        if not passphrase:
-            raise InvalidInput("a passphrase is required to encrypt the node's key")
-        evm = _evm()
-        client = evm.Rpc(rpc)
-        chain_id = int(client.call("eth_chainId"), 16)
-        block = first_block_with_code(client, contract)
-        self.path.mkdir(parents=True, exist_ok=True)
-        key = PrivateKey.generate()
-        offchain = mirror or "offchain.db"
-        location = offchain if "://" in offchain else self.path / offchain
-        ledger = evm.EvmLedger(
-            client,
-            contract,
-            location,
-            key,
-            deploy_block=block,
-            chain_id=chain_id,
-            checkpoint_signer=key.address,
-        )
-        try:
-            if ledger.status()["entries_off_chain"]:
-                raise ConfigurationError(
-                    f"the off-chain store {offchain!r} is not empty: give an empty database"
-                )
-            ledger.sync()
-            state = ledger.state()
-        finally:
-            ledger.close()
-        if state.ledger_id is None:
-            raise ConfigurationError(f"the ledger at {contract} has no genesis entry yet")
-        (self.path / "keys").mkdir(exist_ok=True)
-        save_keystore(self.path / "keys" / "node.json", encrypt_key(key, passphrase))
-        config = {
-            "ledger_id": state.ledger_id,
-            "name": state.ledger_id,
-            "admin": state.admin,
-            "node": key.address,
-            "backend": "evm",
-            "created": utc_now(),
-            "evm": {
-                "rpc": rpc,
-                "contract": ledger.address,
-                "chain_id": chain_id,
-                "deploy_block": block,
-                "offchain": offchain,
-            },
-        }
-        self.config_file.write_text(json.dumps(config, indent=2) + "\n")
-        return config
 
     def deploy_evm(
         self,
@@ -309,104 +207,41 @@ class Home:
             raise ConfigurationError(
                 f"{self.path} is already on the EVM backend at {config['evm']['rpc']}"
             )
-        evm = _evm()
-        offchain = mirror or "offchain.db"
-        location = offchain if "://" in offchain else self.path / offchain
-        client = evm.Rpc(rpc)
-        info = evm.deploy(client, key, config["ledger_id"], time_skew_ms=time_skew_ms)
-        ledger = evm.EvmLedger(
-            client,
-            info["address"],
-            location,
-            key,
-            deploy_block=info["block"],
-            chain_id=info["chain_id"],
-        )
-        embedded = SqliteLedger(self.ledger_file, operator=key)
-        try:
-            if ledger.status()["entries_off_chain"]:
-                raise ConfigurationError(
-                    f"the off-chain store {offchain!r} is not empty: give an empty database"
-                )
-            _copy_entries(embedded, ledger)
-        finally:
-            embedded.close()
-            ledger.close()
-        section = {
-            "rpc": rpc,
-            "contract": info["address"],
-            "chain_id": info["chain_id"],
-            "deploy_block": info["block"],
-            "offchain": offchain,
-        }
+        section = backends.deploy_evm(self, key, rpc, mirror=mirror, time_skew_ms=time_skew_ms)
         config["backend"] = "evm"
         config["evm"] = section
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return section
 
+    def attach_evm(
+        self, passphrase: str, rpc: str, contract: str, *, mirror: str | None = None
+    ) -> dict[str, Any]:
+        """Make this home a node of the ledger at ``contract`` on the chain at ``rpc``, its
+        store built from the chain alone (no other home's files or keys).
 
-def first_block_with_code(rpc: Any, address: str) -> int:
-    """The block that created the contract at ``address`` (the first with its code)."""
-    latest = int(rpc.call("eth_blockNumber"), 16)
-    if rpc.call("eth_getCode", address, hex(latest)) in (None, "0x"):
-        raise ConfigurationError(f"no contract at {address} on the node at {rpc.url}")
-    lo, hi = 0, latest
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rpc.call("eth_getCode", address, hex(mid)) in (None, "0x"):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _evm() -> Any:
-    try:
-        from carbonledger.adapters import evm
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"the EVM backend needs the [evm] extra: pip install 'carbonledger[evm]' ({exc})"
-        ) from exc
-    return evm
-
-
-def _blobs(conn: Any, items: list[bytes]) -> list[bytes]:
-    """The sealed blobs that ``items`` name, which travel with their transaction."""
-    from carbonledger.core.blobs import referenced_blobs
-    from carbonledger.core.canonical import loads
-
-    names = {ref.blob for data in items for ref in referenced_blobs(loads(data))}
-    out: list[bytes] = []
-    for name in sorted(names):
-        row = conn.execute("SELECT data FROM blob WHERE id = ?", (name,)).fetchone()
-        if row is None:
-            raise IntegrityError(f"sealed blob {name[:16]}... is missing; run verify")
-        out.append(bytes(row[0]))
-    return out
-
-
-def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
-    """Every entry of the embedded ledger onto the chain, in order, each with the sealed
-    blobs it names; the wrapped channel keys into the off-chain store."""
-    import sqlite3
-
-    from carbonledger.core.tx import tx_from_parts
-
-    conn = sqlite3.connect(embedded.path)
-    try:
-        # First: the chain carries each key with the entry that wraps it.
-        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
-        for channel, epoch, member, wrapped in keys:
-            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
-        rows = conn.execute("SELECT body, signature, first_leaf, n_leaves FROM tx ORDER BY seq")
-        for body, sig, first, count in rows.fetchall():
-            items = [
-                bytes(d)
-                for (d,) in conn.execute(
-                    "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
-                    (first, first + count),
-                )
-            ]
-            ledger.submit([tx_from_parts(bytes(body), items, bytes(sig), _blobs(conn, items))])
-    finally:
-        conn.close()
+        The node gets its own key (``keys/node.json``, encrypted with ``passphrase``): it
+        signs the store's checkpoints and relays its users' transactions. Returns the
+        config written.
+        """
+        if self.exists():
+            raise ConfigurationError(f"{self.path} already holds a ledger")
+        if not passphrase:
+            raise InvalidInput("a passphrase is required to encrypt the node's key")
+        self.path.mkdir(parents=True, exist_ok=True)
+        key = PrivateKey.generate()
+        section, state = backends.attach_evm(self, key, rpc, contract, mirror=mirror)
+        if state.ledger_id is None:
+            raise ConfigurationError(f"the ledger at {contract} has no genesis entry yet")
+        (self.path / "keys").mkdir(exist_ok=True)
+        save_keystore(self.path / "keys" / "node.json", encrypt_key(key, passphrase))
+        config = {
+            "ledger_id": state.ledger_id,
+            "name": state.ledger_id,
+            "admin": state.admin,
+            "node": key.address,
+            "backend": "evm",
+            "created": utc_now(),
+            "evm": section,
+        }
+        self.config_file.write_text(json.dumps(config, indent=2) + "\n")
+        return config

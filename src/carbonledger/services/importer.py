@@ -30,7 +30,7 @@ from typing import Any
 
 from carbonledger.core.calculator import CalculationResult, calculate
 from carbonledger.core.domain import Bill, PeriodIndex, overlap_error, record_id
-from carbonledger.core.factors import Location, Resolution
+from carbonledger.core.factor_values import Location, Resolution
 from carbonledger.core.rules.channels import channel_access
 from carbonledger.core.rules.common import require_active_signer, require_org_writer
 from carbonledger.core.state import LedgerState

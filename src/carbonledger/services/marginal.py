@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from carbonledger.core.factors import Location
+from carbonledger.core.factor_values import Location
 from carbonledger.core.tokens.marginal import F64, I64, MoerSeries
 from carbonledger.core.tokens.marginal_sources import (
     AVERT_REGION,

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from carbonledger.core.rules.tokens import DIRECTORY_PREFIX
+from carbonledger.core.tokens.directory import DIRECTORY_PREFIX
 from carbonledger.core.tokens.offsets import OffsetDirectory, parse_directory
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput

@@ -27,11 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
-from carbonledger.core.canonical import canonical
-from carbonledger.core.merkle import root_from_leaf_hashes
 from carbonledger.core.state import LedgerState
-from carbonledger.core.tx import TX_VERSION, SignedTx, signing_digest, utc_now
+from carbonledger.core.tx import SignedTx, build_tx_from_encoded, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
@@ -45,6 +42,7 @@ from carbonledger.ports.ledger import (
     StoredItem,
     VerifyReport,
 )
+from carbonledger.services.backends import reopener
 from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
 from carbonledger.services.importer import (
     ImportReport,
@@ -54,7 +52,7 @@ from carbonledger.services.importer import (
 )
 
 if TYPE_CHECKING:
-    from carbonledger.adapters.sqlstore import SqlLedger
+    pass
 
 __all__ = ["import_csv_parallel"]
 
@@ -64,9 +62,9 @@ _WATCH_SECONDS = 0.5
 
 
 class _Sink:
-    """The ledger as a worker sees it: a fixed state, periods from the file, no commits."""
+    """The ledger as a worker sees it: a fixed state, periods from the store, no commits."""
 
-    def __init__(self, reader: SqliteLedger | SqlLedger, state: LedgerState, out: Any) -> None:
+    def __init__(self, reader: LedgerPort, state: LedgerState, out: Any) -> None:
         self._reader = reader
         self._state = state
         self._out = out
@@ -84,11 +82,17 @@ class _Sink:
     def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
         return self._reader.proof(leaf_index, with_tx=with_tx)
 
-    def verify(self) -> VerifyReport:
-        return self._reader.verify()
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
+        return self._reader.verify(max_errors=max_errors)
+
+    def close(self) -> None:
+        self._reader.close()
 
     def latest_checkpoint(self) -> Checkpoint:
         return self._reader.latest_checkpoint()
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self._reader.checkpoints(limit=limit)
 
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
         for tx in txs:
@@ -133,7 +137,7 @@ def _next_chunk(inbox: Any, parent: int) -> Any:
 
 
 def _worker(
-    open_reader: Callable[[], SqliteLedger | SqlLedger],
+    reopen: Callable[[], LedgerPort],
     state: LedgerState,
     key: bytes,
     *,
@@ -148,7 +152,7 @@ def _worker(
 ) -> None:
     _die_with_parent(parent)
     try:
-        sink = _Sink(open_reader(), state, out)
+        sink = _Sink(reopen(), state, out)
         session = ImportSession(
             sink,
             PrivateKey.from_bytes(key),
@@ -214,24 +218,16 @@ class _Signer:
     def _seal_tx(self, blobs: list[bytes]) -> None:
         if not self.items:
             return
-        from carbonledger.core.merkle import leaf_hash
-
-        hashes = tuple(leaf_hash(d) for d in self.items)
-        body = {
-            "v": TX_VERSION,
-            "type": "record_emissions",
-            "ledger": self.ledger_id,
-            "sender": self.key.address,
-            "nonce": self.nonce,
-            "created": utc_now(),
-            "count": len(hashes),
-            "items_root": root_from_leaf_hashes(hashes).hex(),
-        }
-        body_bytes = canonical(body)
-        signature = self.key.sign_digest(signing_digest(body_bytes))
-        self.pending.append(
-            SignedTx(body, body_bytes, tuple(self.items), hashes, signature, None, tuple(blobs))
+        tx = build_tx_from_encoded(
+            self.key,
+            tx_type="record_emissions",
+            ledger_id=self.ledger_id,
+            nonce=self.nonce,
+            created=utc_now(),
+            items=self.items,
+            blobs=blobs,
         )
+        self.pending.append(tx)
         self.nonce += 1
         self.items = []
         if len(self.pending) >= self.commit_every:
@@ -249,7 +245,7 @@ class _Signer:
 
 
 def import_csv_parallel(
-    ledger: SqliteLedger,
+    ledger: LedgerPort,
     key: PrivateKey,
     path: Path,
     *,
@@ -277,7 +273,7 @@ def import_csv_parallel(
             ctx.Process(
                 target=_worker,
                 daemon=True,
-                args=(_reader_of(ledger), state, key.to_bytes()),
+                args=(reopener(ledger), state, key.to_bytes()),
                 kwargs={
                     "catalog_home": str(catalog_home) if catalog_home else None,
                     "header": header,
@@ -325,24 +321,6 @@ def import_csv_parallel(
                 if p.is_alive():
                     p.kill()
     return _merge(reports, unread)
-
-
-def _reader_of(ledger: Any) -> Callable[[], SqliteLedger | SqlLedger]:
-    """How a forked worker opens its own read-only view of ``ledger``'s store (on the EVM
-    backend, the off-chain store: SQLite, or PostgreSQL through the inherited engine)."""
-    store = getattr(ledger, "mirror", ledger)
-    if isinstance(store, SqliteLedger):
-        path = store.path
-        return lambda: SqliteLedger(path)
-    engine = store.engine
-
-    def open_sql() -> SqlLedger:
-        from carbonledger.adapters.sqlstore import SqlLedger
-
-        engine.dispose(close=False)  # the parent's pooled connections are not ours
-        return SqlLedger(engine)
-
-    return open_sql
 
 
 def _check_alive(procs: list[Any]) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from carbonledger.core.domain import Organisation, Site
+from carbonledger.core.items import OrganisationItem
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import NotFound
 from carbonledger.ports.channels import ChannelStore
@@ -28,7 +28,7 @@ def register_orgs(
     me = state.identities.get(key.address)
     if me is None:
         raise NotFound(f"{key.address} is not an enrolled identity")
-    items: list[dict[str, Any]] = []
+    items: list[OrganisationItem] = []
     for org in orgs:
         _, wrapped, hashes = new_epoch_keys(
             str(state.ledger_id), org.id, 0, {key.address: me["public_key"]}

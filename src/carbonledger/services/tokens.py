@@ -15,10 +15,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from carbonledger.core.builders import (
+    audited_token,
+    offset_token,
+    rec_token,
+    token_mint,
+    token_retirement,
+    token_transfer,
+)
+from carbonledger.core.builders import period as period_of
+from carbonledger.core.builders import serial as serial_of
+from carbonledger.core.item_parts import ManifestEntry
+from carbonledger.core.items import TokenItem
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
-from carbonledger.core.rules.tokens import get_token, next_serials, token_ids
 from carbonledger.core.state import LedgerState
-from carbonledger.core.tokens.model import AUDITED, OFFSET, REC, SerialRange
+from carbonledger.core.tokens.holdings import get_token, next_serials, token_ids
 from carbonledger.core.tokens.offsets import OffsetDirectory
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import Conflict, InvalidInput, NotFound
@@ -37,6 +48,8 @@ __all__ = [
     "issue_rec",
     "list_tokens",
     "mint",
+    "offset_item",
+    "rec_item",
     "resolve_holder",
     "retire",
     "retirements",
@@ -80,13 +93,8 @@ def resolve_holder(state: LedgerState, holder: str) -> str:
     return str(reg["address"])
 
 
-def _serial(prefix: str, start: int, amount: int) -> dict[str, Any]:
-    return SerialRange(prefix, start, start + amount - 1).to_json()
-
-
-def issue_rec(
-    ledger: LedgerPort,
-    dealer: PrivateKey,
+def rec_item(
+    state: LedgerState,
     *,
     to: str,
     mwh: int,
@@ -99,28 +107,25 @@ def issue_rec(
     facility_id: str | None = None,
     technology: str | None = None,
     token_id: str | None = None,
-) -> Issued:
-    """Issue ``mwh`` certificates (one per MWh and serial) to ``to`` (a ``rec_dealer`` signs)."""
-    tid = token_id or _new_id("rec")
-    item = {
-        "kind": "token",
-        "id": tid,
-        "type": REC,
-        "amount": mwh,
-        "to": resolve_holder(ledger.state(), to),
-        "facility": {"name": facility, "id": facility_id},
-        "grid_region": grid_region,
-        "generation": {"start": generation[0].isoformat(), "end": generation[1].isoformat()},
-        "technology": technology,
-        "registry": registry,
-        "serial": _serial(serial_prefix, serial_start, mwh),
-    }
-    return Issued(tid, submit_one(ledger, dealer, "issue_token", [item]))
+) -> TokenItem:
+    """The item of ``mwh`` certificates (one per MWh and serial) to ``to``, by a dealer or
+    the DAO (``to`` an address or ORG/NAME)."""
+    return rec_token(
+        token_id=token_id or _new_id("rec"),
+        to=resolve_holder(state, to),
+        mwh=mwh,
+        facility=facility,
+        facility_id=facility_id,
+        grid_region=grid_region,
+        generation=period_of(*generation),
+        technology=technology,
+        registry=registry,
+        serials=serial_of(serial_prefix, serial_start, mwh),
+    )
 
 
-def issue_offset(
-    ledger: LedgerPort,
-    dealer: PrivateKey,
+def offset_item(
+    state: LedgerState,
     directory: OffsetDirectory,
     *,
     project: str,
@@ -130,31 +135,42 @@ def issue_offset(
     serial_prefix: str,
     serial_start: int,
     token_id: str | None = None,
-) -> Issued:
-    """Issue ``tonnes`` credits of a directory project (an ``offset_dealer`` signs).
-
-    The directory edition must be registered on the ledger (see
-    :func:`carbonledger.services.offsets.register_directory`).
-    """
+) -> TokenItem:
+    """The item of ``tonnes`` credits of a directory project, by a dealer or the DAO."""
     found = directory.get(project)
     if vintage not in found.vintages and found.vintages:
         known = ", ".join(str(v) for v in sorted(found.vintages))
         raise InvalidInput(f"vintage {vintage}: project {project} has issuance for {known} only")
-    tid = token_id or _new_id("offset")
-    item = {
-        "kind": "token",
-        "id": tid,
-        "type": OFFSET,
-        "amount": tonnes,
-        "to": resolve_holder(ledger.state(), to),
-        "directory": directory.id,
-        "project": found.summary(),
-        "project_proof": directory.proof(project),
-        "vintage": vintage,
-        "registry": found.registry,
-        "serial": _serial(serial_prefix, serial_start, tonnes),
-    }
-    return Issued(tid, submit_one(ledger, dealer, "issue_token", [item]))
+    return offset_token(
+        token_id=token_id or _new_id("offset"),
+        to=resolve_holder(state, to),
+        tonnes=tonnes,
+        directory=directory.id,
+        project=found.summary(),
+        project_proof=directory.proof(project),
+        vintage=vintage,
+        registry=found.registry,
+        serials=serial_of(serial_prefix, serial_start, tonnes),
+    )
+
+
+def issue_rec(ledger: LedgerPort, dealer: PrivateKey, **fields: Any) -> Issued:
+    """Issue certificates (a ``rec_dealer`` signs); ``fields`` as :func:`rec_item` takes."""
+    item = rec_item(ledger.state(), **fields)
+    return Issued(item["id"], submit_one(ledger, dealer, "issue_token", [item]))
+
+
+def issue_offset(
+    ledger: LedgerPort, dealer: PrivateKey, directory: OffsetDirectory, **fields: Any
+) -> Issued:
+    """Issue credits of a directory project (an ``offset_dealer`` signs); ``fields`` as
+    :func:`offset_item` takes.
+
+    The directory edition must be registered on the ledger (see
+    :func:`carbonledger.services.offsets.register_directory`).
+    """
+    item = offset_item(ledger.state(), directory, **fields)
+    return Issued(item["id"], submit_one(ledger, dealer, "issue_token", [item]))
 
 
 def issue_audited(
@@ -182,7 +198,7 @@ def issue_audited(
     want = "2-location" if scope == "2" else scope
     # Results are sealed: the auditor opens each record with its channel key.
     reader = RecordReader.for_member(ledger, store, auditor)
-    entries: list[dict[str, str]] = []
+    entries: list[ManifestEntry] = []
     total = Decimal(0)
     query = ItemQuery(
         kind="emissions_record", org=org, since=start.isoformat(), until=end.isoformat()
@@ -200,17 +216,15 @@ def issue_audited(
         raise InvalidInput(f"audited total {total} kg is not a whole number of mg")
     root = root_from_leaf_hashes([bytes.fromhex(e["leaf"]) for e in entries]).hex()
     tid = token_id or _new_id("audited")
-    item = {
-        "kind": "token",
-        "id": tid,
-        "type": AUDITED,
-        "amount": int(mg),
-        "org": org,
-        "scope": scope,
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
-        "manifest": {"entries": entries, "root": root},
-        "report": report,
-    }
+    item = audited_token(
+        token_id=tid,
+        mg_co2e=int(mg),
+        org=org,
+        scope=scope,
+        audited=period_of(start, end),
+        manifest={"entries": entries, "root": root},
+        report=report,
+    )
     return Issued(tid, submit_one(ledger, auditor, "issue_token", [item]))
 
 
@@ -259,24 +273,24 @@ def issue_audited_emissions(
         raise InvalidInput(
             f"record_ids: records of scopes {sorted(scopes)} cannot be attested together"
         )
-    entries = [{"record": s.item["id"], "leaf": leaf_hash(s.data).hex()} for s in records]
+    entries: list[ManifestEntry] = [
+        {"record": s.item["id"], "leaf": leaf_hash(s.data).hex()} for s in records
+    ]
     total = sum(kgs, Decimal(0))
     start = min(s.item["period"]["start"] for s in records)
     end = max(s.item["period"]["end"] for s in records)
     tid = token_id or _new_id("audited")
-    item = {
-        "kind": "token",
-        "id": tid,
-        "type": AUDITED,
-        "amount": int(total * _MG_PER_KG),
-        "org": orgs.pop(),
-        "scope": scope,
-        "period": {"start": start, "end": end},
-        "manifest": {
+    item = audited_token(
+        token_id=tid,
+        mg_co2e=int(total * _MG_PER_KG),
+        org=orgs.pop(),
+        scope=scope,
+        audited=period_of(start, end),
+        manifest={
             "entries": entries,
             "root": root_from_leaf_hashes([bytes.fromhex(e["leaf"]) for e in entries]).hex(),
         },
-    }
+    )
     submit_one(ledger, auditor, "issue_token", [item])
     token: dict[str, Any] = ledger.state().tokens[tid]
     return token
@@ -296,28 +310,26 @@ def mint(ledger: LedgerPort, dealer: PrivateKey, token: str, *, to: str, amount:
     state = ledger.state()
     tok = get_token(state, token, "mint")
     serial = tok.get("serial") or {"prefix": "", "end": -1}
-    item = {
-        "kind": "token_mint",
-        "id": _new_id("mint"),
-        "token": token,
-        "amount": amount,
-        "to": resolve_holder(state, to),
-        "serial": _serial(serial["prefix"], serial["end"] + 1, amount),
-    }
+    item = token_mint(
+        mint_id=_new_id("mint"),
+        token=token,
+        amount=amount,
+        to=resolve_holder(state, to),
+        serials=serial_of(serial["prefix"], serial["end"] + 1, amount),
+    )
     return submit_one(ledger, dealer, "mint_token", [item])
 
 
 def transfer(
     ledger: LedgerPort, holder: PrivateKey, token: str, *, to: str, amount: int
 ) -> Receipt:
-    item = {
-        "kind": "token_transfer",
-        "id": _new_id("xfer"),
-        "token": token,
-        "from": holder.address,
-        "to": resolve_holder(ledger.state(), to),
-        "amount": amount,
-    }
+    item = token_transfer(
+        transfer_id=_new_id("xfer"),
+        token=token,
+        sender=holder.address,
+        to=resolve_holder(ledger.state(), to),
+        amount=amount,
+    )
     return submit_one(ledger, holder, "transfer_token", [item])
 
 
@@ -342,21 +354,18 @@ def retire(
     for attempt in (1, 2):
         state = ledger.state()
         serials = next_serials(get_token(state, token, "retire"), amount)
-        item: dict[str, Any] = {
-            "kind": "token_retirement",
-            "id": _new_id("ret"),
-            "token": token,
-            "holder": holder.address,
-            "amount": amount,
-            "serial": None if serials is None else serials.to_json(),
-            "beneficiary": beneficiary,
-            "reason": reason,
-            "org": org,
-            "site": site,
-            "period": None
-            if period is None
-            else {"start": period[0].isoformat(), "end": period[1].isoformat()},
-        }
+        item = token_retirement(
+            retirement_id=_new_id("ret"),
+            token=token,
+            holder=holder.address,
+            amount=amount,
+            serials=None if serials is None else serial_of(serials.prefix, serials.start, amount),
+            beneficiary=beneficiary,
+            reason=reason,
+            org=org,
+            site=site,
+            claimed=None if period is None else period_of(*period),
+        )
         try:
             return submit_one(ledger, holder, "retire_token", [item])
         except Conflict as exc:

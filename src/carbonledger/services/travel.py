@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from carbonledger.core.calculator import CalculationResult, calculate
-from carbonledger.core.factors import Location
+from carbonledger.core.factor_values import Location
 from carbonledger.core.travel import Flight, plan_flight, with_basis
 from carbonledger.errors import InvalidInput
 from carbonledger.factors.airports import airport

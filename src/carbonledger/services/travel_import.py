@@ -43,7 +43,7 @@ from typing import Any
 
 from carbonledger.core.calculator import calculate
 from carbonledger.core.domain import Bill, parse_amount, parse_date
-from carbonledger.core.factors import Location, Resolution
+from carbonledger.core.factor_values import Location, Resolution
 from carbonledger.core.travel import CABINS, plan_flight, with_basis
 from carbonledger.errors import CarbonLedgerError, InvalidInput, RowError
 from carbonledger.factors.airports import airport

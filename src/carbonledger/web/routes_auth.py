@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from carbonledger.core.identities import is_active
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.web.render import WebRoute, check_csrf, context, render
 from carbonledger.web.session import (
@@ -56,7 +57,7 @@ def _example_account(request: Request) -> str:
         ctx.ledger.state().identities.values(), key=lambda i: (str(i.get("org")), str(i["name"]))
     ):
         org, name = ident.get("org"), ident.get("name")
-        active = ident.get("status") == "active" and org and name
+        active = is_active(ident) and org and name
         if active and ctx.home.user_keystore(str(org), str(name)).exists():
             return f"{org}/{name}"
     return "admin"

@@ -19,6 +19,7 @@ from eth_abi.abi import encode as abi_encode
 
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
+from carbonledger.crypto.recipes import sign_evm_transaction
 from carbonledger.errors import Conflict, InvalidInput
 
 __all__ = ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy"]
@@ -69,9 +70,7 @@ class _Sender:
             data,
             [],
         ]
-        digest = keccak256(b"\x02" + rlp.encode(fields))
-        sig = self._key.sign_digest(digest)
-        v, r, s = sig[64] - 27, int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
+        v, r, s = sign_evm_transaction(self._key, b"\x02" + rlp.encode(fields))
         raw = b"\x02" + rlp.encode([*fields, v, r, s])
         self.nonce += 1
         return "0x" + raw.hex(), "0x" + keccak256(raw).hex()

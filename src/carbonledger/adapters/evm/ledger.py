@@ -65,8 +65,9 @@ from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
 from carbonledger.adapters.evm.rpc import NodeUnreachable, Rpc, RpcError
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
+from carbonledger.core.authority import apply
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
 from carbonledger.crypto.keys import PrivateKey, checksum_address
 from carbonledger.errors import CarbonLedgerError, ConfigurationError, Conflict, IntegrityError
@@ -633,6 +634,9 @@ class EvmLedger:
 
     def latest_checkpoint(self) -> Checkpoint:
         return self.mirror.latest_checkpoint()
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self.mirror.checkpoints(limit=limit)
 
     # -- the chain --------------------------------------------------------------------
     def chain_entries(self) -> list[dict[str, Any]]:

@@ -32,9 +32,10 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_wrapped_keys,
 )
 from carbonledger.adapters.tlog_store import Remembered
+from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash
-from carbonledger.core.state import LedgerState, apply
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
 from carbonledger.errors import CarbonLedgerError
 from carbonledger.ports.ledger import VerifyReport

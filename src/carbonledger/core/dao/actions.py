@@ -9,14 +9,13 @@
 ``set_param``    change a governance parameter (see :data:`~.model.PARAMS`)
 ===============  ==================================================================
 
-Issuing on behalf of the DAO runs the token network's own ``issue_token`` rule,
-unchanged, with the DAO (:data:`~.model.DAO_ISSUER`) as the dealer, on a working
-copy of the state; only the token network's values (tokens, balances) are
-taken back. So a DAO-issued token passes every check a dealer's does (serials
-never issued twice, the project proven in the directory, an active recipient)
-and its issuer is ``"dao"``. At proposal time the same run is a dry run whose
-result is discarded; at execution it is done again against the state of that
-moment (a serial or token id taken meanwhile refuses the execution, naming why).
+Issuing on behalf of the DAO is :func:`carbonledger.core.tokens.issuance.issue_by_dao`:
+the same checks of the token a dealer's issue passes (serials never issued twice,
+the project proven in the directory, an active recipient), with the DAO
+(:data:`~.model.DAO_ISSUER`) as issuer and the proposal as the authority. At
+proposal time it runs on a working copy (a dry run whose result is discarded); at
+execution it runs again against the state of that moment (a serial or token id
+taken meanwhile refuses the execution, naming why).
 """
 
 from __future__ import annotations
@@ -25,10 +24,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.dao.balances import pay
-from carbonledger.core.dao.model import DAO_ISSUER, check_param
+from carbonledger.core.dao.model import check_param
+from carbonledger.core.identities import require_active
 from carbonledger.core.state import LedgerState
+from carbonledger.core.tokens.directory import DIRECTORY_PREFIX, offset_project
+from carbonledger.core.tokens.issuance import issue_by_dao
 from carbonledger.core.tokens.model import OFFSET, REC, check_amount, check_text
-from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound
 
 __all__ = [
     "ACTION_TYPES",
@@ -45,21 +47,8 @@ MAX_PARTS = 10
 MAX_ACTIONS = 10  # per part, as the original Governor's proposalMaxOperations
 
 
-def _tokens_module() -> Any:
-    # core.rules imports the governance rules, which import this module: the
-    # token rules are looked up when a proposal is checked, not at import.
-    from carbonledger.core.rules import tokens
-
-    return tokens
-
-
 def _identity(state: LedgerState, address: object, what: str) -> str:
-    ident = state.identities.get(str(address))
-    if ident is None or address == DAO_ISSUER:
-        raise NotFound(f"{what}: {address!r} is not an enrolled identity")
-    if ident.get("status") != "active":
-        raise PermissionDenied(f"{what}: {address} ({ident.get('name')}) is revoked")
-    return str(address)
+    return require_active(state.identities, address, what)
 
 
 def check_project(state: LedgerState, ref: object, what: str) -> dict[str, Any]:
@@ -67,55 +56,18 @@ def check_project(state: LedgerState, ref: object, what: str) -> dict[str, Any]:
 
     Returns what the proposal shows: the project's directory fields and edition.
     """
-    from carbonledger.core.merkle import leaf_hash, verify_inclusion
-
-    tokens = _tokens_module()
     if not isinstance(ref, dict):
         raise InvalidInput(f"{what}: a project is {{directory, project, project_proof}}")
-    directory = state.tokens.get(tokens.DIRECTORY_PREFIX + str(ref.get("directory")))
-    if directory is None:
-        raise NotFound(f"{what}: offset directory {ref.get('directory')!r} is not registered")
-    project, proof = ref.get("project"), ref.get("project_proof")
-    if not isinstance(project, dict) or not isinstance(project.get("id"), str):
-        raise InvalidInput(f"{what}: project must be a directory entry with an id")
-    try:
-        index, path = proof["index"], [bytes.fromhex(h) for h in proof["path"]]  # type: ignore[index]
-        ok = (
-            isinstance(index, int)
-            and 0 <= index < directory["projects"]
-            and verify_inclusion(
-                leaf_hash(tokens.project_leaf(project)),
-                index,
-                directory["projects"],
-                path,
-                bytes.fromhex(directory["root"]),
-            )
-        )
-    except (TypeError, KeyError, ValueError) as exc:
-        raise InvalidInput(f"{what}: project_proof must be {{index, path: [sha256 hex]}}") from exc
-    if not ok:
-        raise NotFound(
-            f"{what}: project {project['id']!r} is not in offset directory {directory['id']!r}"
-        )
-    fields = {k: project.get(k) for k in tokens.PROJECT_FIELDS}
-    return {"directory": directory["id"], **fields}
+    fields = offset_project(state, ref, what)
+    return {"directory": state.tokens[DIRECTORY_PREFIX + str(ref["directory"])]["id"], **fields}
 
 
 def _issue_as_dao(state: LedgerState, item: dict[str, Any], what: str) -> dict[str, Any]:
-    """Run the token network's ``issue_token`` with the DAO as the dealer; the new token."""
-    tokens = _tokens_module()
-    shadow = state.copy()
-    shadow.identities[DAO_ISSUER] = {
-        "name": "DAO",
-        "status": "active",
-        "roles": ["offset_dealer", "rec_dealer"],
-    }
+    """Issue ``item`` on behalf of the DAO; the new token."""
     try:
-        tokens.RULES["issue_token"](shadow, {"type": "issue_token", "sender": DAO_ISSUER}, [item])
+        return dict(issue_by_dao(state, item))
     except CarbonLedgerError as exc:
         raise type(exc)(f"{what}: {exc}") from exc
-    state.tokens, state.balances = shadow.tokens, shadow.balances
-    return dict(shadow.tokens[item["id"]])
 
 
 def _check_action(

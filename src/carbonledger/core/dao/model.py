@@ -9,7 +9,7 @@ and never mutates a nested one (batches are applied to a shallow copy):
 ``"params"``                       the parameters below
 ``"holder:<address>"``             ``{available, locked}`` of an identity; the treasury is
                                    ``"holder:dao:treasury"``
-``"proposal:<id>"``                a proposal (see :mod:`carbonledger.core.rules.governance`)
+``"proposal:<id>"``                a proposal (see :mod:`carbonledger.core.dao.rules`)
 ``"ballot:<proposal>/<address>"``  a voter's ballot: tokens locked, vote units, choices
 =================================  ==========================================================
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from carbonledger.core.identities import is_active
+from carbonledger.core.rules.common import parse_time
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import InvalidInput, NotFound, PermissionDenied
 
@@ -132,8 +134,7 @@ def check_param(state: LedgerState, name: object, value: object, what: str) -> A
     if kind == "address":
         if value is None:
             return None
-        ident = state.identities.get(str(value))
-        if ident is None or ident.get("status") != "active":
+        if not is_active(state.identities.get(str(value))):
             raise InvalidInput(f"{what}: guardian {value!r} is not an active identity")
         return str(value)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -147,14 +148,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def ledger_ms(value: object, what: str = "ledger time") -> int:
     """Milliseconds since the epoch of a ledger time (``2024-05-01T12:00:00.123Z``)."""
-    # core.rules.common.parse_time does the same, but core.rules imports this package.
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time") from exc
-    if not isinstance(value, str) or parsed.tzinfo is None:
-        raise InvalidInput(f"{what}: {value!r} is not a UTC time")
-    delta = parsed - _EPOCH
+    delta = parse_time(value, what) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
@@ -244,7 +238,7 @@ def limited_mode(state: LedgerState) -> bool:
 def require_dao_issuance(state: LedgerState, sender: str, what: str) -> None:
     """Limited mode: offsets and RECs are issued (or minted) only by executing a proposal.
 
-    The hook for :mod:`carbonledger.core.rules.tokens` (``issue_token`` of a REC or
+    The hook for :mod:`carbonledger.core.tokens.issuance` (``issue_token`` of a REC or
     OFFSET, and ``mint_token``): a no-op unless the DAO turned limited mode on.
     """
     if limited_mode(state) and sender != DAO_ISSUER:

@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.core.identities import is_active
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import (
     expect_kind,
     is_org_admin,
@@ -84,10 +86,10 @@ def read_access(state: LedgerState, channel_id: str, address: str, at: str) -> d
     """
     channel = _channel(state, channel_id)
     ident = state.identities.get(address)
-    if ident is not None and ident.get("status") == "revoked":
+    if ident is not None and not is_active(ident):
         raise PermissionDenied(
-            f"{address} ({ident.get('name')}) was revoked at {ident.get('revoked_at')};"
-            f" it may no longer read channel {channel_id!r}"
+            f"{address} ({ident.get('name')}) was {ident.get('status')} at"
+            f" {ident.get('revoked_at')}; it may no longer read channel {channel_id!r}"
         )
     member: dict[str, Any] | None = channel["members"].get(address)
     if member is None:
@@ -119,7 +121,9 @@ def _keyless(channel: dict[str, Any]) -> bool:
 
 
 def _revoked(state: LedgerState, address: str) -> bool:
-    return state.identities.get(address, {}).get("status") == "revoked"
+    """An enrolled identity that may no longer act (revoked)."""
+    ident = state.identities.get(address)
+    return ident is not None and not is_active(ident)
 
 
 def valid_members(state: LedgerState, channel: dict[str, Any], at: str) -> list[str]:
@@ -226,16 +230,14 @@ def rotated_channel(
     return {**channel, "epoch": epoch, "members": remaining, "keys": all_keys}
 
 
-def channel_grant(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def channel_grant(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "channel_grant")
     for item in items:
         channel = _channel(state, item.get("channel"))
         require_org_admin(state, body["sender"], channel["org"], "channel grant")
         member = str(item.get("member"))
         ident = state.identities.get(member)
-        if ident is None or ident.get("status") != "active":
+        if ident is None or not is_active(ident):
             raise InvalidInput(f"channel grant: {member} is not an active identity")
         role = item.get("role")
         if role not in ("member", "auditor"):
@@ -278,9 +280,7 @@ def channel_grant(
         }
 
 
-def channel_revoke(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def channel_revoke(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "channel_revoke")
     for item in items:
         channel = _channel(state, item.get("channel"))
@@ -301,9 +301,7 @@ def channel_revoke(
         state.channels[channel["id"]] = rotated_channel(state, channel, member, item["keys"])
 
 
-def channel_rotate(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def channel_rotate(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """A new key for the current members (see :func:`may_rotate` for who may send it).
 
     After a keyless advance (a revoked identity whose channel the revoker does not
@@ -337,7 +335,7 @@ def channel_rotate(
         }
 
 
-def channel_read(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def channel_read(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """A member records that it read channel data (required before an auditor decrypts)."""
     expect_kind(items, "channel_read")
     for item in items:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from carbonledger.core.state import ID_PATTERN, LedgerState
+from carbonledger.core.identities import REVOKED, is_active
+from carbonledger.core.ids import ID_PATTERN
+from carbonledger.core.item_parts import TxBody
+from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 __all__ = [
     "GRANTABLE_ROLES",
     "ROLES",
+    "Rule",
     "check_id",
     "check_sealed",
     "expect_kind",
@@ -22,6 +26,9 @@ __all__ = [
     "require_org_admin",
     "require_org_writer",
 ]
+
+#: A transaction type's rule: raises a CarbonLedgerError or advances the state.
+Rule = Callable[[LedgerState, TxBody, Sequence[dict[str, Any]]], None]
 
 #: Every role an identity can hold. ``network_admin`` belongs to the genesis key only.
 ROLES = (
@@ -80,14 +87,18 @@ def parse_time(value: object, what: str) -> datetime:
 
 
 def require_active_signer(state: LedgerState, sender: str) -> dict[str, Any]:
-    """The signer must be an enrolled identity that is not revoked."""
+    """The signer must be an enrolled, active identity (see :mod:`carbonledger.core.identities`)."""
     ident = state.identities.get(sender)
     if ident is None:
         raise PermissionDenied(f"signer {sender} is not an enrolled identity on this ledger")
-    if ident.get("status") == "revoked":
+    if ident.get("status") == REVOKED:
         raise PermissionDenied(
             f"signer {sender} ({ident.get('name')}) was revoked at {ident.get('revoked_at')};"
             " its earlier entries stay valid, new ones are refused"
+        )
+    if not is_active(ident):
+        raise PermissionDenied(
+            f"signer {sender} ({ident.get('name')}) is {ident.get('status')!r}, not active"
         )
     return ident
 

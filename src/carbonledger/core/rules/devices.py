@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from carbonledger.core.canonical import jcs
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
+    Rule,
     check_id,
     check_sealed,
     expect_kind,
@@ -117,9 +120,7 @@ def _holders_of(state: LedgerState) -> dict[str, str]:
     }
 
 
-def register_device(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def register_device(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """An admin of the site's organisation binds a device DID to the site and a meter."""
     expect_kind(items, "device")
     held = _holders_of(state)
@@ -163,9 +164,7 @@ def register_device(
         }
 
 
-def register_utility(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def register_utility(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """The network admin binds a utility's DID to its EIA id or name and the accounts it bills."""
     require_network_admin(state, body["sender"], "register_utility")
     expect_kind(items, "utility")
@@ -215,9 +214,7 @@ def _require_controller(state: LedgerState, sender: str, holder: dict[str, Any],
         require_org_admin(state, sender, holder["org"], what)
 
 
-def device_status(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def device_status(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """Retire a device or utility (its readings end) or revoke it (its key is not trusted).
 
     ``effective`` (default: now) is when it stopped: a retired meter's readings
@@ -255,11 +252,8 @@ def _holder_by_did(state: LedgerState, did: str) -> dict[str, Any] | None:
     return None
 
 
-def publish_status_list(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def publish_status_list(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """A registered issuer's Bitstring Status List credential, carried whole on the ledger."""
-    from carbonledger.credentials.proof import canonicalize
     from carbonledger.credentials.vc import issuer_id, verify
 
     expect_kind(items, "status_list")
@@ -267,7 +261,7 @@ def publish_status_list(
         credential = item.get("credential")
         if not isinstance(credential, dict):
             raise InvalidInput("status list: credential (the signed list) is required")
-        digest = hashlib.sha256(canonicalize(credential)).hexdigest()
+        digest = hashlib.sha256(jcs(credential)).hexdigest()
         if item.get("sha256") != digest or item.get("id") != f"sl-{digest[:40]}":
             raise InvalidInput("status list: id and sha256 must be the hash of the credential")
         url = credential.get("id")
@@ -336,9 +330,7 @@ def _anchor_holder(state: LedgerState, item: dict[str, Any], what: str) -> None:
             )
 
 
-def anchor_credentials(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def anchor_credentials(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """Hashes of credentials sealed in the organisation's channel, from registered issuers."""
     expect_kind(items, "credential")
     sender = body["sender"]
@@ -373,7 +365,7 @@ def anchor_credentials(
         _anchor_holder(state, item, what)
 
 
-def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def audit_result(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """The hash of an AuditResultCredential, recorded by an auditor or the organisation."""
     expect_kind(items, "audit_result")
     sender = body["sender"]
@@ -407,7 +399,7 @@ def audit_result(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
             check_sealed(state, item, org, f"audit result {rid!r}")
 
 
-RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {
+RULES: dict[str, Rule] = {
     "register_device": register_device,
     "register_utility": register_utility,
     "device_status": device_status,

@@ -16,6 +16,7 @@ from typing import Any
 
 from carbonledger.core.canonical import canonical
 from carbonledger.core.intervals import check_period, check_quantity
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import check_id, expect_kind, is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import DuplicateEntity, InvalidInput, NotFound, PermissionDenied
@@ -37,7 +38,7 @@ def records_commitment(record_ids: Iterable[str]) -> str:
     return hashlib.sha256(canonical(sorted(record_ids))).hexdigest()
 
 
-def disclose(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def disclose(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """Period totals, each signed by an admin of the organisation it discloses."""
     expect_kind(items, "disclosure")
     sender = body["sender"]

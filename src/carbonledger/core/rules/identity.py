@@ -23,6 +23,7 @@ import hmac
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import rotated_channel
 from carbonledger.core.rules.common import (
     GRANTABLE_ROLES,
@@ -50,9 +51,7 @@ def secret_hash(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode()).hexdigest()
 
 
-def register_identity(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def register_identity(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "registration")
     for item in items:
         name = check_id("user", item.get("id"))
@@ -76,7 +75,7 @@ def register_identity(
         state.registrations[key] = {**item, "status": "pending", "registered_by": body["sender"]}
 
 
-def enroll(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def enroll(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     from carbonledger.crypto.x509ca import verify_chain
 
     expect_kind(items, "identity")
@@ -132,9 +131,7 @@ def enroll(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, A
     }
 
 
-def revoke_identity(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def revoke_identity(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "revocation")
     for item in items:
         address = str(item.get("address"))

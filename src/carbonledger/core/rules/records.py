@@ -24,6 +24,7 @@ from typing import Any
 from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import record_id
 from carbonledger.core.intervals import add_period, check_period, overlapping
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
     check_id,
@@ -155,9 +156,7 @@ def _shape(item: dict[str, Any]) -> tuple[str, str]:
     return start, end
 
 
-def record_emissions(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """Emissions records, each preceded (here or in an earlier entry) by its calculation basis."""
     sender = body["sender"]
     sites = state.sites
@@ -202,7 +201,7 @@ def record_emissions(
         periods[account] = add_period(known, start, end)
 
 
-def audit_report(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def audit_report(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """An auditor with current access to the organisation's channel signs its report."""
     expect_kind(items, "audit_report")
     sender = body["sender"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.common import (
     check_id,
     expect_kind,
@@ -49,7 +50,7 @@ def check_org_ca(ca_pem: object, root_pem: str | None, org_id: str, now: str) ->
         raise InvalidInput(f"organisation {org_id!r}: CA certificate is not valid at {now}")
 
 
-def genesis(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def genesis(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     if state.ledger_id is not None:
         raise Conflict("genesis: the ledger already has a genesis entry")
     expect_kind(items, "ledger")
@@ -75,7 +76,7 @@ def genesis(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, 
     }
 
 
-def register_org(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def register_org(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """Only the network admin registers organisations; each gets a data channel."""
     require_network_admin(state, body["sender"], "register_org")
     expect_kind(items, "organisation")
@@ -108,9 +109,7 @@ def register_org(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
         }
 
 
-def register_site(
-    state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]
-) -> None:
+def register_site(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "site")
     for item in items:
         site_id = check_id("site", item.get("id"))

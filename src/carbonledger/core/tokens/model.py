@@ -32,6 +32,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from carbonledger.core.ids import ID_PATTERN
 from carbonledger.errors import InvalidInput
 
 __all__ = [
@@ -75,8 +76,6 @@ _SERIAL_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,95}$")
 
 def is_token_id(value: object) -> bool:
     """A token id names a token; ``"0"`` never does (the original system's bug)."""
-    from carbonledger.core.state import ID_PATTERN
-
     return isinstance(value, str) and bool(ID_PATTERN.match(value)) and value.strip("0") != ""
 
 

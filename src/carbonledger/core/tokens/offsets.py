@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from carbonledger.core.item_parts import DirectoryProject, ProjectProof
 from carbonledger.core.merkle import inclusion_proof, leaf_hash, node_hash, root_from_leaf_hashes
-from carbonledger.core.rules.tokens import project_leaf
+from carbonledger.core.tokens.directory import project_leaf
 from carbonledger.errors import InvalidInput, NotFound
 
 __all__ = ["OffsetDirectory", "OffsetProject", "parse_directory"]
@@ -62,7 +63,7 @@ class OffsetProject:
     #: t CO2e issued per vintage (reporting year), only the non-zero ones.
     vintages: dict[int, int] = field(default_factory=dict)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> DirectoryProject:
         """What an offset token carries of its project (and the directory leaf commits to)."""
         return {
             "id": self.id,
@@ -171,7 +172,7 @@ class OffsetDirectory:
             )
         return self.projects[n]
 
-    def proof(self, project_id: str) -> dict[str, Any]:
+    def proof(self, project_id: str) -> ProjectProof:
         """``{index, path}``: the project's inclusion proof against :attr:`root`."""
         self.get(project_id)
         index = self._index[project_id]

@@ -14,13 +14,13 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import IntegrityError, NotFound
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
-from tests.conformance.suite import LedgerConformance
+from tests.conformance.backend import BackendConformance
 from tests.conformance.world import Backend, build_world
 
 TABLES = {"meta", "tx", "leaf", "node", "checkpoint", "channel_key", "blob", "alembic_version"}
 
 
-class TestSqlStoreOnSqlite(LedgerConformance):
+class TestSqlStoreOnSqlite(BackendConformance):
     """The store as a ledger of its own (the embedded ledger's rules on SQLAlchemy)."""
 
     @pytest.fixture
@@ -39,7 +39,7 @@ def pg_url() -> Iterator[str]:
     yield from fresh_database(server_url())
 
 
-class TestSqlStoreOnPostgres(LedgerConformance):
+class TestSqlStoreOnPostgres(BackendConformance):
     @pytest.fixture
     def backend(self, pg_url: str) -> Backend:
         def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:

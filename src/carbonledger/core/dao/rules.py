@@ -2,7 +2,8 @@
 
 State layout, parameters and proposal states: :mod:`carbonledger.core.dao.model`;
 vote arithmetic: :mod:`carbonledger.core.dao.quadratic`; what a proposal may do:
-:mod:`carbonledger.core.dao.actions`. Every time is ledger time (``state.now``).
+:mod:`carbonledger.core.dao.actions`; balances: :mod:`carbonledger.core.dao.balances`.
+Every time is ledger time (``state.now``).
 
 ================  =====================================================================
 ``dao_setup``     network admin, once: the governance token's name and symbol, and the
@@ -36,7 +37,7 @@ vote arithmetic: :mod:`carbonledger.core.dao.quadratic`; what a proposal may do:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.dao.actions import check_actions, check_project, perform
@@ -63,7 +64,9 @@ from carbonledger.core.dao.model import (
     require_setup,
 )
 from carbonledger.core.dao.quadratic import votes_for
-from carbonledger.core.rules.common import check_id, expect_kind, require_network_admin
+from carbonledger.core.identities import require_active
+from carbonledger.core.item_parts import TxBody
+from carbonledger.core.rules.common import Rule, check_id, expect_kind, require_network_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tokens.model import check_amount, check_text
 from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
@@ -78,12 +81,9 @@ def _recipient(state: LedgerState, value: object, what: str) -> str:
     """An active identity's address, or ``"treasury"``."""
     if value in ("treasury", TREASURY):
         return TREASURY
-    ident = state.identities.get(str(value))
-    if ident is None:
+    if str(value) not in state.identities:
         raise NotFound(f"{what}: {value!r} is not an enrolled identity (or 'treasury')")
-    if ident.get("status") != "active":
-        raise PermissionDenied(f"{what}: {value} ({ident.get('name')}) is revoked")
-    return str(value)
+    return require_active(state.identities, value, what)
 
 
 def _save(state: LedgerState, proposal: dict[str, Any]) -> None:
@@ -111,7 +111,7 @@ def _burn_of(proposal: dict[str, Any]) -> int:
 
 
 # -- token --------------------------------------------------------------------
-def dao_setup(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_setup(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     require_network_admin(state, body["sender"], "dao_setup")
     expect_kind(items, "dao_setup")
     if len(items) != 1:
@@ -136,7 +136,7 @@ def dao_setup(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str
     }
 
 
-def dao_issue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_issue(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     require_network_admin(state, body["sender"], "dao_issue")
     require_setup(state, "dao_issue")
     expect_kind(items, "dao_issue")
@@ -150,7 +150,7 @@ def dao_issue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str
         credit(state, to, amount)
 
 
-def dao_transfer(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_transfer(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     sender = body["sender"]
     params = require_setup(state, "dao_transfer")
     expect_kind(items, "dao_transfer")
@@ -176,7 +176,7 @@ def dao_transfer(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
 
 
 # -- proposals ----------------------------------------------------------------
-def dao_propose(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_propose(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     sender = body["sender"]
     params = require_setup(state, "dao_propose")
     expect_kind(items, "proposal")
@@ -245,7 +245,7 @@ def _tally(proposal: dict[str, Any], choices: list[str], votes: int, sign: int) 
     proposal["votes"] += sign * votes
 
 
-def dao_vote(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_vote(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     voter = body["sender"]
     require_setup(state, "dao_vote")
     expect_kind(items, "vote")
@@ -288,7 +288,7 @@ def dao_vote(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str,
         }
 
 
-def dao_withdraw(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_withdraw(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     voter = body["sender"]
     expect_kind(items, "dao_vote_withdrawal")
     for item in items:
@@ -311,7 +311,7 @@ def dao_withdraw(state: LedgerState, body: dict[str, Any], items: Sequence[dict[
         state.dao[ballot_key(proposal["id"], voter)] = {**ballot, "withdrawn_at": state.now}
 
 
-def dao_cancel(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_cancel(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     sender = body["sender"]
     params = require_setup(state, "dao_cancel")
     expect_kind(items, "dao_cancel")
@@ -341,7 +341,7 @@ def dao_cancel(state: LedgerState, body: dict[str, Any], items: Sequence[dict[st
 
 
 # -- timelock and execution ---------------------------------------------------
-def dao_queue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_queue(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "dao_queue")
     for item in items:
         proposal = get_proposal(state, item.get("proposal"), "queue")
@@ -356,7 +356,7 @@ def dao_queue(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str
         _save(state, proposal)
 
 
-def dao_execute(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_execute(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "dao_execute")
     for item in items:
         proposal = get_proposal(state, item.get("proposal"), "execute")
@@ -377,7 +377,7 @@ def dao_execute(state: LedgerState, body: dict[str, Any], items: Sequence[dict[s
         _save(state, proposal)
 
 
-def dao_settle(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_settle(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "dao_settle")
     for item in items:
         proposal = get_proposal(state, item.get("proposal"), "settle")
@@ -398,7 +398,7 @@ def dao_settle(state: LedgerState, body: dict[str, Any], items: Sequence[dict[st
         _save(state, proposal)
 
 
-def dao_release(state: LedgerState, body: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+def dao_release(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     voter = body["sender"]
     expect_kind(items, "dao_release")
     for item in items:
@@ -420,7 +420,7 @@ def dao_release(state: LedgerState, body: dict[str, Any], items: Sequence[dict[s
         state.dao[key] = {**ballot, "released_at": state.now}
 
 
-RULES: dict[str, Callable[[LedgerState, dict[str, Any], Sequence[dict[str, Any]]], None]] = {
+RULES: dict[str, Rule] = {
     "dao_setup": dao_setup,
     "dao_issue": dao_issue,
     "dao_transfer": dao_transfer,

@@ -1,0 +1,103 @@
+"""The ledger's state machine: the table of rules and the one function that applies them.
+
+``apply`` checks a transaction against the state reached so far and, if it
+holds, advances the state. The embedded backend calls it when a transaction is
+submitted and again, from an empty state, when the ledger is verified, so a
+stored entry that was never allowed (wrong signer, a revoked key, a replayed
+nonce, a record for another organisation's site) is caught even if its bytes are
+intact. Every backend (embedded, PostgreSQL, the mirror of a chain) applies
+transactions through this module and no other.
+
+Each rule is ``rule(state, body, items) -> None``: it raises a
+:class:`~carbonledger.errors.CarbonLedgerError` if the transaction does not hold
+and otherwise advances ``state`` (replacing nested values, never mutating them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from carbonledger.core.blobs import check_carried
+from carbonledger.core.dao import rules as dao_rules
+from carbonledger.core.item_parts import TxBody
+from carbonledger.core.rules import devices, tokens
+from carbonledger.core.rules.channels import (
+    channel_grant,
+    channel_read,
+    channel_revoke,
+    channel_rotate,
+)
+from carbonledger.core.rules.common import Rule, require_active_signer
+from carbonledger.core.rules.disclosures import disclose
+from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
+from carbonledger.core.rules.records import audit_report, record_emissions
+from carbonledger.core.rules.registry import genesis, register_org, register_site
+from carbonledger.core.state import LedgerState
+from carbonledger.errors import Conflict, InvalidInput
+
+__all__ = ["RULES", "apply"]
+
+#: Every transaction type and its rule (read-only: the table is the authority).
+RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "genesis": genesis,
+        "register_org": register_org,
+        "register_site": register_site,
+        "register_identity": register_identity,
+        "enroll": enroll,
+        "revoke_identity": revoke_identity,
+        "channel_grant": channel_grant,
+        "channel_revoke": channel_revoke,
+        "channel_read": channel_read,
+        "channel_rotate": channel_rotate,
+        "record_emissions": record_emissions,
+        "audit_report": audit_report,
+        "disclose": disclose,
+        **tokens.RULES,
+        **devices.RULES,
+        **dao_rules.RULES,
+    }
+)
+
+
+def apply(
+    state: LedgerState,
+    body: TxBody,
+    items: list[dict[str, Any]],
+    *,
+    now: str,
+    blobs: Collection[str] | None = None,
+) -> dict[str, tuple[str, int]]:
+    """Check ``body`` (already signature-checked) and its decoded ``items``; advance ``state``.
+
+    ``now`` is the ledger time of the entry (validity periods are judged by it).
+    ``blobs``: SHA-256 (hex) of the sealed blobs the transaction carries; every blob
+    an item names must be among them (see :func:`carbonledger.core.blobs.check_carried`).
+    ``None`` only when replaying entries whose blobs were stored when they were
+    accepted (``verify``, a mirror of a chain). Returns each carried blob's
+    (channel, epoch).
+    Callers apply batches to :meth:`LedgerState.copy` and keep the copy only when
+    the whole batch is accepted.
+    """
+    rule = RULES.get(body["type"])
+    if rule is None:
+        raise InvalidInput(f"unknown transaction type {body['type']!r}")
+    if state.ledger_id is not None and body["ledger"] != state.ledger_id:
+        raise Conflict(f"transaction is for ledger {body['ledger']!r}, this is {state.ledger_id!r}")
+    sender = body["sender"]
+    expected = state.nonces.get(sender, 0)
+    if body["nonce"] != expected:
+        raise Conflict(
+            f"nonce {body['nonce']} from {sender} rejected: expected {expected}"
+            " (replayed or out-of-order transaction)"
+        )
+    state.now = now
+    if body["type"] not in ("genesis", "enroll"):
+        require_active_signer(state, sender)
+    rule(state, body, items)
+    named = {} if blobs is None else check_carried(items, blobs)
+    state.nonces[sender] = expected + 1
+    state.size += len(items)
+    return named
