@@ -35,7 +35,14 @@ PUBLIC: dict[str, list[str]] = {
         "artifact",
         "deploy",
     ],
-    "carbonledger.adapters.evm.rpc": ["Rpc", "RpcError"],
+    "carbonledger.adapters.evm.rpc": ["NodeUnreachable", "Rpc", "RpcError"],
+    "carbonledger.adapters.evm.carried": [
+        "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
+    ],
+    "carbonledger.adapters.evm.entries": [
+        "ENTRY_TOPIC", "EntryLog", "common_prefix", "store_count", "store_receipts",
+        "writer_lock",
+    ],
     "carbonledger.adapters.sqlite": ["SqliteChannelStore", "SqliteLedger"],
     "carbonledger.adapters.group_commit": ["GroupCommitLedger"],
     "carbonledger.adapters.sqlite.channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
@@ -451,7 +458,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.importer": [
         "ImportReport", "ImportSession", "basis_item", "import_bills", "record_item",
-        "rotate_stale", "site_location",
+        "rotate_stale", "site_location", "tx_items_limit",
     ],
     "carbonledger.services.offsets": [
         "PACKAGE_DIRECTORY", "load_directory", "open_directory", "package_directory",
@@ -470,9 +477,11 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.services.backends": [
         "EMBEDDED",
         "EVM",
+        "attach_evm",
         "create_embedded",
         "deploy_evm",
         "evm_module",
+        "first_block_with_code",
         "open_evm",
         "open_ledger",
         "prune_blobs",

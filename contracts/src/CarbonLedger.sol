@@ -87,6 +87,10 @@ contract CarbonLedger is ERC1155 {
     /// issue_token: [offset of the id value, offset of the org value (audited)];
     /// dao_*: [ledger time in ms, which the governor bounds by the block's second].
     /// Any other transaction's hints are ignored.
+    /// `blobs`: the transaction's sealed blobs and the channel keys it wraps
+    /// (ciphertext, each committed to by its SHA-256 in the signed items). The
+    /// contract never reads them: they travel in calldata so that every node can
+    /// rebuild its store from the chain, and each node checks them on sync.
     struct Tx {
         bytes body;
         bytes32 r;
@@ -94,6 +98,7 @@ contract CarbonLedger is ERC1155 {
         uint8 v;
         bytes[] items;
         uint256[] hints;
+        bytes[] blobs;
     }
 
     address public immutable admin;

@@ -68,7 +68,7 @@ def _calldata(chain: dict[str, Any], tx: SignedTx) -> bytes:
     from carbonledger.adapters.evm.ledger import TX_ABI
 
     sig = tx.signature
-    call = (tx.body_bytes, sig[:32], sig[32:64], sig[64], list(tx.items), [])
+    call = (tx.body_bytes, sig[:32], sig[32:64], sig[64], list(tx.items), [], [])
     return bytes(chain["selector"]) + abi_encode([TX_ABI], [[call]])
 
 

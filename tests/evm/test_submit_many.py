@@ -62,7 +62,7 @@ def test_three_chunks_are_all_recorded_in_order(w: World) -> None:
     ("starve", "error"),
     [
         # Too little gas: mined, and reverted.
-        ("gas", "the contract refused the transaction"),
+        ("gas", "ran out of gas"),
         # Dropped by the node after it was sent (with the operator's later ones, which
         # wait behind the gap in its nonces): not mined within the receipt timeout.
         ("dropped", "did not mine the transaction within 2 s"),

@@ -107,7 +107,9 @@ def test_a_rewritten_store_that_checks_itself_still_fails_against_the_chain(
     forged = EvmLedger(anvil_url, info["address"], store, world.admin)
     try:
         for entry in ledger.chain_entries()[:before]:
-            signed, _ = ledger._decode_calldata(entry["evm_tx"])[entry["tx_hash"]]
+            signed, keys, _ = ledger._decode_calldata(entry["evm_tx"])[entry["tx_hash"]]
+            for key in keys:  # the channel keys the entry wraps travel with it
+                forged.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             forged.submit([signed])
         transfer(forged, world.alice, "rec-v", to="globex/bob", amount=4)
     finally:

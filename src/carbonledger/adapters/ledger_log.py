@@ -94,6 +94,9 @@ class LedgerLog:
     """The head of the log held in memory (state, tree frontier, last entry) and its upkeep."""
 
     _operator: PrivateKey | None
+    #: Who signs the checkpoints when not the ledger admin: a chain node's own key (the
+    #: chain, not this store, is that ledger's authority).
+    checkpoint_signer: str | None = None
     _state: LedgerState
     _acc: MerkleAccumulator
     _prev: bytes
@@ -181,7 +184,7 @@ class LedgerLog:
             receipts.append(Receipt(seq, tx_hash.hex(), prev.hex(), first, len(items), now))
         checkpoint = sign_checkpoint(
             self._operator,
-            admin=state.admin,
+            admin=self.checkpoint_signer or state.admin,
             ledger_id=state.ledger_id,
             size=acc.size,
             prev_size=self._acc.size,

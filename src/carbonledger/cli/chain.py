@@ -68,6 +68,26 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@chain_app.command("attach")
+def attach_cmd(
+    rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of the chain"),
+    contract: str = typer.Option(..., "--contract", help="address of the ledger's contract"),
+    db: str | None = typer.Option(
+        None, "--db", help="database URL of the off-chain store; default offchain.db here"
+    ),
+    home: Path | None = HomeOption,
+) -> None:
+    """Make a new home a node of a ledger on a chain: its store built from the chain alone."""
+    h = home_of(home)
+    config = h.attach_evm(passphrase(), rpc, contract, mirror=db)
+    status = open_evm_ledger(home).status()
+    typer.echo(
+        f"attached to ledger {config['ledger_id']} at {config['evm']['contract']} (chain"
+        f" {config['evm']['chain_id']}); {status['entries_off_chain']} entries read from the"
+        f" chain; this node's key {config['node']}"
+    )
+
+
 @chain_app.command("status")
 def status_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, "--json")) -> None:
     """The chain, the contract, and entries on chain beside the off-chain store."""
@@ -81,6 +101,27 @@ def status_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, 
         return
     for k, v in info.items():
         typer.echo(f"{k}: {v}")
+
+
+@chain_app.command("sync")
+def sync_cmd(
+    home: Path | None = HomeOption,
+    confirmations: int = typer.Option(
+        0, "--confirmations", min=0, help="take only blocks this many below the latest"
+    ),
+    json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Bring the off-chain store to the chain (behind: caught up; diverged: rebuilt)."""
+    ledger = open_evm_ledger(home, home_of(home).key(passphrase()))
+    try:
+        added = ledger.sync(confirmations=confirmations)
+        info = ledger.status()
+    finally:
+        ledger.close()
+    if json:
+        typer.echo(jsonlib.dumps({"taken": added, **info}, indent=2))
+        return
+    typer.echo(f"{added} entries taken from the chain; {info['entries_off_chain']} in the store")
 
 
 def register(app: typer.Typer) -> None:

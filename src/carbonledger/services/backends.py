@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDED",
     "EVM",
+    "attach_evm",
     "create_embedded",
     "deploy_evm",
     "evm_module",
+    "first_block_with_code",
     "open_evm",
     "open_ledger",
     "prune_blobs",
@@ -86,6 +88,8 @@ def open_evm(home: Home, key: PrivateKey | None = None) -> EvmLedger:
         home.mirror_location(evm_cfg),
         key,
         deploy_block=int(evm_cfg.get("deploy_block", 0)),
+        chain_id=evm_cfg.get("chain_id"),
+        checkpoint_signer=config.get("node"),
     )
     return ledger
 
@@ -107,7 +111,14 @@ def deploy_evm(
     location = offchain if "://" in offchain else home.path / offchain
     client = evm.Rpc(rpc)
     info = evm.deploy(client, key, home.config()["ledger_id"], time_skew_ms=time_skew_ms)
-    ledger = evm.EvmLedger(client, info["address"], location, key, deploy_block=info["block"])
+    ledger = evm.EvmLedger(
+        client,
+        info["address"],
+        location,
+        key,
+        deploy_block=info["block"],
+        chain_id=info["chain_id"],
+    )
     embedded = SqliteLedger(home.ledger_file, operator=key)
     try:
         if ledger.status()["entries_off_chain"]:
@@ -127,6 +138,59 @@ def deploy_evm(
     }
 
 
+def attach_evm(home: Home, key: PrivateKey, rpc: str, contract: str, *, mirror: str | None) -> Any:
+    """Build ``home``'s store from the chain alone for the ledger at ``contract``;
+    ``key`` is the node's own (it signs the store's checkpoints). Returns the ``evm``
+    section for config.json and the ledger's state."""
+    evm = evm_module()
+    client = evm.Rpc(rpc)
+    chain_id = int(client.call("eth_chainId"), 16)
+    block = first_block_with_code(client, contract)
+    offchain = mirror or "offchain.db"
+    location = offchain if "://" in offchain else home.path / offchain
+    ledger = evm.EvmLedger(
+        client,
+        contract,
+        location,
+        key,
+        deploy_block=block,
+        chain_id=chain_id,
+        checkpoint_signer=key.address,
+    )
+    try:
+        if ledger.status()["entries_off_chain"]:
+            raise ConfigurationError(
+                f"the off-chain store {offchain!r} is not empty: give an empty database"
+            )
+        ledger.sync()
+        state = ledger.state()
+    finally:
+        ledger.close()
+    section = {
+        "rpc": rpc,
+        "contract": ledger.address,
+        "chain_id": chain_id,
+        "deploy_block": block,
+        "offchain": offchain,
+    }
+    return section, state
+
+
+def first_block_with_code(rpc: Any, address: str) -> int:
+    """The block that created the contract at ``address`` (the first with its code)."""
+    latest = int(rpc.call("eth_blockNumber"), 16)
+    if rpc.call("eth_getCode", address, hex(latest)) in (None, "0x"):
+        raise ConfigurationError(f"no contract at {address} on the node at {rpc.url}")
+    lo, hi = 0, latest
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rpc.call("eth_getCode", address, hex(mid)) in (None, "0x"):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def _blobs(conn: sqlite3.Connection, items: list[bytes]) -> list[bytes]:
     """The sealed blobs that ``items`` name, which travel with their transaction."""
     names = {ref.blob for data in items for ref in referenced_blobs(loads(data))}
@@ -144,6 +208,10 @@ def _copy_entries(embedded: SqliteLedger, ledger: LedgerPort) -> None:
     blobs it names; the wrapped channel keys into its channel store."""
     conn = sqlite3.connect(embedded.path)
     try:
+        # First: the chain carries each key with the entry that wraps it.
+        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
+        for channel, epoch, member, wrapped in keys:
+            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
         rows = conn.execute("SELECT body, signature, first_leaf, n_leaves FROM tx ORDER BY seq")
         for body, sig, first, count in rows.fetchall():
             items = [
@@ -154,9 +222,6 @@ def _copy_entries(embedded: SqliteLedger, ledger: LedgerPort) -> None:
                 )
             ]
             ledger.submit([tx_from_parts(bytes(body), items, bytes(sig), _blobs(conn, items))])
-        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
-        for channel, epoch, member, wrapped in keys:
-            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
     finally:
         conn.close()
 

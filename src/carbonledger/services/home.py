@@ -79,7 +79,10 @@ class Home:
 
     @property
     def keystore_file(self) -> Path:
-        return self.path / "keys" / "admin.json"
+        """The admin's keystore; in a home attached to a chain, its node's own key."""
+        admin = self.path / "keys" / "admin.json"
+        node = self.path / "keys" / "node.json"
+        return node if node.exists() and not admin.exists() else admin
 
     @property
     def config_file(self) -> Path:
@@ -209,3 +212,36 @@ class Home:
         config["evm"] = section
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return section
+
+    def attach_evm(
+        self, passphrase: str, rpc: str, contract: str, *, mirror: str | None = None
+    ) -> dict[str, Any]:
+        """Make this home a node of the ledger at ``contract`` on the chain at ``rpc``, its
+        store built from the chain alone (no other home's files or keys).
+
+        The node gets its own key (``keys/node.json``, encrypted with ``passphrase``): it
+        signs the store's checkpoints and relays its users' transactions. Returns the
+        config written.
+        """
+        if self.exists():
+            raise ConfigurationError(f"{self.path} already holds a ledger")
+        if not passphrase:
+            raise InvalidInput("a passphrase is required to encrypt the node's key")
+        self.path.mkdir(parents=True, exist_ok=True)
+        key = PrivateKey.generate()
+        section, state = backends.attach_evm(self, key, rpc, contract, mirror=mirror)
+        if state.ledger_id is None:
+            raise ConfigurationError(f"the ledger at {contract} has no genesis entry yet")
+        (self.path / "keys").mkdir(exist_ok=True)
+        save_keystore(self.path / "keys" / "node.json", encrypt_key(key, passphrase))
+        config = {
+            "ledger_id": state.ledger_id,
+            "name": state.ledger_id,
+            "admin": state.admin,
+            "node": key.address,
+            "backend": "evm",
+            "created": utc_now(),
+            "evm": section,
+        }
+        self.config_file.write_text(json.dumps(config, indent=2) + "\n")
+        return config

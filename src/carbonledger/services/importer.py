@@ -52,6 +52,7 @@ __all__ = [
     "record_item",
     "rotate_stale",
     "site_location",
+    "tx_items_limit",
 ]
 
 
@@ -249,6 +250,13 @@ class _Batcher:
             self.records = 0
 
 
+def tx_items_limit(ledger: object) -> int:
+    """How many items one signed transaction may hold on ``ledger``'s backend (a chain
+    bounds the calldata and gas of a transaction; ``max_tx_items`` where it does)."""
+    limit = getattr(ledger, "max_tx_items", None)
+    return limit if isinstance(limit, int) and limit > 0 else 1_000_000
+
+
 def import_bills(
     ledger: LedgerPort,
     key: PrivateKey,
@@ -309,7 +317,7 @@ class ImportSession:
             key,
             ledger_id,
             state.next_nonce(key.address),
-            sizes=sizes,
+            sizes=(min(sizes[0], tx_items_limit(ledger)), sizes[1]),
             progress=progress,
         )
         self.out.sealer = lambda pairs: seal_details(keys, pairs, self.epochs)

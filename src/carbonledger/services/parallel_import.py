@@ -23,7 +23,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -44,7 +44,15 @@ from carbonledger.ports.ledger import (
 )
 from carbonledger.services.backends import reopener
 from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
-from carbonledger.services.importer import ImportReport, ImportSession, rotate_stale
+from carbonledger.services.importer import (
+    ImportReport,
+    ImportSession,
+    rotate_stale,
+    tx_items_limit,
+)
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["import_csv_parallel"]
 
@@ -140,6 +148,7 @@ def _worker(
     inbox: Any,
     out: Any,
     parent: int,
+    batch: int,
 ) -> None:
     _die_with_parent(parent)
     try:
@@ -150,7 +159,7 @@ def _worker(
             FactorCatalog(home=Path(catalog_home) if catalog_home else None),
             store=sink.channels,
             source=source,
-            sizes=(1000, 1),
+            sizes=(batch, 1),
             rotate=False,
         )
         parser = RowParser(header, site=site)
@@ -251,6 +260,7 @@ def import_csv_parallel(
     """Import a bills CSV file with ``workers`` processes; same results as ``import_bills``."""
     rotate_stale(ledger, ledger.channels, key)  # here, once: workers only seal
     state = ledger.state()
+    batch_size = min(batch_size, tx_items_limit(ledger))
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=4) for _ in range(workers)]
     out = ctx.Queue(maxsize=64)
@@ -272,6 +282,7 @@ def import_csv_parallel(
                     "inbox": inboxes[n],
                     "out": out,
                     "parent": os.getpid(),
+                    "batch": batch_size,
                 },
             )
             for n in range(workers)

@@ -9,8 +9,10 @@ mine).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -47,12 +49,19 @@ class Anvil:
     """A running anvil on 127.0.0.1; ``url`` is its JSON-RPC endpoint."""
 
     def __init__(
-        self, *, state: Path | None = None, automine: bool = False, block_time: int | None = None
+        self,
+        *,
+        state: Path | None = None,
+        automine: bool = False,
+        block_time: int | None = None,
+        chain_id: int | None = None,
+        port: int | None = None,
+        state_interval: int | None = None,
     ) -> None:
         binary = find_anvil()
         if binary is None:
             raise ConfigurationError("anvil not found: run `npm ci` in contracts/")
-        self.port = _free_port()
+        self.port = port if port is not None else _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._home = tempfile.mkdtemp(prefix="carbonledger-anvil-")
         args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
@@ -63,9 +72,19 @@ class Anvil:
             args.append("--no-mining")
         if state is not None:
             args += ["--state", str(state)]
+        if state is not None and state_interval is not None:  # also written every N s
+            args += ["--state-interval", str(state_interval)]
+        if chain_id is not None:
+            args += ["--chain-id", str(chain_id)]
         env = {**os.environ, "HOME": self._home}
+        # Its own process group: npm's `anvil` is a node script that starts the binary,
+        # and a crash must take both down (see `kill`).
         self._proc = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
-            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            args,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -84,13 +103,22 @@ class Anvil:
         self.stop()
         raise ConfigurationError("anvil did not start within 20 s")
 
+    def kill(self) -> None:
+        """Stop at once, as a crash would (no state written on the way out)."""
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
+        self.stop()
+
     def stop(self) -> None:
         if self._proc.poll() is None:
-            self._proc.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)  # the script and the binary
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait()
         if self._proc.stderr:
             self._proc.stderr.close()

@@ -50,6 +50,13 @@ class _Sender:
         self.nonce = int(nonce, 16)
         self.fee = max(int(price, 16) * 2, 2_000_000_000)
 
+    def refresh_fee(self) -> None:
+        """The fee cap from the latest block's base fee, with room for it to rise over the
+        next blocks (it grows by an eighth per full block: a long import fills many)."""
+        latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
+        base = int(latest.get("baseFeePerGas") or "0x0", 16)
+        self.fee = max(3 * base + 1_000_000_000, 2_000_000_000)
+
     def sign(self, to: str | None, data: bytes, gas: int) -> tuple[str, str]:
         """An EIP-1559 transaction, RLP-encoded and signed here (no per-call validation layers)."""
         fields = [
@@ -83,17 +90,30 @@ def _mine_and_wait(
     timestamp: int | None = None,
     timeout: float = 120.0,
 ) -> list[dict[str, Any] | None]:
-    """The receipts of ``hashes`` (mining a block first if ``mine``); None for those not
-    mined within ``timeout`` seconds."""
+    """The receipts of ``hashes`` (mining first if ``mine``); None for those not mined
+    within ``timeout`` seconds.
+
+    When the operator mines, it mines until every transaction is in a block: what does
+    not fit under one block's gas limit goes into the next (one block, mined once,
+    left the rest pending until the timeout).
+    """
     if mine:
         rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
     deadline = time.monotonic() + timeout
+    mined_more = 0
     while True:
         receipts: list[dict[str, Any] | None] = rpc.batch(
             [("eth_getTransactionReceipt", [h]) for h in hashes]
         )
         if all(r is not None for r in receipts) or time.monotonic() > deadline:
             return receipts
+        if mine and mined_more < len(hashes):
+            mined_more += 1
+            try:  # the same second if the chain takes it, so DAO windows hold
+                rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
+            except RpcError:
+                rpc.call("evm_mine")
+            continue
         time.sleep(0.05)
 
 

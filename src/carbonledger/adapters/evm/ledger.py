@@ -38,6 +38,12 @@ from typing import TYPE_CHECKING, Any
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 
+from carbonledger.adapters.evm.carried import (
+    WrappedKey,
+    decode_carried,
+    encode_carried,
+    new_keys,
+)
 from carbonledger.adapters.evm.chain import (
     DEFAULT_TIME_SKEW_MS,
     _is_anvil,
@@ -47,17 +53,25 @@ from carbonledger.adapters.evm.chain import (
     deploy,
 )
 from carbonledger.adapters.evm.compact import compact_record, expand, is_compact
+from carbonledger.adapters.evm.entries import (
+    ENTRY_TOPIC,
+    EntryLog,
+    common_prefix,
+    store_count,
+    store_receipts,
+    writer_lock,
+)
 from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
 from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
-from carbonledger.adapters.evm.rpc import Rpc, RpcError
+from carbonledger.adapters.evm.rpc import NodeUnreachable, Rpc, RpcError
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.authority import apply
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
-from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
-from carbonledger.errors import CarbonLedgerError, Conflict
+from carbonledger.crypto.keys import PrivateKey, checksum_address
+from carbonledger.errors import CarbonLedgerError, ConfigurationError, Conflict, IntegrityError
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import (
     Checkpoint,
@@ -88,7 +102,7 @@ ROLE_BITS = {
     "member": 128,
     "consumer": 256,
 }
-TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
+TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[],bytes[])[]"
 #: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
 #: proposal's items are read in full on chain) and per action of its proposals.
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
@@ -108,6 +122,44 @@ def _carried(tx: SignedTx, items: list[dict[str, Any]]) -> list[bytes]:
     if tx.type != "record_emissions":
         return list(tx.items)
     return [compact_record(d, i) or d for d, i in zip(tx.items, items, strict=True)]
+
+
+#: The gas estimate of an EVM transaction: a bound on what the contract spends per byte
+#: of calldata (reading canonical JSON), per item and per carbonledger transaction.
+_GAS_PER_BYTE, _GAS_PER_ITEM, _GAS_PER_TX = 40, 60_000, 60_000
+#: What the membership reader contract adds per item it reads and stores.
+_GAS_PER_MEMBER_ITEM = 60_000
+#: No EVM transaction asks for more gas than this (block gas limits are 30 M and up).
+_GAS_CAP = 29_000_000
+
+
+def _encoded_size(tx: SignedTx) -> int:
+    """About how many bytes of calldata ``tx`` takes (ABI words and padding included)."""
+    parts = [tx.body_bytes, *tx.items, *tx.blobs]
+    return sum(len(p) + 64 for p in parts) + 32 * 12
+
+
+def _regroup(batches: int, owners: list[int], done: list[list[Receipt]]) -> list[list[Receipt]]:
+    """The receipts of the parts of each batch (``owners[i]``: the batch of part ``i``)."""
+    grouped: list[list[Receipt]] = [[] for _ in range(batches)]
+    for n, receipts in zip(owners, done, strict=True):
+        grouped[n].extend(receipts)
+    return grouped
+
+
+def _tx_gas(tx: SignedTx) -> int:
+    """The gas estimate of ``tx`` alone."""
+    per_item = _GAS_PER_ITEM + (_GAS_PER_MEMBER_ITEM if tx.type in _MEMBERSHIP else 0)
+    return _GAS_PER_BYTE * _encoded_size(tx) + per_item * len(tx.items) + _GAS_PER_TX
+
+
+def _entries_logged(receipt: dict[str, Any], address: str) -> int:
+    """How many ``Entry`` events the contract at ``address`` emitted in ``receipt``."""
+    return sum(
+        1
+        for log in receipt.get("logs", ())
+        if log["address"].lower() == address.lower() and log["topics"][:1] == [ENTRY_TOPIC]
+    )
 
 
 def _dao_gas(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> int:
@@ -133,13 +185,20 @@ Prepared = tuple[bytes, int, list[SignedTx]]
 class EvmLedger:
     """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a ``CarbonLedger`` contract.
 
+    ``max_tx_items``: how many items importers put in one signed transaction on this
+    backend, so that each fits in one EVM transaction of bounded calldata and gas.
+
     ``mirror`` is the off-chain store that only this adapter writes: a file path
     (an embedded ledger file, SQLite, the default) or a database URL
     (``postgresql+psycopg://...``: :class:`~carbonledger.adapters.sqlstore.SqlLedger`,
     the same log and channel store in PostgreSQL, schema by alembic). ``operator``
-    relays and pays gas, and signs the mirror's checkpoints (it must be the ledger
-    admin's key, as on the embedded ledger).
+    relays and pays gas, and signs the mirror's checkpoints: the ledger admin's key,
+    or a node's own key with ``checkpoint_signer`` its address (a node attached to
+    the chain, which holds no other key: its store's authority is the chain).
     """
+
+    #: Items per signed transaction for importers (about 800 bytes and 30,000 gas each).
+    max_tx_items = 100
 
     def __init__(
         self,
@@ -151,18 +210,27 @@ class EvmLedger:
         deploy_block: int = 0,
         mine: bool | None = None,
         receipt_timeout: float = 120.0,
+        chain_id: int | None = None,
+        checkpoint_signer: str | None = None,
     ) -> None:
         self.rpc = Rpc(rpc) if isinstance(rpc, str) else rpc
         self.address = checksum_address(address)
         self.deploy_block = deploy_block
+        #: The chain this ledger was deployed on (checked before the first use of the chain).
+        self.chain_id = chain_id
+        self._chain_checked = False
+        self._synced_once = False
+        self._entry_log = EntryLog(self.rpc, self.address, deploy_block)
         self._operator = operator
         self.mirror: SqliteLedger | SqlLedger
         if isinstance(mirror, str) and "://" in mirror:
             from carbonledger.adapters.sqlstore import SqlLedger
 
-            self.mirror = SqlLedger(mirror, operator=operator)
+            self.mirror = SqlLedger(mirror, operator=operator, checkpoint_signer=checkpoint_signer)
         else:
-            self.mirror = SqliteLedger(mirror, operator=operator)
+            self.mirror = SqliteLedger(
+                mirror, operator=operator, checkpoint_signer=checkpoint_signer
+            )
         self.channels: ChannelStore = self.mirror.channels
         self._abi = artifact()["abi"]
         self._errors = _errors_by_selector([e for n in CONTRACTS for e in artifact(n)["abi"]])
@@ -171,6 +239,12 @@ class EvmLedger:
         self._mine_choice = mine
         #: Seconds to wait for a transaction to be mined before counting it as refused.
         self.receipt_timeout = receipt_timeout
+        #: Bounds of one EVM transaction: bytes of calldata (geth's pool takes up to
+        #: 128 KiB) and estimated gas (a few fit in one block).
+        self.max_tx_bytes = 120_000
+        self.max_tx_gas = 12_000_000
+        #: Estimated gas of the EVM transactions sent at once (a few blocks' worth).
+        self.max_flight_gas = 60_000_000
         self._sender_cache: _Sender | None = None
         # The latest ledger time given to a batch (ms): ledger time never runs backwards.
         self._last_ms = 0
@@ -184,8 +258,41 @@ class EvmLedger:
     @property
     def _sender(self) -> _Sender | None:
         if self._sender_cache is None and self._operator is not None:
+            self.check_chain()
             self._sender_cache = _Sender(self.rpc, self._operator)
         return self._sender_cache
+
+    def check_chain(self) -> None:
+        """Refuse a node that is not on this ledger's chain: another chain id, or no
+        ``CarbonLedger`` code at the address (a fresh chain, a reset node). A plain
+        transaction to an address without code succeeds, so nothing sent there would be
+        recorded although every receipt says so. Checked once, before the chain is used.
+        """
+        if self._chain_checked:
+            return
+        chain, code = self.rpc.batch(
+            [("eth_chainId", []), ("eth_getCode", [self.address, "latest"])]
+        )
+        if self.chain_id is not None and int(chain, 16) != self.chain_id:
+            raise ConfigurationError(
+                f"the node at {self.rpc.url} is on chain {int(chain, 16)}, not on chain"
+                f" {self.chain_id} where the ledger's contract {self.address} was deployed"
+            )
+        if code in (None, "0x", "0x0"):
+            raise ConfigurationError(
+                f"no contract at {self.address} on the node at {self.rpc.url} (chain"
+                f" {int(chain, 16)}): the ledger is not on this chain (a new or reset node?)"
+            )
+        try:
+            governor = self._view(self.address, "governor()")
+        except RpcError:
+            governor = b""
+        if len(governor) != 32:
+            raise ConfigurationError(
+                f"the contract at {self.address} on the node at {self.rpc.url} is not a"
+                " carbonledger ledger"
+            )
+        self._chain_checked = True
 
     # -- writing ----------------------------------------------------------------
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
@@ -197,9 +304,20 @@ class EvmLedger:
     def submit_many(
         self, batches: Sequence[Sequence[SignedTx]], *, chunk: int = 100
     ) -> list[list[Receipt]]:
+        """See :meth:`_submit_many`; one writer of the store at a time (other processes
+        writing from the same home wait)."""
+        with writer_lock(self):
+            return self._submit_many(batches, chunk=chunk)
+
+    def _submit_many(
+        self, batches: Sequence[Sequence[SignedTx]], *, chunk: int = 100
+    ) -> list[list[Receipt]]:
         """Several atomic batches, one EVM transaction each, sent ``chunk`` at a time.
 
-        Chunks are pipelined: while one chunk is sent and mined (a network wait), the
+        A batch larger than one EVM transaction may be (``max_tx_bytes`` of calldata,
+        ``max_tx_gas`` of estimated gas) is split between transactions, each atomic: if
+        the chain refuses a later part, the earlier parts stay recorded. Chunks are
+        pipelined: while one chunk is sent and mined (a network wait), the
         next is checked against the rules, encoded and signed here; once the chain has
         accepted a chunk whole, the next is sent before the accepted one is mirrored, so
         the node mines while the off-chain store commits. Each chunk is mirrored in one
@@ -210,6 +328,10 @@ class EvmLedger:
         sender = self._sender
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
+        self.sync()  # the rules run on the chain's state, not on a stale or diverged store
+        # The relaying account's nonce as the chain has it (another process of this home,
+        # a restarted node or a reorganisation may have moved it).
+        sender.nonce = int(self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16)
         state = self.mirror.state()
         now_ms = self._ledger_ms()
         now = iso_from_ms(now_ms)
@@ -218,7 +340,8 @@ class EvmLedger:
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
         todo = [b for b in batches if b]
-        chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+        units = [(n, part) for n, b in enumerate(todo) for part in self._parts(b)]
+        chunks = self._flights(units, chunk)
         out: list[list[Receipt]] = []
         # The chunk on its way (mined or not), with what `_settle` needs to mirror it.
         flying: tuple[Future[list[dict[str, Any] | None]], list[Prepared]] | None = None
@@ -226,8 +349,9 @@ class EvmLedger:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for part in chunks:
+                    sender.refresh_fee()
                     prepared = [
-                        self._prepare(state, b, now, copy=False, now_ms=now_ms) for b in part
+                        self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in part
                     ]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     if flying is None:
@@ -262,7 +386,40 @@ class EvmLedger:
                     self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )
                 raise
-        return out
+        return _regroup(len(todo), [n for n, _ in units], out)
+
+    def _flights(
+        self, units: list[tuple[int, list[SignedTx]]], chunk: int
+    ) -> list[list[tuple[int, list[SignedTx]]]]:
+        """``units`` in flights of at most ``chunk`` EVM transactions and about
+        ``max_flight_gas`` of estimated gas: each flight's fee is set from the base fee
+        when it is signed, and a flight over many full blocks would outrun it."""
+        flights: list[list[tuple[int, list[SignedTx]]]] = []
+        gas = 0
+        for unit in units:
+            unit_gas = sum(_tx_gas(tx) for tx in unit[1])
+            if flights and len(flights[-1]) < chunk and gas + unit_gas <= self.max_flight_gas:
+                flights[-1].append(unit)
+                gas += unit_gas
+            else:
+                flights.append([unit])
+                gas = unit_gas
+        return flights
+
+    def _parts(self, batch: Sequence[SignedTx]) -> list[list[SignedTx]]:
+        """``batch`` in consecutive parts that each fit one EVM transaction (a transaction
+        too large alone still goes alone: its gas is capped below the block's limit)."""
+        parts: list[list[SignedTx]] = []
+        size = gas = 0
+        for tx in batch:
+            tx_size, tx_gas = _encoded_size(tx), _tx_gas(tx)
+            if parts and size + tx_size <= self.max_tx_bytes and gas + tx_gas <= self.max_tx_gas:
+                parts[-1].append(tx)
+                size, gas = size + tx_size, gas + tx_gas
+            else:
+                parts.append([tx])
+                size, gas = tx_size, tx_gas
+        return parts
 
     def _ledger_ms(self) -> int:
         """This call's ledger time (ms): the operator's clock, never before the chain's
@@ -296,7 +453,7 @@ class EvmLedger:
         """Mirror what the chain accepted (one commit, one checkpoint); raise what it refused."""
         accepted: list[list[SignedTx]] = []
         failure: CarbonLedgerError | None = None
-        for (data, _, checked), receipt in zip(prepared, receipts, strict=True):
+        for (data, gas, checked), receipt in zip(prepared, receipts, strict=True):
             if receipt is None:
                 failure = failure or Conflict(
                     f"the chain did not mine the transaction within {self.receipt_timeout:g} s;"
@@ -304,12 +461,21 @@ class EvmLedger:
                 )
                 continue
             if int(receipt["status"], 16) != 1:
-                failure = failure or self._revert_reason(data, receipt)
+                failure = failure or self._revert_reason(data, receipt, gas)
+                continue
+            if _entries_logged(receipt, self.address) != len(checked):
+                # Status 1 alone proves nothing (a call to an address without code
+                # succeeds): only the contract's Entry events say what it recorded.
+                failure = failure or IntegrityError(
+                    f"EVM transaction {receipt['transactionHash']} was mined, but the contract"
+                    f" at {self.address} recorded {_entries_logged(receipt, self.address)} of its"
+                    f" {len(checked)} entries; nothing of it was recorded here"
+                )
                 continue
             accepted.append(checked)
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
-        flat = self.mirror.submit(chained, now=now, checked=True)
+        flat = self._mirror_accepted(chained, now)
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])
@@ -317,6 +483,22 @@ class EvmLedger:
         if failure is not None:
             raise failure
         return out
+
+    def _mirror_accepted(self, txs: list[SignedTx], now: str) -> list[Receipt]:
+        """Put into the store what the chain accepted, in the chain's order: directly when
+        they are the chain's next entries, else (another writer's entries came first, or
+        another writer of this store took ours) by reading the chain back."""
+        if not txs:
+            return []
+        entries = self.chain_entries()
+        at = store_count(self.mirror)
+        if at < len(entries) and entries[at]["tx_hash"] == txs[0].tx_hash.hex():
+            try:
+                return self.mirror.submit(txs, now=now, checked=True)
+            except CarbonLedgerError:
+                pass  # the store moved on meanwhile: the chain decides
+        self.sync()
+        return store_receipts(self.mirror, txs)
 
     def _prepare(
         self,
@@ -346,14 +528,24 @@ class EvmLedger:
                 if tx.objects is not None
                 else [json.loads(d) for d in checked.items]
             )
+            channels = dict(work.channels)
             apply(work, checked.body, items, now=now, blobs=checked.blob_map())
+            carried = encode_carried(checked.blobs, self._wrapped(channels, work))
             self._check_periods(items, periods)
             hints = self._hints(work, checked, items, now_ms)
             if checked.type.startswith("dao_"):
                 dao_gas += _dao_gas(work, checked, items)
             sig = checked.signature
             encoded.append(
-                (checked.body_bytes, sig[:32], sig[32:64], sig[64], _carried(checked, items), hints)
+                (
+                    checked.body_bytes,
+                    sig[:32],
+                    sig[32:64],
+                    sig[64],
+                    _carried(checked, items),
+                    hints,
+                    carried,
+                )
             )
             checked_all.append(checked)
         if work is not state:
@@ -362,10 +554,18 @@ class EvmLedger:
         n_items = sum(len(t.items) for t in checked_all)
         # Membership items are read by the ledger's reader contract and stored.
         members = sum(len(t.items) for t in checked_all if t.type in _MEMBERSHIP)
-        gas = 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch) + dao_gas
-        gas += 60_000 * members
-        gas = min(29_000_000, gas)
+        gas = 120_000 + _GAS_PER_BYTE * len(data) + _GAS_PER_ITEM * n_items
+        gas += _GAS_PER_MEMBER_ITEM * members
+        gas = min(_GAS_CAP, gas + _GAS_PER_TX * len(batch) + dao_gas)
         return data, gas, checked_all
+
+    def _wrapped(self, before: dict[str, Any], state: LedgerState) -> list[WrappedKey]:
+        """The channel keys a transaction wraps (recorded in ``state`` beyond ``before``),
+        from the channel store where the services put them before submitting."""
+        return [
+            WrappedKey(c, e, m, self.channels.wrapped_key(c, e, m, d))
+            for c, e, m, d in new_keys(before, state.channels)
+        ]
 
     def _check_periods(self, items: list[dict[str, Any]], seen: set[tuple[str, str, str]]) -> None:
         """The embedded ledger's unique (account, period) index, checked before sending."""
@@ -402,9 +602,17 @@ class EvmLedger:
             hints.append(org_at + 8)
         return hints
 
-    def _revert_reason(self, data: bytes, receipt: dict[str, Any]) -> CarbonLedgerError:
+    def _revert_reason(
+        self, data: bytes, receipt: dict[str, Any], gas: int | None = None
+    ) -> CarbonLedgerError:
         """Replay the call on the state before its block, at its block's time (the
         Governor judges windows by it), for the contract's error."""
+        if gas is not None and int(receipt["gasUsed"], 16) >= gas:
+            return Conflict(
+                f"transaction {receipt['transactionHash']} ran out of gas (its limit,"
+                f" {gas:,}, was all used); nothing of it was recorded: sign fewer items"
+                " per transaction"
+            )
         number = int(receipt["blockNumber"], 16)
         block = hex(number - 1)
         call = {"from": self._sender.address if self._sender else None, "to": self.address}
@@ -428,6 +636,12 @@ class EvmLedger:
 
     # -- reading (the off-chain mirror) ---------------------------------------------
     def state(self) -> LedgerState:
+        """The store's state; a writer brings the store to the chain first, once (what it
+        signs next must follow the chain's nonces, not a store left behind by a crash)."""
+        if self._operator is not None and not self._synced_once:
+            # Reads go on without the node (a write then names it unreachable).
+            with contextlib.suppress(NodeUnreachable):
+                self.sync()
         return self.mirror.state()
 
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
@@ -447,30 +661,9 @@ class EvmLedger:
 
     # -- the chain --------------------------------------------------------------------
     def chain_entries(self) -> list[dict[str, Any]]:
-        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction."""
-        topic = "0x" + keccak256(b"Entry(address,uint64,bytes32,bytes32)").hex()
-        logs = self.rpc.call(
-            "eth_getLogs",
-            {
-                "address": self.address,
-                "fromBlock": hex(self.deploy_block),
-                "toBlock": "latest",
-                "topics": [topic],
-            },
-        )
-        out = []
-        for log in logs:
-            data = bytes.fromhex(log["data"][2:])
-            out.append(
-                {
-                    "sender": "0x" + log["topics"][1][-40:],
-                    "nonce": int(log["topics"][2], 16),
-                    "tx_hash": data[:32].hex(),
-                    "items_root": data[32:64].hex(),
-                    "evm_tx": log["transactionHash"],
-                }
-            )
-        return out
+        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction, block."""
+        self.check_chain()
+        return self._entry_log.entries()
 
     def _mirror_rows(self) -> list[tuple[int, bytes, str, int]]:
         if not isinstance(self.mirror, SqliteLedger):
@@ -486,43 +679,94 @@ class EvmLedger:
         finally:
             conn.close()
 
-    def sync(self) -> int:
-        """Append to the mirror what the chain holds beyond it (read from calldata); the count."""
-        entries = self.chain_entries()
-        have = len(self._mirror_rows())
+    def sync(self, *, confirmations: int = 0) -> int:
+        """Bring the store to the chain; the number of entries it took from the chain.
+
+        One writer of the store at a time, as for :meth:`submit_many`. With
+        ``confirmations``, only blocks that many below the latest are taken (a follower's
+        depth: a block reorganised away is then rarely taken at all). A block taken and
+        then reorganised away is undone: the store no longer matches the chain there and
+        is rebuilt.
+
+        A store behind the chain takes what the chain holds beyond it (read from
+        calldata); a store that holds entries the chain does not (ahead of it after a
+        crash or a node restarted from older state, or in another order after two
+        writers) is rebuilt from the chain (a SQLite store is kept beside it, renamed
+        ``*.diverged-TIME``). Each entry goes through the core's rules as the store
+        takes it: an entry that breaks one is refused with an error naming it (its EVM
+        transaction, sender and nonce), and the store stays at the entry before it.
+        """
+        with writer_lock(self):
+            return self._sync(confirmations)
+
+    def _sync(self, confirmations: int = 0) -> int:
+        self.check_chain()
+        entries = self._entry_log.entries(depth=confirmations)
+        self._synced_once = True
+        count = store_count(self.mirror)
+        if count <= len(entries):
+            tail = self._mirror_rows()[count - 1 :] if count else []
+            if not tail or common_prefix(tail, entries[count - 1 :]) == 1:
+                return self._take(entries, count)
+        rows = self._mirror_rows()
+        shared = common_prefix(rows, entries)
+        if shared == len(rows):
+            return self._take(entries, shared)
+        self._rebuild()
+        return self._take(entries, 0)
+
+    def _take(self, entries: list[dict[str, Any]], have: int) -> int:
+        """Append ``entries[have:]`` to the store, each through the core's rules."""
         added = 0
-        decoded: dict[str, dict[str, tuple[SignedTx, str | None]]] = {}
+        decoded: dict[str, dict[str, tuple[SignedTx, list[WrappedKey], str | None]]] = {}
         for entry in entries[have:]:
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
                 txs = decoded[entry["evm_tx"]] = self._decode_calldata(entry["evm_tx"])
-            signed, now = txs[entry["tx_hash"]]
-            self.mirror.submit([signed], now=now)
+            signed, keys, now = txs[entry["tx_hash"]]
+            try:
+                self.mirror.submit([signed], now=now)
+            except CarbonLedgerError as exc:
+                raise IntegrityError(
+                    f"the chain's entry {have + added + 1} (sender {entry['sender']}, nonce"
+                    f" {entry['nonce']}, EVM transaction {entry['evm_tx']}) breaks a rule:"
+                    f" {exc}; this node does not follow it"
+                ) from exc
+            for key in keys:
+                self.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             added += 1
         return added
 
-    def _decode_calldata(self, evm_tx: str) -> dict[str, tuple[SignedTx, str | None]]:
-        """Each transaction of an EVM call by body hash, with the ledger time of its
-        batch when the call carried one (in a DAO transaction's hints)."""
+    def _rebuild(self) -> None:
+        """Empty the store in place, to be rebuilt from the chain (a SQLite store is
+        copied aside first, as ``*.diverged-TIME``)."""
+        if isinstance(self.mirror, SqliteLedger):
+            aside = f"{self.mirror.path}.diverged-{utc_now().replace(':', '')}"
+            self.mirror.reset(keep=Path(aside))
+        else:
+            self.mirror.reset()
+
+    def _decode_calldata(
+        self, evm_tx: str
+    ) -> dict[str, tuple[SignedTx, list[WrappedKey], str | None]]:
+        """Each transaction of an EVM call by body hash, with the keys it wraps and the
+        ledger time of its batch when the call carried one (in a DAO transaction's hints)."""
         tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
         data = bytes.fromhex(tx["input"][2:])
         (entries,) = abi_decode([TX_ABI], data[4:])
-        signed = [
-            (
-                hashlib.sha256(body).hexdigest(),
-                tx_from_parts(
-                    body, [expand(i) if is_compact(i) else i for i in items], r + s + bytes([v])
-                ),
-            )
-            for body, r, s, v, items, _ in entries
-        ]
+        signed = []
+        for body, r, s, v, items, _, elements in entries:
+            carried = decode_carried(elements, f"EVM transaction {evm_tx}")
+            whole = [expand(i) if is_compact(i) else i for i in items]
+            t = tx_from_parts(body, whole, r + s + bytes([v]), carried.blobs)
+            signed.append((hashlib.sha256(body).hexdigest(), t, list(carried.keys)))
         times = [
             hints[0]
-            for (*_, hints), (_, t) in zip(entries, signed, strict=True)
+            for (*_, hints, _), (_, t, _) in zip(entries, signed, strict=True)
             if t.type.startswith("dao_") and hints
         ]
         now = iso_from_ms(times[0]) if times else None
-        return {digest: (t, now) for digest, t in signed}
+        return {digest: (t, keys, now) for digest, t, keys in signed}
 
     def verify(self, *, max_errors: int = 100) -> VerifyReport:
         """The mirror's own checks, then each of its entries against the chain's commitment."""
@@ -568,6 +812,7 @@ class EvmLedger:
         return bytes.fromhex(self.rpc.call("eth_call", {"to": to, "data": data}, "latest")[2:])
 
     def status(self) -> dict[str, Any]:
+        self.check_chain()
         block, chain = self.rpc.batch([("eth_blockNumber", []), ("eth_chainId", [])])
         governor = checksum_address("0x" + self._view(self.address, "governor()")[-20:].hex())
         return {

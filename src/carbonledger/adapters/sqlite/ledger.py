@@ -54,9 +54,16 @@ class SqliteLedger(LedgerLog):
     required only to write). Reads and ``verify`` need no key.
     """
 
-    def __init__(self, path: str | Path, operator: PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        operator: PrivateKey | None = None,
+        *,
+        checkpoint_signer: str | None = None,
+    ) -> None:
         self.path = str(path)
         self._operator = operator
+        self.checkpoint_signer = checkpoint_signer
         try:
             self._conn = connect(self.path)  # the writer's: used under self._lock
         except sqlite3.DatabaseError as exc:  # a truncated or foreign file
@@ -239,6 +246,29 @@ class SqliteLedger(LedgerLog):
         remember_checkpoint(self.remembered_file, batch.note)
         return self._advance(batch)
 
+    def reset(self, keep: Path | None = None) -> None:
+        """Empty the ledger file in place (entries, checkpoints, channel keys, blobs), a
+        copy kept at ``keep`` first: for an off-chain store rebuilt from its chain."""
+        with self._lock:
+            conn = self._conn
+            if keep is not None:
+                copy = sqlite3.connect(keep)
+                try:
+                    conn.backup(copy)
+                finally:
+                    copy.close()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("blob", "channel_key", "checkpoint", "node", "leaf", "tx"):
+                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                conn.execute("DELETE FROM meta WHERE key IN ('state', 'note', 'log_vkey')")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self.remembered_file.unlink(missing_ok=True)
+            self._open("the ledger file")
+
     # -- reading ----------------------------------------------------------
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
         sql = ["SELECT idx, seq, data FROM leaf WHERE 1=1"]
@@ -420,7 +450,12 @@ class SqliteLedger(LedgerLog):
 
         remembered = read_remembered(self.remembered_file)
         with self._lock:
-            return verify_connection(self._conn, max_errors=max_errors, remembered=remembered)
+            return verify_connection(
+                self._conn,
+                max_errors=max_errors,
+                remembered=remembered,
+                signer=self.checkpoint_signer,
+            )
 
     def close(self) -> None:
         for conn in self._readers:

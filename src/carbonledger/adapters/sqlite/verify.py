@@ -74,6 +74,7 @@ class _Pass:
         self.checkpoints = iter(conn.execute(_CP_SQL))
         self.next_cp = next(self.checkpoints, None)
         self.prev_cp = 0
+        self.signer: str | None = None
         #: The tree is recomputed from what is stored; once leaves are missing or
         #: misplaced its nodes and checkpoints cannot be compared any more.
         self.tree_ok = True
@@ -214,7 +215,12 @@ class _Pass:
                 self.found.add(f"checkpoint at size {size} falls inside entry {seq}", seq)
             elif self.tree_ok:
                 self.tree_ok = check_checkpoint(
-                    self.next_cp, self.state, self.acc.root(), self.prev_cp, self.found
+                    self.next_cp,
+                    self.state,
+                    self.acc.root(),
+                    self.prev_cp,
+                    self.found,
+                    signer_of=self.signer,
                 )
             self.prev_cp = size
             self.report.checkpoints += 1
@@ -252,9 +258,14 @@ class _Pass:
 
 
 def _verify(
-    conn: sqlite3.Connection, report: VerifyReport, limit: int, remembered: Remembered | None
+    conn: sqlite3.Connection,
+    report: VerifyReport,
+    limit: int,
+    remembered: Remembered | None,
+    signer: str | None = None,
 ) -> None:
     run = _Pass(conn, report, limit)
+    run.signer = signer
     if remembered is not None and remembered.problem is None:
         run.watch = remembered.size
     try:
@@ -267,9 +278,16 @@ def _verify(
 
 
 def verify_connection(
-    conn: sqlite3.Connection, *, max_errors: int = 100, remembered: Remembered | None = None
+    conn: sqlite3.Connection,
+    *,
+    max_errors: int = 100,
+    remembered: Remembered | None = None,
+    signer: str | None = None,
 ) -> VerifyReport:
     """Verify everything stored through ``conn``; never raises for bad data, reports it.
+
+    ``signer``: who signs the checkpoints when not the ledger admin (a chain node's
+    own store, whose authority is the chain).
 
     ``max_errors``: the pass stops after that many findings (``report.truncated``).
     ``remembered``: the checkpoint the home remembers committing, if any.
@@ -279,7 +297,7 @@ def verify_connection(
     try:
         conn.execute("BEGIN")  # one consistent snapshot for every cursor
         try:
-            _verify(conn, report, max_errors, remembered)
+            _verify(conn, report, max_errors, remembered, signer)
         finally:
             conn.execute("COMMIT")
     except (TypeError, ValueError, KeyError) as exc:

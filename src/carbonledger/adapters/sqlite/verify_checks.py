@@ -171,9 +171,16 @@ def check_wrapped_keys(conn: sqlite3.Connection, state: LedgerState, findings: F
 
 
 def check_checkpoint(
-    row: tuple[Any, ...], state: LedgerState, root: bytes, prev: int, findings: Findings
+    row: tuple[Any, ...],
+    state: LedgerState,
+    root: bytes,
+    prev: int,
+    findings: Findings,
+    *,
+    signer_of: str | None = None,
 ) -> bool:
-    """One signed checkpoint: chained to the previous one, the recomputed root, the admin.
+    """One signed checkpoint: chained to the previous one, the recomputed root, the admin
+    (or ``signer_of``, the store's own signer).
 
     Returns False when its root differs (every later root then differs as well).
     """
@@ -202,8 +209,10 @@ def check_checkpoint(
     except CarbonLedgerError as exc:
         findings.add(f"checkpoint at size {size}: {exc}")
         return True
-    if recovered != state.admin or signer != state.admin:
-        findings.add(f"checkpoint at size {size}: not signed by the ledger admin {state.admin}")
+    expected = signer_of or state.admin
+    if recovered != expected or signer != expected:
+        who = "the store's signer" if signer_of else "the ledger admin"
+        findings.add(f"checkpoint at size {size}: not signed by {who} {expected}")
     return True
 
 

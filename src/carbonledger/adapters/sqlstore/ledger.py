@@ -80,7 +80,14 @@ class SqlLedger(LedgerLog):
     The schema is created or upgraded by the alembic scripts on opening.
     """
 
-    def __init__(self, url: str | Engine, operator: PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        url: str | Engine,
+        operator: PrivateKey | None = None,
+        *,
+        checkpoint_signer: str | None = None,
+    ) -> None:
+        self.checkpoint_signer = checkpoint_signer
         self.engine = make_engine(url) if isinstance(url, str) else url
         self._owns_engine = isinstance(url, str)
         self.url = self.engine.url.render_as_string(hide_password=True)
@@ -241,6 +248,27 @@ class SqlLedger(LedgerLog):
             rows = conn.execute(select(c.seq, c.body, c.sender, c.nonce).order_by(c.seq)).all()
         return [(seq, bytes(body), sender, nonce) for seq, body, sender, nonce in rows]
 
+    def tx_count(self) -> int:
+        """How many entries the store holds."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(t.tx.c.seq), 0))).scalar_one())
+
+    def receipt_rows(self) -> list[tuple[int, bytes, str, bytes, int, int]]:
+        """(seq, entry hash, ledger time, body, first leaf, leaves) of every entry, in order."""
+        c = t.tx.c
+        sel = select(c.seq, c.entry_hash, c.ledger_time, c.body, c.first_leaf, c.n_leaves)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sel.order_by(c.seq)).all()
+        return [(s, bytes(h), w, bytes(b), f, n) for s, h, w, b, f, n in rows]
+
+    def reset(self) -> None:
+        """Empty the store (entries, checkpoints, channel keys, blobs) in one transaction:
+        for a mirror rebuilt from the chain it mirrors."""
+        with self.engine.begin() as conn:
+            for table in (t.blob, t.channel_key, t.checkpoint, t.node, t.leaf, t.tx, t.meta):
+                conn.execute(table.delete())
+        self._open("the off-chain store")
+
     def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """Recent entries, newest first (for explorers)."""
         c = t.tx.c
@@ -330,6 +358,7 @@ class SqlLedger(LedgerLog):
                     return verify_connection(
                         _DriverConnection(conn),  # type: ignore[arg-type]
                         max_errors=max_errors,
+                        signer=self.checkpoint_signer,
                     )
             except sa_exc.DBAPIError as exc:
                 return VerifyReport(False, error=f"the off-chain store is not readable: {exc}")

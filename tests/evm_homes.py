@@ -1,0 +1,52 @@
+"""Homes on the EVM backend for the node tests: deployed with the CLI's own code, a site
+per ``N`` and a bills CSV, as an operator would set them up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.workload import bills_csv, sites
+
+from carbonledger.core.domain import Organisation
+from carbonledger.services.home import Home
+from carbonledger.services.registry import register_orgs, register_sites
+from tests.cli_helpers import PASS
+
+
+def evm_home(
+    path: Path, rpc: str, n_sites: int = 1, *, db: str | None = None, passphrase: str = PASS
+) -> Home:
+    """An initialised home with organisation ``bench`` and ``n_sites`` sites, on the chain."""
+    home = Home(path)
+    key = home.init(passphrase, scrypt_n=2**10)
+    ledger = home.ledger(key)
+    try:
+        cert = home.ca.create_org("bench", "Bench Co", passphrase)
+        org = Organisation("bench", "Bench Co")
+        register_orgs(ledger, ledger.channels, key, [org], ca_certs={"bench": cert})
+        every = sites(n_sites)
+        for start in range(0, n_sites, 100):  # a site costs ~50,000 gas on chain
+            register_sites(ledger, key, every[start : start + 100])
+    finally:
+        ledger.close()
+    home.deploy_evm(key, rpc, mirror=db)
+    return home
+
+
+def write_bills(path: Path, n_sites: int, months: int, *, long_accounts: bool = False) -> Path:
+    """A bills CSV of ``n_sites`` x ``months`` rows (accounts 200 characters long if asked)."""
+    text = bills_csv(n_sites, months)
+    if long_accounts:
+        text = text.replace("-E1,", "-E1" + "x" * 197 + ",")
+    path.write_text(text)
+    return path
+
+
+def point_to(home: Home, rpc: str) -> dict[str, Any]:
+    """Point the home's config at another node (as an operator editing config.json would)."""
+    config: dict[str, Any] = json.loads(home.config_file.read_text())
+    config["evm"]["rpc"] = rpc
+    home.config_file.write_text(json.dumps(config))
+    return config
