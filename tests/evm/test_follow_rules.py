@@ -20,7 +20,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import IntegrityError
 from tests.conformance.test_evm import _evm_world
 from tests.conformance.world import World
-from tests.evm.test_rules import _record, _tx
+from tests.evm.test_rules import UUID, _record, _tx
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
     try:
         pattern = (
             rf"the chain's entry {entries + 1} \(sender {w.alice.address.lower()}, nonce"
-            rf" {tx.nonce}, EVM transaction {tx_hash}\) breaks a rule: record 'acme-chi-forged':.*;"
+            rf" {tx.nonce}, EVM transaction {tx_hash}\) breaks a rule: record '{UUID}':.*;"
             " this node does not follow it"
         )
         with pytest.raises(IntegrityError, match=pattern):
