@@ -4,7 +4,7 @@ anvil keeps block states under ``$HOME/.foundry/anvil/tmp``, gigabytes after a
 few thousand blocks, so each instance gets a temporary home that is removed
 when it stops. It runs without auto-mining: the adapter mines after each batch
 (or, with ``block_time``, mines on its own clock, as a chain the adapter does not
-mine).
+mine). :class:`LocalNode` is the part shared with Hardhat's node (hardhat.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import httpx
 
 from carbonledger.errors import ConfigurationError
 
-__all__ = ["Anvil", "find_anvil"]
+__all__ = ["Anvil", "LocalNode", "find_anvil"]
 
 _REPO = Path(__file__).resolve().parents[4]
 
@@ -43,35 +43,40 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Anvil:
-    """A running anvil on 127.0.0.1; ``url`` is its JSON-RPC endpoint."""
+class LocalNode:
+    """A JSON-RPC node started here on a free port of 127.0.0.1; ``url`` is its endpoint.
 
-    def __init__(
-        self, *, state: Path | None = None, automine: bool = False, block_time: int | None = None
-    ) -> None:
-        binary = find_anvil()
-        if binary is None:
-            raise ConfigurationError("anvil not found: run `npm ci` in contracts/")
+    Subclasses build the command line from ``port`` and call :meth:`_start`; the node
+    runs in a temporary home, removed by :meth:`stop`.
+    """
+
+    name = "node"
+
+    def __init__(self) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._home = tempfile.mkdtemp(prefix="carbonledger-anvil-")
-        args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
-        args += ["--code-size-limit", "49152", "--gas-limit", "30000000"]
-        if block_time is not None:  # a block every block_time seconds, as a real chain
-            args += ["--block-time", str(block_time)]
-        elif not automine:
-            args.append("--no-mining")
-        if state is not None:
-            args += ["--state", str(state)]
-        env = {**os.environ, "HOME": self._home}
+        self._home = tempfile.mkdtemp(prefix=f"carbonledger-{self.name}-")
+
+    def _start(
+        self,
+        args: list[str],
+        *,
+        cwd: Path | None = None,
+        wait: float = 20,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Run ``args`` (with ``env`` added to the environment) and wait up to ``wait``
+        seconds until the node answers."""
+        env = {**os.environ, **(env or {}), "HOME": self._home}
         self._proc = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
-            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 err = self._proc.stderr.read().decode() if self._proc.stderr else ""
-                raise ConfigurationError(f"anvil exited: {err.strip()}")
+                shutil.rmtree(self._home, ignore_errors=True)
+                raise ConfigurationError(f"{self.name} exited: {err.strip()}")
             try:
                 httpx.post(
                     self.url,
@@ -82,9 +87,10 @@ class Anvil:
             except httpx.HTTPError:
                 time.sleep(0.05)
         self.stop()
-        raise ConfigurationError("anvil did not start within 20 s")
+        raise ConfigurationError(f"{self.name} did not start within {wait:g} s")
 
     def stop(self) -> None:
+        """Stop the node and remove its temporary home."""
         if self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -96,8 +102,34 @@ class Anvil:
             self._proc.stderr.close()
         shutil.rmtree(self._home, ignore_errors=True)
 
-    def __enter__(self) -> Anvil:
+    def __enter__(self) -> LocalNode:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Anvil(LocalNode):
+    """A running anvil on 127.0.0.1; ``url`` is its JSON-RPC endpoint."""
+
+    name = "anvil"
+
+    def __init__(
+        self, *, state: Path | None = None, automine: bool = False, block_time: int | None = None
+    ) -> None:
+        binary = find_anvil()
+        if binary is None:
+            raise ConfigurationError("anvil not found: run `npm ci` in contracts/")
+        super().__init__()
+        args = [binary, "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
+        args += ["--code-size-limit", "49152", "--gas-limit", "30000000"]
+        if block_time is not None:  # a block every block_time seconds, as a real chain
+            args += ["--block-time", str(block_time)]
+        elif not automine:
+            args.append("--no-mining")
+        if state is not None:
+            args += ["--state", str(state)]
+        self._start(args)
+
+    def __enter__(self) -> Anvil:
+        return self
