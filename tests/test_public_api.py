@@ -38,7 +38,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.adapters.evm.rpc": ["Rpc", "RpcError"],
     "carbonledger.adapters.sqlite": ["SqliteChannelStore", "SqliteLedger"],
-    "carbonledger.adapters.sqlite.group_commit": ["GroupCommitLedger"],
+    "carbonledger.adapters.group_commit": ["GroupCommitLedger"],
     "carbonledger.adapters.sqlite.channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
     "carbonledger.adapters.sqlite.ledger": ["SqliteLedger", "checkpoint_digest"],
     "carbonledger.adapters.sqlite.schema": [
@@ -56,7 +56,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],
     "carbonledger.api.coalesce": ["BillCoalescer"],
-    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of", "challenge", "login"],
+    "carbonledger.api.auth": ["TOKEN_SECONDS", "Actor", "actor_of"],
     "carbonledger.api.context": [
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
     ],
@@ -385,11 +385,14 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.greenbutton.bills": ["to_bills"],
     "carbonledger.greenbutton.convert": ["natural_unit", "summarise", "to_intervals"],
+    "carbonledger.greenbutton.localtime": ["LocalTimeParameters", "dst_rule_instant"],
     "carbonledger.greenbutton.model": [
         "ACCUMULATION_NAMES", "CURRENCIES", "FLOW_DIRECTION_NAMES", "SERVICE_KINDS", "UOM",
-        "GreenButtonDocument", "IntervalBlock", "IntervalReading", "LocalTimeParameters",
-        "MeterReading", "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint",
-        "UsageSummary", "dst_rule_instant",
+        "GreenButtonDocument", "IntervalBlock", "IntervalReading", "MeterReading",
+        "ReadingColumns", "ReadingType", "SummaryMeasurement", "UsagePoint", "UsageSummary",
+    ],
+    "carbonledger.greenbutton.resources": [
+        "ATOM", "ATOM_NS", "ESPI", "ESPI_NS", "Builder", "Raw", "norm_href", "split_tag",
     ],
     "carbonledger.greenbutton.results": [
         "BillsFromGreenButton", "Interval", "MeterSummary", "Summary", "UsagePointSummary",
@@ -456,6 +459,26 @@ PUBLIC: dict[str, list[str]] = {
         "register_directory",
     ],
     "carbonledger.services.parallel_import": ["import_csv_parallel"],
+    "carbonledger.services.readings": ["METER_READINGS_TYPE", "post_and_check"],
+    "carbonledger.services.totals": [
+        "RecordResult",
+        "SiteTotal",
+        "Totals",
+        "emission_totals",
+        "readable_results",
+    ],
+    "carbonledger.services.signin": ["CHALLENGE_SECONDS", "TOKEN_SECONDS", "Actor", "SignIn"],
+    "carbonledger.services.backends": [
+        "EMBEDDED",
+        "EVM",
+        "create_embedded",
+        "deploy_evm",
+        "evm_module",
+        "open_evm",
+        "open_ledger",
+        "prune_blobs",
+        "reopener",
+    ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
@@ -474,7 +497,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.web": ["install"],
     "carbonledger.web.charts": ["bar_chart", "fmt", "line_chart"],
     "carbonledger.web.data": [
-        "Entry", "Feature", "InventoryView", "OrgSummary", "feature", "inventory_view",
+        "Entry", "InventoryView", "OrgSummary", "inventory_view",
         "market_and_net", "org_summary", "recent_entries",
     ],
     "carbonledger.web.render": [

@@ -68,7 +68,7 @@ library CanonicalJson {
     }
 
     /// 0x80 in each byte of `w` that is `"` or a backslash.
-    function _specials(uint256 w) private pure returns (uint256) {
+    function _specials(uint256 w) internal pure returns (uint256) {
         return _eq(w, 0x22) | _eq(w, 0x5c);
     }
 
@@ -164,7 +164,7 @@ library CanonicalJson {
         return _mth(level, 0, n);
     }
 
-    function _mth(bytes32[] memory h, uint256 lo, uint256 hi) private pure returns (bytes32) {
+    function _mth(bytes32[] memory h, uint256 lo, uint256 hi) internal pure returns (bytes32) {
         uint256 n = hi - lo;
         if (n == 1) return h[lo];
         uint256 k = 1;

@@ -6,6 +6,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {CanonicalJson as J} from "./CanonicalJson.sol";
 import {Governor} from "./Governor.sol";
+import {CompactRecord as CR} from "./CompactRecord.sol";
 import {LedgerItems as L} from "./LedgerItems.sol";
 import {MemberItems} from "./MemberItems.sol";
 import {
@@ -36,8 +37,9 @@ import {
 /// transactions and mints what executed proposals issue.
 /// @dev The full state machine (carbonledger.core.state.apply) runs off chain on
 /// the same bytes; the bodies and items travel in calldata (the chain's data
-/// availability) and their hashes in the `Entry` event, so `verify` replays them
-/// against what the chain committed to. What the chain cannot check (certificates,
+/// availability; emissions records as their fields, see CompactRecord.sol) and their
+/// hashes in the `Entry` event, so `verify` replays them against what the chain
+/// committed to. What the chain cannot check (certificates,
 /// sealed contents, channel epochs, periods) the core checks on every node. Metadata
 /// is never stored: only hashes of ids, roles, balances and totals.
 contract CarbonLedger is ERC1155 {
@@ -192,7 +194,8 @@ contract CarbonLedger is ERC1155 {
         J.Head memory h = J.head(body, ledgerLen);
         if (J.word(body, h.ledgerAt, ledgerLen) != ledgerWord) revert WrongLedger();
         if (h.count != t.items.length) revert ItemsMismatch();
-        if (J.itemsRoot(t.items) != h.itemsRoot) revert ItemsMismatch();
+        bytes32 root = h.typeHash == T_RECORD ? _recordsRoot(t.items) : J.itemsRoot(t.items);
+        if (root != h.itemsRoot) revert ItemsMismatch();
 
         bytes32 txHash = sha256(body);
         address signer = ECDSA.recover(MessageHashUtils.toEthSignedMessageHash(txHash), t.v, t.r, t.s);
@@ -227,6 +230,18 @@ contract CarbonLedger is ERC1155 {
         }
         accounts[signer] = acct;
         emit Entry(signer, h.nonce, txHash, h.itemsRoot);
+    }
+
+    /// The items root of an emissions entry, whose records may travel compactly
+    /// (CompactRecord): each leaf is the hash of the canonical JSON that was signed.
+    function _recordsRoot(bytes[] calldata items) internal view returns (bytes32) {
+        uint256 n = items.length;
+        bytes32[] memory level = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            bytes calldata item = items[i];
+            level[i] = CR.isCompact(item) ? CR.leaf(item) : J.leaf(item);
+        }
+        return n == 1 ? level[0] : J._mth(level, 0, n);
     }
 
     function _active(address who, uint32 roles) internal pure {
@@ -339,7 +354,16 @@ contract CarbonLedger is ERC1155 {
     function _record(address sender, Account memory acct, bytes[] calldata items) internal view {
         bytes20 allowed; // the last organisation the signer was found to write for
         for (uint256 i; i < items.length; ++i) {
-            (bool isRecord, bytes32 site, bytes20 org) = L.record(items[i]);
+            bytes calldata item = items[i];
+            bool isRecord = true;
+            bytes32 site;
+            bytes20 org;
+            if (CR.isCompact(item)) {
+                (uint256 ss, uint256 se, uint256 os, uint256 oe) = CR.siteAndOrg(item);
+                (site, org) = (keccak256(item[ss:se]), L.orgKey(item, os, oe));
+            } else {
+                (isRecord, site, org) = L.record(item);
+            }
             if (!isRecord) continue;
             bytes20 owner = sites[site];
             if (owner == 0) revert UnknownSite(site);

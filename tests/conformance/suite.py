@@ -31,7 +31,8 @@ from carbonledger.errors import (
     SignatureInvalid,
 )
 from carbonledger.factors import FactorCatalog
-from carbonledger.ports.ledger import ItemQuery
+from carbonledger.ports.channels import ChannelStore
+from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.channels import revoke, submit_one
 from carbonledger.services.identity import revoke_user
 from carbonledger.services.importer import import_bills
@@ -222,6 +223,23 @@ class LedgerConformance:
             created=utc_now(),
             items=items,
         )
+
+    # -- the port ---------------------------------------------------------------
+    def test_the_backend_offers_the_whole_port(self, w: World) -> None:
+        """Everything callers use is declared on the port, and this backend offers it all
+        (the API and the web UI reach nothing else)."""
+        for port, impl in ((LedgerPort, w.ledger), (ChannelStore, w.ledger.channels)):
+            declared = [n for n in vars(port) if not n.startswith("_")]
+            assert declared, port
+            missing = [n for n in declared if not hasattr(impl, n)]
+            assert missing == [], f"{type(impl).__name__} lacks {missing} of {port.__name__}"
+        head = w.ledger.latest_checkpoint()
+        assert head.size == sum(1 for _ in w.ledger.items(ItemQuery()))
+        listed = w.ledger.checkpoints(limit=3)
+        assert listed[0] == head  # newest first
+        assert len(listed) == 3  # the world made more than three commits
+        assert [c.size for c in listed] == sorted({c.size for c in listed}, reverse=True)
+        assert w.ledger.verify(max_errors=1).ok
 
     # -- registration ----------------------------------------------------------
     def test_registration(self, w: World) -> None:

@@ -60,12 +60,16 @@ def _forge(
     assert w.ledger.state().size == size
 
 
-def _record(site: str, org: str) -> dict[str, Any]:
-    """An emissions record's public item, well formed (the core's shape)."""
+UUID = "0b6f3c1e-5d2a-5f4b-9c3d-2e1f0a9b8c7d"
+
+
+def _record(site: str, org: str, rid: str = UUID) -> dict[str, Any]:
+    """An emissions record's public item, well formed (the core's shape). With a UUID
+    for id it travels compactly (adapters.evm.compact), else as JSON."""
     account = hashlib.sha256(b"meter 1").hexdigest()
     return {
         "kind": "emissions_record",
-        "id": f"{site}-forged",
+        "id": rid,
         "org": org,
         "site": site,
         "account": account,
@@ -171,19 +175,39 @@ def test_a_revocation_by_a_non_admin_is_refused(
     assert w.ledger.state().identities[w.bob.address]["status"] == "active"
 
 
+@pytest.mark.parametrize("rid", [UUID, "not-a-uuid"])
 def test_a_record_for_another_organisations_site_is_refused(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, rid: str
 ) -> None:
+    """Records travelling compactly (a UUID id) and as JSON (any other id) alike."""
     w = world
     # bob (globex) writes for acme's site, naming acme, then naming globex.
     for org, error in (("acme", "NotWriter"), ("globex", "SiteOfOtherOrg")):
-        tx = _tx(w, w.bob, "record_emissions", [_record("acme-chi", org)])
+        tx = _tx(w, w.bob, "record_emissions", [_record("acme-chi", org, rid)])
         _forge(w, monkeypatch, tx, PermissionDenied, error)
     # A dealer of another organisation, and a site that does not exist.
-    tx = _tx(w, w.recs, "record_emissions", [_record("acme-chi", "acme")])
+    tx = _tx(w, w.recs, "record_emissions", [_record("acme-chi", "acme", rid)])
     _forge(w, monkeypatch, tx, PermissionDenied, "NotWriter")
-    tx = _tx(w, w.alice, "record_emissions", [_record("acme-nowhere", "acme")])
+    tx = _tx(w, w.alice, "record_emissions", [_record("acme-nowhere", "acme", rid)])
     _forge(w, monkeypatch, tx, NotFound, "UnknownSite")
+
+
+def test_a_compact_record_is_hashed_as_what_was_signed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob signs a record for his own site; the calldata says acme's site instead: the
+    leaf the contract writes back is not the signed one, so the entry is refused."""
+    from carbonledger.adapters.evm import compact
+    from carbonledger.adapters.evm import ledger as evm_ledger
+
+    w = world
+    tx = _tx(w, w.bob, "record_emissions", [_record("globex-hq", "globex")])
+    real = compact.compact_record(tx.items[0], _record("globex-hq", "globex"))
+    assert real is not None
+    forged = real.replace(b"\x09globex-hq", b"\x08acme-chi")
+    assert forged != real
+    monkeypatch.setattr(evm_ledger, "compact_record", lambda d, i: forged)
+    _forge(w, monkeypatch, tx, InvalidInput, "ItemsMismatch")
 
 
 def test_a_grant_by_a_non_admin_of_the_channel_is_refused(

@@ -423,10 +423,10 @@ def test_dst_rules_decode_to_us_dates() -> None:
     assert ltp is not None
     assert (ltp.tz_offset, ltp.dst_offset) == (-28800, 3600)
     # 360E2000: second Sunday of March, 02:00; B40E2000: first Sunday of November, 02:00.
-    assert gb.model.dst_rule_instant(ltp.dst_start_rule, 2011) == calendar.timegm(
+    assert gb.localtime.dst_rule_instant(ltp.dst_start_rule, 2011) == calendar.timegm(
         (2011, 3, 13, 2, 0, 0)
     )
-    assert gb.model.dst_rule_instant(ltp.dst_end_rule, 2011) == calendar.timegm(
+    assert gb.localtime.dst_rule_instant(ltp.dst_end_rule, 2011) == calendar.timegm(
         (2011, 11, 6, 2, 0, 0)
     )
     winter, summer = (

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from carbonledger.adapters.sqlite.group_commit import GroupCommitLedger
+from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.factors import FactorCatalog
 from carbonledger.services.home import Home

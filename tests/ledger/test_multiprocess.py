@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.errors import IntegrityError
 from carbonledger.services.home import Home
 from tests.api_helpers import PASS, post_opentaps, served
-from tests.process_helpers import env_for, free_port, run_cli
+from tests.process_helpers import env_for, run_cli, serving
 
 pytestmark = pytest.mark.slow
 
@@ -30,31 +29,8 @@ def server(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
     """A home with acme (sites hq, plant), its service account, and a real server on it."""
     api = served(tmp_path / "home")
     api.ctx.ledger.close()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "carbonledger", "serve", "--port", str(port)],
-        env=env_for(api.home.path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            httpx.get(f"{url}/api/v1/sites", timeout=1)
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-    try:
+    with serving(api.home.path) as url:
         yield api.home.path, url, api.erp_token
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        if proc.stderr is not None:
-            proc.stderr.close()
 
 
 def test_cli_writes_while_the_server_runs_do_not_break_api_writes(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from fastapi import FastAPI
 
 from carbonledger import __version__
@@ -12,6 +10,7 @@ from carbonledger.api.context import AppContext
 from carbonledger.api.limits import BodyLimit
 from carbonledger.api.openapi import install_docs
 from carbonledger.api.problems import install_handlers
+from carbonledger.web import install as install_web
 
 __all__ = ["create_app"]
 
@@ -34,11 +33,5 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(routes_log.router)
     app.include_router(routes_readings.router)
     app.include_router(opentaps.router)
-    try:
-        web = importlib.import_module("carbonledger.web")
-    except ImportError:  # the web UI is optional in minimal builds
-        web = None
-    install = getattr(web, "install", None)
-    if install is not None:
-        install(app)
+    install_web(app)
     return app

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 
-from carbonledger.adapters.sqlite.group_commit import GroupCommitLedger
+from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.core.domain import Bill
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.factors import FactorCatalog
+from carbonledger.ports.ledger import LedgerPort
 from carbonledger.services.importer import ImportReport, ImportSession
 
 __all__ = ["BillCoalescer"]
@@ -42,11 +43,13 @@ class BillCoalescer:
 
     def __init__(
         self,
-        ledger: GroupCommitLedger,
+        ledger: LedgerPort,
         catalog: FactorCatalog,
         write_lock: AbstractContextManager[object],
     ) -> None:
         self._ledger, self._catalog, self._write_lock = ledger, catalog, write_lock
+        # Without group commit each batch is committed as it is submitted.
+        self._group = ledger if isinstance(ledger, GroupCommitLedger) else None
         self._queued: dict[str, list[_Request]] = {}
         self._building: set[str] = set()  # signers whose batch a request is building
         self._changed = threading.Condition()
@@ -73,13 +76,14 @@ class BillCoalescer:
         if not batch:
             return mine.done.result()  # another request's batch holds it
         try:
-            with self._write_lock, self._ledger.deferred():
+            deferred = self._group.deferred() if self._group else nullcontext()
+            with self._write_lock, deferred:
                 self._run(key, batch)
         except BaseException as exc:
             # What was queued before the failure still commits (a batch of more than
             # one commit's worth of items); the requests are told they failed.
             with suppress(Exception):
-                self._ledger.wait()
+                self._wait()
             for request in batch:
                 request.done.set_exception(exc)
             batch = []
@@ -90,7 +94,7 @@ class BillCoalescer:
         if batch:
             # The next batch is built while this one commits.
             try:
-                self._ledger.wait()
+                self._wait()
             except BaseException as exc:
                 for request in batch:
                     request.done.set_exception(exc)
@@ -98,6 +102,10 @@ class BillCoalescer:
                 for request in batch:
                     request.done.set_result(request.report)
         return mine.done.result()
+
+    def _wait(self) -> None:
+        if self._group is not None:
+            self._group.wait()
 
     def _run(self, key: PrivateKey, batch: list[_Request]) -> None:
         session = ImportSession(self._ledger, key, self._catalog, store=self._ledger.channels)

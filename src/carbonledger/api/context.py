@@ -7,23 +7,25 @@ import json
 import secrets
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from carbonledger.adapters.sqlite.group_commit import GroupCommitLedger
+from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.api.coalesce import BillCoalescer
 from carbonledger.core.domain import Bill
 from carbonledger.core.tx import SignedTx
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound
 from carbonledger.factors import DataWarning, FactorCatalog
-from carbonledger.ports.ledger import Receipt
+from carbonledger.ports.ledger import LedgerPort, Receipt
 from carbonledger.services.access import ReadAccess
 from carbonledger.services.home import Home
 from carbonledger.services.importer import ImportReport
 from carbonledger.services.records import RecordReader
+from carbonledger.services.signin import SignIn
 
 T = TypeVar("T")
 
@@ -71,21 +73,51 @@ class ServiceAccount:
 
 @dataclass
 class AppContext:
+    """The ledger (any backend, through its port), the operator key and the server's state.
+
+    Writes go through :meth:`write` and :meth:`submit`; when the ledger is a
+    :class:`GroupCommitLedger` (as :meth:`open` makes it, on every backend: one
+    append per batch is one fsync, one database commit or one mined EVM
+    transaction), concurrent requests share a commit; on any other ledger each
+    write is committed before the request returns.
+    """
+
     home: Home
-    ledger: GroupCommitLedger
+    ledger: LedgerPort
     operator: PrivateKey
     passphrase: str
     catalog: FactorCatalog
-    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    challenges: dict[str, tuple[str, float]] = field(default_factory=dict)
-    sessions: dict[str, tuple[PrivateKey, float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _service: dict[str, ServiceAccount] = field(default_factory=dict)
     _service_keys: dict[str, PrivateKey] = field(default_factory=dict)
     _bills: BillCoalescer = field(init=False)
+    #: Sign-in, shared by the API and the web UI.
+    signin: SignIn = field(init=False)
 
     def __post_init__(self) -> None:
         self._bills = BillCoalescer(self.ledger, self.catalog, self.lock)
+        self.signin = SignIn(self.home, self.ledger)
+
+    @property
+    def sessions(self) -> dict[str, tuple[PrivateKey, float]]:
+        """Key sessions opened by sign-in with a passphrase (what a logout closes)."""
+        return self.signin.sessions
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Serialise building transactions; with group commit, queue them for a shared commit."""
+        with self.lock:
+            if isinstance(self.ledger, GroupCommitLedger):
+                with self.ledger.deferred():
+                    yield
+            else:
+                yield
+
+    def _committed(self, receipts: list[Receipt]) -> list[Receipt]:
+        """Wait for the queued commit (group commit); else ``receipts`` are already final."""
+        if isinstance(self.ledger, GroupCommitLedger):
+            return self.ledger.wait()
+        return receipts
 
     @classmethod
     def open(cls, home: Home, passphrase: str) -> AppContext:
@@ -107,16 +139,16 @@ class AppContext:
         Building transactions is serialised (nonces, duplicate checks); the commit
         itself is shared with other requests (group commit).
         """
-        with self.lock, self.ledger.deferred():
+        with self._writing():
             result = work()
-        self.ledger.wait()
+        self._committed([])
         return result
 
     def submit(self, txs: list[SignedTx]) -> list[Receipt]:
         """Append client-signed ``txs``; their commit and checkpoint are shared with others."""
-        with self.lock, self.ledger.deferred():
-            self.ledger.submit(txs)
-        return self.ledger.wait()
+        with self._writing():
+            receipts = self.ledger.submit(txs)
+        return self._committed(receipts)
 
     def record_bills(self, key: PrivateKey, bills: list[Bill], source: str | None) -> ImportReport:
         """Record ``bills`` signed with ``key`` (held by the server); returns once durable.

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from carbonledger.api.auth import Actor, challenge, login
+from carbonledger.api.auth import Actor
 from carbonledger.api.context import AppContext
 from carbonledger.api.deps import actor, context
 from carbonledger.core.calculator import DEFAULT_GWP, GWP_SETS, calculate, gwp_weights
@@ -42,13 +42,13 @@ class LoginIn(BaseModel):
 @router.post("/auth/challenge", tags=["auth"])
 def auth_challenge(body: ChallengeIn, ctx: Ctx) -> dict[str, str]:
     """A sign-in message (EIP-4361 style) for the address to sign with its own key."""
-    return challenge(ctx, body.address, domain="carbonledger", uri="/api/v1/auth/login")
+    return ctx.signin.challenge(body.address, domain="carbonledger", uri="/api/v1/auth/login")
 
 
 @router.post("/auth/login", tags=["auth"])
 def auth_login(body: LoginIn, ctx: Ctx) -> dict[str, Any]:
     """Check the signed challenge; returns a bearer token valid for 15 minutes."""
-    return login(ctx, body.message, body.signature, body.passphrase)
+    return ctx.signin.login(body.message, body.signature, body.passphrase)
 
 
 @router.get("/status", tags=["ledger"])

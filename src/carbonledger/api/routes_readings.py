@@ -10,8 +10,7 @@ from carbonledger.api.auth import Actor
 from carbonledger.api.context import AppContext
 from carbonledger.api.deps import actor, context
 from carbonledger.errors import InvalidInput
-from carbonledger.services.devices import post_credentials
-from carbonledger.services.readings_monitor import ReadingsMonitor
+from carbonledger.services.readings import post_and_check
 
 __all__ = ["router"]
 
@@ -39,10 +38,5 @@ def post_readings(
         raise InvalidInput("credentials: send at least one signed credential")
     key = who.signing_key()
     with ctx.lock:
-        report = post_credentials(ctx.ledger, ctx.ledger.channels, key, credentials, org=org)
-    events: list[dict[str, Any]] = []
-    monitor = ReadingsMonitor(ctx.ledger, ctx.ledger.channels, key, org)
-    for credential in credentials:
-        if "MeterReadingsCredential" in (credential.get("type") or []):
-            events.extend(e.to_dict() for e in monitor.observe(credential))
-    return {**report.to_dict(), "events": events}
+        report = post_and_check(ctx.ledger, ctx.ledger.channels, key, credentials, org=org)
+    return report.to_dict()

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from carbonledger.cli.common import HomeOption, home_of, passphrase
+from carbonledger.services.backends import open_evm
 
 __all__ = ["chain_app", "open_evm_ledger", "register"]
 
@@ -25,7 +26,7 @@ chain_app = typer.Typer(help="The EVM backend: deploy the contracts, show their 
 
 def open_evm_ledger(home: Path | None, key: Any = None) -> Any:
     """The home's EVM ledger (``backend: "evm"`` in config.json); ``key`` to write."""
-    return home_of(home).evm_ledger(key)
+    return open_evm(home_of(home), key)
 
 
 @chain_app.command("deploy")

@@ -18,9 +18,9 @@ import orjson
 import typer
 from rich.console import Console
 
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, InvalidInput, NotFound
+from carbonledger.ports.ledger import LedgerPort
 from carbonledger.services.home import PASSPHRASE_ENV, USER_PASSPHRASE_ENV, Home, default_home
 
 __all__ = [
@@ -143,7 +143,7 @@ def reader_key(home: Home, acting: str | None) -> PrivateKey | None:
     return home.key(value) if value else None
 
 
-def read_ledger(home: Home, key: PrivateKey | None) -> SqliteLedger:
+def read_ledger(home: Home, key: PrivateKey | None) -> LedgerPort:
     """The ledger opened for reading by ``key``.
 
     An auditor's read is recorded on the ledger before decryption, a write whose
@@ -164,7 +164,7 @@ def read_ledger(home: Home, key: PrivateKey | None) -> SqliteLedger:
     return ledger
 
 
-def open_ledger(home: Home, acting: str | None = None) -> tuple[SqliteLedger, PrivateKey]:
+def open_ledger(home: Home, acting: str | None = None) -> tuple[LedgerPort, PrivateKey]:
     """The ledger opened for writing, and the key of whoever acts.
 
     The embedded ledger's checkpoints are signed by its operator (the admin), so

@@ -299,18 +299,10 @@ def vc_post(
 
 
 def _post(h: Home, acting: str | None, credentials: list[dict[str, Any]], *, json: bool) -> None:
-    from carbonledger.services.devices import post_credentials
-    from carbonledger.services.readings_monitor import ReadingsMonitor
+    from carbonledger.services.readings import post_and_check
 
     ledger, key = open_ledger(h, acting)
-    report = post_credentials(ledger, ledger.channels, key, credentials)
-    state = ledger.state()
-    orgs = {state.sites[c["credentialSubject"]["siteId"]]["org"] for c in _readings(credentials)}
-    for org in sorted(o for o in orgs if o):
-        monitor = ReadingsMonitor(ledger, ledger.channels, key, org)
-        for c in _readings(credentials):
-            if state.sites[c["credentialSubject"]["siteId"]]["org"] == org:
-                report.events.extend(monitor.observe(c))
+    report = post_and_check(ledger, ledger.channels, key, credentials)
     if json:
         print_json(report.to_dict())
     else:
@@ -325,16 +317,6 @@ def _post(h: Home, acting: str | None, credentials: list[dict[str, Any]], *, jso
                 console.print(f"  {e.kind}: record {e.record}: {e.reason}", markup=False)
     if report.rejected or any(e.kind in ("mismatch", "invalid") for e in report.events):
         raise typer.Exit(1)
-
-
-def _readings(credentials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        c
-        for c in credentials
-        if "MeterReadingsCredential" in (c.get("type") or ())
-        and isinstance(c.get("credentialSubject"), dict)
-        and c["credentialSubject"].get("siteId") is not None
-    ]
 
 
 # --- meter --------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.domain import Bill, Organisation, Site
 from carbonledger.core.proofdoc import check_proof
 from carbonledger.crypto.keys import PrivateKey
@@ -30,7 +29,7 @@ from carbonledger.demo.travel import import_demo_travel
 from carbonledger.errors import ConfigurationError, PermissionDenied
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
-from carbonledger.ports.ledger import ItemQuery, VerifyReport
+from carbonledger.ports.ledger import ItemQuery, LedgerPort, VerifyReport
 from carbonledger.services.audit import AuditReport, run_audit
 from carbonledger.services.bills_csv import parse_bills
 from carbonledger.services.channels import grant
@@ -45,6 +44,7 @@ from carbonledger.services.importer import ImportReport, import_bills
 from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
 from carbonledger.services.registry import register_orgs, register_sites
+from carbonledger.services.totals import emission_totals
 
 __all__ = ["DEMO_YEAR", "DemoResult", "move_aside", "run_demo"]
 
@@ -174,7 +174,7 @@ class _Story:
     """What every step of the demo needs."""
 
     home: Home
-    ledger: SqliteLedger
+    ledger: LedgerPort
     admin: PrivateKey
     passphrase: str
     catalog: FactorCatalog
@@ -394,27 +394,16 @@ def _verify(story: _Story) -> None:
     story.result.proof_record, story.result.proof_ok = first.item["id"], True
 
 
-def _summary(ledger: SqliteLedger, key: PrivateKey) -> list[dict[str, Any]]:
+def _summary(ledger: LedgerPort, key: PrivateKey) -> list[dict[str, Any]]:
     reader = RecordReader.for_member(ledger, ledger.channels, key)
-    rows: dict[str, dict[str, Any]] = {}
-    for stored in ledger.items(ItemQuery(kind="emissions_record")):
-        r = stored.item
-        row = rows.setdefault(
-            r["site"],
-            {
-                "site": r["site"],
-                "records": 0,
-                "kwh": Decimal(0),
-                "kg_co2e": Decimal(0),
-                "factors": set(),
-            },
-        )
-        row["records"] += 1
-        row["kg_co2e"] += Decimal(reader.full(r)["kg_co2e"])  # sealed in the channel
-        if r["activity"] == "electricity":
-            row["kwh"] += Decimal(reader.detail(r)["amount"])
-        f = reader.trace(r)["factor"]
-        row["factors"].add(f"{f['edition']} {f['region_key']}")
-    for row in rows.values():
-        row["factors"] = ", ".join(sorted(row["factors"]))
-    return list(rows.values())
+    totals = emission_totals(ledger, reader, traces=True)  # results sealed in the channel
+    return [
+        {
+            "site": site,
+            "records": t.records,
+            "kwh": t.kwh,
+            "kg_co2e": t.kg_co2e,
+            "factors": ", ".join(sorted(t.factors)),
+        }
+        for site, t in totals.sites.items()
+    ]

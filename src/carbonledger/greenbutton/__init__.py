@@ -7,11 +7,11 @@ result = to_bills(doc, site="hq")        # BillsFromGreenButton(bills, notes)
 
 from carbonledger.greenbutton.bills import to_bills
 from carbonledger.greenbutton.convert import natural_unit, summarise, to_intervals
+from carbonledger.greenbutton.localtime import LocalTimeParameters
 from carbonledger.greenbutton.model import (
     GreenButtonDocument,
     IntervalBlock,
     IntervalReading,
-    LocalTimeParameters,
     MeterReading,
     ReadingType,
     SummaryMeasurement,

@@ -30,10 +30,10 @@ from carbonledger.greenbutton.convert import (
     reading_unit,
     utc_time,
 )
+from carbonledger.greenbutton.localtime import LocalTimeParameters
 from carbonledger.greenbutton.model import (
     ACCUMULATION_NAMES,
     GreenButtonDocument,
-    LocalTimeParameters,
     MeterReading,
     UsagePoint,
 )

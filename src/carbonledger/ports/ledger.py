@@ -1,8 +1,10 @@
 """The ledger port: what every ledger backend offers the services.
 
-The embedded SQLite backend implements it today; an EVM-chain backend
-implements the same methods with contracts and an off-chain store. Services are
-typed against :class:`LedgerPort`, never a concrete backend.
+Every backend implements it: the embedded SQLite ledger, the SQL store
+(PostgreSQL) and the EVM-chain ledger (a contract and an off-chain store); group
+commit wraps any of them and is one more implementation. Services, the API and
+the web UI are typed against :class:`LedgerPort`, never a concrete backend, and
+open one through :func:`carbonledger.services.backends.open_ledger`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 from carbonledger.core.proofdoc import proof_document
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx
+from carbonledger.ports.channels import ChannelStore
 
 __all__ = [
     "Checkpoint",
@@ -155,7 +158,12 @@ class VerifyReport:
 
 
 class LedgerPort(Protocol):
-    """A tamper-evident, append-only log of signed transactions."""
+    """A tamper-evident, append-only log of signed transactions, with its channel store."""
+
+    @property
+    def channels(self) -> ChannelStore:
+        """The store of sealed channel data and wrapped keys beside the ledger."""
+        ...
 
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
         """Check and append ``txs`` atomically: all are accepted or none."""
@@ -180,6 +188,19 @@ class LedgerPort(Protocol):
         """
         ...
 
-    def verify(self) -> VerifyReport:
-        """Recompute every hash, signature, rule and the tree; name the first failure."""
+    def latest_checkpoint(self) -> Checkpoint:
+        """The latest signed tree head (NotFound on a ledger without entries)."""
+        ...
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        """The latest ``limit`` signed tree heads, newest first."""
+        ...
+
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
+        """Recompute every hash, signature, rule and the tree; list up to ``max_errors``
+        failures, the first one named in the report's ``error``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the ledger is not used after."""
         ...

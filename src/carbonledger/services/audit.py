@@ -17,7 +17,6 @@ since a monthly total of one site is one bill's result.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -34,6 +33,7 @@ from carbonledger.services.access import ReadAccess, record_read
 from carbonledger.services.channels import ChannelKeys, fresh_epochs, submit_one
 from carbonledger.services.records import RecordReader
 from carbonledger.services.sealing import DetailReader, pad_to_bucket
+from carbonledger.services.totals import RecordResult, Totals
 
 __all__ = ["AuditReport", "run_audit"]
 
@@ -48,11 +48,25 @@ class AuditReport:
     records: int = 0
     verified: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
-    by_site: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    by_scope: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    by_month: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    total_kg_co2e: Decimal = Decimal(0)
+    #: The verified records' kg CO2e, summed as every other report sums them.
+    totals: Totals = field(default_factory=Totals)
     receipt: Receipt | None = None
+
+    @property
+    def total_kg_co2e(self) -> Decimal:
+        return self.totals.kg_co2e
+
+    @property
+    def by_site(self) -> dict[str, Decimal]:
+        return self.totals.by_site
+
+    @property
+    def by_scope(self) -> dict[str, Decimal]:
+        return dict(self.totals.by_scope)
+
+    @property
+    def by_month(self) -> dict[str, Decimal]:
+        return dict(self.totals.by_month)
 
     def item(self) -> dict[str, Any]:
         """The report's public ledger item: counts and the ids of failed records."""
@@ -145,11 +159,7 @@ def run_audit(
             report.failures.append({"record": item["id"], "site": item["site"], "reasons": reasons})
             continue
         report.verified += 1
-        kg = Decimal(reader.full(item)["kg_co2e"])
-        report.total_kg_co2e += kg
-        report.by_site[item["site"]] += kg
-        report.by_scope[str(item["trace"].get("scope"))] += kg
-        report.by_month[item["period"]["start"][:7]] += kg
+        report.totals.add(RecordResult(item, Decimal(reader.full(item)["kg_co2e"])))
     if fresh_epochs(ledger, store, auditor, [org]):
         keys = ChannelKeys(ledger.state(), store, auditor, access=access)
     epoch = int(ledger.state().channels[org]["epoch"])

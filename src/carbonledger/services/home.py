@@ -22,17 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
-from carbonledger.errors import ConfigurationError, IntegrityError, InvalidInput
+from carbonledger.errors import ConfigurationError, InvalidInput
+from carbonledger.ports.ledger import LedgerPort
+from carbonledger.services import backends
 from carbonledger.services.identity import CertificateAuthority
-
-if TYPE_CHECKING:
-    from carbonledger.adapters.evm import EvmLedger
 
 __all__ = ["PASSPHRASE_ENV", "USER_PASSPHRASE_ENV", "Home", "closing_ledgers", "default_home"]
 
@@ -115,35 +113,25 @@ class Home:
         ledger_id = f"cl-{uuid.uuid4().hex[:16]}"
         created = utc_now()
         root_ca = self.ca.create_root(f"{name} network CA", passphrase)
-        if not self.ledger_file.exists():
-            # a checkpoint remembered for a ledger file no longer here is not this ledger's
-            Path(f"{self.ledger_file}.checkpoint").unlink(missing_ok=True)
-        ledger = SqliteLedger(self.ledger_file, operator=key)
-        try:
-            ledger.submit(
-                [
-                    build_tx(
-                        key,
-                        tx_type="genesis",
-                        ledger_id=ledger_id,
-                        nonce=0,
-                        created=created,
-                        items=[
-                            {
-                                "kind": "ledger",
-                                "id": ledger_id,
-                                "name": name,
-                                "admin": key.address,
-                                "admin_public_key": key.public_key.to_bytes().hex(),
-                                "root_ca": root_ca,
-                                "created": created,
-                            }
-                        ],
-                    )
-                ]
-            )
-        finally:
-            ledger.close()
+        genesis = build_tx(
+            key,
+            tx_type="genesis",
+            ledger_id=ledger_id,
+            nonce=0,
+            created=created,
+            items=[
+                {
+                    "kind": "ledger",
+                    "id": ledger_id,
+                    "name": name,
+                    "admin": key.address,
+                    "admin_public_key": key.public_key.to_bytes().hex(),
+                    "root_ca": root_ca,
+                    "created": created,
+                }
+            ],
+        )
+        backends.create_embedded(self.ledger_file, key, genesis)
         config = {
             "ledger_id": ledger_id,
             "name": name,
@@ -189,37 +177,11 @@ class Home:
         mirror = str(evm.get("offchain", "offchain.db"))
         return mirror if "://" in mirror else self.path / mirror
 
-    def ledger(self, key: PrivateKey | None = None) -> SqliteLedger:
-        """Open the ledger; pass the admin key to write.
-
-        On the EVM backend this is an :class:`~carbonledger.adapters.evm.EvmLedger`
-        (the same port, reads served by its off-chain store); it is typed as the
-        embedded ledger because callers use only what both offer.
-        """
-        config = self.config()
-        if config.get("backend") == "evm":
-            ledger: SqliteLedger = self.evm_ledger(key)  # type: ignore[assignment]
-        else:
-            ledger = SqliteLedger(self.ledger_file, operator=key)
+    def ledger(self, key: PrivateKey | None = None) -> LedgerPort:
+        """Open the ledger on the home's backend (:func:`backends.open_ledger`);
+        pass the admin key to write."""
+        ledger = backends.open_ledger(self, key)
         _OPENED.add(ledger)
-        return ledger
-
-    def evm_ledger(self, key: PrivateKey | None = None) -> EvmLedger:
-        """The EVM backend in config.json (``evm``: rpc, contract, deploy block, store)."""
-        config = self.config()
-        evm_cfg = config.get("evm")
-        if config.get("backend") != "evm" or not evm_cfg:
-            raise ConfigurationError(
-                f"{self.path} is not on the EVM backend: run `carbonledger chain deploy`"
-            )
-        evm = _evm()
-        ledger: EvmLedger = evm.EvmLedger(
-            evm_cfg["rpc"],
-            evm_cfg["contract"],
-            self.mirror_location(evm_cfg),
-            key,
-            deploy_block=int(evm_cfg.get("deploy_block", 0)),
-        )
         return ledger
 
     def deploy_evm(
@@ -242,81 +204,8 @@ class Home:
             raise ConfigurationError(
                 f"{self.path} is already on the EVM backend at {config['evm']['rpc']}"
             )
-        evm = _evm()
-        offchain = mirror or "offchain.db"
-        location = offchain if "://" in offchain else self.path / offchain
-        client = evm.Rpc(rpc)
-        info = evm.deploy(client, key, config["ledger_id"], time_skew_ms=time_skew_ms)
-        ledger = evm.EvmLedger(client, info["address"], location, key, deploy_block=info["block"])
-        embedded = SqliteLedger(self.ledger_file, operator=key)
-        try:
-            if ledger.status()["entries_off_chain"]:
-                raise ConfigurationError(
-                    f"the off-chain store {offchain!r} is not empty: give an empty database"
-                )
-            _copy_entries(embedded, ledger)
-        finally:
-            embedded.close()
-            ledger.close()
-        section = {
-            "rpc": rpc,
-            "contract": info["address"],
-            "chain_id": info["chain_id"],
-            "deploy_block": info["block"],
-            "offchain": offchain,
-        }
+        section = backends.deploy_evm(self, key, rpc, mirror=mirror, time_skew_ms=time_skew_ms)
         config["backend"] = "evm"
         config["evm"] = section
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         return section
-
-
-def _evm() -> Any:
-    try:
-        from carbonledger.adapters import evm
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"the EVM backend needs the [evm] extra: pip install 'carbonledger[evm]' ({exc})"
-        ) from exc
-    return evm
-
-
-def _blobs(conn: Any, items: list[bytes]) -> list[bytes]:
-    """The sealed blobs that ``items`` name, which travel with their transaction."""
-    from carbonledger.core.blobs import referenced_blobs
-    from carbonledger.core.canonical import loads
-
-    names = {ref.blob for data in items for ref in referenced_blobs(loads(data))}
-    out: list[bytes] = []
-    for name in sorted(names):
-        row = conn.execute("SELECT data FROM blob WHERE id = ?", (name,)).fetchone()
-        if row is None:
-            raise IntegrityError(f"sealed blob {name[:16]}... is missing; run verify")
-        out.append(bytes(row[0]))
-    return out
-
-
-def _copy_entries(embedded: SqliteLedger, ledger: EvmLedger) -> None:
-    """Every entry of the embedded ledger onto the chain, in order, each with the sealed
-    blobs it names; the wrapped channel keys into the off-chain store."""
-    import sqlite3
-
-    from carbonledger.core.tx import tx_from_parts
-
-    conn = sqlite3.connect(embedded.path)
-    try:
-        rows = conn.execute("SELECT body, signature, first_leaf, n_leaves FROM tx ORDER BY seq")
-        for body, sig, first, count in rows.fetchall():
-            items = [
-                bytes(d)
-                for (d,) in conn.execute(
-                    "SELECT data FROM leaf WHERE idx >= ? AND idx < ? ORDER BY idx",
-                    (first, first + count),
-                )
-            ]
-            ledger.submit([tx_from_parts(bytes(body), items, bytes(sig), _blobs(conn, items))])
-        keys = conn.execute("SELECT channel, epoch, member, wrapped FROM channel_key").fetchall()
-        for channel, epoch, member, wrapped in keys:
-            ledger.channels.put_keys(channel, int(epoch), {member: bytes(wrapped)})
-    finally:
-        conn.close()

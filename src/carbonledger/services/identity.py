@@ -199,8 +199,8 @@ def revoke_user(
     ident = ledger.state().identities.get(address)
     if ident is None:
         raise NotFound(f"{address} is not an enrolled identity")
-    store = store if store is not None else getattr(ledger, "channels", None)
-    rotations = {} if store is None else revocation_keys(ledger, store, admin, address)
+    store = store if store is not None else ledger.channels
+    rotations = revocation_keys(ledger, store, admin, address)
     receipt = submit_one(
         ledger,
         admin,

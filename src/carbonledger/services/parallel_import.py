@@ -27,7 +27,6 @@ from typing import Any
 
 import orjson
 
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, build_tx_from_encoded, utc_now
 from carbonledger.crypto.keys import PrivateKey
@@ -43,6 +42,7 @@ from carbonledger.ports.ledger import (
     StoredItem,
     VerifyReport,
 )
+from carbonledger.services.backends import reopener
 from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_header, read_rows
 from carbonledger.services.importer import ImportReport, ImportSession, rotate_stale
 
@@ -54,10 +54,10 @@ _WATCH_SECONDS = 0.5
 
 
 class _Sink:
-    """The ledger as a worker sees it: a fixed state, periods from the file, no commits."""
+    """The ledger as a worker sees it: a fixed state, periods from the store, no commits."""
 
-    def __init__(self, path: str, state: LedgerState, out: Any) -> None:
-        self._reader = SqliteLedger(path)
+    def __init__(self, reader: LedgerPort, state: LedgerState, out: Any) -> None:
+        self._reader = reader
         self._state = state
         self._out = out
         self.channels = self._reader.channels
@@ -74,11 +74,17 @@ class _Sink:
     def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
         return self._reader.proof(leaf_index, with_tx=with_tx)
 
-    def verify(self) -> VerifyReport:
-        return self._reader.verify()
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
+        return self._reader.verify(max_errors=max_errors)
+
+    def close(self) -> None:
+        self._reader.close()
 
     def latest_checkpoint(self) -> Checkpoint:
         return self._reader.latest_checkpoint()
+
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self._reader.checkpoints(limit=limit)
 
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
         for tx in txs:
@@ -123,7 +129,7 @@ def _next_chunk(inbox: Any, parent: int) -> Any:
 
 
 def _worker(
-    path: str,
+    reopen: Callable[[], LedgerPort],
     state: LedgerState,
     key: bytes,
     *,
@@ -137,7 +143,7 @@ def _worker(
 ) -> None:
     _die_with_parent(parent)
     try:
-        sink = _Sink(path, state, out)
+        sink = _Sink(reopen(), state, out)
         session = ImportSession(
             sink,
             PrivateKey.from_bytes(key),
@@ -230,7 +236,7 @@ class _Signer:
 
 
 def import_csv_parallel(
-    ledger: SqliteLedger,
+    ledger: LedgerPort,
     key: PrivateKey,
     path: Path,
     *,
@@ -257,7 +263,7 @@ def import_csv_parallel(
             ctx.Process(
                 target=_worker,
                 daemon=True,
-                args=(ledger.path, state, key.to_bytes()),
+                args=(reopener(ledger), state, key.to_bytes()),
                 kwargs={
                     "catalog_home": str(catalog_home) if catalog_home else None,
                     "header": header,

@@ -40,9 +40,9 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput, RowError
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
-from carbonledger.services.record_values import record_kg
 from carbonledger.services.records import RecordReader
 from carbonledger.services.tokens import list_tokens, retirements
+from carbonledger.services.totals import readable_results
 
 if TYPE_CHECKING:
     from carbonledger.core.tokens.marginal import MoerSeries
@@ -103,11 +103,8 @@ def consumption_for(
     query = ItemQuery(
         kind="emissions_record", org=org, since=f"{year}-01-01", until=f"{year}-12-31"
     )
-    for stored in ledger.items(query):
-        rec = stored.item
-        if rec.get("activity") != "electricity":
-            continue
-        trace = reader.trace(rec)
+    for result in readable_results(ledger, reader, query, traces=True, activity="electricity"):
+        rec, trace, kg = result.item, result.trace or {}, result.kg_co2e or Decimal(0)
         kwh = Decimal(trace["inputs"]["amount"]) * factor_between(
             normalise_unit(trace["inputs"]["unit"]), "kWh"
         )
@@ -120,7 +117,7 @@ def consumption_for(
         parts = zip(
             shares,
             split_amount(kwh, shares),
-            split_amount(record_kg(rec, trace), shares),
+            split_amount(kg, shares),
             strict=True,
         )
         rows.extend(

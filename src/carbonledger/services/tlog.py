@@ -11,7 +11,8 @@ from typing import Any, Protocol, cast
 from carbonledger.core.note import parse_checkpoint, parse_note
 from carbonledger.core.witness import request
 from carbonledger.errors import CarbonLedgerError, ConfigurationError, IntegrityError, NotFound
-from carbonledger.ports.ledger import VerifyReport
+from carbonledger.ports.ledger import LedgerPort, VerifyReport
+from carbonledger.services import backends
 from carbonledger.services.home import Home
 
 __all__ = [
@@ -52,14 +53,7 @@ def verify_home(home: Home, *, max_errors: int = 100) -> VerifyReport:
 
 def prune_blobs(home: Home, *, delete: bool) -> list[str]:
     """Unreferenced sealed blobs of the home's embedded ledger; removed with ``delete``."""
-    if home.backend != "embedded":
-        raise ConfigurationError("blobs prune works on the embedded ledger only")
-    ledger = home.ledger()
-    try:
-        ids: list[Any] = ledger.prune_blobs(delete=delete)
-    finally:
-        ledger.close()
-    return [str(i) for i in ids]
+    return backends.prune_blobs(home, delete=delete)
 
 
 class TransparencyLog(Protocol):
@@ -74,7 +68,7 @@ class TransparencyLog(Protocol):
     def consistency(self, first: int, second: int) -> list[bytes]: ...
 
 
-def log_of(ledger: object) -> TransparencyLog:
+def log_of(ledger: LedgerPort) -> TransparencyLog:
     """The ledger (or the one a wrapper such as group commit holds) as a transparency log.
 
     Raises:
@@ -86,7 +80,7 @@ def log_of(ledger: object) -> TransparencyLog:
     return cast("TransparencyLog", inner)
 
 
-def log_info(ledger: object) -> dict[str, Any]:
+def log_info(ledger: LedgerPort) -> dict[str, Any]:
     """Origin, verifier key and the latest checkpoint (what ``witness add`` remembers)."""
     log = log_of(ledger)
     note = latest_cosigned(ledger)
@@ -94,7 +88,7 @@ def log_info(ledger: object) -> dict[str, Any]:
     return {"origin": cp.origin, "vkey": log.log_vkey(), "size": cp.size, "checkpoint": note}
 
 
-def consistency_json(ledger: object, first: int, second: int) -> dict[str, Any]:
+def consistency_json(ledger: LedgerPort, first: int, second: int) -> dict[str, Any]:
     """A consistency proof as the API serves it: hashes in hex and in base64."""
     proof = log_of(ledger).consistency(first, second)
     return {
@@ -105,12 +99,12 @@ def consistency_json(ledger: object, first: int, second: int) -> dict[str, Any]:
     }
 
 
-def cosigned_file(ledger: object) -> Path:
+def cosigned_file(ledger: LedgerPort) -> Path:
     """Where the home keeps the latest checkpoint with the cosignatures witnesses returned."""
     return Path(f"{log_of(ledger).path}.cosigned")
 
 
-def latest_cosigned(ledger: object) -> str:
+def latest_cosigned(ledger: LedgerPort) -> str:
     """The latest checkpoint note with every cosignature collected for it."""
     note = log_of(ledger).latest_note()
     try:
@@ -125,7 +119,7 @@ def latest_cosigned(ledger: object) -> str:
     return note
 
 
-def submit_to_witness(ledger: object, url: str) -> list[str]:
+def submit_to_witness(ledger: LedgerPort, url: str) -> list[str]:
     """Ask a C2SP witness at ``url`` to cosign the latest checkpoint; keep its cosignatures.
 
     The first request claims old size 0; a witness that knows the log answers 409 with

@@ -1,18 +1,10 @@
-"""What the pages show, read through the ledger port and the services (never SQL).
-
-Features that other parts of the system add later (token reports, the DAO) are
-looked up by module name: a page shows "not available" and why, rather than
-failing, when a service is absent or does not yet offer what is needed.
-"""
+"""What the pages show, read through the ledger port and the services (never SQL)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -23,13 +15,13 @@ from carbonledger.errors import CarbonLedgerError, NotFound, PermissionDenied
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 from carbonledger.services.inventory import inventory_report
 from carbonledger.services.records import RecordReader
+from carbonledger.services.scope2 import net_report, scope2_report
+from carbonledger.services.totals import Totals, emission_totals
 
 __all__ = [
     "Entry",
-    "Feature",
     "InventoryView",
     "OrgSummary",
-    "feature",
     "inventory_view",
     "market_and_net",
     "org_summary",
@@ -37,32 +29,6 @@ __all__ = [
 ]
 
 KG_PER_T = Decimal(1000)
-
-
-@dataclass(frozen=True)
-class Feature:
-    """An optional service: its module if present and offering ``needs``, else why not."""
-
-    module: ModuleType | None
-    missing: str
-
-    @property
-    def ok(self) -> bool:
-        return self.module is not None
-
-    def fn(self, name: str) -> Any:
-        return getattr(self.module, name)
-
-
-def feature(module: str, *needs: str) -> Feature:
-    """Look up an optional service module and the functions the UI calls on it."""
-    if importlib.util.find_spec(module) is None:
-        return Feature(None, f"{module} is not available in this build")
-    mod = importlib.import_module(module)
-    absent = [n for n in needs if not callable(getattr(mod, n, None))]
-    if absent:
-        return Feature(None, f"{module} does not offer {', '.join(absent)} yet")
-    return Feature(mod, "")
 
 
 @dataclass
@@ -90,38 +56,24 @@ def org_summary(
     """Totals of the records whose results ``reader`` can open (results are sealed in the
     organisation's channel); a record counts in its period's start month."""
     reader = reader or RecordReader(ledger)
-    site_kg: dict[str, Decimal] = defaultdict(Decimal)
-    month_kg: dict[str, Decimal] = defaultdict(Decimal)
-    activity_kg: dict[str, Decimal] = defaultdict(Decimal)
-    years: set[int] = set()
-    rows = [s.item for s in ledger.items(ItemQuery(kind="emissions_record", org=org))]
-    for item in rows:
-        years.add(int(item["period"]["start"][:4]))
+    years = sorted(
+        {
+            int(s.item["period"]["start"][:4])
+            for s in ledger.items(ItemQuery(kind="emissions_record", org=org))
+        }
+    )
     chosen = year if year is not None else (max(years) if years else None)
-    count = sealed = 0
-    for item in rows:
-        month = str(item["period"]["start"][:7])
-        if chosen is None or int(month[:4]) != chosen:
-            continue
-        result = reader.view(item).get("kg_co2e")
-        if result is None:
-            sealed += 1
-            continue
-        kg = Decimal(result)
-        site_kg[item["site"]] += kg
-        month_kg[month] += kg
-        activity_kg[str(item.get("activity"))] += kg
-        count += 1
+    totals = Totals() if chosen is None else emission_totals(ledger, reader, org=org, year=chosen)
     months = [f"{chosen}-{m:02d}" for m in range(1, 13)] if chosen is not None else []
     return OrgSummary(
         org,
         chosen,
-        sorted(years),
-        sorted(((s, kg / KG_PER_T) for s, kg in site_kg.items()), key=lambda r: -r[1]),
-        [(m, month_kg.get(m, Decimal(0)) / KG_PER_T) for m in months],
-        {a: kg / KG_PER_T for a, kg in sorted(activity_kg.items())},
-        count,
-        sealed,
+        years,
+        sorted(((s, kg / KG_PER_T) for s, kg in totals.by_site.items()), key=lambda r: -r[1]),
+        [(m, totals.by_month.get(m, Decimal(0)) / KG_PER_T) for m in months],
+        {a: kg / KG_PER_T for a, kg in sorted(totals.by_activity.items())},
+        totals.records,
+        totals.sealed,
     )
 
 
@@ -130,9 +82,8 @@ def market_and_net(
 ) -> dict[str, Any]:
     """Market-based and net emissions from the token services, or why they are not shown."""
     out: dict[str, Any] = {"market": None, "net": None, "market_note": "", "net_note": ""}
-    scope2 = feature("carbonledger.services.scope2", "scope2_report", "net_report")
-    if not scope2.ok or year is None:
-        out["market_note"] = out["net_note"] = scope2.missing or "no records yet"
+    if year is None:
+        out["market_note"] = out["net_note"] = "no records yet"
         return out
     report = None
     if key is None:
@@ -142,7 +93,7 @@ def market_and_net(
         )
     else:
         try:
-            report = scope2.fn("scope2_report")(ledger, ledger_store(ledger), key, org, year)
+            report = scope2_report(ledger, ledger.channels, key, org, year)
             out["market"] = {
                 "location_t": Decimal(report.location_kg) / KG_PER_T,
                 "market_t": Decimal(report.market_kg) / KG_PER_T,
@@ -154,10 +105,8 @@ def market_and_net(
             out["market_note"] = _not_a_member("market-based needs the metered kWh", org)
         except CarbonLedgerError as exc:
             out["market_note"] = str(exc)
-        except (AttributeError, TypeError) as exc:  # a service still being written
-            out["market_note"] = f"not available: {exc}"
     try:
-        net = scope2.fn("net_report")(ledger, org, year, scope2=report)
+        net = net_report(ledger, org, year, scope2=report)
         out["net"] = {
             "audited_t": Decimal(net.audited_kg) / KG_PER_T,
             "offsets_t": Decimal(net.offsets_kg) / KG_PER_T,
@@ -165,8 +114,6 @@ def market_and_net(
         }
     except CarbonLedgerError as exc:
         out["net_note"] = str(exc)
-    except (AttributeError, TypeError, KeyError) as exc:  # a service still being written
-        out["net_note"] = f"not available: {exc}"
     return out
 
 
@@ -203,16 +150,11 @@ def inventory_view(
             " sign in with your keystore to see it",
         )
     try:
-        return InventoryView(inventory_report(ledger, ledger_store(ledger), key, org, year))
+        return InventoryView(inventory_report(ledger, ledger.channels, key, org, year))
     except (NotFound, PermissionDenied):
         return InventoryView(None, _not_a_member("The inventory needs the quantities", org))
     except CarbonLedgerError as exc:
         return InventoryView(None, str(exc))
-
-
-def ledger_store(ledger: LedgerPort) -> Any:
-    """The channel store beside the ledger (the embedded backend keeps both in one file)."""
-    return getattr(ledger, "channels", None)
 
 
 @dataclass(frozen=True)

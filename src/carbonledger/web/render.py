@@ -106,14 +106,13 @@ def check_csrf(request: Request, sent: str) -> None:
 def write(ctx: AppContext, work: Callable[[], T], *, group: bool = False) -> T:
     """Run a writing service call as the API does: one writer at a time.
 
-    ``group=True`` (imports, which need no receipt until the end) uses the context's
-    group commit (``AppContext.write``) when it offers one; other writes read their
-    receipts at once, so they run under the lock and commit on their own.
+    ``group=True`` (imports, which need no receipt until the end) goes through
+    ``AppContext.write``, which shares the commit with other requests when the ledger
+    is behind group commit; other writes read their receipts at once, so they run
+    under the lock and commit on their own.
     """
-    group_write = getattr(ctx, "write", None)
-    if group and callable(group_write):
-        result: T = group_write(work)
-        return result
+    if group:
+        return ctx.write(work)
     with ctx.lock:
         return work()
 

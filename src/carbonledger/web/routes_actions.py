@@ -186,16 +186,13 @@ def audit_run(
 def _ledger_page(request: Request, **values: Any) -> Response:
     ctx = context(request)
     head = ctx.ledger.latest_checkpoint()
-    listing = getattr(ctx.ledger, "checkpoints", None)  # a port method yet to come
-    checkpoints = list(listing(limit=20)) if callable(listing) else [head]
     return render(
         request,
         "ledger.html",
         title="Ledger explorer",
         state=ctx.ledger.state(),
         head=head,
-        checkpoints=checkpoints,
-        checkpoints_partial=not callable(listing),
+        checkpoints=ctx.ledger.checkpoints(limit=20),
         entries=recent_entries(ctx.ledger, head.size),
         **{"report": None, **values},
     )

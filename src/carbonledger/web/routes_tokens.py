@@ -1,9 +1,5 @@
-"""Tokens (certificates, offsets, audited emissions) and the DAO.
-
-Both services are optional: without them the pages list the ledger items of
-their kinds and say which service is missing; the forms appear only when the
-service offers the operation.
-"""
+"""Tokens (certificates, offsets, audited emissions) and the DAO: pages over
+:mod:`carbonledger.services.tokens` and :mod:`carbonledger.services.dao`."""
 
 from __future__ import annotations
 
@@ -14,7 +10,8 @@ from fastapi import APIRouter, Form, Request, Response
 
 from carbonledger.errors import CarbonLedgerError, InvalidInput
 from carbonledger.ports.ledger import ItemQuery
-from carbonledger.web.data import Feature, feature
+from carbonledger.services import dao, tokens
+from carbonledger.services.offsets import package_directory
 from carbonledger.web.render import WebRoute, check_csrf, context, render, require_user, write
 from carbonledger.web.session import WebUser, current_user
 
@@ -22,13 +19,7 @@ __all__ = ["router"]
 
 FormStr = Annotated[str, Form()]
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-TOKENS = "carbonledger.services.tokens"
-DAO_MODULES = ("carbonledger.services.dao", "carbonledger.services.governance")
-DAO_KINDS = ("proposal", "vote", "dao_project", "project")
-
-
-def _tokens() -> Feature:
-    return feature(TOKENS, "list_tokens", "balances", "retire", "transfer")
+DAO_KINDS = ("vote", "dao_project", "project")
 
 
 def _items(request: Request, kind: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -38,31 +29,24 @@ def _items(request: Request, kind: str, limit: int = 200) -> list[dict[str, Any]
 
 def _tokens_page(request: Request, user: WebUser | None, **values: Any) -> Response:
     ctx = context(request)
-    svc = _tokens()
     state = ctx.ledger.state()
-    listed: list[dict[str, Any]] = []
-    held: list[Any] = []
-    balances: list[Any] = []
-    if svc.ok:
-        listed = list(svc.fn("list_tokens")(state))
-        balances = list(svc.fn("balances")(state))
-        if user is not None:
-            held = [b for b in balances if b.holder == user.address and b.available > 0]
-    else:
-        listed = _items(request, "token")
+    listed = tokens.list_tokens(state)
+    balances = tokens.balances(state)
+    held = []
+    if user is not None:
+        held = [b for b in balances if b.holder == user.address and b.available > 0]
     names = {a: f"{i.get('org') or ''}/{i.get('name')}" for a, i in state.identities.items()}
     return render(
         request,
         "tokens.html",
         title="Tokens",
         user=user,
-        service=svc,
         tokens=listed,
         balances=balances,
         held=held,
         names=names,
         retirements=list(reversed(_items(request, "token_retirement"))),
-        can_write=bool(svc.ok and user is not None and user.key is not None),
+        can_write=bool(user is not None and user.key is not None),
         **{"done": "", "errors": {}, **values},
     )
 
@@ -89,18 +73,15 @@ def _token_action(
     action: str,
     fields: dict[str, tuple[str, str]],
     amount: str,
-    run: Callable[[Feature, Any, WebUser, Any, int], str],
+    run: Callable[[Any, WebUser, Any, int], str],
 ) -> Response:
     """One token form: ``fields`` maps each required field to (value, what it should be);
-    ``run(svc, ctx, user, key, units)`` writes and returns what the page says was done. A refused
+    ``run(ctx, user, key, units)`` writes and returns what the page says was done. A refused
     write shows the form again with the error beside the field it names."""
     user = require_user(request)
     check_csrf(request, csrf_token)
-    svc = _tokens()
     ctx = context(request)
     try:
-        if not svc.ok:
-            raise InvalidInput(f"token: {svc.missing}")
         if user.key is None:
             raise InvalidInput(f"token: sign in with your keystore to {action}")
         for name, (value, wanted) in fields.items():
@@ -108,7 +89,7 @@ def _token_action(
                 raise InvalidInput(f"{name}: {wanted}")
         units = _amount(amount)
         key = user.key
-        done = write(ctx, lambda: run(svc, ctx, user, key, units))
+        done = write(ctx, lambda: run(ctx, user, key, units))
     except CarbonLedgerError as exc:
         field, _, why = str(exc).partition(": ")
         known = field == "amount" or field in fields
@@ -127,8 +108,8 @@ def tokens_retire(
     reason: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    def run(svc: Feature, ctx: Any, user: WebUser, key: Any, units: int) -> str:
-        receipt = svc.fn("retire")(
+    def run(ctx: Any, user: WebUser, key: Any, units: int) -> str:
+        receipt = tokens.retire(
             ctx.ledger,
             key,
             token,
@@ -154,8 +135,8 @@ def tokens_transfer(
     amount: FormStr = "",
     csrf_token: FormStr = "",
 ) -> Response:
-    def run(svc: Feature, ctx: Any, user: WebUser, key: Any, units: int) -> str:
-        receipt = svc.fn("transfer")(ctx.ledger, key, token, to=to.strip(), amount=units)
+    def run(ctx: Any, user: WebUser, key: Any, units: int) -> str:
+        receipt = tokens.transfer(ctx.ledger, key, token, to=to.strip(), amount=units)
         return f"Transferred {units} of {token} to {to} (entry {receipt.seq})."
 
     fields = {"to": (to, "an address or ORG/NAME")}
@@ -164,18 +145,8 @@ def tokens_transfer(
     )
 
 
-def _dao() -> Feature:
-    found = [feature(m, "vote") for m in DAO_MODULES]
-    return next((f for f in found if f.ok), found[0])
-
-
-def _proposals(request: Request, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _proposals(request: Request) -> list[dict[str, Any]]:
     """Proposals with status, tallies and project registry data (from the DAO service)."""
-    try:
-        from carbonledger.services import dao
-        from carbonledger.services.offsets import package_directory
-    except ImportError:
-        return raw
     state = context(request).ledger.state()
     directory = package_directory()
     return [
@@ -194,19 +165,17 @@ def _projects(
 
 
 def _dao_page(request: Request, user: WebUser | None, **values: Any) -> Response:
-    svc = _dao()
     items = {kind: _items(request, kind) for kind in DAO_KINDS}
-    proposals = _proposals(request, items["proposal"])
+    proposals = _proposals(request)
     return render(
         request,
         "dao.html",
         title="DAO",
         user=user,
-        service=svc,
         proposals=proposals,
         votes=items["vote"],
         projects=_projects(items["dao_project"] + items["project"], proposals),
-        can_vote=bool(svc.ok and user is not None and user.key is not None),
+        can_vote=bool(user is not None and user.key is not None),
         **{"done": "", "errors": {}, **values},
     )
 
@@ -226,10 +195,9 @@ def dao_vote(
 ) -> Response:
     user = require_user(request)
     check_csrf(request, csrf_token)
-    svc = _dao()
     ctx = context(request)
-    if not svc.ok or user.key is None:
-        why = svc.missing or "sign in with your keystore to vote"
+    if user.key is None:
+        why = "sign in with your keystore to vote"
         return _dao_page(request, user, status=400, errors={"vote": why})
     if choice not in ("for", "against", "abstain") or not proposal:
         return _dao_page(
@@ -240,8 +208,7 @@ def dao_vote(
         )
     try:
         key = user.key
-        receipt = write(ctx, lambda: svc.fn("vote")(ctx.ledger, key, proposal, choice=choice))
-    except (CarbonLedgerError, TypeError) as exc:  # TypeError: the service's signature differs
+        receipt = write(ctx, lambda: dao.vote(ctx.ledger, key, proposal, choice=choice))
+    except CarbonLedgerError as exc:
         return _dao_page(request, user, status=400, errors={"vote": str(exc)})
-    seq = getattr(receipt, "seq", "?")
-    return _dao_page(request, user, done=f"Voted {choice} on {proposal} (entry {seq}).")
+    return _dao_page(request, user, done=f"Voted {choice} on {proposal} (entry {receipt.seq}).")

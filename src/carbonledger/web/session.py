@@ -25,12 +25,12 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from carbonledger.api.auth import TOKEN_SECONDS, Actor, actor_for_token, challenge, login, logout
 from carbonledger.api.context import AppContext
 from carbonledger.core.identities import is_active
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.crypto.recipes import sign_personal_message
 from carbonledger.errors import CarbonLedgerError, InvalidInput, PermissionDenied
+from carbonledger.services.signin import TOKEN_SECONDS, Actor
 
 __all__ = [
     "ANON_COOKIE",
@@ -89,14 +89,14 @@ def current_user(ctx: AppContext, request: Request) -> WebUser | None:
     if not token:
         return None
     try:
-        actor = actor_for_token(ctx, token)  # the API's own check: one code path for both
+        actor = ctx.signin.actor_for_token(token)  # the API's own check: one code path
     except (CarbonLedgerError, ValueError, KeyError):
         return None
     return WebUser(actor, token)
 
 
 def _mac(ctx: AppContext, purpose: str, value: str) -> str:
-    return hmac.new(ctx.secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(ctx.signin.secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_token(ctx: AppContext, request: Request, user: WebUser | None) -> str:
@@ -138,7 +138,7 @@ def clear_session(ctx: AppContext, request: Request, response: Response) -> None
     """Forget the cookie and lock the keystore unlocked for this session."""
     user = current_user(ctx, request)
     if user is not None:
-        logout(ctx, user.token)
+        ctx.signin.logout(user.token)
     response.delete_cookie(SESSION_COOKIE, **_cookie_args(request))
 
 
@@ -160,7 +160,7 @@ def resolve_account(ctx: AppContext, who: str) -> tuple[str, str | None, str]:
 
 
 def signin_challenge(ctx: AppContext, address: str) -> dict[str, str]:
-    return challenge(ctx, address.strip(), domain="carbonledger", uri=SIGNIN_URI)
+    return ctx.signin.challenge(address.strip(), domain="carbonledger", uri=SIGNIN_URI)
 
 
 def keystore_signin(ctx: AppContext, who: str, passphrase: str) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def keystore_signin(ctx: AppContext, who: str, passphrase: str) -> dict[str, Any
         raise PermissionDenied("account: the keystore held here is for another key")
     issued = signin_challenge(ctx, address)
     signature = sign_personal_message(key, issued["message"]).hex()
-    return login(ctx, issued["message"], signature, passphrase)
+    return ctx.signin.login(issued["message"], signature, passphrase)
 
 
 def signature_signin(ctx: AppContext, message: str, signature: str) -> dict[str, Any]:
@@ -186,4 +186,4 @@ def signature_signin(ctx: AppContext, message: str, signature: str) -> dict[str,
     if not signature.strip():
         raise InvalidInput("signature: paste the signature of the message (hex)")
     # Browsers send textarea line breaks as CRLF; the challenge was issued with LF.
-    return login(ctx, message.replace("\r\n", "\n"), signature.strip())
+    return ctx.signin.login(message.replace("\r\n", "\n"), signature.strip())

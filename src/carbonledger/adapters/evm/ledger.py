@@ -46,6 +46,7 @@ from carbonledger.adapters.evm.chain import (
     artifact,
     deploy,
 )
+from carbonledger.adapters.evm.compact import compact_record, expand, is_compact
 from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
 from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.reverts import translate
@@ -93,6 +94,20 @@ TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[])[]"
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
 _DAO_GAS_PER_BYTE = {"dao_propose": 400, "dao_setup": 200}
 _DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60_000}
+
+
+#: Transactions whose items the contract's membership reader checks (MemberItems.sol).
+_MEMBERSHIP = frozenset(
+    {"register_org", "register_site", "register_identity", "enroll", "channel_grant"}
+)
+
+
+def _carried(tx: SignedTx, items: list[dict[str, Any]]) -> list[bytes]:
+    """The items as calldata carries them: emissions records compactly when they can be
+    (:mod:`carbonledger.adapters.evm.compact`), everything else as its canonical JSON."""
+    if tx.type != "record_emissions":
+        return list(tx.items)
+    return [compact_record(d, i) or d for d, i in zip(tx.items, items, strict=True)]
 
 
 def _dao_gas(state: LedgerState, tx: SignedTx, items: list[dict[str, Any]]) -> int:
@@ -338,14 +353,17 @@ class EvmLedger:
                 dao_gas += _dao_gas(work, checked, items)
             sig = checked.signature
             encoded.append(
-                (checked.body_bytes, sig[:32], sig[32:64], sig[64], list(checked.items), hints)
+                (checked.body_bytes, sig[:32], sig[32:64], sig[64], _carried(checked, items), hints)
             )
             checked_all.append(checked)
         if work is not state:
             state.__dict__.update(work.__dict__)
         data = self._submit_selector + abi_encode([TX_ABI], [encoded])
         n_items = sum(len(t.items) for t in checked_all)
+        # Membership items are read by the ledger's reader contract and stored.
+        members = sum(len(t.items) for t in checked_all if t.type in _MEMBERSHIP)
         gas = 120_000 + 40 * len(data) + 25_000 * n_items + 60_000 * len(batch) + dao_gas
+        gas += 60_000 * members
         gas = min(29_000_000, gas)
         return data, gas, checked_all
 
@@ -429,6 +447,9 @@ class EvmLedger:
     def latest_checkpoint(self) -> Checkpoint:
         return self.mirror.latest_checkpoint()
 
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        return self.mirror.checkpoints(limit=limit)
+
     # -- the chain --------------------------------------------------------------------
     def chain_entries(self) -> list[dict[str, Any]]:
         """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction."""
@@ -492,7 +513,12 @@ class EvmLedger:
         data = bytes.fromhex(tx["input"][2:])
         (entries,) = abi_decode([TX_ABI], data[4:])
         signed = [
-            (hashlib.sha256(body).hexdigest(), tx_from_parts(body, list(items), r + s + bytes([v])))
+            (
+                hashlib.sha256(body).hexdigest(),
+                tx_from_parts(
+                    body, [expand(i) if is_compact(i) else i for i in items], r + s + bytes([v])
+                ),
+            )
             for body, r, s, v, items, _ in entries
         ]
         times = [

@@ -2,8 +2,9 @@
 
 ``ledger`` appends and reads (hash chain, Merkle nodes, signed checkpoints),
 ``channels`` keeps sealed blobs and wrapped keys in the same file, ``schema``
-creates its tables, ``verify`` and ``verify_checks`` re-check a file from its
-bytes, and ``group_commit`` lets concurrent API requests share one commit.
+creates its tables, and ``verify`` and ``verify_checks`` re-check a file from its
+bytes. Group commit (``carbonledger.adapters.group_commit``) wraps this backend or
+any other.
 """
 
 from __future__ import annotations

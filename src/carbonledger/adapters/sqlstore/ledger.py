@@ -258,26 +258,33 @@ class SqlLedger(LedgerLog):
             {**dict(zip(keys, r[:7], strict=True)), "entry_hash": bytes(r[7]).hex()} for r in rows
         ]
 
-    def latest_checkpoint(self) -> Checkpoint:
+    def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
+        """The latest signed checkpoints, newest first."""
         c = t.checkpoint.c
         with self.engine.connect() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 select(c.size, c.prev_size, c.root, c.ledger_time, c.signer, c.signature)
                 .order_by(c.size.desc())
-                .limit(1)
-            ).first()
-        if row is None:
+                .limit(limit)
+            ).all()
+        return [
+            Checkpoint(
+                str(self._state.ledger_id),
+                size,
+                prev,
+                bytes(root).hex(),
+                when,
+                signer,
+                bytes(sig).hex(),
+            )
+            for size, prev, root, when, signer, sig in rows
+        ]
+
+    def latest_checkpoint(self) -> Checkpoint:
+        latest = self.checkpoints(limit=1)
+        if not latest:
             raise NotFound("the ledger has no checkpoint yet")
-        size, prev_size, root, when, signer, sig = row
-        return Checkpoint(
-            str(self._state.ledger_id),
-            size,
-            prev_size,
-            bytes(root).hex(),
-            when,
-            signer,
-            bytes(sig).hex(),
-        )
+        return latest[0]
 
     def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
         """Inclusion proof of leaf ``leaf_index`` against the latest checkpoint."""

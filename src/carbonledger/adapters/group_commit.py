@@ -1,7 +1,9 @@
-"""Group commit: many concurrent writers, one SQLite commit (and one fsync) per batch.
+"""Group commit: many concurrent writers, one append (one commit, one fsync) per batch.
 
 A server handling many small writes (one bill per request) would otherwise pay
-one fsync per request. :class:`GroupCommitLedger` wraps a ledger: ``submit``
+one commit per request: an fsync on the embedded ledger, a database commit on
+the SQL store, a mined EVM transaction on a chain. :class:`GroupCommitLedger`
+wraps any :class:`~carbonledger.ports.ledger.LedgerPort` and is one itself: ``submit``
 checks each transaction against a *speculative* state (the committed state plus
 everything accepted but not yet committed), queues it and returns at once; a
 writer thread commits whatever is queued as one batch. ``wait()`` blocks the
@@ -14,8 +16,9 @@ writer.
 
 Other processes may write to the same file (a CLI command while the server
 runs): whenever nothing is queued or being committed, ``state()`` and
-``submit`` first catch up with their commits, and each commit re-checks its
-batch against the file's latest head, so the server keeps accepting writes.
+``submit`` first catch up with their commits (on a backend that offers
+``refresh``, as the embedded one does), and each commit re-checks its batch
+against the ledger's latest head, so the server keeps accepting writes.
 """
 
 from __future__ import annotations
@@ -24,10 +27,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any
 
-from carbonledger.adapters.sqlite.channels import SqliteChannelStore
-from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.authority import apply
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
@@ -36,6 +36,7 @@ from carbonledger.ports.ledger import (
     Checkpoint,
     InclusionProof,
     ItemQuery,
+    LedgerPort,
     PeriodKey,
     Receipt,
     StoredItem,
@@ -49,7 +50,7 @@ class _QueuedBlobs:
     """The channel store, plus the sealed blobs of transactions queued but not committed
     (an import checking a duplicate opens the details of a bill still in the queue)."""
 
-    def __init__(self, inner: SqliteChannelStore) -> None:
+    def __init__(self, inner: ChannelStore) -> None:
         self.inner = inner
         self.queued: dict[str, bytes] = {}
 
@@ -71,9 +72,9 @@ class _QueuedBlobs:
 
 
 class GroupCommitLedger:
-    """Implements :class:`carbonledger.ports.ledger.LedgerPort` over a :class:`SqliteLedger`."""
+    """Implements :class:`carbonledger.ports.ledger.LedgerPort` over any other implementation."""
 
-    def __init__(self, ledger: SqliteLedger, *, max_batch: int = 1000) -> None:
+    def __init__(self, ledger: LedgerPort, *, max_batch: int = 1000) -> None:
         self.inner = ledger
         self._max_batch = max_batch
         self._lock = threading.Lock()
@@ -96,9 +97,6 @@ class GroupCommitLedger:
 
     def latest_checkpoint(self) -> Checkpoint:
         return self.inner.latest_checkpoint()
-
-    def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        return self.inner.entries(limit=limit, offset=offset)
 
     def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
         return self.inner.checkpoints(limit=limit)
@@ -242,5 +240,5 @@ class GroupCommitLedger:
     def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
         return self.inner.proof(leaf_index, with_tx=with_tx)
 
-    def verify(self) -> VerifyReport:
-        return self.inner.verify()
+    def verify(self, *, max_errors: int = 100) -> VerifyReport:
+        return self.inner.verify(max_errors=max_errors)
