@@ -83,8 +83,9 @@ def _wait_for(ledger_time: str, after_ms: int = 0) -> None:
 
     from carbonledger.core.dao.model import ledger_ms
 
-    wait = ledger_ms(ledger_time) + after_ms - ledger_ms(utc_now())
-    if wait > 0:
+    # Checked again after each sleep: sleep runs on the monotonic clock, and the wall
+    # clock the ledgers stamp may advance more slowly (a slewed or paused clock).
+    while (wait := ledger_ms(ledger_time) + after_ms - ledger_ms(utc_now())) >= 0:
         time.sleep(wait / 1000 + 0.02)
 
 

@@ -139,9 +139,13 @@ def alice_to_bob(w: World, token: str, n: int, prefix: str) -> list[SignedTx]:
 def reopen(ledger: LedgerPort, operator: PrivateKey | None) -> LedgerPort:
     """Close ``ledger`` and open the same ledger again, as a new process would: from
     what the backend stored (the file, the database, the chain and its mirror)."""
+    from carbonledger.adapters.group_commit import GroupCommitLedger
     from carbonledger.adapters.sqlite.ledger import SqliteLedger
     from carbonledger.adapters.sqlstore import SqlLedger
 
+    if isinstance(ledger, GroupCommitLedger):
+        ledger.close()  # stops its writer after the queued commits, closes the backend
+        return GroupCommitLedger(reopen(ledger.inner, operator))
     ledger.close()  # type: ignore[attr-defined]
     if isinstance(ledger, SqliteLedger):
         return SqliteLedger(ledger.path, operator=operator)

@@ -207,10 +207,11 @@ class GroupCommitLedger:
                 if not self._queue:
                     self._pending_periods.clear()
                     self._blobs.queued.clear()
-                    if getattr(self.inner, "reloads", 0) != self._reloads:
-                        # the commit took in other processes' commits: start from the file
-                        self._reloads = getattr(self.inner, "reloads", 0)
-                        self._spec = self.inner.state()
+                    # Start again from what was committed: the backend stamped its own
+                    # ledger time (the speculative state used the time of queueing), and
+                    # the commit may have taken in other processes' commits.
+                    self._reloads = getattr(self.inner, "reloads", 0)
+                    self._spec = self.inner.state()
             for (_, future), receipt in zip(batch, receipts, strict=True):
                 future.set_result(receipt)
 
