@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything the tests that `make test` skips on a fresh machine need, installed and started
 # (CI sources it; locally `sudo bash scripts/ci-services.sh` once, then `make test`):
-# Chromium for the browser tests, anvil and solc (npm), PostgreSQL 15.
+# Chromium for the browser tests, anvil, Hardhat 2.x and solc (npm), PostgreSQL 15.
 #   source scripts/ci-services.sh   # also exports CARBONLEDGER_REQUIRE_EVM=1 and the database URL
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,7 +16,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   as_root apt-get install -y -qq chromium >/dev/null
 fi
 
-# anvil and solc from npm (pinned by contracts/package-lock.json).
+# anvil, Hardhat (its node, a second chain for the EVM tests) and solc from npm
+# (pinned by contracts/package-lock.json).
 if ! command -v npm >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq

@@ -24,9 +24,11 @@ if [ -z "${CARBONLEDGER_TEST_POSTGRES:-}" ] && command -v pg_lsclusters >/dev/nu
   fi
 fi
 
-# anvil and solc: the npm packages pinned in contracts/ (no root needed) when npm is here.
-if [ ! -x contracts/node_modules/.bin/anvil ] && command -v npm >/dev/null 2>&1; then
-  echo "make test: installing anvil and solc (npm ci in contracts/)"
+# anvil, Hardhat and solc: the npm packages pinned in contracts/ (no root needed) when npm is
+# here.
+if { [ ! -x contracts/node_modules/.bin/anvil ] || [ ! -x contracts/node_modules/.bin/hardhat ]; } \
+  && command -v npm >/dev/null 2>&1; then
+  echo "make test: installing anvil, Hardhat and solc (npm ci in contracts/)"
   (cd contracts && npm ci --no-audit --no-fund --silent) || true
 fi
 unset -f _cl_root

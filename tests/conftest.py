@@ -31,6 +31,18 @@ def anvil_url() -> Iterator[str]:
         node.stop()
 
 
+@pytest.fixture(scope="session")
+def hardhat_url() -> Iterator[str]:
+    """One Hardhat node for the session, like :func:`anvil_url`."""
+    from tests.conformance.test_hardhat import _need_hardhat
+
+    node = _need_hardhat().Hardhat()
+    try:
+        yield node.url
+    finally:
+        node.stop()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """What was skipped, grouped by what is missing, with the command that installs it."""
     from tests.skip_summary import paragraph

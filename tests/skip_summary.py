@@ -13,7 +13,11 @@ from typing import Any
 # the first match wins.
 SERVICES = "sudo bash scripts/ci-services.sh"
 CAUSES: list[tuple[tuple[str, ...], str, str]] = [
-    (("anvil", "[evm] extra", "solc", "node_modules"), "need anvil or solc (npm)", SERVICES),
+    (
+        ("anvil", "hardhat", "[evm] extra", "solc", "node_modules"),
+        "need anvil, Hardhat or solc (npm)",
+        SERVICES,
+    ),
     (("postgresql",), "need PostgreSQL", SERVICES),
     (("chromium", "playwright", "browser"), "need Chromium", SERVICES),
     (("schemathesis", "dev dependency"), "need the test tools", "make install-dev"),

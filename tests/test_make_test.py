@@ -20,9 +20,12 @@ REPO = Path(__file__).resolve().parent.parent
 SKIPPING = """
 import pytest
 
-@pytest.mark.parametrize("n", range(3))
+@pytest.mark.parametrize("n", range(2))
 def test_evm(n):
     pytest.skip("anvil not found: run `npm ci` in contracts/ (or set CARBONLEDGER_ANVIL)")
+
+def test_hardhat():
+    pytest.skip("hardhat not found: run `npm ci` in contracts/ (or set CARBONLEDGER_HARDHAT)")
 
 @pytest.mark.parametrize("n", range(2))
 def test_pg(n):
@@ -56,7 +59,7 @@ def test_skips_end_in_one_paragraph_with_the_command(tmp_path: Path) -> None:
     start = next(i for i, line in enumerate(lines) if "- skipped -" in line)
     paragraph = lines[start + 1]
     assert paragraph == (
-        "6 tests skipped: 3 need anvil or solc (npm); 2 need PostgreSQL;"
+        "6 tests skipped: 3 need anvil, Hardhat or solc (npm); 2 need PostgreSQL;"
         " 1 needs ACA-Py (Python 3.12+ only). To run them:"
         " `sudo bash scripts/ci-services.sh`, then `make test`."
     )

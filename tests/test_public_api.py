@@ -26,7 +26,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger": ["CarbonLedgerError", "__version__"],
     "carbonledger.adapters.evm": ["EvmLedger", "Rpc", "RpcError", "deploy"],
-    "carbonledger.adapters.evm.anvil": ["Anvil", "find_anvil"],
+    "carbonledger.adapters.evm.anvil": ["Anvil", "LocalNode", "find_anvil"],
+    "carbonledger.adapters.evm.hardhat": ["Hardhat", "find_hardhat"],
     "carbonledger.adapters.evm.chain": ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy"],
     "carbonledger.adapters.evm.ledger": [
         "DEFAULT_TIME_SKEW_MS",

@@ -36,20 +36,31 @@ def _need_evm() -> Any:
     return anvil
 
 
+def evm_backend(url: str) -> Backend:
+    """The EVM backend on the node at ``url``: a fresh deployment for each world, its
+    off-chain mirror in SQLite."""
+    from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
+
+    def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:
+        rpc = Rpc(url)
+        info = deploy(rpc, admin, LEDGER_ID)
+        ledger = EvmLedger(
+            rpc, info["address"], path / "offchain.db", admin, deploy_block=info["block"]
+        )
+        return ledger, ledger.channels
+
+    return open_ledger
+
+
 class TestEvmLedger(BackendConformance):
     @pytest.fixture
-    def backend(self, anvil_url: str) -> Backend:
-        from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
+    def chain_url(self, anvil_url: str) -> str:
+        """The node the suite runs on (a subclass may give another)."""
+        return anvil_url
 
-        def open_ledger(admin: PrivateKey, path: Path) -> tuple[LedgerPort, ChannelStore]:
-            rpc = Rpc(anvil_url)
-            info = deploy(rpc, admin, LEDGER_ID)
-            ledger = EvmLedger(
-                rpc, info["address"], path / "offchain.db", admin, deploy_block=info["block"]
-            )
-            return ledger, ledger.channels
-
-        return open_ledger
+    @pytest.fixture
+    def backend(self, chain_url: str) -> Backend:
+        return evm_backend(chain_url)
 
 
 @pytest.fixture(scope="session")
@@ -83,18 +94,9 @@ class TestEvmPostgresLedger(TestEvmLedger):
 
 
 def _evm_world(anvil_url: str, path: Path) -> Any:
-    from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
     from tests.conformance.world import build_world
 
-    def open_ledger(admin: PrivateKey, at: Path) -> tuple[LedgerPort, ChannelStore]:
-        rpc = Rpc(anvil_url)
-        info = deploy(rpc, admin, LEDGER_ID)
-        ledger = EvmLedger(
-            rpc, info["address"], at / "offchain.db", admin, deploy_block=info["block"]
-        )
-        return ledger, ledger.channels
-
-    return build_world(open_ledger, path)
+    return build_world(evm_backend(anvil_url), path)
 
 
 def test_the_chain_enforces_limited_mode(

@@ -1,5 +1,5 @@
 """The operator's side of a JSON-RPC chain: the compiled contracts, EVM transactions
-signed and sent here, mining (on anvil) and receipts, and deploying a ledger.
+signed and sent here, mining (on anvil or Hardhat's node) and receipts, and deploying a ledger.
 
 web3.py's per-call defaults (a few requests and a receipt poll per transaction)
 cap a client at under ten transactions a second; :class:`_Sender` signs EIP-1559
@@ -76,11 +76,27 @@ class _Sender:
         return "0x" + raw.hex(), "0x" + keccak256(raw).hex()
 
 
-def _is_anvil(rpc: Rpc) -> bool:
+#: Local development nodes the operator mines, by what ``web3_clientVersion`` starts with,
+#: and the prefix of their own JSON-RPC methods (``anvil_setBalance``, ``hardhat_setBalance``).
+#: Both mine a block at a given second with the standard ``evm_mine [timestamp]``.
+_DEV_NODES = {"anvil": "anvil", "hardhatnetwork": "hardhat"}
+
+
+def _dev_node(rpc: Rpc) -> str | None:
+    """The method prefix of the local development node behind ``rpc`` (anvil or Hardhat's
+    node, which the operator mines), or None for any other chain."""
     try:
-        return "anvil" in str(rpc.call("web3_clientVersion")).lower()
+        version = str(rpc.call("web3_clientVersion")).lower()
     except RpcError:
-        return False
+        return None
+    return next((p for name, p in _DEV_NODES.items() if version.startswith(name)), None)
+
+
+def _is_anvil(rpc: Rpc) -> bool:
+    """Whether ``rpc`` is a local development node the operator mines: anvil, or
+    Hardhat's node, which takes the same standard ``evm_mine`` (the name is kept for its
+    callers)."""
+    return _dev_node(rpc) is not None
 
 
 def _mine_and_wait(
@@ -140,21 +156,21 @@ def deploy(
     """Deploy ``CarbonLedger`` for ``ledger_id`` with ``operator`` as operator and admin.
 
     Its ``Governor`` (the DAO's rules) is deployed just before it, for the address the
-    ledger will have, and the ledger checks the link when it is created. On anvil the
-    operator is funded first. ``time_skew_ms`` bounds how far the ledger time of a
-    governance transaction may lag its block: 0 when the operator mines (anvil),
-    else ``DEFAULT_TIME_SKEW_MS``. Returns ``{address, governor, block, chain_id,
+    ledger will have, and the ledger checks the link when it is created. On anvil or Hardhat's
+    node the operator is funded first. ``time_skew_ms`` bounds how far the ledger time of a
+    governance transaction may lag its block: 0 when the operator mines (anvil or
+    Hardhat's node), else ``DEFAULT_TIME_SKEW_MS``. Returns ``{address, governor, block, chain_id,
     time_skew_ms}``.
     """
-    anvil = _is_anvil(rpc)
+    dev = _dev_node(rpc)
     if mine is None:
-        mine = anvil
+        mine = dev is not None
     if time_skew_ms is None:
         time_skew_ms = 0 if mine else DEFAULT_TIME_SKEW_MS
     if not 0 <= time_skew_ms <= 3_600_000:
         raise InvalidInput(f"time skew must be 0-3,600,000 ms, got {time_skew_ms}")
-    if anvil:
-        rpc.call("anvil_setBalance", operator.address, hex(10**24))
+    if dev is not None:
+        rpc.call(f"{dev}_setBalance", operator.address, hex(10**24))
     sender = _Sender(rpc, operator)
     ledger_at = _create_address(sender.address, sender.nonce + 1)
     gov_code = bytes.fromhex(artifact("Governor")["bytecode"][2:])

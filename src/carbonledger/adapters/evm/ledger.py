@@ -622,7 +622,12 @@ class EvmLedger:
             try:
                 self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block, *at_time)
             except RpcError as exc:
-                if exc.data is None:  # a node without block overrides: replay as it is
+                if exc.code == -32602:
+                    # Hardhat's node takes no block overrides ("invalid params") but runs a
+                    # call at a block in that block's own header, its time: replay on the
+                    # state after the block, which the reverted call did not change.
+                    self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, hex(number))
+                elif exc.data is None:  # a node without block overrides: replay as it is
                     self.rpc.call("eth_call", {**call, "data": "0x" + data.hex()}, block)
                 else:
                     raise

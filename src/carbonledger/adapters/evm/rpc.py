@@ -21,7 +21,8 @@ __all__ = ["NodeUnreachable", "Rpc", "RpcError"]
 
 
 class RpcError(CarbonLedgerError, RuntimeError):
-    """The node answered with an error (``code``, ``data`` as the node gave them)."""
+    """The node answered with an error (``code`` as the node gave it; ``data``, a revert's
+    return data as a hex string where the node gave one)."""
 
     def __init__(self, message: str, code: int | None = None, data: Any = None) -> None:
         super().__init__(message)
@@ -58,7 +59,12 @@ class Rpc:
     def _result(answer: dict[str, Any]) -> Any:
         if "error" in answer:
             err = answer["error"]
-            raise RpcError(str(err.get("message")), err.get("code"), err.get("data"))
+            data = err.get("data")
+            # Hardhat's node nests a revert's return data ({"message", "data": "0x.."});
+            # anvil gives the hex string itself.
+            if isinstance(data, dict) and isinstance(data.get("data"), str):
+                data = data["data"]
+            raise RpcError(str(err.get("message")), err.get("code"), data)
         return answer.get("result")
 
     def call(self, method: str, *params: Any) -> Any:
