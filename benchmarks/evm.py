@@ -34,6 +34,7 @@ from tests.conformance.world import LEDGER_ID, World, alice_to_bob, build_world
 
 from carbonledger.adapters.evm import EvmLedger, Rpc, deploy
 from carbonledger.adapters.evm.anvil import Anvil
+from carbonledger.adapters.evm.packed import decode_call
 from carbonledger.core.domain import Bill
 from carbonledger.core.tx import utc_now
 from carbonledger.crypto.keys import PrivateKey
@@ -83,10 +84,16 @@ def measure_gas(w: World) -> dict[str, int]:
     return gas
 
 
-def measure_records(w: World, n: int) -> tuple[int, int, int]:
+def _floor(data: bytes) -> int:
+    """EIP-7623's calldata floor: 10 gas a zero byte, 40 a non-zero one."""
+    return 10 * (len(data) + 3 * (len(data) - data.count(0)))
+
+
+def measure_records(w: World, n: int) -> tuple[int, int, int, int, int]:
     """Gas, calldata bytes and the calldata's gas floor (EIP-7623: 10 gas a zero byte,
-    40 a non-zero one) per emissions record: ``n`` monthly bills of acme's site, each
-    its own account, imported by alice in one batch (one EVM transaction)."""
+    40 a non-zero one) per emissions record, then the bytes and floor of the sealed
+    details among that calldata (ciphertext carried beside the signed items): ``n``
+    monthly bills of acme's site, each its own account, imported by alice in one batch."""
     ledger = w.ledger
     assert isinstance(ledger, EvmLedger)
     before = int(ledger.rpc.call("eth_blockNumber"), 16)
@@ -102,7 +109,7 @@ def measure_records(w: World, n: int) -> tuple[int, int, int]:
         for i in range(n)
     ]
     import_bills(ledger, w.alice, FactorCatalog(), bills, store=w.store, batch_size=n)
-    gas = size = floor = 0
+    gas = size = floor = sealed = sealed_floor = 0
     for number in range(before + 1, int(ledger.rpc.call("eth_blockNumber"), 16) + 1):
         block = ledger.rpc.call("eth_getBlockByNumber", hex(number), True)
         for tx in block["transactions"]:
@@ -110,8 +117,12 @@ def measure_records(w: World, n: int) -> tuple[int, int, int]:
             gas += int(receipt["gasUsed"], 16)
             data = bytes.fromhex(tx["input"][2:])
             size += len(data)
-            floor += 10 * (len(data) + 3 * (len(data) - data.count(0)))
-    return gas // n, size // n, floor // n
+            floor += _floor(data)
+            for entry in decode_call(ledger._selectors, data, "benchmark"):
+                carried = entry[7] if isinstance(entry[0], str) else entry[6]
+                sealed += sum(len(c) for c in carried)
+                sealed_floor += sum(_floor(c) for c in carried)
+    return gas // n, size // n, floor // n, sealed // n, sealed_floor // n
 
 
 def raw_rate(rpc: Rpc, n: int, batch: int) -> float:
@@ -252,11 +263,16 @@ def main() -> None:
         for op, used in measure_gas(w).items():
             base = op.split()[0]
             print(f"{op:<24}{used:>10,}{TARGET[base]:>10,}  {ORIGINAL[base]}")
-        per_record, calldata, floor = measure_records(w, args.records)
+        per_record, calldata, floor, sealed, sealed_floor = measure_records(w, args.records)
         print(
             f"{'record (' + str(args.records) + ' a batch)':<24}{per_record:>10,}"
             f"{TARGET['record']:>10,}  ({calldata:,} bytes of calldata a record,"
             f" whose EIP-7623 floor alone is {floor:,} gas)"
+        )
+        print(
+            f"{'  without sealed details':<24}{per_record - sealed_floor:>10,}"
+            f"{TARGET['record']:>10,}  (the sealed details carried beside each record:"
+            f" {sealed:,} bytes of ciphertext, {sealed_floor:,} gas of calldata floor)"
         )
         raw = raw_rate(Rpc(node.url), args.n, args.batch)
         # Baseline and adapter alternate, round by round, so that whatever else the

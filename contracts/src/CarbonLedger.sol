@@ -9,6 +9,7 @@ import {Governor} from "./Governor.sol";
 import {CompactRecord as CR} from "./CompactRecord.sol";
 import {LedgerItems as L} from "./LedgerItems.sol";
 import {MemberItems} from "./MemberItems.sol";
+import {TypedTx} from "./TypedTx.sol";
 import {
     AUDITED,
     AUDITOR,
@@ -25,7 +26,9 @@ import {
 
 /// @title carbonledger on an EVM chain
 /// @notice Records every carbonledger transaction (canonical JSON body signed with
-/// EIP-191 personal_sign by its sender), sent by any account that pays the gas: the
+/// EIP-191 personal_sign by its sender, or for transfers, retirements and emissions
+/// records EIP-712 typed data over their packed items, see `submitPacked` and
+/// TypedTx.sol), sent by any account that pays the gas: the
 /// carbonledger signature (recovered here) is what counts, never the EVM sender. It
 /// enforces the signer's nonce, roles and revocation; who may act for an organisation
 /// (organisations by the network admin, sites, registrations, revocations and channel
@@ -37,7 +40,7 @@ import {
 /// transactions and mints what executed proposals issue.
 /// @dev The full state machine (carbonledger.core.state.apply) runs off chain on
 /// the same bytes; the bodies and items travel in calldata (the chain's data
-/// availability; emissions records as their fields, see CompactRecord.sol) and their
+/// availability; typed transactions packed, see `submitPacked`) and their
 /// hashes in the `Entry` event, so `verify` replays them against what the chain
 /// committed to. What the chain cannot check (certificates,
 /// sealed contents, channel epochs, periods) the core checks on every node. Metadata
@@ -101,6 +104,10 @@ contract CarbonLedger is ERC1155 {
         bytes[] blobs;
     }
 
+    /// EIP-712 (typed data, see `submitPacked`): the struct a typed transaction signs.
+    bytes32 internal constant TX_TYPEHASH =
+        keccak256("Transaction(string type,uint64 nonce,string created,bytes32 itemsRoot,bytes[] items)");
+
     address public immutable admin;
     /// The DAO's rules (dao_* transactions); the issuer of the tokens its proposals issue.
     Governor public immutable governor;
@@ -109,6 +116,9 @@ contract CarbonLedger is ERC1155 {
     MemberItems public immutable reader;
     bytes32 internal immutable ledgerWord;
     uint256 internal immutable ledgerLen;
+    /// EIP712Domain(string name,string version,bytes32 salt): "carbonledger", "2",
+    /// keccak256(ledger id); no chain id, so the embedded backend checks the same signature.
+    bytes32 internal immutable domainSeparator;
 
     mapping(address => Account) public accounts;
     mapping(uint256 => Token) public tokens;
@@ -126,6 +136,8 @@ contract CarbonLedger is ERC1155 {
     /// The DAO's limited mode: offsets and RECs are issued only by executed proposals.
     bool public limitedMode;
 
+    /// One accepted transaction: the SHA-256 of its body and its items root, or for a
+    /// typed transaction its EIP-712 digest and the hash of its packed items.
     event Entry(address indexed sender, uint64 indexed nonce, bytes32 txHash, bytes32 itemsRoot);
     event Issued(uint256 indexed id, address indexed issuer, uint8 kind, address holder, uint256 amount);
     event Retired(uint256 indexed id, address indexed holder, uint256 amount, bytes32 leaf);
@@ -178,6 +190,14 @@ contract CarbonLedger is ERC1155 {
         admin = admin_;
         ledgerWord = bytes32(id);
         ledgerLen = id.length;
+        domainSeparator = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,bytes32 salt)"),
+                keccak256("carbonledger"),
+                keccak256("2"),
+                keccak256(id)
+            )
+        );
         // Deployed first, for this contract's address: the link must hold both ways.
         require(address(governor_.ledger()) == address(this), "governor of another ledger");
         governor = governor_;
@@ -194,13 +214,78 @@ contract CarbonLedger is ERC1155 {
         }
     }
 
+    /// @notice Append `txs` and the typed-data transactions packed in `packed`
+    /// atomically, in the order `packed` gives: a 0x00 byte there takes the next of
+    /// `txs`; a transaction type code (1 transfer_token, 2 retire_token, 3
+    /// record_emissions) starts a typed transaction, laid out as TypedTx.sol says.
+    /// Its sender signed the EIP-712 struct
+    /// `Transaction(string type,uint64 nonce,string created,bytes32 itemsRoot,bytes[] items)`
+    /// over the packed items (carbonledger.core.typed), so the contract hashes them as
+    /// they are and reads their fixed-width fields; `itemsRoot` (the RFC 6962 root of the
+    /// items' canonical JSON, which proofs end at) is taken as signed. The core checks
+    /// the same signature on every node, that each packed item is its JSON item and that
+    /// `itemsRoot` is their root.
+    function submitPacked(Tx[] calldata txs, bytes calldata packed) external {
+        uint256 next;
+        uint256 pos;
+        while (pos < packed.length) {
+            if (packed[pos] == 0x00) {
+                _apply(txs[next++]);
+                ++pos;
+            } else {
+                pos = _applyTyped(packed, pos);
+            }
+        }
+        if (next != txs.length) revert ItemCount();
+    }
+
+    /// @notice Typed transactions only, packed back to back as `submitPacked` takes
+    /// them, as the whole calldata (no selector, no ABI encoding: the adapter sends such
+    /// a call only when its first four bytes are no function's selector).
+    fallback() external {
+        uint256 pos;
+        while (pos < msg.data.length) {
+            pos = _applyTyped(msg.data, pos);
+        }
+    }
+
+    function _applyTyped(bytes calldata p, uint256 pos) internal returns (uint256) {
+        uint256 code = TypedTx.code(p, pos);
+        bytes32 ty = code == 1 ? T_TRANSFER : code == 2 ? T_RETIRE : code == 3 ? T_RECORD : bytes32(0);
+        if (ty == 0) revert TypedTx.Malformed(pos);
+        TypedTx.Head memory h = TypedTx.read(p, pos, ty, domainSeparator, TX_TYPEHASH);
+        address signer = h.signer;
+        if (signer != h.sender || signer == address(0)) revert BadSignature(signer, h.sender);
+        Account memory acct = accounts[signer];
+        if (acct.nonce != h.nonce) revert BadNonce(signer, acct.nonce, h.nonce);
+        acct.nonce += 1;
+        _active(signer, acct.roles);
+        bytes20 allowed;
+        uint256 at = h.items;
+        for (uint256 i; i < h.count; ++i) {
+            (uint256 s, uint256 e) = TypedTx.item(p, at);
+            at = e;
+            if (code == 1) {
+                (uint256 id, address to, uint256 amount) = TypedTx.transfer(p, s, e);
+                _transferOne(signer, id, to, amount);
+            } else if (code == 2) {
+                (uint256 id, uint256 amount) = TypedTx.retirement(p, s, e);
+                _retireOne(signer, id, amount, keccak256(p[s:e]));
+            } else {
+                allowed = _recordOne(signer, acct, p[s:e], allowed);
+            }
+        }
+        accounts[signer] = acct;
+        emit Entry(signer, h.nonce, h.digest, h.itemsHash);
+        return h.next;
+    }
+
     function _apply(Tx calldata t) internal {
         bytes calldata body = t.body;
         J.Head memory h = J.head(body, ledgerLen);
         if (J.word(body, h.ledgerAt, ledgerLen) != ledgerWord) revert WrongLedger();
         if (h.count != t.items.length) revert ItemsMismatch();
-        bytes32 root = h.typeHash == T_RECORD ? _recordsRoot(t.items) : J.itemsRoot(t.items);
-        if (root != h.itemsRoot) revert ItemsMismatch();
+        if (J.itemsRoot(t.items) != h.itemsRoot) revert ItemsMismatch();
 
         bytes32 txHash = sha256(body);
         address signer = ECDSA.recover(MessageHashUtils.toEthSignedMessageHash(txHash), t.v, t.r, t.s);
@@ -235,18 +320,6 @@ contract CarbonLedger is ERC1155 {
         }
         accounts[signer] = acct;
         emit Entry(signer, h.nonce, txHash, h.itemsRoot);
-    }
-
-    /// The items root of an emissions entry, whose records may travel compactly
-    /// (CompactRecord): each leaf is the hash of the canonical JSON that was signed.
-    function _recordsRoot(bytes[] calldata items) internal view returns (bytes32) {
-        uint256 n = items.length;
-        bytes32[] memory level = new bytes32[](n);
-        for (uint256 i; i < n; ++i) {
-            bytes calldata item = items[i];
-            level[i] = CR.isCompact(item) ? CR.leaf(item) : J.leaf(item);
-        }
-        return n == 1 ? level[0] : J._mth(level, 0, n);
     }
 
     function _active(address who, uint32 roles) internal pure {
@@ -359,26 +432,37 @@ contract CarbonLedger is ERC1155 {
     function _record(address sender, Account memory acct, bytes[] calldata items) internal view {
         bytes20 allowed; // the last organisation the signer was found to write for
         for (uint256 i; i < items.length; ++i) {
-            bytes calldata item = items[i];
-            bool isRecord = true;
-            bytes32 site;
-            bytes20 org;
-            if (CR.isCompact(item)) {
-                (uint256 ss, uint256 se, uint256 os, uint256 oe) = CR.siteAndOrg(item);
-                (site, org) = (keccak256(item[ss:se]), L.orgKey(item, os, oe));
-            } else {
-                (isRecord, site, org) = L.record(item);
-            }
-            if (!isRecord) continue;
-            bytes20 owner = sites[site];
-            if (owner == 0) revert UnknownSite(site);
-            if (owner != org) revert SiteOfOtherOrg(site, org);
-            if (org == allowed) continue;
-            if (!(acct.org == org && acct.roles & MEMBER != 0) && !_isOrgAdmin(sender, acct, org)) {
-                revert NotWriter(sender, org);
-            }
-            allowed = org;
+            // Records travel compactly only in typed transactions (submitPacked).
+            if (CR.isCompact(items[i])) revert ItemsMismatch();
+            allowed = _recordOne(sender, acct, items[i], allowed);
         }
+    }
+
+    /// One item of an emissions entry; `allowed`: the last organisation the signer was
+    /// found to write for (returned, updated).
+    function _recordOne(address sender, Account memory acct, bytes calldata item, bytes20 allowed)
+        internal
+        view
+        returns (bytes20)
+    {
+        bool isRecord = true;
+        bytes32 site;
+        bytes20 org;
+        if (CR.isCompact(item)) {
+            (uint256 ss, uint256 se, uint256 os, uint256 oe) = CR.siteAndOrg(item);
+            (site, org) = (keccak256(item[ss:se]), L.orgKey(item, os, oe));
+        } else {
+            (isRecord, site, org) = L.record(item);
+        }
+        if (!isRecord) return allowed;
+        bytes20 owner = sites[site];
+        if (owner == 0) revert UnknownSite(site);
+        if (owner != org) revert SiteOfOtherOrg(site, org);
+        if (org == allowed) return allowed;
+        if (!(acct.org == org && acct.roles & MEMBER != 0) && !_isOrgAdmin(sender, acct, org)) {
+            revert NotWriter(sender, org);
+        }
+        return org;
     }
 
     function _issue(address sender, uint32 roles, bytes[] calldata items, uint256[] calldata hints) internal {
@@ -440,23 +524,33 @@ contract CarbonLedger is ERC1155 {
     function _transfer(address sender, bytes[] calldata items) internal {
         for (uint256 i; i < items.length; ++i) {
             (uint256 id, address to, uint256 amount) = J.tokenToAmount(items[i]);
-            // No token lookup: unknown and audited tokens hold no balance anywhere, so
-            // moving one fails the balance check in `_move`.
-            if (to == sender) revert SelfTransfer();
-            _activeAccount(to);
-            _move(sender, to, id, amount);
+            _transferOne(sender, id, to, amount);
         }
+    }
+
+    function _transferOne(address sender, uint256 id, address to, uint256 amount) internal {
+        // No token lookup: unknown and audited tokens hold no balance anywhere, so
+        // moving one fails the balance check in `_move`.
+        if (to == sender) revert SelfTransfer();
+        _activeAccount(to);
+        _move(sender, to, id, amount);
     }
 
     function _retire(address sender, bytes[] calldata items, bytes32 root) internal {
         for (uint256 i; i < items.length; ++i) {
             bytes calldata item = items[i];
             (uint256 id, uint256 amount) = J.tokenAmount(item);
-            // As for transfers, the balance check refuses unknown and audited tokens.
-            totals[id].retired += uint128(amount);
-            _move(sender, address(0), id, amount);
-            emit Retired(id, sender, amount, items.length == 1 ? root : J.leaf(item));
+            _retireOne(sender, id, amount, items.length == 1 ? root : J.leaf(item));
         }
+    }
+
+    /// `leaf`: the retirement's leaf hash (its entry's items root when it is the only
+    /// item), or in a typed transaction the keccak256 of its packed item.
+    function _retireOne(address sender, uint256 id, uint256 amount, bytes32 leaf) internal {
+        // As for transfers, the balance check refuses unknown and audited tokens.
+        totals[id].retired += uint128(amount);
+        _move(sender, address(0), id, amount);
+        emit Retired(id, sender, amount, leaf);
     }
 
     function _token(uint256 id) internal view returns (Token memory tok) {

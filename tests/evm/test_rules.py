@@ -10,7 +10,7 @@ off-chain store. The positive paths (the conformance suite) run with the rules o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ import pytest
 
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import CarbonLedgerError, InvalidInput, NotFound, PermissionDenied
+from carbonledger.errors import (
+    CarbonLedgerError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SignatureInvalid,
+)
 from carbonledger.services.identity import make_enrolment_request, register_user
 from tests.conformance.suite import _rec
 from tests.conformance.test_evm import _evm_world
@@ -195,19 +201,23 @@ def test_a_record_for_another_organisations_site_is_refused(
 def test_a_compact_record_is_hashed_as_what_was_signed(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """bob signs a record for his own site; the calldata says acme's site instead: the
-    leaf the contract writes back is not the signed one, so the entry is refused."""
-    from carbonledger.adapters.evm import compact
+    """bob signs a record for his own site (EIP-712 typed data over its compact bytes);
+    the calldata says acme's site instead: the digest of what was sent recovers another
+    key than bob's, so the entry is refused."""
     from carbonledger.adapters.evm import ledger as evm_ledger
 
     w = world
     tx = _tx(w, w.bob, "record_emissions", [_record("globex-hq", "globex")])
-    real = compact.compact_record(tx.items[0], _record("globex-hq", "globex"))
-    assert real is not None
-    forged = real.replace(b"\x09globex-hq", b"\x08acme-chi")
-    assert forged != real
-    monkeypatch.setattr(evm_ledger, "compact_record", lambda d, i: forged)
-    _forge(w, monkeypatch, tx, InvalidInput, "ItemsMismatch")
+    real_encode = evm_ledger.encode_typed
+
+    def forged(t: SignedTx, packed: Sequence[bytes], carried: Sequence[bytes]) -> bytes:
+        (real,) = packed
+        changed = real.replace(b"\x09globex-hq", b"\x08acme-chi")
+        assert changed != real
+        return real_encode(t, [changed], carried)
+
+    monkeypatch.setattr(evm_ledger, "encode_typed", forged)
+    _forge(w, monkeypatch, tx, SignatureInvalid, "BadSignature")
 
 
 def test_a_grant_by_a_non_admin_of_the_channel_is_refused(

@@ -45,6 +45,8 @@ class TxBody(TypedDict):
     count: int
     items_root: str
     payload: NotRequired[dict[str, Any]]
+    #: Typed-data bodies (``v`` 2) only: the EIP-712 hash of the packed items (hex).
+    packed: NotRequired[str]
 
 
 # -- values items share -------------------------------------------------------

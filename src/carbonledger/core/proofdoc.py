@@ -20,6 +20,7 @@ from carbonledger.core.commitments import detail_commitment
 from carbonledger.core.merkle import leaf_hash, verify_inclusion
 from carbonledger.core.note import Verifier, verify_cosignature
 from carbonledger.core.proofnote import check_notes
+from carbonledger.core.typed import TYPED_VERSION, typed_digest
 from carbonledger.crypto.keys import eip191_digest, recover_address
 from carbonledger.errors import CarbonLedgerError, IntegrityError, InvalidInput
 
@@ -118,9 +119,11 @@ def _check_tx(tx: dict[str, Any], leaf: bytes) -> None:
     """The item is among the signed items of the transaction, whose signature holds."""
     body_bytes = str(tx["body"]).encode()
     tx_body = orjson.loads(body_bytes)
-    sender = recover_address(
-        eip191_digest(hashlib.sha256(body_bytes).digest()), _hex(tx["signature"], "signature")
-    )
+    if tx_body.get("v") == TYPED_VERSION:  # EIP-712, whose struct signs items_root
+        digest = typed_digest(tx_body)
+    else:
+        digest = eip191_digest(hashlib.sha256(body_bytes).digest())
+    sender = recover_address(digest, _hex(tx["signature"], "signature"))
     if sender != tx_body["sender"]:
         raise IntegrityError(f"proof: transaction signed by {sender}, names {tx_body['sender']}")
     if "count" in tx and int(tx["count"]) != int(tx_body["count"]):

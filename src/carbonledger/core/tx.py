@@ -8,7 +8,10 @@ a batch of a thousand records and each record still has its own proof.
 
 The signature is Ethereum ``personal_sign`` (EIP-191) over the SHA-256 of the
 body, made with the sender's secp256k1 key, so the same identity signs here and
-on any EVM chain.
+on any EVM chain. Token transfers, retirements and emissions records are signed
+as EIP-712 typed data over their items' packed bytes instead (body ``"v": 2``,
+see :mod:`carbonledger.core.typed`), which an EVM contract checks without
+reading JSON.
 
 The ledger then links each accepted transaction into a hash chain: the *entry
 hash* commits to the previous entry, the sequence number, the ledger time, the
@@ -26,6 +29,13 @@ from typing import Any, cast
 from carbonledger.core.canonical import canonical, loads_canonical
 from carbonledger.core.item_parts import TxBody
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
+from carbonledger.core.typed import (
+    TYPED_VERSION,
+    check_packed,
+    items_hash,
+    pack_items,
+    typed_digest,
+)
 from carbonledger.crypto.keys import PrivateKey, eip191_digest, recover_address
 from carbonledger.errors import InvalidInput, SignatureInvalid
 
@@ -95,8 +105,11 @@ class SignedTx:
         return int(self.body["nonce"])
 
 
-def signing_digest(body_bytes: bytes) -> bytes:
-    """The 32 bytes a sender signs: EIP-191 over the SHA-256 of the body."""
+def signing_digest(body_bytes: bytes, body: TxBody | None = None) -> bytes:
+    """The 32 bytes a sender signs: EIP-191 over the SHA-256 of the body, or for a
+    typed-data body (``v`` 2) its EIP-712 digest (``body``: the decoded body)."""
+    if body is not None and body.get("v") == TYPED_VERSION:
+        return typed_digest(body)
     return eip191_digest(hashlib.sha256(body_bytes).digest())
 
 
@@ -130,6 +143,7 @@ def build_tx(
         items=tuple(canonical(item, checked=checked) for item in items),
         payload=payload,
         blobs=blobs,
+        objects=items,
     )
     # Items are JSON objects (dicts at run time, typed in core.items).
     return replace(signed, objects=cast(tuple[dict[str, Any], ...], tuple(items)))
@@ -145,10 +159,13 @@ def build_tx_from_encoded(
     items: Sequence[bytes],
     payload: dict[str, Any] | None = None,
     blobs: Sequence[bytes] = (),
+    objects: Sequence[Mapping[str, Any]] | None = None,
 ) -> SignedTx:
     """Commit to and sign a transaction whose items are already canonical JSON bytes
-    (encoded elsewhere, e.g. by import worker processes); the one place a ledger
-    transaction's body is built and signed."""
+    (encoded elsewhere, e.g. by import worker processes; ``objects``: the same items
+    decoded, when the caller has them); the one place a ledger transaction's body is
+    built and signed. Transfers, retirements and emissions records whose items all
+    pack (:mod:`carbonledger.core.typed`) are signed as EIP-712 typed data."""
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
     item_bytes = tuple(items)
@@ -165,8 +182,12 @@ def build_tx_from_encoded(
     }
     if payload:
         body["payload"] = payload
+    packed = None if payload else pack_items(tx_type, key.address, item_bytes, objects)
+    if packed is not None:
+        body["v"] = TYPED_VERSION
+        body["packed"] = items_hash(packed).hex()
     body_bytes = canonical(body)
-    signature = key.sign_digest(signing_digest(body_bytes))
+    signature = key.sign_digest(signing_digest(body_bytes, body))
     return SignedTx(body, body_bytes, item_bytes, hashes, signature, None, tuple(blobs))
 
 
@@ -183,7 +204,7 @@ def check_tx(tx: SignedTx) -> SignedTx:
 
 
 def _check_signature(body: TxBody, body_bytes: bytes, signature: bytes) -> None:
-    signer = recover_address(signing_digest(body_bytes), signature)
+    signer = recover_address(signing_digest(body_bytes, body), signature)
     if signer != body["sender"]:
         raise SignatureInvalid(
             f"signature is by {signer}, transaction names sender {body['sender']}"
@@ -205,7 +226,7 @@ def tx_from_parts(
     for name, kind in (("type", str), ("sender", str), ("nonce", int), ("ledger", str)):
         if not isinstance(body.get(name), kind):
             raise InvalidInput(f"transaction body: field {name!r} missing or not a {kind.__name__}")
-    if body.get("v") != TX_VERSION:
+    if body.get("v") not in (TX_VERSION, TYPED_VERSION) or isinstance(body.get("v"), bool):
         raise InvalidInput(f"transaction body: unsupported version {body.get('v')!r}")
     hashes = tuple(leaf_hash(data) for data in items)
     if body.get("count") != len(items):
@@ -213,6 +234,8 @@ def tx_from_parts(
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
         raise InvalidInput("transaction items do not match its items_root")
     checked = cast(TxBody, body)  # every field of TxBody checked above
+    if body["v"] == TYPED_VERSION:
+        check_packed(checked, items)
     _check_signature(checked, body_bytes, signature)
     return SignedTx(checked, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
 

@@ -1,105 +1,12 @@
-"""Emissions records in calldata: their fields, not their JSON (contracts/src/CompactRecord.sol).
+"""Emissions records in calldata: their fields, not their JSON.
 
-The chain charges per byte of calldata (at least 10 gas a zero byte and 40 a
-non-zero one, EIP-7623), and a record's public item is mostly fixed text around
-four SHA-256s in hex. A record travels as ``0x00 | account | blob | commitment |
-basis`` (32 bytes each) ``| id`` (the UUID's 16 bytes) ``| epoch`` (4 bytes)
-``| start | end`` (10 characters each), then activity, organisation, site, schema
-and scope, each one length byte and its text. The contract writes the canonical
-JSON back to hash its leaf, so what was signed is unchanged; :func:`expand` is
-the same writing here, for reading calldata back. A record is sent compactly only
-when expanding gives back its exact bytes (otherwise as JSON).
+The encoding is the core's (:mod:`carbonledger.core.compact_record`): a record's
+compact bytes are also what the typed-data signature covers
+(:mod:`carbonledger.core.typed`); this module keeps the adapter's names for it.
 """
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+from carbonledger.core.compact_record import compact_record, expand, is_compact
 
 __all__ = ["compact_record", "expand", "is_compact"]
-
-_FIXED = 169
-_TEXTS = 5
-
-
-def is_compact(item: bytes) -> bool:
-    """Whether an item in calldata is a compact record (a JSON item starts with ``{``)."""
-    return item[:1] == b"\x00"
-
-
-def _texts(data: bytes) -> list[bytes]:
-    out, at = [], _FIXED
-    for _ in range(_TEXTS):
-        if at >= len(data):
-            raise ValueError("compact record: a text is missing")
-        n = data[at]
-        out.append(data[at + 1 : at + 1 + n])
-        at += 1 + n
-    if at != len(data):
-        raise ValueError("compact record: bytes after its last text")
-    return out
-
-
-def expand(data: bytes) -> bytes:
-    """The canonical JSON of a compact record (exactly what CompactRecord.sol hashes)."""
-    if not is_compact(data) or len(data) < _FIXED + _TEXTS:
-        raise ValueError("not a compact record")
-    activity, org, site, schema, scope = _texts(data)
-    for text in (activity, org, site, schema, scope, data[149:169]):
-        if b'"' in text or b"\\" in text:
-            raise ValueError("compact record: a text holds a quote or a backslash")
-    account, blob, commitment, basis = (data[1 + 32 * i : 33 + 32 * i].hex() for i in range(4))
-    rid = str(uuid.UUID(bytes=data[129:145]))
-    epoch = int.from_bytes(data[145:149], "big")
-    start, end = data[149:159], data[159:169]
-    return b"".join(
-        [
-            b'{"account":"' + account.encode(),
-            b'","activity":"' + activity,
-            b'","detail":{"blob":"' + blob.encode(),
-            b'","channel":"' + org,
-            b'","commitment":"' + commitment.encode(),
-            b'","epoch":' + str(epoch).encode(),
-            b'},"id":"' + rid.encode(),
-            b'","kind":"emissions_record","org":"' + org,
-            b'","period":{"end":"' + end,
-            b'","start":"' + start,
-            b'"},"site":"' + site,
-            b'","trace":{"basis":"' + basis.encode(),
-            b'","schema":"' + schema,
-            b'","scope":"' + scope + b'"}}',
-        ]
-    )
-
-
-def compact_record(data: bytes, item: dict[str, Any]) -> bytes | None:
-    """``item`` (whose canonical JSON is ``data``) as a compact record, or None when it
-    is not a record or expanding would not give back ``data`` exactly."""
-    if item.get("kind") != "emissions_record":
-        return None
-    try:
-        detail, period, trace = item["detail"], item["period"], item["trace"]
-        hashes = b"".join(
-            bytes.fromhex(str(h))
-            for h in (item["account"], detail["blob"], detail["commitment"], trace["basis"])
-        )
-        texts = [
-            str(v).encode()
-            for v in (item["activity"], item["org"], item["site"], trace["schema"], trace["scope"])
-        ]
-        out = b"".join(
-            [
-                b"\x00",
-                hashes,
-                uuid.UUID(str(item["id"])).bytes,
-                int(detail["epoch"]).to_bytes(4, "big"),
-                str(period["start"]).encode(),
-                str(period["end"]).encode(),
-                *(bytes([len(t)]) + t for t in texts),
-            ]
-        )
-        if len(hashes) != 128 or len(out) < _FIXED or expand(out) != data:
-            return None
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    return out

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.adapters.evm.rpc import Rpc
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.tx import SignedTx
+from carbonledger.core.typed import chain_commitment
 from carbonledger.crypto.keys import keccak256
 from carbonledger.errors import IntegrityError
 from carbonledger.ports.ledger import Receipt
@@ -118,7 +119,7 @@ def common_prefix(rows: Sequence[Row], entries: Sequence[dict[str, Any]]) -> int
     n = 0
     for (_, body, sender, nonce), entry in zip(rows, entries, strict=False):
         if (
-            hashlib.sha256(body).hexdigest() != entry["tx_hash"]
+            chain_commitment(body)[0] != entry["tx_hash"]
             or sender.lower() != entry["sender"]
             or nonce != entry["nonce"]
         ):

@@ -27,16 +27,12 @@ against the chain's commitments.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 
 from carbonledger.adapters.evm.carried import (
     WrappedKey,
@@ -52,7 +48,6 @@ from carbonledger.adapters.evm.chain import (
     artifact,
     deploy,
 )
-from carbonledger.adapters.evm.compact import compact_record, expand, is_compact
 from carbonledger.adapters.evm.entries import (
     ENTRY_TOPIC,
     EntryLog,
@@ -60,6 +55,16 @@ from carbonledger.adapters.evm.entries import (
     store_count,
     store_receipts,
     writer_lock,
+)
+from carbonledger.adapters.evm.packed import (
+    TX_ABI,
+    Selectors,
+    decode_call,
+    encode_call,
+    encode_typed,
+    function_selectors,
+    typed_items,
+    typed_tx,
 )
 from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
 from carbonledger.adapters.evm.reverts import selector as _selector
@@ -70,6 +75,7 @@ from carbonledger.core.authority import apply
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, tx_from_parts, utc_now
+from carbonledger.core.typed import TYPED_VERSION, chain_commitment
 from carbonledger.crypto.keys import PrivateKey, checksum_address
 from carbonledger.errors import CarbonLedgerError, ConfigurationError, Conflict, IntegrityError
 from carbonledger.ports.channels import ChannelStore
@@ -102,7 +108,6 @@ ROLE_BITS = {
     "member": 128,
     "consumer": 256,
 }
-TX_ABI = "(bytes,bytes32,bytes32,uint8,bytes[],uint256[],bytes[])[]"
 #: Gas a DAO transaction may need beyond a plain entry, per byte of its items (a
 #: proposal's items are read in full on chain) and per action of its proposals.
 _DAO_GAS = {"dao_propose": 300_000, "dao_execute": 150_000, "dao_setup": 150_000}
@@ -114,14 +119,6 @@ _DAO_GAS_PER_ACTION = {"issue_offset": 150_000, "issue_rec": 150_000, "fund": 60
 _MEMBERSHIP = frozenset(
     {"register_org", "register_site", "register_identity", "enroll", "channel_grant"}
 )
-
-
-def _carried(tx: SignedTx, items: list[dict[str, Any]]) -> list[bytes]:
-    """The items as calldata carries them: emissions records compactly when they can be
-    (:mod:`carbonledger.adapters.evm.compact`), everything else as its canonical JSON."""
-    if tx.type != "record_emissions":
-        return list(tx.items)
-    return [compact_record(d, i) or d for d, i in zip(tx.items, items, strict=True)]
 
 
 #: The gas estimate of an EVM transaction: a bound on what the contract spends per byte
@@ -235,6 +232,11 @@ class EvmLedger:
         self._abi = artifact()["abi"]
         self._errors = _errors_by_selector([e for n in CONTRACTS for e in artifact(n)["abi"]])
         self._submit_selector = _selector(f"submit({TX_ABI})")
+        self._selectors = Selectors(
+            self._submit_selector,
+            _selector(f"submitPacked({TX_ABI},bytes)"),
+            function_selectors(self._abi),
+        )
         # Both ask the node: made on the first write, so reads need no chain.
         self._mine_choice = mine
         #: Seconds to wait for a transaction to be mined before counting it as refused.
@@ -492,7 +494,7 @@ class EvmLedger:
             return []
         entries = self.chain_entries()
         at = store_count(self.mirror)
-        if at < len(entries) and entries[at]["tx_hash"] == txs[0].tx_hash.hex():
+        if at < len(entries) and entries[at]["tx_hash"] == chain_commitment(txs[0].body_bytes)[0]:
             try:
                 return self.mirror.submit(txs, now=now, checked=True)
             except CarbonLedgerError:
@@ -519,7 +521,7 @@ class EvmLedger:
             now_ms = ledger_ms(now)
         checked_all: list[SignedTx] = []
         dao_gas = 0
-        encoded: list[tuple[Any, ...]] = []
+        encoded: list[tuple[Any, ...] | bytes] = []
         periods: set[tuple[str, str, str]] = set()
         for tx in batch:
             checked = check_tx(tx)
@@ -536,22 +538,23 @@ class EvmLedger:
             if checked.type.startswith("dao_"):
                 dao_gas += _dao_gas(work, checked, items)
             sig = checked.signature
-            encoded.append(
-                (
-                    checked.body_bytes,
-                    sig[:32],
-                    sig[32:64],
-                    sig[64],
-                    _carried(checked, items),
-                    hints,
-                    carried,
-                )
-            )
+            packed = typed_items(checked)
+            if packed is not None:
+                encoded.append(encode_typed(checked, packed, carried))
+            else:
+                body, items_ = checked.body_bytes, list(checked.items)
+                encoded.append((body, sig[:32], sig[32:64], sig[64], items_, hints, carried))
             checked_all.append(checked)
         if work is not state:
             state.__dict__.update(work.__dict__)
-        data = self._submit_selector + abi_encode([TX_ABI], [encoded])
-        n_items = sum(len(t.items) for t in checked_all)
+        data = encode_call(self._selectors, encoded)
+        n_items = sum(len(t.items) for t in checked_all if t.body.get("v") != TYPED_VERSION)
+        # Typed items are hashed as they are: a record costs little beyond its calldata.
+        n_items += sum(
+            len(t.items) // (6 if t.type == "record_emissions" else 1)
+            for t in checked_all
+            if t.body.get("v") == TYPED_VERSION
+        )
         # Membership items are read by the ledger's reader contract and stored.
         members = sum(len(t.items) for t in checked_all if t.type in _MEMBERSHIP)
         gas = 120_000 + _GAS_PER_BYTE * len(data) + _GAS_PER_ITEM * n_items
@@ -758,18 +761,22 @@ class EvmLedger:
         ledger time of its batch when the call carried one (in a DAO transaction's hints)."""
         tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
         data = bytes.fromhex(tx["input"][2:])
-        (entries,) = abi_decode([TX_ABI], data[4:])
+        where = f"EVM transaction {evm_tx}"
         signed = []
-        for body, r, s, v, items, _, elements in entries:
-            carried = decode_carried(elements, f"EVM transaction {evm_tx}")
-            whole = [expand(i) if is_compact(i) else i for i in items]
-            t = tx_from_parts(body, whole, r + s + bytes([v]), carried.blobs)
-            signed.append((hashlib.sha256(body).hexdigest(), t, list(carried.keys)))
-        times = [
-            hints[0]
-            for (*_, hints, _), (_, t, _) in zip(entries, signed, strict=True)
-            if t.type.startswith("dao_") and hints
-        ]
+        times = []
+        ledger_id = self.mirror.state().ledger_id
+        for entry in decode_call(self._selectors, data, where):
+            if len(entry) == 7 and isinstance(entry[0], bytes):  # a Tx tuple (JSON form)
+                body, r, s, v, items, hints, elements = entry
+                carried = decode_carried(elements, where)
+                t = tx_from_parts(body, items, r + s + bytes([v]), carried.blobs)
+                if t.type.startswith("dao_") and hints:
+                    times.append(hints[0])
+                ledger_id = ledger_id or str(t.body["ledger"])
+            else:
+                carried = decode_carried(entry[7], where)
+                t = typed_tx(str(ledger_id), entry, carried.blobs)
+            signed.append((chain_commitment(t.body_bytes)[0], t, list(carried.keys)))
         now = iso_from_ms(times[0]) if times else None
         return {digest: (t, keys, now) for digest, t, keys in signed}
 
@@ -790,12 +797,10 @@ class EvmLedger:
                 f"the chain holds {len(entries)} entries, the off-chain store {len(rows)}",
             )
         for (seq, body, sender, nonce), entry in zip(rows, entries, strict=True):
-            body_obj = json.loads(body)
             if (
-                hashlib.sha256(body).hexdigest() != entry["tx_hash"]
+                chain_commitment(body) != (entry["tx_hash"], entry["items_root"])
                 or sender.lower() != entry["sender"]
                 or nonce != entry["nonce"]
-                or body_obj["items_root"] != entry["items_root"]
             ):
                 return VerifyReport(
                     False,
