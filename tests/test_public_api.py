@@ -37,6 +37,11 @@ PUBLIC: dict[str, list[str]] = {
         "deploy",
     ],
     "carbonledger.adapters.evm.rpc": ["NodeUnreachable", "Rpc", "RpcError"],
+    "carbonledger.adapters.evm.attach": ["attach", "first_block_with_code"],
+    "carbonledger.adapters.evm.base": ["CONTRACTS", "TX_ABI", "EvmBase"],
+    "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared"],
+    "carbonledger.adapters.evm.follow": ["Follower"],
+    "carbonledger.adapters.evm.recovery": ["entries_kept", "rebuild"],
     "carbonledger.adapters.evm.carried": [
         "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
     ],
