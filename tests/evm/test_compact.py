@@ -21,7 +21,13 @@ import pytest
 
 from carbonledger.adapters.evm import EvmLedger
 from carbonledger.adapters.evm.compact import compact_record, expand
-from carbonledger.adapters.evm.packed import Selectors, decode_call, encode_call, typed_tx
+from carbonledger.adapters.evm.packed import (
+    Selectors,
+    decode_call,
+    encode_call,
+    encode_typed,
+    typed_tx,
+)
 from carbonledger.adapters.sqlite import SqliteLedger
 from carbonledger.core.canonical import canonical
 from carbonledger.core.tx import SignedTx, tx_from_parts
@@ -31,7 +37,7 @@ from carbonledger.errors import CarbonLedgerError, SignatureInvalid
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort
 from tests.conformance.suite import _rec
-from tests.conformance.test_evm import evm_backend
+from tests.conformance.test_evm import _evm_world, evm_backend
 from tests.conformance.world import LEDGER_ID, World, alice_to_bob, build_world
 
 
@@ -143,7 +149,7 @@ def _tampered_amount(packed: bytes) -> bytes:
 def test_a_tampered_packed_transfer_is_refused_by_the_contract_and_the_core(
     anvil_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.adapters.evm import calls as evm_ledger
 
     chain, embedded = _twin_worlds(anvil_url, tmp_path, monkeypatch)
     try:
@@ -181,3 +187,71 @@ def test_a_tampered_packed_transfer_is_refused_by_the_contract_and_the_core(
     finally:
         for w in (chain, embedded):
             w.ledger.close()  # type: ignore[attr-defined]
+
+
+def test_a_node_refuses_a_typed_entry_whose_signed_items_root_is_not_its_items(
+    anvil_url: str, tmp_path: Path
+) -> None:
+    """The contract takes a typed transaction's items root as signed (it reads no JSON);
+    every node's core checks it. alice's wallet signs (eth_account, EIP-712) a real
+    transfer under a made-up items root and sends it straight to the contract, which
+    accepts it; a node syncing the chain refuses to follow it, naming the entry."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    from carbonledger.adapters.evm.chain import _mine_and_wait, _Sender
+    from carbonledger.core.merkle import leaf_hash
+    from carbonledger.core.typed import items_hash, typed_data
+    from carbonledger.errors import IntegrityError
+
+    w = _evm_world(anvil_url, tmp_path)
+    ledger: Any = w.ledger
+    try:
+        _rec(w, 100)
+        (honest,) = alice_to_bob(w, "rec-1", 1, "root-")
+        packed = pack_items(honest.type, honest.sender, honest.items)
+        assert packed is not None
+        body = {**honest.body, "items_root": "ab" * 32, "packed": items_hash(packed).hex()}
+        message = encode_typed_data(full_message=typed_data(body, packed))
+        signature = bytes(Account.sign_message(message, w.alice.to_bytes()).signature)
+        forged = SignedTx(
+            body,  # type: ignore[arg-type]
+            canonical(body),
+            honest.items,
+            (leaf_hash(honest.items[0]),),
+            signature,
+        )
+        entries = len(ledger.chain_entries())
+        relayer = PrivateKey.generate()
+        ledger.rpc.call("anvil_setBalance", relayer.address, hex(10**21))
+        data = encode_call(ledger._selectors, [encode_typed(forged, packed, [])])
+        raw, tx_hash = _Sender(ledger.rpc, relayer).sign(ledger.address, data, 200_000)
+        ledger.rpc.call("eth_sendRawTransaction", raw)
+        (receipt,) = _mine_and_wait(ledger.rpc, [tx_hash], True)
+        assert receipt is not None
+        assert int(receipt["status"], 16) == 1
+        assert len(ledger.chain_entries()) == entries + 1
+
+        node_key = PrivateKey.generate()
+        (tmp_path / "node").mkdir()
+        node = EvmLedger(
+            ledger.rpc,
+            ledger.address,
+            tmp_path / "node" / "offchain.db",
+            node_key,
+            deploy_block=ledger.deploy_block,
+            checkpoint_signer=node_key.address,
+        )
+        try:
+            pattern = (
+                rf"the chain's entry {entries + 1} \(sender {w.alice.address.lower()}, nonce"
+                rf" {honest.nonce}, EVM transaction {tx_hash}\) breaks a rule: .*items_root.*;"
+                " this node does not follow it"
+            )
+            with pytest.raises(IntegrityError, match=pattern):
+                node.sync()
+            assert len(node._mirror_rows()) == entries
+        finally:
+            node.close()
+    finally:
+        ledger.close()

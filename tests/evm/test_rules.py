@@ -54,11 +54,12 @@ def _forge(
     hints: list[int] | None = None,
 ) -> None:
     """Send ``tx`` with the core's rules off (and ``hints`` if given): the chain refuses it."""
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm import ledger as evm_ledger
 
     size = w.ledger.state().size
     with monkeypatch.context() as m:
-        m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+        m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
         if hints is not None:
             m.setattr(evm_ledger.EvmLedger, "_hints", staticmethod(lambda *a: hints))
         with pytest.raises(error, match=match):
@@ -104,6 +105,7 @@ def test_enrolment_gets_the_registered_roles_never_a_hint(
     _forge(w, monkeypatch, _tx(w, key, "enroll", [wrong]), PermissionDenied, "WrongSecret")
     # The right secret, with the hint claiming dealer and auditor roles: the chain gives the
     # registered roles only (member), so a REC issued by this key is refused on chain.
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm import ledger as evm_ledger
 
     right = {**wrong, "secret": secret}
@@ -119,7 +121,7 @@ def test_enrolment_gets_the_registered_roles_never_a_hint(
         "KeyEnrolled|RegistrationUsed",
     )
     with monkeypatch.context() as m:
-        m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+        m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
         with pytest.raises(PermissionDenied, match="MissingRole"):
             w.ledger.submit([_issue_rec(w, key)])
     # A registration whose secret expired (in 2020): its enrolment is refused on chain.
@@ -204,11 +206,11 @@ def test_a_compact_record_is_hashed_as_what_was_signed(
     """bob signs a record for his own site (EIP-712 typed data over its compact bytes);
     the calldata says acme's site instead: the digest of what was sent recovers another
     key than bob's, so the entry is refused."""
-    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.adapters.evm import calls as evm_calls
 
     w = world
     tx = _tx(w, w.bob, "record_emissions", [_record("globex-hq", "globex")])
-    real_encode = evm_ledger.encode_typed
+    real_encode = evm_calls.encode_typed
 
     def forged(t: SignedTx, packed: Sequence[bytes], carried: Sequence[bytes]) -> bytes:
         (real,) = packed
@@ -216,7 +218,7 @@ def test_a_compact_record_is_hashed_as_what_was_signed(
         assert changed != real
         return real_encode(t, [changed], carried)
 
-    monkeypatch.setattr(evm_ledger, "encode_typed", forged)
+    monkeypatch.setattr(evm_calls, "encode_typed", forged)
     _forge(w, monkeypatch, tx, SignatureInvalid, "BadSignature")
 
 

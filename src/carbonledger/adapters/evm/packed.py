@@ -34,6 +34,7 @@ from carbonledger.core.typed import (
     TYPED_VERSION,
     items_hash,
     pack_items,
+    typed_digest,
     unpack_item,
 )
 from carbonledger.crypto.keys import checksum_address, keccak256
@@ -47,6 +48,7 @@ __all__ = [
     "encode_call",
     "encode_typed",
     "function_selectors",
+    "typed_digest_hex",
     "typed_items",
     "typed_tx",
 ]
@@ -185,6 +187,16 @@ def _decode_typed(p: bytes, at: int) -> tuple[Typed, int]:
     if at > len(p) or len(sig) != 65:
         raise ValueError("a typed transaction is cut short")
     return (tx_type, sender, nonce, created, root, sig, tuple(items), tuple(carried)), at
+
+
+def typed_digest_hex(ledger_id: str, typed: Typed) -> str:
+    """The digest a typed transaction of calldata was signed over, which its ``Entry``
+    event holds (hex), from the calldata alone."""
+    tx_type, _, nonce, created, root, _, packed, _ = typed
+    fields = {"type": tx_type, "ledger": ledger_id, "nonce": nonce, "created": created}
+    return typed_digest(
+        {**fields, "items_root": root.hex(), "packed": items_hash(packed).hex()}
+    ).hex()
 
 
 def typed_tx(ledger_id: str, typed: Typed, blobs: Sequence[bytes]) -> SignedTx:
