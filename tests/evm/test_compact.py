@@ -199,10 +199,10 @@ def test_a_node_refuses_a_typed_entry_whose_signed_items_root_is_not_its_items(
     from eth_account import Account
     from eth_account.messages import encode_typed_data
 
-    from carbonledger.adapters.evm.chain import _mine_and_wait, _Sender
     from carbonledger.core.merkle import leaf_hash
     from carbonledger.core.typed import items_hash, typed_data
     from carbonledger.errors import IntegrityError
+    from tests.evm.test_follow_rules import new_node, send_raw
 
     w = _evm_world(anvil_url, tmp_path)
     ledger: Any = w.ledger
@@ -222,26 +222,11 @@ def test_a_node_refuses_a_typed_entry_whose_signed_items_root_is_not_its_items(
             signature,
         )
         entries = len(ledger.chain_entries())
-        relayer = PrivateKey.generate()
-        ledger.rpc.call("anvil_setBalance", relayer.address, hex(10**21))
         data = encode_call(ledger._selectors, [encode_typed(forged, packed, [])])
-        raw, tx_hash = _Sender(ledger.rpc, relayer).sign(ledger.address, data, 200_000)
-        ledger.rpc.call("eth_sendRawTransaction", raw)
-        (receipt,) = _mine_and_wait(ledger.rpc, [tx_hash], True)
-        assert receipt is not None
-        assert int(receipt["status"], 16) == 1
+        tx_hash = send_raw(ledger, data, 200_000)
         assert len(ledger.chain_entries()) == entries + 1
 
-        node_key = PrivateKey.generate()
-        (tmp_path / "node").mkdir()
-        node = EvmLedger(
-            ledger.rpc,
-            ledger.address,
-            tmp_path / "node" / "offchain.db",
-            node_key,
-            deploy_block=ledger.deploy_block,
-            checkpoint_signer=node_key.address,
-        )
+        node = new_node(ledger, tmp_path / "node")
         try:
             pattern = (
                 rf"the chain's entry {entries + 1} \(sender {w.alice.address.lower()}, nonce"

@@ -30,12 +30,41 @@ def world(anvil_url: str, tmp_path: Path) -> Iterator[World]:
     w.ledger.close()  # type: ignore[attr-defined]
 
 
+def send_raw(ledger: Any, data: bytes, gas: int) -> str:
+    """Send ``data`` to the ledger's contract from a fresh funded account, as anyone may;
+    the EVM transaction's hash, once mined and accepted."""
+    from carbonledger.adapters.evm.chain import _mine_and_wait, _Sender
+
+    relayer = PrivateKey.generate()
+    ledger.rpc.call("anvil_setBalance", relayer.address, hex(10**21))
+    raw, tx_hash = _Sender(ledger.rpc, relayer).sign(ledger.address, data, gas)
+    ledger.rpc.call("eth_sendRawTransaction", raw)
+    (receipt,) = _mine_and_wait(ledger.rpc, [tx_hash], True)
+    assert receipt is not None
+    assert int(receipt["status"], 16) == 1
+    return str(tx_hash)
+
+
+def new_node(ledger: Any, path: Path) -> Any:
+    """Another node of the same chain, with its own key and an empty store at ``path``."""
+    from carbonledger.adapters.evm import EvmLedger
+
+    node_key = PrivateKey.generate()
+    path.mkdir()
+    return EvmLedger(
+        ledger.rpc,
+        ledger.address,
+        path / "offchain.db",
+        node_key,
+        deploy_block=ledger.deploy_block,
+        checkpoint_signer=node_key.address,
+    )
+
+
 def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
     world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from carbonledger.adapters.evm import EvmLedger
     from carbonledger.adapters.evm import calls as evm_calls
-    from carbonledger.adapters.evm.chain import _mine_and_wait, _Sender
 
     w = world
     ledger: Any = w.ledger
@@ -44,25 +73,10 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
     with monkeypatch.context() as m:  # the attacker's own client: no rules
         m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
         data, gas, _ = ledger._prepare(ledger.state(), [tx], utc_now())
-    relayer = PrivateKey.generate()
-    ledger.rpc.call("anvil_setBalance", relayer.address, hex(10**21))
-    raw, tx_hash = _Sender(ledger.rpc, relayer).sign(ledger.address, data, gas)
-    ledger.rpc.call("eth_sendRawTransaction", raw)
-    (receipt,) = _mine_and_wait(ledger.rpc, [tx_hash], True)
-    assert receipt is not None
-    assert int(receipt["status"], 16) == 1  # the chain cannot see what is sealed
+    tx_hash = send_raw(ledger, data, gas)  # the chain cannot see what is sealed
     assert len(ledger.chain_entries()) == entries + 1
 
-    node_key = PrivateKey.generate()
-    (tmp_path / "node").mkdir()
-    node = EvmLedger(
-        ledger.rpc,
-        ledger.address,
-        tmp_path / "node" / "offchain.db",
-        node_key,
-        deploy_block=ledger.deploy_block,
-        checkpoint_signer=node_key.address,
-    )
+    node = new_node(ledger, tmp_path / "node")
     try:
         pattern = (
             rf"the chain's entry {entries + 1} \(sender {w.alice.address.lower()}, nonce"
