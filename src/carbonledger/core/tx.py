@@ -72,6 +72,9 @@ class SignedTx:
     #: item that names a blob commits to its SHA-256, and the rules refuse an item
     #: whose blob is not carried, so the bytes are bound all the same).
     blobs: tuple[bytes, ...] = field(default=(), compare=False)
+    #: A typed-data transaction's packed items when this process built them (the EVM
+    #: adapter sends them); ``None`` otherwise.
+    packed: tuple[bytes, ...] | None = field(default=None, compare=False)
 
     def blob_map(self) -> dict[str, bytes]:
         """The carried blobs by their SHA-256 (hex)."""
@@ -188,7 +191,7 @@ def build_tx_from_encoded(
         body["packed"] = items_hash(packed).hex()
     body_bytes = canonical(body)
     signature = key.sign_digest(signing_digest(body_bytes, body))
-    return SignedTx(body, body_bytes, item_bytes, hashes, signature, None, tuple(blobs))
+    return SignedTx(body, body_bytes, item_bytes, hashes, signature, None, tuple(blobs), packed)
 
 
 def check_tx(tx: SignedTx) -> SignedTx:

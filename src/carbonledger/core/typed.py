@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.canonical import canonical, loads_canonical
@@ -69,6 +70,7 @@ _TRANSFER_KEYS = frozenset({"kind", "id", "token", "from", "to", "amount"})
 _RETIRE_FIXED = ("kind", "token", "holder", "amount")
 
 
+@lru_cache(maxsize=64)
 def domain_separator(ledger_id: str) -> bytes:
     """The EIP-712 domain separator of a ledger (no chain id: the same signature holds on
     the embedded backend and on any chain the ledger is deployed to)."""
@@ -80,6 +82,10 @@ def domain_separator(ledger_id: str) -> bytes:
     )
 
 
+_TX_TYPEHASH = keccak256(_TX_TYPE)
+_TYPE_HASHES = {name: keccak256(name.encode()) for name in TYPED_TYPES}
+
+
 def items_hash(packed: Sequence[bytes]) -> bytes:
     """EIP-712's hash of a ``bytes[]``: keccak256 of the elements' keccak256s."""
     return keccak256(b"".join(keccak256(p) for p in packed))
@@ -87,8 +93,8 @@ def items_hash(packed: Sequence[bytes]) -> bytes:
 
 def _struct_hash(tx_type: str, nonce: int, created: str, root: bytes, packed: bytes) -> bytes:
     return keccak256(
-        keccak256(_TX_TYPE)
-        + keccak256(tx_type.encode())
+        _TX_TYPEHASH
+        + (_TYPE_HASHES.get(tx_type) or keccak256(tx_type.encode()))
         + nonce.to_bytes(32, "big")
         + keccak256(created.encode())
         + root
@@ -177,8 +183,8 @@ def _pack_transfer(sender: str, item: Mapping[str, Any]) -> bytes | None:
         return None
     if item["from"] != sender or not is_address(to) or not isinstance(item["id"], str):
         return None
-    if not _is_amount(item["amount"]) or checksum_address(str(to)) != to:
-        return None
+    if not _is_amount(item["amount"]):
+        return None  # (an address not in its checksummed form fails the round trip)
     to_bytes = bytes.fromhex(str(to)[2:])
     amount = int(item["amount"]).to_bytes(8, "big")
     return to_bytes + amount + bytes([len(token)]) + token + str(item["id"]).encode()

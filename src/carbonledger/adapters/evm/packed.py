@@ -76,6 +76,8 @@ def typed_items(tx: SignedTx) -> tuple[bytes, ...] | None:
     """The packed items of a typed-data transaction (None for the JSON form)."""
     if tx.body.get("v") != TYPED_VERSION:
         return None
+    if tx.packed is not None:
+        return tx.packed
     packed = pack_items(tx.type, tx.sender, tx.items, tx.objects)
     if packed is None:  # the core refused it on submit: not reached
         raise InvalidInput(f"{tx.type}: a typed transaction whose items do not pack")
