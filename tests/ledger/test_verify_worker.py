@@ -9,7 +9,10 @@ one-process report, for intact and damaged ledgers alike.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
@@ -142,3 +145,54 @@ def test_an_entry_the_rules_refuse_with_every_hash_and_signature_intact_is_named
     assert with_worker == _report(ledger_file, "0", monkeypatch)
     assert with_worker["entry"] == 11
     assert "site 's9' is not registered" in with_worker["error"]
+
+
+_WHO_VERIFIES = """
+import logging, sys, threading
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
+
+said = []
+handler = logging.Handler(logging.DEBUG)
+handler.emit = lambda record: said.append(record.getMessage())
+log = logging.getLogger("carbonledger.verify")
+log.setLevel(logging.DEBUG)
+log.addHandler(handler)
+for path in sys.argv[1:]:
+    ledger = SqliteLedger(path)
+    ok = ledger.verify().ok
+    print(path, "main thread", ok, said.pop() if said else "one process")
+    done = []
+    thread = threading.Thread(target=lambda: done.append(ledger.verify().ok))
+    thread.start()
+    thread.join()
+    print(path, "other thread", done[0], said.pop() if said else "one process")
+"""
+
+
+def test_by_default_a_worker_helps_from_5000_leaves_and_only_from_the_main_thread(
+    ledger_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh process (so no other test's threads): the default, as the CLI runs it."""
+    large = tmp_path / "large.db"
+    with closing(SqliteLedger(large, operator=KEY)) as ledger:
+        setup(ledger, KEY, sites=5)
+        for site in range(5):  # 5 + 5 x 1,000 = 5,005 leaves
+            fill(ledger, KEY, txs=1, per_tx=1000, site=f"s{site}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop(WORKERS_ENV)
+    out = subprocess.run(
+        [sys.executable, "-c", _WHO_VERIFIES, str(large), str(ledger_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout.splitlines()
+    held = "verify: every check held, with a worker process"
+    assert out == [
+        f"{large} main thread True {held}",
+        # Another thread verifies in one process: forking beside it is not safe.
+        f"{large} other thread True one process",
+        f"{ledger_file} main thread True one process",  # 155 leaves: not worth a process
+        f"{ledger_file} other thread True one process",
+    ]

@@ -60,7 +60,7 @@ __all__ = ["WORKERS_ENV", "verify_with_worker", "wants_worker"]
 
 #: ``0``: always one process; ``1``: a worker process whenever one can be forked (even
 #: beside other threads); unset: a worker from :data:`_AUTO_FROM_LEAVES` leaves on, when
-#: this process runs a single thread.
+#: forking is safe (:func:`_forkable`).
 WORKERS_ENV = "CARBONLEDGER_VERIFY_WORKERS"
 #: Below this size starting a process costs more than it saves.
 _AUTO_FROM_LEAVES = 5_000
@@ -115,16 +115,16 @@ class _LogFacts:
 def wants_worker(conn: Any) -> str | None:
     """The file to give a worker, or ``None`` when verify should stay in one process.
 
-    Only a SQLite file can be opened by a second process, and only a process with a
-    single thread can be forked safely (another thread may hold a lock the copy
-    would wait for forever); starting a fresh interpreter costs more than the work.
+    Only a SQLite file can be opened by a second process. Starting a fresh interpreter
+    costs more than the work, so the worker is forked, which is safe only when no
+    other thread may hold a lock the copy needs (see :func:`_forkable`).
     """
     setting = os.environ.get(WORKERS_ENV, "").strip()
     if (
         setting == "0"
         or not isinstance(conn, sqlite3.Connection)
         or "fork" not in mp.get_all_start_methods()
-        or (setting != "1" and threading.active_count() != 1)
+        or (setting != "1" and not _forkable())
         or mp.current_process().daemon  # daemonic processes may not start others
     ):
         return None
@@ -136,6 +136,20 @@ def wants_worker(conn: Any) -> str | None:
         if not isinstance(last, int) or last + 1 < _AUTO_FROM_LEAVES:
             return None
     return str(files[0])
+
+
+def _forkable() -> bool:
+    """Called from the main thread, beside daemon threads only (a terminal spinner).
+
+    Threads that do the process's work (a server's request threads) may be inside
+    SQLite or logging when the fork happens, and the copy would wait forever for a
+    lock no thread of its own holds. The worker touches neither stdio nor logging,
+    and leaves with ``os._exit`` so it does not flush streams another thread may hold.
+    """
+    main = threading.main_thread()
+    if threading.current_thread() is not main:
+        return False
+    return all(t is main or t.daemon for t in threading.enumerate())
 
 
 def verify_with_worker(
@@ -277,6 +291,7 @@ def _worker(path: str, watch: int | None, outbox: Connection, parent: int) -> No
             conn.close()
     outbox.send(facts)
     outbox.close()
+    os._exit(0)  # no atexit work and no flushing of streams (see _forkable)
 
 
 def _die_with_parent(parent: int) -> None:
