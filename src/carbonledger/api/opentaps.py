@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from carbonledger.api.auth import Actor, actor_of
 from carbonledger.api.context import AppContext, ServiceAccount
 from carbonledger.api.deps import actor, context
-from carbonledger.api.problems import problem
+from carbonledger.api.problems import json_response, problem
 from carbonledger.core.apportion import largest_remainder
 from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
 from carbonledger.core.units import convert
@@ -53,9 +53,19 @@ def _utility(value: str) -> str:
 
 
 def _site_for(ctx: AppContext, org: str, utility_id: str) -> str:
-    for site in ctx.ledger.state().sites.values():
-        if site["org"] == org and str(site.get("utility_id") or "") == _utility(utility_id):
-            return str(site["id"])
+    wanted = _utility(utility_id)
+    found = ctx.peek(
+        lambda state: next(
+            (
+                str(site["id"])
+                for site in state.sites.values()
+                if site["org"] == org and str(site.get("utility_id") or "") == wanted
+            ),
+            None,
+        )
+    )
+    if found is not None:
+        return found
     raise InvalidInput(
         f"utilityId: no site of organisation {org!r} is served by utility {utility_id!r};"
         " register one with `carbonledger site add ... --utility ID`"
@@ -165,7 +175,7 @@ def _record(
         raise PermissionDenied(
             f"record {item['id']}: its figures are sealed in channel {item['org']!r} ({exc})"
         ) from exc
-    site = ctx.ledger.state().sites.get(item["site"], {})
+    site = ctx.peek(lambda state: state.sites.get(item["site"])) or {}
     factor: dict[str, Any] = trace.get("factor") or {}
     results = full["trace"]["results"]
     renewable, nonrenewable = _energy_split(detail, trace, results)
@@ -215,7 +225,7 @@ def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
 @router.post(
     "/emissionscontract/recordEmissions", status_code=201, response_model=EmissionsRecordOut
 )
-def record_emissions(
+async def record_emissions(
     ctx: Ctx,
     who: Caller,
     utilityId: str = Form(...),
@@ -227,11 +237,11 @@ def record_emissions(
     emissionsDoc: UploadFile | None = File(None),
 ) -> Any:
     """Record one bill as opentaps sends it; 409 on a duplicate or overlapping period."""
-    # A plain (not async) route: it runs in the server's thread pool, so a request
-    # waiting for its commit does not hold up the event loop and the others.
+    # An async route: the request waits for its batch's commit on the event loop (the
+    # batch is built and committed by their own threads), not in a thread of the pool.
     org = str(who.identity.get("org"))
+    doc = await emissionsDoc.read() if emissionsDoc is not None else b""
     try:
-        doc = emissionsDoc.file.read() if emissionsDoc is not None else b""
         bill = Bill(
             _site_for(ctx, org, utilityId),
             partyId,
@@ -247,7 +257,7 @@ def record_emissions(
     key = who.signing_key()
     md5 = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
     source = _source(md5, thruDate)
-    report = ctx.record_bills(key, [bill], source)
+    report = await ctx.record_bills_async(key, [bill], source)
     if report.duplicates or any(e.field == "period" for e in report.rejected):
         reason = report.rejected[0].reason if report.rejected else "this bill is already recorded"
         return problem(409, "conflict", reason)
@@ -257,7 +267,7 @@ def record_emissions(
         )
     item = find_item(ctx.ledger, report.record_ids[0]).item
     body = _record(ctx, item, ctx.reader_for(key), fresh=True)
-    return JSONResponse(body, status_code=201)
+    return json_response(body, status_code=201)
 
 
 @router.get("/emissionscontract/getEmissionsData/{uuid}", response_model=EmissionsRecordOut)
