@@ -128,13 +128,15 @@ def wants_worker(conn: Any) -> str | None:
         or mp.current_process().daemon  # daemonic processes may not start others
     ):
         return None
-    files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    try:
+        files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+        last = conn.execute("SELECT MAX(idx) FROM leaf").fetchone()[0]
+    except sqlite3.Error:  # the one-process pass says what is wrong with the file
+        return None
     if not files or not files[0]:
         return None
-    if setting != "1":
-        (last,) = conn.execute("SELECT MAX(idx) FROM leaf").fetchone()
-        if not isinstance(last, int) or last + 1 < _AUTO_FROM_LEAVES:
-            return None
+    if setting != "1" and (not isinstance(last, int) or last + 1 < _AUTO_FROM_LEAVES):
+        return None
     return str(files[0])
 
 
@@ -198,6 +200,9 @@ def verify_with_worker(
         report = _finish(conn, state, facts, remembered, signer)
     except _Differs as exc:
         _log.debug("verify: %s; checking again in one process", exc)
+        return None
+    except Exception as exc:  # a stored value the checks could not read: the pass names it
+        _log.debug("verify: %s: %s; checking again in one process", type(exc).__name__, exc)
         return None
     _log.debug("verify: every check held, with a worker process")
     return report
