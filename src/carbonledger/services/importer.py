@@ -42,6 +42,7 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
 from carbonledger.services.channels import ChannelKeys, fresh_epochs
+from carbonledger.services.resubmit import commit_records
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = [
@@ -243,7 +244,8 @@ class _Batcher:
             self.nonce += 1
             self.items = []
         if self.pending and (final or len(self.pending) >= self.commit_every):
-            self.ledger.submit(self.pending)
+            # Signed again if another writer (this signer on another node) took the nonces.
+            self.nonce = commit_records(self.ledger, self.key, self.pending)
             self.pending = []
             if self.progress is not None:
                 self.progress(self.records)
