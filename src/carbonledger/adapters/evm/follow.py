@@ -10,11 +10,14 @@ against the chain's commitments.
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from carbonledger.adapters.evm.base import EvmBase
 from carbonledger.adapters.evm.carried import WrappedKey, decode_carried
-from carbonledger.adapters.evm.entries import writer_lock
+from carbonledger.adapters.evm.entries import store_count, writer_lock
 from carbonledger.adapters.evm.packed import decode_call, typed_digest_hex, typed_tx
 from carbonledger.adapters.evm.recovery import entries_kept, rebuild
 from carbonledger.adapters.evm.rpc import NodeUnreachable
@@ -29,11 +32,59 @@ from carbonledger.ports.ledger import VerifyReport
 #: the ledger time of its batch when the call carried one.
 Decoded = tuple[SignedTx | CarbonLedgerError, list[WrappedKey], str | None]
 
-__all__ = ["Follower"]
+__all__ = ["Followed", "Follower"]
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One round of following: the block the store was brought to (``confirmations``
+    below the chain's latest then), the entries it took, the entries it holds."""
+
+    block: int
+    taken: int
+    entries: int
 
 
 class Follower(EvmBase):
-    """Brings the off-chain store to the chain (:meth:`sync`) and checks it (:meth:`verify`)."""
+    """Brings the off-chain store to the chain (:meth:`sync`, again and again with
+    :meth:`follow`) and checks it (:meth:`verify`)."""
+
+    @property
+    def reloads(self) -> int:
+        """How many times the store changed under a reader: entries taken from the chain
+        or the store rebuilt here, or commits of another process to a SQLite store (a
+        server's group commit then starts again from the store's state)."""
+        return self._moves + int(getattr(self.mirror, "reloads", 0))
+
+    def refresh(self, *, blocking: bool = True) -> bool:
+        """Catch up with what other processes committed to the store; True if it moved.
+        No request to the chain: :meth:`follow` brings the store to the chain."""
+        refresh = getattr(self.mirror, "refresh", None)
+        return bool(refresh(blocking=blocking)) if refresh is not None else False
+
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        confirmations: int = 0,
+        interval: float = 1.0,
+        report: Callable[[Followed], None] | None = None,
+        on_error: Callable[[CarbonLedgerError], bool] | None = None,
+    ) -> None:
+        """:meth:`sync` every ``interval`` seconds at ``confirmations`` depth until
+        ``stop`` is set; ``report`` hears each round. An error of a round goes to
+        ``on_error``, which says whether to go on (without it, or if it says no, it
+        is raised): a node that cannot be reached may come back, an entry that breaks
+        a rule stays refused."""
+        while not stop.is_set():
+            try:
+                taken = self.sync(confirmations=confirmations)
+                if report is not None:
+                    report(Followed(self._entry_log.block, taken, store_count(self.mirror)))
+            except CarbonLedgerError as exc:
+                if on_error is None or not on_error(exc):
+                    raise
+            stop.wait(interval)
 
     def state(self) -> LedgerState:
         """The store's state; a writer brings the store to the chain first, once (what it
@@ -71,6 +122,7 @@ class Follower(EvmBase):
         have = entries_kept(self.mirror, self._mirror_rows, entries)
         if have is None:
             rebuild(self.mirror)
+            self._moves += 1
             have = 0
         return self._take(entries, have)
 
@@ -96,6 +148,7 @@ class Follower(EvmBase):
             for key in keys:
                 self.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             added += 1
+            self._moves += 1
         return added
 
     def _decode_calldata(self, evm_tx: str) -> dict[str, Decoded]:
@@ -106,7 +159,9 @@ class Follower(EvmBase):
         where = f"EVM transaction {evm_tx}"
         signed: list[tuple[str, SignedTx | CarbonLedgerError, list[WrappedKey]]] = []
         times = []
-        ledger_id = self.mirror.state().ledger_id
+        # Typed transactions name their ledger only through their signature's domain: the
+        # ledger id is the genesis entry's, kept once known (a rebuilt store has none).
+        ledger_id = getattr(self, "_ledger_id", None) or self.mirror.state().ledger_id
         for entry in decode_call(self._selectors, data, where):
             if isinstance(entry[0], bytes):  # a Tx tuple (JSON form)
                 body, r, s, v, items, hints, elements = entry
@@ -115,6 +170,7 @@ class Follower(EvmBase):
                 if t.type.startswith("dao_") and hints:
                     times.append(hints[0])
                 ledger_id = ledger_id or str(t.body["ledger"])
+                self._ledger_id = ledger_id
             else:  # typed: its packed items, unpacked and checked by the core
                 carried = decode_carried(entry[7], where)
                 try:
