@@ -140,12 +140,14 @@ def deploy_evm(
 
 def attach_evm(home: Home, key: PrivateKey, rpc: str, contract: str, *, mirror: str | None) -> Any:
     """Build ``home``'s store from the chain alone for the ledger at ``contract``;
-    ``key`` is the node's own (it signs the store's checkpoints). Returns the ``evm``
-    section for config.json and the ledger's state."""
+    ``key`` is the node's own (it signs the store's checkpoints and relays its users'
+    transactions: on anvil or Hardhat's node it is funded here, elsewhere its operator
+    funds it). Returns the ``evm`` section for config.json and the ledger's state."""
     evm = evm_module()
     client = evm.Rpc(rpc)
     chain_id = int(client.call("eth_chainId"), 16)
     block = first_block_with_code(client, contract)
+    evm.fund_dev_account(client, key.address)
     offchain = mirror or "offchain.db"
     location = offchain if "://" in offchain else home.path / offchain
     ledger = evm.EvmLedger(
