@@ -143,7 +143,10 @@ def bootstrap(rpc: str, root: Path) -> str:
 
     # B and the audit firm: nodes of their own, from the RPC URL and the address only.
     for home in (b, audit):
-        _ok(home, "chain", "attach", "--rpc", rpc, "--contract", contract)
+        out = " ".join(_ok(home, "chain", "attach", "--rpc", rpc, "--contract", contract).split())
+        node = json.loads((home / "config.json").read_text())["node"]
+        assert f"this node's key {node}" in out
+        assert "on a chain other than anvil or Hardhat's node, fund it for gas" in out
     _join(root, a, b, "orgb", "B Corp", "bea")
     _join(root, a, audit, "audita", "Audit Firm", "ada")
 
