@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # 100,000 bills; proofs at 10^4, 10^5, 10^6
     python benchmarks/run.py --quick    # 20,000 bills; proofs at 10^4, 10^5
+    python benchmarks/run.py --only import --months 10   # the import and its baseline only
 
 Each phase runs in a fresh process so its peak memory (max RSS) is its own.
 Figures are printed and written to benchmarks/results/latest.json.
@@ -249,9 +250,13 @@ def _run(fn: Any, *args: Any) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="20,000 bills, proofs to 10^5")
+    ap.add_argument("--months", type=int, help="bills per site (1,000 sites); default 100")
+    ap.add_argument(
+        "--only", choices=("import",), help="run only the single-process import and its baseline"
+    )
     args = ap.parse_args()
     n_sites = 1000
-    months = 20 if args.quick else 100
+    months = args.months or (20 if args.quick else 100)
     sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as workdir:
@@ -266,6 +271,8 @@ def main() -> None:
             f"  baseline bare sqlite3 executemany {base['rows_per_s']:,.0f} rows/s"
             f"  -> ratio {imp['bills_per_s'] / base['rows_per_s']:.3f}"
         )
+        if args.only == "import":
+            return
         par = out["import_parallel"] = _run(phase_import_parallel, n_sites, months, workdir)
         print(
             f"import, 2 worker processes {par['bills_per_s']:>10,.0f} bills/s"

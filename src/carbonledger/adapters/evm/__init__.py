@@ -6,8 +6,7 @@ and the embedded backend never import it.
 
 from __future__ import annotations
 
-from carbonledger.adapters.evm.chain import fund_dev_account
 from carbonledger.adapters.evm.ledger import EvmLedger, deploy
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
 
-__all__ = ["EvmLedger", "Rpc", "RpcError", "deploy", "fund_dev_account"]
+__all__ = ["EvmLedger", "Rpc", "RpcError", "deploy"]

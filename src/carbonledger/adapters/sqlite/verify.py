@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.adapters.checkpoint_rows import CHECKPOINTS_IN_ORDER
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.adapters.sqlite.verify_checks import (
     BlobCheck,
@@ -46,9 +47,6 @@ _TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
 _LEAF_SQL = (
     "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"
 )
-_CP_SQL = (
-    "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint ORDER BY size"
-)
 _TX_SQL = (
     "SELECT seq, entry_hash, ledger_time, type, sender, nonce, body, signature, first_leaf,"
     " n_leaves FROM tx ORDER BY seq"
@@ -71,7 +69,7 @@ class _Pass:
         self.leaves = iter(self.leaf_cursor)
         #: Leaves read but not yet taken by an entry (read ahead, or put back).
         self.pending: deque[tuple[Any, ...]] = deque()
-        self.checkpoints = iter(conn.execute(_CP_SQL))
+        self.checkpoints = iter(conn.execute(CHECKPOINTS_IN_ORDER))
         self.next_cp = next(self.checkpoints, None)
         self.prev_cp = 0
         self.signer: str | None = None
