@@ -273,6 +273,11 @@ def test_the_auditor_audits_a_on_its_own_node(network: Network) -> None:
     # The records of A, with their sealed results, on the audit firm's own server.
     seen = [r for r in records_over_http(network.urls["audit"], dana) if r["org"] == "orga"]
     assert [Decimal(r["kg_co2e"]) for r in seen] == [KG_1000_KWH] * 3
+    # One record opened there: what A billed, recomputed from its trace alone.
+    one = httpx.get(f"{network.urls['audit']}/api/v1/records/{seen[0]['id']}", headers=dana)
+    assert one.status_code == 200, one.text
+    assert (one.json()["billed"]["amount"], one.json()["billed"]["unit"]) == ("1000", "kWh")
+    assert Decimal(one.json()["recomputed"]["kg_co2e"]) == KG_1000_KWH
     res = httpx.post(
         f"{network.urls['audit']}/api/v1/audits",
         json={"org": "orga", "start": "2023-01-01", "end": "2023-12-31"},
