@@ -389,6 +389,8 @@ def over_http(
         token = sign_in(base, home)
         load(1, [post_bill(base, token, "warm", 1)], port)  # warm-up, not measured
         load(1, [post_opentaps(base, token, "warm", 2, utility, erp_token)], port)
+        # The framework builds a router's routes on their first request (about a second)
+        load(1, [site_page(base, token, 0), page(base, token, 0)], port)
         total = records + 2  # the two warm-up requests
         for c in clients:
             jobs = [post_bill(base, token, f"http{c}", n) for n in range(posts)]

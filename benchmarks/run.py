@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # 100,000 bills; proofs at 10^4, 10^5, 10^6
     python benchmarks/run.py --quick    # 20,000 bills; proofs at 10^4, 10^5
+    python benchmarks/run.py --only import --months 10   # the import and its baseline only
     python benchmarks/run.py --verify-only DIR [--quick] [--repeat 3]   # verify alone
 
 Each phase runs in a fresh process so its peak memory (max RSS) is its own.
@@ -300,6 +301,10 @@ def _run(fn: Any, *args: Any) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="20,000 bills, proofs to 10^5")
+    ap.add_argument("--months", type=int, help="bills per site (1,000 sites); default 100")
+    ap.add_argument(
+        "--only", choices=("import",), help="run only the single-process import and its baseline"
+    )
     ap.add_argument(
         "--verify-only",
         metavar="DIR",
@@ -308,7 +313,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="verify runs with --verify-only")
     args = ap.parse_args()
     n_sites = 1000
-    months = 20 if args.quick else 100
+    months = args.months or (20 if args.quick else 100)
     sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
     if args.verify_only:
         Path(args.verify_only).mkdir(parents=True, exist_ok=True)
@@ -327,6 +332,8 @@ def main() -> None:
             f"  baseline bare sqlite3 executemany {base['rows_per_s']:,.0f} rows/s"
             f"  -> ratio {imp['bills_per_s'] / base['rows_per_s']:.3f}"
         )
+        if args.only == "import":
+            return
         par = out["import_parallel"] = _run(phase_import_parallel, n_sites, months, workdir)
         print(
             f"import, 2 worker processes {par['bills_per_s']:>10,.0f} bills/s"

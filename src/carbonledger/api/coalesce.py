@@ -59,6 +59,7 @@ class BillCoalescer:
         self._queued: list[_Request] = []
         self._changed = threading.Condition()
         self._builder: threading.Thread | None = None
+        self._idle = False  # the builder waits for requests (else it takes them when done)
 
     def submit(
         self, key: PrivateKey, bills: list[Bill], source: str | None
@@ -76,7 +77,8 @@ class BillCoalescer:
                     target=self._build_forever, name="bill-batches", daemon=True
                 )
                 self._builder.start()
-            self._changed.notify()
+            if self._idle:  # waking a busy builder would only cost a thread switch
+                self._changed.notify()
         return mine.done
 
     def record(self, key: PrivateKey, bills: list[Bill], source: str | None) -> ImportReport:
@@ -93,7 +95,9 @@ class BillCoalescer:
         while True:
             with self._changed:
                 while not self._queued:
+                    self._idle = True
                     self._changed.wait()
+                    self._idle = False
                 taken, self._queued = self._queued, []
             by_signer: dict[str, list[_Request]] = {}
             for request in taken:  # arrival order within each signer

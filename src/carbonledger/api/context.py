@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 
 from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.api.coalesce import BillCoalescer
-from carbonledger.api.readers import OpenedBlobs, SharedDetailReader
+from carbonledger.api.readers import (
+    OpenedBlobs,
+    SharedChannelKeys,
+    SharedDetailReader,
+    UnwrappedKeys,
+)
 from carbonledger.core.domain import Bill
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx
@@ -24,7 +29,6 @@ from carbonledger.errors import ConfigurationError, NotFound
 from carbonledger.factors import DataWarning, FactorCatalog
 from carbonledger.ports.ledger import LedgerPort, Receipt
 from carbonledger.services.access import ReadAccess
-from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.home import Home
 from carbonledger.services.importer import ImportReport
 from carbonledger.services.records import RecordReader
@@ -95,6 +99,7 @@ class AppContext:
     _service_keys: dict[str, PrivateKey] = field(default_factory=dict)
     _bills: BillCoalescer = field(init=False)
     _opened: OpenedBlobs = field(default_factory=OpenedBlobs)
+    _unwrapped: UnwrappedKeys = field(default_factory=UnwrappedKeys)
     #: Sign-in, shared by the API and the web UI.
     signin: SignIn = field(init=False)
 
@@ -189,7 +194,7 @@ class AppContext:
         # The state as it is now, not a copy: the reader only reads it, and a group
         # commit replaces its state on each change rather than changing it in place.
         state = self.peek(lambda current: current)
-        keys = ChannelKeys(state, self.ledger.channels, key, access=access)
+        keys = SharedChannelKeys(state, self.ledger.channels, key, self._unwrapped, access=access)
         details = SharedDetailReader(keys, self.ledger.channels, self._opened)
         return RecordReader(self.ledger, details)
 

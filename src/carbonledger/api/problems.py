@@ -32,6 +32,7 @@ __all__ = [
     "install_handlers",
     "json_response",
     "problem",
+    "problem_for",
 ]
 
 API_PREFIX = "/api/v1"
@@ -76,19 +77,24 @@ def problem(
     )
 
 
+def problem_for(exc: errors.CarbonLedgerError, path: str) -> Response:
+    """The answer to ``exc`` raised by the operation at ``path``."""
+    for kind, status, title in STATUS:
+        if isinstance(exc, kind):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, errors.RowError):
+                extra = {"line": exc.line, "field": exc.field}
+            if status == 422 and path.startswith(OPENTAPS_PREFIX):
+                # opentaps SEAS's status for invalid input
+                return problem(412, "precondition-failed", str(exc), **extra)
+            return problem(status, title, str(exc), **extra)
+    return problem(400, "error", str(exc))
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.CarbonLedgerError)
     async def ledger_error(request: Request, exc: errors.CarbonLedgerError) -> Response:
-        for kind, status, title in STATUS:
-            if isinstance(exc, kind):
-                extra: dict[str, Any] = {}
-                if isinstance(exc, errors.RowError):
-                    extra = {"line": exc.line, "field": exc.field}
-                if status == 422 and request.url.path.startswith(OPENTAPS_PREFIX):
-                    # opentaps SEAS's status for invalid input
-                    return problem(412, "precondition-failed", str(exc), **extra)
-                return problem(status, title, str(exc), **extra)
-        return problem(400, "error", str(exc))
+        return problem_for(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

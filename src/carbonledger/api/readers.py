@@ -4,27 +4,31 @@ An import seals the details of thousands of records in one blob, so a page of a
 site's records may name every blob on the ledger: opening them for each request
 (decrypting and parsing whole blobs) cost more than everything else the request
 did. The server keeps the blobs it has opened (bounded, least recently used out)
-and each request still goes through its own read-time check before any detail
-leaves the cache: its reader's :class:`~carbonledger.services.channels.ChannelKeys`
-must grant the channel now (a grant that has ended, or a revoked member, is
-refused) and hold the reader's own key for the blob's epoch.
+and the channel keys it has unwrapped (an ECDH each). Each request still goes
+through its own read-time check before any detail or key leaves a cache: its
+reader's :class:`~carbonledger.services.channels.ChannelKeys` must grant the
+channel now (a grant that has ended, or a revoked member, is refused) and hold
+the reader's own key for the blob's epoch.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from carbonledger.core.commitments import detail_commitment
+from carbonledger.core.state import LedgerState
+from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import IntegrityError, NotFound
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.sealing import DetailReader
 
-__all__ = ["OpenedBlobs", "SharedDetailReader"]
+__all__ = ["OpenedBlobs", "SharedChannelKeys", "SharedDetailReader", "UnwrappedKeys"]
 
 _BlobKey = tuple[str, int, str]  # channel, epoch, blob id
 
@@ -64,6 +68,51 @@ class OpenedBlobs:
             while self._held > self._max and len(self._blobs) > 1:
                 _, dropped = self._blobs.popitem(last=False)
                 self._held -= len(dropped.details)
+
+
+class UnwrappedKeys:
+    """Channel keys this server has unwrapped, by member, channel and epoch.
+
+    A key wrapped for a member at an epoch never changes, so it is unwrapped (an
+    ECDH) once per server; whether the member may use it is decided at each request.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, int], bytes] = {}
+
+    def get(self, member: str, channel: str, epoch: int) -> bytes | None:
+        return self._keys.get((member, channel, epoch))
+
+    def put(self, member: str, channel: str, epoch: int, key: bytes) -> None:
+        self._keys[(member, channel, epoch)] = key
+
+
+class SharedChannelKeys(ChannelKeys):
+    """A request's :class:`ChannelKeys` over the server's :class:`UnwrappedKeys`: the
+    read-time check of each channel still runs once per request, before any key."""
+
+    def __init__(
+        self,
+        state: LedgerState,
+        store: ChannelStore,
+        key: PrivateKey,
+        unwrapped: UnwrappedKeys,
+        *,
+        access: Callable[[str], None],
+    ) -> None:
+        super().__init__(state, store, key, access=access)
+        self._member, self._unwrapped, self._check = key.address, unwrapped, access
+        self._checked: set[str] = set()
+
+    def key(self, channel: str, epoch: int) -> bytes:
+        cached = self._unwrapped.get(self._member, channel, epoch)
+        if cached is None:  # checked, looked up and unwrapped as any reader does
+            cached = super().key(channel, epoch)
+            self._unwrapped.put(self._member, channel, epoch, cached)
+        elif channel not in self._checked:
+            self._check(channel)
+        self._checked.add(channel)
+        return cached
 
 
 class SharedDetailReader(DetailReader):

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from carbonledger.api.auth import Actor
 from carbonledger.api.context import AppContext
@@ -25,7 +25,7 @@ from carbonledger.services.identity import EnrolmentRequest, register_user
 from carbonledger.services.importer import ImportReport
 from carbonledger.services.records import RecordReader, find_item
 
-__all__ = ["router"]
+__all__ = ["BILLS_BODY", "record_bill_list", "router"]
 
 router = APIRouter(prefix="/api/v1")
 Ctx = Annotated[AppContext, Depends(context)]
@@ -86,8 +86,17 @@ class ImportOut(BaseModel):
 @router.post("/bills", status_code=201, tags=["bills"], response_model=ImportOut)
 async def post_bills(bills: list[BillIn], ctx: Ctx, who: Caller) -> Response:
     """Record bills (JSON); each bad bill is reported with its index (1-based) and field."""
-    # An async route: the request waits for its batch's commit on the event loop, not
-    # in a thread of the pool; the answer is encoded once, by orjson.
+    return await record_bill_list(ctx, who, bills)
+
+
+#: The body of ``POST /bills``, validated as FastAPI does (for :mod:`carbonledger.api.fast`).
+BILLS_BODY: TypeAdapter[list[BillIn]] = TypeAdapter(list[BillIn])
+
+
+async def record_bill_list(ctx: AppContext, who: Actor, bills: list[BillIn]) -> Response:
+    """What ``POST /bills`` does with a valid body and a caller."""
+    # Async: the request waits for its batch's commit on the event loop, not in a
+    # thread of the pool; the answer is encoded once, by orjson.
     good: list[Bill] = []
     errors: list[RowError] = []
     for n, b in enumerate(bills, start=1):

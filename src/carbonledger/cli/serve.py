@@ -31,6 +31,9 @@ service_app = typer.Typer(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port."),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Print a line per request (off: it costs CPU under load)."
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /docs) and the web UI on this ledger."""
@@ -57,16 +60,23 @@ def serve(
             f"[yellow]warning[/]: this demo ledger's passphrase {DEMO_PASSPHRASE!r} is"
             f" published; anyone who reaches {host}:{port} can sign in as its users"
         )
-    run_server(create_app(ctx), host=host, port=port)
+    run_server(create_app(ctx), host=host, port=port, access_log=access_log)
 
 
-def run_server(app: Any, *, host: str, port: int) -> None:
+def run_server(app: Any, *, host: str, port: int, access_log: bool = False) -> None:
     """Serve ``app`` with uvicorn as ``carbonledger serve`` does: one process (the group
-    commit, the batching of requests and the sign-in sessions live in it), warnings
-    only, and no access log (a line per request costs more than some requests)."""
+    commit, the batching of requests and the sign-in sessions live in it), on httptools
+    and uvloop where installed (uvicorn's ``auto``), warnings only, and by default no
+    access log (a line per request costs more than some requests)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+    )
 
 
 def _sign_in_hint(

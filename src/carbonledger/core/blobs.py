@@ -65,19 +65,29 @@ def check_carried(
     """
     named: dict[str, tuple[str, int]] = {}
     for n, item in enumerate(items):
-        for ref in referenced_blobs(item):
-            if ref.blob in named:  # already checked: a batch's items share their blob
-                named[ref.blob] = (ref.channel, ref.epoch)
+        # What referenced_blobs yields, read inline: this runs for every item appended.
+        for name in BLOB_FIELDS:
+            ref = item.get(name)
+            if ref is None or not (type(ref) is dict or isinstance(ref, Mapping)):
                 continue
-            if not is_blob_id(ref.blob):
-                raise InvalidInput(f"item {n}: {ref.field}.blob must be a SHA-256 (hex)")
-            if ref.blob not in carried:
+            if "blob" not in ref:
+                continue
+            blob, epoch = str(ref.get("blob")), ref.get("epoch")
+            if not (type(epoch) is int or (isinstance(epoch, int) and not isinstance(epoch, bool))):
+                epoch = -1
+            home = (str(ref.get("channel")), epoch)
+            if blob in named:  # already checked: a batch's items share their blob
+                named[blob] = home
+                continue
+            if not is_blob_id(blob):
+                raise InvalidInput(f"item {n}: {name}.blob must be a SHA-256 (hex)")
+            if blob not in carried:
                 raise InvalidInput(
-                    f"item {n} ({item.get('id')!r}): {ref.field}.blob {ref.blob[:16]}... is not"
+                    f"item {n} ({item.get('id')!r}): {name}.blob {blob[:16]}... is not"
                     " carried by the transaction (sealed blobs travel with the transaction"
                     " that names them)"
                 )
-            named[ref.blob] = (ref.channel, ref.epoch)
+            named[blob] = home
     for blob in carried:
         if blob not in named:
             raise InvalidInput(f"the transaction carries blob {blob[:16]}... that no item names")

@@ -147,10 +147,11 @@ def record_id(site: str, account: str, start: date | str, end: date | str) -> st
     Equal to ``uuid.uuid5(RECORD_NAMESPACE, key)``, computed without building
     UUID objects because imports call it once per bill.
     """
-    key = f"{site}|{account}|{start}|{end}".encode()
-    h = hashlib.sha1(_NS + key, usedforsecurity=False).digest()[:16].hex()
+    h = hashlib.sha1(
+        _NS + f"{site}|{account}|{start}|{end}".encode(), usedforsecurity=False
+    ).hexdigest()
     # Version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th.
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def _check_id(kind: str, value: str) -> str:
@@ -287,8 +288,16 @@ class PeriodIndex:
         self._entries: dict[str, list[tuple[date, date, str]]] = {}
 
     def add(self, account: str, start: date, end: date, rid: str) -> None:
-        starts = self._starts.setdefault(account, [])
-        entries = self._entries.setdefault(account, [])
+        starts = self._starts.get(account)
+        if starts is None:
+            self._starts[account] = [start]
+            self._entries[account] = [(start, end, rid)]
+            return
+        entries = self._entries[account]
+        if start > starts[-1]:  # bills mostly come in order: the latest period is appended
+            starts.append(start)
+            entries.append((start, end, rid))
+            return
         pos = bisect.bisect_left(starts, start)
         starts.insert(pos, start)
         entries.insert(pos, (start, end, rid))
@@ -299,6 +308,8 @@ class PeriodIndex:
         if not starts:
             return None
         entries = self._entries[account]
+        if entries[-1][1] < start:  # disjoint periods: ends rise with starts
+            return None
         pos = bisect.bisect_right(starts, end)  # entries[:pos] start on or before ``end``
         if pos and entries[pos - 1][1] >= start:
             return entries[pos - 1]

@@ -34,7 +34,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-from carbonledger.core.domain import Bill, check_quantity, parse_amount, parse_date
+from carbonledger.core.domain import MAX_AMOUNT, Bill, check_quantity, parse_amount, parse_date
 from carbonledger.core.units import normalise_unit
 from carbonledger.errors import InvalidInput, RowError
 from carbonledger.factors.resolver import normalise_activity
@@ -207,7 +207,7 @@ class _Lines:
             self.eof = True
             raise StopIteration
         self.number += 1
-        if len(text.rstrip("\r\n")) > self._limit:
+        if len(text) > self._limit and len(text.rstrip("\r\n")) > self._limit:
             reason = f"line is longer than {self._limit:,} characters; not read"
             self.bad.append((self.number, "row", reason))
             while text and text[-1] not in "\r\n":  # skip the rest, a chunk at a time
@@ -287,9 +287,9 @@ class RowParser:
 
     def parse(self, line: int, row: list[str]) -> Bill | RowError | None:
         """The bill on ``row`` (line ``line``), its error, or None for a blank row."""
-        if not row or all(not c.strip() for c in row):
-            return None
-        if len(row) != self.width:
+        if len(row) != self.width or not row:
+            if _blank(row):
+                return None
             return RowError(line, "row", f"has {len(row)} fields, header has {self.width}")
         cols, get, site = self.cols, self.cols.get, self.site
         field_name = "row"
@@ -306,7 +306,7 @@ class RowParser:
             field_name = "end"
             end = parse_date(row[cols["end"]], "end")
             field_name = "amount"
-            amount = parse_amount(row[cols["amount"]], "amount")
+            amount = _amount(row[cols["amount"]], "amount")
             field_name = "unit"
             unit = row[cols["unit"]].strip()
             if not unit:
@@ -318,7 +318,7 @@ class RowParser:
             pos = get("cost")
             cost: Decimal | None = None
             if pos is not None and row[pos].strip():
-                cost = parse_amount(row[pos], "cost")
+                cost = _amount(row[pos], "cost")
             field_name = "document"
             pos = get("document")
             doc = row[pos].strip().lower() if pos is not None else ""
@@ -348,4 +348,20 @@ class RowParser:
                 line,
             )
         except InvalidInput as exc:
+            if _blank(row):  # looked at only when a row fails: a blank row fails at once
+                return None
             return RowError(line, field_name, str(exc).removeprefix(f"{field_name}: "))
+
+
+def _blank(row: list[str]) -> bool:
+    return not "".join(row).strip()
+
+
+_PLAIN_CAP = len(str(MAX_AMOUNT)) - 1  # digits of the largest plain amount below the cap
+
+
+def _amount(text: str, field: str) -> Decimal:
+    """:func:`parse_amount`, with plain digit strings (most amounts) taken directly."""
+    if text.isdigit() and text.isascii() and len(text) <= _PLAIN_CAP:
+        return Decimal(text)  # ASCII digits only, below 1e18: what parse_amount accepts
+    return parse_amount(text, field)

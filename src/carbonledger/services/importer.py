@@ -16,12 +16,15 @@ Behaviour (documented for users in the README):
   sealed details, nothing a non-member could compute an amount from;
 * records are signed in transactions of ``batch_size`` records and committed
   ``commit_every`` transactions at a time; each commit is atomic, so a crash
-  loses at most the uncommitted batch, which a re-run then records.
+  loses at most the uncommitted batches (``import_bills`` builds the next group
+  while one commits), which a re-run then records.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -142,12 +145,13 @@ class _Known:
         #: (made into a PeriodKey only when a later row repeats it).
         self.exact: dict[tuple[str, date, date], PeriodKey | _Accepted] = {}
         self._ledger = ledger
-        self._loaded: set[str] = set()
+        #: Accounts whose periods on the ledger were read.
+        self.loaded: set[str] = set()
 
     def load(self, account: str) -> None:
         """Read the periods already on the ledger for ``account``, once."""
-        if account not in self._loaded:
-            self._loaded.add(account)
+        if account not in self.loaded:
+            self.loaded.add(account)
             for p in self._ledger.periods([account]):
                 self.add(p)
 
@@ -200,6 +204,7 @@ class _Batcher:
         *,
         sizes: tuple[int, int],
         progress: Callable[[int], None] | None,
+        background: bool = False,
     ) -> None:
         self.ledger, self.key, self.ledger_id, self.nonce = ledger, key, ledger_id, nonce
         self.batch_size, self.commit_every = sizes
@@ -211,6 +216,13 @@ class _Batcher:
         self.sealer: Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], list[bytes]] | None = (
             None
         )
+        # With ``background``, a group is committed by one writer thread while the next
+        # is built: SQLite writes and syncs without holding the interpreter, so the
+        # commit overlaps the next group's checks and sealing. One group at most is in
+        # flight, so commits keep their order and a crash loses at most two groups,
+        # each atomic, which a re-run records once.
+        self._writer = ThreadPoolExecutor(1, "ledger-writer") if background else None
+        self._inflight: tuple[Future[Any], int] | None = None
 
     def add(self, item: dict[str, Any], detail: dict[str, Any] | None = None) -> None:
         self.items.append(item)
@@ -243,11 +255,33 @@ class _Batcher:
             self.nonce += 1
             self.items = []
         if self.pending and (final or len(self.pending) >= self.commit_every):
-            self.ledger.submit(self.pending)
-            self.pending = []
-            if self.progress is not None:
-                self.progress(self.records)
-            self.records = 0
+            pending, records = self.pending, self.records
+            self.pending, self.records = [], 0
+            if self._writer is None:
+                self.ledger.submit(pending)
+                self._committed(records)
+            else:
+                self.wait()
+                self._inflight = (self._writer.submit(self.ledger.submit, pending), records)
+        if final:
+            self.wait()
+
+    def wait(self) -> None:
+        """Wait for the group being committed in the background (its error is raised here)."""
+        if self._inflight is not None:
+            done, records = self._inflight
+            self._inflight = None
+            done.result()
+            self._committed(records)
+
+    def _committed(self, records: int) -> None:
+        if self.progress is not None:
+            self.progress(records)
+
+    def close(self) -> None:
+        """Let a group still being committed finish, and stop the writer thread."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
 
 def tx_items_limit(ledger: object) -> int:
@@ -280,9 +314,20 @@ def import_bills(
         sizes=(batch_size, commit_every),
         progress=progress,
         report=report,
+        background=True,
     )
-    session.add(bills)
-    return session.finish()
+    # The cyclic garbage collector is paused: an import makes a few dicts a bill, none
+    # in a cycle (they are freed by reference counting), and each collection would walk
+    # every object of the process, the factor tables included, for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        session.add(bills)
+        return session.finish()
+    finally:
+        session.out.close()
+        if collecting:
+            gc.enable()
 
 
 class ImportSession:
@@ -300,7 +345,10 @@ class ImportSession:
         progress: Callable[[int], None] | None = None,
         report: ImportReport | None = None,
         rotate: bool = True,
+        background: bool = False,
     ) -> None:
+        """``background``: commit each group in a writer thread while the next is built
+        (call ``out.close()`` when done); otherwise each commit happens in ``add``."""
         self.report = report if report is not None else ImportReport()
         state = self.state = ledger.state()
         if state.ledger_id is None:
@@ -319,14 +367,17 @@ class ImportSession:
             state.next_nonce(key.address),
             sizes=(min(sizes[0], tx_items_limit(ledger)), sizes[1]),
             progress=progress,
+            background=background,
         )
-        self.out.sealer = lambda pairs: seal_details(keys, pairs, self.epochs)
+        # Details are made by bill_detail (text and None): no float to look for.
+        self.out.sealer = lambda pairs: seal_details(keys, pairs, self.epochs, checked=True)
         self.catalog, self.source = catalog, source
         self.bases = set(state.bases)
         self.salts = SaltPool()
         # One shared stand-in item per activity for periods accepted in this import.
         self.activity_items: dict[str, dict[str, Any]] = {}
         self.resolutions: dict[tuple[str, str, int], Resolution] = {}
+        self.years: dict[tuple[date, date], int] = {}
         self.writable = {org: _refusal(state, key.address, org) for org in state.orgs}
 
     def finish(self) -> ImportReport:
@@ -340,13 +391,15 @@ class ImportSession:
             self._add(bill)
 
     def _resolve(self, bill: Bill, site: dict[str, Any]) -> Resolution | RowError:
-        rkey = (bill.site, bill.activity, bill.year)
+        period = (bill.start, bill.end)
+        year = self.years.get(period)
+        if year is None:  # bills repeat a few hundred periods: the midpoint's year once each
+            year = self.years[period] = bill.year
+        rkey = (bill.site, bill.activity, year)
         resolution = self.resolutions.get(rkey)
         if resolution is None:
             try:
-                resolution = self.catalog.resolve(
-                    bill.activity, site_location(site), year=bill.year
-                )
+                resolution = self.catalog.resolve(bill.activity, site_location(site), year=year)
             except CarbonLedgerError as exc:
                 unknown = "no factors for activity" in str(exc)
                 return RowError(bill.line or 0, "activity" if unknown else "site", str(exc))
@@ -357,12 +410,14 @@ class ImportSession:
         report = self.report
         report.rows += 1
         site = self.state.sites.get(bill.site)
-        verdict = _check(bill, site, self.known, self.writable)
-        if verdict is _DUPLICATE:
-            report.duplicates += 1
-            return
-        if isinstance(verdict, RowError) or site is None:
-            report.rejected.append(verdict)  # type: ignore[arg-type]
+        ref = bill.account_ref
+        account = f"{bill.site}/{ref}"
+        verdict = _check(bill, site, account, self.known, self.writable)
+        if verdict is not None or site is None:  # an unknown site is a RowError
+            if verdict is _DUPLICATE:
+                report.duplicates += 1
+            else:
+                report.rejected.append(verdict)  # type: ignore[arg-type]
             return
         resolution = self._resolve(bill, site)
         if isinstance(resolution, RowError):
@@ -374,11 +429,12 @@ class ImportSession:
             report.rejected.append(RowError(bill.line or 0, "unit", str(exc)))
             return
         period = (_iso(bill.start), _iso(bill.end))
-        ref = bill.account_ref
         rid = record_id(bill.site, ref, period[0], period[1])
-        activity = self.activity_items.setdefault(bill.activity, {"activity": bill.activity})
+        activity = self.activity_items.get(bill.activity)
+        if activity is None:
+            activity = self.activity_items[bill.activity] = {"activity": bill.activity}
         self.known.accept(
-            f"{bill.site}/{ref}", bill.start, bill.end, (rid, str(bill.amount), bill.unit, activity)
+            account, bill.start, bill.end, (rid, str(bill.amount), bill.unit, activity)
         )
         if result.basis_id not in self.bases:
             self.bases.add(result.basis_id)
@@ -430,17 +486,22 @@ def _refusal(state: LedgerState, signer: str, org: str) -> str | None:
 
 
 def _check(
-    bill: Bill, site: dict[str, Any] | None, known: _Known, writable: dict[str, str | None]
+    bill: Bill,
+    site: dict[str, Any] | None,
+    account: str,
+    known: _Known,
+    writable: dict[str, str | None],
 ) -> RowError | object | None:
-    """Why ``bill`` is not to be recorded: a :class:`RowError`, ``_DUPLICATE``, or None."""
+    """Why ``bill`` (of ``account``, its site and reference) is not to be recorded: a
+    :class:`RowError`, ``_DUPLICATE``, or None."""
     line = bill.line or 0
     if site is None:
         return RowError(line, "site", f"site {bill.site!r} is not registered")
     refusal = writable.get(site["org"])
     if refusal is not None:
         return RowError(line, "site", refusal)
-    account = f"{bill.site}/{bill.account_ref}"
-    known.load(account)
+    if account not in known.loaded:
+        known.load(account)
     same = known.get(account, bill.start, bill.end)
     if same is not None:
         amount, unit, activity = known.quantity(same)

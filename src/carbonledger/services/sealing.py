@@ -50,8 +50,6 @@ __all__ = [
 NUMBER_WIDTH = 48
 #: Padded plaintext is a multiple of this many bytes.
 PAD_BUCKET = 256
-_NUMERIC = ("amount", "cost")
-_RESULTS = ("kg_co2e", "kg_co2", "renewable_kwh", "nonrenewable_kwh")
 
 
 class SaltPool:
@@ -100,42 +98,67 @@ def seal_details(
     keys: ChannelKeys,
     pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
     epochs: dict[str, int],
+    *,
+    checked: bool = False,
 ) -> list[bytes]:
     """Seal the details of ``pairs`` (public item, detail), point each item at its blob
-    and return the blobs, which travel with the transaction carrying the items."""
+    and return the blobs, which travel with the transaction carrying the items.
+
+    ``checked``: every detail was made by :func:`bill_detail` (text and None only)."""
     groups: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for item, detail in pairs:
         groups.setdefault(item["org"], []).append((item, detail))
     blobs: list[bytes] = []
     for channel, group in groups.items():
         epoch = epochs[channel]
-        blob_id, blob = keys.seal(channel, epoch, pad_details([d for _, d in group]))
+        plain = pad_details([d for _, d in group], checked=checked)
+        blob_id, blob = keys.seal(channel, epoch, plain)
         blobs.append(blob)
         for item, _ in group:
             item["detail"]["blob"] = blob_id
     return blobs
 
 
-def _numbers(detail: dict[str, Any]) -> list[Any]:
-    results = detail.get("results") or {}
-    return [detail.get(k) for k in _NUMERIC] + [results.get(k) for k in _RESULTS]
+def _encoded_size(value: Any) -> int:
+    """Length of ``value``'s JSON encoding (text or None: each value is checked when encoded)."""
+    if value is None:
+        return 4
+    if (
+        type(value) is str
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return len(value) + 2  # nothing to escape: the text between two quotes
+    return len(orjson.dumps(value))
 
 
 def _short(detail: dict[str, Any]) -> int:
     """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+    results = detail.get("results") or {}
     short = 0
-    for value in _numbers(detail):
-        # orjson directly: each value is text or None (checked when encoded).
-        size = 4 if value is None else len(orjson.dumps(value))
+    for value in (
+        detail.get("amount"),
+        detail.get("cost"),
+        results.get("kg_co2e"),
+        results.get("kg_co2"),
+        results.get("renewable_kwh"),
+        results.get("nonrenewable_kwh"),
+    ):
+        size = _encoded_size(value)
         if size < NUMBER_WIDTH:
             short += NUMBER_WIDTH - size
     return short
 
 
-def pad_details(details: list[dict[str, Any]]) -> bytes:
+def pad_details(details: list[dict[str, Any]], *, checked: bool = False) -> bytes:
     """The plaintext of a blob: the details' canonical JSON padded with spaces (JSON
-    allows trailing whitespace) so its length does not depend on any amount."""
-    body = canonical(details)
+    allows trailing whitespace) so its length does not depend on any amount.
+
+    ``checked``: as for :func:`carbonledger.core.canonical.canonical` (details made by
+    :func:`bill_detail` hold text and None only)."""
+    body = canonical(details, checked=checked)
     return pad_to_bucket(body, sum(map(_short, details)))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.calculator import basis_id
@@ -53,6 +54,23 @@ RECORD_FIELDS = frozenset(
 _TRACE_FIELDS = frozenset({"schema", "basis", "scope"})
 _DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
 _PERIOD_FIELDS = frozenset({"start", "end"})
+
+
+# Cached: a ledger has a few thousand accounts, a few activities and scopes, each
+# checked again for every record (a regular expression costs more than the lookup).
+@lru_cache(maxsize=65536)
+def _is_account_ref(value: str) -> bool:
+    return _SHA256.match(value) is not None
+
+
+@lru_cache(maxsize=1024)
+def _is_activity(value: str) -> bool:
+    return ID_PATTERN.match(value) is not None
+
+
+@lru_cache(maxsize=64)
+def _is_scope(value: str) -> bool:
+    return SCOPE_PATTERN.match(value) is not None
 
 
 def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
@@ -121,12 +139,12 @@ def _shape(item: dict[str, Any]) -> tuple[str, str]:
             " disclosure)"
         )
     account = item.get("account")
-    if not isinstance(account, str) or not _SHA256.match(account):
+    if not isinstance(account, str) or not _is_account_ref(account):
         raise InvalidInput(
             f"{_what(item)}: account must be the account's reference (a SHA-256, hex)"
         )
     activity = item.get("activity")
-    if not isinstance(activity, str) or not ID_PATTERN.match(activity):
+    if not isinstance(activity, str) or not _is_activity(activity):
         check_id(f"{_what(item)}: activity", activity)  # raises, naming the record
     trace = item.get("trace")
     if not isinstance(trace, dict) or trace.keys() != _TRACE_FIELDS:
@@ -135,7 +153,7 @@ def _shape(item: dict[str, Any]) -> tuple[str, str]:
             " the channel)"
         )
     scope = trace.get("scope")
-    if not isinstance(scope, str) or not SCOPE_PATTERN.match(scope):
+    if not isinstance(scope, str) or not _is_scope(scope):
         raise InvalidInput(
             f"{_what(item)}: scope {scope!r} is not a scope (one of {SCOPES} or 3-N)"
         )
