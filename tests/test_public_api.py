@@ -40,7 +40,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm.attach": ["attach", "first_block_with_code"],
     "carbonledger.adapters.evm.base": ["CONTRACTS", "TX_ABI", "EvmBase"],
     "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared"],
-    "carbonledger.adapters.evm.follow": ["Follower"],
+    "carbonledger.adapters.evm.follow": ["Followed", "Follower"],
     "carbonledger.adapters.evm.recovery": ["entries_kept", "rebuild"],
     "carbonledger.adapters.evm.carried": [
         "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
@@ -92,6 +92,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
+    "carbonledger.cli.chain_follow": [
+        "DEFAULT_INTERVAL_S", "background_follower", "follow_cmd", "home_confirmations",
+    ],
     "carbonledger.cli.channels": ["register"],
     "carbonledger.cli.common": [
         "DEBUG_ENV", "DEMO_PASSPHRASE", "AsOption", "HomeOption", "ask_secret", "console",
@@ -498,6 +501,7 @@ PUBLIC: dict[str, list[str]] = {
         "reopener",
     ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
+    "carbonledger.services.resubmit": ["NONCE_RETRIES", "commit_records"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
         "CSV_COLUMNS", "certificates_for", "consumption_for", "load_moer", "load_residual_mix",

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from carbonledger.cli.chain_follow import background_follower
 from carbonledger.cli.common import (
     DEMO_PASSPHRASE,
     HomeOption,
@@ -36,7 +37,8 @@ def serve(
     ),
     home: Path | None = HomeOption,
 ) -> None:
-    """Serve the REST API (/api/v1, OpenAPI at /docs) and the web UI on this ledger."""
+    """Serve the REST API (/api/v1, OpenAPI at /docs) and the web UI on this ledger (on a
+    chain, following it: new blocks are taken in the background)."""
     from carbonledger.api import create_app
     from carbonledger.api.context import AppContext
 
@@ -60,7 +62,12 @@ def serve(
             f"[yellow]warning[/]: this demo ledger's passphrase {DEMO_PASSPHRASE!r} is"
             f" published; anyone who reaches {host}:{port} can sign in as its users"
         )
-    run_server(create_app(ctx), host=host, port=port, access_log=access_log)
+    # On a chain, the node keeps following it: what other nodes record appears here.
+    stop_following = background_follower(h, ctx.ledger)
+    try:
+        run_server(create_app(ctx), host=host, port=port, access_log=access_log)
+    finally:
+        stop_following()
 
 
 def run_server(app: Any, *, host: str, port: int, access_log: bool = False) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from carbonledger.adapters.evm.chain import _is_anvil, _Sender, artifact
-from carbonledger.adapters.evm.entries import EntryLog
+from carbonledger.adapters.evm.entries import EntryLog, store_count
 from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
 from carbonledger.adapters.evm.reverts import selector as _selector
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
@@ -80,6 +80,8 @@ class EvmBase:
         self.chain_id = chain_id
         self._chain_checked = False
         self._synced_once = False
+        #: Changes of the store made here from the chain (see ``Follower.reloads``).
+        self._moves = 0
         self._entry_log = EntryLog(self.rpc, self.address, deploy_block)
         self._operator = operator
         self.mirror: SqliteLedger | SqlLedger
@@ -175,15 +177,16 @@ class EvmBase:
         self.check_chain()
         return self._entry_log.entries()
 
-    def _mirror_rows(self) -> list[tuple[int, bytes, str, int]]:
+    def _mirror_rows(self, since: int = 1) -> list[tuple[int, bytes, str, int]]:
+        """(seq, body, sender, nonce) of the store's entries from ``since`` on, in order."""
         if not isinstance(self.mirror, SqliteLedger):
-            return self.mirror.tx_rows()
+            return self.mirror.tx_rows(since)
         conn = sqlite3.connect(self.mirror.path)
         try:
             return [
                 (seq, bytes(body), sender, nonce)
                 for seq, body, sender, nonce in conn.execute(
-                    "SELECT seq, body, sender, nonce FROM tx ORDER BY seq"
+                    "SELECT seq, body, sender, nonce FROM tx WHERE seq >= ? ORDER BY seq", (since,)
                 )
             ]
         finally:
@@ -205,7 +208,7 @@ class EvmBase:
             "chain_id": int(chain, 16),
             "block": int(block, 16),
             "entries_on_chain": len(self.chain_entries()),
-            "entries_off_chain": len(self._mirror_rows()),
+            "entries_off_chain": store_count(self.mirror),
         }
 
     def close(self) -> None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -19,7 +22,7 @@ from eth_abi.abi import decode as abi_decode
 from carbonledger.adapters.evm.base import TX_ABI, EvmBase
 from carbonledger.adapters.evm.carried import WrappedKey, decode_carried
 from carbonledger.adapters.evm.compact import expand, is_compact
-from carbonledger.adapters.evm.entries import writer_lock
+from carbonledger.adapters.evm.entries import store_count, writer_lock
 from carbonledger.adapters.evm.recovery import entries_kept, rebuild
 from carbonledger.adapters.evm.rpc import NodeUnreachable
 from carbonledger.core.dao.model import iso_from_ms
@@ -28,11 +31,59 @@ from carbonledger.core.tx import SignedTx, tx_from_parts
 from carbonledger.errors import CarbonLedgerError, IntegrityError
 from carbonledger.ports.ledger import VerifyReport
 
-__all__ = ["Follower"]
+__all__ = ["Followed", "Follower"]
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One round of following: the block the store was brought to (``confirmations``
+    below the chain's latest then), the entries it took, the entries it holds."""
+
+    block: int
+    taken: int
+    entries: int
 
 
 class Follower(EvmBase):
-    """Brings the off-chain store to the chain (:meth:`sync`) and checks it (:meth:`verify`)."""
+    """Brings the off-chain store to the chain (:meth:`sync`, again and again with
+    :meth:`follow`) and checks it (:meth:`verify`)."""
+
+    @property
+    def reloads(self) -> int:
+        """How many times the store changed under a reader: entries taken from the chain
+        or the store rebuilt here, or commits of another process to a SQLite store (a
+        server's group commit then starts again from the store's state)."""
+        return self._moves + int(getattr(self.mirror, "reloads", 0))
+
+    def refresh(self, *, blocking: bool = True) -> bool:
+        """Catch up with what other processes committed to the store; True if it moved.
+        No request to the chain: :meth:`follow` brings the store to the chain."""
+        refresh = getattr(self.mirror, "refresh", None)
+        return bool(refresh(blocking=blocking)) if refresh is not None else False
+
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        confirmations: int = 0,
+        interval: float = 1.0,
+        report: Callable[[Followed], None] | None = None,
+        on_error: Callable[[CarbonLedgerError], bool] | None = None,
+    ) -> None:
+        """:meth:`sync` every ``interval`` seconds at ``confirmations`` depth until
+        ``stop`` is set; ``report`` hears each round. An error of a round goes to
+        ``on_error``, which says whether to go on (without it, or if it says no, it
+        is raised): a node that cannot be reached may come back, an entry that breaks
+        a rule stays refused."""
+        while not stop.is_set():
+            try:
+                taken = self.sync(confirmations=confirmations)
+                if report is not None:
+                    report(Followed(self._entry_log.block, taken, store_count(self.mirror)))
+            except CarbonLedgerError as exc:
+                if on_error is None or not on_error(exc):
+                    raise
+            stop.wait(interval)
 
     def state(self) -> LedgerState:
         """The store's state; a writer brings the store to the chain first, once (what it
@@ -70,6 +121,7 @@ class Follower(EvmBase):
         have = entries_kept(self.mirror, self._mirror_rows, entries)
         if have is None:
             rebuild(self.mirror)
+            self._moves += 1
             have = 0
         return self._take(entries, have)
 
@@ -93,6 +145,7 @@ class Follower(EvmBase):
             for key in keys:
                 self.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             added += 1
+            self._moves += 1
         return added
 
     def _decode_calldata(

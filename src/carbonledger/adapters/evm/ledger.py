@@ -154,10 +154,11 @@ class EvmLedger(Calls):
                         receipts = future.result()
                         if not store_failed:
                             out.extend(self._settle(previous, receipts, now))
-                if store_failed:
-                    # What the chain accepted and the store did not take: read back.
-                    with contextlib.suppress(Exception):
-                        self.sync()
+                # What the chain accepted and the store did not take, and what another
+                # node recorded meanwhile (a refusal may be a race lost to it): read back,
+                # so the caller's next read of the state is the chain's.
+                with contextlib.suppress(Exception):
+                    self.sync()
                 sender.nonce = int(
                     self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16
                 )

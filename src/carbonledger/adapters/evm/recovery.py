@@ -24,18 +24,20 @@ __all__ = ["entries_kept", "rebuild"]
 
 def entries_kept(
     store: SqliteLedger | SqlLedger,
-    rows: Callable[[], list[Row]],
+    rows: Callable[[int], list[Row]],
     entries: Sequence[dict[str, Any]],
 ) -> int | None:
     """How many of the chain's ``entries`` the store holds as the chain does (it takes
-    the rest), or None when it holds one the chain does not (it is rebuilt). ``rows``
-    reads the store's rows (seq, body, sender, nonce)."""
+    the rest), or None when it holds one the chain does not (it is rebuilt). ``rows(n)``
+    reads the store's rows (seq, body, sender, nonce) from entry ``n`` on: while the
+    store's last entry is where the chain has it, only that row is read (a node following
+    an idle chain reads one row a round)."""
     count = store_count(store)
     if count <= len(entries):
-        tail = rows()[count - 1 :] if count else []
+        tail = rows(count) if count else []
         if not tail or common_prefix(tail, entries[count - 1 :]) == 1:
             return count
-    held = rows()
+    held = rows(1)
     shared = common_prefix(held, entries)
     if shared == len(held):
         return shared

@@ -32,6 +32,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_remembered,
     check_wrapped_keys,
 )
+from carbonledger.adapters.sqlite.verify_parallel import verify_with_worker, wants_worker
 from carbonledger.adapters.tlog_store import Remembered
 from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
@@ -295,6 +296,10 @@ def verify_connection(
     try:
         conn.execute("BEGIN")  # one consistent snapshot for every cursor
         try:
+            path = wants_worker(conn)
+            fast = None if path is None else verify_with_worker(conn, path, remembered, signer)
+            if fast is not None:
+                return fast
             _verify(conn, report, max_errors, remembered, signer)
         finally:
             conn.execute("COMMIT")

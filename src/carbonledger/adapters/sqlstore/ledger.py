@@ -242,11 +242,13 @@ class SqlLedger(LedgerLog):
                 )
         return out
 
-    def tx_rows(self) -> list[tuple[int, bytes, str, int]]:
-        """(seq, body, sender, nonce) of every entry, in order (for checks against a chain)."""
+    def tx_rows(self, since: int = 1) -> list[tuple[int, bytes, str, int]]:
+        """(seq, body, sender, nonce) of every entry from ``since`` on, in order (for checks
+        against a chain)."""
         c = t.tx.c
+        sel = select(c.seq, c.body, c.sender, c.nonce).where(c.seq >= since)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.seq, c.body, c.sender, c.nonce).order_by(c.seq)).all()
+            rows = conn.execute(sel.order_by(c.seq)).all()
         return [(seq, bytes(body), sender, nonce) for seq, body, sender, nonce in rows]
 
     def tx_count(self) -> int:
