@@ -101,22 +101,6 @@ class Follower(EvmBase):
         """Whether the chain holds more entries than the store (a few RPC calls)."""
         return len(self.chain_entries()) > store_count(self.mirror)
 
-    @property
-    def reloads(self) -> int:
-        """How often the store was reopened after another process wrote it."""
-        return int(getattr(self.mirror, "reloads", 0))
-
-    def refresh(self, *, blocking: bool = True) -> bool:
-        """Take in what other nodes added on chain (a writer) and what this home's other
-        processes wrote to the store; True if the head moved (group commit, which keeps a
-        state of its own, then takes the new one)."""
-        moved = False
-        if self._operator is not None:
-            with contextlib.suppress(NodeUnreachable):
-                moved = self._behind() and self.sync() > 0
-        inner = getattr(self.mirror, "refresh", None)
-        return bool(inner(blocking=blocking)) or moved if inner is not None else moved
-
     def sync(self, *, confirmations: int = 0) -> int:
         """Bring the store to the chain; the number of entries it took from the chain.
 
