@@ -86,20 +86,13 @@ class Follower(EvmBase):
             stop.wait(interval)
 
     def state(self) -> LedgerState:
-        """The store's state; a writer brings the store to the chain first (what it signs
-        next must follow the chain's nonces, not a store left behind by a crash), and again
-        whenever the chain holds entries the store does not (other nodes write too: what
-        one signs must not repeat what another recorded, e.g. a calculation basis)."""
-        if self._operator is not None:
+        """The store's state; a writer brings the store to the chain first, once (what it
+        signs next must follow the chain's nonces, not a store left behind by a crash)."""
+        if self._operator is not None and not self._synced_once:
             # Reads go on without the node (a write then names it unreachable).
             with contextlib.suppress(NodeUnreachable):
-                if not self._synced_once or self._behind():
-                    self.sync()
+                self.sync()
         return self.mirror.state()
-
-    def _behind(self) -> bool:
-        """Whether the chain holds more entries than the store (a few RPC calls)."""
-        return len(self.chain_entries()) > store_count(self.mirror)
 
     def sync(self, *, confirmations: int = 0) -> int:
         """Bring the store to the chain; the number of entries it took from the chain.
