@@ -11,13 +11,18 @@ Three operations:
 * **opentaps recordEmissions**: one bill per request as opentaps SEAS sends it (a
   multipart form, its ``vault_token`` header: a service account whose key the
   server holds); in-process, the same one-bill import;
+* **list a site's records**: ``GET /api/v1/records?site=S&limit=100``, a site after
+  another; in-process, ``ledger.items`` with the same query (no JSON encoding);
 * **list 10,000 records**: ``GET /api/v1/records?limit=1000&offset=...`` page by
   page; in-process, ``ledger.items`` with the same query (no JSON encoding).
 
 The server is uvicorn in a subprocess on 127.0.0.1 (one worker, as
-``carbonledger serve`` runs it); the client is ``httpx`` in one thread per client
-(each with its own connection), for each client count given. The in-process
-figures are measured first on the same ledger file, then the server opens it.
+``carbonledger serve`` runs it). The clients are coroutines on one asyncio loop, each
+with its own keep-alive connection, sending requests built beforehand (by httpx) and
+reading each answer whole before the next, for each client count given: a load
+generator light enough that the server, not the client, is what is measured on a
+small machine. The in-process figures are measured first on the same ledger file,
+then the server opens it.
 Figures are printed as a table (requests per second, p50 and p99 latency), with
 the HTTP/in-process throughput ratio and, on Linux, the server process's CPU time
 per request (what the machine's load does not change much).
@@ -26,16 +31,16 @@ per request (what the machine's load does not change much).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +49,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+import orjson
 
 from benchmarks.workload import sites
 from carbonledger.api.context import ServiceAccount, new_api_token
@@ -61,6 +67,8 @@ from carbonledger.services.registry import register_orgs, register_sites
 PASSPHRASE = "bench"
 N_SITES = 100
 PAGE = 1000
+SITE_PAGE = 100
+OPERATIONS = ("post", "opentaps", "site", "list")
 
 
 def _months(start_year: int, count: int) -> list[tuple[date, date]]:
@@ -161,7 +169,16 @@ def in_process(home: Home, posts: int, listings: int) -> dict[str, dict[str, Any
                 assert page
         listing = _row(pages, time.perf_counter() - t0)
         listing["records"] = total
-        return {"post": post, "list": listing}
+        pages = []
+        t0 = time.perf_counter()
+        for n in range(posts):
+            t = time.perf_counter()
+            query = ItemQuery(kind="emissions_record", site=f"site{n % N_SITES}", limit=SITE_PAGE)
+            page = [{"leaf_index": s.leaf_index, **s.item} for s in ledger.items(query)]
+            pages.append(time.perf_counter() - t)
+            assert page
+        site = _row(pages, time.perf_counter() - t0)
+        return {"post": post, "list": listing, "site": site}
     finally:
         ledger.close()
 
@@ -209,34 +226,73 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(
-    clients: int,
-    jobs: list[Callable[[httpx.Client], None]],
+@dataclass(frozen=True)
+class Job:
+    """One request, as the bytes sent on the wire, and how to judge its answer."""
+
+    wire: bytes
+    status: int
+    check: Callable[[bytes], bool] = lambda _body: True
+
+
+def job(
     base: str,
+    method: str,
+    path: str,
     token: str,
-    server: int | None = None,
-) -> dict[str, Any]:
-    """Run ``jobs`` from ``clients`` threads; with the ``server`` pid, its CPU per request."""
-    local = threading.local()
+    *,
+    status: int,
+    check: Callable[[bytes], bool] = lambda _body: True,
+    **kwargs: Any,
+) -> Job:
+    """A request built by httpx (JSON, forms, query), serialised once as HTTP/1.1."""
+    headers = {"authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+    request = httpx.Request(method, f"{base}{path}", headers=headers, **kwargs)
+    body = request.read()
+    target = request.url.raw_path.decode()
+    lines = [f"{method} {target} HTTP/1.1"]
+    lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "connection"]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return Job(head + body, status, check)
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def _clients(clients: int, jobs: list[Job], port: int) -> list[float]:
+    todo = iter(jobs)
     lat: list[float] = []
-    lock = threading.Lock()
 
-    def run(job: Callable[[httpx.Client], None]) -> None:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(
-                base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=120
-            )
-        t = time.perf_counter()
-        job(client)
-        dt = time.perf_counter() - t
-        with lock:
-            lat.append(dt)
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for one in todo:
+                t = time.perf_counter()
+                writer.write(one.wire)
+                status, body = await _answer(reader)
+                lat.append(time.perf_counter() - t)
+                if status != one.status or not one.check(body):
+                    raise SystemExit(f"request failed: {status} {body[:200]!r}")
+        finally:
+            writer.close()
 
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return lat
+
+
+def load(clients: int, jobs: list[Job], port: int, server: int | None = None) -> dict[str, Any]:
+    """Run ``jobs`` from ``clients`` connections; with the ``server`` pid, its CPU per request."""
     cpu0 = cpu_seconds(server) if server else None
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(run, jobs))
+    lat = asyncio.run(_clients(clients, jobs, port))
     row = _row(lat, time.perf_counter() - t0)
     cpu1 = cpu_seconds(server) if server else None
     if cpu0 is not None and cpu1 is not None:
@@ -244,7 +300,7 @@ def load(
     return row
 
 
-def _start(home: Home) -> tuple[subprocess.Popen[bytes], str]:
+def _start(home: Home) -> tuple[subprocess.Popen[bytes], str, int]:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(home.path), str(port)],
@@ -255,7 +311,7 @@ def _start(home: Home) -> tuple[subprocess.Popen[bytes], str]:
     while True:
         try:
             httpx.get(f"{base}/api/v1/status", timeout=1).raise_for_status()
-            return server, base
+            return server, base, port
         except httpx.HTTPError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.terminate()
@@ -263,7 +319,11 @@ def _start(home: Home) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-def post_bill(tag: str, n: int) -> Callable[[httpx.Client], None]:
+def _recorded_one(body: bytes) -> bool:
+    return bool(orjson.loads(body)["recorded"] == 1)
+
+
+def post_bill(base: str, token: str, tag: str, n: int) -> Job:
     """``POST /api/v1/bills`` with one bill of its own."""
     b = one_bill(tag, n)
     body = [
@@ -276,16 +336,10 @@ def post_bill(tag: str, n: int) -> Callable[[httpx.Client], None]:
             "unit": b.unit,
         }
     ]
-
-    def job(client: httpx.Client) -> None:
-        r = client.post("/api/v1/bills", json=body)
-        if r.status_code != 201 or r.json()["recorded"] != 1:
-            raise SystemExit(f"POST failed: {r.status_code} {r.text[:200]}")
-
-    return job
+    return job(base, "POST", "/api/v1/bills", token, status=201, check=_recorded_one, json=body)
 
 
-def post_opentaps(tag: str, n: int, utility: str, token: str) -> Callable[[httpx.Client], None]:
+def post_opentaps(base: str, token: str, tag: str, n: int, utility: str, erp_token: str) -> Job:
     """opentaps' ``recordEmissions`` with one bill of its own, as opentaps sends it."""
     b = one_bill(tag, n)
     form = {
@@ -297,43 +351,60 @@ def post_opentaps(tag: str, n: int, utility: str, token: str) -> Callable[[httpx
         "energyUseUom": b.unit,
     }
     url = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
+    return job(
+        base,
+        "POST",
+        url,
+        token,
+        status=201,
+        params={"userId": "erp"},
+        data=form,
+        headers={"vault_token": erp_token},
+    )
 
-    def job(client: httpx.Client) -> None:
-        r = client.post(url, params={"userId": "erp"}, data=form, headers={"vault_token": token})
-        if r.status_code != 201:
-            raise SystemExit(f"recordEmissions failed: {r.status_code} {r.text[:200]}")
 
-    return job
+def site_page(base: str, token: str, n: int) -> Job:
+    """``GET /api/v1/records?site=...`` (a site's first page of 100)."""
+    params = {"site": f"site{n % N_SITES}", "limit": SITE_PAGE}
+    return job(base, "GET", "/api/v1/records", token, status=200, params=params)
+
+
+def page(base: str, token: str, offset: int) -> Job:
+    params = {"limit": PAGE, "offset": offset}
+    return job(base, "GET", "/api/v1/records", token, status=200, params=params)
 
 
 def over_http(
-    home: Home, posts: int, listings: int, clients: list[int], records: int, erp_token: str
+    home: Home,
+    posts: int,
+    listings: int,
+    clients: list[int],
+    records: int,
+    erp_token: str,
 ) -> dict[str, dict[int, dict[str, Any]]]:
-    server, base = _start(home)
+    server, base, port = _start(home)
     utility = next(s.utility_id for s in sites(N_SITES) if s.utility_id)
-    out: dict[str, dict[int, dict[str, Any]]] = {"post": {}, "opentaps": {}, "list": {}}
+    out: dict[str, dict[int, dict[str, Any]]] = {op: {} for op in OPERATIONS}
     try:
         token = sign_in(base, home)
-        load(1, [post_bill("warm", 1)], base, token)  # warm-up, not measured
-        load(1, [post_opentaps("warm", 2, utility, erp_token)], base, token)
+        load(1, [post_bill(base, token, "warm", 1)], port)  # warm-up, not measured
+        load(1, [post_opentaps(base, token, "warm", 2, utility, erp_token)], port)
+        # The framework builds a router's routes on their first request (about a second)
+        load(1, [site_page(base, token, 0), page(base, token, 0)], port)
         total = records + 2  # the two warm-up requests
         for c in clients:
-            jobs = [post_bill(f"http{c}", n) for n in range(posts)]
-            out["post"][c] = load(c, jobs, base, token, server.pid)
-            jobs = [post_opentaps(f"taps{c}", n, utility, erp_token) for n in range(posts)]
-            out["opentaps"][c] = load(c, jobs, base, token, server.pid)
+            jobs = [post_bill(base, token, f"http{c}", n) for n in range(posts)]
+            out["post"][c] = load(c, jobs, port, server.pid)
+            jobs = [
+                post_opentaps(base, token, f"taps{c}", n, utility, erp_token) for n in range(posts)
+            ]
+            out["opentaps"][c] = load(c, jobs, port, server.pid)
             total += 2 * posts
-
-        def page(offset: int) -> Callable[[httpx.Client], None]:
-            def job(client: httpx.Client) -> None:
-                r = client.get("/api/v1/records", params={"limit": PAGE, "offset": offset})
-                r.raise_for_status()
-
-            return job
-
         for c in clients:
-            jobs = [page(o) for _ in range(listings) for o in range(0, total, PAGE)]
-            out["list"][c] = load(c, jobs, base, token, server.pid)
+            jobs = [site_page(base, token, n) for n in range(posts)]
+            out["site"][c] = load(c, jobs, port, server.pid)
+            jobs = [page(base, token, o) for _ in range(listings) for o in range(0, total, PAGE)]
+            out["list"][c] = load(c, jobs, port, server.pid)
         return out
     finally:
         server.terminate()
@@ -367,6 +438,7 @@ def main() -> None:
     names = {
         "post": ("post", "record emissions (1 bill)"),
         "opentaps": ("post", "opentaps recordEmissions"),
+        "site": ("site", f"list a site's records ({SITE_PAGE}/page)"),
         "list": ("list", f"list {total:,} records ({PAGE}/page)"),
     }
     for op, (baseline, name) in names.items():

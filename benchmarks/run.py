@@ -3,6 +3,7 @@
     python benchmarks/run.py            # 100,000 bills; proofs at 10^4, 10^5, 10^6
     python benchmarks/run.py --quick    # 20,000 bills; proofs at 10^4, 10^5
     python benchmarks/run.py --only import --months 10   # the import and its baseline only
+    python benchmarks/run.py --verify-only DIR [--quick] [--repeat 3]   # verify alone
 
 Each phase runs in a fresh process so its peak memory (max RSS) is its own.
 Figures are printed and written to benchmarks/results/latest.json.
@@ -109,19 +110,30 @@ def phase_import(n_sites: int, months: int, workdir: str) -> dict[str, Any]:
     }
 
 
-def phase_verify(workdir: str) -> dict[str, Any]:
-    """Full verify of the ledger built by the import phase; baselines on the same bytes."""
+def phase_verify(workdir: str, workers: str = "1") -> dict[str, Any]:
+    """Full verify of the ledger built by the import phase; baselines on the same bytes.
+
+    ``workers``: ``CARBONLEDGER_VERIFY_WORKERS`` for the run ("1" with a worker process,
+    whatever the machine's load; "0" one process). CPU seconds are measured per process
+    (the replay here, the worker's as a child), so the split of the work shows even when
+    the machine is busy.
+    """
     import hashlib
 
     import coincurve
 
     from carbonledger.adapters.sqlite.ledger import SqliteLedger
 
+    os.environ["CARBONLEDGER_VERIFY_WORKERS"] = workers
     path = Path(workdir) / "ledger.db"
     ledger = SqliteLedger(path)
+    cpu, child = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     report = ledger.verify()
     dt = time.perf_counter() - t
+    cpu = time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = after.ru_utime + after.ru_stime - child.ru_utime - child.ru_stime
     assert report.ok, report.error
     con = sqlite3.connect(path)
     datas = [bytes(d) for (d,) in con.execute("SELECT data FROM leaf")]
@@ -138,14 +150,53 @@ def phase_verify(workdir: str) -> dict[str, Any]:
         coincurve.PublicKey.from_signature_and_message(sig, digest, hasher=None)
     recover_rate = n / (time.perf_counter() - t)
     return {
+        "workers": workers,
         "entries": report.entries,
         "leaves": report.leaves,
         "leaves_per_s": report.leaves / dt,
         "seconds": dt,
+        "cpu_us_per_leaf": cpu / report.leaves * 1e6,
+        "worker_cpu_us_per_leaf": worker_cpu / report.leaves * 1e6,
         "peak_rss_mb": _rss_mb(),
         "baseline_leaf_sha256_per_s": sha_rate,
         "baseline_secp256k1_recover_per_s": recover_rate,
     }
+
+
+def _print_verify(ver: dict[str, Any], label: str = "verify") -> None:
+    print(
+        f"{label:<9} {ver['leaves_per_s']:>10,.0f} leaves/s  ({ver['entries']} entries)"
+        f"  peak RSS {ver['peak_rss_mb']:.0f} MB; CPU per leaf {ver['cpu_us_per_leaf']:.1f} us"
+        f" here + {ver['worker_cpu_us_per_leaf']:.1f} us in a worker"
+    )
+    print(
+        f"  baseline sha256 of the same leaves {ver['baseline_leaf_sha256_per_s']:,.0f}/s"
+        f" -> ratio {ver['leaves_per_s'] / ver['baseline_leaf_sha256_per_s']:.3f};"
+        f" raw secp256k1 recover {ver['baseline_secp256k1_recover_per_s']:,.0f}/s"
+    )
+
+
+def verify_only(n_sites: int, months: int, workdir: str, repeat: int) -> dict[str, Any]:
+    """Only the verify phase (``--verify-only``): on the ledger in ``workdir`` (imported
+    first if absent), ``repeat`` times with a worker process and in one process."""
+    if not (Path(workdir) / "ledger.db").exists():
+        print(f"importing {n_sites * months:,} bills into {workdir} first")
+        _run(phase_import, n_sites, months, workdir)
+    runs: dict[str, list[dict[str, Any]]] = {"worker": [], "one process": []}
+    for _ in range(repeat):
+        for label, workers in (("worker", "1"), ("one process", "0")):
+            ver = _run(phase_verify, workdir, workers)
+            runs[label].append(ver)
+            _print_verify(ver, "verify" if workers == "1" else "  1 proc")
+    best = {k: max(v, key=lambda r: r["leaves_per_s"]) for k, v in runs.items()}
+    median = {k: statistics.median(r["leaves_per_s"] for r in v) for k, v in runs.items()}
+    print(
+        f"verify median {median['worker']:,.0f} leaves/s"
+        f" (best {best['worker']['leaves_per_s']:,.0f})"
+        f" vs one process {median['one process']:,.0f} leaves/s"
+        f" -> {median['worker'] / median['one process']:.2f}x"
+    )
+    return {"verify": best["worker"], "verify_one_process": best["one process"], "runs": runs}
 
 
 def phase_proofs(size: int, workdir: str) -> dict[str, Any]:
@@ -254,10 +305,20 @@ def main() -> None:
     ap.add_argument(
         "--only", choices=("import",), help="run only the single-process import and its baseline"
     )
+    ap.add_argument(
+        "--verify-only",
+        metavar="DIR",
+        help="only verify the ledger in DIR (imported there first if absent), --repeat times",
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="verify runs with --verify-only")
     args = ap.parse_args()
     n_sites = 1000
     months = args.months or (20 if args.quick else 100)
     sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
+    if args.verify_only:
+        Path(args.verify_only).mkdir(parents=True, exist_ok=True)
+        verify_only(n_sites, months, args.verify_only, args.repeat)
+        return
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as workdir:
         print(f"bills: {n_sites * months:,} ({n_sites} sites x {months} months), US and EU")
@@ -280,15 +341,9 @@ def main() -> None:
             f"  -> {par['bills_per_s'] / imp['bills_per_s']:.2f}x the single process"
         )
         ver = out["verify"] = _run(phase_verify, workdir)
-        print(
-            f"verify    {ver['leaves_per_s']:>10,.0f} leaves/s  ({ver['entries']} entries)"
-            f"  peak RSS {ver['peak_rss_mb']:.0f} MB"
-        )
-        print(
-            f"  baseline sha256 of the same leaves {ver['baseline_leaf_sha256_per_s']:,.0f}/s"
-            f" -> ratio {ver['leaves_per_s'] / ver['baseline_leaf_sha256_per_s']:.3f};"
-            f" raw secp256k1 recover {ver['baseline_secp256k1_recover_per_s']:,.0f}/s"
-        )
+        _print_verify(ver)
+        one = out["verify_one_process"] = _run(phase_verify, workdir, "0")
+        _print_verify(one, "  1 proc")
         out["proofs"] = []
         for size in sizes:
             pr = _run(phase_proofs, size, workdir)

@@ -13,6 +13,7 @@ from carbonledger.core.domain import Organisation
 from carbonledger.services.home import Home
 from carbonledger.services.registry import register_orgs, register_sites
 from tests.cli_helpers import PASS
+from tests.process_helpers import run_cli
 
 
 def evm_home(
@@ -50,3 +51,17 @@ def point_to(home: Home, rpc: str) -> dict[str, Any]:
     config["evm"]["rpc"] = rpc
     home.config_file.write_text(json.dumps(config))
     return config
+
+
+def cli_ok(home: Path, *args: str) -> str:
+    """The CLI run as its own process on ``home``: its output, once it exited 0 with no
+    traceback."""
+    res = run_cli(home, *args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    return res.stdout
+
+
+def cli_json(home: Path, *args: str) -> Any:
+    """:func:`cli_ok` with ``--json``, its output read."""
+    return json.loads(cli_ok(home, *args, "--json"))

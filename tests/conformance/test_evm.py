@@ -102,14 +102,14 @@ def _evm_world(anvil_url: str, path: Path) -> Any:
 def test_the_chain_enforces_limited_mode(
     anvil_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.errors import PermissionDenied
     from carbonledger.services import dao
     from tests.conformance.suite import DAO_PARAMS, _rec
 
     w = _evm_world(anvil_url, tmp_path)
     dao.setup(w.ledger, w.admin, params={**DAO_PARAMS, "limited_mode": True})
-    monkeypatch.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+    monkeypatch.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
     with pytest.raises(PermissionDenied, match=r"limited mode: .* LimitedMode"):
         _rec(w, 10)
 
@@ -119,6 +119,7 @@ def test_the_chain_refuses_what_the_dao_rules_refuse(
 ) -> None:
     """DAO transactions sent with the core's rules skipped: the Governor alone refuses them,
     with the error class the embedded backend raises; none reaches the mirror."""
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm import ledger as evm_ledger
     from carbonledger.core.tx import build_tx, utc_now
     from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, PermissionDenied
@@ -134,7 +135,7 @@ def test_the_chain_refuses_what_the_dao_rules_refuse(
             key, tx_type=tx_type, ledger_id=LEDGER_ID, nonce=nonce, created=utc_now(), items=[item]
         )
         with monkeypatch.context() as m:
-            m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+            m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
             if lag_ms:
                 hints = evm_ledger.EvmLedger._hints
                 m.setattr(

@@ -26,14 +26,10 @@ LEDGER = "json-reader"
 def chain() -> Iterator[dict[str, Any]]:
     anvil = _need_evm()
     from carbonledger.adapters.evm import Rpc, deploy
-    from carbonledger.adapters.evm.ledger import (
-        TX_ABI,
-        _errors_by_selector,
-        _mine_and_wait,
-        _selector,
-        _Sender,
-        artifact,
-    )
+    from carbonledger.adapters.evm.base import TX_ABI
+    from carbonledger.adapters.evm.chain import _mine_and_wait, _Sender, artifact
+    from carbonledger.adapters.evm.reverts import errors_by_selector as _errors_by_selector
+    from carbonledger.adapters.evm.reverts import selector as _selector
 
     node = anvil.Anvil()
     admin = PrivateKey.generate()
@@ -65,7 +61,7 @@ def _tx(key: PrivateKey, kind: str, nonce: int, created: str, items: list[Any]) 
 def _calldata(chain: dict[str, Any], tx: SignedTx) -> bytes:
     from eth_abi.abi import encode as abi_encode
 
-    from carbonledger.adapters.evm.ledger import TX_ABI
+    from carbonledger.adapters.evm.base import TX_ABI
 
     sig = tx.signature
     call = (tx.body_bytes, sig[:32], sig[32:64], sig[64], list(tx.items), [], [])

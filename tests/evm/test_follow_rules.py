@@ -34,7 +34,7 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
     world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from carbonledger.adapters.evm import EvmLedger
-    from carbonledger.adapters.evm import ledger as evm_ledger
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm.chain import _mine_and_wait, _Sender
 
     w = world
@@ -42,7 +42,7 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
     entries = len(ledger.chain_entries())
     tx = _tx(w, w.alice, "record_emissions", [_record("acme-chi", "acme")])
     with monkeypatch.context() as m:  # the attacker's own client: no rules
-        m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+        m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
         data, gas, _ = ledger._prepare(ledger.state(), [tx], utc_now())
     relayer = PrivateKey.generate()
     ledger.rpc.call("anvil_setBalance", relayer.address, hex(10**21))

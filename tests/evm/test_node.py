@@ -10,7 +10,6 @@ gas, in JSON-RPC requests bounded in bytes, on the sequential and the parallel p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,6 @@ from tests.evm_homes import evm_home, point_to, write_bills
 @pytest.fixture(autouse=True)
 def fast_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("carbonledger.services.home.KEYSTORE_SCRYPT_N", 2**10, raising=False)
-
-
-@pytest.fixture
-def node() -> Iterator[Any]:
-    anvil = _need_evm()
-    with anvil.Anvil() as running:
-        yield running
 
 
 def _refused(res: Any) -> str:

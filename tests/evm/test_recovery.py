@@ -18,23 +18,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.api_helpers import PASS
 from tests.cli_helpers import _clean
 from tests.conformance.test_evm import _need_evm
 from tests.evm_homes import evm_home, write_bills
 from tests.process_helpers import env_for, free_port, run_cli
-
-
-@pytest.fixture
-def node() -> Iterator[Any]:
-    with _need_evm().Anvil() as running:
-        yield running
 
 
 def _json(home: Path, *args: str) -> dict[str, Any]:

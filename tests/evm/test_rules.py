@@ -48,11 +48,12 @@ def _forge(
     hints: list[int] | None = None,
 ) -> None:
     """Send ``tx`` with the core's rules off (and ``hints`` if given): the chain refuses it."""
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm import ledger as evm_ledger
 
     size = w.ledger.state().size
     with monkeypatch.context() as m:
-        m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+        m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
         if hints is not None:
             m.setattr(evm_ledger.EvmLedger, "_hints", staticmethod(lambda *a: hints))
         with pytest.raises(error, match=match):
@@ -98,6 +99,7 @@ def test_enrolment_gets_the_registered_roles_never_a_hint(
     _forge(w, monkeypatch, _tx(w, key, "enroll", [wrong]), PermissionDenied, "WrongSecret")
     # The right secret, with the hint claiming dealer and auditor roles: the chain gives the
     # registered roles only (member), so a REC issued by this key is refused on chain.
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm import ledger as evm_ledger
 
     right = {**wrong, "secret": secret}
@@ -113,7 +115,7 @@ def test_enrolment_gets_the_registered_roles_never_a_hint(
         "KeyEnrolled|RegistrationUsed",
     )
     with monkeypatch.context() as m:
-        m.setattr(evm_ledger, "apply", lambda *args, **kwargs: None)
+        m.setattr(evm_calls, "apply", lambda *args, **kwargs: None)
         with pytest.raises(PermissionDenied, match="MissingRole"):
             w.ledger.submit([_issue_rec(w, key)])
     # A registration whose secret expired (in 2020): its enrolment is refused on chain.
@@ -197,8 +199,8 @@ def test_a_compact_record_is_hashed_as_what_was_signed(
 ) -> None:
     """bob signs a record for his own site; the calldata says acme's site instead: the
     leaf the contract writes back is not the signed one, so the entry is refused."""
+    from carbonledger.adapters.evm import calls as evm_calls
     from carbonledger.adapters.evm import compact
-    from carbonledger.adapters.evm import ledger as evm_ledger
 
     w = world
     tx = _tx(w, w.bob, "record_emissions", [_record("globex-hq", "globex")])
@@ -206,7 +208,7 @@ def test_a_compact_record_is_hashed_as_what_was_signed(
     assert real is not None
     forged = real.replace(b"\x09globex-hq", b"\x08acme-chi")
     assert forged != real
-    monkeypatch.setattr(evm_ledger, "compact_record", lambda d, i: forged)
+    monkeypatch.setattr(evm_calls, "compact_record", lambda d, i: forged)
     _forge(w, monkeypatch, tx, InvalidInput, "ItemsMismatch")
 
 

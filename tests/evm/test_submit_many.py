@@ -72,7 +72,8 @@ def test_a_refusal_in_the_second_chunk_keeps_what_the_chain_accepted(
     w: World, monkeypatch: pytest.MonkeyPatch, starve: str, error: str
 ) -> None:
     from carbonledger.adapters.evm import ledger as evm_ledger
-    from carbonledger.adapters.evm.ledger import EvmLedger, _Sender
+    from carbonledger.adapters.evm.chain import _Sender
+    from carbonledger.adapters.evm.ledger import EvmLedger
 
     ledger = w.ledger
     assert isinstance(ledger, EvmLedger)

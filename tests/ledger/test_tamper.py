@@ -35,12 +35,15 @@ def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class TestEmbeddedFileTamper(TamperConformance):
+    #: What a copy is opened as (a subclass may check more on each verify).
+    copy_type = FileCopy
+
     @pytest.fixture
     def tamper_copy(self, original: Path, tmp_path: Path) -> Callable[[], FileCopy]:
         def copy() -> FileCopy:
             target = Path(tempfile.mkdtemp(dir=tmp_path)) / "copy.db"
             shutil.copy(original, target)
-            return FileCopy(target)
+            return self.copy_type(target)
 
         return copy
 

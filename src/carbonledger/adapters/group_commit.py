@@ -24,9 +24,10 @@ against the ledger's latest head, so the server keeps accepting writes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import TypeVar
 
 from carbonledger.core.authority import apply
 from carbonledger.core.state import LedgerState
@@ -44,6 +45,8 @@ from carbonledger.ports.ledger import (
 )
 
 __all__ = ["GroupCommitLedger"]
+
+T = TypeVar("T")
 
 
 class _QueuedBlobs:
@@ -174,9 +177,17 @@ class GroupCommitLedger:
 
     def wait(self) -> list[Receipt]:
         """Block until this thread's queued transactions are committed; their receipts."""
+        return [f.result() for f in self.pending()]
+
+    def pending(self) -> list[Future[Receipt]]:
+        """This thread's queued transactions, as futures of their receipts, without waiting.
+
+        The thread may queue more at once (a builder of batches goes on building the
+        next one while this one commits); the futures are no longer this thread's to wait.
+        """
         futures: list[Future[Receipt]] = getattr(self._mine, "futures", None) or []
         self._mine.futures = []
-        return [f.result() for f in futures]
+        return futures
 
     def _run(self) -> None:
         while True:
@@ -227,6 +238,14 @@ class GroupCommitLedger:
         with self._lock:
             self._catch_up()
             return self._spec.copy()
+
+    def peek(self, look: Callable[[LedgerState], T]) -> T:
+        """``look`` at the state ``state()`` returns, without copying it (``look`` must not
+        change it): one identity or site per request costs a lookup, not a copy of the
+        whole state (its periods grow with the accounts on the ledger)."""
+        with self._lock:
+            self._catch_up()
+            return look(self._spec)
 
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
         return self.inner.items(query)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from carbonledger import __version__
 from carbonledger.api import opentaps, routes_core, routes_log, routes_readings, routes_records
 from carbonledger.api.context import AppContext
+from carbonledger.api.fast import FastWrites
 from carbonledger.api.limits import BodyLimit
 from carbonledger.api.openapi import install_docs
 from carbonledger.api.problems import install_handlers
@@ -27,6 +28,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     install_docs(app)
+    app.add_middleware(FastWrites, api=app)  # the bill writes' direct path, inside the limit
     app.add_middleware(BodyLimit)  # outermost: a body over the limit is never read
     app.include_router(routes_core.router)
     app.include_router(routes_records.router)

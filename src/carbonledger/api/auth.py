@@ -27,14 +27,13 @@ def actor_of(ctx: AppContext, request: Request, *, user_id: str | None = None) -
         if token.startswith("clk_")
         else (request.headers.get("vault_token") or request.headers.get("web_socket_key") or "")
     )
-    state = ctx.ledger.state()
     if api_token:
         account = ctx.service_account(api_token)
         if account is None:
             raise SignatureInvalid("unknown API token")
         if user_id is not None and user_id != account.name:
             raise PermissionDenied(f"userId {user_id!r} is not this token's account")
-        ident = state.identities.get(account.address)
+        ident = ctx.identity(account.address)  # at every request: a revocation holds at once
         if ident is None or not is_active(ident):
             raise PermissionDenied(f"service account {account.name!r} is not active")
         return Actor(account.address, ident, ctx.service_key(account))

@@ -15,7 +15,14 @@ from typing import Any, TypeVar
 
 from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.api.coalesce import BillCoalescer
+from carbonledger.api.readers import (
+    OpenedBlobs,
+    SharedChannelKeys,
+    SharedDetailReader,
+    UnwrappedKeys,
+)
 from carbonledger.core.domain import Bill
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound
@@ -91,12 +98,25 @@ class AppContext:
     _service: dict[str, ServiceAccount] = field(default_factory=dict)
     _service_keys: dict[str, PrivateKey] = field(default_factory=dict)
     _bills: BillCoalescer = field(init=False)
+    _opened: OpenedBlobs = field(default_factory=OpenedBlobs)
+    _unwrapped: UnwrappedKeys = field(default_factory=UnwrappedKeys)
     #: Sign-in, shared by the API and the web UI.
     signin: SignIn = field(init=False)
 
     def __post_init__(self) -> None:
         self._bills = BillCoalescer(self.ledger, self.catalog, self.lock)
-        self.signin = SignIn(self.home, self.ledger)
+        self.signin = SignIn(self.home, self.ledger, identity=self.identity)
+
+    def peek(self, look: Callable[[LedgerState], T]) -> T:
+        """``look`` at the ledger's state (as ``state()`` gives it) without copying it where
+        the ledger allows that (group commit); ``look`` must not change what it reads."""
+        if isinstance(self.ledger, GroupCommitLedger):
+            return self.ledger.peek(look)
+        return look(self.ledger.state())
+
+    def identity(self, address: str) -> dict[str, Any] | None:
+        """The identity enrolled as ``address``, as the ledger holds it now (None if none)."""
+        return self.peek(lambda state: state.identities.get(address))
 
     @property
     def sessions(self) -> dict[str, tuple[PrivateKey, float]]:
@@ -158,14 +178,29 @@ class AppContext:
         """
         return self._bills.record(key, bills, source)
 
+    async def record_bills_async(
+        self, key: PrivateKey, bills: list[Bill], source: str | None
+    ) -> ImportReport:
+        """:meth:`record_bills` for an ``async`` route: no thread waits for the commit."""
+        return await self._bills.record_async(key, bills, source)
+
     def reader_for(self, key: PrivateKey) -> RecordReader:
         """A record reader for ``key``, through the read-time access check.
 
         An auditor's read is recorded on the ledger (through :meth:`write`) before
         anything is decrypted; a grant that has ended refuses it.
         """
-        access = ReadAccess(self.ledger, key, write=self.write)
-        return RecordReader.for_member(self.ledger, self.ledger.channels, key, access=access)
+
+        # The state as it is now, not a copy: the reader only reads it, and a group
+        # commit replaces its state on each change rather than changing it in place.
+        def now() -> LedgerState:
+            return self.peek(lambda current: current)
+
+        access = ReadAccess(self.ledger, key, write=self.write, state=now)
+        state = now()
+        keys = SharedChannelKeys(state, self.ledger.channels, key, self._unwrapped, access=access)
+        details = SharedDetailReader(keys, self.ledger.channels, self._opened)
+        return RecordReader(self.ledger, details)
 
     def reload_service_accounts(self) -> None:
         path = api_tokens_file(self.home)

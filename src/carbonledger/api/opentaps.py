@@ -17,17 +17,19 @@ accepted).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from carbonledger.api.auth import Actor, actor_of
 from carbonledger.api.context import AppContext, ServiceAccount
 from carbonledger.api.deps import actor, context
-from carbonledger.api.problems import problem
+from carbonledger.api.problems import json_response, problem
 from carbonledger.core.apportion import largest_remainder
 from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
 from carbonledger.core.units import convert
@@ -40,7 +42,7 @@ from carbonledger.services.identity import enroll, make_enrolment_request, regis
 from carbonledger.services.records import RecordReader, find_item
 from carbonledger.services.tokens import issue_audited_emissions
 
-__all__ = ["router"]
+__all__ = ["RecordForm", "record_one", "repeated_fields", "router"]
 
 router = APIRouter(prefix="/api/v1/utilityemissionchannel", tags=["opentaps"])
 Ctx = Annotated[AppContext, Depends(context)]
@@ -53,9 +55,19 @@ def _utility(value: str) -> str:
 
 
 def _site_for(ctx: AppContext, org: str, utility_id: str) -> str:
-    for site in ctx.ledger.state().sites.values():
-        if site["org"] == org and str(site.get("utility_id") or "") == _utility(utility_id):
-            return str(site["id"])
+    wanted = _utility(utility_id)
+    found = ctx.peek(
+        lambda state: next(
+            (
+                str(site["id"])
+                for site in state.sites.values()
+                if site["org"] == org and str(site.get("utility_id") or "") == wanted
+            ),
+            None,
+        )
+    )
+    if found is not None:
+        return found
     raise InvalidInput(
         f"utilityId: no site of organisation {org!r} is served by utility {utility_id!r};"
         " register one with `carbonledger site add ... --utility ID`"
@@ -165,7 +177,7 @@ def _record(
         raise PermissionDenied(
             f"record {item['id']}: its figures are sealed in channel {item['org']!r} ({exc})"
         ) from exc
-    site = ctx.ledger.state().sites.get(item["site"], {})
+    site = ctx.peek(lambda state: state.sites.get(item["site"])) or {}
     factor: dict[str, Any] = trace.get("factor") or {}
     results = full["trace"]["results"]
     renewable, nonrenewable = _energy_split(detail, trace, results)
@@ -215,7 +227,8 @@ def _reader(ctx: AppContext, who: Actor) -> RecordReader | None:
 @router.post(
     "/emissionscontract/recordEmissions", status_code=201, response_model=EmissionsRecordOut
 )
-def record_emissions(
+async def record_emissions(
+    request: Request,
     ctx: Ctx,
     who: Caller,
     utilityId: str = Form(...),
@@ -227,18 +240,48 @@ def record_emissions(
     emissionsDoc: UploadFile | None = File(None),
 ) -> Any:
     """Record one bill as opentaps sends it; 409 on a duplicate or overlapping period."""
-    # A plain (not async) route: it runs in the server's thread pool, so a request
-    # waiting for its commit does not hold up the event loop and the others.
+    repeated = repeated_fields(name for name, _ in (await request.form()).multi_items())
+    if repeated:
+        return problem(412, "precondition-failed", repeated)
+    doc = await emissionsDoc.read() if emissionsDoc is not None else b""
+    sent = (utilityId, partyId, fromDate, thruDate, energyUseAmount, energyUseUom)
+    return await record_one(ctx, who, RecordForm(*sent), doc)
+
+
+def repeated_fields(names: Iterable[str]) -> str | None:
+    """The refusal of a form that gives a field more than once (which value was meant?)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for name in names:
+        (twice if name in seen else seen).add(name)
+    return f"{', '.join(sorted(twice))}: give each form field once" if twice else None
+
+
+@dataclass(frozen=True)
+class RecordForm:
+    """The text fields of ``recordEmissions``, as opentaps sends them."""
+
+    utilityId: str
+    partyId: str
+    fromDate: str
+    thruDate: str
+    energyUseAmount: str
+    energyUseUom: str
+
+
+async def record_one(ctx: AppContext, who: Actor, form: RecordForm, doc: bytes) -> Response:
+    """What ``recordEmissions`` does with a complete form and a caller."""
+    # Async: the request waits for its batch's commit on the event loop (the batch is
+    # built and committed by their own threads), not in a thread of the pool.
     org = str(who.identity.get("org"))
     try:
-        doc = emissionsDoc.file.read() if emissionsDoc is not None else b""
         bill = Bill(
-            _site_for(ctx, org, utilityId),
-            partyId,
-            parse_date(fromDate[:10], "fromDate"),
-            parse_date(thruDate[:10], "thruDate"),
-            parse_amount(energyUseAmount, "energyUseAmount", allow_zero=False),
-            energyUseUom,
+            _site_for(ctx, org, form.utilityId),
+            form.partyId,
+            parse_date(form.fromDate[:10], "fromDate"),
+            parse_date(form.thruDate[:10], "thruDate"),
+            parse_amount(form.energyUseAmount, "energyUseAmount", allow_zero=False),
+            form.energyUseUom,
             document_sha256=hashlib.sha256(doc).hexdigest() if doc else None,
             line=1,
         )
@@ -246,8 +289,8 @@ def record_emissions(
         return problem(412, "precondition-failed", str(exc))
     key = who.signing_key()
     md5 = hashlib.md5(doc, usedforsecurity=False).hexdigest() if doc else ""
-    source = _source(md5, thruDate)
-    report = ctx.record_bills(key, [bill], source)
+    source = _source(md5, form.thruDate)
+    report = await ctx.record_bills_async(key, [bill], source)
     if report.duplicates or any(e.field == "period" for e in report.rejected):
         reason = report.rejected[0].reason if report.rejected else "this bill is already recorded"
         return problem(409, "conflict", reason)
@@ -257,7 +300,7 @@ def record_emissions(
         )
     item = find_item(ctx.ledger, report.record_ids[0]).item
     body = _record(ctx, item, ctx.reader_for(key), fresh=True)
-    return JSONResponse(body, status_code=201)
+    return json_response(body, status_code=201)
 
 
 @router.get("/emissionscontract/getEmissionsData/{uuid}", response_model=EmissionsRecordOut)

@@ -12,9 +12,10 @@ from re import Pattern
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,7 +30,9 @@ __all__ = [
     "api_routes",
     "declared_query",
     "install_handlers",
+    "json_response",
     "problem",
+    "problem_for",
 ]
 
 API_PREFIX = "/api/v1"
@@ -46,9 +49,22 @@ STATUS: list[tuple[type[errors.CarbonLedgerError], int, str]] = [
 ]
 
 
+def json_response(
+    body: Any,
+    *,
+    status_code: int = 200,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """``body`` encoded once by orjson (no validation against a model, no second pass)."""
+    return Response(
+        orjson.dumps(body), status_code=status_code, media_type=media_type, headers=headers
+    )
+
+
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
+) -> Response:
     body = {
         "type": f"https://carbonledger.org/problems/{title}",
         "title": title,
@@ -56,27 +72,32 @@ def problem(
         "detail": detail,
         **extra,
     }
-    return JSONResponse(
+    return json_response(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
 
 
+def problem_for(exc: errors.CarbonLedgerError, path: str) -> Response:
+    """The answer to ``exc`` raised by the operation at ``path``."""
+    for kind, status, title in STATUS:
+        if isinstance(exc, kind):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, errors.RowError):
+                extra = {"line": exc.line, "field": exc.field}
+            if status == 422 and path.startswith(OPENTAPS_PREFIX):
+                # opentaps SEAS's status for invalid input
+                return problem(412, "precondition-failed", str(exc), **extra)
+            return problem(status, title, str(exc), **extra)
+    return problem(400, "error", str(exc))
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.CarbonLedgerError)
-    async def ledger_error(request: Request, exc: errors.CarbonLedgerError) -> JSONResponse:
-        for kind, status, title in STATUS:
-            if isinstance(exc, kind):
-                extra: dict[str, Any] = {}
-                if isinstance(exc, errors.RowError):
-                    extra = {"line": exc.line, "field": exc.field}
-                if status == 422 and request.url.path.startswith(OPENTAPS_PREFIX):
-                    # opentaps SEAS's status for invalid input
-                    return problem(412, "precondition-failed", str(exc), **extra)
-                return problem(status, title, str(exc), **extra)
-        return problem(400, "error", str(exc))
+    async def ledger_error(request: Request, exc: errors.CarbonLedgerError) -> Response:
+        return problem_for(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         fields = [
             {
                 "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
@@ -93,7 +114,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_middleware(_OneValuePerParameter, api=app)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # Keeps the exception's headers: a 405 names the allowed methods in Allow.
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:

@@ -1,9 +1,12 @@
-"""``carbonledger chain``: deploy the contracts to an EVM chain and show their status.
+"""``carbonledger chain``: deploy the contracts to an EVM chain, attach a node to one,
+show their status, bring the store to the chain once (``sync``) or keep it there
+(``follow``, :mod:`carbonledger.cli.chain_follow`).
 
 Needs the ``[evm]`` extra. ``chain deploy`` writes to the home's config.json::
 
     "backend": "evm", "evm": {"rpc": URL, "contract": ADDRESS, "chain_id": N,
-                              "deploy_block": N, "offchain": "offchain.db" or a URL}
+                              "deploy_block": N, "offchain": "offchain.db" or a URL,
+                              "confirmations": N (a node's depth, optional)}
 
 and copies the ledger's entries (its genesis, organisations, ...) onto the chain.
 """
@@ -16,12 +19,15 @@ from typing import Any
 
 import typer
 
+from carbonledger.cli.chain_follow import follow_cmd
 from carbonledger.cli.common import HomeOption, home_of, passphrase
 from carbonledger.services.backends import open_evm
 
 __all__ = ["chain_app", "open_evm_ledger", "register"]
 
-chain_app = typer.Typer(help="The EVM backend: deploy the contracts, show their status.")
+chain_app = typer.Typer(
+    help="The EVM backend: deploy the contracts, attach a node, sync or follow the chain."
+)
 
 
 def open_evm_ledger(home: Path | None, key: Any = None) -> Any:
@@ -75,16 +81,26 @@ def attach_cmd(
     db: str | None = typer.Option(
         None, "--db", help="database URL of the off-chain store; default offchain.db here"
     ),
+    confirmations: int = typer.Option(
+        0,
+        "--confirmations",
+        min=0,
+        help="the node's depth: serve and chain follow take only blocks this many below the latest",
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Make a new home a node of a ledger on a chain: its store built from the chain alone."""
     h = home_of(home)
     config = h.attach_evm(passphrase(), rpc, contract, mirror=db)
+    if confirmations:
+        config["evm"]["confirmations"] = confirmations
+        h.config_file.write_text(jsonlib.dumps(config, indent=2) + "\n")
     status = open_evm_ledger(home).status()
     typer.echo(
         f"attached to ledger {config['ledger_id']} at {config['evm']['contract']} (chain"
         f" {config['evm']['chain_id']}); {status['entries_off_chain']} entries read from the"
-        f" chain; this node's key {config['node']}"
+        f" chain; this node's key {config['node']} (it relays this node's users'"
+        " transactions: on a chain other than anvil or Hardhat's node, fund it for gas)"
     )
 
 
@@ -122,6 +138,9 @@ def sync_cmd(
         typer.echo(jsonlib.dumps({"taken": added, **info}, indent=2))
         return
     typer.echo(f"{added} entries taken from the chain; {info['entries_off_chain']} in the store")
+
+
+chain_app.command("follow")(follow_cmd)
 
 
 def register(app: typer.Typer) -> None:

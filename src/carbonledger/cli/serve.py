@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from carbonledger.cli.chain_follow import background_follower
 from carbonledger.cli.common import (
     DEMO_PASSPHRASE,
     HomeOption,
@@ -31,9 +32,13 @@ service_app = typer.Typer(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port."),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="Print a line per request (off: it costs CPU under load)."
+    ),
     home: Path | None = HomeOption,
 ) -> None:
-    """Serve the REST API (/api/v1, OpenAPI at /docs) and the web UI on this ledger."""
+    """Serve the REST API (/api/v1, OpenAPI at /docs) and the web UI on this ledger (on a
+    chain, following it: new blocks are taken in the background)."""
     from carbonledger.api import create_app
     from carbonledger.api.context import AppContext
 
@@ -57,16 +62,28 @@ def serve(
             f"[yellow]warning[/]: this demo ledger's passphrase {DEMO_PASSPHRASE!r} is"
             f" published; anyone who reaches {host}:{port} can sign in as its users"
         )
-    run_server(create_app(ctx), host=host, port=port)
+    # On a chain, the node keeps following it: what other nodes record appears here.
+    stop_following = background_follower(h, ctx.ledger)
+    try:
+        run_server(create_app(ctx), host=host, port=port, access_log=access_log)
+    finally:
+        stop_following()
 
 
-def run_server(app: Any, *, host: str, port: int) -> None:
+def run_server(app: Any, *, host: str, port: int, access_log: bool = False) -> None:
     """Serve ``app`` with uvicorn as ``carbonledger serve`` does: one process (the group
-    commit, the batching of requests and the sign-in sessions live in it), warnings
-    only, and no access log (a line per request costs more than some requests)."""
+    commit, the batching of requests and the sign-in sessions live in it), on httptools
+    and uvloop where installed (uvicorn's ``auto``), warnings only, and by default no
+    access log (a line per request costs more than some requests)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+    )
 
 
 def _sign_in_hint(

@@ -142,53 +142,20 @@ def attach_evm(home: Home, key: PrivateKey, rpc: str, contract: str, *, mirror: 
     """Build ``home``'s store from the chain alone for the ledger at ``contract``;
     ``key`` is the node's own (it signs the store's checkpoints). Returns the ``evm``
     section for config.json and the ledger's state."""
-    evm = evm_module()
-    client = evm.Rpc(rpc)
-    chain_id = int(client.call("eth_chainId"), 16)
-    block = first_block_with_code(client, contract)
+    evm_module()
+    from carbonledger.adapters.evm.attach import attach
+
     offchain = mirror or "offchain.db"
     location = offchain if "://" in offchain else home.path / offchain
-    ledger = evm.EvmLedger(
-        client,
-        contract,
-        location,
-        key,
-        deploy_block=block,
-        chain_id=chain_id,
-        checkpoint_signer=key.address,
-    )
-    try:
-        if ledger.status()["entries_off_chain"]:
-            raise ConfigurationError(
-                f"the off-chain store {offchain!r} is not empty: give an empty database"
-            )
-        ledger.sync()
-        state = ledger.state()
-    finally:
-        ledger.close()
-    section = {
-        "rpc": rpc,
-        "contract": ledger.address,
-        "chain_id": chain_id,
-        "deploy_block": block,
-        "offchain": offchain,
-    }
-    return section, state
+    return attach(rpc, contract, location, key, offchain=offchain)
 
 
 def first_block_with_code(rpc: Any, address: str) -> int:
     """The block that created the contract at ``address`` (the first with its code)."""
-    latest = int(rpc.call("eth_blockNumber"), 16)
-    if rpc.call("eth_getCode", address, hex(latest)) in (None, "0x"):
-        raise ConfigurationError(f"no contract at {address} on the node at {rpc.url}")
-    lo, hi = 0, latest
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rpc.call("eth_getCode", address, hex(mid)) in (None, "0x"):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    evm_module()
+    from carbonledger.adapters.evm.attach import first_block_with_code as first_block
+
+    return first_block(rpc, address)
 
 
 def _blobs(conn: sqlite3.Connection, items: list[bytes]) -> list[bytes]:

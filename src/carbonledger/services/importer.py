@@ -45,6 +45,7 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
 from carbonledger.services.channels import ChannelKeys, fresh_epochs
+from carbonledger.services.resubmit import commit_records, sign_again
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = [
@@ -258,21 +259,32 @@ class _Batcher:
             pending, records = self.pending, self.records
             self.pending, self.records = [], 0
             if self._writer is None:
-                self.ledger.submit(pending)
+                # Signed again if another writer (this signer on another node) took the nonces.
+                self.nonce = commit_records(self.ledger, self.key, pending)
                 self._committed(records)
             else:
-                self.wait()
-                self._inflight = (self._writer.submit(self.ledger.submit, pending), records)
+                pending = self.wait(pending)
+                self._inflight = (
+                    self._writer.submit(commit_records, self.ledger, self.key, pending),
+                    records,
+                )
         if final:
             self.wait()
 
-    def wait(self) -> None:
-        """Wait for the group being committed in the background (its error is raised here)."""
+    def wait(self, following: list[SignedTx] | None = None) -> list[SignedTx]:
+        """Wait for the group being committed in the background (its error is raised
+        here); ``following``, the next group, is returned signed again with fresh nonces
+        if that commit had to take new ones (another writer took the signer's)."""
+        following = following or []
         if self._inflight is not None:
             done, records = self._inflight
             self._inflight = None
-            done.result()
+            nonce = done.result()
             self._committed(records)
+            if following and following[0].nonce != nonce:
+                following = sign_again(self.key, following, nonce)
+            self.nonce = nonce + len(following)
+        return following
 
     def _committed(self, records: int) -> None:
         if self.progress is not None:

@@ -50,6 +50,7 @@ from carbonledger.services.importer import (
     rotate_stale,
     tx_items_limit,
 )
+from carbonledger.services.resubmit import commit_records
 
 if TYPE_CHECKING:
     pass
@@ -235,7 +236,8 @@ class _Signer:
 
     def commit(self) -> None:
         if self.pending:
-            self.ledger.submit(self.pending)
+            # Signed again if another writer (this signer on another node) took the nonces.
+            self.nonce = commit_records(self.ledger, self.key, self.pending)
             if self.progress is not None:
                 self.progress(sum(tx.body["count"] for tx in self.pending))
             self.pending = []

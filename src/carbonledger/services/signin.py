@@ -16,6 +16,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = ["CHALLENGE_SECONDS", "TOKEN_SECONDS", "Actor", "SignIn"]
 
 TOKEN_SECONDS = 15 * 60
 CHALLENGE_SECONDS = 5 * 60
+_CHECKED_MAX = 10_000  # tokens whose signature check is remembered
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,11 @@ class SignIn:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     challenges: dict[str, tuple[str, float]] = field(default_factory=dict)
     sessions: dict[str, tuple[PrivateKey, float]] = field(default_factory=dict)
+    #: How to look one identity up (a server passes one that does not copy the state).
+    identity: Callable[[str], dict[str, Any] | None] | None = None
+    #: Tokens already checked: their address, session and expiry. Only the signature
+    #: check is saved; expiry and the identity's status are checked at every request.
+    _checked: dict[str, tuple[str, str | None, float]] = field(default_factory=dict)
 
     def challenge(self, address: str, *, domain: str, uri: str) -> dict[str, str]:
         """The message ``address`` signs to sign in, and its single-use nonce."""
@@ -140,19 +147,32 @@ class SignIn:
         }
 
     def _bearer(self, token: str) -> tuple[str, str | None]:
-        payload, _, mac = token.partition(".")
-        good = hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
-        if not mac or not hmac.compare_digest(mac, good):
-            raise SignatureInvalid("the bearer token is not valid")
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        if time.time() > data["exp"]:
+        checked = self._checked.get(token)
+        if checked is None:
+            payload, _, mac = token.partition(".")
+            good = hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
+            if not mac or not hmac.compare_digest(mac, good):
+                raise SignatureInvalid("the bearer token is not valid")
+            data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            checked = (str(data["sub"]), data.get("sid"), float(data["exp"]))
+            if len(self._checked) >= _CHECKED_MAX:
+                self._checked.clear()  # expired tokens go too; live ones are checked again
+            self._checked[token] = checked
+        address, sid, expires = checked
+        if time.time() > expires:
+            self._checked.pop(token, None)
             raise SignatureInvalid("the bearer token expired; sign in again")
-        return str(data["sub"]), data.get("sid")
+        return address, sid
+
+    def _identity(self, address: str) -> dict[str, Any] | None:
+        if self.identity is not None:
+            return self.identity(address)
+        return self.ledger.state().identities.get(address)
 
     def actor_for_token(self, token: str) -> Actor:
         """The signed-in caller of a bearer token (and the key unlocked for its session, if any)."""
         address, sid = self._bearer(token)
-        ident = self.ledger.state().identities.get(address)
+        ident = self._identity(address)
         if ident is None or not is_active(ident):
             raise PermissionDenied(f"{address} is no longer an active identity")
         session = self.sessions.get(sid) if sid else None

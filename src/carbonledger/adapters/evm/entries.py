@@ -57,9 +57,17 @@ class EntryLog:
         self._read_to = start - 1  # the last block read
         self._hashes: dict[int, str] = {}  # block -> hash, for the blocks that hold entries
         self._last_hash: str | None = None
+        #: The block the last call read up to (``depth`` below the chain's latest then).
+        self.block = start - 1
+        # A server's follower and its writer share one log.
+        self._lock = threading.Lock()
 
     def entries(self, *, depth: int = 0) -> list[dict[str, Any]]:
         """Every entry in the blocks up to ``depth`` below the latest, in chain order."""
+        with self._lock:
+            return self._entries_to(depth)
+
+    def _entries_to(self, depth: int) -> list[dict[str, Any]]:
         latest = int(self.rpc.call("eth_blockNumber"), 16)
         if self._reorganised():
             self._entries, self._read_to, self._hashes = [], self.start - 1, {}
@@ -81,6 +89,7 @@ class EntryLog:
             self._read_to = upto
             block = self.rpc.call("eth_getBlockByNumber", hex(upto), False)
             self._last_hash = block["hash"] if block else None
+        self.block = max(target, self.start - 1)
         if self._read_to > target:  # asked for fewer confirmations than read before
             return [e for e in self._entries if e["block"] <= target]
         return list(self._entries)
@@ -171,16 +180,19 @@ def _receipt_rows(store: SqliteLedger | SqlLedger) -> list[tuple[int, bytes, str
         conn.close()
 
 
-_HELD: dict[int, int] = {}  # id(ledger) -> depth, for a lock taken again inside itself
+#: (id(ledger), thread) -> depth, for a lock taken again inside itself by the same thread
+#: (another thread of the process, a server's follower beside its writer, waits on the
+#: lock file or the advisory lock through its own handle, as another process does).
+_HELD: dict[tuple[int, int], int] = {}
 _THREADS = threading.Lock()
 
 
 @contextlib.contextmanager
 def writer_lock(ledger: Any) -> Iterator[None]:
-    """One writer of ``ledger``'s store at a time, across processes: a lock file beside a
-    SQLite store, an advisory lock in PostgreSQL. Two imports from one home otherwise
-    interleave their entries in the store and on chain in different orders."""
-    key = id(ledger)
+    """One writer of ``ledger``'s store at a time, across processes and threads: a lock
+    file beside a SQLite store, an advisory lock in PostgreSQL. Two imports from one home
+    otherwise interleave their entries in the store and on chain in different orders."""
+    key = (id(ledger), threading.get_ident())
     with _THREADS:
         depth = _HELD.get(key, 0)
         _HELD[key] = depth + 1

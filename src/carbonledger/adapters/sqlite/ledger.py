@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.adapters.checkpoint_rows import latest_checkpoint, latest_checkpoints
 from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite.channels import SqliteChannelStore
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, connect
@@ -334,45 +335,10 @@ class SqliteLedger(LedgerLog):
 
     def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
         """The latest signed checkpoints, newest first."""
-        rows = self._reader().execute(
-            "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
-            " ORDER BY size DESC LIMIT ?",
-            (limit,),
-        )
-        return [
-            Checkpoint(
-                str(self._state.ledger_id),
-                size,
-                prev,
-                bytes(root).hex(),
-                when,
-                signer,
-                bytes(sig).hex(),
-            )
-            for size, prev, root, when, signer, sig in rows
-        ]
+        return latest_checkpoints(self._reader().execute, self._state.ledger_id, limit)
 
     def latest_checkpoint(self) -> Checkpoint:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint"
-                " ORDER BY size DESC LIMIT 1"
-            )
-            .fetchone()
-        )
-        if row is None:
-            raise NotFound("the ledger has no checkpoint yet")
-        size, prev_size, root, when, signer, sig = row
-        return Checkpoint(
-            str(self._state.ledger_id),
-            size,
-            prev_size,
-            bytes(root).hex(),
-            when,
-            signer,
-            bytes(sig).hex(),
-        )
+        return latest_checkpoint(self._reader().execute, self._state.ledger_id)
 
     def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
         """Inclusion proof of leaf ``leaf_index`` against the latest checkpoint.

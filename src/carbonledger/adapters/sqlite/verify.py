@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from carbonledger.adapters.checkpoint_rows import CHECKPOINTS_IN_ORDER
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
 from carbonledger.adapters.sqlite.verify_checks import (
     BlobCheck,
@@ -31,6 +32,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_remembered,
     check_wrapped_keys,
 )
+from carbonledger.adapters.sqlite.verify_parallel import verify_with_worker, wants_worker
 from carbonledger.adapters.tlog_store import Remembered
 from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
@@ -45,9 +47,6 @@ __all__ = ["verify_connection"]
 _TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
 _LEAF_SQL = (
     "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"
-)
-_CP_SQL = (
-    "SELECT size, prev_size, root, ledger_time, signer, signature FROM checkpoint ORDER BY size"
 )
 _TX_SQL = (
     "SELECT seq, entry_hash, ledger_time, type, sender, nonce, body, signature, first_leaf,"
@@ -71,7 +70,7 @@ class _Pass:
         self.leaves = iter(self.leaf_cursor)
         #: Leaves read but not yet taken by an entry (read ahead, or put back).
         self.pending: deque[tuple[Any, ...]] = deque()
-        self.checkpoints = iter(conn.execute(_CP_SQL))
+        self.checkpoints = iter(conn.execute(CHECKPOINTS_IN_ORDER))
         self.next_cp = next(self.checkpoints, None)
         self.prev_cp = 0
         self.signer: str | None = None
@@ -297,6 +296,10 @@ def verify_connection(
     try:
         conn.execute("BEGIN")  # one consistent snapshot for every cursor
         try:
+            path = wants_worker(conn)
+            fast = None if path is None else verify_with_worker(conn, path, remembered, signer)
+            if fast is not None:
+                return fast
             _verify(conn, report, max_errors, remembered, signer)
         finally:
             conn.execute("COMMIT")

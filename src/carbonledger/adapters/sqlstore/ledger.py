@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 
+from carbonledger.adapters.checkpoint_rows import latest_checkpoint, latest_checkpoints
 from carbonledger.adapters.ledger_log import LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
@@ -241,11 +242,13 @@ class SqlLedger(LedgerLog):
                 )
         return out
 
-    def tx_rows(self) -> list[tuple[int, bytes, str, int]]:
-        """(seq, body, sender, nonce) of every entry, in order (for checks against a chain)."""
+    def tx_rows(self, since: int = 1) -> list[tuple[int, bytes, str, int]]:
+        """(seq, body, sender, nonce) of every entry from ``since`` on, in order (for checks
+        against a chain)."""
         c = t.tx.c
+        sel = select(c.seq, c.body, c.sender, c.nonce).where(c.seq >= since)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.seq, c.body, c.sender, c.nonce).order_by(c.seq)).all()
+            rows = conn.execute(sel.order_by(c.seq)).all()
         return [(seq, bytes(body), sender, nonce) for seq, body, sender, nonce in rows]
 
     def tx_count(self) -> int:
@@ -288,31 +291,12 @@ class SqlLedger(LedgerLog):
 
     def checkpoints(self, *, limit: int = 20) -> list[Checkpoint]:
         """The latest signed checkpoints, newest first."""
-        c = t.checkpoint.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(c.size, c.prev_size, c.root, c.ledger_time, c.signer, c.signature)
-                .order_by(c.size.desc())
-                .limit(limit)
-            ).all()
-        return [
-            Checkpoint(
-                str(self._state.ledger_id),
-                size,
-                prev,
-                bytes(root).hex(),
-                when,
-                signer,
-                bytes(sig).hex(),
-            )
-            for size, prev, root, when, signer, sig in rows
-        ]
+            return latest_checkpoints(_DriverConnection(conn).execute, self._state.ledger_id, limit)
 
     def latest_checkpoint(self) -> Checkpoint:
-        latest = self.checkpoints(limit=1)
-        if not latest:
-            raise NotFound("the ledger has no checkpoint yet")
-        return latest[0]
+        with self.engine.connect() as conn:
+            return latest_checkpoint(_DriverConnection(conn).execute, self._state.ledger_id)
 
     def proof(self, leaf_index: int, *, with_tx: bool = True) -> InclusionProof:
         """Inclusion proof of leaf ``leaf_index`` against the latest checkpoint."""

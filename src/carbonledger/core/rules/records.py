@@ -76,10 +76,11 @@ def _is_scope(value: str) -> bool:
 
 def _basis(state: LedgerState, n: int, item: dict[str, Any]) -> None:
     bid = item.get("id")
-    if bid in state.bases:
-        raise DuplicateEntity(f"item {n}: calculation basis {bid} is already recorded")
     if not isinstance(item.get("basis"), dict) or bid != basis_id(item["basis"]):
         raise InvalidInput(f"item {n}: calculation basis id is not the hash of its basis")
+    # A basis is named by the hash of its content, so the same one again says nothing
+    # new: two writers that each found it missing (two nodes of one chain importing at
+    # once) both record it, and every node must still follow both entries.
     state.bases.add(str(bid))
 
 

@@ -1,0 +1,76 @@
+"""Attaching a node: a new store built from the chain alone for a ledger already on it.
+
+The node needs the chain's URL and the contract's address, nothing of another home:
+the contract's first block (where its entries start) is found on the chain, and every
+entry is read back from calldata through the core's rules
+(:class:`~carbonledger.adapters.evm.follow.Follower`). The node's own key signs its
+store's checkpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from carbonledger.adapters.evm.chain import fund_dev_account
+from carbonledger.adapters.evm.ledger import EvmLedger
+from carbonledger.adapters.evm.rpc import Rpc
+from carbonledger.core.state import LedgerState
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import ConfigurationError
+
+__all__ = ["attach", "first_block_with_code"]
+
+
+def attach(
+    rpc: str, contract: str, location: str | Path, key: PrivateKey, *, offchain: str
+) -> tuple[dict[str, Any], LedgerState]:
+    """Build the store at ``location`` (named ``offchain`` in the home's config) from the
+    chain at ``rpc`` for the ledger at ``contract``; ``key`` is the node's own. Returns
+    the ``evm`` section for config.json and the ledger's state."""
+    client = Rpc(rpc)
+    chain_id = int(client.call("eth_chainId"), 16)
+    block = first_block_with_code(client, contract)
+    # The node relays its users' transactions: on a local chain it gets gas money here.
+    fund_dev_account(client, key.address)
+    ledger = EvmLedger(
+        client,
+        contract,
+        location,
+        key,
+        deploy_block=block,
+        chain_id=chain_id,
+        checkpoint_signer=key.address,
+    )
+    try:
+        if ledger.status()["entries_off_chain"]:
+            raise ConfigurationError(
+                f"the off-chain store {offchain!r} is not empty: give an empty database"
+            )
+        ledger.sync()
+        state = ledger.state()
+    finally:
+        ledger.close()
+    section = {
+        "rpc": rpc,
+        "contract": ledger.address,
+        "chain_id": chain_id,
+        "deploy_block": block,
+        "offchain": offchain,
+    }
+    return section, state
+
+
+def first_block_with_code(rpc: Any, address: str) -> int:
+    """The block that created the contract at ``address`` (the first with its code)."""
+    latest = int(rpc.call("eth_blockNumber"), 16)
+    if rpc.call("eth_getCode", address, hex(latest)) in (None, "0x"):
+        raise ConfigurationError(f"no contract at {address} on the node at {rpc.url}")
+    lo, hi = 0, latest
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rpc.call("eth_getCode", address, hex(mid)) in (None, "0x"):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

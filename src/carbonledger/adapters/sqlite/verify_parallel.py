@@ -1,0 +1,405 @@
+"""``verify`` on two cores: the state-independent checks in a worker process.
+
+The worker walks the stored log on its own connection and checks everything that
+does not depend on the ledger's state: the columns of every entry, where its
+leaves lie, each item's query columns, the sealed blobs items name, every leaf
+hash, ``items_root`` and signature, the hash chain, every stored Merkle node and
+the root of every signed checkpoint (recovering who signed it). Meanwhile this
+process replays the state machine over the same entries, which is the part that
+has to run in order.
+
+This is a fast path, not a second verifier: it only answers "everything holds".
+At the first thing that does not hold, on either side, the caller runs the
+one-process pass of :mod:`carbonledger.adapters.sqlite.verify` from the start,
+which names every failure exactly as it always has. A damaged ledger therefore
+costs one fast attempt more; an intact one is checked with every check the
+one-process pass makes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import orjson
+
+from carbonledger.adapters.checkpoint_rows import CHECKPOINTS_IN_ORDER
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.adapters.sqlite.verify_checks import (
+    BlobCheck,
+    Findings,
+    NodeStreams,
+    check_notes,
+    check_remembered,
+    check_wrapped_keys,
+)
+from carbonledger.adapters.tlog_store import Remembered
+from carbonledger.core.authority import apply
+from carbonledger.core.canonical import canonical
+from carbonledger.core.checkpoint import checkpoint_body, checkpoint_digest
+from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator
+from carbonledger.core.state import LedgerState
+from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
+from carbonledger.crypto.keys import recover_address
+from carbonledger.ports.ledger import VerifyReport
+
+_log = logging.getLogger("carbonledger.verify")
+
+__all__ = ["WORKERS_ENV", "verify_with_worker", "wants_worker"]
+
+#: ``0``: always one process; ``1``: a worker process whenever one can be forked (even
+#: beside other threads, on a busy machine); unset: a worker from
+#: :data:`_AUTO_FROM_LEAVES` leaves on, when forking is safe (:func:`_forkable`) and a
+#: core is free (:func:`_core_free`).
+WORKERS_ENV = "CARBONLEDGER_VERIFY_WORKERS"
+#: Below this size starting a process costs more than it saves.
+_AUTO_FROM_LEAVES = 5_000
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+_TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
+_TX_SQL = (
+    "SELECT seq, entry_hash, ledger_time, type, sender, nonce, body, signature, first_leaf,"
+    " n_leaves FROM tx ORDER BY seq"
+)
+_LEAF_SQL = (
+    "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"
+)
+_LIMITS_SQL = (
+    "SELECT (SELECT MAX(seq) FROM tx), (SELECT MAX(idx) FROM leaf), (SELECT MAX(size) FROM"
+    " checkpoint)"
+)
+
+
+class _Differs(Exception):
+    """Something does not hold: the one-process pass takes over and names it."""
+
+
+class _Strict(Findings):
+    """Findings of the fast path: the first one ends it."""
+
+    def __init__(self) -> None:
+        super().__init__(VerifyReport(ok=True), 1)
+
+    def add(self, reason: str, entry: int | None = None, leaf: int | None = None) -> None:
+        raise _Differs(reason)
+
+
+@dataclass
+class _LogFacts:
+    """What the worker found, for the replaying process to finish with."""
+
+    limits: tuple[Any, ...] = ()
+    problem: str | None = None
+    entries: int = 0
+    leaves: int = 0
+    checkpoints: int = 0
+    root: bytes = EMPTY_ROOT
+    root_at: dict[int, bytes] = field(default_factory=dict)
+    #: The ledger id every checkpoint digest was computed with (the first body's).
+    ledger: str | None = None
+    #: (size, address that signed it, signer column) of each checkpoint.
+    signers: list[tuple[int, str, str]] = field(default_factory=list)
+    blobs: VerifyReport = field(default_factory=lambda: VerifyReport(ok=True))
+
+
+def wants_worker(conn: Any) -> str | None:
+    """The file to give a worker, or ``None`` when verify should stay in one process.
+
+    Only a SQLite file can be opened by a second process. Starting a fresh interpreter
+    costs more than the work, so the worker is forked, which is safe only when no
+    other thread may hold a lock the copy needs (see :func:`_forkable`).
+    """
+    setting = os.environ.get(WORKERS_ENV, "").strip()
+    if (
+        setting == "0"
+        or not isinstance(conn, sqlite3.Connection)
+        or "fork" not in mp.get_all_start_methods()
+        or (setting != "1" and not (_forkable() and _core_free()))
+        or mp.current_process().daemon  # daemonic processes may not start others
+    ):
+        return None
+    try:
+        files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+        last = conn.execute("SELECT MAX(idx) FROM leaf").fetchone()[0]
+    except sqlite3.Error:  # the one-process pass says what is wrong with the file
+        return None
+    if not files or not files[0]:
+        return None
+    if setting != "1" and (not isinstance(last, int) or last + 1 < _AUTO_FROM_LEAVES):
+        return None
+    return str(files[0])
+
+
+def _forkable() -> bool:
+    """Called from the main thread, beside daemon threads only (a terminal spinner).
+
+    Threads that do the process's work (a server's request threads) may be inside
+    SQLite or logging when the fork happens, and the copy would wait forever for a
+    lock no thread of its own holds. The worker touches neither stdio nor logging,
+    and leaves with ``os._exit`` so it does not flush streams another thread may hold.
+    """
+    main = threading.main_thread()
+    if threading.current_thread() is not main:
+        return False
+    return all(t is main or t.daemon for t in threading.enumerate())
+
+
+def _core_free() -> bool:
+    """A core is idle (1-minute load average below the cores minus a half): on a busy
+    machine the worker only adds its share of the work (about a fifth more CPU)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not known here
+        return True
+    return load < (os.cpu_count() or 1) - 0.5
+
+
+def verify_with_worker(
+    conn: sqlite3.Connection,
+    path: str,
+    remembered: Remembered | None,
+    signer: str | None,
+) -> VerifyReport | None:
+    """The report of an intact ledger, or ``None`` when anything differs (or the worker
+    could not run): the caller then runs the one-process pass. Why is logged (DEBUG).
+
+    ``conn`` must be inside a read transaction; the worker checks that it sees the
+    same entries, leaves and checkpoints.
+    """
+    watch = remembered.size if remembered is not None and remembered.problem is None else None
+    ctx = mp.get_context("fork")
+    inbox, outbox = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(path, watch, outbox, os.getpid()), daemon=True)
+    try:
+        limits = tuple(conn.execute(_LIMITS_SQL).fetchone())
+        proc.start()
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        _log.debug("verify: no worker process (%s); checking in one process", exc)
+        return None
+    outbox.close()
+    try:
+        try:
+            state, facts, seconds = _replay(conn, inbox)
+            # The worker does about as much as the replay: if it takes ten times longer
+            # it is stuck (a fork beside other threads can inherit a held lock).
+            if facts is None and inbox.poll(max(30.0, 10 * seconds)):
+                facts = inbox.recv()
+        except (EOFError, OSError) as exc:
+            raise _Differs(f"the worker process ended ({exc})") from exc
+        finally:
+            if proc.is_alive():
+                proc.kill()  # it is done or stuck (or the replay stopped early)
+            proc.join()
+            inbox.close()
+        if facts is None:
+            raise _Differs("the worker process did not answer")
+        if facts.problem is not None:
+            raise _Differs(facts.problem)
+        if facts.limits != limits:
+            raise _Differs("the worker saw other entries (a commit in between)")
+        report = _finish(conn, state, facts, remembered, signer)
+    except _Differs as exc:
+        _log.debug("verify: %s; checking again in one process", exc)
+        return None
+    except Exception as exc:  # a stored value the checks could not read: the pass names it
+        _log.debug("verify: %s: %s; checking again in one process", type(exc).__name__, exc)
+        return None
+    _log.debug("verify: every check held, with a worker process")
+    return report
+
+
+# -- this process: the state machine, in order ------------------------------------------
+def _replay(
+    conn: sqlite3.Connection, inbox: Connection
+) -> tuple[LedgerState, _LogFacts | None, float]:
+    """Apply every entry to a new state; the worker's facts if they came already; the
+    seconds it took.
+
+    Raises :class:`_Differs` at the first entry that does not hold.
+    """
+    started = time.monotonic()
+    state = LedgerState()
+    facts: _LogFacts | None = None
+    datas = conn.execute("SELECT data FROM leaf ORDER BY idx")
+    loads = orjson.loads
+    entries = conn.execute("SELECT seq, ledger_time, body, n_leaves FROM tx ORDER BY seq")
+    n = 0
+    try:
+        for n, (_seq, when, body, count) in enumerate(entries):
+            items = [loads(data) for (data,) in datas.fetchmany(count)]
+            apply(state, loads(body), items, now=when)
+            if n == 0 and (state.ledger_id is None or state.admin is None):
+                raise _Differs("the first entry is not a genesis entry")
+            if facts is None and n % 8 == 0 and inbox.poll():
+                facts = inbox.recv()  # the worker is done (it sends once, at its end)
+                if facts.problem is not None:
+                    raise _Differs(facts.problem)
+    except _Differs:
+        raise
+    except Exception as exc:  # whatever it is, the one-process pass names it
+        raise _Differs(f"entry {n + 1}: {type(exc).__name__}: {exc}") from exc
+    return state, facts, time.monotonic() - started
+
+
+def _finish(
+    conn: sqlite3.Connection,
+    state: LedgerState,
+    facts: _LogFacts,
+    remembered: Remembered | None,
+    signer: str | None,
+) -> VerifyReport:
+    found = _Strict()
+    if facts.entries and state.ledger_id != facts.ledger:
+        found.add("checkpoints were checked under another ledger id")
+    expected = signer or state.admin
+    for size, recovered, column in facts.signers:
+        if recovered != expected or column != expected:
+            found.add(f"checkpoint at size {size} is not signed by {expected}")
+    report = VerifyReport(
+        ok=True,
+        entries=facts.entries,
+        leaves=facts.leaves,
+        checkpoints=facts.checkpoints,
+        root=facts.root.hex(),
+    )
+    check_wrapped_keys(conn, state, found)
+    snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+    if facts.leaves and (
+        snap is None or bytes(snap[0]) != canonical(state.to_json(), checked=True)
+    ):
+        found.add("the stored state snapshot differs from the state the entries produce")
+    verifier = check_notes(conn, state, report, found)
+    check_remembered(remembered, verifier, report, found, facts.root_at)
+    blobs = facts.blobs
+    report.blobs, report.unreferenced = blobs.blobs, blobs.unreferenced
+    report.unreferenced_blobs = blobs.unreferenced_blobs
+    report.notes.extend(blobs.notes)
+    return report
+
+
+# -- the worker: everything that does not depend on the state ---------------------------
+def _worker(path: str, watch: int | None, outbox: Connection, parent: int) -> None:
+    _die_with_parent(parent)
+    facts = _LogFacts()
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+    except sqlite3.Error as exc:
+        facts.problem = str(exc)
+    else:
+        try:
+            conn.execute("BEGIN")
+            facts.limits = tuple(conn.execute(_LIMITS_SQL).fetchone())
+            _walk(conn, facts, watch)
+        except Exception as exc:
+            facts.problem = f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
+    outbox.send(facts)
+    outbox.close()
+    os._exit(0)  # no atexit work and no flushing of streams (see _forkable)
+
+
+def _die_with_parent(parent: int) -> None:
+    # A worker left behind by a killed verify would read the file for nothing.
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _walk(conn: sqlite3.Connection, facts: _LogFacts, watch: int | None) -> None:
+    found = _Strict()
+    nodes = NodeStreams(conn, found)
+    blobs = BlobCheck(conn, found)
+    leaves = conn.execute(_LEAF_SQL)
+    checkpoints = iter(conn.execute(CHECKPOINTS_IN_ORDER))
+    next_cp = next(checkpoints, None)
+    acc = MerkleAccumulator()
+    prev, prev_cp, seq = GENESIS_PREV, 0, 0
+    facts.root_at[0] = EMPTY_ROOT
+    for row in conn.execute(_TX_SQL):
+        _in_place(row, facts.entries + 1, acc.size, found)
+        seq, ehash, when, typ, sender, nonce, body, sig, first, count = row
+        facts.entries = seq
+        rows = leaves.fetchmany(count)
+        if len(rows) != count or rows[0][0] != first or rows[-1][0] != first + count - 1:
+            found.add(f"entry {seq}: its leaves are not in place")
+        tx = tx_from_parts(body, _items(seq, rows, blobs, found), sig)
+        if (tx.type, tx.sender, tx.nonce) != (typ, sender, nonce):
+            found.add(f"entry {seq}: type, sender or nonce columns differ from the body")
+        if facts.ledger is None:
+            facts.ledger = tx.body["ledger"]
+        prev = entry_hash(prev, seq, when, tx.tx_hash, sig)
+        if prev != ehash:
+            found.add(f"entry {seq}: hash chain broken")
+        before = acc.size
+        for level, idx, digest in acc.extend(tx.item_hashes):
+            if level >= NODE_MIN_LEVEL:
+                nodes.check(level, idx, digest)
+        if watch is not None and before < watch <= acc.size:
+            facts.root_at[watch] = acc.root() if watch == acc.size else b""
+        while next_cp is not None and next_cp[0] <= acc.size:
+            prev_cp = _checkpoint(next_cp, acc, prev_cp, facts, found)
+            next_cp = next(checkpoints, None)
+    if leaves.fetchone() is not None or next_cp is not None:
+        found.add("leaves or checkpoints beyond the last entry")
+    nodes.finish(acc.size)
+    (last,) = conn.execute("SELECT MAX(size) FROM checkpoint").fetchone()
+    if acc.size and last != acc.size:
+        found.add("the last leaves are not covered by a signed checkpoint")
+    facts.leaves, facts.root = acc.size, acc.root()
+    blobs.unreferenced(facts.blobs)
+
+
+def _in_place(row: tuple[Any, ...], seq: int, first: int, found: _Strict) -> None:
+    """An entry row of the right types, the next sequence number, starting at leaf ``first``."""
+    for value, kind in zip(row, _TX_TYPES, strict=True):
+        if type(value) is not kind:
+            found.add("a column of an entry holds another type")
+    if row[0] != seq or row[8] != first or row[9] < 1:
+        found.add(f"entry {row[0]} is not where it should be")
+
+
+def _items(seq: int, rows: list[Any], blobs: BlobCheck, found: _Strict) -> list[bytes]:
+    """The data of an entry's leaves; each must read as its query columns say, and the
+    sealed blobs it names must be stored intact."""
+    datas = []
+    loads = orjson.loads
+    for leaf in rows:
+        data = leaf[9]
+        if leaf[1] != seq or type(data) is not bytes:
+            found.add(f"leaf {leaf[0]} is not entry {seq}'s")
+        item = loads(data)
+        if type(item) is not dict or derived_columns(item) != leaf[2:9]:
+            found.add(f"leaf {leaf[0]}: query columns differ from the item's data")
+        blobs.item(item, seq, leaf[0])
+        datas.append(data)
+    return datas
+
+
+def _checkpoint(
+    row: tuple[Any, ...], acc: MerkleAccumulator, prev_cp: int, facts: _LogFacts, found: _Strict
+) -> int:
+    """Chain, size and root of one checkpoint; who signed it is judged by the replay."""
+    size, prev_size, stored_root, when, signer, sig = row
+    root = acc.root()
+    if size != acc.size or prev_size != prev_cp or bytes(stored_root) != root:
+        found.add(f"checkpoint at size {size} does not hold")
+    body = checkpoint_body(
+        ledger_id=facts.ledger, size=size, prev_size=prev_size, root=root, time=when, signer=signer
+    )
+    facts.signers.append((size, recover_address(checkpoint_digest(body), bytes(sig)), signer))
+    facts.checkpoints += 1
+    return int(size)

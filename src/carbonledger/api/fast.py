@@ -1,0 +1,173 @@
+"""The two writes ERP integrations send at volume, answered without the framework's layers.
+
+``POST /api/v1/bills`` and opentaps' ``recordEmissions`` arrive one bill at a time,
+hundreds a second. Through FastAPI each paid more in routing, dependency solving,
+middleware and per-request bookkeeping than in recording its bill. :class:`FastWrites`
+answers a well-formed request to either directly: the same body model
+(:data:`~carbonledger.api.routes_records.BILLS_BODY`), the same credentials check
+(:func:`~carbonledger.api.auth.actor_of`) and the same code after them
+(:func:`~carbonledger.api.routes_records.record_bill_list`,
+:func:`~carbonledger.api.opentaps.record_one`). Anything else (a body the model
+refuses, a form field missing or repeated, a query parameter other than one
+``userId``, credentials that do not hold) goes on to the framework untouched, so
+that every error is the one the documented operation gives, named as it names it.
+Nothing is written before that decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from carbonledger.api.auth import Actor, actor_of
+from carbonledger.api.context import AppContext
+from carbonledger.api.opentaps import RecordForm, record_one, repeated_fields
+from carbonledger.api.problems import problem, problem_for
+from carbonledger.api.routes_records import BILLS_BODY, record_bill_list
+from carbonledger.errors import CarbonLedgerError
+
+__all__ = ["BILLS_PATH", "RECORD_EMISSIONS_PATH", "FastWrites"]
+
+BILLS_PATH = "/api/v1/bills"
+RECORD_EMISSIONS_PATH = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
+_FORM_FIELDS = ("utilityId", "partyId", "fromDate", "thruDate", "energyUseAmount", "energyUseUom")
+
+
+class _Elsewhere(Exception):
+    """This request is the framework's to answer (nothing has been written)."""
+
+
+Handler = Callable[[AppContext, Request], Awaitable[Response]]
+
+
+class FastWrites:
+    """ASGI middleware: well-formed bill writes answered directly, all else passed on."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app, self.api = app, api
+        self._handlers: dict[str, Handler] = {
+            BILLS_PATH: _bills,
+            RECORD_EMISSIONS_PATH: _record_emissions,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = (
+            self._handlers.get(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
+        )
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        body = await _body(receive)
+        ctx: AppContext = self.api.state.ctx
+        try:
+            answer = await handler(ctx, Request(scope, _replay(body, receive)))
+        except _Elsewhere:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        except CarbonLedgerError as exc:  # after the decision: the operation's own error
+            answer = problem_for(exc, scope["path"])
+        await answer(scope, receive, send)
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body (bounded by :class:`~carbonledger.api.limits.BodyLimit`)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` once, then whatever the client sends next."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters, if each is one of ``allowed`` and given once."""
+    raw = request.scope.get("query_string", b"")
+    if not raw:
+        return {}
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    found = dict(pairs)
+    if len(found) != len(pairs) or not set(found) <= set(allowed):
+        raise _Elsewhere
+    return found
+
+
+def _caller(ctx: AppContext, request: Request, user_id: str | None = None) -> Actor:
+    try:
+        who = actor_of(ctx, request, user_id=user_id)
+        who.signing_key()  # the server must hold a key for the caller
+    except CarbonLedgerError as exc:
+        raise _Elsewhere from exc
+    return who
+
+
+def _json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def _bills(ctx: AppContext, request: Request) -> Response:
+    _query(request, ())
+    if not _json(request.headers.get("content-type")):
+        raise _Elsewhere
+    try:
+        bills = BILLS_BODY.validate_json(await request.body())
+    except ValidationError as exc:
+        raise _Elsewhere from exc
+    return await record_bill_list(ctx, _caller(ctx, request), bills)
+
+
+async def _record_emissions(ctx: AppContext, request: Request) -> Response:
+    user_id = _query(request, ("userId",)).get("userId")
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise _Elsewhere
+    who = _caller(ctx, request, user_id)
+    try:
+        form = await request.form()
+    except Exception as exc:  # a body the framework will name
+        raise _Elsewhere from exc
+    try:
+        names = [name for name, _ in form.multi_items()]
+        repeated = repeated_fields(names)
+        if repeated:
+            return problem(412, "precondition-failed", repeated)
+        if not set(names) <= {*_FORM_FIELDS, "emissionsDoc"}:
+            raise _Elsewhere
+        fields = [form.get(name) for name in _FORM_FIELDS]
+        doc = form.get("emissionsDoc")
+        if not all(isinstance(f, str) for f in fields) or not (
+            doc is None or isinstance(doc, UploadFile)
+        ):
+            raise _Elsewhere
+        data = await doc.read() if isinstance(doc, UploadFile) else b""
+    finally:
+        await form.close()
+    return await record_one(ctx, who, RecordForm(*[str(f) for f in fields]), data)

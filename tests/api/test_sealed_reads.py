@@ -1,0 +1,82 @@
+"""Sealed details through the API: what one caller's read opened is never another's.
+
+The server keeps the sealed blobs it has opened, so that a page of records does not
+decrypt whole blobs at every request. Each read must still obey the grant at read
+time: a caller who is not a member sees public fields only, even right after a
+member's read opened the very blob; a member removed from the channel sees public
+fields only from the next request on; a member still in it sees the figures.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.api_helpers import PASS, Served, served
+
+V1 = "/api/v1"
+# eGRID2023r2 RFCW (ZIP 60601) 916.054 lb CO2e/MWh x 0.45359237 kg/lb, for 1000 kWh:
+RFCW_KG_PER_MWH = Decimal("916.054") * Decimal("0.45359237")
+
+
+@pytest.fixture
+def api(tmp_path_factory: pytest.TempPathFactory) -> Served:
+    return served(tmp_path_factory.mktemp("sealed-reads") / "home")
+
+
+def _bills(n: int) -> list[dict[str, str]]:
+    return [
+        {
+            "site": "hq",
+            "account": "meter-1",
+            "start": f"2024-{m:02d}-01",
+            "end": f"2024-{m:02d}-28",
+            "amount": "1000",
+            "unit": "kWh",
+        }
+        for m in range(1, n + 1)
+    ]
+
+
+def _listed(api: Served, headers: dict[str, str]) -> list[dict[str, object]]:
+    res = api.client.get(f"{V1}/records", params={"site": "hq"}, headers=headers)
+    assert res.status_code == 200, res.text
+    items: list[dict[str, object]] = res.json()["items"]
+    return items
+
+
+def test_each_read_is_judged_by_its_caller_s_grant_now(api: Served) -> None:
+    alice = api.sign_in(api.users["alice"], PASS)
+    dana = api.sign_in(api.users["dana"], PASS)  # an auditor of another firm, never granted
+    admin = api.sign_in(api.admin, PASS)
+    res = api.client.post(f"{V1}/bills", json=_bills(3), headers=alice)
+    assert res.status_code == 201, res.text
+    assert res.json()["recorded"] == 3
+
+    for _ in range(2):  # the second read comes from what the first opened
+        mine = _listed(api, alice)
+        assert len(mine) == 3
+        for item in mine:
+            kg = Decimal(str(item["kg_co2e"]))
+            assert abs(kg - RFCW_KG_PER_MWH) < Decimal("0.01"), kg
+            assert item["account"] == "meter-1"  # the account number, opened
+    theirs = _listed(api, dana)
+    assert [i["id"] for i in theirs] == [i["id"] for i in mine]
+    for item in theirs:
+        assert item.get("kg_co2e") is None
+        assert item["account"] != "meter-1"  # its public reference only
+
+    gone = api.client.delete(
+        f"{V1}/channels/acme/members/{api.users['alice'].address}", headers=admin
+    )
+    assert gone.status_code == 200, gone.text
+    for item in _listed(api, alice):
+        assert item.get("kg_co2e") is None
+        assert item["account"] != "meter-1"
+    detail = api.client.get(f"{V1}/records/{mine[0]['id']}", headers=alice).json()
+    assert "billed" not in detail
+    assert "not a member of channel 'acme'" in detail["sealed"]
+    # the admin, a member still, reads the figures as before
+    for item in _listed(api, admin):
+        assert abs(Decimal(str(item["kg_co2e"])) - RFCW_KG_PER_MWH) < Decimal("0.01")
