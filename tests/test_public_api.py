@@ -219,7 +219,8 @@ PUBLIC: dict[str, list[str]] = {
         "DEALER_ROLE", "SCOPES", "check_period", "issue", "issue_by_dao", "require_role",
     ],
     "carbonledger.core.intervals": [
-        "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
+        "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "is_iso_date",
+        "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
     "carbonledger.core.authority": ["RULES", "apply"],
