@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -101,3 +102,22 @@ def post_opentaps(url: str, token: str, month: int) -> httpx.Response:
         headers={"vault_token": token},
         timeout=60,
     )
+
+
+def sign_in_over_http(url: str, key: PrivateKey, passphrase: str = PASS) -> dict[str, str]:
+    """EIP-4361 sign-in at a running server with the user's own key, opting in to a key
+    session (the keystore the server's home keeps); the bearer header."""
+    ch = httpx.post(f"{url}/api/v1/auth/challenge", json={"address": key.address}).json()
+    sig = key.sign_digest(eip191_digest(ch["message"].encode())).hex()
+    body = {"message": ch["message"], "signature": sig, "passphrase": passphrase}
+    res = httpx.post(f"{url}/api/v1/auth/login", json=body, timeout=30)
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['token']}"}
+
+
+def records_over_http(url: str, auth: dict[str, str]) -> list[dict[str, Any]]:
+    """``GET /api/v1/records`` at a running server, the first 1,000."""
+    res = httpx.get(f"{url}/api/v1/records", headers=auth, params={"limit": 1000}, timeout=60)
+    assert res.status_code == 200, res.text
+    items: list[dict[str, Any]] = res.json()["items"]
+    return items

@@ -45,9 +45,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def serving(home: Path, *, timeout_s: float = 60) -> Iterator[str]:
-    """``carbonledger serve`` on ``home`` as its own process; yields its base URL."""
+def start_server(home: Path, *, timeout_s: float = 60) -> tuple[subprocess.Popen[str], str]:
+    """``carbonledger serve`` on ``home`` as its own process, once it answers; the process
+    and its base URL (the caller stops it)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "carbonledger", "serve", "--port", str(port)],
@@ -59,15 +59,25 @@ def serving(home: Path, *, timeout_s: float = 60) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read() if proc.stderr else "the server exited")
+        try:
+            httpx.get(f"{url}/api/v1/status", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise AssertionError("the server did not start") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def serving(home: Path, *, timeout_s: float = 60) -> Iterator[str]:
+    """``carbonledger serve`` on ``home`` as its own process; yields its base URL."""
+    proc, url = start_server(home, timeout_s=timeout_s)
     try:
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                httpx.get(f"{url}/api/v1/status", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
         yield url
     finally:
         proc.terminate()

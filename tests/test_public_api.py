@@ -28,7 +28,12 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm": ["EvmLedger", "Rpc", "RpcError", "deploy"],
     "carbonledger.adapters.evm.anvil": ["Anvil", "LocalNode", "find_anvil"],
     "carbonledger.adapters.evm.hardhat": ["Hardhat", "find_hardhat"],
-    "carbonledger.adapters.evm.chain": ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy"],
+    "carbonledger.adapters.evm.chain": [
+        "DEFAULT_TIME_SKEW_MS",
+        "artifact",
+        "deploy",
+        "fund_dev_account",
+    ],
     "carbonledger.adapters.evm.ledger": [
         "DEFAULT_TIME_SKEW_MS",
         "ROLE_BITS",
@@ -214,7 +219,8 @@ PUBLIC: dict[str, list[str]] = {
         "DEALER_ROLE", "SCOPES", "check_period", "issue", "issue_by_dao", "require_role",
     ],
     "carbonledger.core.intervals": [
-        "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping",
+        "MAX_QUANTITY", "add_period", "check_period", "check_quantity", "is_iso_date",
+        "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
     "carbonledger.core.authority": ["RULES", "apply"],
@@ -335,8 +341,9 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.crypto.x509ca": [
         "ADDRESS_URI_PREFIX", "ROLE_URI_PREFIX", "CaBundle", "CertInfo", "certificate_info",
-        "create_crl", "create_intermediate_ca", "create_root_ca", "fingerprint", "is_revoked",
-        "issue_certificate", "make_csr", "verify_chain",
+        "certify_org_ca", "create_crl", "create_intermediate_ca", "create_root_ca",
+        "encrypt_ca_key", "fingerprint", "is_revoked", "issue_certificate", "make_csr",
+        "make_org_ca_request", "verify_chain",
     ],
     "carbonledger.errors": [
         "CarbonLedgerError", "ConfigurationError", "Conflict", "DuplicateEntity", "FactorNotFound",
@@ -501,7 +508,7 @@ PUBLIC: dict[str, list[str]] = {
         "reopener",
     ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
-    "carbonledger.services.resubmit": ["NONCE_RETRIES", "commit_records"],
+    "carbonledger.services.resubmit": ["NONCE_RETRIES", "commit_records", "sign_again"],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
         "CSV_COLUMNS", "certificates_for", "consumption_for", "load_moer", "load_residual_mix",

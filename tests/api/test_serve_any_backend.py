@@ -20,8 +20,14 @@ from typing import Any
 import httpx
 import pytest
 
-from carbonledger.crypto.keys import PrivateKey, eip191_digest
-from tests.api_helpers import PASS, post_opentaps, served
+from carbonledger.crypto.keys import PrivateKey
+from tests.api_helpers import (
+    PASS,
+    post_opentaps,
+    records_over_http,
+    served,
+    sign_in_over_http,
+)
 from tests.conformance.test_evm import _need_evm
 from tests.process_helpers import run_cli, serving
 
@@ -68,16 +74,6 @@ def _alice(home: Path) -> PrivateKey:
     return Home(home).user_key("acme", "alice", PASS)
 
 
-def _api_sign_in(url: str, key: PrivateKey) -> dict[str, str]:
-    """EIP-4361 sign-in with the user's own key, opting in to a key session (passphrase)."""
-    ch = httpx.post(f"{url}/api/v1/auth/challenge", json={"address": key.address}).json()
-    sig = key.sign_digest(eip191_digest(ch["message"].encode())).hex()
-    body = {"message": ch["message"], "signature": sig, "passphrase": PASS}
-    res = httpx.post(f"{url}/api/v1/auth/login", json=body, timeout=30)
-    assert res.status_code == 200, res.text
-    return {"Authorization": f"Bearer {res.json()['token']}"}
-
-
 def _bill(site: str, account: str, month: int, kwh: int) -> dict[str, str]:
     return {
         "site": site,
@@ -103,17 +99,10 @@ def _web_sign_in(url: str) -> httpx.Client:
     return client
 
 
-def _records(url: str, auth: dict[str, str]) -> list[dict[str, Any]]:
-    res = httpx.get(f"{url}/api/v1/records", headers=auth, params={"limit": 1000}, timeout=60)
-    assert res.status_code == 200, res.text
-    items: list[dict[str, Any]] = res.json()["items"]
-    return items
-
-
 def test_serve_records_reads_and_verifies_on_every_backend(home: tuple[Path, str]) -> None:
     path, erp_token = home
     with serving(path) as url:
-        auth = _api_sign_in(url, _alice(path))
+        auth = sign_in_over_http(url, _alice(path))
 
         # One request with two bills, signed by the server with alice's session key.
         res = httpx.post(
@@ -152,7 +141,7 @@ def test_serve_records_reads_and_verifies_on_every_backend(home: tuple[Path, str
         assert (again["recorded"], again["duplicates"]) == (0, 1)
 
         # Read back through the API: every record once, with its result for a member.
-        records = _records(url, auth)
+        records = records_over_http(url, auth)
         ids = first["record_ids"] + [i for r in reports for i in r["record_ids"]]
         assert set(ids) <= {r["id"] for r in records}
         assert len(records) == 7  # 2 + 4 + 1 (opentaps)

@@ -83,13 +83,16 @@ def test_public_api_is_pinned() -> None:
         "CaBundle",
         "CertInfo",
         "certificate_info",
+        "certify_org_ca",
         "create_crl",
         "create_intermediate_ca",
         "create_root_ca",
+        "encrypt_ca_key",
         "fingerprint",
         "is_revoked",
         "issue_certificate",
         "make_csr",
+        "make_org_ca_request",
         "verify_chain",
     }
 
@@ -310,3 +313,43 @@ def test_ca_certificate_as_user_certificate_is_refused(root: CaBundle, acme: CaB
         verify_chain(acme.certificate_pem, acme.certificate_pem, root.certificate_pem, at=T0)
     with pytest.raises(InvalidInput, match=r"not a PEM X\.509 certificate"):
         certificate_info(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+
+
+# -- an organisation's own CA, certified by the network CA from its request ------------
+
+
+def test_an_org_ca_made_on_its_own_side_certifies_users_that_chain_to_the_root(
+    root: CaBundle, alice: PrivateKey
+) -> None:
+    key, request = x509ca.make_org_ca_request("beta", "Beta Ltd")
+    assert b"PRIVATE KEY" not in request
+    cert = x509ca.certify_org_ca(root, request, "beta", now=T0)
+    org_ca = CaBundle(cert, key)  # the key never left the organisation
+    assert org_ca.org_id == "beta"
+    csr = x509ca.make_csr(alice, common_name="alice", org_id="beta")
+    user = x509ca.issue_certificate(org_ca, csr, roles=["member"], org_id="beta", now=T0)
+    info = x509ca.verify_chain(user, cert, root.certificate_pem, at=T0 + timedelta(days=1))
+    assert (info.org_id, info.address) == ("beta", alice.address)
+
+
+def test_a_request_naming_another_organisation_is_refused(root: CaBundle) -> None:
+    _, request = x509ca.make_org_ca_request("acme", "Acme Corp")
+    with pytest.raises(InvalidInput, match="names organisation 'acme', not 'beta'"):
+        x509ca.certify_org_ca(root, request, "beta", now=T0)
+
+
+def test_a_request_not_signed_by_its_own_key_is_refused(root: CaBundle) -> None:
+    _, request = x509ca.make_org_ca_request("beta", "Beta Ltd")
+    forged = _resign_csr(request, ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(SignatureInvalid, match="not signed by its own key"):
+        x509ca.certify_org_ca(root, forged, "beta", now=T0)
+
+
+def test_a_request_that_is_no_csr_is_refused_and_an_org_ca_cannot_certify(
+    root: CaBundle, acme: CaBundle
+) -> None:
+    with pytest.raises(InvalidInput, match="is not a PEM CSR"):
+        x509ca.certify_org_ca(root, b"-----BEGIN CERTIFICATE REQUEST-----\nxx", "beta")
+    _, request = x509ca.make_org_ca_request("beta", "Beta Ltd")
+    with pytest.raises(InvalidInput, match="is an organisation CA, not the root"):
+        x509ca.certify_org_ca(acme, request, "beta", now=T0)

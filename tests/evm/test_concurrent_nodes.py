@@ -15,6 +15,8 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +41,14 @@ def _importing(home: Path, bills: Path, *who: str) -> subprocess.Popen[str]:
 
 
 def _halves(tmp_path: Path) -> tuple[Path, Path]:
-    """The first and the last six months of the same sites' bills (no row in both)."""
+    """The bills of the first and of the last half of the sites, the same months (so the
+    two imports use the same calculation bases, and no row is in both)."""
     lines = write_bills(tmp_path / "all.csv", SITES, MONTHS).read_text().splitlines(True)
-    half = 1 + SITES * MONTHS // 2
+    header, rows = lines[0], lines[1:]
     first, last = tmp_path / "first.csv", tmp_path / "last.csv"
-    first.write_text("".join(lines[:half]))
-    last.write_text(lines[0] + "".join(lines[half:]))
+    low = [int(r.split(",")[0].removeprefix("site")) < SITES // 2 for r in rows]
+    first.write_text(header + "".join(r for r, is_low in zip(rows, low, strict=True) if is_low))
+    last.write_text(header + "".join(r for r, is_low in zip(rows, low, strict=True) if not is_low))
     return first, last
 
 
@@ -107,3 +111,54 @@ def test_two_nodes_import_at_the_same_time(tmp_path: Path, node: Any, signers: s
         keys = [(r["site"], r["account"], r["period"]["start"]) for r in records]
         assert len(keys) == len(set(keys)) == SITES * MONTHS
     assert [r["id"] for r in _listed(first)] == [r["id"] for r in _listed(second)]
+
+
+def test_the_same_calculation_basis_from_two_nodes_at_once(anvil_url: str, tmp_path: Path) -> None:
+    """Two members of one organisation, each on their own node, import bills of the same
+    site and year at once: both need the same calculation basis, which neither store
+    holds when its import starts, so both send it. Both imports finish, and both nodes
+    follow both entries."""
+    from carbonledger.adapters.evm import EvmLedger, Rpc
+    from carbonledger.core.domain import Bill
+    from carbonledger.crypto.keys import PrivateKey
+    from carbonledger.factors import FactorCatalog
+    from carbonledger.ports.ledger import ItemQuery
+    from carbonledger.services.channels import grant
+    from carbonledger.services.importer import ImportSession, import_bills
+    from tests.conformance.test_evm import _evm_world
+
+    def bill(month: int) -> Bill:
+        start = date(2023, month, 1)
+        return Bill("acme-chi", "meter-1", start, start + timedelta(days=27), Decimal(1000), "kWh")
+
+    w = _evm_world(anvil_url, tmp_path / "first")
+    carol = w.user("acme", "carol", ["member"])
+    grant(w.ledger, w.store, w.admin, "acme", carol.address, role="member")
+    node_key = PrivateKey.generate()
+    Rpc(anvil_url).call("anvil_setBalance", node_key.address, hex(10**22))
+    (tmp_path / "second").mkdir()
+    first: Any = w.ledger
+    second = EvmLedger(
+        first.rpc,
+        first.address,
+        tmp_path / "second" / "offchain.db",
+        node_key,
+        deploy_block=first.deploy_block,
+        checkpoint_signer=node_key.address,
+    )
+    try:
+        catalog = FactorCatalog()
+        late = ImportSession(second, carol, catalog, store=second.channels)  # no basis yet
+        assert not late.state.bases
+        early = import_bills(first, w.alice, catalog, [bill(1)], store=w.store)
+        assert early.recorded == 1  # with the basis both need
+        late.add([bill(2)])
+        assert late.finish().recorded == 1  # with the same basis again
+        for ledger in (first, second):
+            ledger.sync()
+            assert ledger.verify().ok
+            records = list(ledger.items(ItemQuery(kind="emissions_record", site="acme-chi")))
+            assert len(records) == 2
+    finally:
+        second.close()
+        first.close()

@@ -190,10 +190,14 @@ class AppContext:
         An auditor's read is recorded on the ledger (through :meth:`write`) before
         anything is decrypted; a grant that has ended refuses it.
         """
-        access = ReadAccess(self.ledger, key, write=self.write)
+
         # The state as it is now, not a copy: the reader only reads it, and a group
         # commit replaces its state on each change rather than changing it in place.
-        state = self.peek(lambda current: current)
+        def now() -> LedgerState:
+            return self.peek(lambda current: current)
+
+        access = ReadAccess(self.ledger, key, write=self.write, state=now)
+        state = now()
         keys = SharedChannelKeys(state, self.ledger.channels, key, self._unwrapped, access=access)
         details = SharedDetailReader(keys, self.ledger.channels, self._opened)
         return RecordReader(self.ledger, details)

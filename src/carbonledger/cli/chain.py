@@ -99,7 +99,8 @@ def attach_cmd(
     typer.echo(
         f"attached to ledger {config['ledger_id']} at {config['evm']['contract']} (chain"
         f" {config['evm']['chain_id']}); {status['entries_off_chain']} entries read from the"
-        f" chain; this node's key {config['node']}"
+        f" chain; this node's key {config['node']} (it relays this node's users'"
+        " transactions: on a chain other than anvil or Hardhat's node, fund it for gas)"
     )
 
 

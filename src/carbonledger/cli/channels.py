@@ -13,7 +13,6 @@ from carbonledger.cli.common import (
     home_of,
     open_ledger,
     print_json,
-    unlock,
 )
 from carbonledger.cli.tables import Rows
 from carbonledger.cli.users import _address
@@ -34,11 +33,10 @@ def channel_grant(
     role: str = typer.Option("member", help="member or auditor."),
     until: str | None = typer.Option(None, help="Access ends at this UTC time (ISO 8601)."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
 ) -> None:
     """Grant access (wraps every epoch's key for the member's public key)."""
-    h = home_of(home)
-    key = unlock(h)
-    ledger = h.ledger(key)
+    ledger, key = open_ledger(home_of(home), acting)
     address = _address(ledger.state().identities, who)
     receipt = channels.grant(ledger, ledger.channels, key, channel, address, role=role, until=until)
     console.print(
@@ -52,11 +50,10 @@ def channel_revoke(
     channel: str = typer.Argument(..., help="Channel (the organisation id)."),
     who: str = typer.Argument(..., help="Address or ORG/NAME of the member."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
 ) -> None:
     """Remove a member; new data is sealed under a new key the others receive."""
-    h = home_of(home)
-    key = unlock(h)
-    ledger = h.ledger(key)
+    ledger, key = open_ledger(home_of(home), acting)
     address = _address(ledger.state().identities, who)
     receipt = channels.revoke(ledger, ledger.channels, key, channel, address)
     console.print(f"{who} removed from channel {channel}; new epoch started (entry {receipt.seq})")

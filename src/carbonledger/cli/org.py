@@ -8,9 +8,11 @@ import typer
 from rich.table import Table
 
 from carbonledger.cli.common import (
+    AsOption,
     HomeOption,
     console,
     home_of,
+    open_ledger,
     passphrase,
     print_json,
     unlock,
@@ -18,6 +20,7 @@ from carbonledger.cli.common import (
 from carbonledger.cli.ids import known_org
 from carbonledger.cli.tables import Rows
 from carbonledger.core.domain import Organisation, Site
+from carbonledger.errors import InvalidInput
 from carbonledger.services.registry import register_orgs, register_sites
 
 __all__ = ["register"]
@@ -33,12 +36,21 @@ def org_add(
     org_id: str = typer.Argument(..., help="Short id, e.g. acme."),
     name: str = typer.Option(..., help="Legal or display name."),
     country: str | None = typer.Option(None, help="Country of registration."),
+    ca_csr: Path | None = typer.Option(
+        None,
+        "--ca-csr",
+        help="The organisation's own CA request (`carbonledger ca request` on its node):"
+        " certified by the network CA here, its key stays with the organisation.",
+    ),
     home: Path | None = HomeOption,
 ) -> None:
-    """Register an organisation."""
+    """Register an organisation (network admin)."""
     h = home_of(home)
     key = unlock(h)
-    ca_cert = h.ca.create_org(org_id, name, passphrase())
+    if ca_csr is None:
+        ca_cert = h.ca.create_org(org_id, name, passphrase())
+    else:
+        ca_cert = h.ca.certify_org(org_id, _read(ca_csr), passphrase())
     ledger = h.ledger(key)
     receipt = register_orgs(
         ledger,
@@ -75,12 +87,12 @@ def site_add(
     utility: str | None = typer.Option(None, help="EIA utility id of the electricity supplier."),
     address: str | None = typer.Option(None, help="Street address."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
 ) -> None:
-    """Register a site of an organisation."""
-    h = home_of(home)
-    key = unlock(h)
+    """Register a site of an organisation (its admin, or the network admin)."""
     site = Site(site_id, org, name, country, zip_code, state, subregion, utility, address)
-    receipt = register_sites(h.ledger(key), key, [site])
+    ledger, key = open_ledger(home_of(home), acting)
+    receipt = register_sites(ledger, key, [site])
     console.print(f"site {site_id} registered (entry {receipt.seq})")
 
 
@@ -108,6 +120,13 @@ def site_list(
             )
         )
     table.print(console)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
 
 
 def register(app: typer.Typer) -> None:

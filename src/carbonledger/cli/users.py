@@ -7,10 +7,12 @@ from pathlib import Path
 import typer
 
 from carbonledger.cli.common import (
+    AsOption,
     HomeOption,
     ask_secret,
     console,
     home_of,
+    open_ledger,
     passphrase,
     print_json,
     unlock,
@@ -45,14 +47,14 @@ def user_register(
     ),
     valid_hours: int = typer.Option(72, help="Hours the one-time enrolment secret stays valid."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Register a user (as an organisation admin); prints the one-time enrolment secret."""
-    h = home_of(home)
-    key = unlock(h)
+    ledger, key = open_ledger(home_of(home), acting)
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
     secret = register_user(
-        h.ledger(key), key, org=org, name=name, roles=role_list, valid_hours=valid_hours
+        ledger, key, org=org, name=name, roles=role_list, valid_hours=valid_hours
     )
     if json:
         print_json({"org": org, "name": name, "roles": role_list, "secret": secret})
@@ -105,11 +107,11 @@ def user_revoke(
     who: str = typer.Argument(..., help="Address, or ORG/NAME."),
     reason: str = typer.Option("revoked by admin", help="Why (recorded on the ledger)."),
     home: Path | None = HomeOption,
+    acting: str | None = AsOption,
 ) -> None:
     """Revoke a user's key: its new transactions are refused, its past ones stay valid."""
     h = home_of(home)
-    key = unlock(h)
-    ledger = h.ledger(key)
+    ledger, key = open_ledger(h, acting)
     address = _address(ledger.state().identities, who)
     before = ledger.state().channels
     receipt = revoke_user(ledger, key, h.ca, address, reason=reason, ca_passphrase=passphrase())
@@ -155,6 +157,25 @@ def user_list(
             str(i["status"]),
         )
     table.print(console)
+
+
+@ca_app.command("request")
+def ca_request(
+    org: str = typer.Argument(..., help="Your organisation's id, as it will be registered."),
+    name: str = typer.Option(..., help="Legal or display name."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the request here."),
+    home: Path | None = HomeOption,
+) -> None:
+    """On your organisation's node: make its CA key (kept here) and print the request the
+    network admin certifies (`carbonledger org add ORG --ca-csr FILE`)."""
+    h = home_of(home)
+    h.config()
+    csr = h.ca.request_org(org, name, passphrase())
+    if out is None:
+        typer.echo(csr, nl=False)
+    else:
+        out.write_text(csr)
+        console.print(f"CA request of {org} written to {out}; its key stays in {h.ca.directory}")
 
 
 @ca_app.command("show")

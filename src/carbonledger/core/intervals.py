@@ -17,7 +17,14 @@ from functools import lru_cache
 
 from carbonledger.errors import InvalidInput
 
-__all__ = ["MAX_QUANTITY", "add_period", "check_period", "check_quantity", "overlapping"]
+__all__ = [
+    "MAX_QUANTITY",
+    "add_period",
+    "check_period",
+    "check_quantity",
+    "is_iso_date",
+    "overlapping",
+]
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 #: Largest public quantity a rule accepts (kg, kWh): far beyond any real figure.
@@ -25,7 +32,8 @@ MAX_QUANTITY = Decimal(10) ** 24
 
 
 @lru_cache(maxsize=65536)
-def _is_iso_date(value: str) -> bool:
+def is_iso_date(value: str) -> bool:
+    """Whether ``value`` is a date written ``YYYY-MM-DD``."""
     # Cached: records repeat the same few hundred period dates (monthly bills).
     if not _ISO_DATE.match(value):
         return False
@@ -37,7 +45,7 @@ def _is_iso_date(value: str) -> bool:
 
 
 def _iso_date(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _is_iso_date(value):
+    if not isinstance(value, str) or not is_iso_date(value):
         raise InvalidInput(f"{what} {value!r} is not a date (YYYY-MM-DD)")
     return value
 

@@ -45,13 +45,16 @@ __all__ = [
     "CaBundle",
     "CertInfo",
     "certificate_info",
+    "certify_org_ca",
     "create_crl",
     "create_intermediate_ca",
     "create_root_ca",
+    "encrypt_ca_key",
     "fingerprint",
     "is_revoked",
     "issue_certificate",
     "make_csr",
+    "make_org_ca_request",
     "verify_chain",
 ]
 
@@ -67,6 +70,31 @@ _SHA256: Final = hashes.SHA256()
 # dataEncipherment, keyAgreement, keyCertSign, cRLSign, encipherOnly, decipherOnly.
 _CA_USAGE: Final = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
 _USER_USAGE: Final = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+
+
+def encrypt_ca_key(key: ec.EllipticCurvePrivateKey, passphrase: str | bytes) -> bytes:
+    """A CA's private key as encrypted PKCS#8 PEM (scrypt + AES-256-CBC), as
+    :meth:`CaBundle.from_pem` reads it."""
+    secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
+    if not secret:
+        raise InvalidInput("a CA key passphrase must not be empty")
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION
+    )
+    # scrypt n=2**14, r=8 needs 16 MiB (OpenSSL refuses to read keys needing over
+    # 32 MiB); p=4 makes a guess cost about 0.15 s.
+    pem = ECC.import_key(der).export_key(
+        format="PEM",
+        passphrase=secret,
+        protection="scryptAndAES256-CBC",
+        prot_params={
+            "iteration_count": 2**14,
+            "block_size": 8,
+            "parallelization": 4,
+            "salt_size": 16,
+        },
+    )
+    return pem.encode("ascii")
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,26 +120,7 @@ class CaBundle:
 
     def to_pem_encrypted(self, passphrase: str | bytes) -> bytes:
         """Return the private key as encrypted PKCS#8 PEM (scrypt + AES-256-CBC)."""
-        secret = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase
-        if not secret:
-            raise InvalidInput("a CA key passphrase must not be empty")
-        der = self.private_key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION
-        )
-        # scrypt n=2**14, r=8 needs 16 MiB (OpenSSL refuses to read keys needing over
-        # 32 MiB); p=4 makes a guess cost about 0.15 s.
-        pem = ECC.import_key(der).export_key(
-            format="PEM",
-            passphrase=secret,
-            protection="scryptAndAES256-CBC",
-            prot_params={
-                "iteration_count": 2**14,
-                "block_size": 8,
-                "parallelization": 4,
-                "salt_size": 16,
-            },
-        )
-        return pem.encode("ascii")
+        return encrypt_ca_key(self.private_key, passphrase)
 
     @classmethod
     def from_pem(cls, cert_pem: bytes, key_pem: bytes, passphrase: str | bytes) -> CaBundle:
@@ -236,17 +245,50 @@ def create_intermediate_ca(
     root: CaBundle, org_id: str, org_name: str, *, days: int = 1825, now: datetime | None = None
 ) -> CaBundle:
     """Create organisation ``org_id``'s CA under ``root`` (pathlen 0: it signs users only)."""
-    if root.org_id is not None:
-        raise InvalidInput(f"CA {_cn(root.certificate)} is an organisation CA, not the root")
+    key, csr = make_org_ca_request(org_id, org_name)
+    return CaBundle(certify_org_ca(root, csr, org_id, days=days, now=now), key)
+
+
+def make_org_ca_request(org_id: str, org_name: str) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """On the organisation's side: its CA's key (kept there) and the CSR (PEM) the network
+    CA certifies with :func:`certify_org_ca`."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = _name(f"{org_name} CA", org_name=org_name, org_id=org_id)
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, _SHA256)
+    return key, csr.public_bytes(_PEM)
+
+
+def certify_org_ca(
+    root: CaBundle,
+    csr_pem: bytes,
+    org_id: str,
+    *,
+    days: int = 1825,
+    now: datetime | None = None,
+) -> bytes:
+    """The network CA certifies an organisation CA's request (pathlen 0: it signs users
+    only); the request must be self-signed and name ``org_id``."""
+    if root.org_id is not None:
+        raise InvalidInput(f"CA {_cn(root.certificate)} is an organisation CA, not the root")
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise InvalidInput(f"the CA request of {org_id!r} is not a PEM CSR: {exc}") from None
+    if not csr.is_signature_valid:
+        raise SignatureInvalid(f"the CA request of {org_id!r} is not signed by its own key")
+    named = _attr(csr.subject, NameOID.ORGANIZATION_IDENTIFIER)
+    if named != org_id:
+        raise InvalidInput(f"the CA request names organisation {named!r}, not {org_id!r}")
+    key = csr.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise InvalidInput(f"the CA request of {org_id!r} must carry an elliptic-curve key")
     cert = (
-        _builder(subject, root, key.public_key(), days, now)
+        _builder(csr.subject, root, key, days, now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_CA_USAGE, critical=True)
         .sign(root.private_key, _SHA256)
     )
-    return CaBundle(cert.public_bytes(_PEM), key)
+    return cert.public_bytes(_PEM)
 
 
 def make_csr(user_key: PrivateKey, *, common_name: str, org_id: str) -> bytes:

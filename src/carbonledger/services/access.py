@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from carbonledger.core.rules.channels import read_access
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.ports.ledger import LedgerPort, Receipt
@@ -86,14 +87,17 @@ class ReadAccess:
         purpose: str = "read",
         write: Writer = _direct,
         recorded: Iterable[str] = (),
+        state: Callable[[], LedgerState] | None = None,
     ) -> None:
         self._ledger, self._reader, self._purpose, self._write = ledger, reader, purpose, write
         self._recorded = set(recorded)
         self.receipts: list[Receipt | None] = []
+        # How to read the ledger's state now (a server passes a read that copies nothing).
+        self._state = state if state is not None else ledger.state
 
     def __call__(self, channel: str) -> None:
         """Raise :class:`~carbonledger.errors.PermissionDenied` unless the read may happen now."""
-        member = read_access(self._ledger.state(), channel, self._reader.address, utc_now())
+        member = read_access(self._state(), channel, self._reader.address, utc_now())
         if member.get("role") == "auditor" and channel not in self._recorded:
             self.receipts.append(
                 record_read(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from carbonledger.core.rules.identity import secret_hash
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import utc_now
 from carbonledger.crypto import x509ca
 from carbonledger.crypto.keys import PrivateKey
@@ -76,6 +77,38 @@ class CertificateAuthority:
         self._save(f"org-{org_id}", bundle, passphrase)
         return bundle.certificate_pem.decode()
 
+    def request_org(self, org_id: str, org_name: str, passphrase: str) -> str:
+        """On an organisation's own node: make its CA key (kept here, encrypted) and return
+        the CSR (PEM, public) that the network admin certifies with :meth:`certify_org`."""
+        cert, key_path = self._paths(f"org-{org_id}")
+        if cert.exists() or key_path.exists():
+            raise ConfigurationError(f"{self.directory} already holds a CA for {org_id!r}")
+        key, csr = x509ca.make_org_ca_request(org_id, org_name)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(x509ca.encrypt_ca_key(key, passphrase))
+        return csr.decode()
+
+    def certify_org(self, org_id: str, csr_pem: str, passphrase: str) -> str:
+        """The network CA (kept here) certifies another organisation's CA request."""
+        root = self._load("root", passphrase)
+        return x509ca.certify_org_ca(root, csr_pem.encode(), org_id).decode()
+
+    def _org_ca(self, org_id: str, state: LedgerState, passphrase: str) -> x509ca.CaBundle:
+        """The organisation's CA; its certificate, when this node made only the key
+        (:meth:`request_org`), as the ledger records it (the bundle checks they match)."""
+        cert, key = self._paths(f"org-{org_id}")
+        if not cert.exists() and key.exists():
+            recorded = state.orgs.get(org_id, {}).get("ca_cert")
+            if recorded is None:
+                raise ConfigurationError(
+                    f"organisation {org_id!r} is not registered with this node's CA yet"
+                )
+            bundle = x509ca.CaBundle.from_pem(str(recorded).encode(), key.read_bytes(), passphrase)
+            cert.write_text(str(recorded))
+            return bundle
+        return self._load(f"org-{org_id}", passphrase)
+
     def issue(self, ledger: LedgerPort, request: EnrolmentRequest, passphrase: str) -> str:
         """Check the one-time secret against the ledger, then certify the request's key."""
         state = ledger.state()
@@ -88,7 +121,7 @@ class CertificateAuthority:
             raise PermissionDenied(f"the enrolment secret of {request.name!r} has expired")
         if secret_hash(reg["salt"], request.secret) != reg["secret_sha256"]:
             raise PermissionDenied(f"wrong enrolment secret for {request.name!r}")
-        ca = self._load(f"org-{request.org}", passphrase)
+        ca = self._org_ca(request.org, state, passphrase)
         cert = x509ca.issue_certificate(ca, request.csr, roles=reg["roles"], org_id=request.org)
         return cert.decode()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from carbonledger.adapters.evm.chain import fund_dev_account
 from carbonledger.adapters.evm.ledger import EvmLedger
 from carbonledger.adapters.evm.rpc import Rpc
 from carbonledger.core.state import LedgerState
@@ -30,6 +31,8 @@ def attach(
     client = Rpc(rpc)
     chain_id = int(client.call("eth_chainId"), 16)
     block = first_block_with_code(client, contract)
+    # The node relays its users' transactions: on a local chain it gets gas money here.
+    fund_dev_account(client, key.address)
     ledger = EvmLedger(
         client,
         contract,

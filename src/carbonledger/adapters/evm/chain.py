@@ -22,7 +22,7 @@ from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.crypto.recipes import sign_evm_transaction
 from carbonledger.errors import Conflict, InvalidInput
 
-__all__ = ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy"]
+__all__ = ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy", "fund_dev_account"]
 
 
 def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
@@ -97,6 +97,17 @@ def _is_anvil(rpc: Rpc) -> bool:
     Hardhat's node, which takes the same standard ``evm_mine`` (the name is kept for its
     callers)."""
     return _dev_node(rpc) is not None
+
+
+def fund_dev_account(rpc: Rpc, address: str) -> bool:
+    """Give ``address`` gas money on anvil or Hardhat's node (as :func:`deploy` does for the
+    operator): a node attached there relays its users' transactions at once. False on any
+    other chain, where its operator funds it."""
+    dev = _dev_node(rpc)
+    if dev is None:
+        return False
+    rpc.call(f"{dev}_setBalance", address, hex(10**24))
+    return True
 
 
 def _mine_and_wait(

@@ -110,6 +110,10 @@ def connect(path: str) -> sqlite3.Connection:
     # A generous busy timeout: readers and the channel store wait for a commit in
     # progress instead of failing.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+    # 16 KiB pages for a new file (an existing file keeps its own): a leaf row holds
+    # about 500 bytes and a sealed blob half a megabyte, and larger pages cut the
+    # B-tree work of an import by about a fifth. Set before WAL mode creates the file.
+    conn.execute("PRAGMA page_size=16384")
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed batch survives a power cut, not just a killed process;
     # batches are large, so the fsync per commit is cheap.

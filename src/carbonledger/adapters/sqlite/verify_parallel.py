@@ -59,8 +59,9 @@ _log = logging.getLogger("carbonledger.verify")
 __all__ = ["WORKERS_ENV", "verify_with_worker", "wants_worker"]
 
 #: ``0``: always one process; ``1``: a worker process whenever one can be forked (even
-#: beside other threads); unset: a worker from :data:`_AUTO_FROM_LEAVES` leaves on, when
-#: forking is safe (:func:`_forkable`).
+#: beside other threads, on a busy machine); unset: a worker from
+#: :data:`_AUTO_FROM_LEAVES` leaves on, when forking is safe (:func:`_forkable`) and a
+#: core is free (:func:`_core_free`).
 WORKERS_ENV = "CARBONLEDGER_VERIFY_WORKERS"
 #: Below this size starting a process costs more than it saves.
 _AUTO_FROM_LEAVES = 5_000
@@ -124,7 +125,7 @@ def wants_worker(conn: Any) -> str | None:
         setting == "0"
         or not isinstance(conn, sqlite3.Connection)
         or "fork" not in mp.get_all_start_methods()
-        or (setting != "1" and not _forkable())
+        or (setting != "1" and not (_forkable() and _core_free()))
         or mp.current_process().daemon  # daemonic processes may not start others
     ):
         return None
@@ -152,6 +153,16 @@ def _forkable() -> bool:
     if threading.current_thread() is not main:
         return False
     return all(t is main or t.daemon for t in threading.enumerate())
+
+
+def _core_free() -> bool:
+    """A core is idle (1-minute load average below the cores minus a half): on a busy
+    machine the worker only adds its share of the work (about a fifth more CPU)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not known here
+        return True
+    return load < (os.cpu_count() or 1) - 0.5
 
 
 def verify_with_worker(

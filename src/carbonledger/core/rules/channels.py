@@ -289,7 +289,14 @@ def channel_revoke(state: LedgerState, body: TxBody, items: Sequence[dict[str, A
         if member not in channel["members"]:
             raise NotFound(f"channel revoke: {member} is not a member of {channel['id']!r}")
         remaining = {a: m for a, m in current_members(channel, state.now).items() if a != member}
-        if not any(m["role"] == "admin" for m in remaining.values()):
+        # An organisation admin who holds the channel's key counts as its admin: so an
+        # organisation registered by the network admin takes its channel over (its admin,
+        # granted the key, removes the network admin) and nobody outside it reads it.
+        if not any(
+            m["role"] == "admin" or is_org_admin(state, a, channel["org"])
+            for a, m in remaining.items()
+            if not _revoked(state, a)
+        ):
             raise Conflict("channel revoke: the channel would have no admin left")
         epoch = channel["epoch"] + 1
         if item.get("epoch") != epoch:

@@ -24,7 +24,7 @@ from typing import Any
 
 from carbonledger.core.calculator import basis_id
 from carbonledger.core.domain import record_id
-from carbonledger.core.intervals import add_period, check_period, overlapping
+from carbonledger.core.intervals import add_period, check_period, is_iso_date, overlapping
 from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
 from carbonledger.core.rules.common import (
@@ -54,6 +54,7 @@ RECORD_FIELDS = frozenset(
 _TRACE_FIELDS = frozenset({"schema", "basis", "scope"})
 _DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
 _PERIOD_FIELDS = frozenset({"start", "end"})
+_N_RECORD_FIELDS = len(RECORD_FIELDS)
 
 
 # Cached: a ledger has a few thousand accounts, a few activities and scopes, each
@@ -175,6 +176,63 @@ def _shape(item: dict[str, Any]) -> tuple[str, str]:
     return start, end
 
 
+def _well_formed(
+    item: dict[str, Any], org: str, epoch: int, blobs: set[str]
+) -> tuple[str, str] | None:
+    """The period (start, end) of a record that passes every check of :func:`_detail` and
+    :func:`_shape`, else None (the caller then runs those, which name what is wrong).
+
+    The same checks in one pass over exact types, for the thousands of records an
+    import appends: anything unusual (a missing field, a ``str`` subclass) is left
+    to the named checks, so this accepts nothing they would refuse.
+    """
+    # Exact key sets without building sets: as many keys as the check's set, each
+    # of them present (kind, site and org were read by the caller).
+    if len(item) != _N_RECORD_FIELDS:
+        return None
+    try:
+        detail, account, activity = item["detail"], item["account"], item["activity"]
+        trace, period, rid = item["trace"], item["period"], item["id"]
+        if (
+            type(detail) is not dict
+            or len(detail) != 4
+            or type(trace) is not dict
+            or len(trace) != 3
+            or type(period) is not dict
+            or len(period) != 2
+        ):
+            return None
+        channel, blob, commitment = detail["channel"], detail["blob"], detail["commitment"]
+        scope, schema, start, end = trace["scope"], trace["schema"], period["start"], period["end"]
+        if detail["epoch"] != epoch or trace["basis"] is None:
+            return None
+    except KeyError:
+        return None
+    if (
+        channel != org
+        or type(blob) is not str
+        or (blob not in blobs and _SHA256.match(blob) is None)
+        or type(commitment) is not str
+        or _SHA256.match(commitment) is None
+        or type(account) is not str
+        or not _is_account_ref(account)
+        or type(activity) is not str
+        or not _is_activity(activity)
+        or type(scope) is not str
+        or not _is_scope(scope)
+        or type(schema) is not str
+        or type(start) is not str
+        or type(end) is not str
+        or not is_iso_date(start)
+        or not is_iso_date(end)
+        or end < start
+        or rid != record_id(str(item["site"]), account, start, end)
+    ):
+        return None
+    blobs.add(blob)
+    return start, end
+
+
 def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     """Emissions records, each preceded (here or in an earlier entry) by its calculation basis."""
     sender = body["sender"]
@@ -198,11 +256,14 @@ def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str,
             raise PermissionDenied(
                 f"{_what(item)}: site {site['id']!r} belongs to {site['org']!r}, not {org!r}"
             )
-        epoch = epochs.get(str(org))
+        epoch = epochs.get(site["org"])
         if epoch is None:
-            epoch = epochs[str(org)] = _writer(state, sender, str(org), _what(item))
-        _detail(item, epoch, blobs)
-        start, end = _shape(item)
+            epoch = epochs[site["org"]] = _writer(state, sender, str(org), _what(item))
+        span = _well_formed(item, org, epoch, blobs)
+        if span is None:  # something is wrong: the checks again, one at a time, to name it
+            _detail(item, epoch, blobs)
+            span = _shape(item)
+        start, end = span
         if item["trace"]["basis"] not in bases:
             raise NotFound(f"{_what(item)}: its calculation basis is not recorded")
         account = f"{site['id']}/{item['account']}"

@@ -1,0 +1,128 @@
+"""A node killed mid-import, restarted with its state and without it.
+
+The second organisation's node (attached with ``chain attach``, relaying its own
+member's transactions) imports a member's bills file, and its importing process is
+killed (SIGKILL) while the import is being recorded on chain. Restarted with its home
+as the kill left it, the node repairs its store from the chain and the import again
+records exactly the rows that were not recorded; with its home removed, a new ``chain
+attach`` rebuilds the store from the chain alone and the member's import finishes
+there. Each time both nodes verify and list every row once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.api_helpers import PASS
+from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
+from tests.process_helpers import env_for, serving
+
+SITES = 200
+#: Generous bound for a server to start or for a first entry to reach the chain.
+WAIT_S = 120.0
+
+
+def _attach(first: Path, second: Path, rpc: str) -> None:
+    """``second`` attached to the first home's contract, its node funded, with the
+    keystore of bench's member bob (his own, not the first home's)."""
+    from carbonledger.adapters.evm import Rpc
+
+    contract = cli_json(first, "chain", "status")["contract"]
+    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract)
+    node_key = json.loads((second / "config.json").read_text())["node"]
+    Rpc(rpc).call("anvil_setBalance", node_key, hex(10**22))
+    (second / "keys" / "bench").mkdir(parents=True, exist_ok=True)
+    shutil.copy(first / "keys" / "bench" / "bob.json", second / "keys" / "bench")
+
+
+def _on_chain(rpc: str, home: Path) -> int:
+    """Entries on chain, read straight from the chain (the store may be locked)."""
+    from carbonledger.adapters.evm import Rpc
+    from carbonledger.adapters.evm.entries import EntryLog
+
+    evm = json.loads((home / "config.json").read_text())["evm"]
+    return len(EntryLog(Rpc(rpc), evm["contract"], evm["deploy_block"]).entries())
+
+
+def _kill_mid_import(home: Path, rpc: str, bills: Path) -> None:
+    """``bills import`` as bob on ``home`` as its own process, SIGKILLed once the import's
+    first entry is on chain (and before the import has finished)."""
+    start = _on_chain(rpc, home)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "bills", "import", str(bills), "--as", "bench/bob"],
+        env=env_for(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while _on_chain(rpc, home) <= start:
+            assert proc.poll() is None, "the import finished before it could be killed"
+            assert time.monotonic() < deadline, "nothing of the import reached the chain"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _each_row_once(home: Path, rows: int) -> None:
+    cli_json(home, "chain", "sync")
+    status = cli_json(home, "chain", "status")
+    assert status["entries_on_chain"] == status["entries_off_chain"]
+    assert cli_json(home, "verify")["ok"] is True
+    records = cli_json(home, "records", "list", "--limit", "0", "--as", "bench/bob")
+    keys = {(r["site"], r["account"], r["period"]["start"]) for r in records}
+    assert len(records) == len(keys) == rows
+
+
+def test_a_node_killed_mid_import_restarts_with_and_without_its_state(
+    tmp_path: Path, node: Any
+) -> None:
+    first = evm_home(tmp_path / "first", node.url, SITES, passphrase=PASS).path
+    secret = cli_json(first, "user", "register", "bob", "--org", "bench", "--roles", "member")
+    cli_ok(first, "user", "enroll", "bob", "--org", "bench", "--secret", secret["secret"])
+    users = cli_json(first, "user", "list", "--org", "bench")
+    bob = next(u["address"] for u in users if u["name"] == "bob")
+    cli_ok(first, "channel", "grant", "bench", bob, "--role", "member")
+    second = tmp_path / "second"
+    _attach(first, second, node.url)
+    lines = write_bills(tmp_path / "all.csv", SITES, 24).read_text().splitlines(True)
+    rows = SITES * 12
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"  # a year each
+    one.write_text("".join(lines[: 1 + rows]))
+    two.write_text(lines[0] + "".join(lines[1 + rows :]))
+
+    # Killed, then restarted with its home as the kill left it: the import again.
+    _kill_mid_import(second, node.url, one)
+    again = cli_json(second, "bills", "import", str(one), "--as", "bench/bob")
+    assert again["rejected"] == []
+    assert again["recorded"] + again["duplicates"] == rows
+    assert 0 < again["duplicates"] < rows  # the kill came after some, before all
+    with serving(second) as url:  # and the node serves again
+        assert httpx.get(f"{url}/api/v1/status", timeout=30).json()["sites"] == SITES
+    for home in (first, second):
+        _each_row_once(home, rows)
+
+    # Killed, then its home removed: attached again, the store rebuilt from the chain.
+    _kill_mid_import(second, node.url, two)
+    shutil.rmtree(second)
+    _attach(first, second, node.url)
+    assert cli_json(second, "verify")["ok"] is True
+    rerun = cli_json(second, "bills", "import", str(two), "--as", "bench/bob")
+    assert rerun["recorded"] + rerun["duplicates"] == rows
+    assert 0 < rerun["duplicates"] < rows
+    for home in (first, second):
+        _each_row_once(home, 2 * rows)
