@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from carbonledger.core.canonical import canonical, jcs, loads_canonical
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
-from carbonledger.core.tx import signing_digest, tx_from_parts
+from carbonledger.core.tx import TX_VERSION, signing_digest, tx_from_parts
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import InvalidInput
 from tests.ledger_helpers import new_ledger, record, tx
@@ -135,8 +135,14 @@ def test_a_signed_item_with_a_duplicate_key_is_refused_by_the_ledger(
     data = good.items[0]
     forged = data.replace(b'{"', b'{"kind":"site","', 1)
     hashes = [leaf_hash(forged)]
-    body = {**good.body, "items_root": root_from_leaf_hashes(hashes).hex()}
-    body_bytes = canonical(body)
+    root = root_from_leaf_hashes(hashes).hex()
+    # Signed as typed data (``v`` 2), the forged item has no packed form: refused as read.
+    typed = canonical({**good.body, "items_root": root})
+    with pytest.raises(InvalidInput, match="no packed form"):
+        tx_from_parts(typed, [forged], admin.sign_digest(signing_digest(typed)))
+    # Signed in the JSON form (``v`` 1), it reaches the ledger, which refuses its bytes.
+    body = {k: v for k, v in good.body.items() if k != "packed"}
+    body_bytes = canonical({**body, "v": TX_VERSION, "items_root": root})
     signed = tx_from_parts(body_bytes, [forged], admin.sign_digest(signing_digest(body_bytes)))
     with pytest.raises(InvalidInput, match="not canonical"):
         ledger.submit([signed])
