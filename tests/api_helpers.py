@@ -84,6 +84,21 @@ def served(path: Path) -> Served:
 OPENTAPS_RECORD = "/api/v1/utilityemissionchannel/emissionscontract/recordEmissions"
 
 
+def hq_bill(account: str, month: int = 1, **changes: object) -> dict[str, object]:
+    """One 1,000 kWh bill of the served home's site ``hq`` for ``month`` of 2024 (its 1st
+    to its 28th, or January's whole month), with ``changes`` to any field."""
+    end = "2024-01-31" if month == 1 else f"2024-{month:02d}-28"
+    bill: dict[str, object] = {
+        "site": "hq",
+        "account": account,
+        "start": f"2024-{month:02d}-01",
+        "end": end,
+        "amount": "1000",
+        "unit": "kWh",
+    }
+    return {**bill, **changes}
+
+
 def post_opentaps(url: str, token: str, month: int) -> httpx.Response:
     """opentaps SEAS' ``recordEmissions`` for 1,000 kWh in ``month`` of 2023 (days 1-20),
     sent by the ``erp`` service account of :func:`served` to a real server at ``url``."""

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.api_helpers import PASS, Served, served
+from tests.api_helpers import PASS, Served, hq_bill, served
 
 V1 = "/api/v1"
 RECORD = f"{V1}/utilityemissionchannel/emissionscontract/recordEmissions"
@@ -28,18 +28,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Served:
 @pytest.fixture(scope="module")
 def alice(api: Served) -> dict[str, str]:
     return api.sign_in(api.users["alice"], PASS)
-
-
-def _bill(account: str, **changes: object) -> dict[str, object]:
-    bill: dict[str, object] = {
-        "site": "hq",
-        "account": account,
-        "start": "2024-01-01",
-        "end": "2024-01-31",
-        "amount": "1000",
-        "unit": "kWh",
-    }
-    return {**bill, **changes}
 
 
 def _form(party: str) -> dict[str, str]:
@@ -73,18 +61,18 @@ def _refused(res: object, status: int, *named: str) -> None:
     ("kwargs", "named"),
     [
         ({"json": {"site": "hq"}}, ["valid list"]),  # an object, not a list
-        ({"json": [_bill("e-1", amount=1000)]}, ["0.amount", "valid string"]),
-        ({"json": [_bill("e-2", unit=None)]}, ["0.unit"]),
+        ({"json": [hq_bill("e-1", amount=1000)]}, ["0.amount", "valid string"]),
+        ({"json": [hq_bill("e-2", unit=None)]}, ["0.unit"]),
         ({"json": [{"site": "hq"}]}, ["0.account", "Field required"]),
         ({"content": b"[{", "headers": {"content-type": "application/json"}}, ["JSON"]),
         ({"content": b"", "headers": {"content-type": "application/json"}}, ["required"]),
         (  # JSON sent as text is not taken for JSON
-            {"content": json.dumps([_bill("e-3")]), "headers": {"content-type": "text/plain"}},
+            {"content": json.dumps([hq_bill("e-3")]), "headers": {"content-type": "text/plain"}},
             ["valid list"],
         ),
-        ({"json": [_bill("e-4")], "params": {"limt": "1"}}, ["unknown query parameter 'limt'"]),
+        ({"json": [hq_bill("e-4")], "params": {"limt": "1"}}, ["unknown query parameter 'limt'"]),
         (
-            {"json": [_bill("e-5")], "params": [("userId", "a"), ("userId", "b")]},
+            {"json": [hq_bill("e-5")], "params": [("userId", "a"), ("userId", "b")]},
             ["userId: give each query parameter once"],
         ),
     ],
@@ -101,7 +89,7 @@ def test_a_malformed_bills_request_is_refused_naming_what_is_wrong(
 def test_a_bad_bill_beside_good_ones_is_named_and_the_good_ones_recorded(
     api: Served, alice: dict[str, str]
 ) -> None:
-    bills = [_bill("g-1"), _bill("g-2", amount="-5"), _bill("g-3", start="2024-02-30")]
+    bills = [hq_bill("g-1"), hq_bill("g-2", amount="-5"), hq_bill("g-3", start="2024-02-30")]
     res = api.client.post(f"{V1}/bills", json=bills, headers=alice)
     assert res.status_code == 201, res.text
     body = res.json()
@@ -113,12 +101,12 @@ def test_a_bad_bill_beside_good_ones_is_named_and_the_good_ones_recorded(
 
 def test_credentials_are_judged_before_anything_is_read(api: Served) -> None:
     before = len(_records(api))
-    _refused(api.client.post(f"{V1}/bills", json=[_bill("c-1")]), 401, "sign in first")
+    _refused(api.client.post(f"{V1}/bills", json=[hq_bill("c-1")]), 401, "sign in first")
     bad = {"Authorization": "Bearer nope.nope"}
-    _refused(api.client.post(f"{V1}/bills", json=[_bill("c-2")], headers=bad), 401, "not valid")
+    _refused(api.client.post(f"{V1}/bills", json=[hq_bill("c-2")], headers=bad), 401, "not valid")
     no_key = api.sign_in(api.users["alice"])  # signed in without unlocking a key
     _refused(
-        api.client.post(f"{V1}/bills", json=[_bill("c-3")], headers=no_key), 403, "holds no key"
+        api.client.post(f"{V1}/bills", json=[hq_bill("c-3")], headers=no_key), 403, "holds no key"
     )
     _refused(
         api.client.post(

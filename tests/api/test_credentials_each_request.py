@@ -16,7 +16,7 @@ import json
 import pytest
 
 from carbonledger.services.identity import revoke_user
-from tests.api_helpers import PASS, Served, served
+from tests.api_helpers import PASS, Served, hq_bill, served
 
 V1 = "/api/v1"
 OPENTAPS = f"{V1}/utilityemissionchannel/emissionscontract"
@@ -25,19 +25,6 @@ OPENTAPS = f"{V1}/utilityemissionchannel/emissionscontract"
 @pytest.fixture
 def api(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return served(tmp_path_factory.mktemp("credentials") / "home")
-
-
-def _bill(account: str) -> list[dict[str, str]]:
-    return [
-        {
-            "site": "hq",
-            "account": account,
-            "start": "2024-01-01",
-            "end": "2024-01-31",
-            "amount": "1000",
-            "unit": "kWh",
-        }
-    ]
 
 
 def _revoke_elsewhere(api: Served, address: str) -> None:
@@ -51,7 +38,7 @@ def _revoke_elsewhere(api: Served, address: str) -> None:
 
 def test_a_revoked_user_s_session_token_is_refused_at_the_next_request(api: Served) -> None:
     alice = api.sign_in(api.users["alice"], PASS)
-    first = api.client.post(f"{V1}/bills", json=_bill("m-1"), headers=alice)
+    first = api.client.post(f"{V1}/bills", json=[hq_bill("m-1")], headers=alice)
     assert first.status_code == 201, first.text
     assert first.json()["recorded"] == 1
     assert api.client.get(f"{V1}/records", headers=alice).status_code == 200
@@ -60,7 +47,7 @@ def test_a_revoked_user_s_session_token_is_refused_at_the_next_request(api: Serv
 
     for res in (
         api.client.get(f"{V1}/records", headers=alice),
-        api.client.post(f"{V1}/bills", json=_bill("m-2"), headers=alice),
+        api.client.post(f"{V1}/bills", json=[hq_bill("m-2")], headers=alice),
     ):
         assert res.status_code == 403, res.text
         assert res.headers["content-type"] == "application/problem+json"

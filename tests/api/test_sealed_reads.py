@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.api_helpers import PASS, Served, served
+from tests.api_helpers import PASS, Served, hq_bill, served
 
 V1 = "/api/v1"
 # eGRID2023r2 RFCW (ZIP 60601) 916.054 lb CO2e/MWh x 0.45359237 kg/lb, for 1000 kWh:
@@ -23,20 +23,6 @@ RFCW_KG_PER_MWH = Decimal("916.054") * Decimal("0.45359237")
 @pytest.fixture
 def api(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return served(tmp_path_factory.mktemp("sealed-reads") / "home")
-
-
-def _bills(n: int) -> list[dict[str, str]]:
-    return [
-        {
-            "site": "hq",
-            "account": "meter-1",
-            "start": f"2024-{m:02d}-01",
-            "end": f"2024-{m:02d}-28",
-            "amount": "1000",
-            "unit": "kWh",
-        }
-        for m in range(1, n + 1)
-    ]
 
 
 def _listed(api: Served, headers: dict[str, str]) -> list[dict[str, object]]:
@@ -50,7 +36,8 @@ def test_each_read_is_judged_by_its_caller_s_grant_now(api: Served) -> None:
     alice = api.sign_in(api.users["alice"], PASS)
     dana = api.sign_in(api.users["dana"], PASS)  # an auditor of another firm, never granted
     admin = api.sign_in(api.admin, PASS)
-    res = api.client.post(f"{V1}/bills", json=_bills(3), headers=alice)
+    bills = [hq_bill("meter-1", m) for m in range(1, 4)]  # January to March, 1,000 kWh each
+    res = api.client.post(f"{V1}/bills", json=bills, headers=alice)
     assert res.status_code == 201, res.text
     assert res.json()["recorded"] == 3
 
