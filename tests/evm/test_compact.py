@@ -202,7 +202,7 @@ def test_a_node_refuses_a_typed_entry_whose_signed_items_root_is_not_its_items(
     from carbonledger.core.merkle import leaf_hash
     from carbonledger.core.typed import items_hash, typed_data
     from carbonledger.errors import IntegrityError
-    from tests.evm.test_follow_rules import new_node, send_raw
+    from tests.evm.test_follow_rules import new_node, refusal, send_raw
 
     w = _evm_world(anvil_url, tmp_path)
     ledger: Any = w.ledger
@@ -228,11 +228,7 @@ def test_a_node_refuses_a_typed_entry_whose_signed_items_root_is_not_its_items(
 
         node = new_node(ledger, tmp_path / "node")
         try:
-            pattern = (
-                rf"the chain's entry {entries + 1} \(sender {w.alice.address.lower()}, nonce"
-                rf" {honest.nonce}, EVM transaction {tx_hash}\) breaks a rule: .*items_root.*;"
-                " this node does not follow it"
-            )
+            pattern = refusal(entries + 1, w.alice.address, honest.nonce, tx_hash, ".*items_root.*")
             with pytest.raises(IntegrityError, match=pattern):
                 node.sync()
             assert len(node._mirror_rows()) == entries

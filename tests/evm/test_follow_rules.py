@@ -45,6 +45,16 @@ def send_raw(ledger: Any, data: bytes, gas: int) -> str:
     return str(tx_hash)
 
 
+def refusal(entry: int, sender: str, nonce: int, tx_hash: str, reason: str) -> str:
+    """The pattern of a node's refusal to follow the chain's ``entry`` (``reason``: a
+    regular expression for the rule it breaks)."""
+    return (
+        rf"the chain's entry {entry} \(sender {sender.lower()}, nonce {nonce}, EVM"
+        rf" transaction {tx_hash}\) breaks a rule: {reason};"
+        " this node does not follow it"
+    )
+
+
 def new_node(ledger: Any, path: Path) -> Any:
     """Another node of the same chain, with its own key and an empty store at ``path``."""
     from carbonledger.adapters.evm import EvmLedger
@@ -78,11 +88,7 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
 
     node = new_node(ledger, tmp_path / "node")
     try:
-        pattern = (
-            rf"the chain's entry {entries + 1} \(sender {w.alice.address.lower()}, nonce"
-            rf" {tx.nonce}, EVM transaction {tx_hash}\) breaks a rule: record '{UUID}':.*;"
-            " this node does not follow it"
-        )
+        pattern = refusal(entries + 1, w.alice.address, tx.nonce, tx_hash, f"record '{UUID}':.*")
         with pytest.raises(IntegrityError, match=pattern):
             node.sync()
         # Everything before it was taken, and checks out.
@@ -92,21 +98,6 @@ def test_a_node_refuses_to_follow_an_entry_that_breaks_a_rule(
             node.sync()  # and it stays refused
     finally:
         node.close()
-
-
-def _follower(ledger: Any, where: Path) -> Any:
-    from carbonledger.adapters.evm import EvmLedger
-
-    key = PrivateKey.generate()
-    where.mkdir()
-    return EvmLedger(
-        ledger.rpc,
-        ledger.address,
-        where / "offchain.db",
-        key,
-        deploy_block=ledger.deploy_block,
-        checkpoint_signer=key.address,
-    )
 
 
 def test_a_reorganised_block_is_undone_and_confirmations_hold_back(
@@ -119,7 +110,7 @@ def test_a_reorganised_block_is_undone_and_confirmations_hold_back(
     w = world
     ledger: Any = w.ledger
     _rec(w, 10, token_id="rec-reorg")
-    node = _follower(ledger, tmp_path / "node")
+    node = new_node(ledger, tmp_path / "node")
     try:
         base = node.sync()
         assert base == len(ledger.chain_entries())
