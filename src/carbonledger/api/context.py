@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.api.coalesce import BillCoalescer
 from carbonledger.api.readers import (
+    EncodedViews,
     OpenedBlobs,
     SharedChannelKeys,
     SharedDetailReader,
@@ -100,6 +101,8 @@ class AppContext:
     _bills: BillCoalescer = field(init=False)
     _opened: OpenedBlobs = field(default_factory=OpenedBlobs)
     _unwrapped: UnwrappedKeys = field(default_factory=UnwrappedKeys)
+    #: Member views of records, encoded once (see :mod:`carbonledger.api.listing`).
+    views: EncodedViews = field(default_factory=EncodedViews)
     #: Sign-in, shared by the API and the web UI.
     signin: SignIn = field(init=False)
 

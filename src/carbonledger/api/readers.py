@@ -28,7 +28,13 @@ from carbonledger.ports.channels import ChannelStore
 from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.sealing import DetailReader
 
-__all__ = ["OpenedBlobs", "SharedChannelKeys", "SharedDetailReader", "UnwrappedKeys"]
+__all__ = [
+    "EncodedViews",
+    "OpenedBlobs",
+    "SharedChannelKeys",
+    "SharedDetailReader",
+    "UnwrappedKeys",
+]
 
 _BlobKey = tuple[str, int, str]  # channel, epoch, blob id
 
@@ -145,3 +151,30 @@ class SharedDetailReader(DetailReader):
                 raise IntegrityError(f"record {item['id']}: details do not match their commitment")
             opened.checked[item["id"]] = commitment
         return detail
+
+
+class EncodedViews:
+    """Member views of records as encoded JSON, by record id and detail commitment.
+
+    A record and its sealed detail never change once committed, so neither does its
+    member view; whether a caller may see it is decided at each request, before the
+    view is taken from here. At most ``max_views`` are kept (least recently used out).
+    """
+
+    def __init__(self, max_views: int = 50_000) -> None:
+        self._max = max_views
+        self._views: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        with self._lock:
+            view = self._views.get(key)
+            if view is not None:
+                self._views.move_to_end(key)
+            return view
+
+    def put(self, key: tuple[str, str], view: bytes) -> None:
+        with self._lock:
+            self._views[key] = view
+            if len(self._views) > self._max:
+                self._views.popitem(last=False)
