@@ -14,6 +14,7 @@ and the direct path (:mod:`carbonledger.api.fast`) both answer through
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,22 +53,37 @@ def _public(stored: StoredItem) -> bytes:
     return b'{"leaf_index":%d,%s' % (stored.leaf_index, stored.data[1:])
 
 
-def _member(stored: StoredItem, reader: RecordReader, views: EncodedViews) -> bytes | None:
-    """The member view of a sealed record, or None where this caller may not open it."""
-    item = stored.item
-    ref = item.get("detail")
-    if item.get("kind") != "emissions_record" or not isinstance(ref, dict):
-        return None
-    try:
-        reader.detail(item)  # this request's read-time check, and the commitment's
-    except (PermissionDenied, NotFound):
-        return None
-    key = (str(item["id"]), str(ref.get("commitment")))
-    view = views.get(key)
-    if view is None:
-        view = orjson.dumps(reader.full(item))
-        views.put(key, view)
-    return b'{"leaf_index":%d,%s' % (stored.leaf_index, view[1:])
+class _MemberViews:
+    """One request's member views of sealed records.
+
+    The reader's read-time check runs for the first record of each channel and epoch
+    on the page (the check and the reader's key are the same for all of them); a
+    view encoded by an earlier request is then taken by the record's stored bytes
+    (the view depends on nothing else: the sealed detail is pinned by the commitment
+    in those bytes, and was checked against it when the view was made).
+    """
+
+    def __init__(self, reader: RecordReader, views: EncodedViews) -> None:
+        self._reader, self._views = reader, views
+        self._granted: set[tuple[str, str]] = set()
+
+    def view(self, stored: StoredItem) -> bytes | None:
+        """The member view of a sealed record, or None where this caller may not open it."""
+        item = stored.item
+        ref = item.get("detail")
+        if item.get("kind") != "emissions_record" or not isinstance(ref, dict):
+            return None
+        scope = (str(ref.get("channel")), str(ref.get("epoch")))
+        key = hashlib.sha256(stored.data).digest()
+        view = self._views.get(key) if scope in self._granted else None
+        if view is None:
+            try:  # this request's read-time check of the channel, and the commitment's
+                view = orjson.dumps(self._reader.full(item))
+            except (PermissionDenied, NotFound):
+                return None
+            self._granted.add(scope)
+            self._views.put(key, view)
+        return b'{"leaf_index":%d,%s' % (stored.leaf_index, view[1:])
 
 
 def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
@@ -76,8 +92,7 @@ def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
     for name, value in (("since", query.since), ("until", query.until)):
         if value is not None:
             parse_date(value, name)
-    reader = None if who.key is None else ctx.reader_for(who.key)
-    views = ctx.views
+    members = None if who.key is None else _MemberViews(ctx.reader_for(who.key), ctx.views)
     rows: list[bytes] = []
     for stored in ctx.ledger.items(
         ItemQuery(
@@ -90,7 +105,7 @@ def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
             offset=query.offset,
         )
     ):
-        member = None if reader is None else _member(stored, reader, views)
+        member = None if members is None else members.view(stored)
         rows.append(member if member is not None else _public(stored))
     after = query.offset + len(rows) if len(rows) == query.limit else None
     tail: dict[str, Any] = {"offset": query.offset, "limit": query.limit, "next_offset": after}

@@ -154,27 +154,23 @@ class SharedDetailReader(DetailReader):
 
 
 class EncodedViews:
-    """Member views of records as encoded JSON, by record id and detail commitment.
+    """Member views of records as encoded JSON, by the SHA-256 of the record's stored bytes.
 
     A record and its sealed detail never change once committed, so neither does its
     member view; whether a caller may see it is decided at each request, before the
-    view is taken from here. At most ``max_views`` are kept (least recently used out).
+    view is taken from here. At most ``max_views`` are kept (the oldest out first).
     """
 
     def __init__(self, max_views: int = 50_000) -> None:
         self._max = max_views
-        self._views: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._views: dict[bytes, bytes] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> bytes | None:
-        with self._lock:
-            view = self._views.get(key)
-            if view is not None:
-                self._views.move_to_end(key)
-            return view
+    def get(self, key: bytes) -> bytes | None:
+        return self._views.get(key)  # one dictionary read: atomic, no lock needed
 
-    def put(self, key: tuple[str, str], view: bytes) -> None:
+    def put(self, key: bytes, view: bytes) -> None:
         with self._lock:
             self._views[key] = view
-            if len(self._views) > self._max:
-                self._views.popitem(last=False)
+            while len(self._views) > self._max:
+                del self._views[next(iter(self._views))]
