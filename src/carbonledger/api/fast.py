@@ -19,7 +19,7 @@ it names it. Nothing is written before that decision.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import FastAPI
 from pydantic import ValidationError
@@ -174,26 +174,51 @@ async def _record_emissions(ctx: AppContext, request: Request) -> Response:
     if media not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise _Elsewhere
     who = _caller(ctx, request, user_id)
+    if media == "application/x-www-form-urlencoded":
+        plain = _urlencoded(await request.body())
+        if plain is not None:
+            return await _record_form(ctx, who, plain)
     try:
         form = await request.form()
     except Exception as exc:  # a body the framework will name
         raise _Elsewhere from exc
     try:
-        names = [name for name, _ in form.multi_items()]
-        repeated = repeated_fields(names)
-        if repeated:
-            return problem(412, "precondition-failed", repeated)
-        if not set(names) <= {*_FORM_FIELDS, "emissionsDoc"}:
-            raise _Elsewhere
-        fields = [form.get(name) for name in _FORM_FIELDS]
-        doc = form.get("emissionsDoc")
-        if not all(isinstance(f, str) for f in fields) or not (
-            doc is None or isinstance(doc, UploadFile)
-        ):
-            raise _Elsewhere
-        data = await doc.read() if isinstance(doc, UploadFile) else b""
+        return await _record_form(ctx, who, form.multi_items())
     finally:
         await form.close()
+
+
+def _urlencoded(body: bytes) -> list[tuple[str, str | UploadFile]] | None:
+    """A plain urlencoded form's fields, decoded as the framework decodes them; None for
+    any other (a separator other than ``&``, an empty or bare field), left to its parser."""
+    if b";" in body:
+        return None
+    fields: list[tuple[str, str | UploadFile]] = []
+    for part in body.split(b"&"):
+        name, eq, value = part.partition(b"=")
+        if not name or not eq:
+            return None
+        fields.append((unquote_plus(name.decode("latin-1")), unquote_plus(value.decode("latin-1"))))
+    return fields
+
+
+async def _record_form(
+    ctx: AppContext, who: Actor, items: list[tuple[str, str | UploadFile]]
+) -> Response:
+    names = [name for name, _ in items]
+    repeated = repeated_fields(names)
+    if repeated:
+        return problem(412, "precondition-failed", repeated)
+    if not set(names) <= {*_FORM_FIELDS, "emissionsDoc"}:
+        raise _Elsewhere
+    form = dict(items)
+    fields = [form.get(name) for name in _FORM_FIELDS]
+    doc = form.get("emissionsDoc")
+    if not all(isinstance(f, str) for f in fields) or not (
+        doc is None or isinstance(doc, UploadFile)
+    ):
+        raise _Elsewhere
+    data = await doc.read() if isinstance(doc, UploadFile) else b""
     return await record_one(ctx, who, RecordForm(*[str(f) for f in fields]), data)
 
 

@@ -14,7 +14,6 @@ and the direct path (:mod:`carbonledger.api.fast`) both answer through
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +73,7 @@ class _MemberViews:
         if item.get("kind") != "emissions_record" or not isinstance(ref, dict):
             return None
         scope = (str(ref.get("channel")), str(ref.get("epoch")))
-        key = hashlib.sha256(stored.data).digest()
+        key = stored.data
         view = self._views.get(key) if scope in self._granted else None
         if view is None:
             try:  # this request's read-time check of the channel, and the commitment's

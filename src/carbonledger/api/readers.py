@@ -154,14 +154,15 @@ class SharedDetailReader(DetailReader):
 
 
 class EncodedViews:
-    """Member views of records as encoded JSON, by the SHA-256 of the record's stored bytes.
+    """Member views of records as encoded JSON, by the record's stored bytes.
 
     A record and its sealed detail never change once committed, so neither does its
     member view; whether a caller may see it is decided at each request, before the
-    view is taken from here. At most ``max_views`` are kept (the oldest out first).
+    view is taken from here. At most ``max_views`` are kept (the oldest out first;
+    about 2 KB each, stored bytes and view).
     """
 
-    def __init__(self, max_views: int = 50_000) -> None:
+    def __init__(self, max_views: int = 20_000) -> None:
         self._max = max_views
         self._views: dict[bytes, bytes] = {}
         self._lock = threading.Lock()
