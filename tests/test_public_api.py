@@ -341,10 +341,11 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.crypto.x509ca": [
         "ADDRESS_URI_PREFIX", "ROLE_URI_PREFIX", "CaBundle", "CertInfo", "certificate_info",
-        "certify_org_ca", "create_crl", "create_intermediate_ca", "create_root_ca",
-        "encrypt_ca_key", "fingerprint", "is_revoked", "issue_certificate", "make_csr",
-        "make_org_ca_request", "verify_chain",
+        "certify_org_ca", "create_intermediate_ca", "create_root_ca", "encrypt_ca_key",
+        "fingerprint", "issue_certificate", "make_csr", "make_org_ca_request",
     ],
+    "carbonledger.crypto.x509chain": ["verify_chain"],
+    "carbonledger.crypto.x509crl": ["create_crl", "is_revoked"],
     "carbonledger.errors": [
         "CarbonLedgerError", "ConfigurationError", "Conflict", "DuplicateEntity", "FactorNotFound",
         "IntegrityError", "InvalidInput", "NotFound", "OverlappingPeriod", "PermissionDenied",
