@@ -108,6 +108,10 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
+    "carbonledger.cli.didkeys": [
+        "KeyOption", "did_arg", "did_file", "did_signer", "post_credentials", "read_credentials",
+        "read_json",
+    ],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
     "carbonledger.cli.tables": ["Rows", "count", "print_table"],
@@ -116,6 +120,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.cli.greenbutton": ["app"],
     "carbonledger.cli.ledger": ["register"],
+    "carbonledger.cli.meters": ["meter_app", "utility_app"],
     "carbonledger.cli.org": ["register"],
     "carbonledger.cli.serve": ["register", "run_server"],
     "carbonledger.cli.tokens": ["register"],
