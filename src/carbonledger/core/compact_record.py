@@ -33,6 +33,7 @@ __all__ = ["compact_from_json", "compact_record", "expand", "is_compact"]
 _FIXED = 169
 _TEXTS = 5
 _MAX_EPOCH = 2**32 - 1
+_BYTE = tuple(bytes((n,)) for n in range(256))  # a text's length byte, made once
 
 # What expand writes (read as a template: <H> a hash, <T> a text, <D> a date), with each
 # text printable ASCII without a quote or a backslash (canonical JSON writes it as it is)
@@ -111,27 +112,42 @@ def compact_from_json(data: bytes) -> bytes | None:
     m = _RECORD_JSON.fullmatch(data)
     if m is None:
         return None
-    account, activity, blob, org, commitment, epoch, *rid, end, start, site = m.groups()[:14]
-    basis, schema, scope = m.groups()[14:]
+    (
+        account,
+        activity,
+        blob,
+        org,
+        commitment,
+        epoch,
+        *rid,
+        end,
+        start,
+        site,
+        basis,
+        schema,
+        scope,
+    ) = m.groups()
     number = int(epoch)
     if number > _MAX_EPOCH:
         return None
+    n = _BYTE
+    hashes = b"".join((account, blob, commitment, basis, *rid))
     return b"".join(
         (
             b"\x00",
-            unhexlify(account + blob + commitment + basis + b"".join(rid)),
+            unhexlify(hashes),
             number.to_bytes(4, "big"),
             start,
             end,
-            bytes((len(activity),)),
+            n[len(activity)],
             activity,
-            bytes((len(org),)),
+            n[len(org)],
             org,
-            bytes((len(site),)),
+            n[len(site)],
             site,
-            bytes((len(schema),)),
+            n[len(schema)],
             schema,
-            bytes((len(scope),)),
+            n[len(scope)],
             scope,
         )
     )
