@@ -78,7 +78,8 @@ PUBLIC: dict[str, list[str]] = {
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
     ],
     "carbonledger.api.deps": ["actor", "context"],
-    "carbonledger.api.fast": ["BILLS_PATH", "RECORD_EMISSIONS_PATH", "FastWrites"],
+    "carbonledger.api.fast": ["BILLS_PATH", "RECORDS_PATH", "RECORD_EMISSIONS_PATH", "FastWrites"],
+    "carbonledger.api.listing": ["MAX_LIMIT", "RecordsQuery", "records_page"],
     "carbonledger.api.opentaps": ["RecordForm", "record_one", "repeated_fields", "router"],
     "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
     "carbonledger.api.problems": [
@@ -86,6 +87,7 @@ PUBLIC: dict[str, list[str]] = {
         "declared_query", "install_handlers", "json_response", "problem", "problem_for",
     ],
     "carbonledger.api.readers": [
+        "EncodedViews",
         "OpenedBlobs", "SharedChannelKeys", "SharedDetailReader", "UnwrappedKeys",
     ],
     "carbonledger.api.routes_core": ["router"],
