@@ -143,8 +143,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
-        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "gwp_weights",
-        "merge_trace", "recompute",
+        "CalculationPlan", "CalculationResult", "basis_id", "calculate", "co2e_from_gases",
+        "gwp_weights", "merge_trace", "plan_for", "recompute", "result_texts", "results",
     ],
     "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
     "carbonledger.core.travel": [
