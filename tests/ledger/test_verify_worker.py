@@ -115,15 +115,23 @@ def test_an_intact_ledger_gets_the_one_process_report(
     assert alone["remembered_size"] == 155
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [
+        b'"2-market"',  # a record still in the plain shape its packed form is read from
+        '"2-locatión"'.encode(),  # non-ASCII: packed the long way
+        b'"2-location" ',  # not canonical JSON
+    ],
+)
 def test_two_altered_leaves_are_named_as_without_the_worker(
-    ledger_file: Path, monkeypatch: pytest.MonkeyPatch
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch, scope: bytes
 ) -> None:
     with closing(sqlite3.connect(ledger_file)) as con, con:
         for idx in (30, 120):  # entries 6 and 9 (leaves 5-29 are entry 5, then 25 each)
             (data,) = con.execute("SELECT data FROM leaf WHERE idx = ?", (idx,)).fetchone()
             con.execute(
                 "UPDATE leaf SET data = ? WHERE idx = ?",
-                (bytes(data).replace(b'"2-location"', b'"2-market"'), idx),
+                (bytes(data).replace(b'"2-location"', scope), idx),
             )
     with_worker = _report(ledger_file, "1", monkeypatch)
     assert with_worker == _report(ledger_file, "0", monkeypatch)
