@@ -32,7 +32,9 @@ import {
 /// carbonledger signature (recovered here) is what counts, never the EVM sender. It
 /// enforces the signer's nonce, roles and revocation; who may act for an organisation
 /// (organisations by the network admin, sites, registrations, revocations and channel
-/// grants by the organisation's admins, enrolments against their registration with
+/// grants by the organisation's admins; channel grants, removals and rotations only by
+/// identities of the organisation once its own admin holds the channel's key,
+/// `channelOwned`; enrolments against their registration with
 /// the registered roles, emissions records by the site's organisation's writers); and
 /// the token network (ERC-1155 balances, dealer roles, totals issued and retired,
 /// audited emissions minted retired and never transferable, token id 0 never
