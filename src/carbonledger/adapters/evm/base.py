@@ -80,6 +80,9 @@ class EvmBase:
         self.chain_id = chain_id
         self._chain_checked = False
         self._synced_once = False
+        #: The ledger's id once known (typed calldata names it only through its
+        #: signature's domain): kept across rebuilds of the store.
+        self._ledger_id: str | None = None
         #: Changes of the store made here from the chain (see ``Follower.reloads``).
         self._moves = 0
         self._entry_log = EntryLog(self.rpc, self.address, deploy_block)
