@@ -33,6 +33,9 @@ PUBLIC: dict[str, list[str]] = {
         "artifact",
         "deploy",
         "fund_dev_account",
+        "rlp_bytes",
+        "rlp_int",
+        "rlp_list",
     ],
     "carbonledger.adapters.evm.ledger": [
         "DEFAULT_TIME_SKEW_MS",

@@ -71,12 +71,13 @@ def _encoded_size(tx: SignedTx) -> int:
     return sum(len(p) + 64 for p in parts) + 32 * 12
 
 
-def _tx_gas(tx: SignedTx) -> int:
-    """The gas estimate of ``tx`` alone."""
+def _tx_gas(tx: SignedTx, size: int | None = None) -> int:
+    """The gas estimate of ``tx`` alone (``size``: its :func:`_encoded_size`, if known)."""
     per_item = _GAS_PER_ITEM + (_GAS_PER_MEMBER_ITEM if tx.type in _MEMBERSHIP else 0)
     if tx.type == "record_emissions" and tx.body.get("v") == TYPED_VERSION:
         per_item //= 6  # hashed as they are, never read as JSON
-    return _GAS_PER_BYTE * _encoded_size(tx) + per_item * len(tx.items) + _GAS_PER_TX
+    size = _encoded_size(tx) if size is None else size
+    return _GAS_PER_BYTE * size + per_item * len(tx.items) + _GAS_PER_TX
 
 
 def _entries_logged(receipt: dict[str, Any], address: str) -> int:
