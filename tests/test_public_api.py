@@ -33,6 +33,9 @@ PUBLIC: dict[str, list[str]] = {
         "artifact",
         "deploy",
         "fund_dev_account",
+        "rlp_bytes",
+        "rlp_int",
+        "rlp_list",
     ],
     "carbonledger.adapters.evm.ledger": [
         "DEFAULT_TIME_SKEW_MS",
@@ -44,9 +47,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm.rpc": ["NodeUnreachable", "Rpc", "RpcError"],
     "carbonledger.adapters.evm.attach": ["attach", "first_block_with_code"],
     "carbonledger.adapters.evm.base": ["CONTRACTS", "TX_ABI", "EvmBase"],
-    "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared"],
+    "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared", "calldata_floor"],
     "carbonledger.adapters.evm.follow": ["Followed", "Follower"],
-    "carbonledger.adapters.evm.recovery": ["entries_kept", "rebuild"],
+    "carbonledger.adapters.evm.recovery": ["entries_kept", "store_beside"],
     "carbonledger.adapters.evm.carried": [
         "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
     ],
@@ -64,7 +67,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.sqlite.verify": ["verify_connection"],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
-        "read_remembered", "remember_checkpoint", "remembered_problem", "unreferenced_blobs",
+        "read_remembered", "remember_checkpoint", "remembered_problem", "replace_rows",
+        "unreferenced_blobs",
     ],
     "carbonledger.adapters.sqlite.verify_checks": [
         "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",

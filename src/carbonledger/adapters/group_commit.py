@@ -94,6 +94,14 @@ class GroupCommitLedger:
         self._thread.start()
 
     @property
+    def max_tx_items(self) -> int | None:
+        """How many items one signed transaction may hold on the wrapped backend (a chain
+        bounds an EVM transaction's calldata and gas), or None where it sets no bound:
+        an import through the group commit signs transactions that each fit."""
+        limit = getattr(self.inner, "max_tx_items", None)
+        return limit if isinstance(limit, int) else None
+
+    @property
     def channels(self) -> ChannelStore:
         """The channel store; reads also see the blobs of queued transactions."""
         return self._blobs

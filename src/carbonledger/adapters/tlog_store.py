@@ -37,8 +37,34 @@ __all__ = [
     "read_remembered",
     "remember_checkpoint",
     "remembered_problem",
+    "replace_rows",
     "unreferenced_blobs",
 ]
+
+#: What a store rebuilt from its chain takes from the store filled beside it: each
+#: table's rows (of ``meta``, the head: state snapshot and signed note).
+_REBUILT = (
+    ("tx", ""),
+    ("leaf", ""),
+    ("node", ""),
+    ("checkpoint", ""),
+    ("channel_key", ""),
+    ("blob", ""),
+    ("meta", " WHERE key IN ('state', 'note', 'log_vkey')"),
+)
+
+
+def replace_rows(
+    execute: Callable[[str], object], columns: Callable[[str], list[str]], source: str
+) -> None:
+    """Replace the store's rows by those of the same tables in ``source`` (an attached
+    SQLite file or a PostgreSQL schema holding a store filled beside it), inside the
+    caller's transaction: readers see one store or the other, never half of one.
+    ``columns(table)`` names the store's columns (copied by name, not position)."""
+    for table, where in _REBUILT:
+        cols = ", ".join(columns(table))
+        execute(f"DELETE FROM {table}{where}")  # noqa: S608 - fixed names
+        execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}.{table}{where}")  # noqa: S608
 
 
 def batch_notes(batch: Append) -> list[tuple[str, bytes]]:

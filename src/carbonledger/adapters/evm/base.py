@@ -80,6 +80,9 @@ class EvmBase:
         self.chain_id = chain_id
         self._chain_checked = False
         self._synced_once = False
+        #: The ledger's id once known (typed calldata names it only through its
+        #: signature's domain): kept across rebuilds of the store.
+        self._ledger_id: str | None = None
         #: Changes of the store made here from the chain (see ``Follower.reloads``).
         self._moves = 0
         self._entry_log = EntryLog(self.rpc, self.address, deploy_block)
@@ -177,10 +180,11 @@ class EvmBase:
         return self.mirror.checkpoints(limit=limit)
 
     # -- the chain --------------------------------------------------------------------
-    def chain_entries(self) -> list[dict[str, Any]]:
-        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction, block."""
+    def chain_entries(self, *, upto: int | None = None) -> list[dict[str, Any]]:
+        """Every ``Entry`` event: sender, nonce, body hash, items root, EVM transaction,
+        block (up to block ``upto``, when the caller knows it is on the chain)."""
         self.check_chain()
-        return self._entry_log.entries()
+        return self._entry_log.entries(upto=upto)
 
     def _mirror_rows(self, since: int = 1) -> list[tuple[int, bytes, str, int]]:
         """(seq, body, sender, nonce) of the store's entries from ``since`` on, in order."""

@@ -23,9 +23,9 @@ from carbonledger.core.dao.model import ledger_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx
 from carbonledger.core.typed import TYPED_VERSION
-from carbonledger.errors import CarbonLedgerError, Conflict
+from carbonledger.errors import CarbonLedgerError, Conflict, InvalidInput
 
-__all__ = ["ROLE_BITS", "Calls", "Prepared"]
+__all__ = ["ROLE_BITS", "Calls", "Prepared", "calldata_floor"]
 
 #: The contract's role bits (contracts/src/Roles.sol): an account's roles on chain are
 #: those of its registration, read there when it enrols.
@@ -59,18 +59,25 @@ _GAS_PER_MEMBER_ITEM = 60_000
 _GAS_CAP = 29_000_000
 
 
+def calldata_floor(data: bytes) -> int:
+    """The least gas an EVM transaction carrying ``data`` uses (EIP-7623: 21,000, then 10
+    gas a zero byte and 40 a non-zero one), whatever it executes."""
+    return 21_000 + 10 * (len(data) + 3 * (len(data) - data.count(0)))
+
+
 def _encoded_size(tx: SignedTx) -> int:
     """About how many bytes of calldata ``tx`` takes (ABI words and padding included)."""
     parts = [tx.body_bytes, *tx.items, *tx.blobs]
     return sum(len(p) + 64 for p in parts) + 32 * 12
 
 
-def _tx_gas(tx: SignedTx) -> int:
-    """The gas estimate of ``tx`` alone."""
+def _tx_gas(tx: SignedTx, size: int | None = None) -> int:
+    """The gas estimate of ``tx`` alone (``size``: its :func:`_encoded_size`, if known)."""
     per_item = _GAS_PER_ITEM + (_GAS_PER_MEMBER_ITEM if tx.type in _MEMBERSHIP else 0)
     if tx.type == "record_emissions" and tx.body.get("v") == TYPED_VERSION:
         per_item //= 6  # hashed as they are, never read as JSON
-    return _GAS_PER_BYTE * _encoded_size(tx) + per_item * len(tx.items) + _GAS_PER_TX
+    size = _encoded_size(tx) if size is None else size
+    return _GAS_PER_BYTE * size + per_item * len(tx.items) + _GAS_PER_TX
 
 
 def _entries_logged(receipt: dict[str, Any], address: str) -> int:
@@ -162,7 +169,17 @@ class Calls(Follower):
         members = sum(len(t.items) for t in checked_all if t.type in _MEMBERSHIP)
         gas = 120_000 + _GAS_PER_BYTE * len(data) + _GAS_PER_ITEM * n_items
         gas += _GAS_PER_MEMBER_ITEM * members
-        gas = min(_GAS_CAP, gas + _GAS_PER_TX * len(batch) + dao_gas)
+        floor = calldata_floor(data)
+        if floor > _GAS_CAP:
+            # Never mined: its calldata alone costs more gas than a block holds (a node
+            # may still take it into its pool, where it would wait until the timeout).
+            n = sum(len(t.items) for t in checked_all)
+            raise InvalidInput(
+                f"a transaction of {n:,} items takes {len(data):,} bytes of calldata,"
+                f" {floor:,} gas, more than one EVM transaction may use ({_GAS_CAP:,}):"
+                f" sign at most {self.max_tx_items} items per transaction"
+            )
+        gas = min(_GAS_CAP, max(floor, gas + _GAS_PER_TX * len(batch) + dao_gas))
         return data, gas, checked_all
 
     def _wrapped(self, before: dict[str, Any], state: LedgerState) -> list[WrappedKey]:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-import rlp  # ships no type hints: see the mypy overrides in pyproject.toml
 from eth_abi.abi import encode as abi_encode
 
 from carbonledger.adapters.evm.rpc import Rpc, RpcError
@@ -22,7 +21,15 @@ from carbonledger.crypto.keys import PrivateKey, checksum_address, keccak256
 from carbonledger.crypto.recipes import sign_evm_transaction
 from carbonledger.errors import Conflict, InvalidInput
 
-__all__ = ["DEFAULT_TIME_SKEW_MS", "artifact", "deploy", "fund_dev_account"]
+__all__ = [
+    "DEFAULT_TIME_SKEW_MS",
+    "artifact",
+    "deploy",
+    "fund_dev_account",
+    "rlp_bytes",
+    "rlp_int",
+    "rlp_list",
+]
 
 
 def artifact(name: str = "CarbonLedger") -> dict[str, Any]:
@@ -50,30 +57,62 @@ class _Sender:
         self.nonce = int(nonce, 16)
         self.fee = max(int(price, 16) * 2, 2_000_000_000)
 
-    def refresh_fee(self) -> None:
-        """The fee cap from the latest block's base fee, with room for it to rise over the
-        next blocks (it grows by an eighth per full block: a long import fills many)."""
-        latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
+    def refresh_fee(self, latest: dict[str, Any] | None = None) -> None:
+        """The fee cap from the latest block's base fee (``latest``, when the caller has
+        just read it), with room for it to rise over the next blocks (it grows by an
+        eighth per full block: a long import fills many)."""
+        if latest is None:
+            latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
         base = int(latest.get("baseFeePerGas") or "0x0", 16)
         self.fee = max(3 * base + 1_000_000_000, 2_000_000_000)
 
     def sign(self, to: str | None, data: bytes, gas: int) -> tuple[str, str]:
         """An EIP-1559 transaction, RLP-encoded and signed here (no per-call validation layers)."""
-        fields = [
-            self.chain_id,
-            self.nonce,
-            1_000_000_000,  # max priority fee
-            self.fee,
-            gas,
-            bytes.fromhex(to[2:]) if to is not None else b"",
-            0,
-            data,
-            [],
-        ]
-        v, r, s = sign_evm_transaction(self._key, b"\x02" + rlp.encode(fields))
-        raw = b"\x02" + rlp.encode([*fields, v, r, s])
+        # The fields' RLP, each item once (pyrlp's generic encoder took most of the time
+        # of signing a transaction): chain id, nonce, max priority fee, max fee, gas, to,
+        # value 0, data, an empty access list.
+        head = b"".join(
+            (
+                rlp_int(self.chain_id),
+                rlp_int(self.nonce),
+                rlp_int(1_000_000_000),
+                rlp_int(self.fee),
+                rlp_int(gas),
+                rlp_bytes(bytes.fromhex(to[2:]) if to is not None else b""),
+                rlp_int(0),
+                rlp_bytes(data),
+                b"\xc0",
+            )
+        )
+        v, r, s = sign_evm_transaction(self._key, b"\x02" + rlp_list(head))
+        raw = b"\x02" + rlp_list(head + rlp_int(v) + rlp_int(r) + rlp_int(s))
         self.nonce += 1
         return "0x" + raw.hex(), "0x" + keccak256(raw).hex()
+
+
+def _rlp_length(size: int, offset: int) -> bytes:
+    """The RLP prefix of a string (``offset`` 0x80) or a list (0xc0) of ``size`` bytes."""
+    if size < 56:
+        return bytes([offset + size])
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(length)]) + length
+
+
+def rlp_bytes(data: bytes) -> bytes:
+    """The RLP encoding of the byte string ``data``."""
+    if len(data) == 1 and data[0] < 0x80:
+        return data
+    return _rlp_length(len(data), 0x80) + data
+
+
+def rlp_int(value: int) -> bytes:
+    """The RLP encoding of the non-negative integer ``value`` (big-endian, no leading zeros)."""
+    return rlp_bytes(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def rlp_list(payload: bytes) -> bytes:
+    """The RLP encoding of a list whose items' encodings, concatenated, are ``payload``."""
+    return _rlp_length(len(payload), 0xC0) + payload
 
 
 #: Local development nodes the operator mines, by what ``web3_clientVersion`` starts with,
@@ -147,7 +186,7 @@ def _mine_and_wait(
 def _create_address(sender: str, nonce: int) -> str:
     """The address of the contract that ``sender`` creates with its transaction ``nonce``."""
     return checksum_address(
-        "0x" + keccak256(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+        "0x" + keccak256(rlp_list(rlp_bytes(bytes.fromhex(sender[2:])) + rlp_int(nonce)))[12:].hex()
     )
 
 

@@ -63,52 +63,71 @@ class EntryLog:
         # A server's follower and its writer share one log.
         self._lock = threading.Lock()
 
-    def entries(self, *, depth: int = 0) -> list[dict[str, Any]]:
-        """Every entry in the blocks up to ``depth`` below the latest, in chain order."""
+    def entries(self, *, depth: int = 0, upto: int | None = None) -> list[dict[str, Any]]:
+        """Every entry in the blocks up to ``depth`` below the latest (or up to block
+        ``upto``, one the caller knows is on the chain: its own transactions' block), in
+        chain order."""
         with self._lock:
-            return self._entries_to(depth)
+            return self._entries_to(depth, upto)
 
-    def _entries_to(self, depth: int) -> list[dict[str, Any]]:
-        latest = int(self.rpc.call("eth_blockNumber"), 16)
-        if self._reorganised():
+    def _entries_to(self, depth: int, upto: int | None) -> list[dict[str, Any]]:
+        # Round trips are what following costs: the blocks read before are checked (a
+        # reorganisation), the latest asked for, and the new logs read, in one request
+        # when the block to read to is known, else in two.
+        checks = self._checks()
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", [hex(n), False]) for n, _ in checks
+        ]
+        if upto is None:
+            calls.append(("eth_blockNumber", []))
+        elif self._read_to < upto <= self._read_to + LOG_RANGE:
+            calls += self._log_calls(upto)
+        answers = self.rpc.batch(calls)
+        blocks, rest = answers[: len(checks)], answers[len(checks) :]
+        target = int(rest.pop(), 16) - depth if upto is None else upto
+        if any(
+            b is None or b["hash"] != known for b, (_, known) in zip(blocks, checks, strict=True)
+        ):
             self._entries, self._read_to, self._hashes = [], self.start - 1, {}
-        target = latest - depth
+            rest = []  # read again from the start
+        if rest and upto is not None:
+            self._took(upto, *rest)
         while self._read_to < target:
-            upto = min(target, self._read_to + LOG_RANGE)
-            logs = self.rpc.call(
-                "eth_getLogs",
-                {
-                    "address": self.address,
-                    "fromBlock": hex(self._read_to + 1),
-                    "toBlock": hex(upto),
-                    "topics": [ENTRY_TOPIC],
-                },
-            )
-            for log in logs:
-                self._entries.append(_entry(log))
-                self._hashes[int(log["blockNumber"], 16)] = log["blockHash"]
-            self._read_to = upto
-            block = self.rpc.call("eth_getBlockByNumber", hex(upto), False)
-            self._last_hash = block["hash"] if block else None
+            to = min(target, self._read_to + LOG_RANGE)
+            self._took(to, *self.rpc.batch(self._log_calls(to)))
         self.block = max(target, self.start - 1)
         if self._read_to > target:  # asked for fewer confirmations than read before
             return [e for e in self._entries if e["block"] <= target]
         return list(self._entries)
 
-    def _reorganised(self) -> bool:
-        """Whether a block read before is no longer the chain's (checked at the last block
-        read and at the newest block holding entries)."""
+    def _log_calls(self, to: int) -> list[tuple[str, list[Any]]]:
+        """The calls that read the entries of the blocks after the last read, up to ``to``."""
+        logs = {
+            "address": self.address,
+            "fromBlock": hex(self._read_to + 1),
+            "toBlock": hex(to),
+            "topics": [ENTRY_TOPIC],
+        }
+        return [("eth_getLogs", [logs]), ("eth_getBlockByNumber", [hex(to), False])]
+
+    def _took(self, to: int, logs: list[dict[str, Any]], block: dict[str, Any] | None) -> None:
+        """Keep the entries read from the blocks up to ``to`` and that block's hash."""
+        for log in logs:
+            self._entries.append(_entry(log))
+            self._hashes[int(log["blockNumber"], 16)] = log["blockHash"]
+        self._read_to = to
+        self._last_hash = block["hash"] if block else None
+
+    def _checks(self) -> list[tuple[int, str | None]]:
+        """The blocks read before whose hashes must not have changed (a reorganisation):
+        the last block read and the newest block holding entries."""
         if self._read_to < self.start:
-            return False
+            return []
         checks = [(self._read_to, self._last_hash)]
         if self._hashes:
             newest = max(self._hashes)
             checks.append((newest, self._hashes[newest]))
-        for number, known in checks:
-            block = self.rpc.call("eth_getBlockByNumber", hex(number), False)
-            if block is None or block["hash"] != known:
-                return True
-        return False
+        return checks
 
 
 def _entry(log: dict[str, Any]) -> dict[str, Any]:

@@ -13,20 +13,24 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carbonledger.adapters.evm.base import EvmBase
 from carbonledger.adapters.evm.carried import WrappedKey, decode_carried
 from carbonledger.adapters.evm.entries import store_count, writer_lock
 from carbonledger.adapters.evm.packed import decode_call, typed_digest_hex, typed_tx
-from carbonledger.adapters.evm.recovery import entries_kept, rebuild
+from carbonledger.adapters.evm.recovery import entries_kept, store_beside
 from carbonledger.adapters.evm.rpc import NodeUnreachable
+from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.dao.model import iso_from_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, tx_from_parts
 from carbonledger.core.typed import chain_commitment
 from carbonledger.errors import CarbonLedgerError, IntegrityError
 from carbonledger.ports.ledger import VerifyReport
+
+if TYPE_CHECKING:
+    from carbonledger.adapters.sqlstore import SqlLedger
 
 #: A transaction read from calldata (or why the core refused it), the keys it wraps and
 #: the ledger time of its batch when the call carried one.
@@ -107,10 +111,12 @@ class Follower(EvmBase):
         A store behind the chain takes what the chain holds beyond it (read from
         calldata); a store that holds entries the chain does not (ahead of it after a
         crash or a node restarted from older state, or in another order after two
-        writers) is rebuilt from the chain (a SQLite store is kept beside it, renamed
-        ``*.diverged-TIME``). Each entry goes through the core's rules as the store
-        takes it: an entry that breaks one is refused with an error naming it (its EVM
-        transaction, sender and nonce), and the store stays at the entry before it.
+        writers) is rebuilt from the chain: a new store is filled beside it and swapped
+        in at once, so readers see the old store or the new one (a SQLite store's old
+        copy is kept beside it, as ``*.diverged-TIME``). Each entry goes through the
+        core's rules as the store takes it: an entry that breaks one is refused with an
+        error naming it (its EVM transaction, sender and nonce), and the store stays at
+        the entry before it.
         """
         with writer_lock(self):
             return self._sync(confirmations)
@@ -121,13 +127,33 @@ class Follower(EvmBase):
         self._synced_once = True
         have = entries_kept(self.mirror, self._mirror_rows, entries)
         if have is None:
-            rebuild(self.mirror)
-            self._moves += 1
-            have = 0
-        return self._take(entries, have)
+            return self._rebuild(entries)
+        return self._take(entries, have, self.mirror)
 
-    def _take(self, entries: list[dict[str, Any]], have: int) -> int:
-        """Append ``entries[have:]`` to the store, each through the core's rules."""
+    def _rebuild(self, entries: list[dict[str, Any]]) -> int:
+        """Fill a new store beside the store from the chain's ``entries``, then swap it in
+        in one commit: a server's readers see the old store or the new one, never one
+        half refilled (nor an empty one, where its users are unknown). An entry that
+        breaks a rule leaves the store at the entry before it, as :meth:`_take` does; a
+        node that stops answering mid-way leaves the old store as it was."""
+        if self._ledger_id is None:  # the new store names its ledger only once refilled
+            with contextlib.suppress(CarbonLedgerError):
+                self._ledger_id = self.mirror.state().ledger_id or None
+        with store_beside(self.mirror, self._operator) as (fresh, swap):
+            try:
+                taken = self._take(entries, 0, fresh)
+            except IntegrityError:
+                swap()  # the chain up to the entry it refuses, as a store following it keeps
+                self._moves += 1
+                raise
+            swap()
+            self._moves += 1
+        return taken
+
+    def _take(
+        self, entries: list[dict[str, Any]], have: int, store: SqliteLedger | SqlLedger
+    ) -> int:
+        """Append ``entries[have:]`` to ``store``, each through the core's rules."""
         added = 0
         decoded: dict[str, dict[str, Decoded]] = {}
         for entry in entries[have:]:
@@ -138,7 +164,7 @@ class Follower(EvmBase):
             try:
                 if isinstance(signed, CarbonLedgerError):
                     raise signed  # the core refused what the chain took as signed
-                self.mirror.submit([signed], now=now)
+                store.submit([signed], now=now)
             except CarbonLedgerError as exc:
                 raise IntegrityError(
                     f"the chain's entry {have + added + 1} (sender {entry['sender']}, nonce"
@@ -146,9 +172,10 @@ class Follower(EvmBase):
                     f" {exc}; this node does not follow it"
                 ) from exc
             for key in keys:
-                self.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
+                store.channels.put_keys(key.channel, key.epoch, {key.member: key.wrapped})
             added += 1
-            self._moves += 1
+            if store is self.mirror:  # a store filled beside it moves once, when swapped in
+                self._moves += 1
         return added
 
     def _decode_calldata(self, evm_tx: str) -> dict[str, Decoded]:
@@ -161,7 +188,7 @@ class Follower(EvmBase):
         times = []
         # Typed transactions name their ledger only through their signature's domain: the
         # ledger id is the genesis entry's, kept once known (a rebuilt store has none).
-        ledger_id = getattr(self, "_ledger_id", None) or self.mirror.state().ledger_id
+        ledger_id = self._ledger_id or self.mirror.state().ledger_id
         for entry in decode_call(self._selectors, data, where):
             if isinstance(entry[0], bytes):  # a Tx tuple (JSON form)
                 body, r, s, v, items, hints, elements = entry

@@ -42,17 +42,23 @@ from carbonledger.adapters.evm.calls import (
 from carbonledger.adapters.evm.chain import (
     DEFAULT_TIME_SKEW_MS,
     _mine_and_wait,
+    _Sender,
     artifact,
     deploy,
 )
 from carbonledger.adapters.evm.entries import store_count, store_receipts, writer_lock
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
+from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, utc_now
 from carbonledger.core.typed import chain_commitment
 from carbonledger.errors import CarbonLedgerError, Conflict, IntegrityError
 from carbonledger.ports.ledger import Receipt
 
 __all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy"]
+
+
+#: Transactions of a chunk sent in one request while the rest are checked and signed.
+_SEND_EVERY = 25
 
 
 def _regroup(batches: int, owners: list[int], done: list[list[Receipt]]) -> list[list[Receipt]]:
@@ -86,7 +92,7 @@ class EvmLedger(Calls):
         with writer_lock(self):
             return self._submit_many(batches, chunk=chunk)
 
-    def _submit_many(
+    def _submit_many(  # noqa: PLR0915 - one pipeline: its chunks' states read in order
         self, batches: Sequence[Sequence[SignedTx]], *, chunk: int = 100
     ) -> list[list[Receipt]]:
         """Several atomic batches, one EVM transaction each, sent ``chunk`` at a time.
@@ -97,7 +103,9 @@ class EvmLedger(Calls):
         pipelined: while one chunk is sent and mined (a network wait), the
         next is checked against the rules, encoded and signed here; once the chain has
         accepted a chunk whole, the next is sent before the accepted one is mirrored, so
-        the node mines while the off-chain store commits. Each chunk is mirrored in one
+        the node mines while the off-chain store commits. The first chunk (and one sent
+        when nothing is on its way) goes out as it is signed, a few transactions at a
+        time, and is mined once all are sent. Each chunk is mirrored in one
         commit, in order; if the chain refuses anything, the chunks not yet sent are
         dropped, what it accepted is kept, and the error raised. A chunk is mirrored only
         after every chunk before it (if the store fails, ``sync`` catches it up).
@@ -106,13 +114,9 @@ class EvmLedger(Calls):
         if sender is None:
             raise Conflict("writing needs the ledger admin's key (the operator)")
         self.sync()  # the rules run on the chain's state, not on a stale or diverged store
-        # The relaying account's nonce as the chain has it (another process of this home,
-        # a restarted node or a reorganisation may have moved it).
-        sender.nonce = int(self.rpc.call("eth_getTransactionCount", sender.address, "pending"), 16)
+        latest, now_ms = self._start(sender)
         state = self.mirror.state()
-        now_ms = self._ledger_ms()
-        now = iso_from_ms(now_ms)
-        second = now_ms // 1000
+        now, second = iso_from_ms(now_ms), now_ms // 1000
         # `state` is this call's own copy: a batch that breaks the rules raises before
         # anything is sent, so the batches are applied to it in turn without copying it
         # again for each one (the copy dominated the adapter's time for small batches).
@@ -122,18 +126,26 @@ class EvmLedger(Calls):
         out: list[list[Receipt]] = []
         # The chunk on its way (mined or not), with what `_settle` needs to mirror it.
         flying: tuple[Future[list[dict[str, Any] | None]], list[Prepared]] | None = None
+        # A chunk being sent as it is signed: what was sent, prepared, and the sends.
+        partial: tuple[list[tuple[str, str]], list[Prepared], list[Future[None]]] | None = None
         store_failed = False
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
-                for part in chunks:
-                    sender.refresh_fee()
+                for n, part in enumerate(chunks):
+                    sender.refresh_fee(latest if n == 0 else None)
+                    if flying is None:
+                        # Nothing on its way: every few transactions go out as soon as they
+                        # are signed (in nonce order, by the one sending thread), so the
+                        # node takes them in while the rest are checked and signed here.
+                        partial = ([], [], [])
+                        at = (state, now, now_ms)
+                        flying = self._send_as_signed(pool, sender, at, part, partial)
+                        partial = None
+                        continue
                     prepared = [
                         self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in part
                     ]
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
-                    if flying is None:
-                        flying = (pool.submit(self._send_and_mine, sent, second), prepared)
-                        continue
                     future, previous = flying
                     receipts = future.result()
                     flying = None
@@ -149,6 +161,10 @@ class EvmLedger(Calls):
                     out.extend(self._settle(previous, future.result(), now))
                     store_failed = False
             except BaseException:
+                if partial is not None and partial[0]:
+                    # A later transaction of the chunk broke a rule: what was sent before
+                    # it is mined and mirrored (each is atomic), as an earlier chunk is.
+                    flying = (self._mine_later(pool, partial, second), partial[1])
                 if flying is not None:
                     future, previous = flying
                     with contextlib.suppress(BaseException):
@@ -165,6 +181,19 @@ class EvmLedger(Calls):
                 )
                 raise
         return _regroup(len(todo), [n for n, _ in units], out)
+
+    def _start(self, sender: _Sender) -> tuple[dict[str, Any], int]:
+        """The relaying account's nonce as the chain has it (another process of this home,
+        a restarted node or a reorganisation may have moved it), and the latest block,
+        in one request: the block (for the fee) and the ledger time of this call."""
+        nonce, latest = self.rpc.batch(
+            [
+                ("eth_getTransactionCount", [sender.address, "pending"]),
+                ("eth_getBlockByNumber", ["latest", False]),
+            ]
+        )
+        sender.nonce = int(nonce, 16)
+        return latest, self._ledger_ms(latest)
 
     def _flights(
         self, units: list[tuple[int, list[SignedTx]]], chunk: int
@@ -190,7 +219,8 @@ class EvmLedger(Calls):
         parts: list[list[SignedTx]] = []
         size = gas = 0
         for tx in batch:
-            tx_size, tx_gas = _encoded_size(tx), _tx_gas(tx)
+            tx_size = _encoded_size(tx)
+            tx_gas = _tx_gas(tx, tx_size)
             if parts and size + tx_size <= self.max_tx_bytes and gas + tx_gas <= self.max_tx_gas:
                 parts[-1].append(tx)
                 size, gas = size + tx_size, gas + tx_gas
@@ -199,13 +229,12 @@ class EvmLedger(Calls):
                 size, gas = tx_size, tx_gas
         return parts
 
-    def _ledger_ms(self) -> int:
+    def _ledger_ms(self, latest: dict[str, Any]) -> int:
         """This call's ledger time (ms): the operator's clock, never before the chain's
-        latest block (whose second the next block is mined at, on anvil) nor before the
-        previous call's."""
+        ``latest`` block (whose second the next block is mined at, on anvil) nor before
+        the previous call's."""
         now_ms = max(ledger_ms(utc_now()), self._last_ms)
         if self._mine:
-            latest = self.rpc.call("eth_getBlockByNumber", "latest", False)
             now_ms = max(now_ms, int(latest["timestamp"], 16) * 1000)
         self._last_ms = now_ms
         return now_ms
@@ -215,12 +244,62 @@ class EvmLedger(Calls):
     ) -> list[dict[str, Any] | None]:
         """Send, mine (on anvil), and wait for the receipts; None for a transaction that
         the chain did not mine in time."""
+        self._send(sent, [])
+        hashes = [h for _, h in sent]
+        return _mine_and_wait(self.rpc, hashes, self._mine, second, self.receipt_timeout)
+
+    def _send(self, sent: list[tuple[str, str]], earlier: list[Future[None]]) -> None:
+        """Send signed EVM transactions in one request, unless an ``earlier`` send of
+        the same chunk was refused (its later nonces could never be mined)."""
+        if any(f.exception() is not None for f in earlier):  # done: one thread sends
+            return
         answers = self.rpc.batch_raw([("eth_sendRawTransaction", [raw]) for raw, _ in sent])
         for answer in answers:
             if "error" in answer:
                 raise Conflict(f"the chain refused the transaction: {answer['error']['message']}")
-        hashes = [h for _, h in sent]
-        return _mine_and_wait(self.rpc, hashes, self._mine, second, self.receipt_timeout)
+
+    def _send_as_signed(
+        self,
+        pool: ThreadPoolExecutor,
+        sender: _Sender,
+        at: tuple[LedgerState, str, int],
+        units: list[tuple[int, list[SignedTx]]],
+        partial: tuple[list[tuple[str, str]], list[Prepared], list[Future[None]]],
+    ) -> tuple[Future[list[dict[str, Any] | None]], list[Prepared]]:
+        """Check ``units`` (``at``: on this state, at this ledger time, ISO and ms) and
+        sign them, every ``_SEND_EVERY`` sent at once by the sending thread, in nonce
+        order; then mine them. What was sent, prepared and the sends are kept in
+        ``partial`` (a unit that breaks a rule leaves there what went before it). The
+        receipts' future and what ``_settle`` needs."""
+        state, now, now_ms = at
+        for i in range(0, len(units), _SEND_EVERY):
+            prepared = [
+                self._prepare(state, b, now, copy=False, now_ms=now_ms)
+                for _, b in units[i : i + _SEND_EVERY]
+            ]
+            signed = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
+            partial[0].extend(signed)
+            partial[1].extend(prepared)
+            partial[2].append(pool.submit(self._send, signed, partial[2][:]))
+        return self._mine_later(pool, partial, now_ms // 1000), partial[1]
+
+    def _mine_later(
+        self,
+        pool: ThreadPoolExecutor,
+        partial: tuple[list[tuple[str, str]], list[Prepared], list[Future[None]]],
+        second: int,
+    ) -> Future[list[dict[str, Any] | None]]:
+        """Once the sends of a chunk sent as it was signed are done: mine (on anvil) and
+        wait for its receipts; the first refusal of a send raised instead."""
+        sent, _, sends = partial
+
+        def mine() -> list[dict[str, Any] | None]:
+            for send in sends:
+                send.result()
+            hashes = [h for _, h in sent]
+            return _mine_and_wait(self.rpc, hashes, self._mine, second, self.receipt_timeout)
+
+        return pool.submit(mine)
 
     def _settle(
         self,
@@ -253,7 +332,8 @@ class EvmLedger(Calls):
             accepted.append(checked)
         # The SQL store records the ledger time the rules were checked at.
         chained = [t for batch in accepted for t in batch]
-        flat = self._mirror_accepted(chained, now)
+        mined = [int(r["blockNumber"], 16) for r in receipts if r is not None]
+        flat = self._mirror_accepted(chained, now, max(mined, default=None))
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])
@@ -262,13 +342,14 @@ class EvmLedger(Calls):
             raise failure
         return out
 
-    def _mirror_accepted(self, txs: list[SignedTx], now: str) -> list[Receipt]:
+    def _mirror_accepted(self, txs: list[SignedTx], now: str, upto: int | None) -> list[Receipt]:
         """Put into the store what the chain accepted, in the chain's order: directly when
         they are the chain's next entries, else (another writer's entries came first, or
-        another writer of this store took ours) by reading the chain back."""
+        another writer of this store took ours) by reading the chain back. ``upto``: the
+        block that mined the last of them (the chain is read up to it, in one request)."""
         if not txs:
             return []
-        entries = self.chain_entries()
+        entries = self.chain_entries(upto=upto)
         at = store_count(self.mirror)
         if at < len(entries) and entries[at]["tx_hash"] == chain_commitment(txs[0].body_bytes)[0]:
             try:

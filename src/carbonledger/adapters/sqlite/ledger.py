@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,7 @@ from carbonledger.adapters.tlog_store import (
     read_remembered,
     remember_checkpoint,
     remembered_problem,
+    replace_rows,
 )
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import checkpoint_digest
@@ -247,9 +249,13 @@ class SqliteLedger(LedgerLog):
         remember_checkpoint(self.remembered_file, batch.note)
         return self._advance(batch)
 
-    def reset(self, keep: Path | None = None) -> None:
-        """Empty the ledger file in place (entries, checkpoints, channel keys, blobs), a
-        copy kept at ``keep`` first: for an off-chain store rebuilt from its chain."""
+    def replace_with(self, source: SqliteLedger, keep: Path | None = None) -> None:
+        """Replace everything this file holds (entries, checkpoints, channel keys, blobs)
+        by what the ledger file ``source`` holds, in one commit, a copy kept at ``keep``
+        first: for an off-chain store rebuilt beside it from its chain. Readers see the
+        old content or the new one, never a store half filled. The rows are copied into
+        this file rather than the file renamed over it: other processes' connections and
+        the write-ahead log are tied to the path."""
         with self._lock:
             conn = self._conn
             if keep is not None:
@@ -258,16 +264,29 @@ class SqliteLedger(LedgerLog):
                     conn.backup(copy)
                 finally:
                     copy.close()
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ATTACH DATABASE ? AS source", (source.path,))
             try:
-                for table in ("blob", "channel_key", "checkpoint", "node", "leaf", "tx"):
-                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-                conn.execute("DELETE FROM meta WHERE key IN ('state', 'note', 'log_vkey')")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            self.remembered_file.unlink(missing_ok=True)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    replace_rows(
+                        conn.execute,
+                        lambda table: [
+                            r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")
+                        ],
+                        "source",
+                    )
+                    # The checkpoint remembered beside the file is the old history's: gone
+                    # before the new history commits, the new one's put in its place after.
+                    self.remembered_file.unlink(missing_ok=True)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                conn.execute("DETACH DATABASE source")
+            if source.remembered_file.exists():
+                shutil.copyfile(source.remembered_file, self.remembered_file)
             self._open("the ledger file")
 
     # -- reading ----------------------------------------------------------

@@ -23,7 +23,7 @@ from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
-from carbonledger.adapters.tlog_store import batch_notes
+from carbonledger.adapters.tlog_store import batch_notes, replace_rows
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
     MerkleAccumulator,
@@ -266,12 +266,29 @@ class SqlLedger(LedgerLog):
             rows = conn.execute(sel.order_by(c.seq)).all()
         return [(s, bytes(h), w, bytes(b), f, n) for s, h, w, b, f, n in rows]
 
-    def reset(self) -> None:
-        """Empty the store (entries, checkpoints, channel keys, blobs) in one transaction:
-        for a mirror rebuilt from the chain it mirrors."""
-        with self.engine.begin() as conn:
-            for table in (t.blob, t.channel_key, t.checkpoint, t.node, t.leaf, t.tx, t.meta):
-                conn.execute(table.delete())
+    def replace_with(self, source: str) -> None:
+        """Replace everything this store holds (entries, checkpoints, channel keys, blobs)
+        by what the same tables in ``source`` hold, in one transaction: for an off-chain
+        store rebuilt beside it from its chain (``source``: the PostgreSQL schema it was
+        filled in, or the path of its SQLite file). Readers see the old content or the
+        new one, never a store half filled."""
+        tables = {table.name: [c.name for c in table.columns] for table in t.METADATA.sorted_tables}
+        with self._lock, self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # outside any transaction, as SQLite requires
+                conn.exec_driver_sql("ATTACH DATABASE ? AS source", (source,))
+                conn.commit()
+            try:
+                with conn.begin():
+                    replace_rows(
+                        conn.exec_driver_sql,
+                        tables.__getitem__,
+                        "source" if sqlite else f'"{source}"',
+                    )
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("DETACH DATABASE source")
+                    conn.commit()
         self._open("the off-chain store")
 
     def entries(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
