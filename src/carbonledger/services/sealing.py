@@ -159,7 +159,33 @@ def pad_details(details: list[dict[str, Any]], *, checked: bool = False) -> byte
     ``checked``: as for :func:`carbonledger.core.canonical.canonical` (details made by
     :func:`bill_detail` hold text and None only)."""
     body = canonical(details, checked=checked)
-    return pad_to_bucket(body, sum(map(_short, details)))
+    return pad_to_bucket(body, _shortfall(details))
+
+
+def _shortfall(details: list[dict[str, Any]]) -> int:
+    """``sum(map(_short, details))``, at once when every number is text JSON writes as it
+    is (an import's: decimal text), so each counts its length and two quotes."""
+    numbers: list[Any] = []
+    for detail in details:
+        results = detail.get("results") or {}
+        numbers += (
+            detail.get("amount"),
+            detail.get("cost"),
+            results.get("kg_co2e"),
+            results.get("kg_co2"),
+            results.get("renewable_kwh"),
+            results.get("nonrenewable_kwh"),
+        )
+    texts = [value for value in numbers if value is not None]
+    try:
+        joined = "".join(texts)
+    except TypeError:  # a number that is not text: each one the long way
+        return sum(map(_short, details))
+    if not joined.isascii() or not joined.isprintable() or '"' in joined or "\\" in joined:
+        return sum(map(_short, details))
+    width = NUMBER_WIDTH - 2  # the two quotes
+    nulls = (len(numbers) - len(texts)) * (NUMBER_WIDTH - 4)  # null is four characters
+    return nulls + sum([width - n for n in map(len, texts) if n < width])
 
 
 def pad_to_bucket(body: bytes, extra: int = 0) -> bytes:
