@@ -134,18 +134,23 @@ def _encoded_size(value: Any) -> int:
     return len(orjson.dumps(value))
 
 
-def _short(detail: dict[str, Any]) -> int:
-    """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+def _numbers(detail: dict[str, Any]) -> tuple[Any, ...]:
+    """The numeric values of a detail: what was billed and its results."""
     results = detail.get("results") or {}
-    short = 0
-    for value in (
+    return (
         detail.get("amount"),
         detail.get("cost"),
         results.get("kg_co2e"),
         results.get("kg_co2"),
         results.get("renewable_kwh"),
         results.get("nonrenewable_kwh"),
-    ):
+    )
+
+
+def _short(detail: dict[str, Any]) -> int:
+    """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+    short = 0
+    for value in _numbers(detail):
         size = _encoded_size(value)
         if size < NUMBER_WIDTH:
             short += NUMBER_WIDTH - size
@@ -165,17 +170,7 @@ def pad_details(details: list[dict[str, Any]], *, checked: bool = False) -> byte
 def _shortfall(details: list[dict[str, Any]]) -> int:
     """``sum(map(_short, details))``, at once when every number is text JSON writes as it
     is (an import's: decimal text), so each counts its length and two quotes."""
-    numbers: list[Any] = []
-    for detail in details:
-        results = detail.get("results") or {}
-        numbers += (
-            detail.get("amount"),
-            detail.get("cost"),
-            results.get("kg_co2e"),
-            results.get("kg_co2"),
-            results.get("renewable_kwh"),
-            results.get("nonrenewable_kwh"),
-        )
+    numbers = [value for detail in details for value in _numbers(detail)]
     texts = [value for value in numbers if value is not None]
     try:
         joined = "".join(texts)
