@@ -113,6 +113,7 @@ def test_records_pagination_filters_and_detail(api: Served) -> None:
     ).json()
     assert len(rest["items"]) == 7
     assert rest["next_offset"] is None
+    assert rest["next_after"] is None
     june = api.client.get(
         f"{V1}/records", params={"since": "2023-06-01", "until": "2023-06-30"}, headers=alice
     ).json()["items"]

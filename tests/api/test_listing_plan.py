@@ -123,6 +123,17 @@ def test_pages_follow_ledger_order_each_record_once(tmp_path: Path) -> None:
             offset = page["next_offset"]
         # 12 records in pages of 5, 5 and 2: in ledger order, each once, none left out
         assert [r["leaf_index"] for r in seen] == list(stored)
+        # the same pages by seeking after the last leaf index of each
+        sought: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"site": "plant", "limit": 5}
+        while True:
+            page = api.client.get(f"{V1}/records", params=params, headers=who).json()
+            sought += page["items"]
+            if page["next_after"] is None:
+                break
+            assert page["next_after"] == page["items"][-1]["leaf_index"]
+            params["after"] = page["next_after"]
+        assert sought == seen
         for record in seen:
             public = stored[record["leaf_index"]]
             if who is outsider:  # exactly the stored public item, nothing opened
@@ -137,7 +148,13 @@ def test_pages_follow_ledger_order_each_record_once(tmp_path: Path) -> None:
     past = api.client.get(
         f"{V1}/records", params={"site": "plant", "offset": 12}, headers=alice
     ).json()
-    assert past == {"items": [], "offset": 12, "limit": 100, "next_offset": None}
+    assert past == {
+        "items": [],
+        "offset": 12,
+        "limit": 100,
+        "next_offset": None,
+        "next_after": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -146,6 +163,8 @@ def test_pages_follow_ledger_order_each_record_once(tmp_path: Path) -> None:
         ({"limit": "0"}, "limit"),
         ({"limit": "1001"}, "limit"),
         ({"offset": "-1"}, "offset"),
+        ({"after": "-1"}, "after"),
+        ({"after": "1.5"}, "after"),
         ({"limit": "ten"}, "limit"),
         ({"since": "2024-13-01"}, "since"),
         ({"colour": "red"}, "colour"),
@@ -181,4 +200,33 @@ def test_an_organisation_s_records_are_listed_through_the_org_index(
     plan = _plan(api, listing[0])
     assert any("USING INDEX leaf_org_kind" in step for step in plan), plan
     assert not any(step.startswith("SCAN leaf") for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+def test_the_page_after_a_leaf_is_a_seek_in_the_site_index(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    api = served(tmp_path / "home")
+    alice = api.sign_in(api.users["alice"], PASS)
+    assert (
+        api.client.post(f"{V1}/bills", json=_bills(("hq", "plant"), 6), headers=alice).json()[
+            "recorded"
+        ]
+        == 12
+    )
+    first = api.client.get(f"{V1}/records", params={"site": "plant", "limit": 3}, headers=alice)
+    after = first.json()["next_after"]
+    statements.clear()
+    res = api.client.get(
+        f"{V1}/records", params={"site": "plant", "limit": 3, "after": after}, headers=alice
+    )
+    assert res.status_code == 200, res.text
+    assert [r["leaf_index"] > after for r in res.json()["items"]] == [True] * 3
+    listing = [s for s in statements if "FROM leaf" in s and "'plant'" in s]
+    assert len(listing) == 1, statements
+    plan = _plan(api, listing[0])
+    # the site, the kind and the leaf index (the index's rowid) all sought in the index
+    assert any("USING INDEX leaf_site_kind (site=? AND kind=? AND rowid>?)" in p for p in plan), (
+        plan
+    )
     assert not any("TEMP B-TREE" in step for step in plan), plan

@@ -343,6 +343,25 @@ class LedgerConformance:
         report = w.ledger.verify()
         assert report.ok, report.error
 
+    def test_a_page_after_a_leaf_index_is_the_page_at_its_offset(self, w: World) -> None:
+        report = import_bills(
+            w.ledger, w.alice, FactorCatalog(), _bills("acme-chi", range(5, 10)), store=w.store
+        )
+        assert report.recorded == 5
+        query = ItemQuery(kind="emissions_record", site="acme-chi")
+        every = [s.leaf_index for s in w.ledger.items(query)]
+        assert every == sorted(every)
+        assert len(every) >= 5
+        for n in range(len(every)):
+            at_offset = ItemQuery(kind="emissions_record", site="acme-chi", offset=n, limit=2)
+            after = ItemQuery(kind="emissions_record", site="acme-chi", after=every[n - 1], limit=2)
+            want = [s.leaf_index for s in w.ledger.items(at_offset)]
+            if n:
+                assert [s.leaf_index for s in w.ledger.items(after)] == want
+            assert want == every[n : n + 2]
+        last = ItemQuery(kind="emissions_record", site="acme-chi", after=every[-1])
+        assert list(w.ledger.items(last)) == []
+
     def test_record_for_another_orgs_site_is_refused(self, w: World) -> None:
         report = import_bills(
             w.ledger, w.alice, FactorCatalog(), _bills("globex-hq", range(1, 2)), store=w.store

@@ -8,6 +8,7 @@ one-process report, for intact and damaged ledgers alike.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from carbonledger.ports.ledger import VerifyReport
 from tests.conformance.tamper import KEY
 from tests.ledger.test_tamper import FileCopy, original  # noqa: F401 - a fixture
 from tests.ledger.test_tamper import TestEmbeddedFileTamper as _EmbeddedFileTamper
-from tests.ledger_helpers import fill, record, setup, tx
+from tests.ledger_helpers import BLOB_ID, fill, record, setup, tx
 
 
 @pytest.fixture(autouse=True)
@@ -114,15 +115,23 @@ def test_an_intact_ledger_gets_the_one_process_report(
     assert alone["remembered_size"] == 155
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [
+        b'"2-market"',  # a record still in the plain shape its packed form is read from
+        '"2-locatión"'.encode(),  # non-ASCII: packed the long way
+        b'"2-location" ',  # not canonical JSON
+    ],
+)
 def test_two_altered_leaves_are_named_as_without_the_worker(
-    ledger_file: Path, monkeypatch: pytest.MonkeyPatch
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch, scope: bytes
 ) -> None:
     with closing(sqlite3.connect(ledger_file)) as con, con:
         for idx in (30, 120):  # entries 6 and 9 (leaves 5-29 are entry 5, then 25 each)
             (data,) = con.execute("SELECT data FROM leaf WHERE idx = ?", (idx,)).fetchone()
             con.execute(
                 "UPDATE leaf SET data = ? WHERE idx = ?",
-                (bytes(data).replace(b'"2-location"', b'"2-market"'), idx),
+                (bytes(data).replace(b'"2-location"', scope), idx),
             )
     with_worker = _report(ledger_file, "1", monkeypatch)
     assert with_worker == _report(ledger_file, "0", monkeypatch)
@@ -148,6 +157,38 @@ def test_an_entry_the_rules_refuse_with_every_hash_and_signature_intact_is_named
     assert with_worker == _report(ledger_file, "0", monkeypatch)
     assert with_worker["entry"] == 11
     assert "site 's9' is not registered" in with_worker["error"]
+
+
+@pytest.mark.parametrize("change", ["altered", "deleted", "orphan", "altered orphan"])
+def test_a_sealed_blob_changed_in_the_file_is_reported_as_without_the_worker(
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The worker hashes every stored blob, the replay looks up the ones items name: a
+    named blob altered or deleted is named; a blob no item names (left by an import
+    killed before its commit) is reported, not failed, even one that does not hash to
+    its name (no entry depends on it), as the one-process pass reports it."""
+    orphan = b"sealed by an import that never committed"
+    orphan_id = hashlib.sha256(orphan).hexdigest()
+    with closing(sqlite3.connect(ledger_file)) as con, con:
+        if change == "altered":
+            (data,) = con.execute("SELECT data FROM blob WHERE id = ?", (BLOB_ID,)).fetchone()
+            altered = bytes([data[0] ^ 1]) + bytes(data[1:])
+            con.execute("UPDATE blob SET data = ? WHERE id = ?", (altered, BLOB_ID))
+        elif change == "deleted":
+            con.execute("DELETE FROM blob WHERE id = ?", (BLOB_ID,))
+        else:
+            data = orphan if change == "orphan" else orphan + b"!"
+            con.execute("INSERT INTO blob VALUES (?, 'acme', 0, ?)", (orphan_id, data))
+    with_worker = _report(ledger_file, "1", monkeypatch)
+    assert with_worker == _report(ledger_file, "0", monkeypatch)
+    if "orphan" in change:
+        assert with_worker["ok"]
+        assert with_worker["unreferenced_blobs"] == [orphan_id]
+    else:
+        assert not with_worker["ok"]
+        assert with_worker["entry"] == 5  # the first record entry (after 4 setup entries)
+        word = "was altered" if change == "altered" else "is missing"
+        assert f"blob {BLOB_ID} {word}" in with_worker["error"]
 
 
 @pytest.mark.parametrize("odd", [False, True])

@@ -137,10 +137,11 @@ def _caller(
 
 
 def _number(text: str | None, default: int, low: int, high: int) -> int:
-    """A query parameter's whole number as the route declares it (digits only, in range)."""
+    """A query parameter's whole number as the route declares it (digits only, in range;
+    20 digits at most, as 2**62 has 19)."""
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or not low <= int(text) <= high:
         raise _Elsewhere
     return int(text)
 
@@ -223,9 +224,10 @@ async def _record_form(
 
 
 async def _records(ctx: AppContext, request: Request) -> Response:
-    found = _query(request, ("site", "org", "since", "until", "limit", "offset"))
+    found = _query(request, ("site", "org", "since", "until", "limit", "offset", "after"))
     limit = _number(found.get("limit"), 100, 1, MAX_LIMIT)
     offset = _number(found.get("offset"), 0, 0, 2**31)
+    after = None if "after" not in found else _number(found["after"], 0, 0, 2**62)
     for name in ("since", "until"):
         if name in found:
             try:
@@ -233,7 +235,13 @@ async def _records(ctx: AppContext, request: Request) -> Response:
             except CarbonLedgerError as exc:
                 raise _Elsewhere from exc
     query = RecordsQuery(
-        found.get("site"), found.get("org"), found.get("since"), found.get("until"), limit, offset
+        found.get("site"),
+        found.get("org"),
+        found.get("since"),
+        found.get("until"),
+        limit,
+        offset,
+        after,
     )
     who = _caller(ctx, request, signs=False)
     if limit <= _INLINE_LIMIT:

@@ -43,6 +43,7 @@ class RecordsQuery:
     until: str | None = None
     limit: int = 100
     offset: int = 0
+    after: int | None = None  # a leaf index: the page starts after it
 
 
 def _public(stored: StoredItem) -> bytes:
@@ -93,6 +94,7 @@ def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
             parse_date(value, name)
     members = None if who.key is None else _MemberViews(ctx.reader_for(who.key), ctx.views)
     rows: list[bytes] = []
+    last: int | None = None
     for stored in ctx.ledger.items(
         ItemQuery(
             kind="emissions_record",
@@ -102,11 +104,19 @@ def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
             until=query.until,
             limit=query.limit,
             offset=query.offset,
+            after=query.after,
         )
     ):
         member = None if members is None else members.view(stored)
         rows.append(member if member is not None else _public(stored))
-    after = query.offset + len(rows) if len(rows) == query.limit else None
-    tail: dict[str, Any] = {"offset": query.offset, "limit": query.limit, "next_offset": after}
+        last = stored.leaf_index
+    full = len(rows) == query.limit
+    tail: dict[str, Any] = {
+        "offset": query.offset,
+        "limit": query.limit,
+        "next_offset": query.offset + len(rows) if full else None,
+        # the same next page, as a seek: pass it as ``after`` (and no offset)
+        "next_after": last if full else None,
+    }
     body = b'{"items":[%s],%s' % (b",".join(rows), orjson.dumps(tail)[1:])
     return Response(body, media_type="application/json")

@@ -130,12 +130,14 @@ async def post_bills_csv(
 
 
 class RecordsPage(BaseModel):
-    """A page of records, in ledger order; ``next_offset`` is null on the last page."""
+    """A page of records, in ledger order; ``next_offset`` and ``next_after`` (the next
+    page as ``offset``, or faster as ``after``) are null on the last page."""
 
     items: list[dict[str, Any]]
     offset: int
     limit: int
     next_offset: int | None
+    next_after: int | None
 
 
 @router.get("/records", tags=["records"], response_model=RecordsPage)
@@ -148,12 +150,15 @@ def records(
     until: str | None = Query(None, description="Periods starting on or before YYYY-MM-DD."),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=2**31),
+    after: int | None = Query(
+        None, ge=0, le=2**62, description="Only records after this leaf index (next_after)."
+    ),
 ) -> Response:
     """Emissions records in ledger order, paginated: with their results for members of
     the record's channel, public fields only for anyone else."""
     # The well-formed request is answered by the direct path (api/fast.py) before it
     # gets here; both answer through records_page.
-    return records_page(ctx, who, RecordsQuery(site, org, since, until, limit, offset))
+    return records_page(ctx, who, RecordsQuery(site, org, since, until, limit, offset, after))
 
 
 @router.get("/records/{record_id}", tags=["records"])

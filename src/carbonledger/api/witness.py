@@ -28,6 +28,8 @@ def create_witness_app(store: WitnessStore, key: NoteKey) -> FastAPI:
     app = FastAPI(
         title="carbonledger witness",
         description=f"C2SP tlog-witness; cosigner key {key.verifier.vkey}",
+        # as the API (carbonledger.api.app): no provider lookups at every request
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.add_middleware(BodyLimit, max_bytes=_MAX_BODY)  # refused before it is read
 

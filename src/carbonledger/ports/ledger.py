@@ -65,6 +65,9 @@ class ItemQuery:
     until: str | None = None  # period start on or before
     offset: int = 0
     limit: int | None = None
+    # Only items after this leaf index: the next page starts where the last one ended
+    # (an index seek, where an offset walks every item before it).
+    after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

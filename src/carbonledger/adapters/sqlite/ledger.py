@@ -293,6 +293,9 @@ class SqliteLedger(LedgerLog):
         if query.until is not None:
             sql.append("AND pstart <= ?")
             args.append(query.until)
+        if query.after is not None:
+            sql.append("AND idx > ?")
+            args.append(query.after)
         sql.append("ORDER BY idx LIMIT ? OFFSET ?")
         args += [-1 if query.limit is None else query.limit, query.offset]
         for idx, seq, data in self._reader().execute(" ".join(sql), args):

@@ -107,14 +107,29 @@ class BlobCheck:
     """Every sealed blob an item names is stored and hashes to its name.
 
     Names are kept as Python hashes (8 bytes each) so unreferenced blobs can be
-    found afterwards without holding every id.
+    found afterwards without holding every id. ``hashed=False``: only that each is
+    stored (the caller hashes every stored blob elsewhere); the stored names are then
+    read once, in one scan (a lookup by name reads the whole half-megabyte row).
     """
 
-    def __init__(self, conn: sqlite3.Connection, findings: Findings) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, findings: Findings, *, hashed: bool = True
+    ) -> None:
         self._conn = conn
         self._findings = findings
         self._seen: set[int] = set()
+        self._hashed = hashed
+        self._stored: set[str] | None = None
         self.checked = 0
+
+    def _stored_data(self, blob: str) -> tuple[bool, bytes | None]:
+        """Whether ``blob`` is stored, and its bytes when they are to be hashed."""
+        if self._hashed:
+            row = self._conn.execute("SELECT data FROM blob WHERE id = ?", (blob,)).fetchone()
+            return row is not None, None if row is None else bytes(row[0])
+        if self._stored is None:
+            self._stored = {name for (name,) in self._conn.execute("SELECT id FROM blob")}
+        return blob in self._stored, None
 
     def item(self, item: dict[str, Any], seq: int, leaf: int) -> None:
         if _BLOB_FIELDS.isdisjoint(item):
@@ -132,11 +147,15 @@ class BlobCheck:
             self._seen.add(key)
             self.checked += 1
             what = f"leaf {leaf} ({item.get('kind')} {item.get('id')}): its sealed {ref.field}"
-            row = self._conn.execute("SELECT data FROM blob WHERE id = ?", (ref.blob,)).fetchone()
-            if row is None:
+            stored, data = self._stored_data(ref.blob)
+            if not stored:
                 self._findings.add(f"{what} blob {ref.blob} is missing", seq, leaf)
-            elif hashlib.sha256(bytes(row[0])).hexdigest() != ref.blob:
+            elif data is not None and hashlib.sha256(data).hexdigest() != ref.blob:
                 self._findings.add(f"{what} blob {ref.blob} was altered", seq, leaf)
+
+    def named(self, blob: str) -> bool:
+        """Whether an item checked so far names ``blob``."""
+        return hash(blob) in self._seen
 
     def unreferenced(self, report: VerifyReport) -> None:
         count = 0

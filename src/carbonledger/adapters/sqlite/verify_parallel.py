@@ -1,12 +1,13 @@
 """``verify`` on two cores: the state-independent checks in a worker process.
 
 The worker walks the stored log on its own connection and checks everything that
-does not depend on the ledger's state: the columns of every entry, where its
-leaves lie, each item's query columns, the sealed blobs items name, every leaf
-hash, ``items_root`` and signature, the hash chain, every stored Merkle node and
-the root of every signed checkpoint (recovering who signed it). Meanwhile this
-process replays the state machine over the same entries, which is the part that
-has to run in order.
+does not depend on the ledger's state and can be checked without decoding an item:
+the columns of every entry, where its leaves lie, every leaf hash, ``items_root``,
+packed items hash and signature, the hash chain, every stored Merkle node, the root
+of every signed checkpoint (recovering who signed it) and that every stored sealed
+blob hashes to its name. Meanwhile this process decodes each item once for the
+state machine, which has to run in order, and checks beside it what needs the
+decoded item: its query columns and that the sealed blobs it names are stored.
 
 This is a fast path, not a second verifier: it only answers "everything holds".
 At the first thing that does not hold, on either side, the caller runs the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import logging
 import multiprocessing as mp
 import os
@@ -72,9 +74,8 @@ _TX_SQL = (
     "SELECT seq, entry_hash, ledger_time, type, sender, nonce, body, signature, first_leaf,"
     " n_leaves FROM tx ORDER BY seq"
 )
-_LEAF_SQL = (
-    "SELECT idx, seq, kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"
-)
+_LEAF_SQL = "SELECT idx, seq, data FROM leaf ORDER BY idx"
+_ITEM_SQL = "SELECT kind, rid, org, site, account, pstart, pend, data FROM leaf ORDER BY idx"
 _LIMITS_SQL = (
     "SELECT (SELECT MAX(seq) FROM tx), (SELECT MAX(idx) FROM leaf), (SELECT MAX(size) FROM"
     " checkpoint)"
@@ -110,7 +111,8 @@ class _LogFacts:
     ledger: str | None = None
     #: (size, address that signed it, signer column) of each checkpoint.
     signers: list[tuple[int, str, str]] = field(default_factory=list)
-    blobs: VerifyReport = field(default_factory=lambda: VerifyReport(ok=True))
+    #: Stored sealed blobs that do not hash to their name (a fault only if an item names one).
+    altered_blobs: list[str] = field(default_factory=list)
 
 
 def wants_worker(conn: Any) -> str | None:
@@ -190,7 +192,7 @@ def verify_with_worker(
     outbox.close()
     try:
         try:
-            state, facts, seconds = _replay(conn, inbox)
+            state, blobs, facts, seconds = _replay(conn, inbox)
             # The worker does about as much as the replay: if it takes ten times longer
             # it is stuck (a fork beside other threads can inherit a held lock).
             if facts is None and inbox.poll(max(30.0, 10 * seconds)):
@@ -208,7 +210,7 @@ def verify_with_worker(
             raise _Differs(facts.problem)
         if facts.limits != limits:
             raise _Differs("the worker saw other entries (a commit in between)")
-        report = _finish(conn, state, facts, remembered, signer)
+        report = _finish(conn, state, facts, remembered, signer, blobs=blobs)
     except _Differs as exc:
         _log.debug("verify: %s; checking again in one process", exc)
         return None
@@ -222,22 +224,30 @@ def verify_with_worker(
 # -- this process: the state machine, in order ------------------------------------------
 def _replay(
     conn: sqlite3.Connection, inbox: Connection
-) -> tuple[LedgerState, _LogFacts | None, float]:
-    """Apply every entry to a new state; the worker's facts if they came already; the
-    seconds it took.
+) -> tuple[LedgerState, BlobCheck, _LogFacts | None, float]:
+    """Apply every entry to a new state, checking each item's query columns and the blobs
+    it names on the way; the worker's facts if they came already; the seconds it took.
 
     Raises :class:`_Differs` at the first entry that does not hold.
     """
     started = time.monotonic()
     state = LedgerState()
+    # Named blobs are looked up here; the worker hashes every stored one.
+    blobs = BlobCheck(conn, _Strict(), hashed=False)
     facts: _LogFacts | None = None
-    datas = conn.execute("SELECT data FROM leaf ORDER BY idx")
+    leaves = conn.execute(_ITEM_SQL)
     loads = orjson.loads
     entries = conn.execute("SELECT seq, ledger_time, body, n_leaves FROM tx ORDER BY seq")
     n = 0
     try:
-        for n, (_seq, when, body, count) in enumerate(entries):
-            items = [loads(data) for (data,) in datas.fetchmany(count)]
+        for n, (seq, when, body, count) in enumerate(entries):
+            items = []
+            for row in leaves.fetchmany(count):
+                item = loads(row[7])
+                if type(item) is not dict or derived_columns(item) != row[:7]:
+                    raise _Differs(f"entry {seq}: query columns differ from an item's data")
+                blobs.item(item, seq, -1)
+                items.append(item)
             apply(state, loads(body), items, now=when)
             if n == 0 and (state.ledger_id is None or state.admin is None):
                 raise _Differs("the first entry is not a genesis entry")
@@ -249,7 +259,7 @@ def _replay(
         raise
     except Exception as exc:  # whatever it is, the one-process pass names it
         raise _Differs(f"entry {n + 1}: {type(exc).__name__}: {exc}") from exc
-    return state, facts, time.monotonic() - started
+    return state, blobs, facts, time.monotonic() - started
 
 
 def _finish(
@@ -258,6 +268,8 @@ def _finish(
     facts: _LogFacts,
     remembered: Remembered | None,
     signer: str | None,
+    *,
+    blobs: BlobCheck,
 ) -> VerifyReport:
     found = _Strict()
     if facts.entries and state.ledger_id != facts.ledger:
@@ -273,6 +285,8 @@ def _finish(
         checkpoints=facts.checkpoints,
         root=facts.root.hex(),
     )
+    if any(blobs.named(name) for name in facts.altered_blobs):
+        found.add("a sealed blob an item names was altered")
     check_wrapped_keys(conn, state, found)
     snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
     if facts.leaves and (
@@ -281,10 +295,7 @@ def _finish(
         found.add("the stored state snapshot differs from the state the entries produce")
     verifier = check_notes(conn, state, report, found)
     check_remembered(remembered, verifier, report, found, facts.root_at)
-    blobs = facts.blobs
-    report.blobs, report.unreferenced = blobs.blobs, blobs.unreferenced
-    report.unreferenced_blobs = blobs.unreferenced_blobs
-    report.notes.extend(blobs.notes)
+    blobs.unreferenced(report)
     return report
 
 
@@ -322,7 +333,6 @@ def _die_with_parent(parent: int) -> None:
 def _walk(conn: sqlite3.Connection, facts: _LogFacts, watch: int | None) -> None:
     found = _Strict()
     nodes = NodeStreams(conn, found)
-    blobs = BlobCheck(conn, found)
     leaves = conn.execute(_LEAF_SQL)
     checkpoints = iter(conn.execute(CHECKPOINTS_IN_ORDER))
     next_cp = next(checkpoints, None)
@@ -336,7 +346,7 @@ def _walk(conn: sqlite3.Connection, facts: _LogFacts, watch: int | None) -> None
         rows = leaves.fetchmany(count)
         if len(rows) != count or rows[0][0] != first or rows[-1][0] != first + count - 1:
             found.add(f"entry {seq}: its leaves are not in place")
-        tx = tx_from_parts(body, _items(seq, rows, blobs, found), sig)
+        tx = tx_from_parts(body, _items(seq, rows, found), sig)
         if (tx.type, tx.sender, tx.nonce) != (typ, sender, nonce):
             found.add(f"entry {seq}: type, sender or nonce columns differ from the body")
         if facts.ledger is None:
@@ -360,7 +370,7 @@ def _walk(conn: sqlite3.Connection, facts: _LogFacts, watch: int | None) -> None
     if acc.size and last != acc.size:
         found.add("the last leaves are not covered by a signed checkpoint")
     facts.leaves, facts.root = acc.size, acc.root()
-    blobs.unreferenced(facts.blobs)
+    _stored_blobs(conn, facts, found)
 
 
 def _in_place(row: tuple[Any, ...], seq: int, first: int, found: _Strict) -> None:
@@ -372,21 +382,25 @@ def _in_place(row: tuple[Any, ...], seq: int, first: int, found: _Strict) -> Non
         found.add(f"entry {row[0]} is not where it should be")
 
 
-def _items(seq: int, rows: list[Any], blobs: BlobCheck, found: _Strict) -> list[bytes]:
-    """The data of an entry's leaves; each must read as its query columns say, and the
-    sealed blobs it names must be stored intact."""
+def _items(seq: int, rows: list[Any], found: _Strict) -> list[bytes]:
+    """The data of an entry's leaves (decoded and read against their query columns by
+    the replay)."""
     datas = []
-    loads = orjson.loads
-    for leaf in rows:
-        data = leaf[9]
-        if leaf[1] != seq or type(data) is not bytes:
-            found.add(f"leaf {leaf[0]} is not entry {seq}'s")
-        item = loads(data)
-        if type(item) is not dict or derived_columns(item) != leaf[2:9]:
-            found.add(f"leaf {leaf[0]}: query columns differ from the item's data")
-        blobs.item(item, seq, leaf[0])
+    for idx, leaf_seq, data in rows:
+        if leaf_seq != seq or type(data) is not bytes:
+            found.add(f"leaf {idx} is not entry {seq}'s")
         datas.append(data)
     return datas
+
+
+def _stored_blobs(conn: sqlite3.Connection, facts: _LogFacts, found: _Strict) -> None:
+    """The stored sealed blobs that do not hash to their name: the replay, which checks
+    that each blob an item names is stored, finds whether an item names one of them."""
+    for name, data in conn.execute("SELECT id, data FROM blob"):
+        if type(name) is not str:
+            found.add("a stored sealed blob's name is not text")
+        elif hashlib.sha256(bytes(data)).hexdigest() != name:
+            facts.altered_blobs.append(name)
 
 
 def _checkpoint(

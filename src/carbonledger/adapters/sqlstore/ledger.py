@@ -218,6 +218,8 @@ class SqlLedger(LedgerLog):
             sel = sel.where(c.pend >= query.since)
         if query.until is not None:
             sel = sel.where(c.pstart <= query.until)
+        if query.after is not None:
+            sel = sel.where(c.idx > query.after)
         sel = sel.order_by(c.idx).offset(query.offset)
         if query.limit is not None:
             sel = sel.limit(query.limit)
