@@ -128,19 +128,12 @@ def test_a_database_role_that_cannot_make_the_rebuild_schema_is_named() -> None:
     from carbonledger.adapters.evm.recovery import store_beside
     from carbonledger.adapters.sqlstore import SqlLedger
     from carbonledger.errors import ConfigurationError
-    from tests.conformance.pg import fresh_database, server_url
+    from tests.conformance.pg import admin_params, fresh_database, server_url
 
     databases = fresh_database(server_url())
     url = make_url(next(databases))
     role = "cl_norebuild_" + uuid.uuid4().hex[:8]
-    admin = {
-        "host": url.host,
-        "port": url.port or 5432,
-        "user": url.username,
-        "password": url.password,
-        "dbname": url.database,
-        "autocommit": True,
-    }
+    admin = admin_params(url.render_as_string(hide_password=False))
     try:
         # A role that may use its store's schema but create no other schema.
         with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
