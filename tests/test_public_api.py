@@ -198,8 +198,8 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules": [],
     "carbonledger.core.rules.channels": [
         "channel_access", "channel_grant", "channel_read", "channel_revoke", "channel_rotate",
-        "current_members", "may_rotate", "read_access", "rotated_channel", "sealing_epoch",
-        "stale_holders", "valid_members",
+        "current_members", "is_channel_admin", "may_rotate", "read_access", "rotated_channel",
+        "run_by_its_own", "sealing_epoch", "stale_holders", "valid_members",
     ],
     "carbonledger.core.rules.common": [
         "GRANTABLE_ROLES", "ROLES", "Rule", "check_id", "check_sealed", "expect_kind",

@@ -32,7 +32,9 @@ import {
 /// carbonledger signature (recovered here) is what counts, never the EVM sender. It
 /// enforces the signer's nonce, roles and revocation; who may act for an organisation
 /// (organisations by the network admin, sites, registrations, revocations and channel
-/// grants by the organisation's admins, enrolments against their registration with
+/// grants by the organisation's admins; channel grants, removals and rotations only by
+/// identities of the organisation once its own admin holds the channel's key,
+/// `channelOwned`; enrolments against their registration with
 /// the registered roles, emissions records by the site's organisation's writers); and
 /// the token network (ERC-1155 balances, dealer roles, totals issued and retired,
 /// audited emissions minted retired and never transferable, token id 0 never
@@ -58,6 +60,8 @@ contract CarbonLedger is ERC1155 {
     bytes32 internal constant T_SITE = keccak256("register_site");
     bytes32 internal constant T_REGISTER = keccak256("register_identity");
     bytes32 internal constant T_GRANT = keccak256("channel_grant");
+    bytes32 internal constant T_CHANNEL_REVOKE = keccak256("channel_revoke");
+    bytes32 internal constant T_ROTATE = keccak256("channel_rotate");
     bytes32 internal constant T_RECORD = keccak256("record_emissions");
 
     struct Account {
@@ -126,6 +130,11 @@ contract CarbonLedger is ERC1155 {
     /// Registered organisations, and the admins each was registered with.
     mapping(bytes20 => bool) public orgs;
     mapping(bytes20 => mapping(address => bool)) public orgAdmins;
+    /// Organisations whose channel one of their own admins (an identity of the
+    /// organisation with the org_admin role) has been granted: from then on only
+    /// identities of the organisation grant, revoke and rotate in it, never the network
+    /// admin (core.rules.channels.run_by_its_own). Never unset.
+    mapping(bytes20 => bool) public channelOwned;
     /// Each site's organisation (by keccak256 of the site id).
     mapping(bytes32 => bytes20) public sites;
     /// Registrations by keccak256 of "<org>/<name>".
@@ -183,6 +192,7 @@ contract CarbonLedger is ERC1155 {
     error AlreadyRevoked(address account);
     error NotActiveIdentity(address account);
     error OtherOrg(address account, bytes20 org);
+    error ChannelOfItsOwn(address sender, bytes20 org);
 
     constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
@@ -314,6 +324,8 @@ contract CarbonLedger is ERC1155 {
             else if (ty == T_SITE) _registerSite(signer, acct, t.items);
             else if (ty == T_REGISTER) _register(signer, acct, t.items);
             else if (ty == T_GRANT) _grant(signer, acct, t.items);
+            else if (ty == T_CHANNEL_REVOKE) _channelChange(signer, acct, t.items, false);
+            else if (ty == T_ROTATE) _channelChange(signer, acct, t.items, true);
             else if (J.word(body, h.typeAt, 4) == "dao_") {
                 governor.govern(ty, signer, acct.roles, t.items, t.hints);
             }
@@ -416,14 +428,38 @@ contract CarbonLedger is ERC1155 {
 
     /// A channel's id is its organisation's: its admins grant access, to the
     /// organisation's own identities as members and to auditors of any organisation.
-    function _grant(address sender, Account memory acct, bytes[] calldata items) internal view {
+    /// The grant that first gives one of the organisation's own admins the key hands
+    /// the channel to the organisation (`channelOwned`).
+    function _grant(address sender, Account memory acct, bytes[] calldata items) internal {
         for (uint256 i; i < items.length; ++i) {
             (bytes20 org, address member, bool auditor) = reader.grant(items[i]);
             _requireOrgAdmin(sender, acct, org);
+            _requireOwnIfOwned(sender, acct, org);
             Account memory m = member == sender ? acct : accounts[member];
             if (m.roles & ENROLLED == 0 || m.roles & REVOKED != 0) revert NotActiveIdentity(member);
             if (auditor && m.roles & AUDITOR == 0) revert MissingRole(member, AUDITOR);
             if (!auditor && m.org != org) revert OtherOrg(member, org);
+            if (m.org == org && m.roles & ORG_ADMIN != 0) channelOwned[org] = true;
+        }
+    }
+
+    /// Once its own admin holds the key, an organisation's channel is changed only by
+    /// identities of the organisation (never by an admin from outside it).
+    function _requireOwnIfOwned(address sender, Account memory acct, bytes20 org) internal view {
+        if (channelOwned[org] && acct.org != org) revert ChannelOfItsOwn(sender, org);
+    }
+
+    /// channel_revoke (its admins) and channel_rotate (its admins, or a writer of the
+    /// organisation when the epoch is stale, which the core judges): who the chain can
+    /// tell may not. What the new keys are wrapped for the core checks on every node.
+    function _channelChange(address sender, Account memory acct, bytes[] calldata items, bool rotate)
+        internal
+        view
+    {
+        for (uint256 i; i < items.length; ++i) {
+            bytes20 org = reader.channel(items[i]);
+            if (!rotate || !(acct.org == org && acct.roles & MEMBER != 0)) _requireOrgAdmin(sender, acct, org);
+            _requireOwnIfOwned(sender, acct, org);
         }
     }
 

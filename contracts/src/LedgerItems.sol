@@ -159,6 +159,13 @@ library LedgerItems {
         org = orgKey(b, s, e);
     }
 
+    /// A channel_rotate or channel_revoke item: `{"channel":"C",..}`: the channel's
+    /// organisation (its channel id is the organisation's id).
+    function channel(bytes calldata b) internal pure returns (bytes20 org) {
+        (uint256 s, uint256 e,) = str(b, 1, "channel", 7);
+        org = orgKey(b, s, e);
+    }
+
     /// A channel grant: `{"channel":"C",..,"member":"0x..","role":"R",..}`: the
     /// channel's organisation (its channel id is the organisation's id), the member,
     /// and whether the role is "auditor" (else "member").

@@ -44,6 +44,11 @@ contract MemberItems {
         return LedgerItems.site(b);
     }
 
+    /// The organisation of a channel_rotate or channel_revoke item (its channel's id).
+    function channel(bytes calldata b) external pure returns (bytes20 org) {
+        return LedgerItems.channel(b);
+    }
+
     function grant(bytes calldata b) external pure returns (bytes20 org, address member, bool auditor) {
         return LedgerItems.grant(b);
     }

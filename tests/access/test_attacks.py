@@ -250,7 +250,7 @@ def test_revocation_by_another_orgs_admin_leaves_the_channel_keyless_until_rotat
     world.bills(world.admin, "acme-hq", range(1, 2))
     (before,) = _records(world)
     # The audit firm's admin revokes its auditor; it may not make acme's new key.
-    with pytest.raises(PermissionDenied, match="not an admin of 'acme'"):
+    with pytest.raises(PermissionDenied, match="not an admin of channel 'acme'"):
         submit_one(world.ledger, boss, "revoke_identity", [
             {"kind": "revocation", "address": dana.address, "channels": {"acme": {}}}])  # fmt: skip
     revoke_user(world.ledger, boss, None, dana.address, reason="left the firm")

@@ -119,3 +119,38 @@ def test_files_without_readable_rows_are_one_line(
         assert res.exit_code in (1, 2)
         assert len(res.stderr.strip().splitlines()) >= 1
         assert _billed(cli) == []
+
+
+def test_costs_with_a_decimal_point_keep_their_text_and_bad_ones_are_named(
+    home: Path, tmp_path: Path, cli: Run
+) -> None:
+    # Costs are read directly when they are ASCII digits with at most one point; every
+    # other text goes through the full amount rules. Both must agree on what is kept
+    # (the text as written, Decimal's form) and on what is refused, with its reason.
+    good = {"150.00": "150.00", "5.": "5", "0.5": "0.5", "999999999999999999.99": None}
+    bad = {
+        "1000000000000000000.0": "too large",  # 1e18: the cap
+        "1.2.3": "not a number",
+        "\u0661\u0660.5": "not a number",  # Arabic-Indic digits, which Decimal would read
+        "1_0.5": "not a number",
+        "-1.5": "must be >= 0",
+    }
+    months = [f"2023-{m:02d}" for m in range(1, 13)]
+    rows = [
+        f"hq,E1,{months[n]}-01,{months[n]}-28,100,kWh,{cost}\n"
+        for n, cost in enumerate([*good, *bad])
+    ]
+    path = tmp_path / "costs.csv"
+    path.write_text("site,account,start,end,amount,unit,cost\n" + "".join(rows))
+    report = json.loads(_ok(cli("bills", "import", str(path), "--json"), 1).stdout)
+    assert report["recorded"] == len(good)
+    assert [(e["line"], e["field"]) for e in report["rejected"]] == [
+        (n, "cost") for n in range(2 + len(good), 2 + len(good) + len(bad))
+    ]
+    for error, reason in zip(report["rejected"], bad.values(), strict=True):
+        assert reason in error["reason"], error
+    records = json.loads(_ok(cli("records", "list", "--json", "--limit", "0")).stdout)
+    shown = [json.loads(_ok(cli("records", "show", r["id"], "--json")).stdout) for r in records]
+    costs = sorted(s["billed"]["cost"] for s in shown)
+    # Decimal keeps the digits as written: 999999999999999999.99 stays exact.
+    assert costs == sorted([*(v for v in good.values() if v), "999999999999999999.99"])

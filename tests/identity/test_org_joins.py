@@ -75,6 +75,10 @@ def test_an_org_admin_takes_its_channel_over_from_the_network_admin(
     assert f"{bea} is not a member of channel 'beta'" in _clean(res.stderr)
     _ok(cli("channel", "grant", "beta", "beta/bea"))
     _ok(cli("channel", "grant", "beta", "beta/carol", "--as", "beta/bea"))
+    # Now that beta's own admin holds the key, the network admin no longer changes it.
+    for args in (["rotate", "beta"], ["revoke", "beta", bea]):
+        res = _ok(cli("channel", *args), 2)
+        assert "run by its organisation's own admins" in _clean(res.stderr)
     # A member who is no admin may not remove anyone.
     res = _ok(cli("channel", "revoke", "beta", network_admin, "--as", "beta/carol"), 2)
     assert "is not an admin of 'beta'" in _clean(res.stderr)

@@ -277,6 +277,11 @@ class RowParser:
         self.cols = _header_map(header, site is not None)
         self.width = len(header)
         self.site = site
+        # Column positions looked up once rather than by name on every row.
+        get = self.cols.get
+        self._at = tuple(self.cols[c] for c in REQUIRED)  # account, start, end, amount, unit
+        self._site_at, self._cost_at, self._doc_at = get("site"), get("cost"), get("document")
+        self._activity_at, self._currency_at = get("activity"), get("currency")
 
     def account_key(self, row: list[str]) -> str:
         """``site/account`` of a row, as written (for routing rows of one account together)."""
@@ -291,46 +296,47 @@ class RowParser:
             if _blank(row):
                 return None
             return RowError(line, "row", f"has {len(row)} fields, header has {self.width}")
-        cols, get, site = self.cols, self.cols.get, self.site
+        site = self.site
+        account_at, start_at, end_at, amount_at, unit_at = self._at
         field_name = "row"
         try:
             field_name = "site"
-            row_site = row[cols["site"]].strip() if "site" in cols else ""
+            row_site = row[self._site_at].strip() if self._site_at is not None else ""
             site_id = row_site or site
             if not site_id:
                 raise InvalidInput("required")
             if site and row_site and row_site != site:
                 raise InvalidInput(f"{row_site!r} differs from --site {site!r}")
             field_name = "start"
-            start = parse_date(row[cols["start"]], "start")
+            start = parse_date(row[start_at], "start")
             field_name = "end"
-            end = parse_date(row[cols["end"]], "end")
+            end = parse_date(row[end_at], "end")
             field_name = "amount"
-            amount = _amount(row[cols["amount"]], "amount")
+            amount = _amount(row[amount_at], "amount")
             field_name = "unit"
-            unit = row[cols["unit"]].strip()
+            unit = row[unit_at].strip()
             if not unit:
                 raise InvalidInput("required")
             if _known_unit(unit):
                 field_name = "amount"
                 check_quantity(amount, unit)  # after conversion: 1e17 GWh is not small
             field_name = "cost"
-            pos = get("cost")
+            pos = self._cost_at
             cost: Decimal | None = None
             if pos is not None and row[pos].strip():
                 cost = _amount(row[pos], "cost")
             field_name = "document"
-            pos = get("document")
+            pos = self._doc_at
             doc = row[pos].strip().lower() if pos is not None else ""
             if doc and not _SHA256.match(doc):
                 raise InvalidInput(f"{doc!r} is not a SHA-256 hex digest")
             field_name = "activity"
-            pos = get("activity")
+            pos = self._activity_at
             activity = normalise_activity(row[pos] if pos is not None else "") or "electricity"
-            pos = get("currency")
+            pos = self._currency_at
             currency = (row[pos].strip().upper() if pos is not None else "") or None
             field_name = "account"
-            account = row[cols["account"]].strip()
+            account = row[account_at].strip()
             if not account:
                 raise InvalidInput("required (meter or utility account number)")
             field_name = "period"

@@ -18,12 +18,12 @@ from typing import Any
 
 from carbonledger.core.rules.channels import (
     current_members,
+    is_channel_admin,
     may_rotate,
     read_access,
     stale_holders,
     valid_members,
 )
-from carbonledger.core.rules.common import is_org_admin
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import build_tx, utc_now
 from carbonledger.crypto.ecies import unwrap, wrap
@@ -266,8 +266,8 @@ def revocation_keys(
     for cid, chan in sorted(state.channels.items()):
         if address not in chan["members"]:
             continue
-        if signer.address != state.admin and not is_org_admin(state, signer.address, chan["org"]):
-            continue
+        if not is_channel_admin(state, signer.address, cid):
+            continue  # advances keyless, for the channel's own admin to rotate
         remaining = [a for a in current_members(chan, now) if a != address]
         out[cid] = _fresh_key(ledger, store, cid, int(chan["epoch"]) + 1, remaining)
     return out

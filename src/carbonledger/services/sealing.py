@@ -134,18 +134,23 @@ def _encoded_size(value: Any) -> int:
     return len(orjson.dumps(value))
 
 
-def _short(detail: dict[str, Any]) -> int:
-    """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+def _numbers(detail: dict[str, Any]) -> tuple[Any, ...]:
+    """The numeric values of a detail: what was billed and its results."""
     results = detail.get("results") or {}
-    short = 0
-    for value in (
+    return (
         detail.get("amount"),
         detail.get("cost"),
         results.get("kg_co2e"),
         results.get("kg_co2"),
         results.get("renewable_kwh"),
         results.get("nonrenewable_kwh"),
-    ):
+    )
+
+
+def _short(detail: dict[str, Any]) -> int:
+    """How many characters the numbers of ``detail`` fall short of :data:`NUMBER_WIDTH`."""
+    short = 0
+    for value in _numbers(detail):
         size = _encoded_size(value)
         if size < NUMBER_WIDTH:
             short += NUMBER_WIDTH - size
@@ -159,7 +164,23 @@ def pad_details(details: list[dict[str, Any]], *, checked: bool = False) -> byte
     ``checked``: as for :func:`carbonledger.core.canonical.canonical` (details made by
     :func:`bill_detail` hold text and None only)."""
     body = canonical(details, checked=checked)
-    return pad_to_bucket(body, sum(map(_short, details)))
+    return pad_to_bucket(body, _shortfall(details))
+
+
+def _shortfall(details: list[dict[str, Any]]) -> int:
+    """``sum(map(_short, details))``, at once when every number is text JSON writes as it
+    is (an import's: decimal text), so each counts its length and two quotes."""
+    numbers = [value for detail in details for value in _numbers(detail)]
+    texts = [value for value in numbers if value is not None]
+    try:
+        joined = "".join(texts)
+    except TypeError:  # a number that is not text: each one the long way
+        return sum(map(_short, details))
+    if not joined.isascii() or not joined.isprintable() or '"' in joined or "\\" in joined:
+        return sum(map(_short, details))
+    width = NUMBER_WIDTH - 2  # the two quotes
+    nulls = (len(numbers) - len(texts)) * (NUMBER_WIDTH - 4)  # null is four characters
+    return nulls + sum([width - n for n in map(len, texts) if n < width])
 
 
 def pad_to_bucket(body: bytes, extra: int = 0) -> bytes:

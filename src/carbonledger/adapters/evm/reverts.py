@@ -48,6 +48,7 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
     "OrgExists": DuplicateEntity,
     "AdminNotEnrolled": InvalidInput,
     "NotOrgAdmin": PermissionDenied,
+    "ChannelOfItsOwn": PermissionDenied,
     "SiteExists": DuplicateEntity,
     "UnknownSite": NotFound,
     "SiteOfOtherOrg": PermissionDenied,
@@ -105,6 +106,8 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
 MEANING = {
     "UnknownOrg": "the organisation (or its channel) is not registered",
     "NotOrgAdmin": "the signer is not an admin of the organisation",
+    "ChannelOfItsOwn": "the channel is run by its organisation's own admins; the signer is"
+    " not one of them",
     "UnknownSite": "the site is not registered",
     "SiteOfOtherOrg": "the site belongs to another organisation",
     "NotWriter": "the signer is not a member or admin of the site's organisation",

@@ -72,6 +72,8 @@ Index(
 Index("leaf_site", leaf.c.site, leaf.c.pstart)
 Index("leaf_rid", leaf.c.rid)
 Index("leaf_kind", leaf.c.kind, leaf.c.idx)
+Index("leaf_site_kind", leaf.c.site, leaf.c.kind, leaf.c.idx)  # migration 0002
+Index("leaf_org_kind", leaf.c.org, leaf.c.kind, leaf.c.idx)
 node = Table(
     "node",
     METADATA,

@@ -16,6 +16,14 @@ organisation admin sends ``channel_rotate``; nothing can be sealed or granted in
 it before then, and nothing sealed under an older epoch is accepted after it.
 ``channel_rotate`` also starts a new epoch at will (e.g. after a grant ended).
 
+A channel belongs to its organisation: the network admin, who registers an
+organisation and so starts as its channel's only admin, grants, revokes and
+rotates in it only until one of the organisation's own admins (an identity of the
+organisation with the org_admin role) has held its key (:func:`run_by_its_own`).
+From then on only the organisation's own admins make its keys: nobody outside it
+can give itself a key to what it seals, and a revocation by the network admin
+leaves the channel keyless for the organisation's admin to rotate.
+
 An epoch is *stale* once its key is held by someone whose access has ended (a
 grant's ``until`` passed, an identity revoked, a member removed): nothing new is
 sealed under it (:func:`sealing_epoch`), so an auditor whose grant ended cannot
@@ -50,9 +58,11 @@ __all__ = [
     "channel_revoke",
     "channel_rotate",
     "current_members",
+    "is_channel_admin",
     "may_rotate",
     "read_access",
     "rotated_channel",
+    "run_by_its_own",
     "sealing_epoch",
     "stale_holders",
     "valid_members",
@@ -114,6 +124,43 @@ def read_access(state: LedgerState, channel_id: str, address: str, at: str) -> d
 def channel_access(state: LedgerState, channel_id: str, address: str) -> dict[str, Any]:
     """The member entry of ``address`` if it may read ``channel_id`` now (ledger time)."""
     return read_access(state, channel_id, address, state.now)
+
+
+def _own_admin(state: LedgerState, address: str, org: str) -> bool:
+    """An identity of ``org`` itself that administers it (not an admin from outside)."""
+    return state.identities.get(address, {}).get("org") == org and is_org_admin(state, address, org)
+
+
+def run_by_its_own(state: LedgerState, channel: dict[str, Any]) -> bool:
+    """Whether one of the organisation's own admins has held the channel's key (in any
+    epoch): from then on the channel is run by them alone. Never undone, and the same
+    as the contract's ``channelOwned`` (set by the grant that first gives such an admin
+    the key), so the chain and the core judge alike."""
+    org = str(channel["org"])
+    return any(_own_admin(state, a, org) for keys in channel["keys"].values() for a in keys)
+
+
+def is_channel_admin(state: LedgerState, sender: str, channel_id: str) -> bool:
+    """Whether ``sender`` may grant, revoke and make new keys in ``channel_id``: an admin
+    of its organisation, from outside it (the network admin) only until the channel
+    is run by the organisation's own admins (:func:`run_by_its_own`)."""
+    channel = _channel(state, channel_id)
+    org = str(channel["org"])
+    if sender != state.admin and not is_org_admin(state, sender, org):
+        return False
+    return _own_admin(state, sender, org) or not run_by_its_own(state, channel)
+
+
+def _require_channel_admin(
+    state: LedgerState, sender: str, channel: dict[str, Any], action: str
+) -> None:
+    require_org_admin(state, sender, channel["org"], action)
+    if not is_channel_admin(state, sender, channel["id"]):
+        raise PermissionDenied(
+            f"{action}: channel {channel['id']!r} is run by its organisation's own admins;"
+            f" signer {sender} is not one of them (an admin from outside the organisation"
+            " acts on its channel only until its own admin holds the key)"
+        )
 
 
 def _keyless(channel: dict[str, Any]) -> bool:
@@ -178,23 +225,29 @@ def sealing_epoch(state: LedgerState, channel_id: str) -> int:
 def may_rotate(state: LedgerState, sender: str, channel_id: str, at: str) -> bool:
     """Whether ``sender`` may start ``channel_id``'s next epoch at ``at``.
 
-    The organisation's admins always may. A current, non-auditor member who
-    writes the organisation's records may too when the epoch is stale. That is
-    safe: the new key must be wrapped for exactly the members whose access still
-    holds (checked in :func:`channel_rotate`), so such a rotation can only take
-    out readers whose access has already ended; the rotator learns nothing it
-    could not already read, and everyone who could read keeps reading.
+    The channel's admins (:func:`is_channel_admin`) always may. A current,
+    non-auditor member who writes the organisation's records may too when the epoch
+    is stale (once the channel is run by its own admins, only an identity of the
+    organisation: an admin from outside is no writer there). That is safe: the new
+    key must be wrapped for exactly the members whose access still holds (checked in
+    :func:`channel_rotate`), so such a rotation can only take out readers whose
+    access has already ended; the rotator learns nothing it could not already read,
+    and everyone who could read keeps reading.
     """
     channel = _channel(state, channel_id)
     org = str(channel["org"])
-    if sender == state.admin or is_org_admin(state, sender, org):
+    if is_channel_admin(state, sender, channel_id):
         return True
-    if _keyless(channel) or not stale_holders(state, channel_id, at):
-        return False
     member = channel["members"].get(sender)
-    if sender not in valid_members(state, channel, at) or member is None:
-        return False
-    if member.get("role") == "auditor":
+    outside = state.identities.get(sender, {}).get("org") != org
+    if (
+        member is None
+        or member.get("role") == "auditor"
+        or (outside and run_by_its_own(state, channel))
+        or _keyless(channel)
+        or not stale_holders(state, channel_id, at)
+        or sender not in valid_members(state, channel, at)
+    ):
         return False
     try:
         require_org_writer(state, sender, org, "channel rotate")
@@ -234,7 +287,7 @@ def channel_grant(state: LedgerState, body: TxBody, items: Sequence[dict[str, An
     expect_kind(items, "channel_grant")
     for item in items:
         channel = _channel(state, item.get("channel"))
-        require_org_admin(state, body["sender"], channel["org"], "channel grant")
+        _require_channel_admin(state, body["sender"], channel, "channel grant")
         member = str(item.get("member"))
         ident = state.identities.get(member)
         if ident is None or not is_active(ident):
@@ -284,7 +337,7 @@ def channel_revoke(state: LedgerState, body: TxBody, items: Sequence[dict[str, A
     expect_kind(items, "channel_revoke")
     for item in items:
         channel = _channel(state, item.get("channel"))
-        require_org_admin(state, body["sender"], channel["org"], "channel revoke")
+        _require_channel_admin(state, body["sender"], channel, "channel revoke")
         member = str(item.get("member"))
         if member not in channel["members"]:
             raise NotFound(f"channel revoke: {member} is not a member of {channel['id']!r}")
@@ -320,6 +373,8 @@ def channel_rotate(state: LedgerState, body: TxBody, items: Sequence[dict[str, A
     for item in items:
         channel = _channel(state, item.get("channel"))
         if not may_rotate(state, body["sender"], channel["id"], state.now):
+            if body["sender"] == state.admin or is_org_admin(state, body["sender"], channel["org"]):
+                _require_channel_admin(state, body["sender"], channel, "channel rotate")
             raise PermissionDenied(
                 f"channel rotate: signer {body['sender']} is not an admin of"
                 f" {channel['org']!r}; a member who writes its records may rotate only a"

@@ -24,12 +24,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from carbonledger.core.item_parts import TxBody
-from carbonledger.core.rules.channels import rotated_channel
+from carbonledger.core.rules.channels import is_channel_admin, rotated_channel
 from carbonledger.core.rules.common import (
     GRANTABLE_ROLES,
     check_id,
     expect_kind,
-    is_org_admin,
     parse_time,
     require_org_admin,
 )
@@ -152,12 +151,11 @@ def revoke_identity(state: LedgerState, body: TxBody, items: Sequence[dict[str, 
             raise InvalidInput(f"revoke: {ident['name']!r} is not a member of {sorted(unknown)}")
         for channel in held:
             keys = rotations.get(channel["id"])
-            if keys is not None and not (
-                body["sender"] == state.admin or is_org_admin(state, body["sender"], channel["org"])
-            ):
+            if keys is not None and not is_channel_admin(state, body["sender"], channel["id"]):
                 raise PermissionDenied(
-                    f"revoke: signer {body['sender']} is not an admin of {channel['org']!r}"
-                    " and may not make its channel's new key"
+                    f"revoke: signer {body['sender']} is not an admin of channel"
+                    f" {channel['id']!r} and may not make its new key (it advances keyless,"
+                    " for its own admin to rotate)"
                 )
             state.channels[channel["id"]] = rotated_channel(state, channel, address, keys)
         state.identities[address] = {
