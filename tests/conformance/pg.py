@@ -49,14 +49,12 @@ def server_url() -> str:
     return url
 
 
-def fresh_database(url: str) -> Iterator[str]:
-    """Create an empty database on the server of ``url``; yield its URL; drop it."""
-    import psycopg
+def admin_params(url: str) -> dict[str, object]:
+    """psycopg's connection arguments for the server and database of ``url``, autocommit."""
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    name = "cl_test_" + uuid.uuid4().hex[:16]
-    params = {
+    return {
         "host": u.host,
         "port": u.port or 5432,
         "user": u.username,
@@ -64,6 +62,16 @@ def fresh_database(url: str) -> Iterator[str]:
         "dbname": u.database or "postgres",
         "autocommit": True,
     }
+
+
+def fresh_database(url: str) -> Iterator[str]:
+    """Create an empty database on the server of ``url``; yield its URL; drop it."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    name = "cl_test_" + uuid.uuid4().hex[:16]
+    params = admin_params(url)
     with psycopg.connect(**params) as admin:  # type: ignore[arg-type]
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -117,3 +117,39 @@ def test_readers_see_the_old_or_the_new_store_while_a_reorg_rebuilds_it(
         assert cli_json(home, "verify")["ok"] is True
         chain = cli_json(home, "chain", "status")
         assert chain["entries_on_chain"] == chain["entries_off_chain"]
+
+
+def test_a_database_role_that_cannot_make_the_rebuild_schema_is_named() -> None:
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from carbonledger.adapters.evm.recovery import store_beside
+    from carbonledger.adapters.sqlstore import SqlLedger
+    from carbonledger.errors import ConfigurationError
+    from tests.conformance.pg import admin_params, fresh_database, server_url
+
+    databases = fresh_database(server_url())
+    url = make_url(next(databases))
+    role = "cl_norebuild_" + uuid.uuid4().hex[:8]
+    admin = admin_params(url.render_as_string(hide_password=False))
+    try:
+        # A role that may use its store's schema but create no other schema.
+        with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
+            conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
+            conn.execute(f'REVOKE CREATE ON DATABASE "{url.database}" FROM PUBLIC')
+            conn.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}")
+        store = SqlLedger(url.set(username=role, password="pw").render_as_string(False))
+        try:
+            with (
+                pytest.raises(ConfigurationError, match="cannot create: grant it CREATE"),
+                store_beside(store, None),
+            ):
+                pass
+        finally:
+            store.close()
+    finally:
+        databases.close()
+        with psycopg.connect(**{**admin, "dbname": "postgres"}) as conn:  # type: ignore[arg-type]
+            conn.execute(f"DROP ROLE IF EXISTS {role}")

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 
 from carbonledger.adapters.evm.entries import Row, common_prefix, store_count
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.core.tx import utc_now
 from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from carbonledger.adapters.sqlstore import SqlLedger
@@ -99,9 +101,15 @@ def _sql_beside(store: SqlLedger, operator: PrivateKey | None) -> Iterator[tuple
             current = str(conn.exec_driver_sql("SELECT current_schema()").scalar_one())
         schema = f"{current}_rebuild"
         statements = [f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', f'CREATE SCHEMA "{schema}"']
-        with store.engine.begin() as conn:
-            for sql in statements:
-                conn.exec_driver_sql(sql)
+        try:
+            with store.engine.begin() as conn:
+                for sql in statements:
+                    conn.exec_driver_sql(sql)
+        except DBAPIError as exc:
+            raise ConfigurationError(
+                f"the store is rebuilt from the chain in a schema beside its own, {schema!r},"
+                f" which this database role cannot create: grant it CREATE ({exc.orig})"
+            ) from exc
         engine = create_engine(
             url, pool_pre_ping=True, connect_args={"options": f"-csearch_path={schema}"}
         )
