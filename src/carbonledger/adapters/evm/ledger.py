@@ -46,6 +46,7 @@ from carbonledger.adapters.evm.chain import (
     deploy,
 )
 from carbonledger.adapters.evm.entries import store_count, store_receipts, writer_lock
+from carbonledger.adapters.evm.exchange import keep_blobs
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.tx import SignedTx, utc_now
 from carbonledger.core.typed import chain_commitment
@@ -130,6 +131,8 @@ class EvmLedger(Calls):
                     prepared = [
                         self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in part
                     ]
+                    # Sealed blobs are not in calldata: this node keeps them before sending.
+                    keep_blobs(self.channels, [t for _, _, ts in prepared for t in ts])
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     if flying is None:
                         flying = (pool.submit(self._send_and_mine, sent, second), prepared)

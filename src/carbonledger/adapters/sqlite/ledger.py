@@ -248,8 +248,9 @@ class SqliteLedger(LedgerLog):
         return self._advance(batch)
 
     def reset(self, keep: Path | None = None) -> None:
-        """Empty the ledger file in place (entries, checkpoints, channel keys, blobs), a
-        copy kept at ``keep`` first: for an off-chain store rebuilt from its chain."""
+        """Empty the ledger file in place (entries, checkpoints, channel keys), a copy kept
+        at ``keep`` first: for an off-chain store rebuilt from its chain. Sealed blobs are
+        kept: they are not on the chain, and the entries taken again find theirs here."""
         with self._lock:
             conn = self._conn
             if keep is not None:
@@ -260,7 +261,7 @@ class SqliteLedger(LedgerLog):
                     copy.close()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for table in ("blob", "channel_key", "checkpoint", "node", "leaf", "tx"):
+                for table in ("channel_key", "checkpoint", "node", "leaf", "tx"):
                     conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 conn.execute("DELETE FROM meta WHERE key IN ('state', 'note', 'log_vkey')")
                 conn.execute("COMMIT")

@@ -265,10 +265,11 @@ class SqlLedger(LedgerLog):
         return [(s, bytes(h), w, bytes(b), f, n) for s, h, w, b, f, n in rows]
 
     def reset(self) -> None:
-        """Empty the store (entries, checkpoints, channel keys, blobs) in one transaction:
-        for a mirror rebuilt from the chain it mirrors."""
+        """Empty the store (entries, checkpoints, channel keys) in one transaction: for a
+        mirror rebuilt from the chain it mirrors. Sealed blobs are kept: they are not on
+        the chain, and the entries taken again find theirs here."""
         with self.engine.begin() as conn:
-            for table in (t.blob, t.channel_key, t.checkpoint, t.node, t.leaf, t.tx, t.meta):
+            for table in (t.channel_key, t.checkpoint, t.node, t.leaf, t.tx, t.meta):
                 conn.execute(table.delete())
         self._open("the off-chain store")
 
