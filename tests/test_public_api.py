@@ -83,7 +83,8 @@ PUBLIC: dict[str, list[str]] = {
         "AppContext", "ServiceAccount", "api_tokens_file", "new_api_token", "store_api_token",
     ],
     "carbonledger.api.deps": ["actor", "context"],
-    "carbonledger.api.fast": ["BILLS_PATH", "RECORD_EMISSIONS_PATH", "FastWrites"],
+    "carbonledger.api.fast": ["BILLS_PATH", "RECORDS_PATH", "RECORD_EMISSIONS_PATH", "FastWrites"],
+    "carbonledger.api.listing": ["MAX_LIMIT", "RecordsQuery", "records_page"],
     "carbonledger.api.opentaps": ["RecordForm", "record_one", "repeated_fields", "router"],
     "carbonledger.api.openapi": ["DOCS_ASSETS", "install_docs", "openapi_document"],
     "carbonledger.api.problems": [
@@ -91,6 +92,7 @@ PUBLIC: dict[str, list[str]] = {
         "declared_query", "install_handlers", "json_response", "problem", "problem_for",
     ],
     "carbonledger.api.readers": [
+        "EncodedViews",
         "OpenedBlobs", "SharedChannelKeys", "SharedDetailReader", "UnwrappedKeys",
     ],
     "carbonledger.api.routes_core": ["router"],
@@ -115,6 +117,10 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.cli.credentials": ["audit_auto", "register"],
     "carbonledger.cli.dao": ["register"],
+    "carbonledger.cli.didkeys": [
+        "KeyOption", "did_arg", "did_file", "did_signer", "post_credentials", "read_credentials",
+        "read_json",
+    ],
     "carbonledger.cli.demo": ["register"],
     "carbonledger.cli.ids": ["known_org", "known_site", "proposal_id", "token_id"],
     "carbonledger.cli.tables": ["Rows", "count", "print_table"],
@@ -123,6 +129,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.cli.greenbutton": ["app"],
     "carbonledger.cli.ledger": ["register"],
+    "carbonledger.cli.meters": ["meter_app", "utility_app"],
     "carbonledger.cli.org": ["register"],
     "carbonledger.cli.serve": ["register", "run_server"],
     "carbonledger.cli.tokens": ["register"],
@@ -143,8 +150,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.calculator": [
         "CONTEXT_DIGITS", "DEFAULT_GWP", "GWP_SETS", "QUANTUM", "TRACE_SCHEMA",
-        "CalculationResult", "basis_id", "calculate", "co2e_from_gases", "gwp_weights",
-        "merge_trace", "recompute",
+        "CalculationPlan", "CalculationResult", "basis_id", "calculate", "co2e_from_gases",
+        "gwp_weights", "merge_trace", "plan_for", "recompute", "result_texts", "results",
     ],
     "carbonledger.core.periods": ["PeriodShare", "split_amount", "split_period"],
     "carbonledger.core.travel": [
@@ -349,10 +356,11 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.crypto.x509ca": [
         "ADDRESS_URI_PREFIX", "ROLE_URI_PREFIX", "CaBundle", "CertInfo", "certificate_info",
-        "certify_org_ca", "create_crl", "create_intermediate_ca", "create_root_ca",
-        "encrypt_ca_key", "fingerprint", "is_revoked", "issue_certificate", "make_csr",
-        "make_org_ca_request", "verify_chain",
+        "certify_org_ca", "create_intermediate_ca", "create_root_ca", "encrypt_ca_key",
+        "fingerprint", "issue_certificate", "make_csr", "make_org_ca_request",
     ],
+    "carbonledger.crypto.x509chain": ["verify_chain"],
+    "carbonledger.crypto.x509crl": ["create_crl", "is_revoked"],
     "carbonledger.errors": [
         "CarbonLedgerError", "ConfigurationError", "Conflict", "DuplicateEntity", "FactorNotFound",
         "IntegrityError", "InvalidInput", "NotFound", "OverlappingPeriod", "PermissionDenied",

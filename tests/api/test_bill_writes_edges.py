@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -178,4 +179,25 @@ def test_opentaps_forms_as_sent_and_oddly_sent(api: Served) -> None:
     )
     again = api.client.post(RECORD, params={"userId": "erp"}, data=_form("t-1"), headers=erp)
     _refused(again, 409)
+    assert len(_records(api)) == before + 2
+
+
+def test_opentaps_urlencoded_fields_are_decoded_as_sent(api: Served) -> None:
+    erp = {"vault_token": api.erp_token, "content-type": "application/x-www-form-urlencoded"}
+    before = len(_records(api))
+    # "+" encodes a space, "%2B" a plus and "%C3%A9" an e with an acute accent (UTF-8)
+    party = "meter é+1 a"
+    sent = {**_form("unused"), "partyId": party}
+    body = "&".join(f"{k}={quote_plus(v)}" for k, v in sent.items())
+    assert "meter+%C3%A9%2B1+a" in body
+    res = api.client.post(RECORD, params={"userId": "erp"}, content=body, headers=erp)
+    assert res.status_code == 201, res.text
+    assert res.json()["partyId"] == party
+    # an empty field between separators is skipped, as form parsers do
+    stray = "&".join(f"{k}={quote_plus(v)}" for k, v in _form("t-stray").items())
+    res = api.client.post(
+        RECORD, params={"userId": "erp"}, content=stray.replace("&", "&&", 1), headers=erp
+    )
+    assert res.status_code == 201, res.text
+    assert res.json()["partyId"] == "t-stray"
     assert len(_records(api)) == before + 2

@@ -110,6 +110,19 @@ def _form(party: str, start: str, end: str, amount: str) -> dict[str, str]:
     }
 
 
+def _post_form(api: Served, form: dict[str, str]) -> Callable[[httpx.Client], tuple[int, Any]]:
+    def job(client: httpx.Client) -> tuple[int, Any]:
+        res = client.post(
+            f"{OPENTAPS}/recordEmissions",
+            params={"userId": "erp"},
+            data=form,
+            headers={"vault_token": api.erp_token},
+        )
+        return res.status_code, res.json()
+
+    return job
+
+
 def test_opentaps_requests_in_one_batch_are_judged_as_if_sequential(
     server: tuple[Served, str],
 ) -> None:
@@ -132,19 +145,7 @@ def test_opentaps_requests_in_one_batch_are_judged_as_if_sequential(
     for k in range(12):
         forms += [_form(f"twice-{k}", "2023-05-01", "2023-05-31", "700")] * 2
 
-    def post(form: dict[str, str]) -> Callable[[httpx.Client], tuple[int, Any]]:
-        def job(client: httpx.Client) -> tuple[int, Any]:
-            res = client.post(
-                f"{OPENTAPS}/recordEmissions",
-                params={"userId": "erp"},
-                data=form,
-                headers={"vault_token": api.erp_token},
-            )
-            return res.status_code, res.json()
-
-        return job
-
-    answers = _concurrently([post(f) for f in forms], base)
+    answers = _concurrently([_post_form(api, f) for f in forms], base)
     solo = answers[:64]
     assert [code for code, _ in solo] == [201] * 64, solo
     # each answer is its own request's record
@@ -180,6 +181,59 @@ def test_opentaps_requests_in_one_batch_are_judged_as_if_sequential(
     # concurrent requests by one signer share signed transactions and commits
     assert 1 <= txs - txs0 < recorded
     assert 1 <= checkpoints - checkpoints0 < recorded
+
+
+def test_opentaps_bad_bills_in_a_batch_get_their_own_error_and_retries_are_not_doubled(
+    server: tuple[Served, str],
+) -> None:
+    api, base = server
+    erp = api.users["erp"].address
+    txs0, records0, _ = _counts(api, erp)
+    good = [_form(f"batch-{n}", "2022-06-01", "2022-06-30", str(200 + n)) for n in range(40)]
+    # litres of electricity: refused by the calculation, inside the shared batch
+    bad = [
+        {**_form(f"litres-{n}", "2022-06-01", "2022-06-30", "50"), "energyUseUom": "litres"}
+        for n in range(6)
+    ]
+    # 100 therms of electricity: 2,930.71070172 kWh (1 therm = 105.505585262 MJ, 1 kWh =
+    # 3.6 MJ), a conversion whose exact kWh has 42 digits
+    therms = [
+        {**_form(f"therm-{n}", "2022-06-01", "2022-06-30", "100"), "energyUseUom": "therm"}
+        for n in range(2)
+    ]
+    forms = [f for trio in zip(good[:6], bad, strict=True) for f in trio] + good[6:] + therms
+    answers = _concurrently([_post_form(api, f) for f in forms], base)
+    by_party = {f["partyId"]: a for f, a in zip(forms, answers, strict=True)}
+    for n in range(6):  # each bad bill: its own 412 naming its field and why
+        code, body = by_party[f"litres-{n}"]
+        assert code == 412, body
+        assert body["field"] == "unit", body
+        assert "volume unit" in body["detail"], body
+    recorded = {}
+    for f in good + therms:
+        code, body = by_party[f["partyId"]]
+        assert code == 201, body  # recorded, though bad bills were in its batch
+        assert body["partyId"] == f["partyId"]
+        assert body["energyUseAmount"] == float(f["energyUseAmount"])
+        recorded[body["uuid"]] = f
+    assert len(recorded) == 42  # each its own record
+    for party in ("therm-0", "therm-1"):
+        body = by_party[party][1]
+        assert body["energyUseUom"] == "therm"
+        kwh = body["renewableEnergyUseAmount"] + body["nonrenewableEnergyUseAmount"]
+        assert kwh == pytest.approx(2930.71070172)
+    txs, records, _ = _counts(api, erp)
+    assert records - records0 == 42
+    assert 1 <= txs - txs0 < 42  # shared signed transactions
+    assert set(recorded) <= set(_rids(api))
+    # every request sent again, at once: each is answered 409, nothing recorded twice
+    again = _concurrently([_post_form(api, f) for f in good + therms], base)
+    for code, body in again:
+        assert code == 409, body
+        assert "already recorded" in body["detail"] or "overlap" in body["detail"], body
+    assert _counts(api, erp)[:2] == (txs, records)
+    rids = _rids(api)
+    assert len(rids) == len(set(rids))
 
 
 def test_bills_with_a_contested_bill_each_request_gets_its_own_report(

@@ -107,6 +107,7 @@ ALLOWED_PACKAGE = (
     "carbonledger.crypto.keys",
     "carbonledger.crypto.sealed",
     "carbonledger.crypto.x509ca",
+    "carbonledger.crypto.x509chain",
     "carbonledger.credentials.did",
     "carbonledger.credentials.proof",
     "carbonledger.credentials.vc",

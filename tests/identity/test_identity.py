@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from carbonledger.core.domain import Bill, Organisation, Site
-from carbonledger.crypto import x509ca
+from carbonledger.crypto import x509ca, x509crl
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import NotFound, PermissionDenied
 from carbonledger.factors import FactorCatalog
@@ -182,7 +182,7 @@ def test_revoked_user_cannot_write_but_past_entries_stay_valid(world: World) -> 
     assert len(records) == 2
     crl = (world.home.ca.directory / "org-acme.crl.pem").read_bytes()
     serial = world.ledger.state().identities[alice.address]["serial"]
-    assert x509ca.is_revoked(crl, world.home.ca.certificate("org-acme").encode(), serial)
+    assert x509crl.is_revoked(crl, world.home.ca.certificate("org-acme").encode(), serial)
 
 
 def test_member_of_one_org_cannot_record_for_another(world: World) -> None:

@@ -8,13 +8,14 @@ one-process report, for intact and damaged ledgers alike.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ import pytest
 import carbonledger.adapters.ledger_log as ledger_log
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
 from carbonledger.adapters.sqlite.verify_parallel import WORKERS_ENV
+from carbonledger.core.canonical import canonical
+from carbonledger.core.tx import signing_digest
 from carbonledger.ports.ledger import VerifyReport
 from tests.conformance.tamper import KEY
 from tests.ledger.test_tamper import FileCopy, original  # noqa: F401 - a fixture
@@ -145,6 +148,41 @@ def test_an_entry_the_rules_refuse_with_every_hash_and_signature_intact_is_named
     assert with_worker == _report(ledger_file, "0", monkeypatch)
     assert with_worker["entry"] == 11
     assert "site 's9' is not registered" in with_worker["error"]
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_a_typed_entry_signed_over_other_records_packed_is_named(
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch, odd: bool
+) -> None:
+    """The sender signs a typed body whose packed hash (all a contract checks) is of other
+    records than the entry's items, and an operator's software skipping the check stores
+    it: every hash, node and checkpoint of the file holds, and only packing each stored
+    record again finds it. A record with a non-ASCII schema is packed the long way
+    (decoded), a plain one straight from its bytes: both are checked."""
+    items = [record("s0", 200, year=2001), record("s1", 200, year=2001)]
+    if odd:
+        items[1]["trace"]["schema"] = "tést"
+    other = [json.loads(canonical(item)) for item in items]
+    other[1]["detail"]["commitment"] = "00" * 32  # what the contract would hold
+    with closing(SqliteLedger(ledger_file, operator=KEY)) as ledger:
+        nonce = ledger.state().next_nonce(KEY.address)
+        honest, forged_packed = (
+            tx(KEY, "record_emissions", nonce, items),
+            tx(KEY, "record_emissions", nonce, other),
+        )
+        body = {**honest.body, "packed": forged_packed.body["packed"]}
+        body_bytes = canonical(body)
+        signature = KEY.sign_digest(signing_digest(body_bytes, body))
+        ledger.submit([replace(honest, body=body, body_bytes=body_bytes, signature=signature)])
+    with_worker = _report(ledger_file, "1", monkeypatch)
+    assert with_worker == _report(ledger_file, "0", monkeypatch)
+    assert not with_worker["ok"]
+    assert [e["entry"] for e in with_worker["errors"]] == [11]
+    assert "do not match its packed items hash" in with_worker["error"]
+    # The file as the operator left it: the stored leaf is the record signed in the JSON.
+    with closing(sqlite3.connect(ledger_file)) as con:
+        (data,) = con.execute("SELECT data FROM leaf WHERE seq = 11 ORDER BY idx DESC").fetchone()
+    assert bytes(data) == canonical(items[1])
 
 
 _WHO_VERIFIES = """

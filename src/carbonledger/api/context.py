@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from carbonledger.adapters.group_commit import GroupCommitLedger
 from carbonledger.api.coalesce import BillCoalescer
 from carbonledger.api.readers import (
+    EncodedViews,
     OpenedBlobs,
     SharedChannelKeys,
     SharedDetailReader,
@@ -100,6 +101,9 @@ class AppContext:
     _bills: BillCoalescer = field(init=False)
     _opened: OpenedBlobs = field(default_factory=OpenedBlobs)
     _unwrapped: UnwrappedKeys = field(default_factory=UnwrappedKeys)
+    _bases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Member views of records, encoded once (see :mod:`carbonledger.api.listing`).
+    views: EncodedViews = field(default_factory=EncodedViews)
     #: Sign-in, shared by the API and the web UI.
     signin: SignIn = field(init=False)
 
@@ -200,7 +204,7 @@ class AppContext:
         state = now()
         keys = SharedChannelKeys(state, self.ledger.channels, key, self._unwrapped, access=access)
         details = SharedDetailReader(keys, self.ledger.channels, self._opened)
-        return RecordReader(self.ledger, details)
+        return RecordReader(self.ledger, details, bases=self._bases)
 
     def reload_service_accounts(self) -> None:
         path = api_tokens_file(self.home)

@@ -28,7 +28,13 @@ from carbonledger.ports.channels import ChannelStore
 from carbonledger.services.channels import ChannelKeys
 from carbonledger.services.sealing import DetailReader
 
-__all__ = ["OpenedBlobs", "SharedChannelKeys", "SharedDetailReader", "UnwrappedKeys"]
+__all__ = [
+    "EncodedViews",
+    "OpenedBlobs",
+    "SharedChannelKeys",
+    "SharedDetailReader",
+    "UnwrappedKeys",
+]
 
 _BlobKey = tuple[str, int, str]  # channel, epoch, blob id
 
@@ -145,3 +151,27 @@ class SharedDetailReader(DetailReader):
                 raise IntegrityError(f"record {item['id']}: details do not match their commitment")
             opened.checked[item["id"]] = commitment
         return detail
+
+
+class EncodedViews:
+    """Member views of records as encoded JSON, by the record's stored bytes.
+
+    A record and its sealed detail never change once committed, so neither does its
+    member view; whether a caller may see it is decided at each request, before the
+    view is taken from here. At most ``max_views`` are kept (the oldest out first;
+    about 2 KB each, stored bytes and view).
+    """
+
+    def __init__(self, max_views: int = 20_000) -> None:
+        self._max = max_views
+        self._views: dict[bytes, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._views.get(key)  # one dictionary read: atomic, no lock needed
+
+    def put(self, key: bytes, view: bytes) -> None:
+        with self._lock:
+            self._views[key] = view
+            while len(self._views) > self._max:
+                del self._views[next(iter(self._views))]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from carbonledger.api.auth import Actor
 from carbonledger.api.context import AppContext
 from carbonledger.api.deps import actor, context
+from carbonledger.api.listing import MAX_LIMIT, RecordsQuery, records_page
 from carbonledger.api.problems import json_response
 from carbonledger.core.canonical import canonical
 from carbonledger.core.domain import Bill, parse_amount, parse_date
@@ -145,37 +146,14 @@ def records(
     org: str | None = None,
     since: str | None = Query(None, description="Periods ending on or after YYYY-MM-DD."),
     until: str | None = Query(None, description="Periods starting on or before YYYY-MM-DD."),
-    limit: int = Query(100, ge=1, le=1000),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0, le=2**31),
 ) -> Response:
     """Emissions records in ledger order, paginated: with their results for members of
     the record's channel, public fields only for anyone else."""
-    for name, value in (("since", since), ("until", until)):
-        if value is not None:
-            parse_date(value, name)
-    reader = RecordReader(ctx.ledger) if who.key is None else ctx.reader_for(who.key)
-    items = [
-        {"leaf_index": s.leaf_index, **reader.view(s.item)}
-        for s in ctx.ledger.items(
-            ItemQuery(
-                kind="emissions_record",
-                site=site,
-                org=org,
-                since=since,
-                until=until,
-                limit=limit,
-                offset=offset,
-            )
-        )
-    ]
-    return json_response(
-        {
-            "items": items,
-            "offset": offset,
-            "limit": limit,
-            "next_offset": offset + len(items) if len(items) == limit else None,
-        }
-    )
+    # The well-formed request is answered by the direct path (api/fast.py) before it
+    # gets here; both answer through records_page.
+    return records_page(ctx, who, RecordsQuery(site, org, since, until, limit, offset))
 
 
 @router.get("/records/{record_id}", tags=["records"])

@@ -1,9 +1,7 @@
-"""``did``, ``vc``, ``meter``, ``utility`` and ``audit auto``: DIDs, credentials, digital audits.
+"""``did``, ``vc`` and ``audit auto``: DIDs, credentials, digital audits.
 
-DID keys made here are kept in the ledger home under ``dids/NAME.json``: an
-Ethereum keystore v3 (scrypt, AES-128-CTR) of the 32-byte secret, which is the
-Ed25519 seed or the secp256k1 key, with the DID beside it; the passphrase is the
-admin's (``CARBONLEDGER_PASSPHRASE``), as for every key in the home.
+DID keys made here are kept in the ledger home (:mod:`carbonledger.cli.didkeys`);
+``meter`` and ``utility`` are in :mod:`carbonledger.cli.meters`.
 """
 
 from __future__ import annotations
@@ -17,20 +15,26 @@ import typer
 from carbonledger.cli.common import (
     AsOption,
     HomeOption,
-    console,
     err,
     home_of,
     open_ledger,
     passphrase,
     print_json,
 )
+from carbonledger.cli.didkeys import (
+    did_file,
+    did_signer,
+    post_credentials,
+    read_credentials,
+    read_json,
+)
 from carbonledger.cli.ids import known_org
 from carbonledger.core.domain import parse_date
 from carbonledger.credentials.did import Ed25519Signer, Secp256k1Signer, Signer, resolve
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.crypto.keystore import decrypt_key, encrypt_key, load_keystore, save_keystore
-from carbonledger.errors import ConfigurationError, InvalidInput, NotFound
-from carbonledger.services.home import KEYSTORE_SCRYPT_N, Home
+from carbonledger.crypto.keystore import encrypt_key, load_keystore, save_keystore
+from carbonledger.errors import InvalidInput, NotFound
+from carbonledger.services.home import KEYSTORE_SCRYPT_N
 
 __all__ = ["audit_auto", "register"]
 
@@ -39,55 +43,7 @@ vc_app = typer.Typer(
     help="W3C verifiable credentials: issue, verify, post, import from Aries agents.",
     no_args_is_help=True,
 )
-meter_app = typer.Typer(help="Meters and devices: register, post signed readings.")
-utility_app = typer.Typer(help="Utilities: register their DIDs and the accounts they bill.")
-did_app.info.no_args_is_help = meter_app.info.no_args_is_help = True
-utility_app.info.no_args_is_help = True
-
-KeyOption = typer.Option(None, "--key", help="A DID key made with `did create` (its name).")
-
-
-def _did_file(home: Home, name: str) -> Path:
-    if not name or "/" in name or name.startswith("."):
-        raise InvalidInput(f"DID key name {name!r}: use a plain name such as meter-1")
-    return home.path / "dids" / f"{name}.json"
-
-
-def _signer(home: Home, name: str) -> Signer:
-    path = _did_file(home, name)
-    try:
-        keystore = load_keystore(path)
-    except FileNotFoundError as exc:
-        raise ConfigurationError(f"no DID key {name!r} at {path}; run `did create {name}`") from exc
-    secret = decrypt_key(keystore, passphrase()).to_bytes()
-    if keystore.get("key_type") == "secp256k1":
-        return Secp256k1Signer(PrivateKey.from_bytes(secret))
-    return Ed25519Signer.from_seed(secret)
-
-
-def _load_json(file: Path) -> Any:
-    try:
-        return jsonlib.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"{file}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{file}: not JSON ({exc})") from exc
-
-
-def _credentials(file: Path) -> list[dict[str, Any]]:
-    """A credential, a list, or an Aries agent's answer (``verifiableCredential``, ...)."""
-    from carbonledger.credentials.aries import unwrap
-
-    items = unwrap(_load_json(file), str(file))
-    if not items:
-        raise InvalidInput(f"{file}: expected a credential or a list of credentials")
-    return items
-
-
-def _did_arg(home: Home, did: str | None, key: str | None) -> str:
-    if (did is None) == (key is None):
-        raise InvalidInput("give the DID with --did, or the name of a DID key with --key")
-    return did if did is not None else _signer(home, str(key)).did
+did_app.info.no_args_is_help = True
 
 
 # --- did ----------------------------------------------------------------------------
@@ -104,7 +60,7 @@ def did_create(
     if key_type not in ("ed25519", "secp256k1"):
         raise InvalidInput("--type must be ed25519 or secp256k1")
     h = home_of(home)
-    path = _did_file(h, name)
+    path = did_file(h, name)
     if path.exists():
         raise InvalidInput(f"DID key {name!r} already exists at {path}")
     secret = PrivateKey.generate()  # 32 random bytes: an Ed25519 seed or a secp256k1 key
@@ -131,7 +87,7 @@ def did_show(
     """Print the DID document (resolved locally, no network) and any ledger registration."""
     h = home_of(home)
     if not did.startswith("did:"):
-        path = _did_file(h, did)
+        path = did_file(h, did)
         try:
             did = str(load_keystore(path)["did"])
         except (FileNotFoundError, KeyError) as exc:
@@ -169,10 +125,10 @@ def vc_issue(
     """
     from carbonledger.credentials import issue, validate
 
-    credential = _load_json(file)
+    credential = read_json(file)
     if not isinstance(credential, dict):
         raise InvalidInput(f"{file}: a credential is a JSON object")
-    signed = issue(credential, _signer(home_of(home), key), suite=suite)
+    signed = issue(credential, did_signer(home_of(home), key), suite=suite)
     if any(
         t in signed.get("type", ()) for t in ("MeterReadingsCredential", "UtilityBillCredential")
     ):
@@ -204,7 +160,7 @@ def vc_verify(
     checker = ledger_status_checker(ledger) if ledger is not None else None
     devices = ledger.state().devices if ledger is not None else {}
     rows: list[dict[str, Any]] = []
-    for credential in _credentials(file):
+    for credential in read_credentials(file):
         result = verify(credential, status_checker=checker)
         errors = list(result.errors)
         holder = next(
@@ -269,7 +225,7 @@ def vc_import(
         if source.startswith(("http://", "https://")):
             found = fetch_agent_credentials(source, api_key)
         else:
-            found = unwrap(_load_json(Path(source)), source)
+            found = unwrap(read_json(Path(source)), source)
         taken.extend(
             c
             for c in found
@@ -281,7 +237,7 @@ def vc_import(
             f"no bill or reading credentials{'' if issuer is None else ' from ' + issuer}"
             f" in {', '.join(sources)}"
         )
-    _post(home_of(home), acting, taken, json=json)
+    post_credentials(home_of(home), acting, taken, json=json)
 
 
 _IMPORTED = ("MeterReadingsCredential", "UtilityBillCredential")
@@ -295,185 +251,7 @@ def vc_post(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Seal credentials in the organisation's channel and anchor their hashes on the ledger."""
-    _post(home_of(home), acting, _credentials(file), json=json)
-
-
-def _post(h: Home, acting: str | None, credentials: list[dict[str, Any]], *, json: bool) -> None:
-    from carbonledger.services.readings import post_and_check
-
-    ledger, key = open_ledger(h, acting)
-    report = post_and_check(ledger, ledger.channels, key, credentials)
-    if json:
-        print_json(report.to_dict())
-    else:
-        console.print(
-            f"{report.posted} credentials posted, {report.duplicates} already posted,"
-            f" {len(report.rejected)} refused"
-        )
-        for index, reason in report.rejected:
-            err.print(f"  credential {index}: {reason}", markup=False, highlight=False)
-        for e in report.events:
-            if e.kind in ("mismatch", "invalid", "verified"):
-                console.print(f"  {e.kind}: record {e.record}: {e.reason}", markup=False)
-    if report.rejected or any(e.kind in ("mismatch", "invalid") for e in report.events):
-        raise typer.Exit(1)
-
-
-# --- meter --------------------------------------------------------------------------
-
-
-@meter_app.command("register")
-def meter_register(
-    device: str = typer.Argument(..., help="Device id on the ledger, e.g. hq-meter-1."),
-    site: str = typer.Option(..., help="Site the meter is installed at."),
-    meter: str = typer.Option(..., help="The bill account the meter measures."),
-    did: str | None = typer.Option(None, help="The meter's did:key."),
-    key: str | None = KeyOption,
-    valid_from: str = typer.Option(..., "--from", help="Installed on, YYYY-MM-DD (UTC)."),
-    until: str | None = typer.Option(None, help="Removed on, YYYY-MM-DD (UTC)."),
-    home: Path | None = HomeOption,
-    acting: str | None = AsOption,
-) -> None:
-    """Register a meter's DID to a site and meter (an admin of the site's organisation)."""
-    from carbonledger.services.devices import register_device
-
-    h = home_of(home)
-    did_value = _did_arg(h, did, key)
-    ledger, admin = open_ledger(h, acting)
-    receipt = register_device(
-        ledger,
-        admin,
-        device_id=device,
-        did=did_value,
-        site=site,
-        meter=meter,
-        valid_from=parse_date(valid_from, "--from"),
-        valid_until=None if until is None else parse_date(until, "--until"),
-    )
-    console.print(f"device {device} registered to {site}/{meter} (entry {receipt.seq})")
-
-
-@meter_app.command("readings")
-def meter_readings(
-    file: Path = typer.Argument(..., help="Signed readings (JSON) or a Green Button XML file."),
-    key: str | None = typer.Option(
-        None, "--key", help="With a Green Button file: the meter's DID key, which signs."
-    ),
-    device: str | None = typer.Option(
-        None, help="With a Green Button file: the registered device id."
-    ),
-    meter: str | None = typer.Option(
-        None,
-        help="With a Green Button file: the meter (account) number the device measures"
-        " (the ledger holds only its reference).",
-    ),
-    per: str = typer.Option(
-        "month", help="With a Green Button file: one credential per month|day."
-    ),
-    home: Path | None = HomeOption,
-    acting: str | None = AsOption,
-    json: bool = typer.Option(False, "--json"),
-) -> None:
-    """Post a signed batch of readings; each is checked against the recorded bills at once.
-
-    Exits 1 when a credential is refused or a reading contradicts a bill.
-    """
-    h = home_of(home)
-    if file.suffix.lower() == ".xml":
-        credentials = _sign_green_button(h, file, key, device, meter, per)
-    else:
-        credentials = _credentials(file)
-    _post(h, acting, credentials, json=json)
-
-
-def _sign_green_button(
-    h: Home, file: Path, key: str | None, device: str | None, meter: str | None, per: str
-) -> list[dict[str, Any]]:
-    from carbonledger.core.domain import account_ref
-    from carbonledger.greenbutton import parse_file, to_intervals
-    from carbonledger.services.devices import readings_from_intervals
-
-    if key is None or device is None or meter is None:
-        raise InvalidInput(
-            "a Green Button file needs --key (the meter's DID key), --device and --meter"
-        )
-    registered = h.ledger().state().devices.get(device)
-    if registered is None or registered.get("kind") != "device":
-        raise NotFound(f"device {device!r} is not registered")
-    if account_ref(str(registered["site"]), meter) != registered["meter_ref"]:
-        raise InvalidInput(
-            f"--meter {meter!r}: device {device!r} is registered to another meter at"
-            f" {registered['site']}"
-        )
-    return readings_from_intervals(
-        to_intervals(parse_file(file)),
-        _signer(h, key),
-        meter_id=meter,
-        site_id=registered["site"],
-        per=per,
-    )
-
-
-@meter_app.command("list")
-def meter_list(
-    home: Path | None = HomeOption,
-    json: bool = typer.Option(False, "--json"),
-) -> None:
-    """List registered devices and utilities with their status."""
-    devices = home_of(home).ledger().state().devices
-    rows = [d for d in devices.values() if d.get("kind") in ("device", "utility")]
-    if json:
-        print_json(rows)
-        return
-    for d in rows:
-        where = (
-            f"{d['site']} meter {d['meter_ref'][:12]}"
-            if d["kind"] == "device"
-            else d.get("eia_id") or d.get("name")
-        )
-        typer.echo(f"{d['kind']:8} {d['id']:20} {d['status']:8} {where}  {d['did']}")
-
-
-@meter_app.command("retire")
-def meter_retire(
-    device: str = typer.Argument(..., help="Device or utility id."),
-    revoke: bool = typer.Option(False, "--revoke", help="The key is compromised: revoke it."),
-    reason: str | None = typer.Option(None, help="Why."),
-    home: Path | None = HomeOption,
-    acting: str | None = AsOption,
-) -> None:
-    """Retire a device (its later readings do not count) or revoke its key."""
-    from carbonledger.services.devices import set_device_status
-
-    ledger, key = open_ledger(home_of(home), acting)
-    status = "revoked" if revoke else "retired"
-    receipt = set_device_status(ledger, key, device, status=status, reason=reason)
-    console.print(f"{device} {status} (entry {receipt.seq})")
-
-
-# --- utility ------------------------------------------------------------------------
-
-
-@utility_app.command("register")
-def utility_register(
-    utility: str = typer.Argument(..., help="Utility id on the ledger, e.g. comed."),
-    did: str | None = typer.Option(None, help="The utility's did:key."),
-    key: str | None = KeyOption,
-    name: str | None = typer.Option(None, help="Utility name."),
-    eia: str | None = typer.Option(None, help="EIA utility id (bills every site that names it)."),
-    account: list[str] = typer.Option([], help="SITE/ACCOUNT it bills (repeatable)."),
-    home: Path | None = HomeOption,
-) -> None:
-    """Register a utility's DID (the network admin)."""
-    from carbonledger.services.devices import register_utility
-
-    h = home_of(home)
-    did_value = _did_arg(h, did, key)
-    ledger, admin = open_ledger(h)
-    receipt = register_utility(
-        ledger, admin, utility_id=utility, did=did_value, name=name, eia_id=eia, accounts=account
-    )
-    console.print(f"utility {utility} registered (entry {receipt.seq})")
+    post_credentials(home_of(home), acting, read_credentials(file), json=json)
 
 
 # --- audit auto ---------------------------------------------------------------------
@@ -499,7 +277,7 @@ def audit_auto(
     from carbonledger.services.digital_auditor import run_digital_audit
 
     h = home_of(home)
-    signer = None if key is None else _signer(h, key)
+    signer = None if key is None else did_signer(h, key)
     ledger, me = open_ledger(h, acting)
     known_org(ledger.state(), org)
     report = run_digital_audit(
@@ -535,6 +313,8 @@ def register(app: typer.Typer, *, audit_app: typer.Typer | None = None) -> None:
 
     Without ``audit_app`` the digital audit is mounted as ``audit-auto``.
     """
+    from carbonledger.cli.meters import meter_app, utility_app
+
     app.add_typer(did_app, name="did")
     app.add_typer(vc_app, name="vc")
     app.add_typer(meter_app, name="meter")

@@ -8,7 +8,7 @@ to the whole's precision and the units left over go to the largest remainders.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from carbonledger.errors import InvalidInput
 
@@ -26,12 +26,17 @@ def largest_remainder(total: Decimal, weights: Sequence[Decimal]) -> list[Decima
     exponent = total.as_tuple().exponent
     places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
     quantum = Decimal(1).scaleb(-places)
-    units = (total / quantum).to_integral_value()
-    whole = sum(weights, Decimal(0))
-    raw = [units * w / whole for w in weights]
-    floors = [r.to_integral_value(rounding=ROUND_FLOOR) for r in raw]
-    left = int(units - sum(floors, Decimal(0)))
-    by_remainder = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
-    for i in by_remainder[:left]:
-        floors[i] += 1
-    return [(f * quantum).quantize(quantum) for f in floors]
+    with localcontext() as exact:
+        # Enough digits for the whole in units of its last place and each share of it
+        # (a unit conversion can give a total of 40 digits, past the default 28).
+        digits = len(total.as_tuple().digits) + max(len(w.as_tuple().digits) for w in weights)
+        exact.prec = max(exact.prec, digits + 10)
+        units = (total / quantum).to_integral_value()
+        whole = sum(weights, Decimal(0))
+        raw = [units * w / whole for w in weights]
+        floors = [r.to_integral_value(rounding=ROUND_FLOOR) for r in raw]
+        left = int(units - sum(floors, Decimal(0)))
+        by_remainder = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
+        for i in by_remainder[:left]:
+            floors[i] += 1
+        return [(f * quantum).quantize(quantum) for f in floors]

@@ -36,13 +36,17 @@ __all__ = [
     "GWP_SETS",
     "QUANTUM",
     "TRACE_SCHEMA",
+    "CalculationPlan",
     "CalculationResult",
     "basis_id",
     "calculate",
     "co2e_from_gases",
     "gwp_weights",
     "merge_trace",
+    "plan_for",
     "recompute",
+    "result_texts",
+    "results",
 ]
 
 TRACE_SCHEMA = "carbonledger.calculation/1"
@@ -155,14 +159,20 @@ class CalculationResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
+class CalculationPlan:
+    """What a calculation under one resolution and unit does not take from the amount:
+    the multipliers, the calculation basis and its id, the scope. Built once per
+    (resolution, unit) by :func:`plan_for` and shared; ``basis`` is read-only."""
+
     unit: str
     k_co2e: Decimal
     k_co2: Decimal | None
     k_ren: Decimal | None
     k_nonren: Decimal | None
-    static: dict[str, Any]
+    #: Factor provenance, resolution steps, conversions, formula, precision.
+    basis: dict[str, Any]
     scope: str
+    #: SHA-256 (hex) of the canonical JSON of ``basis``.
     basis_id: str
     #: one ``unit`` in the unit the amount cap is stated in (kWh, m3, kg, km)
     cap: Decimal = Decimal(1)
@@ -188,7 +198,7 @@ def _pick(resolution: Resolution, unit: str) -> tuple[EmissionFactor, EmissionFa
     )
 
 
-def _build_plan(resolution: Resolution, raw_unit: str) -> _Plan:
+def _build_plan(resolution: Resolution, raw_unit: str) -> CalculationPlan:
     unit = normalise_unit(raw_unit)
     co2e, co2 = _pick(resolution, unit)
     conversions: list[dict[str, str]] = []
@@ -260,7 +270,7 @@ def _build_plan(resolution: Resolution, raw_unit: str) -> _Plan:
             "rounding": "ROUND_HALF_EVEN",
         },
     }
-    return _Plan(
+    return CalculationPlan(
         unit,
         k_co2e,
         k_co2,
@@ -277,18 +287,30 @@ def _round(amount: Decimal, k: Decimal) -> Decimal:
     return _CTX.multiply(amount, k).quantize(QUANTUM, context=_CTX)
 
 
-def calculate(amount: Decimal, unit: str, resolution: Resolution) -> CalculationResult:
-    """Return the emissions of ``amount`` ``unit`` under ``resolution``.
+def plan_for(resolution: Resolution, unit: str) -> CalculationPlan:
+    """The plan of calculations of amounts in ``unit`` under ``resolution`` (made once).
 
-    Raises :class:`InvalidInput` for a non-Decimal, non-finite or absurdly large
-    amount, :class:`UnknownUnit` for an unknown unit and :class:`FactorNotFound`
+    Raises :class:`UnknownUnit` for an unknown unit and :class:`FactorNotFound`
     when the resolution has no factor for the unit's dimension.
     """
-    plan = resolution._plans.get(unit)
+    plan: CalculationPlan | None = resolution._plans.get(unit)
     if plan is None:
-        plan = _build_plan(resolution, unit)
-        resolution._plans[unit] = plan
-    if not isinstance(amount, Decimal):
+        plan = resolution._plans[unit] = _build_plan(resolution, unit)
+    return plan
+
+
+def results(
+    amount: Decimal, plan: CalculationPlan
+) -> tuple[Decimal, Decimal | None, Decimal | None, Decimal | None]:
+    """kg CO2e, kg CO2, renewable and non-renewable kWh of ``amount`` under ``plan``
+    (None where the plan has no factor), each rounded to :data:`QUANTUM`: the
+    arithmetic of :func:`calculate`, without its trace (for imports, which seal the
+    results and name the basis).
+
+    Raises :class:`InvalidInput` for a non-Decimal, non-finite, negative or absurdly
+    large amount.
+    """
+    if type(amount) is not Decimal and not isinstance(amount, Decimal):
         raise InvalidInput(f"amount must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
         raise InvalidInput(f"amount must be finite and below 1e30, got {amount}")
@@ -298,28 +320,50 @@ def calculate(amount: Decimal, unit: str, resolution: Resolution) -> Calculation
         raise InvalidInput(f"amount must not be negative, got {amount}")
     if abs(amount) * plan.cap >= MAX_AMOUNT:  # the cap applies after conversion
         check_quantity(amount, plan.unit)  # raises, naming the amount and the cap
+    # Written out rather than in a loop or helper: this runs for every bill imported.
+    multiply, ctx = _CTX.multiply, _CTX
+    k_co2, k_ren, k_nonren = plan.k_co2, plan.k_ren, plan.k_nonren
     try:
-        kg_co2e = _round(amount, plan.k_co2e)
-        kg_co2 = None if plan.k_co2 is None else _round(amount, plan.k_co2)
-        ren = None if plan.k_ren is None else _round(amount, plan.k_ren)
-        nonren = None if plan.k_nonren is None else _round(amount, plan.k_nonren)
+        return (
+            multiply(amount, plan.k_co2e).quantize(QUANTUM, context=ctx),
+            None if k_co2 is None else multiply(amount, k_co2).quantize(QUANTUM, context=ctx),
+            None if k_ren is None else multiply(amount, k_ren).quantize(QUANTUM, context=ctx),
+            None if k_nonren is None else multiply(amount, k_nonren).quantize(QUANTUM, context=ctx),
+        )
     except InvalidOperation as exc:  # pragma: no cover - guarded by _MAX_AMOUNT
         raise InvalidInput(f"amount {amount} cannot be calculated: {exc}") from exc
+
+
+def result_texts(
+    figures: tuple[Decimal, Decimal | None, Decimal | None, Decimal | None],
+) -> dict[str, str | None]:
+    """The ``results`` of a trace: :func:`results`' figures as decimal text."""
+    kg_co2e, kg_co2, ren, nonren = figures
+    return {
+        "kg_co2e": str(kg_co2e),
+        "kg_co2": None if kg_co2 is None else str(kg_co2),
+        "renewable_kwh": None if ren is None else str(ren),
+        "nonrenewable_kwh": None if nonren is None else str(nonren),
+    }
+
+
+def calculate(amount: Decimal, unit: str, resolution: Resolution) -> CalculationResult:
+    """Return the emissions of ``amount`` ``unit`` under ``resolution``.
+
+    Raises :class:`InvalidInput` for a non-Decimal, non-finite or absurdly large
+    amount, :class:`UnknownUnit` for an unknown unit and :class:`FactorNotFound`
+    when the resolution has no factor for the unit's dimension.
+    """
+    plan = plan_for(resolution, unit)
+    figures = results(amount, plan)
     trace = {
         "schema": TRACE_SCHEMA,
         "basis": plan.basis_id,
         "inputs": {"amount": str(amount), "unit": plan.unit},
         "scope": plan.scope,
-        "results": {
-            "kg_co2e": str(kg_co2e),
-            "kg_co2": None if kg_co2 is None else str(kg_co2),
-            "renewable_kwh": None if ren is None else str(ren),
-            "nonrenewable_kwh": None if nonren is None else str(nonren),
-        },
+        "results": result_texts(figures),
     }
-    return CalculationResult(
-        kg_co2e, kg_co2, ren, nonren, plan.scope, trace, plan.static, plan.basis_id
-    )
+    return CalculationResult(*figures, plan.scope, trace, plan.basis, plan.basis_id)
 
 
 def basis_id(basis: dict[str, Any]) -> str:

@@ -11,17 +11,46 @@ the same writing here, for reading calldata back. A record is sent compactly onl
 when expanding gives back its exact bytes (otherwise as JSON). In a typed-data
 transaction (:mod:`carbonledger.core.typed`) the compact bytes are what is signed,
 and the contract hashes them as they are.
+
+Reading a record's JSON back into its compact form is on the hot path of every
+check of a typed transaction (``verify`` packs each stored record again), so
+:func:`compact_from_json` reads the bytes with one pattern that is the exact image
+of :func:`expand` over plain-ASCII texts: whatever it matches expands back to the
+same bytes, and is the canonical JSON of the record. Anything else (non-ASCII
+text, an epoch beyond 32 bits, another shape) goes the long way, decoded and packed
+field by field by :func:`compact_record`, which decides.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from binascii import unhexlify
 from typing import Any
 
-__all__ = ["compact_record", "expand", "is_compact"]
+__all__ = ["compact_from_json", "compact_record", "expand", "is_compact"]
 
 _FIXED = 169
 _TEXTS = 5
+_MAX_EPOCH = 2**32 - 1
+_BYTE = tuple(bytes((n,)) for n in range(256))  # a text's length byte, made once
+
+# What expand writes (read as a template: <H> a hash, <T> a text, <D> a date), with each
+# text printable ASCII without a quote or a backslash (canonical JSON writes it as it is)
+# of at most 255 bytes (its length byte); hex lowercase (expand writes .hex()); the id as
+# str(uuid.UUID) writes it; the org twice (\4 is the channel).
+_RECORD_JSON = re.compile(
+    (
+        rb'\{"account":"<H>","activity":"<T>","detail":\{"blob":"<H>","channel":"<T>",'
+        rb'"commitment":"<H>","epoch":(0|[1-9][0-9]{0,9})\},"id":"<U>",'
+        rb'"kind":"emissions_record","org":"\4","period":\{"end":"<D>","start":"<D>"\},'
+        rb'"site":"<T>","trace":\{"basis":"<H>","schema":"<T>","scope":"<T>"\}\}'
+    )
+    .replace(b"<H>", rb"([0-9a-f]{64})")
+    .replace(b"<T>", rb"([ !#-\[\]-~]{0,255})")
+    .replace(b"<D>", rb"([ !#-\[\]-~]{10})")
+    .replace(b"<U>", rb"([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})")
+)
 
 
 def is_compact(item: bytes) -> bool:
@@ -51,7 +80,8 @@ def expand(data: bytes) -> bytes:
         if b'"' in text or b"\\" in text:
             raise ValueError("compact record: a text holds a quote or a backslash")
     account, blob, commitment, basis = (data[1 + 32 * i : 33 + 32 * i].hex() for i in range(4))
-    rid = str(uuid.UUID(bytes=data[129:145]))
+    h = data[129:145].hex()  # as str(uuid.UUID(bytes=...)) writes it
+    rid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     epoch = int.from_bytes(data[145:149], "big")
     start, end = data[149:159], data[159:169]
     return b"".join(
@@ -71,6 +101,55 @@ def expand(data: bytes) -> bytes:
             b'","schema":"' + schema,
             b'","scope":"' + scope + b'"}}',
         ]
+    )
+
+
+def compact_from_json(data: bytes) -> bytes | None:
+    """The compact form of a record's canonical JSON ``data``, read from the bytes alone
+    (no decoding), or None when ``data`` is not in the plain shape this reads: the
+    caller then decodes it and asks :func:`compact_record`. Whatever this returns,
+    :func:`compact_record` returns too, and :func:`expand` gives back ``data``."""
+    m = _RECORD_JSON.fullmatch(data)
+    if m is None:
+        return None
+    (
+        account,
+        activity,
+        blob,
+        org,
+        commitment,
+        epoch,
+        *rid,
+        end,
+        start,
+        site,
+        basis,
+        schema,
+        scope,
+    ) = m.groups()
+    number = int(epoch)
+    if number > _MAX_EPOCH:
+        return None
+    n = _BYTE
+    hashes = b"".join((account, blob, commitment, basis, *rid))
+    return b"".join(
+        (
+            b"\x00",
+            unhexlify(hashes),
+            number.to_bytes(4, "big"),
+            start,
+            end,
+            n[len(activity)],
+            activity,
+            n[len(org)],
+            org,
+            n[len(site)],
+            site,
+            n[len(schema)],
+            schema,
+            n[len(scope)],
+            scope,
+        )
     )
 
 

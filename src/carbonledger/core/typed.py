@@ -41,7 +41,12 @@ from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.canonical import canonical, loads_canonical
-from carbonledger.core.compact_record import compact_record, expand, is_compact
+from carbonledger.core.compact_record import (
+    compact_from_json,
+    compact_record,
+    expand,
+    is_compact,
+)
 from carbonledger.crypto.keys import checksum_address, is_address, keccak256
 from carbonledger.errors import InvalidInput
 
@@ -231,8 +236,15 @@ def pack_items(
     type is not signed as typed data or an item does not pack to exactly its bytes."""
     if tx_type not in TYPED_TYPES:
         return None
+    records = tx_type == "record_emissions"
     out = []
     for n, data in enumerate(items):
+        # A record in the plain shape is packed from its bytes alone (what decoding and
+        # packing field by field would give, without either); any other goes the long way.
+        fast = compact_from_json(data) if records else None
+        if fast is not None:
+            out.append(fast)
+            continue
         try:
             item = objects[n] if objects is not None else loads_canonical(data, f"item {n}")
         except InvalidInput:

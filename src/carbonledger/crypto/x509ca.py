@@ -13,9 +13,8 @@ roles to that key with :func:`issue_certificate`. Choices, fixed here:
   and ``urn:carbonledger:address:<EIP-55 address>``: no private OID to allocate,
   and every X.509 tool prints them. The address must match the certificate's key.
 * CA keys are ECDSA P-256, signatures ECDSA with SHA-256; user keys are secp256k1.
-* Chains are checked here step by step rather than with
-  ``cryptography.x509.verification``, so each refusal names its reason and
-  certificate ("expired on ...", "not issued by organisation CA acme").
+* Chains are checked by :mod:`carbonledger.crypto.x509chain`; revocation lists are
+  made and read by :mod:`carbonledger.crypto.x509crl`.
 * CA private keys are exported as PKCS#8 PBES2 with scrypt (n=2**14, r=8, p=4) and
   AES-256-CBC, which OpenSSL reads; cryptography's ``BestAvailableEncryption``
   uses PBKDF2 with only 2,048 rounds, too cheap to guess against for a CA key.
@@ -31,7 +30,6 @@ from typing import Final
 
 from Crypto.PublicKey import ECC
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -46,16 +44,13 @@ __all__ = [
     "CertInfo",
     "certificate_info",
     "certify_org_ca",
-    "create_crl",
     "create_intermediate_ca",
     "create_root_ca",
     "encrypt_ca_key",
     "fingerprint",
-    "is_revoked",
     "issue_certificate",
     "make_csr",
     "make_org_ca_request",
-    "verify_chain",
 ]
 
 ROLE_URI_PREFIX: Final = "urn:carbonledger:role:"
@@ -401,143 +396,6 @@ def certificate_info(cert_pem: bytes) -> CertInfo:
         issuer_common_name=_attr(cert.issuer, NameOID.COMMON_NAME) or "",
         public_key=point,
     )
-
-
-def _check_ca(cert: x509.Certificate, what: str) -> None:
-    try:
-        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        raise InvalidInput(f"{what} {_cn(cert)} lacks basicConstraints or keyUsage") from None
-    if not basic.ca or not usage.key_cert_sign:
-        raise InvalidInput(f"{what} {_cn(cert)} is not a CA certificate")
-
-
-def _check_signed(child: x509.Certificate, issuer: x509.Certificate, reason: str) -> None:
-    if child.issuer != issuer.subject:
-        raise SignatureInvalid(f"{reason} (it names issuer {child.issuer.rfc4514_string()})")
-    try:
-        child.verify_directly_issued_by(issuer)
-    except InvalidSignature:
-        raise SignatureInvalid(f"{reason}: the signature does not verify") from None
-    except (ValueError, TypeError) as exc:
-        raise SignatureInvalid(f"{reason}: {exc}") from None
-
-
-def _check_valid_at(cert: x509.Certificate, what: str, at: datetime) -> None:
-    if at < cert.not_valid_before_utc:
-        when = cert.not_valid_before_utc.isoformat()
-        raise InvalidInput(f"{what} {_cn(cert)} is not valid before {when}")
-    if at > cert.not_valid_after_utc:
-        raise InvalidInput(f"{what} {_cn(cert)} expired on {cert.not_valid_after_utc.isoformat()}")
-
-
-def verify_chain(
-    cert_pem: bytes, intermediate_pem: bytes, root_pem: bytes, *, at: datetime
-) -> CertInfo:
-    """Check user certificate -> organisation CA -> trusted root at time ``at``.
-
-    Raises:
-        SignatureInvalid: a certificate is not signed by the next one up, or the
-            user's organisation is not the organisation CA's.
-        InvalidInput: a certificate is malformed, not a CA where one is needed,
-            or outside its validity window at ``at``.
-    """
-    at = _aware(at, "at")
-    info = certificate_info(cert_pem)
-    leaf, inter, root = _load_cert(cert_pem), _load_cert(intermediate_pem), _load_cert(root_pem)
-    _check_ca(root, "root CA")
-    _check_ca(inter, "organisation CA")
-    _check_signed(root, root, f"root CA {_cn(root)} is not self-signed")
-    _check_signed(inter, root, f"organisation CA {_cn(inter)} is not issued by root {_cn(root)}")
-    inter_org = _attr(inter.subject, NameOID.ORGANIZATION_IDENTIFIER)
-    reason = f"certificate of {info.common_name} (organisation {info.org_id}) is not issued by"
-    reason += f" organisation CA {inter_org}"
-    if info.org_id != inter_org:
-        raise SignatureInvalid(reason)
-    _check_signed(leaf, inter, reason)
-    basics = [e.value for e in leaf.extensions if isinstance(e.value, x509.BasicConstraints)]
-    if any(b.ca for b in basics):
-        raise InvalidInput(f"certificate of {info.common_name} is a CA, not a user certificate")
-    for cert, what in ((root, "root CA"), (inter, "organisation CA"), (leaf, "certificate of")):
-        _check_valid_at(cert, what, at)
-    return info
-
-
-def _serial(serial_hex: str) -> int:
-    try:
-        value = int(serial_hex.removeprefix("0x"), 16)
-    except (ValueError, AttributeError):
-        raise InvalidInput(f"serial {serial_hex!r} is not hex") from None
-    if value <= 0:
-        raise InvalidInput(f"serial {serial_hex!r} must be positive")
-    return value
-
-
-def create_crl(
-    ca: CaBundle,
-    revoked: Sequence[tuple[str, datetime]],
-    *,
-    next_update_days: int = 7,
-    now: datetime | None = None,
-) -> bytes:
-    """Return a PEM CRL signed by ``ca`` listing ``(serial_hex, revoked_at)`` pairs.
-
-    The CRL number is the issue time in Unix seconds, so later CRLs number higher.
-    """
-    if next_update_days < 1:
-        raise InvalidInput("next_update_days must be at least 1")
-    start = _now(now)
-    cert = ca.certificate
-    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(cert.subject)
-        .last_update(start)
-        .next_update(start + timedelta(days=next_update_days))
-        .add_extension(x509.CRLNumber(int(start.timestamp())), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
-    )
-    seen: set[int] = set()
-    for serial_hex, revoked_at in revoked:
-        serial = _serial(serial_hex)
-        if serial in seen:
-            raise InvalidInput(f"serial {serial_hex} is listed twice")
-        seen.add(serial)
-        entry = x509.RevokedCertificateBuilder().serial_number(serial)
-        builder = builder.add_revoked_certificate(
-            entry.revocation_date(_aware(revoked_at, "revoked_at")).build()
-        )
-    return builder.sign(ca.private_key, _SHA256).public_bytes(_PEM)
-
-
-def is_revoked(
-    crl_pem: bytes, ca_cert_pem: bytes, serial_hex: str, *, at: datetime | None = None
-) -> bool:
-    """Return True if ``serial_hex`` is on the CRL, after checking the CA signed it.
-
-    With ``at``, a CRL whose next update was due before ``at`` is refused as stale.
-
-    Raises:
-        SignatureInvalid: the CRL is not issued and signed by this CA.
-        InvalidInput: the CRL or certificate does not parse, or the CRL is stale.
-    """
-    try:
-        crl = x509.load_pem_x509_crl(crl_pem)
-    except ValueError as exc:
-        raise InvalidInput(f"not a PEM CRL: {exc}") from None
-    ca = _load_cert(ca_cert_pem)
-    key = ca.public_key()
-    if crl.issuer != ca.subject:
-        raise SignatureInvalid(f"CRL is issued by {crl.issuer.rfc4514_string()}, not {_cn(ca)}")
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not crl.is_signature_valid(key):
-        raise SignatureInvalid(f"CRL signature does not verify with the key of CA {_cn(ca)}")
-    due = crl.next_update_utc
-    if at is not None and due is not None and _aware(at, "at") > due:
-        raise InvalidInput(f"CRL of {_cn(ca)} is stale: its next update was due {due.isoformat()}")
-    return crl.get_revoked_certificate_by_serial_number(_serial(serial_hex)) is not None
 
 
 def fingerprint(cert_pem: bytes) -> str:

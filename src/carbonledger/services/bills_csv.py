@@ -361,7 +361,15 @@ _PLAIN_CAP = len(str(MAX_AMOUNT)) - 1  # digits of the largest plain amount belo
 
 
 def _amount(text: str, field: str) -> Decimal:
-    """:func:`parse_amount`, with plain digit strings (most amounts) taken directly."""
-    if text.isdigit() and text.isascii() and len(text) <= _PLAIN_CAP:
-        return Decimal(text)  # ASCII digits only, below 1e18: what parse_amount accepts
+    """:func:`parse_amount`, with plain numbers (most amounts and costs) taken directly."""
+    whole, _, fraction = text.partition(".")
+    if (
+        text.isascii()
+        and whole.isdigit()
+        and len(whole) <= _PLAIN_CAP
+        and (fraction.isdigit() or not fraction)
+    ):
+        # ASCII digits with at most one point and digits before it, below 1e18: what
+        # parse_amount accepts, without its regular expression (a cost per row).
+        return Decimal(text)
     return parse_amount(text, field)

@@ -22,7 +22,7 @@ from pathlib import Path
 from carbonledger.core.rules.identity import secret_hash
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import utc_now
-from carbonledger.crypto import x509ca
+from carbonledger.crypto import x509ca, x509crl
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import ConfigurationError, NotFound, PermissionDenied
 from carbonledger.ports.channels import ChannelStore
@@ -131,7 +131,7 @@ class CertificateAuthority:
         revoked = json.loads(listing.read_text()) if listing.exists() else []
         revoked.append([serial, utc_now()])
         listing.write_text(json.dumps(revoked))
-        crl = x509ca.create_crl(
+        crl = x509crl.create_crl(
             self._load(f"org-{org_id}", passphrase),
             [(s, datetime.fromisoformat(t.replace("Z", "+00:00"))) for s, t in revoked],
         )

@@ -31,7 +31,13 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from carbonledger.core.calculator import CalculationResult, calculate
+from carbonledger.core.calculator import (
+    TRACE_SCHEMA,
+    CalculationPlan,
+    plan_for,
+    result_texts,
+    results,
+)
 from carbonledger.core.domain import Bill, PeriodIndex, overlap_error, record_id
 from carbonledger.core.factor_values import Location, Resolution
 from carbonledger.core.rules.channels import channel_access
@@ -101,15 +107,14 @@ def record_item(
     epoch: int,
     period: tuple[str, str],
     commitment: str,
-    result: CalculationResult,
+    plan: CalculationPlan,
 ) -> dict[str, Any]:
     """The public ledger item of one emissions record; what was billed and the results
     are sealed (see :data:`carbonledger.core.rules.records.RECORD_FIELDS`).
 
     ``commitment`` is the salted commitment to the sealed details; the trace names
-    the calculation basis and scope only.
+    the calculation basis (of ``plan``, the record's calculation) and scope only.
     """
-    trace = result.record_trace
     return {
         "kind": "emissions_record",
         "id": rid,
@@ -118,14 +123,14 @@ def record_item(
         "account": bill.account_ref,
         "activity": bill.activity,
         "period": {"start": period[0], "end": period[1]},
-        "trace": {"schema": trace["schema"], "basis": trace["basis"], "scope": trace["scope"]},
+        "trace": {"schema": TRACE_SCHEMA, "basis": plan.basis_id, "scope": plan.scope},
         "detail": {"channel": org, "epoch": epoch, "blob": "", "commitment": commitment},
     }
 
 
-def basis_item(result: CalculationResult) -> dict[str, Any]:
+def basis_item(plan: CalculationPlan) -> dict[str, Any]:
     """The ledger item of a calculation basis, recorded once before the first record using it."""
-    return {"kind": "calculation_basis", "id": result.basis_id, "basis": result.basis}
+    return {"kind": "calculation_basis", "id": plan.basis_id, "basis": plan.basis}
 
 
 def _same_quantity(amount: str, unit: str, bill: Bill) -> bool:
@@ -389,6 +394,7 @@ class ImportSession:
         # One shared stand-in item per activity for periods accepted in this import.
         self.activity_items: dict[str, dict[str, Any]] = {}
         self.resolutions: dict[tuple[str, str, int], Resolution] = {}
+        self.by_location: dict[tuple[Location, str, int], Resolution] = {}
         self.years: dict[tuple[date, date], int] = {}
         self.writable = {org: _refusal(state, key.address, org) for org in state.orgs}
 
@@ -410,11 +416,19 @@ class ImportSession:
         rkey = (bill.site, bill.activity, year)
         resolution = self.resolutions.get(rkey)
         if resolution is None:
-            try:
-                resolution = self.catalog.resolve(bill.activity, site_location(site), year=year)
-            except CarbonLedgerError as exc:
-                unknown = "no factors for activity" in str(exc)
-                return RowError(bill.line or 0, "activity" if unknown else "site", str(exc))
+            # A resolution depends on the site's location, not on the site: sites at one
+            # location (a ZIP code, a country) share it and the calculation plan built
+            # on it (its basis, hashed once), rather than building one per site and year.
+            location = site_location(site)
+            lkey = (location, bill.activity, year)
+            resolution = self.by_location.get(lkey)
+            if resolution is None:
+                try:
+                    resolution = self.catalog.resolve(bill.activity, location, year=year)
+                except CarbonLedgerError as exc:
+                    unknown = "no factors for activity" in str(exc)
+                    return RowError(bill.line or 0, "activity" if unknown else "site", str(exc))
+                self.by_location[lkey] = resolution
             self.resolutions[rkey] = resolution
         return resolution
 
@@ -436,7 +450,9 @@ class ImportSession:
             report.rejected.append(resolution)
             return
         try:
-            result = calculate(bill.amount, bill.unit, resolution)
+            # The figures only: the public item names the basis, the results are sealed.
+            plan = plan_for(resolution, bill.unit)
+            figures = results(bill.amount, plan)
         except CarbonLedgerError as exc:
             report.rejected.append(RowError(bill.line or 0, "unit", str(exc)))
             return
@@ -448,12 +464,10 @@ class ImportSession:
         self.known.accept(
             account, bill.start, bill.end, (rid, str(bill.amount), bill.unit, activity)
         )
-        if result.basis_id not in self.bases:
-            self.bases.add(result.basis_id)
-            self.out.add(basis_item(result))
-        detail, commitment = bill_detail(
-            bill, rid, self.source, self.salts, result.record_trace["results"]
-        )
+        if plan.basis_id not in self.bases:
+            self.bases.add(plan.basis_id)
+            self.out.add(basis_item(plan))
+        detail, commitment = bill_detail(bill, rid, self.source, self.salts, result_texts(figures))
         org = site["org"]
         self.out.add(
             record_item(
@@ -463,12 +477,12 @@ class ImportSession:
                 epoch=self.epochs.get(org, 0),
                 period=period,
                 commitment=commitment,
-                result=result,
+                plan=plan,
             ),
             detail,
         )
         report.recorded += 1
-        report.kg_co2e += result.kg_co2e
+        report.kg_co2e += figures[0]
         if len(report.record_ids) < 10_000:
             report.record_ids.append(rid)
 

@@ -51,10 +51,18 @@ def find_item(ledger: LedgerPort, item_id: str) -> StoredItem:
 class RecordReader:
     """Joins records to their calculation bases and, for members, their sealed details."""
 
-    def __init__(self, ledger: LedgerPort, details: DetailReader | None = None) -> None:
+    def __init__(
+        self,
+        ledger: LedgerPort,
+        details: DetailReader | None = None,
+        *,
+        bases: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """``bases``: calculation bases already read, by id, shared with other readers (a
+        basis is named by the SHA-256 of its content: it never changes)."""
         self._ledger = ledger
         self._details = details
-        self._bases: dict[str, dict[str, Any]] = {}
+        self._bases: dict[str, dict[str, Any]] = {} if bases is None else bases
 
     @classmethod
     def for_member(

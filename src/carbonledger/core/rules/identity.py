@@ -76,7 +76,7 @@ def register_identity(state: LedgerState, body: TxBody, items: Sequence[dict[str
 
 
 def enroll(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
-    from carbonledger.crypto.x509ca import verify_chain
+    from carbonledger.crypto.x509chain import verify_chain
 
     expect_kind(items, "identity")
     if len(items) != 1:
