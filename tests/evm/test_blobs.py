@@ -213,3 +213,15 @@ def test_a_peer_that_is_down_is_waited_for_and_the_node_catches_up(
     for blob_id in _blob_ids(first):
         assert _stored(second, blob_id) is not None
     assert json.loads((second / "config.json").read_text())["evm"]["peers"] == [peer]
+
+    # The operator's list: a bad URL or an unknown peer is refused with one line.
+    for args, reason in (
+        (("--add", "ftp://example.org"), "give the node's base URL, http(s)://host:port"),
+        (("--remove", "http://127.0.0.1:1"), "not a peer of this home: http://127.0.0.1:1"),
+    ):
+        res = run_cli(second, "chain", "peers", *args)
+        assert res.returncode == 2
+        (line,) = _clean(res.stderr).strip().splitlines()
+        assert reason in line
+    assert cli_json(second, "chain", "peers", "--remove", peer + "/") == []
+    assert "no peers" in cli_ok(second, "chain", "peers")
