@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,10 +46,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, *, timeout_s: float = 60) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    home: Path, *, timeout_s: float = 60, port: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """``carbonledger serve`` on ``home`` as its own process, once it answers; the process
-    and its base URL (the caller stops it)."""
-    port = free_port()
+    and its base URL (the caller stops it). ``port``: a given one (a node that comes back
+    where its peers know it), else a free one."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "carbonledger", "serve", "--port", str(port)],
         env=env_for(home),
@@ -74,9 +78,9 @@ def start_server(home: Path, *, timeout_s: float = 60) -> tuple[subprocess.Popen
 
 
 @contextmanager
-def serving(home: Path, *, timeout_s: float = 60) -> Iterator[str]:
+def serving(home: Path, *, timeout_s: float = 60, port: int | None = None) -> Iterator[str]:
     """``carbonledger serve`` on ``home`` as its own process; yields its base URL."""
-    proc, url = start_server(home, timeout_s=timeout_s)
+    proc, url = start_server(home, timeout_s=timeout_s, port=port)
     try:
         yield url
     finally:
@@ -84,3 +88,15 @@ def serving(home: Path, *, timeout_s: float = 60) -> Iterator[str]:
         proc.wait(timeout=30)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def until(what: str, check: Callable[[], Any], *, wait_s: float = 90.0) -> Any:
+    """``check()`` once it is truthy, polled within ``wait_s`` seconds (else the test
+    fails, naming ``what``): for what a node's server does in its own time."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        got = check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"not within {wait_s:g} s: {what}"
+        time.sleep(0.2)

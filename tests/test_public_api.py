@@ -49,6 +49,11 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm.base": ["CONTRACTS", "TX_ABI", "EvmBase"],
     "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared", "calldata_floor"],
     "carbonledger.adapters.evm.follow": ["Followed", "Follower"],
+    "carbonledger.adapters.evm.exchange": [
+        "BLOBS_PATH", "BlobSource", "BlobsUnavailable", "PeerExchange", "StoreBlobs",
+        "check_peer_url",
+        "fill_blobs", "keep_blobs",
+    ],
     "carbonledger.adapters.evm.recovery": ["entries_kept", "store_beside"],
     "carbonledger.adapters.evm.carried": [
         "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
@@ -96,6 +101,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.api.routes_core": ["router"],
     "carbonledger.api.routes_log": ["router"],
+    "carbonledger.api.routes_blobs": ["router"],
     "carbonledger.api.routes_records": ["BILLS_BODY", "record_bill_list", "router"],
     "carbonledger.api.witness": ["create_witness_app"],
     "carbonledger.cli": ["app", "main"],
@@ -103,6 +109,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
+    "carbonledger.cli.chain_peers": ["peers_cmd"],
     "carbonledger.cli.chain_follow": [
         "DEFAULT_INTERVAL_S", "background_follower", "follow_cmd", "home_confirmations",
     ],
@@ -157,7 +164,8 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.canonical": ["canonical", "jcs", "loads", "loads_canonical"],
     "carbonledger.core.blobs": [
-        "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs",
+        "BLOB_BATCH_MAX", "BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id",
+        "referenced_blobs",
     ],
     "carbonledger.core.commitments": ["detail_commitment"],
     "carbonledger.core.dao.actions": [
@@ -509,11 +517,13 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.services.backends": [
         "EMBEDDED",
         "EVM",
+        "WAITING_FILE",
         "attach_evm",
         "create_embedded",
         "deploy_evm",
         "evm_module",
         "first_block_with_code",
+        "home_peers",
         "open_evm",
         "open_ledger",
         "prune_blobs",

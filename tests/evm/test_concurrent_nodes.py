@@ -24,7 +24,7 @@ import pytest
 
 from tests.api_helpers import PASS
 from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
-from tests.process_helpers import env_for
+from tests.process_helpers import env_for, free_port, serving
 
 SITES, MONTHS = 60, 12
 
@@ -62,14 +62,17 @@ def _member(home: Path, name: str) -> str:
     return address
 
 
-def _second_node(tmp_path: Path, first: Path, rpc: str) -> Path:
+def _second_node(tmp_path: Path, first: Path, rpc: str, ports: tuple[int, int]) -> Path:
     """A home attached to the first's contract, its node key funded (on a real chain its
-    organisation pays for its own gas), holding the keystores of ``bench``'s users."""
+    organisation pays for its own gas), holding the keystores of ``bench``'s users; each
+    node the other's peer, their servers at ``ports`` (sealed blobs come from there)."""
     from carbonledger.adapters.evm import Rpc
 
     contract = cli_json(first, "chain", "status")["contract"]
     second = tmp_path / "second"
-    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract)
+    peer = f"http://127.0.0.1:{ports[0]}"
+    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract, "--peer", peer)
+    cli_ok(first, "chain", "peers", "--add", f"http://127.0.0.1:{ports[1]}")
     node_key = json.loads((second / "config.json").read_text())["node"]
     Rpc(rpc).call("anvil_setBalance", node_key, hex(10**22))
     shutil.copytree(first / "keys" / "bench", second / "keys" / "bench")
@@ -88,21 +91,28 @@ def test_two_nodes_import_at_the_same_time(tmp_path: Path, node: Any, signers: s
     first = evm_home(tmp_path / "first", node.url, SITES, passphrase=PASS).path
     _member(first, "alice")
     _member(first, "bob")
-    second = _second_node(tmp_path, first, node.url)
+    ports = free_port(), free_port()
+    second = _second_node(tmp_path, first, node.url, ports)
     early, late = _halves(tmp_path)
     on_first = ("--as", "bench/alice") if signers == "two users" else ("--as", "bench/bob")
 
-    procs = [_importing(first, early, *on_first), _importing(second, late, "--as", "bench/bob")]
-    rows = SITES * MONTHS // 2
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, out + err
-        assert "Traceback" not in err
-        report = json.loads(out)
-        assert (report["recorded"], report["duplicates"], report["rejected"]) == (rows, 0, [])
-
+    # Both nodes serve (each reads the other's entries back before it writes, their sealed
+    # blobs fetched from the other's server).
+    with serving(first, port=ports[0]), serving(second, port=ports[1]):
+        procs = [
+            _importing(first, early, *on_first),
+            _importing(second, late, "--as", "bench/bob"),
+        ]
+        rows = SITES * MONTHS // 2
+        for proc in procs:
+            out, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, out + err
+            assert "Traceback" not in err
+            report = json.loads(out)
+            assert (report["recorded"], report["duplicates"], report["rejected"]) == (rows, 0, [])
+        for home in (first, second):
+            cli_json(home, "chain", "sync")
     for home in (first, second):
-        cli_json(home, "chain", "sync")
         status = cli_json(home, "chain", "status")
         assert status["entries_on_chain"] == status["entries_off_chain"]
         assert cli_json(home, "verify")["ok"] is True
@@ -119,6 +129,7 @@ def test_the_same_calculation_basis_from_two_nodes_at_once(anvil_url: str, tmp_p
     holds when its import starts, so both send it. Both imports finish, and both nodes
     follow both entries."""
     from carbonledger.adapters.evm import EvmLedger, Rpc
+    from carbonledger.adapters.evm.exchange import StoreBlobs
     from carbonledger.core.domain import Bill
     from carbonledger.crypto.keys import PrivateKey
     from carbonledger.factors import FactorCatalog
@@ -146,6 +157,8 @@ def test_the_same_calculation_basis_from_two_nodes_at_once(anvil_url: str, tmp_p
         deploy_block=first.deploy_block,
         checkpoint_signer=node_key.address,
     )
+    # Both nodes in this process: each takes the other's sealed blobs from its store.
+    first.exchange, second.exchange = StoreBlobs(second.channels), StoreBlobs(first.channels)
     try:
         catalog = FactorCatalog()
         late = ImportSession(second, carol, catalog, store=second.channels)  # no basis yet

@@ -9,6 +9,7 @@ follow`` takes blocks only at its confirmation depth and stops cleanly on a sign
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -24,22 +25,11 @@ import pytest
 
 from tests.api_helpers import PASS
 from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
-from tests.process_helpers import env_for, serving
+from tests.process_helpers import env_for, free_port, serving, until
 
 #: Generous bound on how long a node may take to show what the chain holds (it polls
 #: about once a second; the machine may be loaded).
 WAIT_S = 90.0
-
-
-def _until(what: str, check: Callable[[], Any]) -> Any:
-    """``check()`` once it is truthy, polled within :data:`WAIT_S` (else the test fails)."""
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"not within {WAIT_S:g} s: {what}"
-        time.sleep(0.2)
 
 
 def _signed_in(url: str, key: Any) -> dict[str, str]:
@@ -71,17 +61,20 @@ def _rpc(node: Any, method: str, *params: Any) -> Any:
     return Rpc(node.url).call(method, *params)
 
 
-def _two_homes(tmp_path: Path, rpc: str) -> tuple[Path, Path, str]:
+def _two_homes(tmp_path: Path, rpc: str) -> tuple[Path, Path, str, int]:
     """A deployed home with a service account (its API token returned), and a home
-    attached to its contract with the CLI."""
+    attached to its contract with the CLI, whose peer is the first node's server at the
+    port returned (sealed blobs come from there)."""
     first = evm_home(tmp_path / "first", rpc, 2, passphrase=PASS).path
     out = cli_ok(first, "service-account", "create", "erp", "--org", "bench", "--roles", "member")
     token = re.search(r"clk_[A-Za-z0-9_\-]+", out)
     assert token is not None, out
     contract = cli_json(first, "chain", "status")["contract"]
     second = tmp_path / "second"
-    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract)
-    return first, second, token.group(0)
+    port = free_port()
+    peer = f"http://127.0.0.1:{port}"
+    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract, "--peer", peer)
+    return first, second, token.group(0), port
 
 
 def _bill(month: int) -> list[dict[str, str]]:
@@ -114,29 +107,29 @@ def test_a_record_made_on_one_node_appears_on_the_other_nodes_api(
 ) -> None:
     from carbonledger.services.home import Home
 
-    first, second, token = _two_homes(tmp_path, node.url)
+    first, second, token, port = _two_homes(tmp_path, node.url)
     erp = Home(first).user_key("bench", "erp", PASS)  # the service account's own key
-    with serving(first) as url_a, serving(second) as url_b:
+    with serving(first, port=port) as url_a, serving(second) as url_b:
         auth_a, auth_b = _signed_in(url_a, erp), _signed_in(url_b, erp)
         a, b = (url_a, auth_a), (url_b, auth_b)
         assert _record_ids(*b) == _record_ids(*a) == []
 
         one = _post_bill(url_a, token, 1)
-        assert _until("the first record on the second node", lambda: one in _record_ids(*b))
+        assert until("the first record on the second node", lambda: one in _record_ids(*b))
         two = _post_bill(url_a, token, 2)  # the second node goes on following
-        _until("the second record on the second node", lambda: two in _record_ids(*b))
+        until("the second record on the second node", lambda: two in _record_ids(*b))
         assert _record_ids(*b) == _record_ids(*a) == [one, two]  # each once, in chain order
 
         # A block reorganised away (the chain goes back to before it and moves on
         # without it) is undone on the node that followed it.
         snapshot = _rpc(node, "evm_snapshot")
         three = _post_bill(url_a, token, 3)
-        _until("the third record on the second node", lambda: three in _record_ids(*b))
+        until("the third record on the second node", lambda: three in _record_ids(*b))
         assert _rpc(node, "evm_revert", snapshot) is True
         for _ in range(3):
             _rpc(node, "evm_mine")
-        _until("the reorganised record undone", lambda: _record_ids(*b) == [one, two])
-        _until("... on the first node too", lambda: _record_ids(*a) == [one, two])
+        until("the reorganised record undone", lambda: _record_ids(*b) == [one, two])
+        until("... on the first node too", lambda: _record_ids(*a) == [one, two])
         status = httpx.get(f"{url_b}/api/v1/status", timeout=30).json()
         assert status["sites"] == 2
 
@@ -171,13 +164,20 @@ def _next_line(proc: subprocess.Popen[str], until: Callable[[dict[str, Any]], bo
     raise AssertionError(f"no such line within {WAIT_S:g} s")
 
 
+def _stopped(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_chain_follow_keeps_its_depth_and_stops_on_a_signal(
     tmp_path: Path, node: Any, stop: signal.Signals
 ) -> None:
-    first, second, _ = _two_homes(tmp_path, node.url)
+    first, second, _, port = _two_homes(tmp_path, node.url)
     proc = _follow(second, "--confirmations", "2")
-    try:
+    with serving(first, port=port), contextlib.ExitStack() as done:
+        done.callback(_stopped, proc)
         start = _next_line(proc, lambda _: True)
         cli_json(first, "bills", "import", str(write_bills(tmp_path / "bills.csv", 2, 3)))
         after = cli_json(first, "chain", "status")
@@ -194,10 +194,6 @@ def test_chain_follow_keeps_its_depth_and_stops_on_a_signal(
         assert seen["entries"] == total
         proc.send_signal(stop)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "stopped following" in err

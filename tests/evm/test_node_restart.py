@@ -6,7 +6,9 @@ killed (SIGKILL) while the import is being recorded on chain. Restarted with its
 as the kill left it, the node repairs its store from the chain and the import again
 records exactly the rows that were not recorded; with its home removed, a new ``chain
 attach`` rebuilds the store from the chain alone and the member's import finishes
-there. Each time both nodes verify and list every row once.
+there. Each time both nodes verify and list every row once. Sealed blobs are not on the
+chain: each node fetches the other's from its server (``chain attach --peer``, ``chain
+peers --add``), so the rebuilt node gets back even its own from the first node.
 """
 
 from __future__ import annotations
@@ -24,20 +26,21 @@ import httpx
 
 from tests.api_helpers import PASS
 from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
-from tests.process_helpers import env_for, serving
+from tests.process_helpers import env_for, free_port, serving
 
 SITES = 200
 #: Generous bound for a server to start or for a first entry to reach the chain.
 WAIT_S = 120.0
 
 
-def _attach(first: Path, second: Path, rpc: str) -> None:
-    """``second`` attached to the first home's contract, its node funded, with the
-    keystore of bench's member bob (his own, not the first home's)."""
+def _attach(first: Path, second: Path, rpc: str, peer: str) -> None:
+    """``second`` attached to the first home's contract with the first node's server as
+    its peer, its node funded, with the keystore of bench's member bob (his own, not the
+    first home's)."""
     from carbonledger.adapters.evm import Rpc
 
     contract = cli_json(first, "chain", "status")["contract"]
-    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract)
+    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract, "--peer", peer)
     node_key = json.loads((second / "config.json").read_text())["node"]
     Rpc(rpc).call("anvil_setBalance", node_key, hex(10**22))
     (second / "keys" / "bench").mkdir(parents=True, exist_ok=True)
@@ -98,7 +101,10 @@ def test_a_node_killed_mid_import_restarts_with_and_without_its_state(
     bob = next(u["address"] for u in users if u["name"] == "bob")
     cli_ok(first, "channel", "grant", "bench", bob, "--role", "member")
     second = tmp_path / "second"
-    _attach(first, second, node.url)
+    first_port, second_port = free_port(), free_port()
+    with serving(first, port=first_port) as first_url:
+        _attach(first, second, node.url, first_url)
+    cli_ok(first, "chain", "peers", "--add", f"http://127.0.0.1:{second_port}")
     lines = write_bills(tmp_path / "all.csv", SITES, 24).read_text().splitlines(True)
     rows = SITES * 12
     one, two = tmp_path / "one.csv", tmp_path / "two.csv"  # a year each
@@ -111,18 +117,23 @@ def test_a_node_killed_mid_import_restarts_with_and_without_its_state(
     assert again["rejected"] == []
     assert again["recorded"] + again["duplicates"] == rows
     assert 0 < again["duplicates"] < rows  # the kill came after some, before all
-    with serving(second) as url:  # and the node serves again
+    with serving(second, port=second_port) as url:  # and the node serves again
         assert httpx.get(f"{url}/api/v1/status", timeout=30).json()["sites"] == SITES
-    for home in (first, second):
-        _each_row_once(home, rows)
+        for home in (first, second):
+            _each_row_once(home, rows)
 
-    # Killed, then its home removed: attached again, the store rebuilt from the chain.
+    # Killed, then its home removed (the first node took what reached the chain from its
+    # server meanwhile): attached again, the store rebuilt from the chain and the peer.
     _kill_mid_import(second, node.url, two)
+    with serving(second, port=second_port):
+        cli_json(first, "chain", "sync")
     shutil.rmtree(second)
-    _attach(first, second, node.url)
-    assert cli_json(second, "verify")["ok"] is True
-    rerun = cli_json(second, "bills", "import", str(two), "--as", "bench/bob")
+    with serving(first, port=first_port) as first_url:
+        _attach(first, second, node.url, first_url)
+        assert cli_json(second, "verify")["ok"] is True
+        rerun = cli_json(second, "bills", "import", str(two), "--as", "bench/bob")
     assert rerun["recorded"] + rerun["duplicates"] == rows
     assert 0 < rerun["duplicates"] < rows
-    for home in (first, second):
-        _each_row_once(home, 2 * rows)
+    with serving(second, port=second_port):
+        for home in (first, second):
+            _each_row_once(home, 2 * rows)

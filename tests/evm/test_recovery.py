@@ -3,9 +3,10 @@ repaired from the chain by the next command, never left stuck.
 
 The faults are made as they happen: a store behind the chain (the importer killed after
 the chain accepted a transaction and before the store took it, restored here from a copy
-taken before), the importer killed mid-import, the chain node killed mid-import and
-restarted from its state file (the chain behind the store) or without it (no contract:
-refused), and two imports from one home at the same time.
+taken before, with the sealed blobs the node kept before sending), the importer killed
+mid-import, the chain node killed mid-import and restarted from its state file (the chain
+behind the store) or without it (no contract: refused), and two imports from one home at
+the same time.
 """
 
 from __future__ import annotations
@@ -60,10 +61,20 @@ def _copy_store(home: Path, to: Path) -> None:
 
 
 def _restore_store(home: Path, copy: Path) -> None:
+    """The store as it was at ``copy``, but with the sealed blobs the node holds now: the
+    node keeps a transaction's blobs (not on the chain) before sending it, so an importer
+    killed after the chain accepted a transaction leaves its blobs in the store."""
+    conn = sqlite3.connect(home / "offchain.db")
+    blobs = conn.execute("SELECT id, channel, epoch, data FROM blob").fetchall()
+    conn.close()
     for name in ("offchain.db-wal", "offchain.db-shm"):
         (home / name).unlink(missing_ok=True)
     for name in ("offchain.db", "offchain.db.checkpoint"):
         shutil.copy(copy / name, home / name)
+    conn = sqlite3.connect(home / "offchain.db")
+    with conn:
+        conn.executemany("INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", blobs)
+    conn.close()
 
 
 def test_a_store_behind_the_chain_is_caught_up_by_the_next_import(

@@ -3,9 +3,10 @@
 One anvil chain; three homes, each in its own directory with its own keys and its own
 ``carbonledger serve``: organisation A (``orga``, which deploys the ledger and so is the
 network admin), organisation B (``orgb``) and an audit firm (``audita``), both joining with
-``chain attach``. Between homes only what a real network exchanges publicly passes: the
-RPC URL and the contract's address, each organisation's CA request (a CSR) and the
-one-time enrolment secret of its first admin, handed over out of band. Each organisation
+``chain attach``. Between homes only what a real network exchanges passes: the RPC URL,
+the contract's address and each node's server URL (its peers fetch sealed blobs there),
+each organisation's CA request (a CSR) and the one-time enrolment secret of its first
+admin, handed over out of band. Each organisation
 enrolls its own users on its own node and records bills through its own server; every
 node shows the others' public records; A grants the audit firm's auditor access and the
 auditor audits A on the audit firm's node (sealed totals, each record checked, an
@@ -16,6 +17,7 @@ same public ledger.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -34,7 +36,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.services.home import Home
 from tests.api_helpers import PASS, records_over_http, sign_in_over_http
 from tests.conformance.test_evm import _need_evm
-from tests.process_helpers import serving
+from tests.process_helpers import free_port, serving
 
 pytestmark = pytest.mark.slow
 
@@ -143,8 +145,9 @@ def _join(net_root: Path, a: Path, home: Path, org: str, name: str, admin: str) 
     _ok(home, "channel", "revoke", org, network_admin, "--as", f"{org}/{admin}")
 
 
-def bootstrap(rpc: str, root: Path) -> str:
-    """The three homes under ``root``, as their people set them up; the contract's address."""
+def bootstrap(rpc: str, root: Path, urls: dict[str, str]) -> str:
+    """The three homes under ``root``, as their people set them up, each node the others'
+    peer at ``urls`` (where their servers will run); the contract's address."""
     a, b, audit = (root / h for h in HOMES)
     # A: a ledger with organisation A and its site, deployed to the chain.
     _ok(a, "init", "--name", "carbon-network")
@@ -155,11 +158,15 @@ def bootstrap(rpc: str, root: Path) -> str:
     contract = str(_json(a, "chain", "status")["contract"])
 
     # B and the audit firm: nodes of their own, from the RPC URL and the address only.
+    # Sealed blobs are not on the chain: each node fetches them from the others' servers.
     for home in (b, audit):
-        out = " ".join(_ok(home, "chain", "attach", "--rpc", rpc, "--contract", contract).split())
+        peers = [arg for h in HOMES if h != home.name for arg in ("--peer", urls[h])]
+        attach = ("chain", "attach", "--rpc", rpc, "--contract", contract, *peers)
+        out = " ".join(_ok(home, *attach).split())
         node = json.loads((home / "config.json").read_text())["node"]
         assert f"this node's key {node}" in out
         assert "on a chain other than anvil or Hardhat's node, fund it for gas" in out
+    _ok(a, "chain", "peers", "--add", urls["b"], "--add", urls["audit"])
     _join(root, a, b, "orgb", "B Corp", "bea")
     _join(root, a, audit, "audita", "Audit Firm", "ada")
 
@@ -180,9 +187,15 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     anvil = _need_evm().Anvil()
     root = tmp_path_factory.mktemp("network")
     a, b, audit = (root / h for h in HOMES)
+    ports = {h: free_port() for h in HOMES}
+    peers = {h: f"http://127.0.0.1:{p}" for h, p in ports.items()}
     try:
-        contract = bootstrap(anvil.url, root)
-        with serving(a) as url_a, serving(b) as url_b, serving(audit) as url_audit:
+        contract = bootstrap(anvil.url, root, peers)
+        with (
+            serving(a, port=ports["a"]) as url_a,
+            serving(b, port=ports["b"]) as url_b,
+            serving(audit, port=ports["audit"]) as url_audit,
+        ):
             urls = {"a": url_a, "b": url_b, "audit": url_audit}
             yield Network(anvil.url, contract, root, a, b, audit, urls)
     finally:
@@ -389,6 +402,15 @@ def test_every_node_verifies_and_shows_the_same_public_ledger(network: Network) 
         view: dict[str, Any] = {kind: _public(url, kind) for kind in PUBLIC_KINDS}
         view["status"] = httpx.get(f"{url}/api/v1/status", timeout=60).json()
         views.append(view)
+        # Every node waits for no sealed blob and serves each one a record names (B's
+        # and A's, taken from each other's servers), as its hash says.
+        assert status["waiting_for_blobs"] is None, status
+        assert sorted(status["peers"]) == sorted(u for h, u in network.urls.items() if h != name)
+        for record in view["emissions_record"]:
+            blob_id = record["detail"]["blob"]
+            res = httpx.get(f"{url}/api/v1/blobs/{blob_id}", timeout=60)
+            assert res.status_code == 200, res.text
+            assert hashlib.sha256(res.content).hexdigest() == blob_id
     for kind in PUBLIC_KINDS:
         assert views[0][kind], kind
     assert len(views[0]["emissions_record"]) == 5

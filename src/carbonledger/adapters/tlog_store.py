@@ -42,14 +42,15 @@ __all__ = [
 ]
 
 #: What a store rebuilt from its chain takes from the store filled beside it: each
-#: table's rows (of ``meta``, the head: state snapshot and signed note).
+#: table's rows (of ``meta``, the head: state snapshot and signed note). Sealed blobs
+#: are not replaced but added to: they are not on the chain (a node's own may exist
+#: nowhere else), and being content-addressed, one kept is never wrong.
 _REBUILT = (
     ("tx", ""),
     ("leaf", ""),
     ("node", ""),
     ("checkpoint", ""),
     ("channel_key", ""),
-    ("blob", ""),
     ("meta", " WHERE key IN ('state', 'note', 'log_vkey')"),
 )
 
@@ -65,6 +66,11 @@ def replace_rows(
         cols = ", ".join(columns(table))
         execute(f"DELETE FROM {table}{where}")  # noqa: S608 - fixed names
         execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}.{table}{where}")  # noqa: S608
+    cols = ", ".join(columns("blob"))
+    execute(
+        f"INSERT INTO blob ({cols}) SELECT {cols} FROM {source}.blob"  # noqa: S608
+        " WHERE id NOT IN (SELECT id FROM blob)"
+    )
 
 
 def batch_notes(batch: Append) -> list[tuple[str, bytes]]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from carbonledger import __version__
-from carbonledger.api import opentaps, routes_core, routes_log, routes_readings, routes_records
+from carbonledger.api import (
+    opentaps,
+    routes_blobs,
+    routes_core,
+    routes_log,
+    routes_readings,
+    routes_records,
+)
 from carbonledger.api.context import AppContext
 from carbonledger.api.fast import FastWrites
 from carbonledger.api.limits import BodyLimit
@@ -38,6 +45,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(routes_records.router)
     app.include_router(routes_log.router)
     app.include_router(routes_readings.router)
+    app.include_router(routes_blobs.router)
     app.include_router(opentaps.router)
     install_web(app)
     return app

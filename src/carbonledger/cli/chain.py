@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from carbonledger.cli.chain_follow import follow_cmd
+from carbonledger.cli.chain_peers import peers_cmd
 from carbonledger.cli.common import HomeOption, home_of, passphrase
 from carbonledger.services.backends import open_evm
 
@@ -87,21 +88,34 @@ def attach_cmd(
         min=0,
         help="the node's depth: serve and chain follow take only blocks this many below the latest",
     ),
+    peer: list[str] = typer.Option(
+        [],
+        "--peer",
+        help="base URL of another node's server (repeatable): sealed blobs are fetched"
+        " from it by hash",
+    ),
     home: Path | None = HomeOption,
 ) -> None:
-    """Make a new home a node of a ledger on a chain: its store built from the chain alone."""
+    """Make a new home a node of a ledger on a chain: its store built from the chain alone
+    (sealed blobs from its peers)."""
     h = home_of(home)
-    config = h.attach_evm(passphrase(), rpc, contract, mirror=db)
+    config = h.attach_evm(passphrase(), rpc, contract, mirror=db, peers=peer)
     if confirmations:
         config["evm"]["confirmations"] = confirmations
         h.config_file.write_text(jsonlib.dumps(config, indent=2) + "\n")
-    status = open_evm_ledger(home).status()
+    ledger = open_evm_ledger(home)
+    try:
+        status = {**ledger.status(), **ledger.exchange.status()}
+    finally:
+        ledger.close()
     typer.echo(
         f"attached to ledger {config['ledger_id']} at {config['evm']['contract']} (chain"
         f" {config['evm']['chain_id']}); {status['entries_off_chain']} entries read from the"
         f" chain; this node's key {config['node']} (it relays this node's users'"
         " transactions: on a chain other than anvil or Hardhat's node, fund it for gas)"
     )
+    if status.get("waiting_for_blobs"):
+        typer.echo(f"waiting for sealed blobs: {status['waiting_for_blobs']['reason']}")
 
 
 @chain_app.command("status")
@@ -110,6 +124,7 @@ def status_cmd(home: Path | None = HomeOption, json: bool = typer.Option(False, 
     ledger = open_evm_ledger(home)
     try:
         info = ledger.status()
+        info.update(ledger.exchange.status())
     finally:
         ledger.close()
     if json:
@@ -141,6 +156,7 @@ def sync_cmd(
 
 
 chain_app.command("follow")(follow_cmd)
+chain_app.command("peers")(peers_cmd)
 
 
 def register(app: typer.Typer) -> None:

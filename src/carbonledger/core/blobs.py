@@ -15,9 +15,18 @@ from typing import Any, NamedTuple
 
 from carbonledger.errors import InvalidInput
 
-__all__ = ["BLOB_FIELDS", "BlobRef", "check_carried", "is_blob_id", "referenced_blobs"]
+__all__ = [
+    "BLOB_BATCH_MAX",
+    "BLOB_FIELDS",
+    "BlobRef",
+    "check_carried",
+    "is_blob_id",
+    "referenced_blobs",
+]
 
 BLOB_FIELDS = ("detail", "sealed")
+#: Blob ids in one request of the nodes' exchange (``POST /api/v1/blobs``).
+BLOB_BATCH_MAX = 2000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

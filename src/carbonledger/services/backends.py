@@ -11,7 +11,7 @@ optional extra, imported only when a home needs it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDED",
     "EVM",
+    "WAITING_FILE",
     "attach_evm",
     "create_embedded",
     "deploy_evm",
     "evm_module",
     "first_block_with_code",
+    "home_peers",
     "open_evm",
     "open_ledger",
     "prune_blobs",
@@ -91,7 +93,23 @@ def open_evm(home: Home, key: PrivateKey | None = None) -> EvmLedger:
         chain_id=evm_cfg.get("chain_id"),
         checkpoint_signer=config.get("node"),
     )
+    from carbonledger.adapters.evm.exchange import PeerExchange
+
+    # Peers are read at each fetch: one added while a server runs is asked from then on.
+    ledger.exchange = PeerExchange(lambda: home_peers(home), home.path / WAITING_FILE)
     return ledger
+
+
+#: Where a node writes the sealed blobs it waits for (``chain status`` shows them).
+WAITING_FILE = "blobs-waiting.json"
+
+
+def home_peers(home: Home) -> list[str]:
+    """The nodes this home fetches sealed blobs from (``evm.peers`` in config.json)."""
+    peers = home.config().get("evm", {}).get("peers", [])
+    if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
+        raise ConfigurationError(f"{home.config_file}: evm.peers must be a list of URLs")
+    return list(peers)
 
 
 def deploy_evm(
@@ -138,16 +156,27 @@ def deploy_evm(
     }
 
 
-def attach_evm(home: Home, key: PrivateKey, rpc: str, contract: str, *, mirror: str | None) -> Any:
+def attach_evm(
+    home: Home,
+    key: PrivateKey,
+    rpc: str,
+    contract: str,
+    *,
+    mirror: str | None,
+    peers: Sequence[str] = (),
+) -> Any:
     """Build ``home``'s store from the chain alone for the ledger at ``contract``;
-    ``key`` is the node's own (it signs the store's checkpoints). Returns the ``evm``
-    section for config.json and the ledger's state."""
+    ``key`` is the node's own (it signs the store's checkpoints); sealed blobs come
+    from ``peers``. Returns the ``evm`` section for config.json and the ledger's state."""
     evm_module()
     from carbonledger.adapters.evm.attach import attach
 
     offchain = mirror or "offchain.db"
     location = offchain if "://" in offchain else home.path / offchain
-    return attach(rpc, contract, location, key, offchain=offchain)
+    return attach(
+        rpc, contract, location, key, offchain=offchain, peers=peers,
+        waiting=home.path / WAITING_FILE,
+    )  # fmt: skip
 
 
 def first_block_with_code(rpc: Any, address: str) -> int:

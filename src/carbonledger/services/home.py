@@ -18,7 +18,7 @@ import json
 import os
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,14 +214,20 @@ class Home:
         return section
 
     def attach_evm(
-        self, passphrase: str, rpc: str, contract: str, *, mirror: str | None = None
+        self,
+        passphrase: str,
+        rpc: str,
+        contract: str,
+        *,
+        mirror: str | None = None,
+        peers: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Make this home a node of the ledger at ``contract`` on the chain at ``rpc``, its
         store built from the chain alone (no other home's files or keys).
 
         The node gets its own key (``keys/node.json``, encrypted with ``passphrase``): it
-        signs the store's checkpoints and relays its users' transactions. Returns the
-        config written.
+        signs the store's checkpoints and relays its users' transactions. ``peers``: the
+        nodes it fetches sealed blobs from (``evm.peers``). Returns the config written.
         """
         if self.exists():
             raise ConfigurationError(f"{self.path} already holds a ledger")
@@ -229,7 +235,7 @@ class Home:
             raise InvalidInput("a passphrase is required to encrypt the node's key")
         self.path.mkdir(parents=True, exist_ok=True)
         key = PrivateKey.generate()
-        section, state = backends.attach_evm(self, key, rpc, contract, mirror=mirror)
+        section, state = backends.attach_evm(self, key, rpc, contract, mirror=mirror, peers=peers)
         if state.ledger_id is None:
             raise ConfigurationError(f"the ledger at {contract} has no genesis entry yet")
         (self.path / "keys").mkdir(exist_ok=True)

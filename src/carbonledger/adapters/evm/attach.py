@@ -9,10 +9,13 @@ store's checkpoints.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from carbonledger.adapters.evm.chain import fund_dev_account
+from carbonledger.adapters.evm.exchange import BlobsUnavailable, PeerExchange, check_peer_url
 from carbonledger.adapters.evm.ledger import EvmLedger
 from carbonledger.adapters.evm.rpc import Rpc
 from carbonledger.core.state import LedgerState
@@ -23,11 +26,21 @@ __all__ = ["attach", "first_block_with_code"]
 
 
 def attach(
-    rpc: str, contract: str, location: str | Path, key: PrivateKey, *, offchain: str
+    rpc: str,
+    contract: str,
+    location: str | Path,
+    key: PrivateKey,
+    *,
+    offchain: str,
+    peers: Sequence[str] = (),
+    waiting: Path | None = None,
 ) -> tuple[dict[str, Any], LedgerState]:
     """Build the store at ``location`` (named ``offchain`` in the home's config) from the
-    chain at ``rpc`` for the ledger at ``contract``; ``key`` is the node's own. Returns
-    the ``evm`` section for config.json and the ledger's state."""
+    chain at ``rpc`` for the ledger at ``contract``; ``key`` is the node's own; sealed
+    blobs come from ``peers`` (what is waited for is written to ``waiting``). An entry
+    whose blobs no peer has yet stops the store before it: the node takes it when it
+    follows. Returns the ``evm`` section for config.json and the ledger's state."""
+    shown = [check_peer_url(p) for p in peers]
     client = Rpc(rpc)
     chain_id = int(client.call("eth_chainId"), 16)
     block = first_block_with_code(client, contract)
@@ -42,12 +55,14 @@ def attach(
         chain_id=chain_id,
         checkpoint_signer=key.address,
     )
+    ledger.exchange = PeerExchange(lambda: shown, waiting)
     try:
         if ledger.status()["entries_off_chain"]:
             raise ConfigurationError(
                 f"the off-chain store {offchain!r} is not empty: give an empty database"
             )
-        ledger.sync()
+        with contextlib.suppress(BlobsUnavailable):  # named by chain status; taken later
+            ledger.sync()
         state = ledger.state()
     finally:
         ledger.close()
@@ -57,6 +72,7 @@ def attach(
         "chain_id": chain_id,
         "deploy_block": block,
         "offchain": offchain,
+        "peers": shown,
     }
     return section, state
 

@@ -67,7 +67,7 @@ def calldata_floor(data: bytes) -> int:
 
 def _encoded_size(tx: SignedTx) -> int:
     """About how many bytes of calldata ``tx`` takes (ABI words and padding included)."""
-    parts = [tx.body_bytes, *tx.items, *tx.blobs]
+    parts = [tx.body_bytes, *tx.items]
     return sum(len(p) + 64 for p in parts) + 32 * 12
 
 
@@ -142,7 +142,8 @@ class Calls(Follower):
             )
             channels = dict(work.channels)
             apply(work, checked.body, items, now=now, blobs=checked.blob_map())
-            carried = encode_carried(checked.blobs, self._wrapped(channels, work))
+            # Sealed blobs stay off chain (peers serve them by hash); wrapped keys travel here.
+            carried = encode_carried((), self._wrapped(channels, work))
             self._check_periods(items, periods)
             hints = self._hints(work, checked, items, now_ms)
             if checked.type.startswith("dao_"):

@@ -1,13 +1,15 @@
-"""What a transaction carries in calldata beside its signed parts: sealed blobs and the
-channel keys it wraps.
+"""What a transaction carries in calldata beside its signed parts: the channel keys it
+wraps (and, in calldata written before sealed blobs left the chain, its sealed blobs).
 
-The contract never reads them (its ``Tx.blobs``); they travel on chain so that any
-node rebuilds its off-chain store from the chain alone. Each is ciphertext, and the
-signed items commit to each by its SHA-256: a sealed blob is checked by the core's
-rules when the node applies the transaction, a wrapped key by ``verify`` (its digest
-is in the ledger's channel state). Each element starts with a tag byte::
+The contract never reads them (its ``Tx.blobs``). Wrapped keys are small and rare:
+they travel on chain, so any node rebuilds its channel keys from the chain alone, and
+``verify`` checks each against its digest in the ledger's channel state. Sealed blobs
+are large (one a record) and travel between nodes instead
+(:mod:`~carbonledger.adapters.evm.exchange`): the signed items commit to each by its
+SHA-256, so they need not be in calldata to be bound; a blob still found in older
+calldata is read as before. Each element starts with a tag byte::
 
-    0x00 || sealed blob
+    0x00 || sealed blob (read, no longer written)
     0x01 || abi(string channel, uint64 epoch, string member, bytes wrapped key)
 """
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from carbonledger.adapters.evm.base import EvmBase
 from carbonledger.adapters.evm.carried import WrappedKey, decode_carried
 from carbonledger.adapters.evm.entries import store_count, writer_lock
+from carbonledger.adapters.evm.exchange import BlobSource, fill_blobs
 from carbonledger.adapters.evm.packed import decode_call, typed_digest_hex, typed_tx
 from carbonledger.adapters.evm.recovery import entries_kept, store_beside
 from carbonledger.adapters.evm.rpc import NodeUnreachable
@@ -52,6 +53,9 @@ class Followed:
 class Follower(EvmBase):
     """Brings the off-chain store to the chain (:meth:`sync`, again and again with
     :meth:`follow`) and checks it (:meth:`verify`)."""
+
+    #: Where sealed blobs this node does not hold are fetched (None: from nowhere).
+    exchange: BlobSource | None = None
 
     @property
     def reloads(self) -> int:
@@ -207,6 +211,9 @@ class Follower(EvmBase):
                     continue
             signed.append((chain_commitment(t.body_bytes)[0], t, list(carried.keys)))
         now = iso_from_ms(times[0]) if times else None
+        # Sealed blobs are not in calldata: the store's, else the peers' (checked by hash).
+        filled = fill_blobs(self.mirror, self.exchange, [t for _, t, _ in signed], where, now)
+        signed = [(d, t, k) for (d, _, k), t in zip(signed, filled, strict=True)]
         return {digest: (t, keys, now) for digest, t, keys in signed}
 
     def verify(self, *, max_errors: int = 100) -> VerifyReport:

@@ -47,6 +47,7 @@ from carbonledger.adapters.evm.chain import (
     deploy,
 )
 from carbonledger.adapters.evm.entries import store_count, store_receipts, writer_lock
+from carbonledger.adapters.evm.exchange import keep_blobs
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, utc_now
@@ -145,6 +146,8 @@ class EvmLedger(Calls):
                     prepared = [
                         self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in part
                     ]
+                    # Sealed blobs are not in calldata: this node keeps them before sending.
+                    keep_blobs(self.channels, [t for _, _, ts in prepared for t in ts])
                     sent = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
                     future, previous = flying
                     receipts = future.result()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from carbonledger.errors import IntegrityError, NotFound
 
@@ -69,6 +69,14 @@ class SqliteChannelStore:
             self._conn.execute(
                 "INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", (blob_id, channel, epoch, data)
             )
+
+    def put_blobs(self, rows: Sequence[tuple[str, str, int, bytes]]) -> None:
+        """Several blobs (id, channel, epoch, data), each checked, in one commit."""
+        for blob_id, _, _, data in rows:
+            if hashlib.sha256(data).hexdigest() != blob_id:
+                raise IntegrityError(f"blob {blob_id[:16]}...: id is not the SHA-256 of its data")
+        with self._conn:
+            self._conn.executemany("INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", rows)
 
     def blob(self, blob_id: str) -> bytes:
         row = self._conn.execute("SELECT data FROM blob WHERE id = ?", (blob_id,)).fetchone()

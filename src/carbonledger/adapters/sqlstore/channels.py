@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -62,6 +62,17 @@ class SqlChannelStore:
         row = {"id": blob_id, "channel": channel, "epoch": epoch, "data": data}
         with self._engine.begin() as conn:
             conn.execute(insert_ignore(self._engine, blob), [row])  # type: ignore[call-overload]
+
+    def put_blobs(self, rows: Sequence[tuple[str, str, int, bytes]]) -> None:
+        """Several blobs (id, channel, epoch, data), each checked, in one commit."""
+        for blob_id, _, _, data in rows:
+            if hashlib.sha256(data).hexdigest() != blob_id:
+                raise IntegrityError(f"blob {blob_id[:16]}...: id is not the SHA-256 of its data")
+        if not rows:
+            return
+        values = [{"id": i, "channel": c, "epoch": e, "data": d} for i, c, e, d in rows]
+        with self._engine.begin() as conn:
+            conn.execute(insert_ignore(self._engine, blob), values)  # type: ignore[call-overload]
 
     def blob(self, blob_id: str) -> bytes:
         with self._engine.connect() as conn:
