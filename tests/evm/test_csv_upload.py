@@ -85,13 +85,14 @@ def test_an_upload_of_1800_bills_to_an_attached_node_is_recorded_once(
         again = _upload(url, bea, csv)  # a client retrying: nothing is recorded twice
         assert (again["rows"], again["recorded"], again["duplicates"]) == (1800, 0, 1800)
 
-    for home in (first, second):
-        cli_ok(home, "chain", "sync")
-        assert cli_json(home, "verify")["ok"] is True
-        chain = cli_json(home, "chain", "status")
-        assert chain["entries_on_chain"] == chain["entries_off_chain"]
-        records = cli_json(home, "records", "list", "--limit", "0")
-        assert sorted(r["id"] for r in records) == sorted(done["record_ids"])
+        cli_ok(first, "chain", "peers", "--add", url)  # the sealed blobs come from B's node
+        for home in (first, second):
+            cli_ok(home, "chain", "sync")
+            assert cli_json(home, "verify")["ok"] is True
+            chain = cli_json(home, "chain", "status")
+            assert chain["entries_on_chain"] == chain["entries_off_chain"]
+            records = cli_json(home, "records", "list", "--limit", "0")
+            assert sorted(r["id"] for r in records) == sorted(done["record_ids"])
 
 
 def test_a_transaction_too_big_for_any_block_is_refused_before_it_is_sent(

@@ -20,9 +20,9 @@ import pytest
 
 from carbonledger.services.home import Home
 from tests.api_helpers import PASS
-from tests.evm.test_follow_serve import _post_bill, _rpc, _signed_in, _until
+from tests.evm.test_follow_serve import _post_bill, _rpc, _signed_in
 from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
-from tests.process_helpers import serving
+from tests.process_helpers import free_port, serving, until
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -65,13 +65,15 @@ def test_readers_see_the_old_or_the_new_store_while_a_reorg_rebuilds_it(
     contract = cli_json(first, "chain", "status")["contract"]
     second = tmp_path / "second"
     extra = ["--db", store] if store else []
-    cli_ok(second, "chain", "attach", "--rpc", node.url, "--contract", contract, *extra)
+    port = free_port()  # the first node's server: the second's peer for sealed blobs
+    peer = ["--peer", f"http://127.0.0.1:{port}"]
+    cli_ok(second, "chain", "attach", "--rpc", node.url, "--contract", contract, *extra, *peer)
     erp = Home(first).user_key("bench", "erp", PASS)
-    with serving(first) as url_a, serving(second) as url_b:
+    with serving(first, port=port) as url_a, serving(second) as url_b:
         auth = {url_a: _signed_in(url_a, erp), url_b: _signed_in(url_b, erp)}
         snapshot = _rpc(node, "evm_snapshot")
         taken_away = _post_bill(url_a, token, 1)  # 2024: a year no import has
-        _until(
+        until(
             "the record on the second node",
             lambda: taken_away in (_listing(url_b, auth[url_b])[1] or [[]])[0],
         )
@@ -95,7 +97,7 @@ def test_readers_see_the_old_or_the_new_store_while_a_reorg_rebuilds_it(
             for _ in range(3):
                 _rpc(node, "evm_mine")
             for url in (url_a, url_b):
-                _until(
+                until(
                     f"the reorganised record undone on {url}",
                     lambda url=url: taken_away not in _listing(url, auth[url])[1][0],
                 )
