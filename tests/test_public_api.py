@@ -217,7 +217,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.devices": ["RULES"],
     "carbonledger.core.dao.rules": ["RULES"],
     "carbonledger.core.rules.identity": [
-        "enroll", "register_identity", "revoke_identity", "secret_hash",
+        "enroll", "has_own_admin", "register_identity", "revoke_identity", "secret_hash",
     ],
     "carbonledger.core.rules.disclosures": [
         "DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_commitment",

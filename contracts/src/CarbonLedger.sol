@@ -32,8 +32,9 @@ import {
 /// carbonledger signature (recovered here) is what counts, never the EVM sender. It
 /// enforces the signer's nonce, roles and revocation; who may act for an organisation
 /// (organisations by the network admin, sites, registrations, revocations and channel
-/// grants by the organisation's admins; channel grants, removals and rotations only by
-/// identities of the organisation once its own admin holds the channel's key,
+/// grants by the organisation's admins; registrations, channel grants, removals and
+/// rotations only by identities of the organisation once its own admin holds the
+/// channel's key,
 /// `channelOwned`; enrolments against their registration with
 /// the registered roles, emissions records by the site's organisation's writers); and
 /// the token network (ERC-1155 balances, dealer roles, totals issued and retired,
@@ -193,6 +194,7 @@ contract CarbonLedger is ERC1155 {
     error NotActiveIdentity(address account);
     error OtherOrg(address account, bytes20 org);
     error ChannelOfItsOwn(address sender, bytes20 org);
+    error OrgOfItsOwn(address sender, bytes20 org);
 
     constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
@@ -387,6 +389,10 @@ contract CarbonLedger is ERC1155 {
             (bytes32 key, bytes20 org, uint32 roles, bytes16 salt, bytes32 secret, uint64 expires) =
                 reader.registration(items[i]);
             _requireOrgAdmin(sender, acct, org);
+            // Once its own admin holds the channel's key, only its own admins register its
+            // people (core.rules.identity.has_own_admin, which every node checks from
+            // that admin's enrolment on).
+            if (channelOwned[org] && acct.org != org) revert OrgOfItsOwn(sender, org);
             if (registrations[key].status != 0) revert RegistrationExists(key);
             registrations[key] = Registration(secret, salt, roles, 1, expires);
         }

@@ -244,8 +244,10 @@ def test_old_epoch_is_refused_after_a_revocation(world: World) -> None:
 def test_revocation_by_another_orgs_admin_leaves_the_channel_keyless_until_rotated(
     world: World,
 ) -> None:
-    boss = world.user("audits", "boss", ["org_admin"])
+    # (the network admin registers the audit firm's people before its own admin exists)
     dana = world.user("audits", "dana", ["auditor"])
+    carol = world.user("audits", "carol", ["auditor"])
+    boss = world.user("audits", "boss", ["org_admin"])
     grant(world.ledger, world.store, world.admin, "acme", dana.address, role="auditor")
     world.bills(world.admin, "acme-hq", range(1, 2))
     (before,) = _records(world)
@@ -266,7 +268,6 @@ def test_revocation_by_another_orgs_admin_leaves_the_channel_keyless_until_rotat
               "detail": {**before["detail"], "epoch": 1}}  # fmt: skip
     with pytest.raises(Conflict, match="not made yet"):
         submit_one(world.ledger, world.admin, "record_emissions", [forged])
-    carol = world.user("audits", "carol", ["auditor"])
     with pytest.raises(Conflict, match="rotate it first"):
         grant(world.ledger, world.store, world.admin, "acme", carol.address, role="auditor")
     rotate(world.ledger, world.store, world.admin, "acme")

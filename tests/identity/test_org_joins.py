@@ -61,6 +61,11 @@ def test_an_org_admin_takes_its_channel_over_from_the_network_admin(
     # The organisation's admin registers its sites and people (--as), not a member.
     _ok(cli("site", "add", "b1", "--org", "beta", "--name", "B1", "--country", "US",
             "--zip", "60601", "--utility", "4110", "--as", "beta/bea"))  # fmt: skip
+    # Now that beta has its own admin, the network admin no longer registers its people.
+    for roles in ("member", "org_admin"):
+        res = _ok(cli("user", "register", "mole", "--org", "beta", "--roles", roles), 2)
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert "organisation 'beta' has its own admin" in _clean(res.stderr)
     out = _ok(cli("user", "register", "carol", "--org", "beta", "--as", "beta/bea", "--json"))
     secret = json.loads(out.stdout)["secret"]
     _ok(cli("user", "enroll", "carol", "--org", "beta", "--secret", secret))

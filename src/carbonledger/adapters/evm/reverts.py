@@ -49,6 +49,7 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
     "AdminNotEnrolled": InvalidInput,
     "NotOrgAdmin": PermissionDenied,
     "ChannelOfItsOwn": PermissionDenied,
+    "OrgOfItsOwn": PermissionDenied,
     "SiteExists": DuplicateEntity,
     "UnknownSite": NotFound,
     "SiteOfOtherOrg": PermissionDenied,
@@ -108,6 +109,8 @@ MEANING = {
     "NotOrgAdmin": "the signer is not an admin of the organisation",
     "ChannelOfItsOwn": "the channel is run by its organisation's own admins; the signer is"
     " not one of them",
+    "OrgOfItsOwn": "the organisation has its own admin, who alone registers its users; the"
+    " signer is not one of them",
     "UnknownSite": "the site is not registered",
     "SiteOfOtherOrg": "the site belongs to another organisation",
     "NotWriter": "the signer is not a member or admin of the site's organisation",

@@ -1,7 +1,11 @@
 """Register, enroll and revoke identities.
 
 * ``register_identity`` (an organisation admin): a name, roles and the SHA-256 of
-  a salted one-time secret, valid until ``expires``;
+  a salted one-time secret, valid until ``expires``. The network admin registers an
+  organisation's first admin (and, until then, its people); once one of the
+  organisation's own admins has enrolled (:func:`has_own_admin`), only its own admins
+  register its identities, so nobody outside it adds people who could then be given
+  its channel or run it;
 * ``enroll`` (the user, signing with the key made on the user's side): the secret
   and the X.509 certificate the organisation's CA issued for that key; the
   certificate must chain to the organisation CA and the network CA, name the
@@ -42,7 +46,7 @@ from carbonledger.errors import (
     PermissionDenied,
 )
 
-__all__ = ["enroll", "register_identity", "revoke_identity", "secret_hash"]
+__all__ = ["enroll", "has_own_admin", "register_identity", "revoke_identity", "secret_hash"]
 
 
 def secret_hash(salt_hex: str, secret: str) -> str:
@@ -50,12 +54,31 @@ def secret_hash(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode()).hexdigest()
 
 
+def has_own_admin(state: LedgerState, org: str) -> bool:
+    """Whether an identity of ``org`` with the org_admin role has enrolled (revoked since
+    or not: revoking its admins does not hand the organisation back). From then on only
+    its own admins register its identities. The contract checks the same once such an
+    admin holds the channel's key (``channelOwned``, :func:`run_by_its_own`), which
+    implies this; a registration it cannot tell apart before then, every node refuses."""
+    return any(
+        ident.get("org") == org and "org_admin" in ident.get("roles", ())
+        for ident in state.identities.values()
+    )
+
+
 def register_identity(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
     expect_kind(items, "registration")
+    sender = body["sender"]
     for item in items:
         name = check_id("user", item.get("id"))
         org = str(item.get("org"))
-        require_org_admin(state, body["sender"], org, f"register {name!r}")
+        require_org_admin(state, sender, org, f"register {name!r}")
+        if state.identities.get(sender, {}).get("org") != org and has_own_admin(state, org):
+            raise PermissionDenied(
+                f"register {name!r}: organisation {org!r} has its own admin; only its own"
+                f" admins register its users, and signer {sender} is not one of them (the"
+                " network admin registers an organisation's first admin only)"
+            )
         key = f"{org}/{name}"
         if key in state.registrations:
             raise DuplicateEntity(f"user {name!r} is already registered in {org!r}")
@@ -64,14 +87,11 @@ def register_identity(state: LedgerState, body: TxBody, items: Sequence[dict[str
             raise InvalidInput(
                 f"user {name!r}: roles must be a non-empty subset of {sorted(GRANTABLE_ROLES)}"
             )
-        if "org_admin" in roles and body["sender"] != state.admin:
-            # Only the network admin creates further organisation admins.
-            require_org_admin(state, body["sender"], org, f"register admin {name!r}")
         parse_time(item.get("expires"), f"user {name!r}: expires")
         for field in ("salt", "secret_sha256"):
             if not isinstance(item.get(field), str):
                 raise InvalidInput(f"user {name!r}: {field} is required")
-        state.registrations[key] = {**item, "status": "pending", "registered_by": body["sender"]}
+        state.registrations[key] = {**item, "status": "pending", "registered_by": sender}
 
 
 def enroll(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:

@@ -1,0 +1,179 @@
+"""An organisation with its own admin registers its own people.
+
+The network admin registers an organisation and its first admin (the bootstrap). Once
+one of the organisation's own admins (an identity of the organisation with the
+org_admin role) has enrolled, only the organisation's own admins register its users:
+the network admin's own signed registration of a member or an admin for it, the route
+to taking the organisation over, is refused by the embedded ledger; once that admin
+holds the channel's key (the contract's ``channelOwned``) the contract reverts it too,
+with the core's rules off; and a node following the chain refuses a registration the
+contract let through before then, naming the entry. The network admin still revokes
+the organisation's people.
+
+Enrolment: the certificate must chain, signature by signature, to the organisation's
+CA certificate recorded on the ledger, whose key the organisation made on its own
+node. The network admin, who holds the network CA's key, cannot make one: a CA of its
+own for the organisation (its name, signed by the network CA) is refused by the
+embedded ledger and by a following node (the contract does not read
+certificates: it takes the enrolment, and no node follows it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carbonledger.core.tx import SignedTx, utc_now
+from carbonledger.crypto import x509ca
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import PermissionDenied
+from carbonledger.services.channels import grant
+from carbonledger.services.identity import (
+    enroll,
+    make_enrolment_request,
+    register_user,
+    revoke_user,
+)
+from tests.conformance.world import PASS, World
+from tests.evm.test_channel_owners import refused_by_a_follower, send_unchecked
+from tests.evm.test_rules import _forge, _tx
+
+OWN = "'acme' has its own admin"
+
+
+def _registration(w: World, signer: PrivateKey, name: str, roles: list[str]) -> SignedTx:
+    """``signer``'s own signed registration of ``name`` in acme (a secret only it knows)."""
+    salt = "00" * 16
+    item = {"kind": "registration", "id": name, "org": "acme", "roles": roles, "salt": salt}
+    item |= {"secret_sha256": hashlib.sha256(bytes(16) + b"mine").hexdigest()}
+    return _tx(w, signer, "register_identity", [{**item, "expires": "2099-01-01T00:00:00Z"}])
+
+
+def _own_user(w: World, registrar: PrivateKey, name: str, roles: list[str]) -> PrivateKey:
+    """``registrar`` registers ``name`` in acme; acme's CA certifies the user's key."""
+    secret = register_user(w.ledger, registrar, org="acme", name=name, roles=roles)
+    key, request = make_enrolment_request("acme", name, secret)
+    enroll(w.ledger, key, request, w.ca.issue(w.ledger, request, PASS))
+    return key
+
+
+def test_only_its_own_admins_register_an_organisations_people_once_it_has_one(
+    embedded: World,
+) -> None:
+    w = embedded
+    # The bootstrap: the network admin registers acme's first admin.
+    ada = w.user("acme", "ada", ["org_admin"])
+    for name, roles in (("mole", ["member"]), ("boss", ["org_admin"])):
+        with pytest.raises(PermissionDenied, match=OWN):
+            w.ledger.submit([_registration(w, w.admin, name, roles)])
+        assert f"acme/{name}" not in w.ledger.state().registrations
+    # Nor does an admin of another organisation.
+    bob_admin = w.user("globex", "gina", ["org_admin"])
+    with pytest.raises(PermissionDenied, match="not an admin of 'acme'"):
+        w.ledger.submit([_registration(w, bob_admin, "mole", ["member"])])
+    # acme's own admin registers its people, admins too.
+    carl = _own_user(w, ada, "carl", ["member"])
+    abe = _own_user(w, ada, "abe", ["org_admin"])
+    state = w.ledger.state()
+    assert state.identities[carl.address]["org"] == "acme"
+    assert state.registrations["acme/abe"]["registered_by"] == ada.address
+    # Other organisations (no admin of their own) are still registered by the network admin.
+    w.user("dealers", "dex", ["member"])
+    # The network admin still revokes acme's people.
+    revoke_user(w.ledger, w.admin, None, carl.address, reason="left", store=w.store)
+    assert w.ledger.state().identities[carl.address]["status"] == "revoked"
+    # A revoked own admin still counts: the network admin does not take acme back by
+    # revoking its admins.
+    revoke_user(w.ledger, w.admin, None, ada.address, reason="left", store=w.store)
+    revoke_user(w.ledger, w.admin, None, abe.address, reason="left", store=w.store)
+    with pytest.raises(PermissionDenied, match=OWN):
+        w.ledger.submit([_registration(w, w.admin, "boss", ["org_admin"])])
+    report = w.ledger.verify()
+    assert report.ok, report.error
+
+
+def test_the_contract_reverts_the_network_admins_registration_once_the_channel_is_owned(
+    chain: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = chain
+    ada = w.user("acme", "ada", ["org_admin"])  # the bootstrap, on chain
+    with pytest.raises(PermissionDenied, match=OWN):  # the node's own rules, first
+        w.ledger.submit([_registration(w, w.admin, "mole", ["member"])])
+    grant(w.ledger, w.store, w.admin, "acme", ada.address)  # acme takes its channel over
+    for name, roles in (("mole", ["member"]), ("boss", ["org_admin"])):
+        tx = _registration(w, w.admin, name, roles)
+        _forge(w, monkeypatch, tx, PermissionDenied, "OrgOfItsOwn")
+    # Another organisation's admin, from outside it: reverted too.
+    gina = w.user("globex", "gina", ["org_admin"])
+    tx = _registration(w, gina, "mole", ["member"])
+    _forge(w, monkeypatch, tx, PermissionDenied, "NotOrgAdmin")
+    # acme's own admin registers its people on chain.
+    carl = _own_user(w, ada, "carl", ["member"])
+    revoke_user(w.ledger, w.admin, None, carl.address, reason="left", store=w.store)
+    assert "acme/mole" not in w.ledger.state().registrations
+    report = w.ledger.verify()
+    assert report.ok, report.error
+
+
+def test_a_following_node_refuses_the_network_admins_registration_for_an_org_with_its_admin(
+    chain: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    w = chain
+    ledger: Any = w.ledger
+    w.user("acme", "ada", ["org_admin"])
+    entries = len(ledger.chain_entries())
+    # Before ada holds the channel's key the contract cannot tell: it takes the entry.
+    tx = _registration(w, w.admin, "mole", ["member"])
+    tx_hash = send_unchecked(ledger, tx, monkeypatch)
+    reason = "register 'mole': organisation 'acme' has its own admin.*"
+    refused_by_a_follower(ledger, tmp_path / "node", entries, tx, tx_hash, reason)
+
+
+def _forged_certificate(w: World, csr: bytes) -> str:
+    """What the network admin, holding the network CA's key, can sign for acme's user: a
+    certificate from a CA of its own making for acme (acme's name, the network CA's
+    signature, a key the network admin holds), naming the registered roles."""
+    own_ca = x509ca.create_intermediate_ca(w.ca._load("root", PASS), "acme", "Acme Corp")
+    return x509ca.issue_certificate(own_ca, csr, roles=["org_admin"], org_id="acme").decode()
+
+
+def test_the_network_admin_cannot_certify_a_user_of_an_organisation_with_its_own_ca(
+    embedded: World,
+) -> None:
+    w = embedded
+    # Registered in the bootstrap, when the network admin may still register for acme.
+    secret = register_user(w.ledger, w.admin, org="acme", name="mole", roles=["org_admin"])
+    key, request = make_enrolment_request("acme", "mole", secret)
+    forged = _forged_certificate(w, request.csr)
+    with pytest.raises(PermissionDenied, match=r"certificate refused.*signature does not verify"):
+        enroll(w.ledger, key, request, forged)
+    assert key.address not in w.ledger.state().identities
+    # Only acme's CA (the key acme holds) certifies it.
+    enroll(w.ledger, key, request, w.ca.issue(w.ledger, request, PASS))
+    assert w.ledger.state().identities[key.address]["org"] == "acme"
+
+
+def test_a_following_node_refuses_an_enrolment_certified_by_the_network_admins_own_ca(
+    chain: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from carbonledger.core.tx import build_tx
+
+    w = chain
+    ledger: Any = w.ledger
+    secret = register_user(w.ledger, w.admin, org="acme", name="mole", roles=["org_admin"])
+    key, request = make_enrolment_request("acme", "mole", secret)
+    cert = _forged_certificate(w, request.csr)
+    item = {"kind": "identity", "id": "mole", "org": "acme", "secret": secret}
+    tx = build_tx(
+        key, tx_type="enroll", ledger_id=ledger.state().ledger_id, nonce=0,
+        created=utc_now(), items=[{**item, "certificate": cert}],
+    )  # fmt: skip
+    entries = len(ledger.chain_entries())
+    # The contract checks the registration and the secret, not certificates: it takes it.
+    tx_hash = send_unchecked(ledger, tx, monkeypatch)
+    refused_by_a_follower(
+        ledger, tmp_path / "node", entries, tx, tx_hash, "enroll: certificate refused.*"
+    )
