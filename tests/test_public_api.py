@@ -67,13 +67,14 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.sqlite.channels": ["CHANNEL_SCHEMA", "SqliteChannelStore"],
     "carbonledger.adapters.sqlite.ledger": ["SqliteLedger", "checkpoint_digest"],
     "carbonledger.adapters.sqlite.schema": [
-        "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns",
+        "NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "VOID_COLUMNS", "connect",
+        "derived_columns",
     ],
     "carbonledger.adapters.sqlite.verify": ["verify_connection"],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
         "read_remembered", "remember_checkpoint", "remembered_problem", "replace_rows",
-        "unreferenced_blobs",
+        "unreferenced_blobs", "void_key", "void_seq",
     ],
     "carbonledger.adapters.sqlite.verify_checks": [
         "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
@@ -222,7 +223,9 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.disclosures": [
         "DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_commitment",
     ],
-    "carbonledger.core.rules.records": ["RECORD_FIELDS", "audit_report", "record_emissions"],
+    "carbonledger.core.rules.records": [
+        "RECORD_FIELDS", "audit_report", "period_taken", "record_emissions",
+    ],
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
@@ -242,7 +245,7 @@ PUBLIC: dict[str, list[str]] = {
         "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
-    "carbonledger.core.authority": ["RULES", "apply"],
+    "carbonledger.core.authority": ["RULES", "apply", "apply_followed"],
     "carbonledger.core.builders": [
         "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
         "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",

@@ -327,3 +327,31 @@ def test_period_index_agrees_with_counting_days(spans: list[tuple[int, int]]) ->
         date.fromisoformat(known[i + 1]) > date.fromisoformat(known[i]) + timedelta(days=1)
         for i in range(1, len(known) - 1, 2)
     )
+
+
+def test_a_chain_entry_of_a_period_recorded_first_is_void_only_if_nothing_else_is_wrong(
+    api: Served,
+) -> None:
+    """A chain orders entries its nodes checked apart: January of account E1 again, as a
+    second node would send it, loses to the fixture's record. The core applies it as
+    void (nonce taken, leaves counted, nothing recorded); signed by bob, who may not
+    read acme's channel, it is refused as any node refuses it, never void."""
+    from carbonledger.core.authority import apply_followed
+    from carbonledger.core.tx import check_tx
+
+    ref = account_ref("hq", "E1")
+    january = record(api, "2023-01-01", "2023-01-31")
+    state = api.ctx.ledger.state()
+    tx = check_tx(signed(api, api.users["alice"], [january], [BLOB]))
+    _, why = apply_followed(state, tx.body, tx.decoded(), now=utc_now(), blobs={BLOB_ID})
+    assert why is not None
+    assert f"account hq/{ref}, period 2023-01-01..2023-01-31" in why
+    before = api.ctx.ledger.state()
+    assert state.nonces[tx.sender] == before.next_nonce(tx.sender) + 1
+    assert state.size == before.size + 1  # its leaf is in the chain's log
+    assert state.periods == before.periods  # nothing recorded
+    # The embedded ledger orders its own entries: it refuses the same transaction.
+    assert "already recorded" in str(by_submit(api, tx))
+    bobs = check_tx(signed(api, api.users["bob"], [january], [BLOB]))
+    with pytest.raises(CarbonLedgerError, match="channel"):
+        apply_followed(before, bobs.body, bobs.decoded(), now=utc_now(), blobs={BLOB_ID})

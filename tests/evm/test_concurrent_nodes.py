@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from carbonledger.crypto.keys import PrivateKey
 from tests.api_helpers import PASS
+from tests.conformance.world import World
 from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
 from tests.process_helpers import env_for, free_port, serving
 
@@ -86,6 +88,35 @@ def _listed(home: Path) -> list[dict[str, Any]]:
     return records
 
 
+def member_nodes(anvil_url: str, tmp_path: Path) -> tuple[World, PrivateKey, Any, Any]:
+    """A ledger deployed by a first node (``tmp_path/first``), and a second node of its
+    chain (``tmp_path/second``, its own key funded); carol, a member of acme with access
+    to its channel, beside alice. Both nodes in this process: each takes the other's
+    sealed blobs from its store. The world, carol's key, the first node, the second."""
+    from carbonledger.adapters.evm import EvmLedger, Rpc
+    from carbonledger.adapters.evm.exchange import StoreBlobs
+    from carbonledger.services.channels import grant
+    from tests.conformance.test_evm import _evm_world
+
+    w = _evm_world(anvil_url, tmp_path / "first")
+    carol = w.user("acme", "carol", ["member"])
+    grant(w.ledger, w.store, w.admin, "acme", carol.address, role="member")
+    node_key = PrivateKey.generate()
+    Rpc(anvil_url).call("anvil_setBalance", node_key.address, hex(10**22))
+    (tmp_path / "second").mkdir()
+    first: Any = w.ledger
+    second = EvmLedger(
+        first.rpc,
+        first.address,
+        tmp_path / "second" / "offchain.db",
+        node_key,
+        deploy_block=first.deploy_block,
+        checkpoint_signer=node_key.address,
+    )
+    first.exchange, second.exchange = StoreBlobs(second.channels), StoreBlobs(first.channels)
+    return w, carol, first, second
+
+
 @pytest.mark.parametrize("signers", ["two users", "one user on both nodes"])
 def test_two_nodes_import_at_the_same_time(tmp_path: Path, node: Any, signers: str) -> None:
     first = evm_home(tmp_path / "first", node.url, SITES, passphrase=PASS).path
@@ -128,37 +159,16 @@ def test_the_same_calculation_basis_from_two_nodes_at_once(anvil_url: str, tmp_p
     site and year at once: both need the same calculation basis, which neither store
     holds when its import starts, so both send it. Both imports finish, and both nodes
     follow both entries."""
-    from carbonledger.adapters.evm import EvmLedger, Rpc
-    from carbonledger.adapters.evm.exchange import StoreBlobs
     from carbonledger.core.domain import Bill
-    from carbonledger.crypto.keys import PrivateKey
     from carbonledger.factors import FactorCatalog
     from carbonledger.ports.ledger import ItemQuery
-    from carbonledger.services.channels import grant
     from carbonledger.services.importer import ImportSession, import_bills
-    from tests.conformance.test_evm import _evm_world
 
     def bill(month: int) -> Bill:
         start = date(2023, month, 1)
         return Bill("acme-chi", "meter-1", start, start + timedelta(days=27), Decimal(1000), "kWh")
 
-    w = _evm_world(anvil_url, tmp_path / "first")
-    carol = w.user("acme", "carol", ["member"])
-    grant(w.ledger, w.store, w.admin, "acme", carol.address, role="member")
-    node_key = PrivateKey.generate()
-    Rpc(anvil_url).call("anvil_setBalance", node_key.address, hex(10**22))
-    (tmp_path / "second").mkdir()
-    first: Any = w.ledger
-    second = EvmLedger(
-        first.rpc,
-        first.address,
-        tmp_path / "second" / "offchain.db",
-        node_key,
-        deploy_block=first.deploy_block,
-        checkpoint_signer=node_key.address,
-    )
-    # Both nodes in this process: each takes the other's sealed blobs from its store.
-    first.exchange, second.exchange = StoreBlobs(second.channels), StoreBlobs(first.channels)
+    w, carol, first, second = member_nodes(anvil_url, tmp_path)
     try:
         catalog = FactorCatalog()
         late = ImportSession(second, carol, catalog, store=second.channels)  # no basis yet

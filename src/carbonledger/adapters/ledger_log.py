@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
-from carbonledger.core.authority import apply
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, VOID_COLUMNS, derived_columns
+from carbonledger.core.authority import apply, apply_followed
 from carbonledger.core.blobs import referenced_blobs
 from carbonledger.core.checkpoint import log_key, sign_checkpoint, signed_checkpoint_note
 from carbonledger.core.merkle import MerkleAccumulator, inclusion_proof, leaf_hash, node_hash
@@ -79,6 +79,8 @@ class Append:
     #: The same checkpoint as a C2SP signed note, and the vkey that checks it.
     note: str = ""
     vkey: str = ""
+    #: The entries of the batch applied as void: (sequence number, why).
+    voids: tuple[tuple[int, str], ...] = ()
 
 
 def _blob_home(items: Sequence[dict[str, Any]], blob_id: str) -> tuple[str, int]:
@@ -97,6 +99,10 @@ class LedgerLog:
     #: Who signs the checkpoints when not the ledger admin: a chain node's own key (the
     #: chain, not this store, is that ledger's authority).
     checkpoint_signer: str | None = None
+    #: A chain node's store: the chain orders its entries, and an entry recording an
+    #: account's period an earlier one recorded first is kept void, not refused
+    #: (:func:`carbonledger.core.authority.apply_followed`).
+    follows_chain: bool = False
     _state: LedgerState
     _acc: MerkleAccumulator
     _prev: bytes
@@ -145,22 +151,29 @@ class LedgerLog:
         node_rows: list[tuple[int, int, bytes]] = []
         receipts: list[Receipt] = []
         blob_rows: list[tuple[str, str, int, bytes]] = []
+        voids: list[tuple[int, str]] = []
         for tx in txs:
             checked_tx = tx if checked else check_tx(tx)
             items = tx.decoded()
             carried = tx.blob_map()
             # A mirror replaying what a chain accepted may not hold every blob (they
             # travel off-chain); everything else must carry the blobs its items name.
-            named = apply(
-                state, checked_tx.body, items, now=now, blobs=None if checked else carried
-            )
+            blobs = None if checked else carried
+            void = None
+            if self.follows_chain:
+                named, void = apply_followed(state, checked_tx.body, items, now=now, blobs=blobs)
+            else:
+                named = apply(state, checked_tx.body, items, now=now, blobs=blobs)
             for blob_id, data in carried.items():
                 channel, epoch = named.get(blob_id) or _blob_home(items, blob_id)
                 blob_rows.append((blob_id, channel, epoch, data))
             seq += 1
             first = acc.size
             for n, (data, item) in enumerate(zip(checked_tx.items, items, strict=True)):
-                leaf_rows.append((first + n, seq, *derived_columns(item), data))
+                columns = VOID_COLUMNS if void is not None else derived_columns(item)
+                leaf_rows.append((first + n, seq, *columns, data))
+            if void is not None:
+                voids.append((seq, void))
             node_rows.extend(
                 n for n in acc.extend(checked_tx.item_hashes) if n[0] >= NODE_MIN_LEVEL
             )
@@ -203,6 +216,7 @@ class LedgerLog:
             blob_rows,
             note,
             key.verifier.vkey,
+            tuple(voids),
         )
 
     def _log_key(self, ledger_id: str | None) -> NoteKey:

@@ -39,10 +39,13 @@ __all__ = [
     "remembered_problem",
     "replace_rows",
     "unreferenced_blobs",
+    "void_key",
+    "void_seq",
 ]
 
 #: What a store rebuilt from its chain takes from the store filled beside it: each
-#: table's rows (of ``meta``, the head: state snapshot and signed note). Sealed blobs
+#: table's rows (of ``meta``, the head: state snapshot and signed note, and why each
+#: void entry is void). Sealed blobs
 #: are not replaced but added to: they are not on the chain (a node's own may exist
 #: nowhere else), and being content-addressed, one kept is never wrong.
 _REBUILT = (
@@ -51,7 +54,8 @@ _REBUILT = (
     ("node", ""),
     ("checkpoint", ""),
     ("channel_key", ""),
-    ("meta", " WHERE key IN ('state', 'note', 'log_vkey')"),
+    # (No '%' here: a PostgreSQL driver reads it as a placeholder.)
+    ("meta", " WHERE key IN ('state', 'note', 'log_vkey') OR substr(key, 1, 5) = 'void:'"),
 )
 
 
@@ -74,8 +78,20 @@ def replace_rows(
 
 
 def batch_notes(batch: Append) -> list[tuple[str, bytes]]:
-    """The meta rows a commit writes beside its checkpoint: the signed note and its vkey."""
-    return [("note", batch.note.encode()), ("log_vkey", batch.vkey.encode())]
+    """The meta rows a commit writes beside its checkpoint: the signed note and its vkey,
+    and why each void entry of the batch is void (``void:SEQ``)."""
+    voids = [(void_key(seq), why.encode()) for seq, why in batch.voids]
+    return [("note", batch.note.encode()), ("log_vkey", batch.vkey.encode()), *voids]
+
+
+def void_key(seq: int) -> str:
+    """The meta key that holds why entry ``seq`` is void (see ``Append.voids``)."""
+    return f"void:{seq}"
+
+
+def void_seq(key: str) -> int:
+    """The sequence number of the void entry ``key`` (a :func:`void_key`) names."""
+    return int(key.removeprefix("void:"))
 
 
 def read_meta_text(conn: sqlite3.Connection, key: str, missing: str) -> str:

@@ -32,12 +32,12 @@ from carbonledger.core.rules.channels import (
 from carbonledger.core.rules.common import Rule, require_active_signer
 from carbonledger.core.rules.disclosures import disclose
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
-from carbonledger.core.rules.records import audit_report, record_emissions
+from carbonledger.core.rules.records import audit_report, period_taken, record_emissions
 from carbonledger.core.rules.registry import genesis, register_org, register_site
 from carbonledger.core.state import LedgerState
 from carbonledger.errors import Conflict, InvalidInput
 
-__all__ = ["RULES", "apply"]
+__all__ = ["RULES", "apply", "apply_followed"]
 
 #: Every transaction type and its rule (read-only: the table is the authority).
 RULES: Mapping[str, Rule] = MappingProxyType(
@@ -101,3 +101,36 @@ def apply(
     state.nonces[sender] = expected + 1
     state.size += len(items)
     return named
+
+
+def apply_followed(
+    state: LedgerState,
+    body: TxBody,
+    items: list[dict[str, Any]],
+    *,
+    now: str,
+    blobs: Collection[str] | None = None,
+) -> tuple[dict[str, tuple[str, int]], str | None]:
+    """Apply an entry of a chain, whose order the chain fixed: as :func:`apply` (the same
+    arguments and result), with the reason the entry is void, or None.
+
+    One conflict the chain cannot see within its gas is not refused: emissions records
+    whose account and period an earlier entry recorded first (two nodes recording the
+    same bill at once). Such an entry, if nothing else is wrong with it, is void: the
+    signer's nonce is taken (the chain took it) and its leaves counted (they are in the
+    chain's log), but nothing of it is recorded. Every node, and ``verify``, judges it
+    alike: first in chain order wins. Anything else wrong is raised, as :func:`apply`
+    raises it. An embedded ledger, which orders its own entries, refuses the conflict
+    (:func:`apply`).
+    """
+    taken = period_taken(state, items) if body["type"] == "record_emissions" else None
+    if taken is None:
+        return apply(state, body, items, now=now, blobs=blobs), None
+    # Every other rule, against the state without the periods recorded so far.
+    trial = state.copy()
+    trial.periods = {}
+    named = apply(trial, body, items, now=now, blobs=blobs)
+    state.now = now
+    state.nonces[body["sender"]] = trial.nonces[body["sender"]]
+    state.size = trial.size
+    return named, taken

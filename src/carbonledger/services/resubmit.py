@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from carbonledger.core.tx import SignedTx, build_tx_from_encoded, utc_now
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import CarbonLedgerError, Conflict
+from carbonledger.errors import CarbonLedgerError, Conflict, DuplicateEntity
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 
 __all__ = ["NONCE_RETRIES", "commit_records", "sign_again"]
@@ -36,13 +36,18 @@ def commit_records(
 ) -> int:
     """Submit ``txs`` (``record_emissions`` signed by ``key``, consecutive nonces), signing
     again with fresh nonces those refused because another writer took their nonces;
-    returns the signer's next nonce. Any other refusal is raised as it is; so is a
+    returns the signer's next nonce. Any other refusal is raised as it is (a record of
+    an account and period another writer recorded first: ``DuplicateEntity``); so is a
     race still lost after ``retries`` new attempts, with a message saying so."""
     todo = list(txs)
     for attempt in range(retries + 1):
         try:
             ledger.submit(todo)
             return todo[-1].nonce + 1
+        except DuplicateEntity:
+            # Another writer recorded the same account and period first (the record ids
+            # are then the same, but the records are not ours): never counted as recorded.
+            raise
         except Conflict as exc:
             state = ledger.state()
             todo = [tx for tx in todo if not _recorded(ledger, tx)]

@@ -91,10 +91,12 @@ class EvmBase:
         if isinstance(mirror, str) and "://" in mirror:
             from carbonledger.adapters.sqlstore import SqlLedger
 
-            self.mirror = SqlLedger(mirror, operator=operator, checkpoint_signer=checkpoint_signer)
+            self.mirror = SqlLedger(
+                mirror, operator=operator, checkpoint_signer=checkpoint_signer, follows_chain=True
+            )
         else:
             self.mirror = SqliteLedger(
-                mirror, operator=operator, checkpoint_signer=checkpoint_signer
+                mirror, operator=operator, checkpoint_signer=checkpoint_signer, follows_chain=True
             )
         self.channels: ChannelStore = self.mirror.channels
         self._abi = artifact()["abi"]

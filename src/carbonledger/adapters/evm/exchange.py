@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import httpx
 
 from carbonledger.adapters.evm.rpc import NodeUnreachable
-from carbonledger.core.authority import apply
+from carbonledger.core.authority import apply_followed
 from carbonledger.core.blobs import BLOB_BATCH_MAX, is_blob_id, referenced_blobs
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
@@ -271,7 +271,7 @@ def _refused_anyway(
             items = (
                 list(t.objects) if t.objects is not None else [json.loads(i) for i in checked.items]
             )
-            apply(work, checked.body, items, now=when, blobs=None)
+            apply_followed(work, checked.body, items, now=when)  # a void entry holds
         except CarbonLedgerError:
             return n
     return len(txs)

@@ -52,7 +52,7 @@ from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, utc_now
 from carbonledger.core.typed import chain_commitment
-from carbonledger.errors import CarbonLedgerError, Conflict, IntegrityError
+from carbonledger.errors import CarbonLedgerError, Conflict, DuplicateEntity, IntegrityError
 from carbonledger.ports.ledger import Receipt
 
 __all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy"]
@@ -280,6 +280,9 @@ class EvmLedger(Calls):
                 self._prepare(state, b, now, copy=False, now_ms=now_ms)
                 for _, b in units[i : i + _SEND_EVERY]
             ]
+            # Sealed blobs are not in calldata: this node keeps them before sending (the
+            # store may take these entries only from the chain, after another's).
+            keep_blobs(self.channels, [t for _, _, ts in prepared for t in ts])
             signed = [sender.sign(self.address, data, gas) for data, gas, _ in prepared]
             partial[0].extend(signed)
             partial[1].extend(prepared)
@@ -337,6 +340,15 @@ class EvmLedger(Calls):
         chained = [t for batch in accepted for t in batch]
         mined = [int(r["blockNumber"], 16) for r in receipts if r is not None]
         flat = self._mirror_accepted(chained, now, max(mined, default=None))
+        # Another node's entry recorded the same account and period first: the chain took
+        # ours (and the signer's nonce), every node keeps it void, nothing of it recorded.
+        voids = self.mirror.voids() if flat else {}
+        for mirrored in flat:
+            why = voids.get(mirrored.seq)
+            if why is not None:
+                failure = failure or DuplicateEntity(
+                    f"the chain's entry {mirrored.seq} is void, nothing of it recorded: {why}"
+                )
         out: list[list[Receipt]] = []
         for batch in accepted:
             out.append(flat[: len(batch)])

@@ -64,7 +64,9 @@ def store_beside(
     if isinstance(store, SqliteLedger):
         path = f"{store.path}.rebuild"
         _remove_sqlite(path)  # what an interrupted rebuild left
-        fresh = SqliteLedger(path, operator, checkpoint_signer=store.checkpoint_signer)
+        fresh = SqliteLedger(
+            path, operator, checkpoint_signer=store.checkpoint_signer, follows_chain=True
+        )
 
         def swap() -> None:
             aside = Path(f"{store.path}.diverged-{utc_now().replace(':', '')}")
@@ -119,7 +121,9 @@ def _sql_beside(store: SqlLedger, operator: PrivateKey | None) -> Iterator[tuple
             with store.engine.begin() as conn:
                 conn.exec_driver_sql(statements[0])
 
-    fresh = SqlLedger(engine, operator, checkpoint_signer=store.checkpoint_signer)
+    fresh = SqlLedger(
+        engine, operator, checkpoint_signer=store.checkpoint_signer, follows_chain=True
+    )
     try:
         yield fresh, source
     finally:

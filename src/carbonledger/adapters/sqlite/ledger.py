@@ -24,6 +24,7 @@ from carbonledger.adapters.tlog_store import (
     remember_checkpoint,
     remembered_problem,
     replace_rows,
+    void_seq,
 )
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import checkpoint_digest
@@ -63,10 +64,12 @@ class SqliteLedger(LedgerLog):
         operator: PrivateKey | None = None,
         *,
         checkpoint_signer: str | None = None,
+        follows_chain: bool = False,
     ) -> None:
         self.path = str(path)
         self._operator = operator
         self.checkpoint_signer = checkpoint_signer
+        self.follows_chain = follows_chain
         try:
             self._conn = connect(self.path)  # the writer's: used under self._lock
         except sqlite3.DatabaseError as exc:  # a truncated or foreign file
@@ -128,6 +131,12 @@ class SqliteLedger(LedgerLog):
                 out.append(self._node(level, start >> level))
                 start += 1 << level
         return out
+
+    def voids(self) -> dict[int, str]:
+        """Why each void entry is void, by sequence number (a chain node's store: see
+        ``follows_chain``; such entries are rare, a lost race between two nodes)."""
+        rows = self._reader().execute("SELECT key, value FROM meta WHERE key LIKE 'void:%'")
+        return {void_seq(key): bytes(value).decode() for key, value in rows}
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's connection for reads (WAL: readers never block the writer)."""
@@ -443,6 +452,7 @@ class SqliteLedger(LedgerLog):
                 max_errors=max_errors,
                 remembered=remembered,
                 signer=self.checkpoint_signer,
+                follows_chain=self.follows_chain,
             )
 
     def close(self) -> None:

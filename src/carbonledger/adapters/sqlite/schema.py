@@ -19,7 +19,14 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-__all__ = ["NODE_MIN_LEVEL", "SCHEMA", "SCHEMA_VERSION", "connect", "derived_columns"]
+__all__ = [
+    "NODE_MIN_LEVEL",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "VOID_COLUMNS",
+    "connect",
+    "derived_columns",
+]
 
 SCHEMA_VERSION = 1
 NODE_MIN_LEVEL = 4
@@ -76,6 +83,13 @@ CREATE TABLE IF NOT EXISTS checkpoint (
 """
 
 Columns = tuple[str, str | None, str | None, str | None, str | None, str | None, str | None]
+
+#: The query columns of every leaf of a void entry (a chain's entry that recorded an
+#: account's period an earlier entry recorded first: see
+#: :func:`carbonledger.core.authority.apply_followed`). Its leaves stay in the tree, as
+#: they are in the chain's log, but no query finds them as records (nor the unique
+#: index of periods); ``verify`` judges each entry void or not again from the replay.
+VOID_COLUMNS: Columns = ("void", None, None, None, None, None, None)
 
 
 def derived_columns(item: dict[str, Any]) -> Columns:

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from carbonledger.adapters.checkpoint_rows import CHECKPOINTS_IN_ORDER
-from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, derived_columns
+from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, VOID_COLUMNS, derived_columns
 from carbonledger.adapters.sqlite.verify_checks import (
     BlobCheck,
     Findings,
@@ -34,7 +34,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
 )
 from carbonledger.adapters.sqlite.verify_parallel import verify_with_worker, wants_worker
 from carbonledger.adapters.tlog_store import Remembered
-from carbonledger.core.authority import apply
+from carbonledger.core.authority import apply, apply_followed
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash
 from carbonledger.core.state import LedgerState
@@ -74,6 +74,11 @@ class _Pass:
         self.next_cp = next(self.checkpoints, None)
         self.prev_cp = 0
         self.signer: str | None = None
+        #: A chain node's store: entries the chain ordered may be void
+        #: (:func:`carbonledger.core.authority.apply_followed`), judged again here.
+        self.follows_chain = False
+        #: How many leaves of the entry being checked are stored with the void columns.
+        self.stored_void = 0
         #: The tree is recomputed from what is stored; once leaves are missing or
         #: misplaced its nodes and checkpoints cannot be compared any more.
         self.tree_ok = True
@@ -117,6 +122,7 @@ class _Pass:
         datas: list[bytes] = []
         objects: list[Any] = []
         ok = True
+        self.stored_void = 0
         for leaf in rows:
             idx, data = leaf[0], leaf[9]
             if type(data) is not bytes:
@@ -132,7 +138,9 @@ class _Pass:
                 ok = False
                 continue
             objects.append(item)
-            if columns is None or columns != tuple(leaf[2:9]):
+            if tuple(leaf[2:9]) == VOID_COLUMNS:  # void or not: judged with the entry
+                self.stored_void += 1
+            elif columns is None or columns != tuple(leaf[2:9]):
                 self.found.add(f"leaf {idx}: query columns differ from the item's data", seq, idx)
                 ok = False
             if isinstance(item, dict):
@@ -174,7 +182,7 @@ class _Pass:
                     f"entry {seq}: type, sender or nonce columns differ from the body", seq
                 )
             elif items_ok:
-                apply(self.state, tx.body, objects, now=when)
+                self._apply(seq, tx.body, objects, when, count)
             else:
                 self._resync(sender, nonce, None)
         except CarbonLedgerError as exc:
@@ -191,6 +199,27 @@ class _Pass:
         self._grow(hashes if hashes is not None else [leaf_hash(d) for d in datas], seq)
         self.report.entries, self.report.leaves = seq, self.acc.size
         return int(seq) + 1
+
+    def _apply(self, seq: int, body: Any, objects: list[Any], when: str, count: int) -> None:
+        """Replay one entry; on a chain node's store, judge again whether it is void and
+        compare with how its leaves are stored (a void entry's leaves are not records)."""
+        void = None
+        if self.follows_chain:
+            void = apply_followed(self.state, body, objects, now=when)[1]
+        else:
+            apply(self.state, body, objects, now=when)
+        if void is None and self.stored_void:
+            self.found.add(
+                f"entry {seq}: its leaves are stored as void, but no earlier entry recorded"
+                " its records' account and period",
+                seq,
+            )
+        elif void is not None and self.stored_void != count:
+            self.found.add(
+                f"entry {seq} is void ({void}), but its leaves are stored as records", seq
+            )
+        elif void is not None:
+            self.report.notes.append(f"entry {seq} is void: {void}")
 
     def _resync(self, sender: str, nonce: int, ehash: bytes | None) -> None:
         # The entry did not apply: later entries of its sender still count from its nonce.
@@ -262,9 +291,12 @@ def _verify(
     limit: int,
     remembered: Remembered | None,
     signer: str | None = None,
+    *,
+    follows_chain: bool = False,
 ) -> None:
     run = _Pass(conn, report, limit)
     run.signer = signer
+    run.follows_chain = follows_chain
     if remembered is not None and remembered.problem is None:
         run.watch = remembered.size
     try:
@@ -282,11 +314,14 @@ def verify_connection(
     max_errors: int = 100,
     remembered: Remembered | None = None,
     signer: str | None = None,
+    follows_chain: bool = False,
 ) -> VerifyReport:
     """Verify everything stored through ``conn``; never raises for bad data, reports it.
 
     ``signer``: who signs the checkpoints when not the ledger admin (a chain node's
-    own store, whose authority is the chain).
+    own store, whose authority is the chain). ``follows_chain``: a chain node's store,
+    whose void entries are judged again and named in the report's notes (the worker's
+    pass meets them as differences, and this one-process pass then runs).
 
     ``max_errors``: the pass stops after that many findings (``report.truncated``).
     ``remembered``: the checkpoint the home remembers committing, if any.
@@ -300,7 +335,7 @@ def verify_connection(
             fast = None if path is None else verify_with_worker(conn, path, remembered, signer)
             if fast is not None:
                 return fast
-            _verify(conn, report, max_errors, remembered, signer)
+            _verify(conn, report, max_errors, remembered, signer, follows_chain=follows_chain)
         finally:
             conn.execute("COMMIT")
     except (TypeError, ValueError, KeyError) as exc:

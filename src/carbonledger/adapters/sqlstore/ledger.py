@@ -23,7 +23,7 @@ from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
-from carbonledger.adapters.tlog_store import batch_notes, replace_rows
+from carbonledger.adapters.tlog_store import batch_notes, replace_rows, void_seq
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
     MerkleAccumulator,
@@ -87,8 +87,10 @@ class SqlLedger(LedgerLog):
         operator: PrivateKey | None = None,
         *,
         checkpoint_signer: str | None = None,
+        follows_chain: bool = False,
     ) -> None:
         self.checkpoint_signer = checkpoint_signer
+        self.follows_chain = follows_chain
         self.engine = make_engine(url) if isinstance(url, str) else url
         self._owns_engine = isinstance(url, str)
         self.url = self.engine.url.render_as_string(hide_password=True)
@@ -253,6 +255,15 @@ class SqlLedger(LedgerLog):
             rows = conn.execute(sel.order_by(c.seq)).all()
         return [(seq, bytes(body), sender, nonce) for seq, body, sender, nonce in rows]
 
+    def voids(self) -> dict[int, str]:
+        """Why each void entry is void, by sequence number (a chain node's store: see
+        ``follows_chain``; such entries are rare, a lost race between two nodes)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.meta.c.key, t.meta.c.value).where(t.meta.c.key.like("void:%"))
+            )
+            return {void_seq(key): bytes(value).decode() for key, value in rows}
+
     def tx_count(self) -> int:
         """How many entries the store holds."""
         with self.engine.connect() as conn:
@@ -362,6 +373,7 @@ class SqlLedger(LedgerLog):
                         _DriverConnection(conn),  # type: ignore[arg-type]
                         max_errors=max_errors,
                         signer=self.checkpoint_signer,
+                        follows_chain=self.follows_chain,
                     )
             except sa_exc.DBAPIError as exc:
                 return VerifyReport(False, error=f"the off-chain store is not readable: {exc}")

@@ -44,7 +44,7 @@ from carbonledger.errors import (
     PermissionDenied,
 )
 
-__all__ = ["RECORD_FIELDS", "audit_report", "record_emissions"]
+__all__ = ["RECORD_FIELDS", "audit_report", "period_taken", "record_emissions"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: Every field a record's public item may carry, and the fields of its trace.
@@ -279,6 +279,35 @@ def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str,
                 " recorded for the same account"
             )
         periods[account] = add_period(known, start, end)
+
+
+def period_taken(state: LedgerState, items: Sequence[object]) -> str | None:
+    """Why an entry of emissions records loses to an earlier entry: the first of its
+    records whose account already has an overlapping period on the ledger (the same
+    period recorded twice included), naming the account and period; or None.
+
+    Two writers on two nodes of one chain that record the same account and period at
+    once both pass their own node's rules, and the chain cannot check periods within its
+    gas (a storage slot per record costs twice a record's budget): the first in chain
+    order wins (see :func:`carbonledger.core.authority.apply_followed`).
+    """
+    for item in items:
+        if not isinstance(item, dict) or item.get("kind") != "emissions_record":
+            continue
+        site, period = state.sites.get(str(item.get("site"))), item.get("period")
+        if site is None or not isinstance(period, dict):
+            continue
+        start, end = period.get("start"), period.get("end")
+        if not (isinstance(start, str) and isinstance(end, str)):
+            continue
+        account = f"{site['id']}/{item.get('account')}"
+        other = overlapping(state.periods.get(account, ()), start, end)
+        if other is not None:
+            return (
+                f"{_what(item)}: account {account}, period {start}..{end}: an earlier entry"
+                f" recorded {other[0]}..{other[1]} of the same account first"
+            )
+    return None
 
 
 def audit_report(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:

@@ -1,0 +1,181 @@
+"""The same account and period recorded by two nodes at the same moment.
+
+Two members of one organisation, each on their own node, record the same bill: each
+node checks the record against its store, which does not hold the other's yet, and the
+chain takes both (it cannot check periods within its gas). The first in chain order
+wins on every node; the later entry is kept in every node's log, void: nothing of it
+is recorded, but its signer's nonce is taken, as the chain took it. The node whose
+entry lost says so (``DuplicateEntity``, naming the account and the period), its
+import does not count the record, and its signer's next transaction is accepted
+everywhere. ``verify`` judges every entry void or not again, names the void one, and
+catches an entry stored as void that was no conflict.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from carbonledger.core.domain import Bill
+from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import DuplicateEntity
+from carbonledger.factors import FactorCatalog
+from carbonledger.ports.ledger import ItemQuery
+from tests.evm.test_concurrent_nodes import member_nodes
+from tests.evm.test_follow_rules import new_node
+
+
+def _bill(month: int, day_end: int) -> Bill:
+    """1,000 kWh at acme-chi's meter 1 for one month of 2023."""
+    return Bill(
+        "acme-chi",
+        "meter-1",
+        date(2023, month, 1),
+        date(2023, month, day_end),
+        Decimal(1000),
+        "kWh",
+    )
+
+
+@dataclass
+class Race:
+    """Three nodes of one chain after the race: ``first`` won it, ``second`` lost it."""
+
+    first: Any
+    second: Any
+    third: Any
+    world: Any
+    carol: PrivateKey
+    lost: DuplicateEntity
+    void_entry: int
+
+
+@pytest.fixture
+def race(anvil_url: str, tmp_path: Path) -> Iterator[Race]:
+    from carbonledger.adapters.evm.exchange import StoreBlobs
+    from carbonledger.services.importer import ImportSession, import_bills
+
+    w, carol, first, second = member_nodes(anvil_url, tmp_path)
+    third = None
+    catalog = FactorCatalog()
+    january = _bill(1, 31)
+    try:
+        entries = len(first.chain_entries())
+        late = ImportSession(second, carol, catalog, store=second.channels)
+        late.add([january])  # checked against the second node's store: not recorded yet
+        prepare = second._prepare
+        mined: list[Any] = []
+
+        def first_mined_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            # The second node has read the chain and checks carol's record against it;
+            # before it sends, the first node's import of the same bill is mined.
+            if not mined:
+                mined.append(import_bills(first, w.alice, catalog, [january], store=w.store))
+            return prepare(*args, **kwargs)
+
+        second._prepare = first_mined_meanwhile
+        try:
+            with pytest.raises(DuplicateEntity) as lost:
+                late.finish()
+        finally:
+            late.out.close()
+            del second._prepare
+        assert mined[0].recorded == 1
+        # The chain took both: alice's entry, then carol's (its basis and record).
+        assert len(first.chain_entries()) == entries + 2
+        third = new_node(first, tmp_path / "third")
+        third.exchange = StoreBlobs(second.channels)
+        yield Race(first, second, third, w, carol, lost.value, entries + 2)
+    finally:
+        for node in (third, second, first):
+            if node is not None:
+                node.close()
+
+
+def test_the_first_in_chain_order_wins_on_every_node(race: Race) -> None:
+    # The losing node names the account (its reference, as the ledger holds it) and the
+    # period; nothing was counted recorded.
+    message = str(race.lost)
+    assert f"entry {race.void_entry} is void" in message
+    assert f"account acme-chi/{_bill(1, 31).account_ref}, period 2023-01-01..2023-01-31" in message
+    for ledger in (race.first, race.second, race.third):
+        ledger.sync()  # each follows past the void entry
+        records = list(ledger.items(ItemQuery(kind="emissions_record", site="acme-chi")))
+        assert len(records) == 1  # January, once: alice's entry, the earlier one
+        assert records[0].seq < race.void_entry
+        assert records[0].item["period"] == {"start": "2023-01-01", "end": "2023-01-31"}
+        assert ledger.mirror.voids().keys() == {race.void_entry}
+        report = ledger.verify()
+        assert report.ok, report.error
+        assert any(
+            note.startswith(f"entry {race.void_entry} is void: ")
+            and f"account acme-chi/{_bill(1, 31).account_ref}, period 2023-01-01..2023-01-31"
+            in note
+            for note in report.notes
+        ), report.notes
+
+
+def test_the_losing_signer_writes_on_everywhere(race: Race) -> None:
+    from carbonledger.services.importer import import_bills
+
+    # Carol's nonce was taken by the void entry on every node: her next one follows it.
+    nodes = (race.first, race.second, race.third)
+    for ledger in nodes:
+        ledger.sync()
+    nonces = {ledger.state().next_nonce(race.carol.address) for ledger in nodes}
+    assert len(nonces) == 1
+    (nonce,) = nonces
+    february = import_bills(
+        race.second, race.carol, FactorCatalog(), [_bill(2, 28)], store=race.second.channels
+    )
+    assert february.recorded == 1
+    for ledger in nodes:
+        ledger.sync()
+        periods = sorted(
+            r.item["period"]["start"]
+            for r in ledger.items(ItemQuery(kind="emissions_record", site="acme-chi"))
+        )
+        assert periods == ["2023-01-01", "2023-02-01"]
+        assert ledger.state().next_nonce(race.carol.address) == nonce + 1
+        report = ledger.verify()
+        assert report.ok, report.error
+
+
+def test_an_entry_forged_void_in_the_store_is_caught(race: Race) -> None:
+    race.third.sync()
+    path, signer = race.third.mirror.path, race.third.mirror.checkpoint_signer
+    winner = race.void_entry - 1  # alice's entry: no conflict, a record like any other
+    race.third.close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "UPDATE leaf SET kind = 'void', rid = NULL, org = NULL, site = NULL,"
+            " account = NULL, pstart = NULL, pend = NULL WHERE seq = ?",
+            (winner,),
+        )
+    conn.close()
+    from carbonledger.adapters.evm import EvmLedger
+
+    reopened = EvmLedger(  # the third node again, its store edited
+        race.first.rpc,
+        race.first.address,
+        path,
+        deploy_block=race.first.deploy_block,
+        checkpoint_signer=signer,
+    )
+    try:
+        report = reopened.verify()
+        assert not report.ok
+        assert (
+            f"entry {winner}: its leaves are stored as void, but no earlier entry recorded"
+            in str(report.error)
+        ), report.error
+    finally:
+        reopened.close()
