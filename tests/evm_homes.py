@@ -65,3 +65,20 @@ def cli_ok(home: Path, *args: str) -> str:
 def cli_json(home: Path, *args: str) -> Any:
     """:func:`cli_ok` with ``--json``, its output read."""
     return json.loads(cli_ok(home, *args, "--json"))
+
+
+def org_b_joins(tmp_path: Path, rpc: str, *, passphrase: str = PASS) -> tuple[Path, Path]:
+    """A home that deployed the ledger (organisation bench, one site) and a second home
+    attached to it, where organisation B joins from its own node: its CA key made there,
+    the network admin adding B and registering its first admin ``orgb/bea``, who enrolls
+    on B's node. Returns the two homes' paths."""
+    first = evm_home(tmp_path / "first", rpc, 1, passphrase=passphrase).path
+    contract = cli_json(first, "chain", "status")["contract"]
+    second = tmp_path / "second"
+    cli_ok(second, "chain", "attach", "--rpc", rpc, "--contract", contract)
+    csr = tmp_path / "orgb.csr"
+    cli_ok(second, "ca", "request", "orgb", "--name", "B Corp", "--out", str(csr))
+    cli_ok(first, "org", "add", "orgb", "--name", "B Corp", "--country", "US", "--ca-csr", str(csr))
+    secret = cli_json(first, "user", "register", "bea", "--org", "orgb", "--roles", "org_admin")
+    cli_ok(second, "user", "enroll", "bea", "--org", "orgb", "--secret", secret["secret"])
+    return first, second

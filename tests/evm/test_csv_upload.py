@@ -21,7 +21,7 @@ import pytest
 
 from carbonledger.services.home import Home
 from tests.api_helpers import PASS, sign_in_over_http
-from tests.evm_homes import cli_json, cli_ok, evm_home
+from tests.evm_homes import cli_json, cli_ok, org_b_joins
 from tests.process_helpers import serving
 
 #: 75 meters x 24 months, a bill each: 1,800 rows (480 rows used to be the most an
@@ -60,17 +60,9 @@ def _bills_csv(path: Path) -> Path:
 def test_an_upload_of_1800_bills_to_an_attached_node_is_recorded_once(
     tmp_path: Path, node: Any
 ) -> None:
-    first = evm_home(tmp_path / "first", node.url, 1, passphrase=PASS).path
-    contract = cli_json(first, "chain", "status")["contract"]
-    second = tmp_path / "second"
-    cli_ok(second, "chain", "attach", "--rpc", node.url, "--contract", contract)
     # Organisation B joins from its own node (its CA key stays there); the network
     # admin registers it and its admin, who enrolls on B's node and adds B's site.
-    csr = tmp_path / "orgb.csr"
-    cli_ok(second, "ca", "request", "orgb", "--name", "B Corp", "--out", str(csr))
-    cli_ok(first, "org", "add", "orgb", "--name", "B Corp", "--country", "US", "--ca-csr", str(csr))
-    secret = cli_json(first, "user", "register", "bea", "--org", "orgb", "--roles", "org_admin")
-    cli_ok(second, "user", "enroll", "bea", "--org", "orgb", "--secret", secret["secret"])
+    first, second = org_b_joins(tmp_path, node.url, passphrase=PASS)
     cli_ok(first, "channel", "grant", "orgb", "orgb/bea")
     cli_ok(second, "site", "add", "b-plant", "--org", "orgb", "--name", "B Plant", "--country",
            "US", "--zip", "60601", "--utility", "4110", "--as", "orgb/bea")  # fmt: skip

@@ -183,19 +183,11 @@ def test_on_the_network_admins_node_registering_for_b_after_its_admin_exits_2(
     tmp_path: Path, node: Any
 ) -> None:
     from tests.api_helpers import PASS as NODE_PASS  # the passphrase the CLI runs with
-    from tests.evm_homes import cli_json, cli_ok, evm_home
+    from tests.evm_homes import cli_json, cli_ok, org_b_joins
     from tests.process_helpers import run_cli
 
-    a = evm_home(tmp_path / "a", node.url, 1, passphrase=NODE_PASS).path
-    contract = cli_json(a, "chain", "status")["contract"]
-    b = tmp_path / "b"
-    cli_ok(b, "chain", "attach", "--rpc", node.url, "--contract", contract)
     # B joins with its own CA key; A registers B and B's first admin, who enrolls on B.
-    csr = tmp_path / "orgb.csr"
-    cli_ok(b, "ca", "request", "orgb", "--name", "B Corp", "--out", str(csr))
-    cli_ok(a, "org", "add", "orgb", "--name", "B Corp", "--country", "US", "--ca-csr", str(csr))
-    secret = cli_json(a, "user", "register", "bea", "--org", "orgb", "--roles", "org_admin")
-    cli_ok(b, "user", "enroll", "bea", "--org", "orgb", "--secret", secret["secret"])
+    a, b = org_b_joins(tmp_path, node.url, passphrase=NODE_PASS)
     for grant_first in (False, True):
         if grant_first:  # B takes its channel over: the contract now refuses it as well
             cli_ok(a, "channel", "grant", "orgb", "orgb/bea")
