@@ -107,8 +107,10 @@ class BillCoalescer:
 
     def _build(self, batch: list[_Request]) -> None:
         deferred = self._group.deferred() if self._group else nullcontext()
+        # Other processes' commits are taken in once a batch, not at each lookup.
+        current = self._group.current() if self._group else nullcontext()
         try:
-            with self._write_lock, deferred:
+            with self._write_lock, deferred, current:
                 self._run(batch)
         except BaseException as exc:
             # What was queued before the failure still commits (a batch of more than
