@@ -104,3 +104,50 @@ def test_a_service_account_revoked_by_the_cli_is_refused_at_the_next_request(
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr
     assert record(3) in (401, 403)
     assert record(4) in (401, 403)
+
+
+def _billed(api: Served, auth: dict[str, str], account: str) -> tuple[int, dict[str, object]]:
+    """The epoch ``account``'s record is sealed in and what was billed, opened by the API."""
+    page = api.client.get("/api/v1/records", params={"site": "hq"}, headers=auth).json()
+    (item,) = [i for i in page["items"] if i["account"] == account]
+    res = api.client.get(f"/api/v1/records/{item['id']}", headers=auth)
+    assert res.status_code == 200, res.text
+    assert "sealed" not in res.json(), res.json()  # its details opened
+    return int(item["detail"]["epoch"]), res.json()["billed"]
+
+
+def test_a_channel_rotated_by_the_cli_seals_the_next_batch_under_its_new_key(
+    api: Served,
+) -> None:
+    alice = api.sign_in(api.users["alice"], PASS)
+    for account in ("before-1", "before-2"):  # two batches under epoch 0's key
+        res = api.client.post("/api/v1/bills", json=[hq_bill(account)], headers=alice)
+        assert res.status_code == 201, res.text
+    assert _billed(api, alice, "before-2")[0] == 0
+
+    rotated = run_cli(api.home.path, "channel", "rotate", "acme")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    res = api.client.post("/api/v1/bills", json=[hq_bill("after")], headers=alice)
+    assert res.status_code == 201, res.text
+    epoch, billed = _billed(api, alice, "after")
+    assert epoch == 1  # sealed under the new epoch's key, which the members can open
+    assert billed["amount"] == "1000"
+    assert _billed(api, alice, "before-1")[0] == 0  # and the old one still opens
+
+
+def test_a_member_revoked_from_the_channel_by_the_cli_writes_nothing_more(
+    api: Served,
+) -> None:
+    alice = api.sign_in(api.users["alice"], PASS)
+    res = api.client.post("/api/v1/bills", json=[hq_bill("kept")], headers=alice)
+    assert res.status_code == 201, res.text
+
+    revoked = run_cli(api.home.path, "channel", "revoke", "acme", "acme/alice")
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    refused = api.client.post("/api/v1/bills", json=[hq_bill("refused")], headers=alice)
+    assert refused.json()["recorded"] == 0, refused.text
+    (rejected,) = refused.json()["rejected"]
+    assert "not a member of channel 'acme'" in rejected["reason"]
+    erp = api.sign_in(api.users["erp"], PASS)
+    page = api.client.get("/api/v1/records", params={"site": "hq"}, headers=erp).json()
+    assert sorted(i["account"] for i in page["items"]) == ["kept"]
