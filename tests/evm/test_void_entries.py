@@ -5,8 +5,8 @@ node checks the record against its store, which does not hold the other's yet, a
 chain takes both (it cannot check periods within its gas). The first in chain order
 wins on every node; the later entry is kept in every node's log, void: nothing of it
 is recorded, but its signer's nonce is taken, as the chain took it. The node whose
-entry lost says so (``DuplicateEntity``, naming the account and the period), its
-import does not count the record, and its signer's next transaction is accepted
+entry lost says so (its import reports the bill rejected, naming the account and the
+period, and does not count it), and its signer's next transaction is accepted
 everywhere. ``verify`` judges every entry void or not again, names the void one, and
 catches an entry stored as void that was no conflict, and a reason for being void
 stored (``void:SEQ`` in the store's meta) that is not the one the replay gives. Every
@@ -27,7 +27,7 @@ import pytest
 
 from carbonledger.core.domain import Bill
 from carbonledger.crypto.keys import PrivateKey
-from carbonledger.errors import DuplicateEntity
+from carbonledger.errors import RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import ItemQuery
 from tests.evm.test_concurrent_nodes import member_nodes
@@ -54,7 +54,7 @@ class Race:
     third: Any
     world: Any
     carol: PrivateKey
-    lost: DuplicateEntity
+    lost: RowError
     void_entry: int
     #: The third node's store and its key's address (to open it again after an edit).
     third_store: str | Path
@@ -125,24 +125,26 @@ def race(anvil_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         entries = len(first.chain_entries())
         late = ImportSession(second, carol, catalog, store=second.channels)
         late.add([january])  # checked against the second node's store: not recorded yet
-        prepare = second._prepare
+        start = second._start
         mined: list[Any] = []
 
         def first_mined_meanwhile(*args: Any, **kwargs: Any) -> Any:
-            # The second node has read the chain and checks carol's record against it;
-            # before it sends, the first node's import of the same bill is mined.
+            # The second node has read the chain and will check carol's record against
+            # what it read; before it takes the time of its entry (so its block comes
+            # after), the first node's import of the same bill is mined.
             if not mined:
                 mined.append(import_bills(first, w.alice, catalog, [january], store=w.store))
-            return prepare(*args, **kwargs)
+            return start(*args, **kwargs)
 
-        second._prepare = first_mined_meanwhile
+        second._start = first_mined_meanwhile
         try:
-            with pytest.raises(DuplicateEntity) as lost:
-                late.finish()
+            report = late.finish()
         finally:
             late.out.close()
-            del second._prepare
+            del second._start
         assert mined[0].recorded == 1
+        assert (report.rows, report.recorded, report.kg_co2e, report.record_ids) == (1, 0, 0, [])
+        (lost,) = report.rejected
         # The chain took both: alice's entry, then carol's (its basis and record).
         assert len(first.chain_entries()) == entries + 2
         third_key = PrivateKey.generate()  # a node attached after the race
@@ -161,7 +163,7 @@ def race(anvil_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
             third,
             w,
             carol,
-            lost.value,
+            lost,
             entries + 2,
             third_store,
             third_key.address,
@@ -176,8 +178,9 @@ def race(anvil_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
 def test_the_first_in_chain_order_wins_on_every_node(race: Race) -> None:
     # The losing node names the account (its reference, as the ledger holds it) and the
     # period; nothing was counted recorded.
-    message = str(race.lost)
-    assert f"entry {race.void_entry} is void" in message
+    assert race.lost.field == "period"
+    message = race.lost.reason
+    assert message.startswith("recorded first by another writer, not recorded: ")
     assert f"account acme-chi/{_bill(1, 31).account_ref}, period 2023-01-01..2023-01-31" in message
     for ledger in (race.first, race.second, race.third):
         ledger.sync()  # each follows past the void entry
