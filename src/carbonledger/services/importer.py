@@ -54,7 +54,7 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
 from carbonledger.services.channels import ChannelKeys, fresh_epochs
-from carbonledger.services.resubmit import Lost, commit_records, sign_again
+from carbonledger.services.resubmit import Lost, commit_records, ordered_by_chain, sign_again
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = [
@@ -405,15 +405,17 @@ class ImportSession:
         self.years: dict[tuple[date, date], int] = {}
         self.writable = {org: _refusal(state, key.address, org) for org in state.orgs}
         #: Each record batched: its report, row and kg CO2e (to take back a record
-        #: another writer recorded first, on a chain).
-        self.rows: dict[str, tuple[ImportReport, int, Decimal]] = {}
+        #: another writer recorded first), kept only on a chain, where that can happen.
+        self.rows: dict[str, tuple[ImportReport, int, Decimal]] | None = (
+            {} if ordered_by_chain(ledger) else None
+        )
 
     def finish(self) -> ImportReport:
         """Sign and commit what is still batched; the records another writer recorded
         first meanwhile (see :func:`commit_records`) are reported as rejected rows."""
         self.out.flush(final=True)
         for item, why in self.out.lost:
-            report, line, kg = self.rows.pop(item["id"])
+            report, line, kg = (self.rows or {}).pop(item["id"])
             report.recorded -= 1
             report.kg_co2e -= kg
             if item["id"] in report.record_ids:
@@ -504,7 +506,8 @@ class ImportSession:
         )
         report.recorded += 1
         report.kg_co2e += figures[0]
-        self.rows[rid] = (report, bill.line or 0, figures[0])
+        if self.rows is not None:
+            self.rows[rid] = (report, bill.line or 0, figures[0])
         if len(report.record_ids) < 10_000:
             report.record_ids.append(rid)
 

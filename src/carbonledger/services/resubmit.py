@@ -31,7 +31,7 @@ from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import Conflict, DuplicateEntity
 from carbonledger.ports.ledger import ItemQuery, LedgerPort
 
-__all__ = ["NONCE_RETRIES", "Lost", "commit_records", "sign_again"]
+__all__ = ["NONCE_RETRIES", "Lost", "commit_records", "ordered_by_chain", "sign_again"]
 
 #: How many times transactions whose nonces another writer took are signed again.
 NONCE_RETRIES = 5
@@ -63,7 +63,7 @@ def commit_records(
     while True:
         try:
             receipts = ledger.submit(todo)
-            if lost is not None and not receipts and _ordered_by_chain(ledger):
+            if lost is not None and not receipts and ordered_by_chain(ledger):
                 # A group commit queued them (``deferred``): wait here, so that a void
                 # entry is taken apart here rather than failing every waiter whole.
                 getattr(ledger, "wait")()  # noqa: B009 - not on the port: the group's own
@@ -98,7 +98,7 @@ def commit_records(
             todo = sign_again(key, todo, nonce)
 
 
-def _ordered_by_chain(ledger: LedgerPort) -> bool:
+def ordered_by_chain(ledger: LedgerPort) -> bool:
     """Whether ``ledger`` (or the ledger a group commit wraps) follows a chain that other
     nodes write to, where an entry may come back void."""
     inner = getattr(ledger, "inner", ledger)
