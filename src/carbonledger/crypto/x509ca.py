@@ -55,8 +55,8 @@ __all__ = [
 
 ROLE_URI_PREFIX: Final = "urn:carbonledger:role:"
 ADDRESS_URI_PREFIX: Final = "urn:carbonledger:address:"
-_ROLE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_ORG_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ROLE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")
+_ORG_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _SKEW: Final = timedelta(minutes=5)  # not_before is backdated for clocks slightly behind
 _NO_ENCRYPTION: Final = serialization.NoEncryption()
 _PEM: Final = serialization.Encoding.PEM
