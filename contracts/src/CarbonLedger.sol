@@ -32,10 +32,10 @@ import {
 /// carbonledger signature (recovered here) is what counts, never the EVM sender. It
 /// enforces the signer's nonce, roles and revocation; who may act for an organisation
 /// (organisations by the network admin, sites, registrations, revocations and channel
-/// grants by the organisation's admins; registrations, channel grants, removals and
-/// rotations only by identities of the organisation once its own admin holds the
-/// channel's key,
-/// `channelOwned`; enrolments against their registration with
+/// grants by the organisation's admins; registrations only by its own admins once one
+/// has enrolled, `ownAdmin`; channel grants, removals and rotations only by identities
+/// of the organisation once its own admin holds the channel's key, `channelOwned`;
+/// enrolments against their registration with
 /// the registered roles, emissions records by the site's organisation's writers); and
 /// the token network (ERC-1155 balances, dealer roles, totals issued and retired,
 /// audited emissions minted retired and never transferable, token id 0 never
@@ -136,6 +136,11 @@ contract CarbonLedger is ERC1155 {
     /// identities of the organisation grant, revoke and rotate in it, never the network
     /// admin (core.rules.channels.run_by_its_own). Never unset.
     mapping(bytes20 => bool) public channelOwned;
+    /// Organisations one of whose own admins (an identity of the organisation with the
+    /// org_admin role) has enrolled: from then on only its own admins register its
+    /// people (core.rules.identity.has_own_admin). Never unset: revoking its admins does
+    /// not hand the organisation back.
+    mapping(bytes20 => bool) internal ownAdmin;
     /// Each site's organisation (by keccak256 of the site id).
     mapping(bytes32 => bytes20) public sites;
     /// Registrations by keccak256 of "<org>/<name>".
@@ -389,10 +394,9 @@ contract CarbonLedger is ERC1155 {
             (bytes32 key, bytes20 org, uint32 roles, bytes16 salt, bytes32 secret, uint64 expires) =
                 reader.registration(items[i]);
             _requireOrgAdmin(sender, acct, org);
-            // Once its own admin holds the channel's key, only its own admins register its
-            // people (core.rules.identity.has_own_admin, which every node checks from
-            // that admin's enrolment on).
-            if (channelOwned[org] && acct.org != org) revert OrgOfItsOwn(sender, org);
+            // Once one of its own admins has enrolled, only its own admins register its
+            // people (core.rules.identity.has_own_admin).
+            if (ownAdmin[org] && acct.org != org) revert OrgOfItsOwn(sender, org);
             if (registrations[key].status != 0) revert RegistrationExists(key);
             registrations[key] = Registration(secret, salt, roles, 1, expires);
         }
@@ -413,6 +417,7 @@ contract CarbonLedger is ERC1155 {
         reg.status = 2;
         acct.roles = ENROLLED | reg.roles;
         acct.org = org;
+        if (acct.roles & ORG_ADMIN != 0) ownAdmin[org] = true;
         emit Roles(signer, acct.roles);
     }
 
