@@ -13,8 +13,8 @@ Enrolment: the certificate must chain, signature by signature, to the organisati
 CA certificate recorded on the ledger, whose key the organisation made on its own
 node. The network admin, who holds the network CA's key, cannot make one: a CA of its
 own for the organisation (its name, signed by the network CA) is refused by the
-embedded ledger and by a following node (the contract does not read
-certificates: it takes the enrolment, and no node follows it).
+embedded ledger, and the contract reverts it
+(``tests/evm/test_enrolment_certificates.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from carbonledger.core.tx import SignedTx, utc_now
+from carbonledger.core.tx import SignedTx
 from carbonledger.crypto import x509ca
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import PermissionDenied
@@ -37,7 +37,6 @@ from carbonledger.services.identity import (
     revoke_user,
 )
 from tests.conformance.world import PASS, World
-from tests.evm.test_channel_owners import refused_by_a_follower, send_unchecked
 from tests.evm.test_rules import _forge, _tx
 
 OWN = "'acme' has its own admin"
@@ -170,29 +169,6 @@ def test_the_network_admin_cannot_certify_a_user_of_an_organisation_with_its_own
     # Only acme's CA (the key acme holds) certifies it.
     enroll(w.ledger, key, request, w.ca.issue(w.ledger, request, PASS))
     assert w.ledger.state().identities[key.address]["org"] == "acme"
-
-
-def test_a_following_node_refuses_an_enrolment_certified_by_the_network_admins_own_ca(
-    chain: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    from carbonledger.core.tx import build_tx
-
-    w = chain
-    ledger: Any = w.ledger
-    secret = register_user(w.ledger, w.admin, org="acme", name="mole", roles=["org_admin"])
-    key, request = make_enrolment_request("acme", "mole", secret)
-    cert = _forged_certificate(w, request.csr)
-    item = {"kind": "identity", "id": "mole", "org": "acme", "secret": secret}
-    tx = build_tx(
-        key, tx_type="enroll", ledger_id=ledger.state().ledger_id, nonce=0,
-        created=utc_now(), items=[{**item, "certificate": cert}],
-    )  # fmt: skip
-    entries = len(ledger.chain_entries())
-    # The contract checks the registration and the secret, not certificates: it takes it.
-    tx_hash = send_unchecked(ledger, tx, monkeypatch)
-    refused_by_a_follower(
-        ledger, tmp_path / "node", entries, tx, tx_hash, "enroll: certificate refused.*"
-    )
 
 
 def test_on_the_network_admins_node_registering_for_b_after_its_admin_exits_2(
