@@ -386,8 +386,11 @@ class ImportSession:
             progress=progress,
             background=background,
         )
-        # Details are made by bill_detail (text and None): no float to look for.
-        self.out.sealer = lambda pairs: seal_details(keys, pairs, self.epochs, checked=True)
+        # Details are made by bill_detail (text and None): no float to look for. The
+        # sealer holds the epochs, not the session: a session that held itself through
+        # its batcher lived until the collector's full pass (a server makes one a batch).
+        epochs = self.epochs
+        self.out.sealer = lambda pairs: seal_details(keys, pairs, epochs, checked=True)
         self.catalog, self.source = catalog, source
         self.bases = set(state.bases)
         self.salts = SaltPool()
