@@ -32,10 +32,8 @@ def public_key_for(address: str, public_key_hex: object, what: str) -> str:
 
 
 def check_org_ca(ca_pem: object, root_pem: str | None, org_id: str, now: str) -> None:
-    """The organisation's CA certificate must be issued by the network CA, valid now, and
-    certify a secp256k1 key (the contract checks its users' certificates with it)."""
+    """The organisation's CA certificate must be issued by the network CA and valid now."""
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     if root_pem is None:
         raise InvalidInput(f"organisation {org_id!r}: this ledger has no network CA")
@@ -47,12 +45,6 @@ def check_org_ca(ca_pem: object, root_pem: str | None, org_id: str, now: str) ->
         raise InvalidInput(
             f"organisation {org_id!r}: CA certificate is not issued by the network CA ({exc})"
         ) from exc
-    key = cert.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256k1":
-        raise InvalidInput(
-            f"organisation {org_id!r}: CA key must be secp256k1 (its signatures on users'"
-            " certificates are checked on chain)"
-        )
     at = parse_time(now, "ledger time")
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise InvalidInput(f"organisation {org_id!r}: CA certificate is not valid at {now}")
