@@ -245,7 +245,7 @@ PUBLIC: dict[str, list[str]] = {
         "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
-    "carbonledger.core.authority": ["RULES", "apply", "apply_followed"],
+    "carbonledger.core.authority": ["CHAIN_KEEPS_NONCE_ONLY", "RULES", "apply", "apply_followed"],
     "carbonledger.core.builders": [
         "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
         "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",
@@ -533,7 +533,9 @@ PUBLIC: dict[str, list[str]] = {
         "reopener",
     ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
-    "carbonledger.services.resubmit": ["NONCE_RETRIES", "commit_records", "sign_again"],
+    "carbonledger.services.resubmit": [
+        "NONCE_RETRIES", "Lost", "commit_records", "ordered_by_chain", "sign_again",
+    ],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
         "CSV_COLUMNS", "certificates_for", "consumption_for", "load_moer", "load_residual_mix",

@@ -16,11 +16,14 @@ from carbonledger.cli.common import (
     console,
     home_of,
     is_demo,
+    open_ledger,
     passphrase,
-    unlock,
 )
 from carbonledger.core.identities import is_active
-from carbonledger.errors import CarbonLedgerError, ConfigurationError
+from carbonledger.core.rules.channels import channel_access, is_channel_admin
+from carbonledger.core.rules.identity import has_own_admin
+from carbonledger.core.state import LedgerState
+from carbonledger.errors import CarbonLedgerError, ConfigurationError, PermissionDenied
 from carbonledger.services.home import PASSPHRASE_ENV, Home
 
 __all__ = ["register", "run_server"]
@@ -140,8 +143,19 @@ def service_create(
     org: str = typer.Option(..., help="Organisation it records for."),
     roles: str = typer.Option("member", help="Comma-separated roles."),
     home: Path | None = HomeOption,
+    acting: str | None = typer.Option(
+        None,
+        "--as",
+        metavar="ORG/NAME",
+        help="Register it as this org admin of the organisation, enrolled from this home:"
+        " needed once the organisation has its own admin (default: the network admin,"
+        " who registers only an organisation's first admin).",
+    ),
 ) -> None:
-    """Create an identity whose key this server holds, and print its API token once."""
+    """Create an identity whose key this server holds, and print its API token once.
+
+    Registered by the network admin, or with --as by an org admin of the organisation
+    (required once the organisation has its own admin)."""
     from carbonledger.api.context import ServiceAccount, new_api_token
     from carbonledger.crypto.keystore import encrypt_key, save_keystore
     from carbonledger.services.channels import grant
@@ -149,11 +163,15 @@ def service_create(
     from carbonledger.services.identity import enroll, make_enrolment_request, register_user
 
     h = home_of(home)
-    admin = unlock(h)
-    phrase = passphrase()
-    ledger = h.ledger(admin)
+    ledger, registrar = open_ledger(h, acting)
     role_list = [r.strip() for r in roles.split(",") if r.strip()]
-    secret = register_user(ledger, admin, org=org, name=name, roles=role_list)
+    state = ledger.state()
+    if acting is None:
+        _network_admin_may_register(h, state, org)
+    if "member" in role_list and org in state.channels:
+        _may_grant(state, registrar.address, org, acting)
+    phrase = passphrase()
+    secret = register_user(ledger, registrar, org=org, name=name, roles=role_list)
     key, request = make_enrolment_request(org, name, secret)
     certificate = h.ca.issue(ledger, request, phrase)
     path = h.user_keystore(org, name)
@@ -161,12 +179,54 @@ def service_create(
     save_keystore(path, encrypt_key(key, phrase, n=KEYSTORE_SCRYPT_N))
     enroll(ledger, key, request, certificate)
     if "member" in role_list:
-        grant(ledger, ledger.channels, admin, org, key.address, role="member")
+        grant(ledger, ledger.channels, registrar, org, key.address, role="member")
     token = new_api_token(h, ServiceAccount(org, name, key.address))
     console.print(f"service account {org}/{name} ({key.address})")
     console.print(
         f"API token (shown once; send as 'Authorization: Bearer' or opentaps'"
         f" vault_token header): [bold]{token}[/]"
+    )
+
+
+def _may_grant(state: LedgerState, registrar: str, org: str, acting: str | None) -> None:
+    """Refuse, before any work, a member the registrar could register but not give the
+    channel's key (the core refuses that grant too): nothing half made."""
+    who = acting or "the network admin"
+    try:
+        channel_access(state, org, registrar)
+    except CarbonLedgerError as exc:
+        raise PermissionDenied(
+            f"{who} holds no key of channel {org!r}, so cannot give the service account"
+            f" access to it ({exc}); an admin of the channel grants {who} first"
+            f" (`carbonledger channel grant {org} ...`)"
+        ) from exc
+    if not is_channel_admin(state, registrar, org):
+        raise PermissionDenied(
+            f"channel {org!r} is run by its organisation's own admins: use --as with one"
+        )
+
+
+def _network_admin_may_register(home: Home, state: LedgerState, org: str) -> None:
+    """Refuse, before any work and saying what to do, an identity the network admin may
+    no longer register: ``org`` has its own admin (the core refuses it too)."""
+    if not has_own_admin(state, org):
+        return
+    admins = sorted(
+        f"{org}/{ident['name']}"
+        for ident in state.identities.values()
+        if ident.get("org") == org
+        and "org_admin" in ident.get("roles", ())
+        and is_active(ident)
+        and home.user_keystore(org, str(ident["name"])).exists()
+    )
+    how = (
+        f"use --as {' or --as '.join(admins)}"
+        if admins
+        else f"use --as ORG/NAME with an org admin of {org!r} enrolled from this home"
+    )
+    raise PermissionDenied(
+        f"organisation {org!r} has its own admin, so only its org admins register its"
+        f" identities, not the network admin: {how}"
     )
 
 
