@@ -1,16 +1,14 @@
 """Answers as a client reads them off the socket of ``carbonledger serve``.
 
-The server writes each response's head and body together; these tests read the raw
-bytes of one keep-alive connection and check that every answer arrives whole and
-framed as HTTP/1.1 says: a large page, an error, a HEAD answer (a head and no body),
-a web page, requests sent back to back before any answer (pipelining), a client
-that waits for ``100 Continue``, and ``Connection: close``. The last test reads the
-protocol's writes themselves: one per answer.
+These tests read the raw bytes of one keep-alive connection and check that every
+answer arrives whole and framed as HTTP/1.1 says: a large page, an error, a HEAD
+answer (a head and no body), a web page, requests sent back to back before any
+answer (pipelining), a client that waits for ``100 Continue``, and
+``Connection: close``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -18,10 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from uvicorn.server import ServerState
 
-from carbonledger.api.http1 import OneWriteProtocol
 from tests.api_helpers import hq_bill, served, sign_in_over_http
 from tests.process_helpers import serving
 
@@ -207,67 +202,3 @@ def test_a_client_waiting_for_100_continue_gets_it_then_its_answer(
         status, headers, body = read.response()
         assert status == 201, body
         assert _json(status, headers, body)["recorded"] == 1
-
-
-class _Socket(asyncio.Transport):
-    """What the server's protocol writes to, write by write (each one a ``send``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
-def test_each_answer_leaves_in_one_write_head_and_body_together() -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b"x" * (10 if scope["path"] == "/small" else 300 * 1024)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(len(body)).encode())]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
-
-    async def served_writes(raw: bytes) -> list[bytes]:
-        config = uvicorn.Config(app, http=OneWriteProtocol, log_level="warning", lifespan="off")
-        protocol = OneWriteProtocol(config=config, server_state=ServerState(), app_state={})
-        sock = _Socket()
-        protocol.connection_made(sock)
-        protocol.data_received(raw)
-        for _ in range(20):  # let the answers run to their end
-            await asyncio.sleep(0)
-        return sock.writes
-
-    small = b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n"
-    (one,) = asyncio.run(served_writes(small))
-    assert one.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert one.endswith(b"\r\n\r\n" + b"x" * 10)
-    # Two requests pipelined: two answers, one write each, in order.
-    answers = asyncio.run(served_writes(small + small))
-    assert len(answers) == 2
-    for answer in answers:
-        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert answer.count(b"HTTP/1.1") == 1
-        assert answer.endswith(b"\r\n\r\n" + b"x" * 10)
-    # A body of 300 KB is not copied behind its head: the head, then the body.
-    head, body = asyncio.run(served_writes(b"GET /large HTTP/1.1\r\nHost: t\r\n\r\n"))
-    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert head.endswith(b"\r\n\r\n")
-    assert body == b"x" * (300 * 1024)
