@@ -100,7 +100,9 @@ class Follower(EvmBase):
         crash, nor the chain without what it still holds unmined from this node)."""
         if self._operator is not None and not self._synced_once:
             # Reads go on without the node (a write then names it unreachable).
-            with contextlib.suppress(NodeUnreachable):
+            # Under the writer's lock: what this home's key has unmined is then no other
+            # writer's chunk on its way, but what a writer killed after sending it left.
+            with contextlib.suppress(NodeUnreachable), writer_lock(self):
                 self.check_chain()
                 self._await_own_pending()
                 self.sync()
