@@ -148,10 +148,13 @@ class Settler(Calls):
         else the store is brought back to the chain (rebuilt: it holds entries the chain
         does not, or in another order) and they are looked for there."""
         if ahead is not None:
-            entries = self.chain_entries(upto=upto)
             at = ahead[0].seq - 1
             mine = [chain_commitment(t.body_bytes)[0] for t in txs]
-            if [e["tx_hash"] for e in entries[at : at + len(mine)]] == mine:
+            # Where the node mines, `_mined` has just read the chain's entries up to `upto`.
+            held = self._entry_log.held(at, at + len(mine), upto)
+            if held is None:
+                held = self.chain_entries(upto=upto)[at : at + len(mine)]
+            if [e["tx_hash"] for e in held] == mine:
                 return ahead
         self.sync()
         return store_receipts(self.mirror, txs) if txs else []
