@@ -32,7 +32,9 @@ small machine. The in-process figures are measured first on the same ledger file
 then the server opens it.
 Figures are printed as a table (requests per second, p50 and p99 latency), with
 the HTTP/in-process throughput ratio and, on Linux, the server process's CPU time
-per request (what the machine's load does not change much); then each write and
+per request (what the machine's load does not change much) and the clients' own (they
+share the machine's cores), and for writes how many requests each signed transaction
+and each commit held (group commit across requests); then each write and
 listing at 20 clients against its target (>= 1,000 requests/s and p99 < 50 ms for
 writes, p99 < 50 ms for listings), 20 clients being always measured.
 """
@@ -43,12 +45,14 @@ import argparse
 import asyncio
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -346,15 +350,36 @@ async def _clients(clients: int, jobs: list[Job], port: int) -> list[float]:
     return lat
 
 
-def load(clients: int, jobs: list[Job], port: int, server: int | None = None) -> dict[str, Any]:
-    """Run ``jobs`` from ``clients`` connections; with the ``server`` pid, its CPU per request."""
+def commits(home: Home) -> tuple[int, int]:
+    """Signed transactions (entries) and commits (checkpoints) on the ledger file so far."""
+    with closing(sqlite3.connect(f"file:{home.path / 'ledger.db'}?mode=ro", uri=True)) as db:
+        entries = db.execute("SELECT count(*) FROM tx").fetchone()[0]
+        checkpoints = db.execute("SELECT count(*) FROM checkpoint").fetchone()[0]
+    return int(entries), int(checkpoints)
+
+
+def load(
+    clients: int,
+    jobs: list[Job],
+    port: int,
+    server: int | None = None,
+    home: Home | None = None,
+) -> dict[str, Any]:
+    """Run ``jobs`` from ``clients`` connections; with the ``server`` pid, its CPU per request;
+    with the ledger's ``home``, how many requests each signed transaction and commit held."""
     cpu0 = cpu_seconds(server) if server else None
-    t0 = time.perf_counter()
+    marks0 = commits(home) if home else None
+    t0, own0 = time.perf_counter(), time.process_time()
     lat = asyncio.run(_clients(clients, jobs, port))
     row = _row(lat, time.perf_counter() - t0)
+    row["client_ms"] = (time.process_time() - own0) * 1000 / len(jobs)
     cpu1 = cpu_seconds(server) if server else None
     if cpu0 is not None and cpu1 is not None:
         row["cpu_ms"] = (cpu1 - cpu0) * 1000 / len(jobs)
+    if home is not None and marks0 is not None:
+        entries, checkpoints = (b - a for a, b in zip(marks0, commits(home), strict=True))
+        row["per_tx"] = len(jobs) / max(entries, 1)
+        row["per_commit"] = len(jobs) / max(checkpoints, 1)
     return row
 
 
@@ -454,11 +479,11 @@ def over_http(
         total = records + 2  # the two warm-up requests (records: those on the ledger before)
         for c in clients:
             jobs = [post_bill(base, token, f"http{c}", n) for n in range(posts)]
-            out["post"][c] = load(c, jobs, port, server.pid)
+            out["post"][c] = load(c, jobs, port, server.pid, home)
             jobs = [
                 post_opentaps(base, token, f"taps{c}", n, utility, erp_token) for n in range(posts)
             ]
-            out["opentaps"][c] = load(c, jobs, port, server.pid)
+            out["opentaps"][c] = load(c, jobs, port, server.pid, home)
             total += 2 * posts
         for c in clients:
             jobs = [site_page(base, token, n) for n in range(posts)]
@@ -498,6 +523,7 @@ def main() -> None:
     print(
         f"\n{'operation':<34}{'mode':<24}{'requests':>9}{'req/s':>10}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}{'server CPU ms/req':>19}"
+        f"{'client CPU':>11}{'req/tx':>8}{'req/commit':>11}"
     )
     names = {
         "post": ("post", "record emissions (1 bill)"),
@@ -518,6 +544,8 @@ def main() -> None:
                 f"{name:<34}{mode:<24}{row['n']:>9,}{row['rps']:>10,.1f}"
                 f"{row['p50']:>9.2f}{row['p99']:>9.2f}{row['rps'] / base:>14.2f}x"
                 + (f"{row['cpu_ms']:>19.2f}" if "cpu_ms" in row else "")
+                + (f"{row['client_ms']:>11.2f}" if "cpu_ms" in row else "")
+                + (f"{row['per_tx']:>8.1f}{row['per_commit']:>11.1f}" if "per_tx" in row else "")
             )
     print(f"\nat {MEASURE} clients, against the targets:")
     for op, (_, name) in names.items():

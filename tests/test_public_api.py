@@ -534,7 +534,9 @@ PUBLIC: dict[str, list[str]] = {
         "reopener",
     ],
     "carbonledger.services.records": ["RecordReader", "find_item"],
-    "carbonledger.services.resubmit": ["NONCE_RETRIES", "commit_records", "sign_again"],
+    "carbonledger.services.resubmit": [
+        "NONCE_RETRIES", "Lost", "commit_records", "ordered_by_chain", "sign_again",
+    ],
     "carbonledger.services.registry": ["register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
         "CSV_COLUMNS", "certificates_for", "consumption_for", "load_moer", "load_residual_mix",

@@ -67,3 +67,18 @@ def test_each_read_is_judged_by_its_caller_s_grant_now(api: Served) -> None:
     # the admin, a member still, reads the figures as before
     for item in _listed(api, admin):
         assert abs(Decimal(str(item["kg_co2e"])) - RFCW_KG_PER_MWH) < Decimal("0.01")
+
+
+def test_a_kept_view_is_given_only_for_the_bytes_it_was_made_from() -> None:
+    # A store rebuilt from its chain may hold other bytes at a leaf index: the view kept
+    # for the old record must not be served for the new one.
+    from carbonledger.api.readers import EncodedViews
+
+    views = EncodedViews(max_views=2)
+    views.put(7, b'{"id":"old"}', ("acme", "1"), b'"id":"old","kg_co2e":"1"}')
+    assert views.get(7, b'{"id":"new"}') is None
+    assert views.get(7, b'{"id":"old"}') == (("acme", "1"), b'"id":"old","kg_co2e":"1"}')
+    views.put(8, b"{}", ("acme", "1"), b"}")
+    views.put(9, b"{}", ("acme", "1"), b"}")
+    assert views.get(7, b'{"id":"old"}') is None  # the oldest out first, two kept
+    assert views.get(9, b"{}") is not None

@@ -88,11 +88,14 @@ def _listed(home: Path) -> list[dict[str, Any]]:
     return records
 
 
-def member_nodes(anvil_url: str, tmp_path: Path) -> tuple[World, PrivateKey, Any, Any]:
+def member_nodes(
+    anvil_url: str, tmp_path: Path, store: str | None = None
+) -> tuple[World, PrivateKey, Any, Any]:
     """A ledger deployed by a first node (``tmp_path/first``), and a second node of its
-    chain (``tmp_path/second``, its own key funded); carol, a member of acme with access
-    to its channel, beside alice. Both nodes in this process: each takes the other's
-    sealed blobs from its store. The world, carol's key, the first node, the second."""
+    chain (``tmp_path/second``, its own key funded; its store ``store``, a database URL,
+    else a SQLite file there); carol, a member of acme with access to its channel,
+    beside alice. Both nodes in this process: each takes the other's sealed blobs from
+    its store. The world, carol's key, the first node, the second."""
     from carbonledger.adapters.evm import EvmLedger, Rpc
     from carbonledger.adapters.evm.exchange import StoreBlobs
     from carbonledger.services.channels import grant
@@ -108,7 +111,7 @@ def member_nodes(anvil_url: str, tmp_path: Path) -> tuple[World, PrivateKey, Any
     second = EvmLedger(
         first.rpc,
         first.address,
-        tmp_path / "second" / "offchain.db",
+        store or tmp_path / "second" / "offchain.db",
         node_key,
         deploy_block=first.deploy_block,
         checkpoint_signer=node_key.address,

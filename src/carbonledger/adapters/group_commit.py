@@ -258,6 +258,16 @@ class GroupCommitLedger:
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
         return self.inner.items(query)
 
+    def item_rows(self, query: ItemQuery) -> Iterator[tuple[int, bytes]]:
+        """:meth:`items` as (leaf index, stored bytes), not decoded where the wrapped
+        backend offers that (the embedded one does)."""
+        rows: Callable[[ItemQuery], Iterator[tuple[int, bytes]]] | None = getattr(
+            self.inner, "item_rows", None
+        )
+        if rows is not None:
+            return rows(query)
+        return ((s.leaf_index, s.data) for s in self.inner.items(query))
+
     def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
         found = self.inner.periods(accounts)
         with self._lock:

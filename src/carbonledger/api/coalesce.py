@@ -155,15 +155,32 @@ def _when_all(futures: list[Future[Receipt]], then: Callable[[BaseException | No
     if not futures:
         then(None)
         return
-    left = [len(futures)]
-    lock = threading.Lock()
-
-    def one_done(_: Future[Receipt]) -> None:
-        with lock:
-            left[0] -= 1
-            last = left[0] == 0
-        if last:
-            then(next((f.exception() for f in futures if f.exception() is not None), None))
-
+    countdown = _Countdown(len(futures), then)
     for future in futures:
-        future.add_done_callback(one_done)
+        future.add_done_callback(countdown.one_done)
+
+
+class _Countdown:
+    """What :func:`_when_all` waits with. It holds no future: a future keeps its callbacks
+    once done, and a callback that held the futures made a cycle of every batch's futures
+    and requests, freed only by the collector's full pass (a pause of many milliseconds)."""
+
+    def __init__(self, left: int, then: Callable[[BaseException | None], None]) -> None:
+        self._left, self._then = left, then
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def one_done(self, future: Future[Receipt]) -> None:
+        error = future.exception()
+        with self._lock:
+            if error is not None and self._error is None:
+                self._error = error
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            then, self._then = self._then, _nothing  # what it would answer, dropped once done
+            then(self._error)
+
+
+def _nothing(_: BaseException | None) -> None:
+    return None

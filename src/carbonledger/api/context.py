@@ -102,6 +102,9 @@ class AppContext:
     _opened: OpenedBlobs = field(default_factory=OpenedBlobs)
     _unwrapped: UnwrappedKeys = field(default_factory=UnwrappedKeys)
     _bases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Ids of calculation bases held in ``_bases`` found to hash to their id (a basis
+    #: kept there is never replaced, so once is enough).
+    checked_bases: set[str] = field(default_factory=set)
     #: Member views of records, encoded once (see :mod:`carbonledger.api.listing`).
     views: EncodedViews = field(default_factory=EncodedViews)
     #: Sign-in, shared by the API and the web UI.

@@ -14,6 +14,7 @@ and the direct path (:mod:`carbonledger.api.fast`) both answer through
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +23,10 @@ from starlette.responses import Response
 
 from carbonledger.api.auth import Actor
 from carbonledger.api.context import AppContext
-from carbonledger.api.readers import EncodedViews
+from carbonledger.api.readers import EncodedViews, Scope
 from carbonledger.core.domain import parse_date
 from carbonledger.errors import NotFound, PermissionDenied
-from carbonledger.ports.ledger import ItemQuery, StoredItem
+from carbonledger.ports.ledger import ItemQuery
 from carbonledger.services.records import RecordReader
 
 __all__ = ["MAX_LIMIT", "RecordsQuery", "records_page"]
@@ -46,11 +47,11 @@ class RecordsQuery:
     after: int | None = None  # a leaf index: the page starts after it
 
 
-def _public(stored: StoredItem) -> bytes:
+def _public(leaf_index: int, data: bytes) -> bytes:
     # The stored canonical JSON is an object: the leaf index goes in front of its first key.
-    if stored.data[:1] != b"{":
-        return orjson.dumps({"leaf_index": stored.leaf_index, **stored.item})
-    return b'{"leaf_index":%d,%s' % (stored.leaf_index, stored.data[1:])
+    if data[:1] != b"{":
+        return orjson.dumps({"leaf_index": leaf_index, **orjson.loads(data)})
+    return b'{"leaf_index":%d,%s' % (leaf_index, data[1:])
 
 
 class _MemberViews:
@@ -60,30 +61,49 @@ class _MemberViews:
     on the page (the check and the reader's key are the same for all of them); a
     view encoded by an earlier request is then taken by the record's stored bytes
     (the view depends on nothing else: the sealed detail is pinned by the commitment
-    in those bytes, and was checked against it when the view was made).
+    in those bytes, and was checked against it when the view was made), without
+    decoding them. A channel and epoch this caller may not open is refused once per
+    request: its other records on the page go out as their public fields.
     """
 
     def __init__(self, reader: RecordReader, views: EncodedViews) -> None:
         self._reader, self._views = reader, views
-        self._granted: set[tuple[str, str]] = set()
+        self._granted: set[Scope] = set()
+        self._refused: set[Scope] = set()
 
-    def view(self, stored: StoredItem) -> bytes | None:
-        """The member view of a sealed record, or None where this caller may not open it."""
-        item = stored.item
+    def view(self, leaf_index: int, data: bytes) -> bytes:
+        """The row of a record: its member view where this caller may open it, else its
+        public fields."""
+        cached = self._views.get(leaf_index, data)
+        if cached is not None and cached[0] in self._granted:
+            return b'{"leaf_index":%d,%s' % (leaf_index, cached[1])
+        if cached is not None and cached[0] in self._refused:
+            return _public(leaf_index, data)
+        item = orjson.loads(data)
         ref = item.get("detail")
         if item.get("kind") != "emissions_record" or not isinstance(ref, dict):
-            return None
+            return _public(leaf_index, data)
         scope = (str(ref.get("channel")), str(ref.get("epoch")))
-        key = stored.data
-        view = self._views.get(key) if scope in self._granted else None
-        if view is None:
-            try:  # this request's read-time check of the channel, and the commitment's
-                view = orjson.dumps(self._reader.full(item))
-            except (PermissionDenied, NotFound):
-                return None
-            self._granted.add(scope)
-            self._views.put(key, view)
-        return b'{"leaf_index":%d,%s' % (stored.leaf_index, view[1:])
+        if scope in self._refused:
+            return _public(leaf_index, data)
+        try:  # this request's read-time check of the channel, and the commitment's
+            view = orjson.dumps(self._reader.full(item))[1:]
+        except (PermissionDenied, NotFound):
+            self._refused.add(scope)
+            return _public(leaf_index, data)
+        self._granted.add(scope)
+        self._views.put(leaf_index, data, scope, view)
+        return b'{"leaf_index":%d,%s' % (leaf_index, view)
+
+
+def _rows(ctx: AppContext, query: ItemQuery) -> Iterator[tuple[int, bytes]]:
+    """The page's leaves as (leaf index, stored bytes), undecoded where the ledger can."""
+    rows: Callable[[ItemQuery], Iterator[tuple[int, bytes]]] | None = getattr(
+        ctx.ledger, "item_rows", None
+    )
+    if rows is not None:
+        return rows(query)
+    return ((s.leaf_index, s.data) for s in ctx.ledger.items(query))
 
 
 def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
@@ -95,7 +115,8 @@ def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
     members = None if who.key is None else _MemberViews(ctx.reader_for(who.key), ctx.views)
     rows: list[bytes] = []
     last: int | None = None
-    for stored in ctx.ledger.items(
+    for leaf_index, data in _rows(
+        ctx,
         ItemQuery(
             kind="emissions_record",
             site=query.site,
@@ -105,11 +126,11 @@ def records_page(ctx: AppContext, who: Actor, query: RecordsQuery) -> Response:
             limit=query.limit,
             offset=query.offset,
             after=query.after,
-        )
+        ),
     ):
-        member = None if members is None else members.view(stored)
-        rows.append(member if member is not None else _public(stored))
-        last = stored.leaf_index
+        row = _public(leaf_index, data) if members is None else members.view(leaf_index, data)
+        rows.append(row)
+        last = leaf_index
     full = len(rows) == query.limit
     tail: dict[str, Any] = {
         "offset": query.offset,

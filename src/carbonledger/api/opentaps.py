@@ -31,6 +31,7 @@ from carbonledger.api.context import AppContext, ServiceAccount
 from carbonledger.api.deps import actor, context
 from carbonledger.api.problems import json_response, problem
 from carbonledger.core.apportion import largest_remainder
+from carbonledger.core.calculator import merge_trace
 from carbonledger.core.domain import Bill, account_ref, parse_amount, parse_date
 from carbonledger.core.units import convert
 from carbonledger.crypto.keystore import encrypt_key, save_keystore
@@ -172,7 +173,7 @@ def _record(
     try:
         full = reader.full(item)
         detail = reader.detail(item)
-        trace = reader.trace(item)
+        trace = _basis_trace(ctx, reader, item)
     except NotFound as exc:  # no channel key is wrapped for the caller
         raise PermissionDenied(
             f"record {item['id']}: its figures are sealed in channel {item['org']!r} ({exc})"
@@ -206,6 +207,18 @@ def _record(
         "md5": sent.get("md5", ""),
         "tokenId": token,
     }
+
+
+def _basis_trace(ctx: AppContext, reader: RecordReader, item: dict[str, Any]) -> dict[str, Any]:
+    """The record's trace over its calculation basis (its factor and fuel mix), the basis
+    checked against the id the trace names once per server rather than at each request
+    (an encoding and a SHA-256 of the whole basis)."""
+    public: dict[str, Any] = item["trace"]
+    basis = reader.basis(str(public["basis"]))
+    if public["basis"] not in ctx.checked_bases:
+        merge_trace(public, basis)  # raises if the basis is not the one the trace names
+        ctx.checked_bases.add(str(public["basis"]))
+    return {**basis, **public}
 
 
 def _attesting_token(ctx: AppContext, record_id: str) -> str | None:

@@ -153,25 +153,38 @@ class SharedDetailReader(DetailReader):
         return detail
 
 
+#: A record's channel and epoch, as its stored item names them.
+Scope = tuple[str, str]
+
+
 class EncodedViews:
-    """Member views of records as encoded JSON, by the record's stored bytes.
+    """Member views of records as encoded JSON, by leaf index and the record's stored bytes.
 
     A record and its sealed detail never change once committed, so neither does its
     member view; whether a caller may see it is decided at each request, before the
-    view is taken from here. At most ``max_views`` are kept (the oldest out first;
-    about 2 KB each, stored bytes and view).
+    view is taken from here. A view is found by the record's leaf index and given
+    only for the very bytes it was made from (a store rebuilt from its chain may hold
+    other bytes at an index), with the channel and epoch it is sealed in (the scope
+    that request's check must grant), and without its opening brace (a page puts the
+    leaf index there). At most ``max_views`` are kept (the oldest out first; about
+    2 KB each, stored bytes and view).
     """
 
     def __init__(self, max_views: int = 20_000) -> None:
         self._max = max_views
-        self._views: dict[bytes, bytes] = {}
+        self._views: dict[int, tuple[bytes, Scope, bytes]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._views.get(key)  # one dictionary read: atomic, no lock needed
+    def get(self, leaf_index: int, data: bytes) -> tuple[Scope, bytes] | None:
+        """The scope and view of the record stored as ``data`` at ``leaf_index``, if kept."""
+        kept = self._views.get(leaf_index)  # one dictionary read: atomic, no lock needed
+        if kept is None or kept[0] != data:
+            return None
+        return kept[1], kept[2]
 
-    def put(self, key: bytes, view: bytes) -> None:
+    def put(self, leaf_index: int, data: bytes, scope: Scope, view: bytes) -> None:
         with self._lock:
-            self._views[key] = view
+            self._views.pop(leaf_index, None)  # a view made again goes to the back
+            self._views[leaf_index] = (data, scope, view)
             while len(self._views) > self._max:
                 del self._views[next(iter(self._views))]

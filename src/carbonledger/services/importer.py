@@ -9,6 +9,9 @@ Behaviour (documented for users in the README):
   re-run of an import, complete or interrupted, records each bill once;
 * a bill whose period overlaps an accepted period of the same account, or
   that repeats a period with a different amount, is rejected as overlapping;
+* on a chain, a bill another node recorded first while this import sent it (its
+  entry void) is rejected naming its account and period, not counted, and the rest
+  of its entry is sent again (:func:`carbonledger.services.resubmit.commit_records`);
 * what was billed (account number, amount, unit, cost, document hash, source
   file) and the results (kg CO2e, kg CO2, renewable and non-renewable kWh) are
   sealed in the organisation's channel; the public record carries the account's
@@ -51,7 +54,7 @@ from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
 from carbonledger.services.channels import ChannelKeys, fresh_epochs
-from carbonledger.services.resubmit import commit_records, sign_again
+from carbonledger.services.resubmit import Lost, commit_records, ordered_by_chain, sign_again
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
 __all__ = [
@@ -229,6 +232,8 @@ class _Batcher:
         # each atomic, which a re-run records once.
         self._writer = ThreadPoolExecutor(1, "ledger-writer") if background else None
         self._inflight: tuple[Future[Any], int] | None = None
+        #: Records another writer recorded first (a chain's void entries), with why.
+        self.lost: list[Lost] = []
 
     def add(self, item: dict[str, Any], detail: dict[str, Any] | None = None) -> None:
         self.items.append(item)
@@ -265,12 +270,14 @@ class _Batcher:
             self.pending, self.records = [], 0
             if self._writer is None:
                 # Signed again if another writer (this signer on another node) took the nonces.
-                self.nonce = commit_records(self.ledger, self.key, pending)
+                self.nonce = commit_records(self.ledger, self.key, pending, lost=self.lost)
                 self._committed(records)
             else:
                 pending = self.wait(pending)
                 self._inflight = (
-                    self._writer.submit(commit_records, self.ledger, self.key, pending),
+                    self._writer.submit(
+                        commit_records, self.ledger, self.key, pending, lost=self.lost
+                    ),
                     records,
                 )
         if final:
@@ -386,8 +393,11 @@ class ImportSession:
             progress=progress,
             background=background,
         )
-        # Details are made by bill_detail (text and None): no float to look for.
-        self.out.sealer = lambda pairs: seal_details(keys, pairs, self.epochs, checked=True)
+        # Details are made by bill_detail (text and None): no float to look for. The
+        # sealer holds the epochs, not the session: a session that held itself through
+        # its batcher lived until the collector's full pass (a server makes one a batch).
+        epochs = self.epochs
+        self.out.sealer = lambda pairs: seal_details(keys, pairs, epochs, checked=True)
         self.catalog, self.source = catalog, source
         self.bases = set(state.bases)
         self.salts = SaltPool()
@@ -397,10 +407,26 @@ class ImportSession:
         self.by_location: dict[tuple[Location, str, int], Resolution] = {}
         self.years: dict[tuple[date, date], int] = {}
         self.writable = {org: _refusal(state, key.address, org) for org in state.orgs}
+        #: Each record batched: its report, row and kg CO2e (to take back a record
+        #: another writer recorded first), kept only on a chain, where that can happen.
+        self.rows: dict[str, tuple[ImportReport, int, Decimal]] | None = (
+            {} if ordered_by_chain(ledger) else None
+        )
 
     def finish(self) -> ImportReport:
-        """Sign and commit what is still batched."""
+        """Sign and commit what is still batched; the records another writer recorded
+        first meanwhile (see :func:`commit_records`) are reported as rejected rows."""
         self.out.flush(final=True)
+        for item, why in self.out.lost:
+            report, line, kg = (self.rows or {}).pop(item["id"])
+            report.recorded -= 1
+            report.kg_co2e -= kg
+            if item["id"] in report.record_ids:
+                report.record_ids.remove(item["id"])
+            report.rejected.append(
+                RowError(line, "period", f"recorded first by another writer, not recorded: {why}")
+            )
+        self.out.lost.clear()
         return self.report
 
     def add(self, bills: Iterable[Bill]) -> None:
@@ -483,6 +509,8 @@ class ImportSession:
         )
         report.recorded += 1
         report.kg_co2e += figures[0]
+        if self.rows is not None:
+            self.rows[rid] = (report, bill.line or 0, figures[0])
         if len(report.record_ids) < 10_000:
             report.record_ids.append(rid)
 

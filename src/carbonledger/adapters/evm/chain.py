@@ -149,6 +149,19 @@ def fund_dev_account(rpc: Rpc, address: str) -> bool:
     return True
 
 
+def _mine_at(rpc: Rpc, timestamp: int | None) -> None:
+    """Mine one block at ``timestamp`` if the chain takes it (the same second, so DAO
+    windows hold), else at the chain's next second: another node mining the same
+    development chain may have mined a later second since this node chose its time."""
+    if timestamp is not None:
+        try:
+            rpc.call("evm_mine", timestamp)
+            return
+        except RpcError:
+            pass
+    rpc.call("evm_mine")
+
+
 def _mine_and_wait(
     rpc: Rpc,
     hashes: Sequence[str],
@@ -164,7 +177,7 @@ def _mine_and_wait(
     left the rest pending until the timeout).
     """
     if mine:
-        rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
+        _mine_at(rpc, timestamp)
     deadline = time.monotonic() + timeout
     mined_more = 0
     while True:
@@ -175,10 +188,7 @@ def _mine_and_wait(
             return receipts
         if mine and mined_more < len(hashes):
             mined_more += 1
-            try:  # the same second if the chain takes it, so DAO windows hold
-                rpc.call("evm_mine", *([] if timestamp is None else [timestamp]))
-            except RpcError:
-                rpc.call("evm_mine")
+            _mine_at(rpc, timestamp)
             continue
         time.sleep(0.05)
 

@@ -300,7 +300,16 @@ class SqliteLedger(LedgerLog):
 
     # -- reading ----------------------------------------------------------
     def items(self, query: ItemQuery) -> Iterator[StoredItem]:
-        sql = ["SELECT idx, seq, data FROM leaf WHERE 1=1"]
+        for idx, seq, data in self._select(query, seq=True):
+            yield StoredItem(idx, seq, bytes(data), orjson.loads(data))
+
+    def item_rows(self, query: ItemQuery) -> Iterator[tuple[int, bytes]]:
+        """:meth:`items` as (leaf index, stored bytes), not decoded: for a reader that
+        needs only the bytes of most of them (the API's listing of records)."""
+        return self._select(query, seq=False)
+
+    def _select(self, query: ItemQuery, *, seq: bool) -> Iterator[Any]:
+        sql = ["SELECT idx, seq, data" if seq else "SELECT idx, data", "FROM leaf WHERE 1=1"]
         args: list[Any] = []
         for column, value in (
             ("kind", query.kind),
@@ -326,8 +335,7 @@ class SqliteLedger(LedgerLog):
             args.append(query.after)
         sql.append("ORDER BY idx LIMIT ? OFFSET ?")
         args += [-1 if query.limit is None else query.limit, query.offset]
-        for idx, seq, data in self._reader().execute(" ".join(sql), args):
-            yield StoredItem(idx, seq, bytes(data), orjson.loads(data))
+        return self._reader().execute(" ".join(sql), args)
 
     def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
         out: list[PeriodKey] = []

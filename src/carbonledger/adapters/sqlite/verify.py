@@ -33,7 +33,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_wrapped_keys,
 )
 from carbonledger.adapters.sqlite.verify_parallel import verify_with_worker, wants_worker
-from carbonledger.adapters.tlog_store import Remembered
+from carbonledger.adapters.tlog_store import Remembered, void_seq
 from carbonledger.core.authority import apply, apply_followed
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator, leaf_hash
@@ -79,6 +79,7 @@ class _Pass:
         self.follows_chain = False
         #: How many leaves of the entry being checked are stored with the void columns.
         self.stored_void = 0
+        self.reasons = _VoidReasons(conn, self.found)
         #: The tree is recomputed from what is stored; once leaves are missing or
         #: misplaced its nodes and checkpoints cannot be compared any more.
         self.tree_ok = True
@@ -220,6 +221,7 @@ class _Pass:
             )
         elif void is not None:
             self.report.notes.append(f"entry {seq} is void: {void}")
+        self.reasons.check(seq, void)
 
     def _resync(self, sender: str, nonce: int, ehash: bytes | None) -> None:
         # The entry did not apply: later entries of its sender still count from its nonce.
@@ -285,6 +287,54 @@ class _Pass:
         self.blobs.unreferenced(self.report)
 
 
+class _VoidReasons:
+    """Why each void entry is void, as stored (meta ``void:SEQ``, what the store lists),
+    against the reason the replay derives again: an edited, missing or stray stored
+    reason is named with its entry. Void entries are rare (a lost race between nodes),
+    so the stored reasons are read once and held."""
+
+    _SQL = "SELECT key, value FROM meta WHERE substr(key, 1, 5) = 'void:'"
+
+    def __init__(self, conn: sqlite3.Connection, found: Findings) -> None:
+        self.found = found
+        self.stored: dict[int, str] = {}
+        for key, value in conn.execute(self._SQL):
+            try:
+                self.stored[void_seq(str(key))] = bytes(value).decode()
+            except (ValueError, TypeError, UnicodeDecodeError):
+                found.add(f"meta {key}: not a void entry's stored reason")
+
+    @classmethod
+    def any_stored(cls, conn: sqlite3.Connection) -> bool:
+        """Whether any reason is stored: the worker's pass fails over to this one on a
+        void entry, but does not read the reasons, so a stray one needs this pass."""
+        return conn.execute(cls._SQL + " LIMIT 1").fetchone() is not None
+
+    def check(self, seq: int, derived: str | None) -> None:
+        """Compare the stored reason of entry ``seq`` with ``derived`` (None: not void)."""
+        stored = self.stored.pop(seq, None)
+        if stored == derived:
+            return
+        if derived is None:
+            why = f"entry {seq}: a reason for being void is stored for it ({stored}),"
+            self.found.add(f"{why} but it is not void", seq)
+        elif stored is None:
+            self.found.add(f"entry {seq} is void ({derived}), but no reason is stored for it", seq)
+        else:
+            self.found.add(
+                f"entry {seq} is void ({derived}), but its stored reason differs: {stored!r}", seq
+            )
+
+    def finish(self) -> None:
+        """Reasons left are stored for entries that were not judged void (or not judged)."""
+        for seq, stored in sorted(self.stored.items()):
+            self.found.add(
+                f"entry {seq}: a reason for being void is stored for it ({stored}),"
+                " but it was not judged void",
+                seq,
+            )
+
+
 def _verify(
     conn: sqlite3.Connection,
     report: VerifyReport,
@@ -303,6 +353,7 @@ def _verify(
         expected = 1
         for row in conn.execute(_TX_SQL):
             expected = run.entry(row, expected)
+        run.reasons.finish()
         run.finish(remembered)
     except Stop:
         report.root = report.root or run.acc.root().hex()
@@ -333,8 +384,8 @@ def verify_connection(
         try:
             path = wants_worker(conn)
             fast = None if path is None else verify_with_worker(conn, path, remembered, signer)
-            if fast is not None:
-                return fast
+            if fast is not None and not _VoidReasons.any_stored(conn):
+                return fast  # (the worker's pass meets no void entry: see _VoidReasons)
             _verify(conn, report, max_errors, remembered, signer, follows_chain=follows_chain)
         finally:
             conn.execute("COMMIT")
