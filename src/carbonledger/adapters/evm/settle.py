@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from carbonledger.adapters.evm.calls import Calls, Prepared, _entries_logged
-from carbonledger.adapters.evm.chain import _mine_and_wait
+from carbonledger.adapters.evm.chain import _mine_and_wait, _mine_at
 from carbonledger.adapters.evm.entries import ENTRY_TOPIC, store_count, store_receipts
 from carbonledger.core.tx import SignedTx
 from carbonledger.core.typed import chain_commitment
@@ -36,7 +36,7 @@ class Settler(Calls):
         for one by one; only one without entries has its receipt read (why it failed)."""
         if not self._mine:
             return _mine_and_wait(self.rpc, hashes, False, None, self.receipt_timeout)
-        self.rpc.call("evm_mine", second)
+        _mine_at(self.rpc, second)
         block = self.rpc.call("eth_getBlockByNumber", "latest", False)
         if not set(hashes) <= set(block["transactions"]):  # more than one block's worth
             return _mine_and_wait(self.rpc, hashes, True, second, self.receipt_timeout)
