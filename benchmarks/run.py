@@ -49,6 +49,36 @@ def phase_sqlite_baseline(n_sites: int, months: int, workdir: str) -> dict[str, 
     return {"rows": len(rows), "rows_per_s": len(rows) / dt, "rows_per_cpu_s": len(rows) / cpu}
 
 
+def phase_store_baseline(workdir: str) -> dict[str, Any]:
+    """The import's own leaf rows written again into a fresh file of the ledger's schema, in
+    commits of 5,000 as the import makes them: what storing a bill costs the writer with
+    the leaf table's indexes, and with its primary key alone (the floor of the store)."""
+    from carbonledger.adapters.sqlite.schema import connect
+
+    src = sqlite3.connect(Path(workdir) / "ledger.db")
+    rows = src.execute("SELECT * FROM leaf ORDER BY idx").fetchall()
+    src.close()
+    out: dict[str, Any] = {"rows": len(rows)}
+    for label, indexed in (("indexed", True), ("primary_key_only", False)):
+        path = Path(workdir) / f"store-{label}.db"
+        con = connect(str(path))
+        if not indexed:
+            names = con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leaf'"
+                " AND sql IS NOT NULL"
+            ).fetchall()
+            for (name,) in names:
+                con.execute(f"DROP INDEX {name}")
+        cpu = time.process_time()
+        for i in range(0, len(rows), 5000):
+            con.execute("BEGIN")
+            con.executemany("INSERT INTO leaf VALUES (?,?,?,?,?,?,?,?,?,?)", rows[i : i + 5000])
+            con.execute("COMMIT")
+        out[f"{label}_cpu_us_per_row"] = (time.process_time() - cpu) / len(rows) * 1e6
+        con.close()
+    return out
+
+
 def phase_import_parallel(n_sites: int, months: int, workdir: str) -> dict[str, Any]:
     """The same file through ``import_csv_parallel`` (what ``bills import`` does for big files)."""
     from carbonledger.crypto.keys import PrivateKey
@@ -343,6 +373,12 @@ def main() -> None:
             f"  -> ratio {imp['bills_per_s'] / base['rows_per_s']:.3f};"
             f" per CPU second {base['rows_per_cpu_s']:,.0f} rows/s"
             f" -> ratio {1e6 / imp['cpu_us_per_bill'] / base['rows_per_cpu_s']:.3f}"
+        )
+        store = out["store_baseline"] = _run(phase_store_baseline, workdir)
+        print(
+            f"  baseline the import's {store['rows']:,} leaf rows written again into the"
+            f" ledger's schema: {store['indexed_cpu_us_per_row']:.1f} us CPU a row"
+            f" ({store['primary_key_only_cpu_us_per_row']:.1f} with the primary key alone)"
         )
         if args.only == "import":
             return

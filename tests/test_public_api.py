@@ -246,7 +246,7 @@ PUBLIC: dict[str, list[str]] = {
         "overlapping",
     ],
     "carbonledger.core.state": ["ID_PATTERN", "LedgerState"],
-    "carbonledger.core.authority": ["RULES", "apply", "apply_followed"],
+    "carbonledger.core.authority": ["CHAIN_KEEPS_NONCE_ONLY", "RULES", "apply", "apply_followed"],
     "carbonledger.core.builders": [
         "OMIT", "audited_token", "dao_act", "dao_issue", "dao_setup", "dao_transfer",
         "decode_item", "offset_token", "period", "proposal", "rec_token", "serial", "token_mint",

@@ -32,10 +32,10 @@ import {
 /// carbonledger signature (recovered here) is what counts, never the EVM sender. It
 /// enforces the signer's nonce, roles and revocation; who may act for an organisation
 /// (organisations by the network admin, sites, registrations, revocations and channel
-/// grants by the organisation's admins; registrations, channel grants, removals and
-/// rotations only by identities of the organisation once its own admin holds the
-/// channel's key,
-/// `channelOwned`; enrolments against their registration with
+/// grants by the organisation's admins; registrations only by its own admins once one
+/// has enrolled, `ownAdmin`; channel grants, removals and rotations only by identities
+/// of the organisation once its own admin holds the channel's key, `channelOwned`;
+/// enrolments against their registration with
 /// the registered roles, emissions records by the site's organisation's writers); and
 /// the token network (ERC-1155 balances, dealer roles, totals issued and retired,
 /// audited emissions minted retired and never transferable, token id 0 never
@@ -45,7 +45,8 @@ import {
 /// the same bytes; the bodies and items travel in calldata (the chain's data
 /// availability; typed transactions packed, see `submitPacked`) and their
 /// hashes in the `Entry` event, so `verify` replays them against what the chain
-/// committed to. What the chain cannot check (certificates,
+/// committed to. What the chain cannot check (certificates beyond their key and
+/// their organisation CA's signature,
 /// sealed contents, channel epochs, periods) the core checks on every node. Metadata
 /// is never stored: only hashes of ids, roles, balances and totals.
 contract CarbonLedger is ERC1155 {
@@ -128,14 +129,21 @@ contract CarbonLedger is ERC1155 {
     mapping(address => Account) public accounts;
     mapping(uint256 => Token) public tokens;
     mapping(uint256 => Totals) public totals;
-    /// Registered organisations, and the admins each was registered with.
-    mapping(bytes20 => bool) public orgs;
+    /// Registered organisations: the address of each one's CA key (secp256k1), which
+    /// signs its users' certificates; address(1) for one without a CA. 0: not registered.
+    /// And the admins each was registered with.
+    mapping(bytes20 => address) internal orgs;
     mapping(bytes20 => mapping(address => bool)) public orgAdmins;
     /// Organisations whose channel one of their own admins (an identity of the
     /// organisation with the org_admin role) has been granted: from then on only
     /// identities of the organisation grant, revoke and rotate in it, never the network
     /// admin (core.rules.channels.run_by_its_own). Never unset.
-    mapping(bytes20 => bool) public channelOwned;
+    mapping(bytes20 => bool) internal channelOwned;
+    /// Organisations one of whose own admins (an identity of the organisation with the
+    /// org_admin role) has enrolled: from then on only its own admins register its
+    /// people (core.rules.identity.has_own_admin). Never unset: revoking its admins does
+    /// not hand the organisation back.
+    mapping(bytes20 => bool) internal ownAdmin;
     /// Each site's organisation (by keccak256 of the site id).
     mapping(bytes32 => bytes20) public sites;
     /// Registrations by keccak256 of "<org>/<name>".
@@ -195,6 +203,7 @@ contract CarbonLedger is ERC1155 {
     error OtherOrg(address account, bytes20 org);
     error ChannelOfItsOwn(address sender, bytes20 org);
     error OrgOfItsOwn(address sender, bytes20 org);
+    error NotCertified(address account, bytes20 org);
 
     constructor(string memory ledgerId, address admin_, Governor governor_) ERC1155("") {
         bytes memory id = bytes(ledgerId);
@@ -356,7 +365,7 @@ contract CarbonLedger is ERC1155 {
     /// core.rules.common.require_org_admin: the organisation exists, and the signer is
     /// the network admin or one of its admins.
     function _requireOrgAdmin(address who, Account memory a, bytes20 org) internal view {
-        if (!orgs[org]) revert UnknownOrg(org);
+        if (orgs[org] == address(0)) revert UnknownOrg(org);
         if (who != admin && !_isOrgAdmin(who, a, org)) revert NotOrgAdmin(who, org);
     }
 
@@ -364,9 +373,9 @@ contract CarbonLedger is ERC1155 {
         if (sender != admin) revert NotNetworkAdmin(sender);
         for (uint256 i; i < items.length; ++i) {
             bytes calldata item = items[i];
-            (bytes20 org, address[] memory admins) = reader.organisation(item);
-            if (orgs[org]) revert OrgExists(org);
-            orgs[org] = true;
+            (bytes20 org, address[] memory admins, address ca) = reader.organisation(item);
+            if (orgs[org] != address(0)) revert OrgExists(org);
+            orgs[org] = ca;
             for (uint256 k; k < admins.length; ++k) {
                 address who = admins[k];
                 if (accounts[who].roles & ENROLLED == 0) revert AdminNotEnrolled(who);
@@ -389,30 +398,34 @@ contract CarbonLedger is ERC1155 {
             (bytes32 key, bytes20 org, uint32 roles, bytes16 salt, bytes32 secret, uint64 expires) =
                 reader.registration(items[i]);
             _requireOrgAdmin(sender, acct, org);
-            // Once its own admin holds the channel's key, only its own admins register its
-            // people (core.rules.identity.has_own_admin, which every node checks from
-            // that admin's enrolment on).
-            if (channelOwned[org] && acct.org != org) revert OrgOfItsOwn(sender, org);
+            // Once one of its own admins has enrolled, only its own admins register its
+            // people (core.rules.identity.has_own_admin).
+            if (ownAdmin[org] && acct.org != org) revert OrgOfItsOwn(sender, org);
             if (registrations[key].status != 0) revert RegistrationExists(key);
             registrations[key] = Registration(secret, salt, roles, 1, expires);
         }
     }
 
-    /// The signer's key takes the roles its registration holds (the certificate that must
-    /// name them is checked by the core).
+    /// The signer's key takes the roles its registration holds, once its certificate
+    /// certifies that key and is signed by the organisation's CA key recorded with the
+    /// organisation (its names, roles and validity are checked by the core).
     function _enroll(address signer, Account memory acct, bytes[] calldata items) internal {
         if (items.length != 1) revert ItemCount();
         bytes calldata item = items[0];
-        (bytes32 key, bytes20 org, uint256 s, uint256 e) = reader.enrolment(item);
+        (bytes32 key, bytes20 org, uint256 s, uint256 e, address holder, address ia, address ib) =
+            reader.enrolment(item);
         Registration storage reg = registrations[key];
         if (reg.status == 0) revert NotRegistered(key);
         if (reg.status != 1) revert RegistrationUsed(key);
         if (acct.roles != 0) revert KeyEnrolled(signer);
         if (block.timestamp > reg.expires) revert EnrolmentExpired(key, reg.expires);
         if (sha256(abi.encodePacked(reg.salt, item[s:e])) != reg.secretSha256) revert WrongSecret(key);
+        address ca = orgs[org];
+        if (holder != signer || (ia != ca && ib != ca)) revert NotCertified(signer, org);
         reg.status = 2;
         acct.roles = ENROLLED | reg.roles;
         acct.org = org;
+        if (acct.roles & ORG_ADMIN != 0) ownAdmin[org] = true;
         emit Roles(signer, acct.roles);
     }
 
@@ -640,16 +653,5 @@ contract CarbonLedger is ERC1155 {
 
     function setApprovalForAll(address, bool) public pure override {
         revert OnlyThroughLedger();
-    }
-
-    // -- reading -------------------------------------------------------------------
-
-    /// @notice The ERC-1155 id of a carbonledger token id (its keccak256; "0" never exists).
-    function tokenId(string calldata id) external pure returns (uint256) {
-        return uint256(keccak256(bytes(id)));
-    }
-
-    function nonceOf(address who) external view returns (uint64) {
-        return accounts[who].nonce;
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {CanonicalJson as J} from "./CanonicalJson.sol";
+import {Certificates as C} from "./Certificates.sol";
 import {LedgerItems} from "./LedgerItems.sol";
 
 /// @title The membership readers as a contract of their own
@@ -16,16 +18,38 @@ contract MemberItems {
         return LedgerItems.registration(b);
     }
 
+    /// An enrolment's registration, organisation and secret (see LedgerItems.enrolment),
+    /// the address of the key its certificate certifies, and the two addresses the
+    /// certificate's signature recovers to (its issuer's is one: Certificates.parse).
     function enrolment(bytes calldata b)
         external
-        pure
-        returns (bytes32 key, bytes20 org, uint256 secretStart, uint256 secretEnd)
+        view
+        returns (
+            bytes32 key,
+            bytes20 org,
+            uint256 secretStart,
+            uint256 secretEnd,
+            address holder,
+            address issuerA,
+            address issuerB
+        )
     {
-        return LedgerItems.enrolment(b);
+        (key, org, secretStart, secretEnd) = LedgerItems.enrolment(b);
+        (uint256 vs, uint256 ve) = J.get(b, 1, "certificate", 11);
+        (holder, issuerA, issuerB) = C.parse(C.der(b, vs, ve));
     }
 
-    /// An organisation's key and its admins (each must be an enrolled identity).
-    function organisation(bytes calldata b) external pure returns (bytes20 org, address[] memory admins) {
+    /// An organisation's key, its admins (each must be an enrolled identity) and the
+    /// address of its CA's secp256k1 key; address(1), which no key signs for, when it
+    /// has no CA (its users cannot enrol).
+    function organisation(bytes calldata b)
+        external
+        view
+        returns (bytes20 org, address[] memory admins, address ca)
+    {
+        (bool hasCa, uint256 vs, uint256 ve) = J.find(b, 1, "ca_cert", 7);
+        ca = address(1);
+        if (hasCa && b[vs] == '"') (ca,,) = C.parse(C.der(b, vs, ve));
         uint256 q;
         (org, q) = LedgerItems.organisation(b);
         address[] memory found = new address[](b.length / 44);

@@ -119,6 +119,7 @@ def by_api(api: Served, tx: SignedTx) -> str | None:
     return f"{res.status_code}: {res.json()['detail']}"
 
 
+_REF = account_ref("hq", "E1")
 # Each case: who signs, the record's period and changes, blobs carried, what the error says.
 CASES = {
     "overlapping period": ("alice", ("2023-01-15", "2023-02-14"), {}, True, "overlaps"),
@@ -155,6 +156,22 @@ CASES = {
         "not a member or admin",
     ),
     "made-up id": ("alice", ("2023-09-01", "2023-09-30"), {"id": "r-1"}, True, "record id"),
+    # "$" in a pattern also matches before a final newline: such an account would be
+    # another account to the period rule, and the same bill would be counted twice.
+    "the same bill again under its account reference and a newline": (
+        "alice",
+        ("2023-01-01", "2023-01-31"),
+        {"account": _REF + "\n", "id": record_id("hq", _REF + "\n", "2023-01-01", "2023-01-31")},
+        True,
+        "account's reference",
+    ),
+    "activity with a final newline": (
+        "alice",
+        ("2023-11-01", "2023-11-30"),
+        {"activity": "electricity\n"},
+        True,
+        "activity",
+    ),
     "account number in clear": (
         "alice",
         ("2023-10-01", "2023-10-31"),

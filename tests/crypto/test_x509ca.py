@@ -304,8 +304,9 @@ def test_crl_input_errors(acme: CaBundle) -> None:
 
 
 def test_ca_certificate_as_user_certificate_is_refused(root: CaBundle, acme: CaBundle) -> None:
-    # An organisation CA's certificate has a P-256 key, so it is refused before the chain.
-    with pytest.raises(InvalidInput, match="must be secp256k1"):
+    # An organisation CA's certificate (a secp256k1 key, as a user's) names no address in
+    # its subjectAltName, so it is refused before the chain.
+    with pytest.raises(InvalidInput, match="no subjectAltName with its address"):
         verify_chain(acme.certificate_pem, acme.certificate_pem, root.certificate_pem, at=T0)
     with pytest.raises(InvalidInput, match=r"not a PEM X\.509 certificate"):
         certificate_info(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")

@@ -4,18 +4,17 @@ The network admin registers an organisation and its first admin (the bootstrap).
 one of the organisation's own admins (an identity of the organisation with the
 org_admin role) has enrolled, only the organisation's own admins register its users:
 the network admin's own signed registration of a member or an admin for it, the route
-to taking the organisation over, is refused by the embedded ledger; once that admin
-holds the channel's key (the contract's ``channelOwned``) the contract reverts it too,
-with the core's rules off; and a node following the chain refuses a registration the
-contract let through before then, naming the entry. The network admin still revokes
-the organisation's people.
+to taking the organisation over, is refused by the embedded ledger, and the contract
+reverts it too from that admin's enrolment on (its ``ownAdmin``, the core's
+``has_own_admin``), before that admin holds the channel's key as after, with the core's
+rules off. The network admin still revokes the organisation's people.
 
 Enrolment: the certificate must chain, signature by signature, to the organisation's
 CA certificate recorded on the ledger, whose key the organisation made on its own
 node. The network admin, who holds the network CA's key, cannot make one: a CA of its
 own for the organisation (its name, signed by the network CA) is refused by the
-embedded ledger and by a following node (the contract does not read
-certificates: it takes the enrolment, and no node follows it).
+embedded ledger, and the contract reverts it
+(``tests/evm/test_enrolment_certificates.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from carbonledger.core.tx import SignedTx, utc_now
+from carbonledger.core.tx import SignedTx
 from carbonledger.crypto import x509ca
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import PermissionDenied
@@ -38,7 +37,6 @@ from carbonledger.services.identity import (
     revoke_user,
 )
 from tests.conformance.world import PASS, World
-from tests.evm.test_channel_owners import refused_by_a_follower, send_unchecked
 from tests.evm.test_rules import _forge, _tx
 
 OWN = "'acme' has its own admin"
@@ -95,17 +93,26 @@ def test_only_its_own_admins_register_an_organisations_people_once_it_has_one(
     assert report.ok, report.error
 
 
-def test_the_contract_reverts_the_network_admins_registration_once_the_channel_is_owned(
+def test_the_contract_reverts_the_network_admins_registration_once_its_own_admin_enrolled(
     chain: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = chain
+    # Before acme has an admin of its own the network admin registers for it, on chain.
+    w.ledger.submit([_registration(w, w.admin, "early", ["member"])])
     ada = w.user("acme", "ada", ["org_admin"])  # the bootstrap, on chain
     with pytest.raises(PermissionDenied, match=OWN):  # the node's own rules, first
         w.ledger.submit([_registration(w, w.admin, "mole", ["member"])])
+    # The window: ada has enrolled but holds no channel key yet. The contract judges as
+    # the core does (ownAdmin, set by ada's enrolment), with the core's rules off.
+    for name, roles in (("mole", ["member"]), ("boss", ["org_admin"])):
+        _forge(
+            w, monkeypatch, _registration(w, w.admin, name, roles), PermissionDenied, "OrgOfItsOwn"
+        )
     grant(w.ledger, w.store, w.admin, "acme", ada.address)  # acme takes its channel over
     for name, roles in (("mole", ["member"]), ("boss", ["org_admin"])):
-        tx = _registration(w, w.admin, name, roles)
-        _forge(w, monkeypatch, tx, PermissionDenied, "OrgOfItsOwn")
+        _forge(
+            w, monkeypatch, _registration(w, w.admin, name, roles), PermissionDenied, "OrgOfItsOwn"
+        )
     # Another organisation's admin, from outside it: reverted too.
     gina = w.user("globex", "gina", ["org_admin"])
     tx = _registration(w, gina, "mole", ["member"])
@@ -113,23 +120,31 @@ def test_the_contract_reverts_the_network_admins_registration_once_the_channel_i
     # acme's own admin registers its people on chain.
     carl = _own_user(w, ada, "carl", ["member"])
     revoke_user(w.ledger, w.admin, None, carl.address, reason="left", store=w.store)
+    # Revoking its own admin does not hand acme back to the network admin on chain either.
+    revoke_user(w.ledger, w.admin, None, ada.address, reason="left", store=w.store)
+    _forge(
+        w,
+        monkeypatch,
+        _registration(w, w.admin, "boss", ["org_admin"]),
+        PermissionDenied,
+        "OrgOfItsOwn",
+    )
     assert "acme/mole" not in w.ledger.state().registrations
     report = w.ledger.verify()
     assert report.ok, report.error
 
 
-def test_a_following_node_refuses_the_network_admins_registration_for_an_org_with_its_admin(
-    chain: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_a_member_enrolling_does_not_close_the_organisation_to_the_network_admin(
+    chain: World,
 ) -> None:
+    # Only an identity with the org_admin role counts (has_own_admin): after acme's first
+    # member enrolls, the network admin still registers acme's first admin, on chain.
     w = chain
-    ledger: Any = w.ledger
-    w.user("acme", "ada", ["org_admin"])
-    entries = len(ledger.chain_entries())
-    # Before ada holds the channel's key the contract cannot tell: it takes the entry.
-    tx = _registration(w, w.admin, "mole", ["member"])
-    tx_hash = send_unchecked(ledger, tx, monkeypatch)
-    reason = "register 'mole': organisation 'acme' has its own admin.*"
-    refused_by_a_follower(ledger, tmp_path / "node", entries, tx, tx_hash, reason)
+    w.user("acme", "carl", ["member"])
+    ada = w.user("acme", "ada", ["org_admin"])
+    assert w.ledger.state().identities[ada.address]["org"] == "acme"
+    report = w.ledger.verify()
+    assert report.ok, report.error
 
 
 def _forged_certificate(w: World, csr: bytes) -> str:
@@ -154,29 +169,6 @@ def test_the_network_admin_cannot_certify_a_user_of_an_organisation_with_its_own
     # Only acme's CA (the key acme holds) certifies it.
     enroll(w.ledger, key, request, w.ca.issue(w.ledger, request, PASS))
     assert w.ledger.state().identities[key.address]["org"] == "acme"
-
-
-def test_a_following_node_refuses_an_enrolment_certified_by_the_network_admins_own_ca(
-    chain: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    from carbonledger.core.tx import build_tx
-
-    w = chain
-    ledger: Any = w.ledger
-    secret = register_user(w.ledger, w.admin, org="acme", name="mole", roles=["org_admin"])
-    key, request = make_enrolment_request("acme", "mole", secret)
-    cert = _forged_certificate(w, request.csr)
-    item = {"kind": "identity", "id": "mole", "org": "acme", "secret": secret}
-    tx = build_tx(
-        key, tx_type="enroll", ledger_id=ledger.state().ledger_id, nonce=0,
-        created=utc_now(), items=[{**item, "certificate": cert}],
-    )  # fmt: skip
-    entries = len(ledger.chain_entries())
-    # The contract checks the registration and the secret, not certificates: it takes it.
-    tx_hash = send_unchecked(ledger, tx, monkeypatch)
-    refused_by_a_follower(
-        ledger, tmp_path / "node", entries, tx, tx_hash, "enroll: certificate refused.*"
-    )
 
 
 def test_on_the_network_admins_node_registering_for_b_after_its_admin_exits_2(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from carbonledger.core.tx import SignedTx, build_tx, utc_now
+from carbonledger.crypto import x509ca
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import (
     CarbonLedgerError,
@@ -93,7 +94,13 @@ def test_enrolment_gets_the_registered_roles_never_a_hint(
     w = world
     # A key with no registration at all, claiming every dealer role in the hint.
     stranger = PrivateKey.generate()
-    item = {"kind": "identity", "id": "mallory", "org": "acme", "certificate": "x", "secret": "s"}
+    # Certified by acme's CA (the contract checks that before the registration).
+    csr = x509ca.make_csr(stranger, common_name="mallory", org_id="acme")
+    forged = x509ca.issue_certificate(
+        w.ca._load("org-acme", PASS), csr, roles=["member"], org_id="acme"
+    ).decode()
+    item = {"kind": "identity", "id": "mallory", "org": "acme", "certificate": forged}
+    item["secret"] = "s"
     _forge(
         w, monkeypatch, _tx(w, stranger, "enroll", [item]), NotFound, "NotRegistered", [8 | 16 | 32]
     )

@@ -8,6 +8,7 @@ one-process report, for intact and damaged ledgers alike.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -113,6 +114,26 @@ def test_an_intact_ledger_gets_the_one_process_report(
     assert (alone["ok"], alone["entries"], alone["leaves"]) == (True, 10, 155)
     assert (alone["checkpoints"], alone["blobs"], alone["unreferenced"]) == (6, 1, 0)
     assert alone["remembered_size"] == 155
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+@pytest.mark.parametrize("collecting", [True, False])
+def test_verify_leaves_the_garbage_collector_as_it_found_it(
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch, workers: str, collecting: bool
+) -> None:
+    # verify pauses the cyclic collector while it replays; a host process (a server, a
+    # test run) gets it back as it was, whether the ledger holds or not.
+    with closing(sqlite3.connect(ledger_file)) as con, con:
+        con.execute("UPDATE leaf SET data = data || x'20' WHERE idx = 30")
+    was = gc.isenabled()
+    try:
+        (gc.enable if collecting else gc.disable)()
+        report = _report(ledger_file, workers, monkeypatch)
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert not report["ok"]
+    assert report["entry"] == 6
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,9 @@ from carbonledger.core.rules.identity import enroll, register_identity, revoke_i
 from carbonledger.core.rules.records import audit_report, period_taken, record_emissions
 from carbonledger.core.rules.registry import genesis, register_org, register_site
 from carbonledger.core.state import LedgerState
-from carbonledger.errors import Conflict, InvalidInput
+from carbonledger.errors import CarbonLedgerError, Conflict, InvalidInput
 
-__all__ = ["RULES", "apply", "apply_followed"]
+__all__ = ["CHAIN_KEEPS_NONCE_ONLY", "RULES", "apply", "apply_followed"]
 
 #: Every transaction type and its rule (read-only: the table is the authority).
 RULES: Mapping[str, Rule] = MappingProxyType(
@@ -58,6 +58,25 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         **tokens.RULES,
         **devices.RULES,
         **dao_rules.RULES,
+    }
+)
+
+
+#: Transaction types of which the contract keeps nothing but the signer's nonce: it
+#: checks their signature, nonce and active signer and nothing else (CarbonLedger.sol),
+#: so no later state of the chain depends on them. A type no rule knows is one too.
+CHAIN_KEEPS_NONCE_ONLY = frozenset(
+    {
+        "anchor_credentials",
+        "audit_report",
+        "audit_result",
+        "channel_read",
+        "device_status",
+        "disclose",
+        "publish_status_list",
+        "register_device",
+        "register_offset_directory",
+        "register_utility",
     }
 )
 
@@ -122,8 +141,19 @@ def apply_followed(
     alike: first in chain order wins. Anything else wrong is raised, as :func:`apply`
     raises it. An embedded ledger, which orders its own entries, refuses the conflict
     (:func:`apply`).
+
+    An entry of a type the contract keeps nothing of but the nonce
+    (:data:`CHAIN_KEEPS_NONCE_ONLY`, or a type no rule knows) that breaks a rule is void
+    too, with that rule's refusal as its reason, once its nonce and signer hold (the
+    chain checked those): the chain's state and this one stay alike, so no enrolled
+    signer stops every node with one such entry. Anything else the chain accepted and
+    the core refuses changed the chain's state (roles, balances, organisations): it is
+    raised, and the node stops at it, naming it.
     """
-    taken = period_taken(state, items) if body["type"] == "record_emissions" else None
+    kind = body["type"]
+    if kind in CHAIN_KEEPS_NONCE_ONLY or kind not in RULES:
+        return _apply_or_void(state, body, items, now=now, blobs=blobs)
+    taken = period_taken(state, items) if kind == "record_emissions" else None
     if taken is None:
         return apply(state, body, items, now=now, blobs=blobs), None
     # Every other rule, against the state without the periods recorded so far.
@@ -134,3 +164,28 @@ def apply_followed(
     state.nonces[body["sender"]] = trial.nonces[body["sender"]]
     state.size = trial.size
     return named, taken
+
+
+def _apply_or_void(
+    state: LedgerState,
+    body: TxBody,
+    items: list[dict[str, Any]],
+    *,
+    now: str,
+    blobs: Collection[str] | None,
+) -> tuple[dict[str, tuple[str, int]], str | None]:
+    # Applied to a copy: a rule that raises may have advanced part of the state.
+    trial = state.copy()
+    try:
+        named = apply(trial, body, items, now=now, blobs=blobs)
+    except CarbonLedgerError as exc:
+        sender = body["sender"]
+        if body["nonce"] != state.nonces.get(sender, 0) or body["ledger"] != state.ledger_id:
+            raise
+        require_active_signer(state, sender)
+        state.now = now
+        state.nonces[sender] = body["nonce"] + 1
+        state.size += len(items)
+        return {}, str(exc)
+    state.__dict__.update(trial.__dict__)
+    return named, None

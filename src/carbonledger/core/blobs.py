@@ -27,7 +27,7 @@ __all__ = [
 BLOB_FIELDS = ("detail", "sealed")
 #: Blob ids in one request of the nodes' exchange (``POST /api/v1/blobs``).
 BLOB_BATCH_MAX = 2000
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 class BlobRef(NamedTuple):

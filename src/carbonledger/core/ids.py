@@ -16,7 +16,7 @@ from carbonledger.errors import InvalidInput, NotFound
 __all__ = ["ID_PATTERN", "SHORT_ID", "ambiguous", "require_known", "resolve_id"]
 
 #: What an id on the ledger looks like (organisations, sites, tokens, proposals...).
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 #: Characters of an id shown in listings.
 SHORT_ID = 8

@@ -26,7 +26,7 @@ __all__ = [
     "overlapping",
 ]
 
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 #: Largest public quantity a rule accepts (kg, kWh): far beyond any real figure.
 MAX_QUANTITY = Decimal(10) ** 24
 

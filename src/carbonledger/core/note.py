@@ -50,7 +50,7 @@ ED25519_TYPE: Final = 0x01
 COSIGNATURE_TYPE: Final = 0x04
 _DASH: Final = "\u2014 "
 _MAX_SIGNATURES: Final = 64
-_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_B64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}\Z")
 
 
 def _b64decode(text: str, what: str) -> bytes:

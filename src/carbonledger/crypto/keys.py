@@ -32,7 +32,7 @@ __all__ = [
 #: Order of the secp256k1 group.
 SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_N: Final = SECP256K1_N // 2
-_ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS_RE: Final = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 _EIP191_PREFIX: Final = b"\x19Ethereum Signed Message:\n"
 
 

@@ -12,7 +12,10 @@ roles to that key with :func:`issue_certificate`. Choices, fixed here:
 * Roles and address go in subjectAltName URIs, ``urn:carbonledger:role:<role>``
   and ``urn:carbonledger:address:<EIP-55 address>``: no private OID to allocate,
   and every X.509 tool prints them. The address must match the certificate's key.
-* CA keys are ECDSA P-256, signatures ECDSA with SHA-256; user keys are secp256k1.
+* The network root's key is ECDSA P-256; an organisation CA's key is secp256k1, as are
+  user keys, so that the ledger's contract checks with ``ecrecover`` that a user's
+  certificate is signed by its organisation's CA (a P-256 signature it could not check
+  within its gas). Signatures are ECDSA with SHA-256.
 * Chains are checked by :mod:`carbonledger.crypto.x509chain`; revocation lists are
   made and read by :mod:`carbonledger.crypto.x509crl`.
 * CA private keys are exported as PKCS#8 PBES2 with scrypt (n=2**14, r=8, p=4) and
@@ -28,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from Crypto.PublicKey import ECC
+from Crypto.IO import PEM
+from Crypto.IO._PBES import PBES2
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -55,8 +59,8 @@ __all__ = [
 
 ROLE_URI_PREFIX: Final = "urn:carbonledger:role:"
 ADDRESS_URI_PREFIX: Final = "urn:carbonledger:address:"
-_ROLE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_ORG_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ROLE_RE: Final = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")
+_ORG_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _SKEW: Final = timedelta(minutes=5)  # not_before is backdated for clocks slightly behind
 _NO_ENCRYPTION: Final = serialization.NoEncryption()
 _PEM: Final = serialization.Encoding.PEM
@@ -77,19 +81,15 @@ def encrypt_ca_key(key: ec.EllipticCurvePrivateKey, passphrase: str | bytes) -> 
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION
     )
     # scrypt n=2**14, r=8 needs 16 MiB (OpenSSL refuses to read keys needing over
-    # 32 MiB); p=4 makes a guess cost about 0.15 s.
-    pem = ECC.import_key(der).export_key(
-        format="PEM",
-        passphrase=secret,
-        protection="scryptAndAES256-CBC",
-        prot_params={
-            "iteration_count": 2**14,
-            "block_size": 8,
-            "parallelization": 4,
-            "salt_size": 16,
-        },
+    # 32 MiB); p=4 makes a guess cost about 0.15 s. The PKCS#8 bytes are encrypted as
+    # they are (PBES2), whatever the curve: secp256k1 as well as P-256.
+    encrypted = PBES2.encrypt(
+        der,
+        secret,
+        "scryptAndAES256-CBC",
+        {"iteration_count": 2**14, "block_size": 8, "parallelization": 4, "salt_size": 16},
     )
-    return pem.encode("ascii")
+    return PEM.encode(encrypted, "ENCRYPTED PRIVATE KEY").encode("ascii")
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,9 +245,9 @@ def create_intermediate_ca(
 
 
 def make_org_ca_request(org_id: str, org_name: str) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
-    """On the organisation's side: its CA's key (kept there) and the CSR (PEM) the network
-    CA certifies with :func:`certify_org_ca`."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    """On the organisation's side: its CA's key (secp256k1, kept there) and the CSR (PEM)
+    the network CA certifies with :func:`certify_org_ca`."""
+    key = ec.generate_private_key(ec.SECP256K1())
     subject = _name(f"{org_name} CA", org_name=org_name, org_id=org_id)
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, _SHA256)
     return key, csr.public_bytes(_PEM)

@@ -55,6 +55,10 @@ _MEMBERSHIP = frozenset(
 _GAS_PER_BYTE, _GAS_PER_ITEM, _GAS_PER_TX = 40, 60_000, 60_000
 #: What the membership reader contract adds per item it reads and stores.
 _GAS_PER_MEMBER_ITEM = 60_000
+#: What the reader adds per byte of an item carrying an X.509 certificate (enrolments,
+#: organisations with a CA), which it decodes from base64 and parses (Certificates.sol).
+_GAS_PER_CERT_BYTE = 500
+_CERTIFIED = frozenset({"register_org", "enroll"})
 #: No EVM transaction asks for more gas than this (block gas limits are 30 M and up).
 _GAS_CAP = 29_000_000
 
@@ -170,6 +174,9 @@ class Calls(Follower):
         members = sum(len(t.items) for t in checked_all if t.type in _MEMBERSHIP)
         gas = 120_000 + _GAS_PER_BYTE * len(data) + _GAS_PER_ITEM * n_items
         gas += _GAS_PER_MEMBER_ITEM * members
+        gas += _GAS_PER_CERT_BYTE * sum(
+            len(i) for t in checked_all if t.type in _CERTIFIED for i in t.items
+        )
         floor = calldata_floor(data)
         if floor > _GAS_CAP:
             # Never mined: its calldata alone costs more gas than a block holds (a node

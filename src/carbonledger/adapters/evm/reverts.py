@@ -58,6 +58,8 @@ ERRORS: dict[str, type[CarbonLedgerError]] = {
     "NotRegistered": NotFound,
     "RegistrationUsed": Conflict,
     "WrongSecret": PermissionDenied,
+    "NotCertified": PermissionDenied,
+    "BadCertificate": InvalidInput,
     "EnrolmentExpired": PermissionDenied,
     "KeyEnrolled": DuplicateEntity,
     "NotAnIdentity": NotFound,
@@ -117,6 +119,9 @@ MEANING = {
     "NotRegistered": "the user is not registered in the organisation",
     "RegistrationUsed": "the user has already enrolled",
     "WrongSecret": "wrong enrolment secret",
+    "NotCertified": "the certificate does not certify the signer's key, or is not signed by"
+    " the organisation's CA key",
+    "BadCertificate": "the certificate is not a PEM X.509 certificate of a secp256k1 key",
     "EnrolmentExpired": "the enrolment secret expired",
     "KeyEnrolled": "the key is already enrolled",
     "NotAnIdentity": "not an enrolled identity",

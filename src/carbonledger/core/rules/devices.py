@@ -58,8 +58,8 @@ __all__ = ["RULES"]
 DEVICE_ROLES: Final = ("meter", "sensor", "gateway")
 CREDENTIAL_TYPES: Final = ("MeterReadingsCredential", "UtilityBillCredential")
 STATUS_PREFIX: Final = "status_list:"
-_SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
-_SITE_REF: Final = re.compile(r"^[^/]+/[0-9a-f]{64}$")
+_SHA256: Final = re.compile(r"^[0-9a-f]{64}\Z")
+_SITE_REF: Final = re.compile(r"^[^/]+/[0-9a-f]{64}\Z")
 #: Every field each public item may carry: a number or a reading is never among them.
 _FIELDS: Final = {
     "device": frozenset(

@@ -26,11 +26,11 @@ __all__ = ["DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_
 #: The scopes a record or a disclosure names, as the calculator labels them: 1,
 #: 2-location, 2-market, 3 or a Scope 3 category (3-4 transport, 3-6 business travel).
 SCOPES = ("1", "2-location", "2-market", "3")
-SCOPE_PATTERN = re.compile(r"^(1|2-location|2-market|3|3-[1-9][0-9]?)$")
+SCOPE_PATTERN = re.compile(r"^(1|2-location|2-market|3|3-[1-9][0-9]?)\Z")
 DISCLOSURE_FIELDS = frozenset(
     {"kind", "id", "org", "period", "scopes", "kg_co2e", "records", "records_root"}
 )
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def records_commitment(record_ids: Iterable[str]) -> str:

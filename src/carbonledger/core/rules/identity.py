@@ -57,9 +57,8 @@ def secret_hash(salt_hex: str, secret: str) -> str:
 def has_own_admin(state: LedgerState, org: str) -> bool:
     """Whether an identity of ``org`` with the org_admin role has enrolled (revoked since
     or not: revoking its admins does not hand the organisation back). From then on only
-    its own admins register its identities. The contract checks the same once such an
-    admin holds the channel's key (``channelOwned``, :func:`run_by_its_own`), which
-    implies this; a registration it cannot tell apart before then, every node refuses."""
+    its own admins register its identities. The contract checks the same: such an
+    admin's enrolment sets its ``ownAdmin``."""
     return any(
         ident.get("org") == org and "org_admin" in ident.get("roles", ())
         for ident in state.identities.values()

@@ -46,7 +46,7 @@ from carbonledger.errors import (
 
 __all__ = ["RECORD_FIELDS", "audit_report", "period_taken", "record_emissions"]
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 #: Every field a record's public item may carry, and the fields of its trace.
 RECORD_FIELDS = frozenset(
     {"kind", "id", "org", "site", "account", "activity", "period", "trace", "detail"}

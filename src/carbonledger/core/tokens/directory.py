@@ -22,7 +22,7 @@ __all__ = ["DIRECTORY_PREFIX", "HEX64", "PROJECT_FIELDS", "offset_project", "pro
 DIRECTORY_PREFIX = "@directory:"
 #: Fields of a directory project that an offset token carries (and the leaf commits to).
 PROJECT_FIELDS = ("id", "name", "registry", "status", "type", "country")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def project_leaf(project: Mapping[str, object]) -> bytes:

@@ -70,8 +70,8 @@ EGRID_SUBREGIONS = frozenset({
     "MROW", "NEWE", "NWPP", "NYCW", "NYLI", "NYUP", "PRMS", "RFCE", "RFCM",
     "RFCW", "RMPA", "SPNO", "SPSO", "SRMV", "SRMW", "SRSO", "SRTV", "SRVC",
 })  # fmt: skip
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_SERIAL_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,95}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}\Z")
+_SERIAL_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,95}\Z")
 
 
 def is_token_id(value: object) -> bool:
