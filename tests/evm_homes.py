@@ -4,6 +4,11 @@ per ``N`` and a bills CSV, as an operator would set them up."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,7 @@ from carbonledger.core.domain import Organisation
 from carbonledger.services.home import Home
 from carbonledger.services.registry import register_orgs, register_sites
 from tests.cli_helpers import PASS
-from tests.process_helpers import run_cli
+from tests.process_helpers import env_for, run_cli
 
 
 def evm_home(
@@ -82,3 +87,39 @@ def org_b_joins(tmp_path: Path, rpc: str, *, passphrase: str = PASS) -> tuple[Pa
     secret = cli_json(first, "user", "register", "bea", "--org", "orgb", "--roles", "org_admin")
     cli_ok(second, "user", "enroll", "bea", "--org", "orgb", "--secret", secret["secret"])
     return first, second
+
+
+def entries_on_chain(rpc: str, home: Path) -> int:
+    """Entries of ``home``'s ledger on chain, read straight from the chain node (the
+    home's store may be locked by a writer)."""
+    from carbonledger.adapters.evm import Rpc
+    from carbonledger.adapters.evm.entries import EntryLog
+
+    evm = json.loads((home / "config.json").read_text())["evm"]
+    return len(EntryLog(Rpc(rpc), evm["contract"], evm["deploy_block"]).entries())
+
+
+def import_killed(
+    home: Path, bills: Path, ready: Callable[[], bool], *args: str, wait_s: float = 120.0
+) -> None:
+    """``bills import`` of ``bills`` (with ``args``) on ``home`` as its own process,
+    SIGKILLed once ``ready()`` holds, before the import has finished."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "carbonledger", "bills", "import", str(bills), *args],
+        env=env_for(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + wait_s
+        while not ready():
+            assert proc.poll() is None, "the import finished before it could be killed"
+            assert time.monotonic() < deadline, "the import never got where it is killed"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -55,6 +55,7 @@ PUBLIC: dict[str, list[str]] = {
         "fill_blobs", "keep_blobs",
     ],
     "carbonledger.adapters.evm.recovery": ["entries_kept", "store_beside"],
+    "carbonledger.adapters.evm.settle": ["Settler"],
     "carbonledger.adapters.evm.carried": [
         "Carried", "WrappedKey", "decode_carried", "encode_carried", "new_keys",
     ],

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.api_helpers import PASS
-from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
-from tests.process_helpers import env_for, free_port, serving
+from tests.evm_homes import (
+    cli_json,
+    cli_ok,
+    entries_on_chain,
+    evm_home,
+    import_killed,
+    write_bills,
+)
+from tests.process_helpers import free_port, serving
 
 SITES = 200
 #: Generous bound for a server to start or for a first entry to reach the chain.
@@ -47,38 +50,15 @@ def _attach(first: Path, second: Path, rpc: str, peer: str) -> None:
     shutil.copy(first / "keys" / "bench" / "bob.json", second / "keys" / "bench")
 
 
-def _on_chain(rpc: str, home: Path) -> int:
-    """Entries on chain, read straight from the chain (the store may be locked)."""
-    from carbonledger.adapters.evm import Rpc
-    from carbonledger.adapters.evm.entries import EntryLog
-
-    evm = json.loads((home / "config.json").read_text())["evm"]
-    return len(EntryLog(Rpc(rpc), evm["contract"], evm["deploy_block"]).entries())
-
-
 def _kill_mid_import(home: Path, rpc: str, bills: Path) -> None:
     """``bills import`` as bob on ``home`` as its own process, SIGKILLed once the import's
     first entry is on chain (and before the import has finished)."""
-    start = _on_chain(rpc, home)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "carbonledger", "bills", "import", str(bills), "--as", "bench/bob"],
-        env=env_for(home),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while _on_chain(rpc, home) <= start:
-            assert proc.poll() is None, "the import finished before it could be killed"
-            assert time.monotonic() < deadline, "nothing of the import reached the chain"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    start = entries_on_chain(rpc, home)
+
+    def on_chain() -> bool:
+        return entries_on_chain(rpc, home) > start
+
+    import_killed(home, bills, on_chain, "--as", "bench/bob", wait_s=WAIT_S)
 
 
 def _each_row_once(home: Path, rows: int) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 from tests.api_helpers import PASS
 from tests.cli_helpers import _clean
 from tests.conformance.test_evm import _need_evm
-from tests.evm_homes import evm_home, write_bills
+from tests.evm_homes import entries_on_chain, evm_home, import_killed, write_bills
 from tests.process_helpers import env_for, free_port, run_cli
 
 
@@ -104,18 +103,11 @@ def test_the_importer_killed_mid_import_then_rerun(tmp_path: Path, node: Any) ->
     rows = 200 * 12
     bills = write_bills(tmp_path / "bills.csv", 200, 12)
     start = _on_chain(node.url, home)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "carbonledger", "bills", "import", str(bills), "--json"],
-        env=env_for(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while _on_chain(node.url, home) <= start and time.monotonic() < deadline:
-        assert proc.poll() is None, "the import finished before it could be killed"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+
+    def on_chain() -> bool:
+        return _on_chain(node.url, home) > start
+
+    import_killed(home, bills, on_chain, "--json")
     rerun = _json(home, "bills", "import", str(bills))
     assert rerun["recorded"] + rerun["duplicates"] == rows
     assert 0 < rerun["duplicates"] < rows
@@ -124,11 +116,7 @@ def test_the_importer_killed_mid_import_then_rerun(tmp_path: Path, node: Any) ->
 
 def _on_chain(url: str, home: Path) -> int:
     """Entries on chain, read straight from the node (the store may be locked)."""
-    from carbonledger.adapters.evm import Rpc
-    from carbonledger.adapters.evm.entries import EntryLog
-
-    evm = json.loads((home / "config.json").read_text())["evm"]
-    return len(EntryLog(Rpc(url), evm["contract"], evm["deploy_block"]).entries())
+    return entries_on_chain(url, home)
 
 
 def test_the_chain_node_killed_mid_import_and_restarted(tmp_path: Path) -> None:

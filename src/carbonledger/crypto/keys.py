@@ -7,6 +7,7 @@ same keys can later sign on an EVM chain (``eip191_digest`` is personal_sign).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 from typing import Final, NoReturn
@@ -47,7 +48,9 @@ def eip191_digest(message: bytes) -> bytes:
     return keccak256(_EIP191_PREFIX + str(len(message)).encode("ascii") + message)
 
 
+@functools.lru_cache(maxsize=4096)
 def _checksum_hex(hex40_lower: str) -> str:
+    # Cached: a ledger's signers are few, and each signature recovered is checksummed.
     # EIP-55: uppercase a hex letter when the matching nibble of
     # keccak256(lowercase hex text) is >= 8.
     digest = keccak256(hex40_lower.encode("ascii")).hex()

@@ -9,6 +9,7 @@ and :class:`~carbonledger.adapters.evm.ledger.EvmLedger` writes.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,37 @@ class EvmBase:
             self.check_chain()
             self._sender_cache = _Sender(self.rpc, self._operator)
         return self._sender_cache
+
+    def _await_own_pending(self) -> bool:
+        """Let the chain mine what this node's relaying key sent and it has not mined yet
+        (a writer killed after sending a chunk, before its receipts): mined now where the
+        operator mines (anvil, Hardhat's node), else waited for up to ``receipt_timeout``.
+        The store is then brought to the chain with those entries, rather than new ones
+        being signed past them with the same nonces. True if there were any."""
+        if self._operator is None:
+            return False
+        address = self._operator.address
+        deadline = time.monotonic() + self.receipt_timeout
+        waited, before = False, -1
+        while True:
+            mined, pending = (
+                int(n, 16)
+                for n in self.rpc.batch(
+                    [
+                        ("eth_getTransactionCount", [address, "latest"]),
+                        ("eth_getTransactionCount", [address, "pending"]),
+                    ]
+                )
+            )
+            # A block mined here that took none of them: the chain will not take them.
+            stuck = self._mine and mined == before
+            if pending <= mined or stuck or time.monotonic() > deadline:
+                return waited
+            waited, before = True, mined
+            if self._mine:
+                self.rpc.call("evm_mine")
+            else:
+                time.sleep(0.5)
 
     def check_chain(self) -> None:
         """Refuse a node that is not on this ledger's chain: another chain id, or no

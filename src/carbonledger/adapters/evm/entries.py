@@ -70,6 +70,14 @@ class EntryLog:
         with self._lock:
             return self._entries_to(depth, upto)
 
+    def held(self, start: int, stop: int, upto: int | None) -> list[dict[str, Any]] | None:
+        """Entries ``start`` to ``stop`` as last read, without a request, if that read
+        reached block ``upto`` (None otherwise): for a caller that has just read them."""
+        with self._lock:
+            if upto is None or self._read_to < upto:
+                return None
+            return self._entries[start:stop]
+
     def _entries_to(self, depth: int, upto: int | None) -> list[dict[str, Any]]:
         # Round trips are what following costs: the blocks read before are checked (a
         # reorganisation), the latest asked for, and the new logs read, in one request

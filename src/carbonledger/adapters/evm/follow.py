@@ -96,10 +96,15 @@ class Follower(EvmBase):
 
     def state(self) -> LedgerState:
         """The store's state; a writer brings the store to the chain first, once (what it
-        signs next must follow the chain's nonces, not a store left behind by a crash)."""
+        signs next must follow the chain's nonces, not a store left behind or ahead by a
+        crash, nor the chain without what it still holds unmined from this node)."""
         if self._operator is not None and not self._synced_once:
             # Reads go on without the node (a write then names it unreachable).
-            with contextlib.suppress(NodeUnreachable):
+            # Under the writer's lock: what this home's key has unmined is then no other
+            # writer's chunk on its way, but what a writer killed after sending it left.
+            with contextlib.suppress(NodeUnreachable), writer_lock(self):
+                self.check_chain()
+                self._await_own_pending()
                 self.sync()
         return self.mirror.state()
 

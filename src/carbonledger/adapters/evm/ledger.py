@@ -27,39 +27,29 @@ against the chain's commitments.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from carbonledger.adapters.evm.calls import (
-    ROLE_BITS,
-    Calls,
-    Prepared,
-    _encoded_size,
-    _entries_logged,
-    _tx_gas,
-)
-from carbonledger.adapters.evm.chain import (
-    DEFAULT_TIME_SKEW_MS,
-    _mine_and_wait,
-    _Sender,
-    artifact,
-    deploy,
-)
-from carbonledger.adapters.evm.entries import store_count, store_receipts, writer_lock
+from carbonledger.adapters.evm.calls import ROLE_BITS, Prepared, _encoded_size, _tx_gas
+from carbonledger.adapters.evm.chain import DEFAULT_TIME_SKEW_MS, _Sender, artifact, deploy
+from carbonledger.adapters.evm.entries import writer_lock
 from carbonledger.adapters.evm.exchange import keep_blobs
+from carbonledger.adapters.evm.settle import Settler
 from carbonledger.core.dao.model import iso_from_ms, ledger_ms
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, utc_now
-from carbonledger.core.typed import chain_commitment
-from carbonledger.errors import CarbonLedgerError, Conflict, DuplicateEntity, IntegrityError
+from carbonledger.errors import Conflict
 from carbonledger.ports.ledger import Receipt
 
 __all__ = ["DEFAULT_TIME_SKEW_MS", "ROLE_BITS", "EvmLedger", "artifact", "deploy"]
 
 
-#: Transactions of a chunk sent in one request while the rest are checked and signed.
+#: Transactions of a chunk sent in one request while the rest are checked and signed;
+#: the first request holds fewer, so that the node starts taking them in sooner.
 _SEND_EVERY = 25
+_SEND_FIRST = 5
 
 
 def _regroup(batches: int, owners: list[int], done: list[list[Receipt]]) -> list[list[Receipt]]:
@@ -70,7 +60,7 @@ def _regroup(batches: int, owners: list[int], done: list[list[Receipt]]) -> list
     return grouped
 
 
-class EvmLedger(Calls):
+class EvmLedger(Settler):
     """Implements :class:`carbonledger.ports.ledger.LedgerPort` on a ``CarbonLedger`` contract.
 
     Opened as :class:`~carbonledger.adapters.evm.base.EvmBase` says (the chain, the
@@ -103,13 +93,16 @@ class EvmLedger(Calls):
         the chain refuses a later part, the earlier parts stay recorded. Chunks are
         pipelined: while one chunk is sent and mined (a network wait), the
         next is checked against the rules, encoded and signed here; once the chain has
-        accepted a chunk whole, the next is sent before the accepted one is mirrored, so
-        the node mines while the off-chain store commits. The first chunk (and one sent
+        accepted a chunk whole, the next is sent. The first chunk (and one sent
         when nothing is on its way) goes out as it is signed, a few transactions at a
-        time, and is mined once all are sent. Each chunk is mirrored in one
-        commit, in order; if the chain refuses anything, the chunks not yet sent are
-        dropped, what it accepted is kept, and the error raised. A chunk is mirrored only
-        after every chunk before it (if the store fails, ``sync`` catches it up).
+        time, and is mined once all are sent. Each chunk is committed to the off-chain
+        store in one commit, in order, as soon as it is sent: the store takes it while
+        the node mines, ahead of the chain, and the receipts then confirm it. If the
+        chain refuses anything (or another writer's entry came first), the chunks not yet
+        sent are dropped, the store is brought back to the chain (rebuilt from it when it
+        holds entries the chain does not), what the chain accepted is kept, and the error
+        raised; a crash while the store is ahead is repaired the same way by the next
+        ``sync``.
         """
         sender = self._sender
         if sender is None:
@@ -130,6 +123,8 @@ class EvmLedger(Calls):
         # A chunk being sent as it is signed: what was sent, prepared, and the sends.
         partial: tuple[list[tuple[str, str]], list[Prepared], list[Future[None]]] | None = None
         store_failed = False
+        # Where the store took the chunk on its way before the chain did (see `_commit_ahead`).
+        ahead: list[Receipt] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-send") as pool:
             try:
                 for n, part in enumerate(chunks):
@@ -142,6 +137,7 @@ class EvmLedger(Calls):
                         at = (state, now, now_ms)
                         flying = self._send_as_signed(pool, sender, at, part, partial)
                         partial = None
+                        ahead = self._commit_ahead(flying[1], now)
                         continue
                     prepared = [
                         self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in part
@@ -154,14 +150,18 @@ class EvmLedger(Calls):
                     flying = None
                     if all(r is not None and int(r["status"], 16) == 1 for r in receipts):
                         flying = (pool.submit(self._send_and_mine, sent, second), prepared)
+                    taken, ahead = ahead, None
                     store_failed = True
-                    out.extend(self._settle(previous, receipts, now))  # raises what's refused
+                    # raises what the chain refused (the store brought back to the chain)
+                    out.extend(self._settle(previous, receipts, now, taken))
                     store_failed = False
+                    if flying is not None:
+                        ahead = self._commit_ahead(prepared, now)
                 if flying is not None:
                     future, previous = flying
                     flying = None
                     store_failed = True
-                    out.extend(self._settle(previous, future.result(), now))
+                    out.extend(self._settle(previous, future.result(), now, ahead))
                     store_failed = False
             except BaseException:
                 if partial is not None and partial[0]:
@@ -173,7 +173,7 @@ class EvmLedger(Calls):
                     with contextlib.suppress(BaseException):
                         receipts = future.result()
                         if not store_failed:
-                            out.extend(self._settle(previous, receipts, now))
+                            out.extend(self._settle(previous, receipts, now, ahead))
                 # What the chain accepted and the store did not take, and what another
                 # node recorded meanwhile (a refusal may be a race lost to it): read back,
                 # so the caller's next read of the state is the chain's.
@@ -188,13 +188,18 @@ class EvmLedger(Calls):
     def _start(self, sender: _Sender) -> tuple[dict[str, Any], int]:
         """The relaying account's nonce as the chain has it (another process of this home,
         a restarted node or a reorganisation may have moved it), and the latest block,
-        in one request: the block (for the fee) and the ledger time of this call."""
-        nonce, latest = self.rpc.batch(
-            [
-                ("eth_getTransactionCount", [sender.address, "pending"]),
-                ("eth_getBlockByNumber", ["latest", False]),
-            ]
-        )
+        in one request: the block (for the fee) and the ledger time of this call. If the
+        chain still holds transactions of this account unmined (a writer killed after
+        sending them), they are mined first and the store brought to the chain with them."""
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionCount", [sender.address, "pending"]),
+            ("eth_getBlockByNumber", ["latest", False]),
+            ("eth_getTransactionCount", [sender.address, "latest"]),
+        ]
+        nonce, latest, mined = self.rpc.batch(calls)
+        if int(nonce, 16) > int(mined, 16) and self._await_own_pending():
+            self.sync()
+            nonce, latest = self.rpc.batch(calls[:2])
         sender.nonce = int(nonce, 16)
         return latest, self._ledger_ms(latest)
 
@@ -249,7 +254,7 @@ class EvmLedger(Calls):
         the chain did not mine in time."""
         self._send(sent, [])
         hashes = [h for _, h in sent]
-        return _mine_and_wait(self.rpc, hashes, self._mine, second, self.receipt_timeout)
+        return self._mined(hashes, second)
 
     def _send(self, sent: list[tuple[str, str]], earlier: list[Future[None]]) -> None:
         """Send signed EVM transactions in one request, unless an ``earlier`` send of
@@ -270,15 +275,15 @@ class EvmLedger(Calls):
         partial: tuple[list[tuple[str, str]], list[Prepared], list[Future[None]]],
     ) -> tuple[Future[list[dict[str, Any] | None]], list[Prepared]]:
         """Check ``units`` (``at``: on this state, at this ledger time, ISO and ms) and
-        sign them, every ``_SEND_EVERY`` sent at once by the sending thread, in nonce
-        order; then mine them. What was sent, prepared and the sends are kept in
-        ``partial`` (a unit that breaks a rule leaves there what went before it). The
-        receipts' future and what ``_settle`` needs."""
+        sign them, every ``_SEND_EVERY`` (the first ``_SEND_FIRST``) sent at once by the
+        sending thread, in nonce order; then mine them. What was sent, prepared and the
+        sends are kept in ``partial`` (a unit that breaks a rule leaves there what went
+        before it). The receipts' future and what ``_settle`` needs."""
         state, now, now_ms = at
-        for i in range(0, len(units), _SEND_EVERY):
+        bounds = [0, *range(_SEND_FIRST, len(units), _SEND_EVERY), len(units)]
+        for i, j in itertools.pairwise(bounds):
             prepared = [
-                self._prepare(state, b, now, copy=False, now_ms=now_ms)
-                for _, b in units[i : i + _SEND_EVERY]
+                self._prepare(state, b, now, copy=False, now_ms=now_ms) for _, b in units[i:j]
             ]
             # Sealed blobs are not in calldata: this node keeps them before sending (the
             # store may take these entries only from the chain, after another's).
@@ -303,73 +308,6 @@ class EvmLedger(Calls):
             for send in sends:
                 send.result()
             hashes = [h for _, h in sent]
-            return _mine_and_wait(self.rpc, hashes, self._mine, second, self.receipt_timeout)
+            return self._mined(hashes, second)
 
         return pool.submit(mine)
-
-    def _settle(
-        self,
-        prepared: list[Prepared],
-        receipts: list[dict[str, Any] | None],
-        now: str,
-    ) -> list[list[Receipt]]:
-        """Mirror what the chain accepted (one commit, one checkpoint); raise what it refused."""
-        accepted: list[list[SignedTx]] = []
-        failure: CarbonLedgerError | None = None
-        for (data, gas, checked), receipt in zip(prepared, receipts, strict=True):
-            if receipt is None:
-                failure = failure or Conflict(
-                    f"the chain did not mine the transaction within {self.receipt_timeout:g} s;"
-                    " nothing of it was recorded"
-                )
-                continue
-            if int(receipt["status"], 16) != 1:
-                failure = failure or self._revert_reason(data, receipt, gas)
-                continue
-            if _entries_logged(receipt, self.address) != len(checked):
-                # Status 1 alone proves nothing (a call to an address without code
-                # succeeds): only the contract's Entry events say what it recorded.
-                failure = failure or IntegrityError(
-                    f"EVM transaction {receipt['transactionHash']} was mined, but the contract"
-                    f" at {self.address} recorded {_entries_logged(receipt, self.address)} of its"
-                    f" {len(checked)} entries; nothing of it was recorded here"
-                )
-                continue
-            accepted.append(checked)
-        # The SQL store records the ledger time the rules were checked at.
-        chained = [t for batch in accepted for t in batch]
-        mined = [int(r["blockNumber"], 16) for r in receipts if r is not None]
-        flat = self._mirror_accepted(chained, now, max(mined, default=None))
-        # Another node's entry recorded the same account and period first: the chain took
-        # ours (and the signer's nonce), every node keeps it void, nothing of it recorded.
-        voids = self.mirror.voids() if flat else {}
-        for mirrored in flat:
-            why = voids.get(mirrored.seq)
-            if why is not None:
-                failure = failure or DuplicateEntity(
-                    f"the chain's entry {mirrored.seq} is void, nothing of it recorded: {why}"
-                )
-        out: list[list[Receipt]] = []
-        for batch in accepted:
-            out.append(flat[: len(batch)])
-            flat = flat[len(batch) :]
-        if failure is not None:
-            raise failure
-        return out
-
-    def _mirror_accepted(self, txs: list[SignedTx], now: str, upto: int | None) -> list[Receipt]:
-        """Put into the store what the chain accepted, in the chain's order: directly when
-        they are the chain's next entries, else (another writer's entries came first, or
-        another writer of this store took ours) by reading the chain back. ``upto``: the
-        block that mined the last of them (the chain is read up to it, in one request)."""
-        if not txs:
-            return []
-        entries = self.chain_entries(upto=upto)
-        at = store_count(self.mirror)
-        if at < len(entries) and entries[at]["tx_hash"] == chain_commitment(txs[0].body_bytes)[0]:
-            try:
-                return self.mirror.submit(txs, now=now, checked=True)
-            except CarbonLedgerError:
-                pass  # the store moved on meanwhile: the chain decides
-        self.sync()
-        return store_receipts(self.mirror, txs)
