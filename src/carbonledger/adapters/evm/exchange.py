@@ -146,14 +146,17 @@ class PeerExchange:
         self.timeout_s = timeout_s
         self.hints = hints
 
-    def _asked(self) -> Iterator[str]:
-        """The peers, then the hints (read only if the peers did not have every blob)."""
+    def _asked(self, missing: Callable[[], bool]) -> Iterator[str]:
+        """The peers, then the hints (read only while ``missing()``: the peers did not
+        have every blob)."""
         seen: set[str] = set()
         for peer in self.peers():
             if peer not in seen:
                 seen.add(peer)
                 yield peer
-        for hint in self.hints() if self.hints is not None else ():
+        if self.hints is None or not missing():
+            return
+        for hint in self.hints():
             shown = hint.rstrip("/")
             if shown not in seen:
                 seen.add(shown)
@@ -167,7 +170,7 @@ class PeerExchange:
         got: dict[str, bytes] = {}
         tried: list[str] = []
         problems: list[str] = []
-        for peer in self._asked():
+        for peer in self._asked(lambda: any(b not in got for b in wanted)):
             left = [b for b in wanted if b not in got]
             if not left:
                 break
