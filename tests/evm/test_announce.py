@@ -31,7 +31,7 @@ from tests.evm.test_blobs import ROWS, _blob_ids, _first, _stored, _total
 from tests.evm.test_channel_owners import send_unchecked
 from tests.evm.test_follow_rules import new_node
 from tests.evm.test_rules import _tx
-from tests.evm_homes import cli_json, cli_ok, evm_home, write_bills
+from tests.evm_homes import cli_json, cli_ok, evm_home, org_b_joins, write_bills
 from tests.process_helpers import free_port, run_cli, serving
 
 
@@ -163,3 +163,22 @@ def test_an_announcement_by_someone_who_may_not_is_refused_and_void_on_every_nod
             assert state.orgs["acme"]["node"]["by"] == ada.address
     finally:
         follower.close()
+
+
+def test_an_organisation_with_its_own_admin_announces_its_node_from_its_own_node(
+    tmp_path: Path, node: Any
+) -> None:
+    first, second = org_b_joins(
+        tmp_path, node.url, passphrase=PASS
+    )  # orgb's own admin bea, on B's node
+    b_url = f"http://127.0.0.1:{free_port()}"
+    out = cli_ok(second, "chain", "announce", b_url + "/", "--as", "orgb/bea")
+    assert f"node of orgb announced at {b_url}" in out
+    # The network admin no longer speaks for orgb, as for registering its people.
+    line = _refused(first, "chain", "announce", "http://a.example", "--org", "orgb")
+    assert "organisation 'orgb' has its own admin" in line
+    cli_ok(first, "chain", "sync")
+    assert cli_json(first, "chain", "peers") == [
+        {"url": b_url, "org": "orgb", "source": "announced"}
+    ]
+    assert cli_json(second, "chain", "peers") == []  # its own URL is no peer of its own
