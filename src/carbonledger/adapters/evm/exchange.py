@@ -26,7 +26,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -145,22 +145,34 @@ class PeerExchange:
         self.waiting = waiting
         self.timeout_s = timeout_s
         self.hints = hints
+        self._failing: set[str] = set()  # peers whose last request failed
 
     def _asked(self, missing: Callable[[], bool]) -> Iterator[str]:
         """The peers, then the hints (read only while ``missing()``: the peers did not
-        have every blob)."""
+        have every blob), those that failed to answer last time after the others: a peer
+        announced at a URL where nothing answers costs each fetch a timeout at most once
+        the others are asked first."""
         seen: set[str] = set()
-        for peer in self.peers():
-            if peer not in seen:
-                seen.add(peer)
-                yield peer
-        if self.hints is None or not missing():
-            return
-        for hint in self.hints():
-            shown = hint.rstrip("/")
-            if shown not in seen:
+        later: list[str] = []
+
+        def fresh(urls: Iterable[str]) -> Iterator[str]:
+            for url in urls:
+                shown = url.rstrip("/")
+                if shown in seen:
+                    continue
                 seen.add(shown)
-                yield shown
+                if shown in self._failing:
+                    later.append(shown)
+                else:
+                    yield shown
+
+        yield from fresh(self.peers())
+        if self.hints is not None and missing():
+            yield from fresh(self.hints())
+        for url in later:
+            if not missing():
+                return
+            yield url
 
     def fetch(self, ids: Collection[str], where: str) -> dict[str, bytes]:
         """Every blob of ``ids`` (each checked against its SHA-256), from the first peers
@@ -179,7 +191,9 @@ class PeerExchange:
                 served = self._ask(peer, left)
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 problems.append(f"{peer} did not serve them ({type(exc).__name__}: {exc})")
+                self._failing.add(peer)
                 continue
+            self._failing.discard(peer)
             for blob_id in left:
                 data = served.get(blob_id)
                 if data is None:
