@@ -18,7 +18,9 @@ Other processes may write to the same file (a CLI command while the server
 runs): whenever nothing is queued or being committed, ``state()`` and
 ``submit`` first catch up with their commits (on a backend that offers
 ``refresh``, as the embedded one does), and each commit re-checks its batch
-against the ledger's latest head, so the server keeps accepting writes.
+against the ledger's latest head, so the server keeps accepting writes. Within
+:meth:`GroupCommitLedger.current` (a request, a batch) that is done once, at its
+start, not at each of the many lookups it makes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from carbonledger.core.authority import apply
@@ -47,6 +50,10 @@ from carbonledger.ports.ledger import (
 __all__ = ["GroupCommitLedger"]
 
 T = TypeVar("T")
+
+#: The ledger whose other processes' commits this context (a request, a batch) has
+#: already taken in, within :meth:`GroupCommitLedger.current`.
+_CAUGHT_UP: ContextVar[GroupCommitLedger | None] = ContextVar("caught_up", default=None)
 
 
 class _QueuedBlobs:
@@ -140,12 +147,31 @@ class GroupCommitLedger:
         with the file and re-checks them (the writer thread then resets it).
         """
         refresh = getattr(self.inner, "refresh", None)
-        if refresh is None or self._queue or self._inflight:
+        if refresh is None or self._queue or self._inflight or _CAUGHT_UP.get() is self:
             return
         if refresh(blocking=False) or getattr(self.inner, "reloads", 0) != self._reloads:
             self._reloads = getattr(self.inner, "reloads", 0)
             self._spec = self.inner.state()
             self._pending_periods.clear()
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        """Take in other processes' commits now, and not again within this block.
+
+        A request (or a batch of them) looks the state up several times (who the
+        caller is, the site, the channel, its key); asking the file whether another
+        process committed costs a query each time. Within the block every lookup
+        sees the state as it was at its start plus this process's own writes; the
+        next block (the next request) sees whatever was committed before it began.
+        The block is this context's (a task's or a thread's) and ends with it.
+        """
+        with self._lock:
+            self._catch_up()
+        token = _CAUGHT_UP.set(self)
+        try:
+            yield
+        finally:
+            _CAUGHT_UP.reset(token)
 
     def _enqueue(self, txs: Sequence[SignedTx]) -> None:
         with self._lock:

@@ -30,6 +30,7 @@ from carbonledger.core.domain import Bill
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.ledger import LedgerPort, Receipt
+from carbonledger.services.channels import UnwrappedKey
 from carbonledger.services.importer import ImportReport, ImportSession
 
 __all__ = ["BillCoalescer"]
@@ -58,6 +59,9 @@ class BillCoalescer:
         self._group = ledger if isinstance(ledger, GroupCommitLedger) else None
         self._queued: list[_Request] = []
         self._changed = threading.Condition()
+        # Channel keys unwrapped by earlier batches (an ECDH each), by the wrapped key's
+        # digest the ledger names: a rotation or a new wrapping is unwrapped afresh.
+        self._unwrapped: dict[UnwrappedKey, bytes] = {}
         self._builder: threading.Thread | None = None
         self._idle = False  # the builder waits for requests (else it takes them when done)
 
@@ -107,8 +111,10 @@ class BillCoalescer:
 
     def _build(self, batch: list[_Request]) -> None:
         deferred = self._group.deferred() if self._group else nullcontext()
+        # Other processes' commits are taken in once a batch, not at each lookup.
+        current = self._group.current() if self._group else nullcontext()
         try:
-            with self._write_lock, deferred:
+            with self._write_lock, deferred, current:
                 self._run(batch)
         except BaseException as exc:
             # What was queued before the failure still commits (a batch of more than
@@ -130,7 +136,11 @@ class BillCoalescer:
 
     def _run(self, batch: list[_Request]) -> None:
         session = ImportSession(
-            self._ledger, batch[0].key, self._catalog, store=self._ledger.channels
+            self._ledger,
+            batch[0].key,
+            self._catalog,
+            store=self._ledger.channels,
+            unwrapped=self._unwrapped,
         )
         for request in batch:
             # Each request's rows are counted in its own report and sealed with its

@@ -8,7 +8,7 @@ import secrets
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,6 +120,13 @@ class AppContext:
         if isinstance(self.ledger, GroupCommitLedger):
             return self.ledger.peek(look)
         return look(self.ledger.state())
+
+    def current(self) -> AbstractContextManager[None]:
+        """One request's view of the ledger: other processes' commits taken in once, at
+        its start (:meth:`GroupCommitLedger.current`), not at each lookup."""
+        if isinstance(self.ledger, GroupCommitLedger):
+            return self.ledger.current()
+        return nullcontext()
 
     def identity(self, address: str) -> dict[str, Any] | None:
         """The identity enrolled as ``address``, as the ledger holds it now (None if none)."""

@@ -65,16 +65,19 @@ class FastWrites:
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = (
-            self._handlers.get((scope["method"], scope["path"]))
-            if scope["type"] == "http"
-            else None
-        )
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx: AppContext = self.api.state.ctx
+        with ctx.current():  # other processes' commits taken in once a request
+            await self._http(ctx, scope, receive, send)
+
+    async def _http(self, ctx: AppContext, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self._handlers.get((scope["method"], scope["path"]))
         if handler is None:
             await self.app(scope, receive, send)
             return
         body = await _body(receive)
-        ctx: AppContext = self.api.state.ctx
         try:
             answer = await handler(ctx, Request(scope, _replay(body, receive)))
         except _Elsewhere:

@@ -77,7 +77,7 @@ def serve(
 def run_server(app: Any, *, host: str, port: int, access_log: bool = False) -> None:
     """Serve ``app`` with uvicorn as ``carbonledger serve`` does: one process (the group
     commit, the batching of requests and the sign-in sessions live in it), on httptools
-    and uvloop where installed (uvicorn's ``auto``), warnings only, by default no
+    and uvloop where installed, warnings only, by default no
     access log (a line per request costs more than some requests), and what the server
     holds for good kept out of the cycle collector's full passes (:func:`_settle_collector`)."""
     import uvicorn
@@ -87,6 +87,7 @@ def run_server(app: Any, *, host: str, port: int, access_log: bool = False) -> N
         app,
         host=host,
         port=port,
+        http="httptools",
         log_level="info" if access_log else "warning",
         access_log=access_log,
     )

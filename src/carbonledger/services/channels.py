@@ -13,7 +13,7 @@ Every unwrap first asks the read-time access check (by default the core's
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from carbonledger.core.rules.channels import (
@@ -45,6 +45,9 @@ __all__ = [
     "wrap_context",
 ]
 
+#: A channel key unwrapped: ledger id, channel, epoch, member, SHA-256 of the wrapped key.
+UnwrappedKey = tuple[str, str, int, str, str]
+
 
 def wrap_context(ledger_id: str, channel: str, epoch: int) -> bytes:
     return f"{ledger_id}/{channel}/{epoch}".encode()
@@ -69,6 +72,12 @@ class ChannelKeys:
     ``access(channel)`` is called once per channel before its first key is
     unwrapped and raises if the holder may not read it now; by default the
     core's :func:`read_access` at the current time.
+
+    ``unwrapped``: keys unwrapped before, shared by many instances (a server's batches
+    of writes), by ledger, channel, epoch, member and the SHA-256 of the wrapped key the
+    ledger names for them: the same wrapped bytes always unwrap to the same key, and a
+    rotation (a new epoch) or a new wrapping names another digest, so it is unwrapped
+    afresh. The access check above still runs for each instance, before any key.
     """
 
     def __init__(
@@ -78,8 +87,10 @@ class ChannelKeys:
         key: PrivateKey,
         *,
         access: Callable[[str], None] | None = None,
+        unwrapped: MutableMapping[UnwrappedKey, bytes] | None = None,
     ) -> None:
         self._ledger_id, self._store, self._key = str(state.ledger_id), store, key
+        self._shared_keys = unwrapped
         self._state = state
         self._channels = state.channels
         self._access = access
@@ -111,8 +122,14 @@ class ChannelKeys:
                 raise NotFound(
                     f"no key of channel {channel!r} epoch {epoch} is wrapped for {member}"
                 )
-            blob = self._store.wrapped_key(channel, epoch, member, digest)
-            cached = unwrap(self._key, blob, context=wrap_context(self._ledger_id, channel, epoch))
+            shared = (self._ledger_id, channel, epoch, member, digest)
+            cached = self._shared_keys.get(shared) if self._shared_keys is not None else None
+            if cached is None:
+                blob = self._store.wrapped_key(channel, epoch, member, digest)
+                context = wrap_context(self._ledger_id, channel, epoch)
+                cached = unwrap(self._key, blob, context=context)
+                if self._shared_keys is not None:
+                    self._shared_keys[shared] = cached
             self._cache[(channel, epoch)] = cached
         return cached
 

@@ -26,7 +26,7 @@ Behaviour (documented for users in the README):
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -53,7 +53,7 @@ from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
-from carbonledger.services.channels import ChannelKeys, fresh_epochs
+from carbonledger.services.channels import ChannelKeys, UnwrappedKey, fresh_epochs
 from carbonledger.services.resubmit import Lost, commit_records, ordered_by_chain, sign_again
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
@@ -370,9 +370,12 @@ class ImportSession:
         report: ImportReport | None = None,
         rotate: bool = True,
         background: bool = False,
+        unwrapped: MutableMapping[UnwrappedKey, bytes] | None = None,
     ) -> None:
         """``background``: commit each group in a writer thread while the next is built
-        (call ``out.close()`` when done); otherwise each commit happens in ``add``."""
+        (call ``out.close()`` when done); otherwise each commit happens in ``add``.
+        ``unwrapped``: channel keys unwrapped by earlier sessions (see
+        :class:`~carbonledger.services.channels.ChannelKeys`), shared by a server's batches."""
         self.report = report if report is not None else ImportReport()
         state = self.state = ledger.state()
         if state.ledger_id is None:
@@ -381,7 +384,7 @@ class ImportSession:
         require_active_signer(state, key.address)  # fail before any work, with the reason
         if rotate and rotate_stale(ledger, store, key):
             state = self.state = ledger.state()
-        keys = ChannelKeys(state, store, key)
+        keys = ChannelKeys(state, store, key, unwrapped=unwrapped)
         self.known = _Known(ledger, DetailReader(keys, store))
         self.epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
         self.out = _Batcher(
