@@ -49,9 +49,10 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm.base": ["CONTRACTS", "TX_ABI", "EvmBase"],
     "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared", "calldata_floor"],
     "carbonledger.adapters.evm.follow": ["Followed", "Follower"],
+    "carbonledger.adapters.evm.ahead": ["AnnouncedAhead"],
     "carbonledger.adapters.evm.exchange": [
         "BLOBS_PATH", "BlobSource", "BlobsUnavailable", "PeerExchange", "StoreBlobs",
-        "check_peer_url",
+        "announced_peers", "check_peer_url",
         "fill_blobs", "keep_blobs",
     ],
     "carbonledger.adapters.evm.recovery": ["entries_kept", "store_beside"],
@@ -111,7 +112,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.cli.bills": ["print_import_report", "register"],
     "carbonledger.cli.calc": ["calc"],
     "carbonledger.cli.chain": ["chain_app", "open_evm_ledger", "register"],
-    "carbonledger.cli.chain_peers": ["peers_cmd"],
+    "carbonledger.cli.chain_peers": ["announce_cmd", "peers_cmd"],
     "carbonledger.cli.chain_follow": [
         "DEFAULT_INTERVAL_S", "background_follower", "follow_cmd", "home_confirmations",
     ],
@@ -231,6 +232,9 @@ PUBLIC: dict[str, list[str]] = {
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
     "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.rules.nodes": [
+        "NODE_URL_MAX", "announce_node", "announced_nodes", "check_node_url",
+    ],
     "carbonledger.core.tokens.directory": [
         "DIRECTORY_PREFIX", "HEX64", "PROJECT_FIELDS", "offset_project", "project_leaf",
     ],
@@ -537,7 +541,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.services.resubmit": [
         "NONCE_RETRIES", "Lost", "commit_records", "ordered_by_chain", "sign_again",
     ],
-    "carbonledger.services.registry": ["register_orgs", "register_sites"],
+    "carbonledger.services.registry": ["announce_node", "register_orgs", "register_sites"],
     "carbonledger.services.scope2": [
         "CSV_COLUMNS", "certificates_for", "consumption_for", "load_moer", "load_residual_mix",
         "net_report", "package_moer", "parse_residual_mix", "report_csv", "scope2_report",

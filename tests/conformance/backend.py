@@ -5,7 +5,8 @@ Its parts: :class:`~tests.conformance.suite.LedgerConformance` (registration, id
 records, channels, tokens, the DAO's rules), :class:`~tests.conformance.suite_log.LogConformance`
 (appends, persistence, proofs), :class:`~tests.conformance.suite_tokens.TokenReportConformance`
 (Scope 2 and net reports read back) and :class:`~tests.conformance.suite_dao.DaoConformance`
-(proposals that issue offsets). Each part uses the suite's ``w`` fixture.
+(proposals that issue offsets), :class:`~tests.conformance.suite_nodes.NodeConformance`
+(nodes announced on the ledger). Each part uses the suite's ``w`` fixture.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 from tests.conformance.suite import LedgerConformance
 from tests.conformance.suite_dao import DaoConformance
 from tests.conformance.suite_log import LogConformance
+from tests.conformance.suite_nodes import NodeConformance
 from tests.conformance.suite_tokens import TokenReportConformance
 
 
-class BackendConformance(LedgerConformance, LogConformance, TokenReportConformance, DaoConformance):
+class BackendConformance(
+    LedgerConformance, LogConformance, TokenReportConformance, DaoConformance, NodeConformance
+):
     """Every conformance test, on the backend of the subclass's ``backend`` fixture."""

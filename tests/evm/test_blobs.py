@@ -166,7 +166,8 @@ def test_a_peer_serving_a_tampered_blob_is_refused_naming_the_blob(
 
     # An honest peer added: the node takes the rest, with the true blob.
     with serving(first) as peer:
-        assert cli_json(second, "chain", "peers", "--add", peer) == [evil_url, peer]
+        added = cli_json(second, "chain", "peers", "--add", peer)
+        assert [(p["url"], p["source"]) for p in added] == [(evil_url, "config"), (peer, "config")]
         synced = cli_json(second, "chain", "sync")
     assert synced["entries_off_chain"] == synced["entries_on_chain"]
     assert cli_json(second, "chain", "status")["waiting_for_blobs"] is None

@@ -20,7 +20,7 @@ from typing import Any
 import typer
 
 from carbonledger.cli.chain_follow import follow_cmd
-from carbonledger.cli.chain_peers import peers_cmd
+from carbonledger.cli.chain_peers import announce_cmd, peers_cmd
 from carbonledger.cli.common import HomeOption, home_of, passphrase
 from carbonledger.services.backends import open_evm
 
@@ -157,6 +157,7 @@ def sync_cmd(
 
 chain_app.command("follow")(follow_cmd)
 chain_app.command("peers")(peers_cmd)
+chain_app.command("announce")(announce_cmd)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,10 +1,12 @@
-"""``carbonledger chain peers``: the nodes this home fetches sealed blobs from.
+"""``carbonledger chain peers``: the nodes this home fetches sealed blobs from;
+``chain announce``: an organisation's node announced on the ledger.
 
 Sealed blobs do not travel in calldata on the EVM backend: a node takes an entry once
 it holds the blobs the entry names, from its own store or from a peer (any other
-node's server, which serves the blobs it holds by hash). The list is ``evm.peers`` in
-config.json; a running server reads it at each fetch, so a peer added here is asked
-from then on.
+node's server, which serves the blobs it holds by hash). The peers are those of
+``evm.peers`` in config.json, then the nodes the organisations announced on the ledger
+(this node's own left out); a running server reads them at each fetch, so a peer added
+or announced is asked from then on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 
 import typer
 
-from carbonledger.cli.common import HomeOption, home_of
-from carbonledger.errors import ConfigurationError
+from carbonledger.cli.common import AsOption, HomeOption, home_of, open_ledger
+from carbonledger.core.rules.nodes import announced_nodes, check_node_url
+from carbonledger.errors import ConfigurationError, InvalidInput
 from carbonledger.services.backends import EVM, home_peers
+from carbonledger.services.registry import announce_node
 
-__all__ = ["peers_cmd"]
+__all__ = ["announce_cmd", "peers_cmd"]
 
 
 def peers_cmd(
@@ -46,10 +50,46 @@ def peers_cmd(
     if add or remove:
         config["evm"]["peers"] = peers
         h.config_file.write_text(jsonlib.dumps(config, indent=2) + "\n")
+    own = config.get("node_url")
+    shown = [{"url": p, "org": None, "source": "config"} for p in peers]
+    ledger = h.ledger()
+    try:
+        announced = announced_nodes(ledger.state())
+    finally:
+        ledger.close()
+    for org, url in announced:
+        if url.rstrip("/") not in {*peers, own}:
+            shown.append({"url": url.rstrip("/"), "org": org, "source": "announced"})
     if json:
-        typer.echo(jsonlib.dumps(peers))
+        typer.echo(jsonlib.dumps(shown))
         return
-    for p in peers:
-        typer.echo(p)
-    if not peers:
+    for p in shown:
+        typer.echo(p["url"] if p["org"] is None else f"{p['url']} (announced by {p['org']})")
+    if not shown:
         typer.echo("no peers: sealed blobs this node does not hold cannot be fetched")
+
+
+def announce_cmd(
+    url: str = typer.Argument(..., help="base URL where this node's server answers"),
+    org: str | None = typer.Option(
+        None, "--org", help="the organisation whose node it is (default: the signer's)"
+    ),
+    home: Path | None = HomeOption,
+    acting: str | None = AsOption,
+) -> None:
+    """Announce this node's URL for an organisation (its admin): every node of the ledger
+    fetches sealed blobs from it."""
+    shown = check_node_url(url.rstrip("/"), "chain announce")  # a newline is refused, not cut
+    h = home_of(home)
+    ledger, key = open_ledger(h, acting)
+    try:
+        org_id = org or ledger.state().identities.get(key.address, {}).get("org")
+        if org_id is None:
+            raise InvalidInput("chain announce: give --org (the signer has no organisation)")
+        receipt = announce_node(ledger, key, str(org_id), shown)
+    finally:
+        ledger.close()
+    config = h.config()
+    config["node_url"] = shown  # left out of this node's own peers
+    h.config_file.write_text(jsonlib.dumps(config, indent=2) + "\n")
+    typer.echo(f"node of {org_id} announced at {shown} (entry {receipt.seq})")

@@ -32,6 +32,7 @@ from carbonledger.core.rules.channels import (
 from carbonledger.core.rules.common import Rule, require_active_signer
 from carbonledger.core.rules.disclosures import disclose
 from carbonledger.core.rules.identity import enroll, register_identity, revoke_identity
+from carbonledger.core.rules.nodes import announce_node
 from carbonledger.core.rules.records import audit_report, period_taken, record_emissions
 from carbonledger.core.rules.registry import genesis, register_org, register_site
 from carbonledger.core.state import LedgerState
@@ -55,6 +56,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "record_emissions": record_emissions,
         "audit_report": audit_report,
         "disclose": disclose,
+        "announce_node": announce_node,
         **tokens.RULES,
         **devices.RULES,
         **dao_rules.RULES,
@@ -68,6 +70,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
 CHAIN_KEEPS_NONCE_ONLY = frozenset(
     {
         "anchor_credentials",
+        "announce_node",
         "audit_report",
         "audit_result",
         "channel_read",

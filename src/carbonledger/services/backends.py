@@ -93,10 +93,14 @@ def open_evm(home: Home, key: PrivateKey | None = None) -> EvmLedger:
         chain_id=evm_cfg.get("chain_id"),
         checkpoint_signer=config.get("node"),
     )
-    from carbonledger.adapters.evm.exchange import PeerExchange
+    from carbonledger.adapters.evm.exchange import PeerExchange, announced_peers
 
-    # Peers are read at each fetch: one added while a server runs is asked from then on.
-    ledger.exchange = PeerExchange(lambda: home_peers(home), home.path / WAITING_FILE)
+    def peers() -> list[str]:
+        # Read at each fetch: a peer added or announced while a server runs is asked.
+        own = home.config().get("node_url")
+        return announced_peers(ledger.mirror.state(), home_peers(home), own)
+
+    ledger.exchange = PeerExchange(peers, home.path / WAITING_FILE, hints=ledger.ahead.urls)
     return ledger
 
 

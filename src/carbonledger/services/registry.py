@@ -6,13 +6,14 @@ from collections.abc import Mapping, Sequence
 
 from carbonledger.core.domain import Organisation, Site
 from carbonledger.core.items import OrganisationItem
+from carbonledger.core.rules.nodes import check_node_url
 from carbonledger.crypto.keys import PrivateKey
 from carbonledger.errors import NotFound
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, Receipt
 from carbonledger.services.channels import new_epoch_keys, submit_one
 
-__all__ = ["register_orgs", "register_sites"]
+__all__ = ["announce_node", "register_orgs", "register_sites"]
 
 
 def register_orgs(
@@ -44,3 +45,10 @@ def register_orgs(
 
 def register_sites(ledger: LedgerPort, key: PrivateKey, sites: Sequence[Site]) -> Receipt:
     return submit_one(ledger, key, "register_site", [s.item() for s in sites])
+
+
+def announce_node(ledger: LedgerPort, key: PrivateKey, org: str, url: str) -> Receipt:
+    """Announce ``url`` as the base URL of ``org``'s node (signed by one of its admins):
+    every node of the ledger fetches sealed blobs from it."""
+    item = {"kind": "node", "org": org, "url": check_node_url(url)}
+    return submit_one(ledger, key, "announce_node", [item])

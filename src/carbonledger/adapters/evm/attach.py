@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from carbonledger.adapters.evm.chain import fund_dev_account
-from carbonledger.adapters.evm.exchange import BlobsUnavailable, PeerExchange, check_peer_url
+from carbonledger.adapters.evm.exchange import (
+    BlobsUnavailable,
+    PeerExchange,
+    announced_peers,
+    check_peer_url,
+)
 from carbonledger.adapters.evm.ledger import EvmLedger
 from carbonledger.adapters.evm.rpc import Rpc
 from carbonledger.core.state import LedgerState
@@ -55,7 +60,9 @@ def attach(
         chain_id=chain_id,
         checkpoint_signer=key.address,
     )
-    ledger.exchange = PeerExchange(lambda: shown, waiting)
+    ledger.exchange = PeerExchange(
+        lambda: announced_peers(ledger.mirror.state(), shown), waiting, hints=ledger.ahead.urls
+    )
     try:
         if ledger.status()["entries_off_chain"]:
             raise ConfigurationError(

@@ -5,8 +5,11 @@ that names one commits to its SHA-256, so the chain binds the bytes without carr
 them. The node that signed a transaction holds its blobs in its store; every node
 serves the blobs it holds by content hash (``GET /api/v1/blobs/{sha256}`` and, for a
 whole EVM transaction's at once, ``POST /api/v1/blobs``). A follower looks in its own
-store first, then asks its peers (``evm.peers`` in the home's config.json, set by
-``chain attach --peer`` and ``chain peers``) in their order.
+store first, then asks its peers in their order: those of ``evm.peers`` in the home's
+config.json (set by ``chain attach --peer`` and ``chain peers``), then the nodes the
+organisations announced on the ledger (``chain announce``, the node's own left out), then,
+while blobs are still missing, the nodes announced in entries it has not taken yet
+(:mod:`~carbonledger.adapters.evm.ahead`).
 
 Who may fetch: whoever reaches a node's API, as anyone reading calldata could before.
 The bytes are ciphertext; their authenticity comes from the chain, not the transport:
@@ -23,7 +26,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +35,7 @@ import httpx
 from carbonledger.adapters.evm.rpc import NodeUnreachable
 from carbonledger.core.authority import apply_followed
 from carbonledger.core.blobs import BLOB_BATCH_MAX, is_blob_id, referenced_blobs
+from carbonledger.core.rules.nodes import announced_nodes
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import SignedTx, check_tx, utc_now
 from carbonledger.errors import CarbonLedgerError, ConfigurationError, NotFound
@@ -43,6 +47,7 @@ __all__ = [
     "BlobsUnavailable",
     "PeerExchange",
     "StoreBlobs",
+    "announced_peers",
     "check_peer_url",
     "fill_blobs",
     "keep_blobs",
@@ -107,10 +112,26 @@ def check_peer_url(url: str) -> str:
     return shown
 
 
+def announced_peers(
+    state: LedgerState, configured: Sequence[str] = (), own: str | None = None
+) -> list[str]:
+    """``configured`` peers, then the nodes announced in ``state`` but for ``own`` (this
+    node's URL) and those already listed."""
+    out = list(configured)
+    skip = {*out, *([own.rstrip("/")] if own else [])}
+    for _, url in announced_nodes(state):
+        shown = url.rstrip("/")
+        if shown not in skip:
+            skip.add(shown)
+            out.append(shown)
+    return out
+
+
 class PeerExchange:
     """Fetches sealed blobs from the peers ``peers()`` names (read at each fetch, so a
-    peer added while a server runs is asked from then on); ``waiting`` is the file where
-    what the node waits for is written (None: nowhere)."""
+    peer added while a server runs is asked from then on), then from those ``hints()``
+    names if any are missing; ``waiting`` is the file where what the node waits for is
+    written (None: nowhere)."""
 
     def __init__(
         self,
@@ -118,10 +139,40 @@ class PeerExchange:
         waiting: Path | None = None,
         *,
         timeout_s: float = 10.0,
+        hints: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         self.peers = peers
         self.waiting = waiting
         self.timeout_s = timeout_s
+        self.hints = hints
+        self._failing: set[str] = set()  # peers whose last request failed
+
+    def _asked(self, missing: Callable[[], bool]) -> Iterator[str]:
+        """The peers, then the hints (read only while ``missing()``: the peers did not
+        have every blob), those that failed to answer last time after the others: a peer
+        announced at a URL where nothing answers costs each fetch a timeout at most once
+        the others are asked first."""
+        seen: set[str] = set()
+        later: list[str] = []
+
+        def fresh(urls: Iterable[str]) -> Iterator[str]:
+            for url in urls:
+                shown = url.rstrip("/")
+                if shown in seen:
+                    continue
+                seen.add(shown)
+                if shown in self._failing:
+                    later.append(shown)
+                else:
+                    yield shown
+
+        yield from fresh(self.peers())
+        if self.hints is not None and missing():
+            yield from fresh(self.hints())
+        for url in later:
+            if not missing():
+                return
+            yield url
 
     def fetch(self, ids: Collection[str], where: str) -> dict[str, bytes]:
         """Every blob of ``ids`` (each checked against its SHA-256), from the first peers
@@ -131,7 +182,7 @@ class PeerExchange:
         got: dict[str, bytes] = {}
         tried: list[str] = []
         problems: list[str] = []
-        for peer in self.peers():
+        for peer in self._asked(lambda: any(b not in got for b in wanted)):
             left = [b for b in wanted if b not in got]
             if not left:
                 break
@@ -140,7 +191,9 @@ class PeerExchange:
                 served = self._ask(peer, left)
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 problems.append(f"{peer} did not serve them ({type(exc).__name__}: {exc})")
+                self._failing.add(peer)
                 continue
+            self._failing.discard(peer)
             for blob_id in left:
                 data = served.get(blob_id)
                 if data is None:
@@ -175,7 +228,7 @@ class PeerExchange:
         shown = ", ".join(missing[:5]) + more
         why = "; ".join(problems) if problems else "no peer had them"
         if not tried:
-            why = "no peers are configured (chain peers --add URL)"
+            why = "no peers are configured or announced (chain peers --add URL; chain announce URL)"
         message = (
             f"{where}: waiting for {len(missing)} sealed blob(s) ({shown}) that this node"
             f" does not hold; peers tried: {', '.join(tried) or 'none'}; {why}"

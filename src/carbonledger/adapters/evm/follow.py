@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from carbonledger.adapters.evm.ahead import AnnouncedAhead
 from carbonledger.adapters.evm.base import EvmBase
 from carbonledger.adapters.evm.carried import WrappedKey, decode_carried
 from carbonledger.adapters.evm.entries import store_count, writer_lock
@@ -56,6 +57,15 @@ class Follower(EvmBase):
 
     #: Where sealed blobs this node does not hold are fetched (None: from nowhere).
     exchange: BlobSource | None = None
+    _ahead: AnnouncedAhead | None = None
+
+    @property
+    def ahead(self) -> AnnouncedAhead:
+        """The node URLs announced in the entries this node has not taken yet (where it
+        also asks for blobs it misses, see :mod:`~carbonledger.adapters.evm.ahead`)."""
+        if self._ahead is None:
+            self._ahead = AnnouncedAhead(self.rpc, self._selectors)
+        return self._ahead
 
     @property
     def reloads(self) -> int:
@@ -165,6 +175,7 @@ class Follower(EvmBase):
         """Append ``entries[have:]`` to ``store``, each through the core's rules."""
         added = 0
         decoded: dict[str, dict[str, Decoded]] = {}
+        self.ahead.pending = [e["evm_tx"] for e in entries[have:]]
         for entry in entries[have:]:
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
