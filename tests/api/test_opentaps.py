@@ -292,3 +292,19 @@ def _get(api: Served, uuid: str) -> dict[str, Any]:
     assert got.status_code == 200, got.text
     result: dict[str, Any] = got.json()
     return result
+
+
+def test_the_recorded_answer_is_the_record_read_back_byte_for_byte(api: Served) -> None:
+    """recordEmissions answers with the very bytes getEmissionsData then gives (no token
+    names a record just recorded, so the two must not differ even in key order)."""
+    res = _record(
+        api, party="5550001", start="2023-09-01T00:00:00Z", end="2023-09-30T00:00:00Z", amount="7"
+    )
+    assert res.status_code == 201, res.text
+    got = api.client.get(
+        f"{BASE}/emissionscontract/getEmissionsData/{res.json()['uuid']}",
+        params={"userId": "erp"},
+        headers={"vault_token": api.erp_token},
+    )
+    assert got.status_code == 200
+    assert got.content == res.content

@@ -171,7 +171,8 @@ def _record(
             " a member's key is needed"
         )
     try:
-        full = reader.full(item)
+        # The sealed details opened and checked once: they give both the billed
+        # figures and what :meth:`RecordReader.full` would add (account, results).
         detail = reader.detail(item)
         trace = _basis_trace(ctx, reader, item)
     except NotFound as exc:  # no channel key is wrapped for the caller
@@ -180,7 +181,13 @@ def _record(
         ) from exc
     site = ctx.peek(lambda state: state.sites.get(item["site"])) or {}
     factor: dict[str, Any] = trace.get("factor") or {}
-    results = full["trace"]["results"]
+    kg_co2e: Any  # a decimal text, as the record carries it
+    if item.get("kind") == "emissions_record" and "detail" in item:
+        account = detail.get("account", item["account"])
+        results = dict(detail.get("results") or {})
+        kg_co2e = results.get("kg_co2e")
+    else:  # a record not sealed: its figures are public
+        account, results, kg_co2e = item["account"], item["trace"]["results"], item["kg_co2e"]
     renewable, nonrenewable = _energy_split(detail, trace, results)
     sent = _sent(detail)
     # A token's manifest names each record with its leaf hash: none can name a record
@@ -189,11 +196,11 @@ def _record(
     return {
         "uuid": item["id"],
         "utilityId": site.get("utility_id"),
-        "partyId": full["account"],
+        "partyId": account,
         "fromDate": f"{item['period']['start']}T00:00:00Z",
         # the last day is inclusive: its end, unless opentaps sent another time of day
         "thruDate": f"{item['period']['end']}{sent.get('thru', _END_OF_DAY)}",
-        "emissionsAmount": float(Decimal(full["kg_co2e"]) / _T),
+        "emissionsAmount": float(Decimal(kg_co2e) / _T),
         "emissionsUom": "tCO2e",
         "renewableEnergyUseAmount": _num(renewable),
         "nonrenewableEnergyUseAmount": _num(nonrenewable),
