@@ -41,7 +41,8 @@ class _Request:
     key: PrivateKey
     bills: list[Bill]
     source: str | None
-    report: ImportReport = field(default_factory=ImportReport)
+    # The items recorded are kept: a route answers with them rather than reading them back.
+    report: ImportReport = field(default_factory=lambda: ImportReport(items={}))
     done: Future[ImportReport] = field(default_factory=Future)
 
 

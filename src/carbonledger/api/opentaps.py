@@ -318,7 +318,9 @@ async def record_one(ctx: AppContext, who: Actor, form: RecordForm, doc: bytes) 
         return problem(
             412, "precondition-failed", report.rejected[0].reason, field=report.rejected[0].field
         )
-    item = find_item(ctx.ledger, report.record_ids[0]).item
+    # The item the batch has just committed, as stored (its blob named), not read back.
+    rid = report.record_ids[0]
+    item = (report.items or {}).get(rid) or find_item(ctx.ledger, rid).item
     body = _record(ctx, item, ctx.reader_for(key), fresh=True)
     return json_response(body, status_code=201)
 

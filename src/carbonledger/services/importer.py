@@ -79,6 +79,9 @@ class ImportReport:
     rejected: list[RowError] = field(default_factory=list)
     kg_co2e: Decimal = Decimal(0)
     record_ids: list[str] = field(default_factory=list)
+    #: Each recorded public item by id, when the caller asks (a dict, not None): a
+    #: server answers with the record it has just built rather than reading it back.
+    items: dict[str, dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -426,6 +429,8 @@ class ImportSession:
             report.kg_co2e -= kg
             if item["id"] in report.record_ids:
                 report.record_ids.remove(item["id"])
+            if report.items is not None:
+                report.items.pop(item["id"], None)
             report.rejected.append(
                 RowError(line, "period", f"recorded first by another writer, not recorded: {why}")
             )
@@ -498,18 +503,18 @@ class ImportSession:
             self.out.add(basis_item(plan))
         detail, commitment = bill_detail(bill, rid, self.source, self.salts, result_texts(figures))
         org = site["org"]
-        self.out.add(
-            record_item(
-                bill,
-                rid=rid,
-                org=org,
-                epoch=self.epochs.get(org, 0),
-                period=period,
-                commitment=commitment,
-                plan=plan,
-            ),
-            detail,
+        item = record_item(
+            bill,
+            rid=rid,
+            org=org,
+            epoch=self.epochs.get(org, 0),
+            period=period,
+            commitment=commitment,
+            plan=plan,
         )
+        self.out.add(item, detail)
+        if report.items is not None:
+            report.items[rid] = item
         report.recorded += 1
         report.kg_co2e += figures[0]
         if self.rows is not None:
