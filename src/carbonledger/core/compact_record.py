@@ -14,10 +14,11 @@ and the contract hashes them as they are.
 
 Reading a record's JSON back into its compact form is on the hot path of every
 check of a typed transaction (``verify`` packs each stored record again), so
-:func:`compact_from_json` reads the bytes with one pattern that is the exact image
-of :func:`expand` over plain-ASCII texts: whatever it matches expands back to the
-same bytes, and is the canonical JSON of the record. Anything else (non-ASCII
-text, an epoch beyond 32 bits, another shape) goes the long way, decoded and packed
+:func:`compact_from_json` reads the bytes with one pattern, then checks the fields it
+cut out in a few whole-field passes; together they are the exact image of
+:func:`expand` over plain-ASCII texts: whatever they accept expands back to the same
+bytes, and is the canonical JSON of the record. Anything else (non-ASCII text, capital
+hex, an epoch beyond 32 bits, another shape) goes the long way, decoded and packed
 field by field by :func:`compact_record`, which decides.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from binascii import Error as HexError
 from binascii import unhexlify
 from typing import Any
 
@@ -35,22 +37,29 @@ _TEXTS = 5
 _MAX_EPOCH = 2**32 - 1
 _BYTE = tuple(bytes((n,)) for n in range(256))  # a text's length byte, made once
 
-# What expand writes (read as a template: <H> a hash, <T> a text, <D> a date), with each
-# text printable ASCII without a quote or a backslash (canonical JSON writes it as it is)
-# of at most 255 bytes (its length byte); hex lowercase (expand writes .hex()); the id as
-# str(uuid.UUID) writes it; the org twice (\4 is the channel).
+# What expand writes (read as a template: <H> a hash, <T> a text, <D> a date, <U> the id
+# as str(uuid.UUID) writes it), the org twice (\4 is the channel). The pattern only cuts
+# the fields out (a hash or the id's parts: so many bytes; a text: up to 255 bytes, no
+# quote); compact_from_json then checks, each in one pass over the fields together, that
+# the hashes and the id are lowercase hex (expand writes .hex()) and that every text is
+# printable ASCII without a backslash (canonical JSON writes such text as it is).
+# Stepping over a fixed width costs the pattern nothing; testing each byte of a class is
+# most of what a stricter pattern would cost.
 _RECORD_JSON = re.compile(
     (
-        rb'\{"account":"<H>","activity":"<T>","detail":\{"blob":"<H>","channel":"<T>",'
+        rb'(?s)\{"account":"<H>","activity":"<T>","detail":\{"blob":"<H>","channel":"<T>",'
         rb'"commitment":"<H>","epoch":(0|[1-9][0-9]{0,9})\},"id":"<U>",'
         rb'"kind":"emissions_record","org":"\4","period":\{"end":"<D>","start":"<D>"\},'
         rb'"site":"<T>","trace":\{"basis":"<H>","schema":"<T>","scope":"<T>"\}\}'
     )
-    .replace(b"<H>", rb"([0-9a-f]{64})")
-    .replace(b"<T>", rb"([ !#-\[\]-~]{0,255})")
-    .replace(b"<D>", rb"([ !#-\[\]-~]{10})")
-    .replace(b"<U>", rb"([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})")
+    .replace(b"<H>", rb"(.{64})")
+    .replace(b"<T>", rb'([^"]{0,255})')
+    .replace(b"<D>", rb'([^"]{10})')
+    .replace(b"<U>", rb"(.{8})-(.{4})-(.{4})-(.{4})-(.{12})")
 )
+#: The bytes a plain text may hold: printable ASCII but the backslash (and the quote,
+#: which the pattern already leaves out).
+_PLAIN_TEXT = bytes(b for b in range(0x20, 0x7F) if b != 0x5C)
 
 
 def is_compact(item: bytes) -> bool:
@@ -127,15 +136,26 @@ def compact_from_json(data: bytes) -> bytes | None:
         schema,
         scope,
     ) = m.groups()
+    # Whatever is left once the plain bytes are taken out is a byte no text may hold.
+    if b"".join((activity, org, site, schema, scope, start, end)).translate(None, _PLAIN_TEXT):
+        return None
     number = int(epoch)
     if number > _MAX_EPOCH:
         return None
-    n = _BYTE
+    # Hex of each field's own even width, so a pair never spans two fields; lowercase
+    # (islower is also false with no letter at all: such a record goes the long way).
     hashes = b"".join((account, blob, commitment, basis, *rid))
+    if not hashes.islower():
+        return None
+    try:
+        raw = unhexlify(hashes)  # refuses anything but hex digits
+    except HexError:
+        return None
+    n = _BYTE
     return b"".join(
         (
             b"\x00",
-            unhexlify(hashes),
+            raw,
             number.to_bytes(4, "big"),
             start,
             end,

@@ -28,6 +28,7 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "root_from_inclusion_proof",
     "root_from_leaf_hashes",
@@ -49,6 +50,11 @@ _sha256 = hashlib.sha256
 def leaf_hash(data: bytes) -> bytes:
     """Return the RFC 6962 leaf hash ``SHA-256(0x00 || data)``."""
     return _sha256(b"\x00" + data).digest()
+
+
+def leaf_hashes(datas: Iterable[bytes]) -> list[bytes]:
+    """Return the leaf hash of each of ``datas`` (one comprehension: no call per leaf)."""
+    return [_sha256(b"\x00" + data).digest() for data in datas]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -130,12 +136,16 @@ class MerkleAccumulator:
         self._size = index + 1
         return out
 
-    def extend(self, hashes: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+    def extend(
+        self, hashes: Iterable[bytes], *, min_level: int = 0
+    ) -> list[tuple[int, int, bytes]]:
         """Append many leaf hashes; return the completed nodes as (level, index, hash).
 
         Nodes are listed level by level (all new leaves, then level 1, ...) and by
         index within a level. Work is done a whole level at a time, which keeps
-        Python overhead per leaf to a single hash call.
+        Python overhead per leaf to a single hash call. ``min_level``: nodes below
+        that level are computed but not listed (a store that keeps only the higher
+        ones need not walk the others).
         """
         run = list(hashes)
         # Checked with C-level passes; a per-item Python call would double the cost.
@@ -149,7 +159,8 @@ class MerkleAccumulator:
         # run holds the new level-`level` nodes, whose first index is start >> level.
         while run:
             first = start >> level
-            out.extend(zip(repeat(level), range(first, first + len(run)), run, strict=False))
+            if level >= min_level:
+                out.extend(zip(repeat(level), range(first, first + len(run)), run, strict=False))
             if level == len(frontier):
                 frontier.append(None)
             if first & 1:

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from carbonledger.core.canonical import canonical, loads_canonical
 from carbonledger.core.item_parts import TxBody
-from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
+from carbonledger.core.merkle import leaf_hash, leaf_hashes, root_from_leaf_hashes
 from carbonledger.core.typed import (
     TYPED_VERSION,
     check_packed,
@@ -231,7 +231,7 @@ def tx_from_parts(
             raise InvalidInput(f"transaction body: field {name!r} missing or not a {kind.__name__}")
     if body.get("v") not in (TX_VERSION, TYPED_VERSION) or isinstance(body.get("v"), bool):
         raise InvalidInput(f"transaction body: unsupported version {body.get('v')!r}")
-    hashes = tuple(leaf_hash(data) for data in items)
+    hashes = tuple(leaf_hashes(items))
     if body.get("count") != len(items):
         raise InvalidInput(f"transaction declares {body.get('count')} items, carries {len(items)}")
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():

@@ -93,7 +93,7 @@ _TYPE_HASHES = {name: keccak256(name.encode()) for name in TYPED_TYPES}
 
 def items_hash(packed: Sequence[bytes]) -> bytes:
     """EIP-712's hash of a ``bytes[]``: keccak256 of the elements' keccak256s."""
-    return keccak256(b"".join(keccak256(p) for p in packed))
+    return keccak256(b"".join([keccak256(p) for p in packed]))
 
 
 def _struct_hash(tx_type: str, nonce: int, created: str, root: bytes, packed: bytes) -> bytes:

@@ -355,9 +355,8 @@ def _walk(conn: sqlite3.Connection, facts: _LogFacts, watch: int | None) -> None
         if prev != ehash:
             found.add(f"entry {seq}: hash chain broken")
         before = acc.size
-        for level, idx, digest in acc.extend(tx.item_hashes):
-            if level >= NODE_MIN_LEVEL:
-                nodes.check(level, idx, digest)
+        for level, idx, digest in acc.extend(tx.item_hashes, min_level=NODE_MIN_LEVEL):
+            nodes.check(level, idx, digest)
         if watch is not None and before < watch <= acc.size:
             facts.root_at[watch] = acc.root() if watch == acc.size else b""
         while next_cp is not None and next_cp[0] <= acc.size:
