@@ -14,12 +14,12 @@ and the contract hashes them as they are.
 
 Reading a record's JSON back into its compact form is on the hot path of every
 check of a typed transaction (``verify`` packs each stored record again), so
-:func:`compact_from_json` reads the bytes with one pattern, then checks the fields it
-cut out in a few whole-field passes; together they are the exact image of
-:func:`expand` over plain-ASCII texts: whatever they accept expands back to the same
-bytes, and is the canonical JSON of the record. Anything else (non-ASCII text, capital
-hex, an epoch beyond 32 bits, another shape) goes the long way, decoded and packed
-field by field by :func:`compact_record`, which decides.
+:func:`compact_from_json` reads the bytes with one pattern and checks the hex it cut
+out in one pass; together they are the exact image of :func:`expand` over plain-ASCII
+texts: whatever they accept expands back to the same bytes, and is the canonical JSON
+of the record. Anything else (non-ASCII text, capital hex, an epoch beyond 32 bits,
+another shape) goes the long way, decoded and packed field by field by
+:func:`compact_record`, which decides.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import uuid
 from binascii import Error as HexError
-from binascii import unhexlify
+from binascii import hexlify, unhexlify
 from typing import Any
 
 __all__ = ["compact_from_json", "compact_record", "expand", "is_compact"]
@@ -38,13 +38,12 @@ _MAX_EPOCH = 2**32 - 1
 _BYTE = tuple(bytes((n,)) for n in range(256))  # a text's length byte, made once
 
 # What expand writes (read as a template: <H> a hash, <T> a text, <D> a date, <U> the id
-# as str(uuid.UUID) writes it), the org twice (\4 is the channel). The pattern only cuts
-# the fields out (a hash or the id's parts: so many bytes; a text: up to 255 bytes, no
-# quote); compact_from_json then checks, each in one pass over the fields together, that
-# the hashes and the id are lowercase hex (expand writes .hex()) and that every text is
-# printable ASCII without a backslash (canonical JSON writes such text as it is).
-# Stepping over a fixed width costs the pattern nothing; testing each byte of a class is
-# most of what a stricter pattern would cost.
+# as str(uuid.UUID) writes it), with each text printable ASCII without a quote or a
+# backslash (canonical JSON writes it as it is) of at most 255 bytes (its length byte);
+# the org twice (\4 is the channel). A hash and the id's parts are only stepped over here
+# (so many bytes, which costs the pattern nothing where testing each byte against a class
+# is most of its work); compact_from_json then checks them, all together, to be
+# lowercase hex (expand writes .hex()).
 _RECORD_JSON = re.compile(
     (
         rb'(?s)\{"account":"<H>","activity":"<T>","detail":\{"blob":"<H>","channel":"<T>",'
@@ -53,13 +52,10 @@ _RECORD_JSON = re.compile(
         rb'"site":"<T>","trace":\{"basis":"<H>","schema":"<T>","scope":"<T>"\}\}'
     )
     .replace(b"<H>", rb"(.{64})")
-    .replace(b"<T>", rb'([^"]{0,255})')
-    .replace(b"<D>", rb'([^"]{10})')
+    .replace(b"<T>", rb"([ !#-\[\]-~]{0,255})")
+    .replace(b"<D>", rb"([ !#-\[\]-~]{10})")
     .replace(b"<U>", rb"(.{8})-(.{4})-(.{4})-(.{4})-(.{12})")
 )
-#: The bytes a plain text may hold: printable ASCII but the backslash (and the quote,
-#: which the pattern already leaves out).
-_PLAIN_TEXT = bytes(b for b in range(0x20, 0x7F) if b != 0x5C)
 
 
 def is_compact(item: bytes) -> bool:
@@ -136,20 +132,16 @@ def compact_from_json(data: bytes) -> bytes | None:
         schema,
         scope,
     ) = m.groups()
-    # Whatever is left once the plain bytes are taken out is a byte no text may hold.
-    if b"".join((activity, org, site, schema, scope, start, end)).translate(None, _PLAIN_TEXT):
-        return None
     number = int(epoch)
     if number > _MAX_EPOCH:
         return None
-    # Hex of each field's own even width, so a pair never spans two fields; lowercase
-    # (islower is also false with no letter at all: such a record goes the long way).
+    # Each field is of an even width, so a hex pair never spans two of them.
     hashes = b"".join((account, blob, commitment, basis, *rid))
-    if not hashes.islower():
-        return None
     try:
-        raw = unhexlify(hashes)  # refuses anything but hex digits
+        raw = unhexlify(hashes)  # hex digits only, of either case
     except HexError:
+        return None
+    if hexlify(raw) != hashes:  # lowercase, as expand writes it
         return None
     n = _BYTE
     return b"".join(
