@@ -191,7 +191,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.domain": [
         "CAP_UNITS", "MAX_AMOUNT", "RECORD_NAMESPACE", "Bill", "Organisation", "PeriodIndex",
         "Site", "account_ref", "check_quantity", "overlap_error", "parse_amount", "parse_date",
-        "record_id",
+        "record_id", "record_id_bytes",
     ],
     "carbonledger.core.apportion": ["largest_remainder"],
     "carbonledger.core.ids": [
@@ -202,7 +202,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.core.merkle": [
         "EMPTY_ROOT", "HASH_SIZE", "MerkleAccumulator", "NodeLookup", "consistency_proof",
-        "inclusion_proof", "leaf_hash", "node_hash", "root_from_inclusion_proof",
+        "inclusion_proof", "leaf_hash", "leaf_hashes", "node_hash", "root_from_inclusion_proof",
         "root_from_leaf_hashes", "subtree_hash", "verify_consistency", "verify_inclusion",
     ],
     "carbonledger.core.proofdoc": ["PROOF_FORMAT", "check_proof", "proof_document"],
@@ -226,7 +226,7 @@ PUBLIC: dict[str, list[str]] = {
         "DISCLOSURE_FIELDS", "SCOPES", "SCOPE_PATTERN", "disclose", "records_commitment",
     ],
     "carbonledger.core.rules.records": [
-        "RECORD_FIELDS", "audit_report", "period_taken", "record_emissions",
+        "RECORD_FIELDS", "audit_report", "compact_shape", "period_taken", "record_emissions",
     ],
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",

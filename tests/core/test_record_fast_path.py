@@ -21,10 +21,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from carbonledger.core.canonical import canonical
+from carbonledger.core.compact_record import is_compact
 from carbonledger.core.domain import account_ref, record_id
 from carbonledger.core.rules import records
+from carbonledger.core.rules.records import compact_shape
 from carbonledger.core.state import LedgerState
+from carbonledger.core.typed import pack_items
 from carbonledger.crypto.keys import PrivateKey
+from carbonledger.errors import InvalidInput
 from tests.ledger_helpers import BASIS_ID, BLOB_ID, new_ledger, record
 
 KEY = PrivateKey.generate()
@@ -114,6 +119,17 @@ def _fix_id(item: dict[str, Any]) -> None:
             item["id"] = record_id(str(site), str(account), start, end)
 
 
+def _entry(edits: list[tuple[str, Any]], fix_id: bool, position: int) -> list[dict[str, Any]]:
+    """Good records of other months (sharing the edited one's blob) and the edited one."""
+    good = [record("s0", 1), record("s0", 2)]
+    bad = record("s0", 5)
+    for where, value in edits:
+        _edit(bad, where, value)
+    if fix_id:
+        _fix_id(bad)
+    return [*good[:position], bad, *good[position:]]
+
+
 def _judge(state: LedgerState, items: list[dict[str, Any]]) -> tuple[str, Any]:
     trial = state.copy()
     try:
@@ -147,13 +163,7 @@ def test_one_pass_check_and_named_checks_give_the_same_verdict(
     # The edited record among good ones of other months (they share its blob), so the
     # entry's facts (the writer's epoch, blobs already seen) are in play as they are in
     # an import.
-    good = [record("s0", 1), record("s0", 2)]
-    bad = record("s0", 5)
-    for where, value in edits:
-        _edit(bad, where, value)
-    if fix_id:
-        _fix_id(bad)
-    items = [*good[:position], bad, *good[position:]]
+    items = _entry(edits, fix_id, position)
     fast, slow = _both(state, items, monkeypatch)
     assert fast == slow
 
@@ -184,3 +194,68 @@ def test_the_good_record_and_its_near_misses_are_judged_alike(
         fast, slow = _both(state, [record("s0", 1), bad], monkeypatch)
         assert fast == slow, where
         assert fast[0] == error, (where, fast)
+
+
+def _judge_shaped(state: LedgerState, items: list[dict[str, Any]]) -> tuple[str, Any]:
+    trial = state.copy()
+    try:
+        records.record_emissions(trial, {"sender": KEY.address}, items, shaped=True)  # type: ignore[typeddict-item]
+    except Exception as exc:  # the class and message are what is compared
+        return type(exc).__name__, str(exc)
+    return "accepted", sorted(trial.periods.items())
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(edits=changes(), fix_id=st.booleans(), position=st.integers(0, 2))
+def test_the_compact_form_check_leaves_the_rule_the_same_verdict(
+    state: LedgerState,
+    edits: list[tuple[str, Any]],
+    fix_id: bool,
+    position: int,
+) -> None:
+    """``verify`` checks on a record's compact form what the rule checks that does not
+    depend on the state, and applies the entry with ``shaped=True``: for an edited record
+    that still packs, the compact check refuses only records the rule refuses, and where
+    it accepts, the shaped rule gives the rule's verdict."""
+    items = _entry(edits, fix_id, position)
+    try:
+        datas = [canonical(i) for i in items]
+    except InvalidInput:
+        return  # a float: no transaction can carry it
+    packed = pack_items("record_emissions", KEY.address, datas)
+    if packed is None:
+        return  # not a typed entry: verify's worker does not check it, the rule does
+    full = _judge(state, copy.deepcopy(items))
+    if all(compact_shape(p) for p in packed if is_compact(p)):
+        assert _judge_shaped(state, copy.deepcopy(items)) == full
+    else:
+        assert full[0] != "accepted"
+
+
+def test_the_compact_form_check_refuses_each_near_miss_the_rule_refuses_for_its_shape(
+    state: LedgerState,
+) -> None:
+    """Not an empty comparison: the good record passes, and a record whose activity,
+    scope, period or id is wrong, packed compactly all the same, does not."""
+
+    def packed(item: dict[str, Any]) -> bytes:
+        (one,) = pack_items("record_emissions", KEY.address, [canonical(item)]) or [b""]
+        assert is_compact(one)
+        return one
+
+    assert compact_shape(packed(record("s0", 1)))
+    for where, value in [
+        ("activity", "electricity!"),
+        ("trace.scope", "4"),
+        ("trace.scope", "3-0"),
+        ("period.end", "2022-12-31"),  # before its start
+        ("period.end", "2023-02-30"),
+        ("id", "00000000-0000-5000-8000-000000000000"),
+        ("site", "s1"),  # the id is of another site
+    ]:
+        bad = record("s0", 1)
+        _edit(bad, where, value)
+        assert not compact_shape(packed(bad)), where
+        assert _judge(state, [bad])[0] == "InvalidInput", where

@@ -307,3 +307,59 @@ def test_by_default_a_worker_helps_from_5000_leaves_from_the_main_thread_on_a_fr
         f"{ledger_file} other thread True one process",
         f"{ledger_file} busy machine True one process",
     ]
+
+
+def _misshapen(item: dict[str, Any], how: str) -> None:
+    """One thing about a signed record that a writer's software got wrong."""
+    if how == "activity":
+        item["activity"] = "electricity!"
+    elif how == "scope":
+        item["trace"]["scope"] = "4"
+    elif how == "id":
+        item["id"] = "00000000-0000-5000-8000-000000000000"
+    elif how == "date":
+        item["period"]["end"] = "1990-04-31"  # April has 30 days
+    elif how == "order":
+        item["period"]["start"], item["period"]["end"] = item["period"]["end"], "1989-12-01"
+    elif how == "epoch":
+        item["detail"]["epoch"] = 1
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("activity", "activity id 'electricity!' is not valid"),
+        ("scope", "scope '4' is not a scope"),
+        ("id", "id must be the record id of its site, account and period"),
+        ("date", "period end '1990-04-31' is not a date"),
+        ("order", "is before start"),
+        ("epoch", "sealed under epoch 1, the channel is at epoch 0"),
+    ],
+)
+def test_a_signed_record_the_rule_refuses_is_named_by_the_fast_path_too(
+    ledger_file: Path, monkeypatch: pytest.MonkeyPatch, how: str, said: str
+) -> None:
+    """A record signed in the compact typed form (the worker checks on that form what the
+    record rule checks that does not depend on the state; the replay then checks the
+    rest) but refused by the rule, stored by an operator's software that skipped the
+    rules: its hashes, nodes, checkpoint and note all hold. The fast path finds it
+    itself and the one-process pass names the entry as it always has."""
+    item = record("s0", 3, year=1990)  # a period no entry recorded
+    _misshapen(item, how)
+    with closing(SqliteLedger(ledger_file, operator=KEY)) as ledger:
+        nonce = ledger.state().next_nonce(KEY.address)
+        signed = tx(KEY, "record_emissions", nonce, [record("s1", 3, year=1990), item])
+        assert signed.body["v"] == 2  # typed: its records packed compactly
+        with monkeypatch.context() as m:
+            m.setattr(ledger_log, "apply", lambda *args, **kwargs: {})
+            ledger.submit([signed])
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    with closing(SqliteLedger(ledger_file)) as ledger, _Seen() as seen:
+        with_worker = asdict(ledger.verify())
+    (handed_over,) = seen.messages
+    assert handed_over.endswith("checking again in one process"), handed_over
+    assert "worker process" not in handed_over, handed_over
+    assert with_worker == _report(ledger_file, "0", monkeypatch)
+    assert not with_worker["ok"]
+    assert [e["entry"] for e in with_worker["errors"]] == [11]
+    assert said in with_worker["error"]

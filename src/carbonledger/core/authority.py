@@ -91,6 +91,7 @@ def apply(
     *,
     now: str,
     blobs: Collection[str] | None = None,
+    shaped: bool = False,
 ) -> dict[str, tuple[str, int]]:
     """Check ``body`` (already signature-checked) and its decoded ``items``; advance ``state``.
 
@@ -102,6 +103,10 @@ def apply(
     (channel, epoch).
     Callers apply batches to :meth:`LedgerState.copy` and keep the copy only when
     the whole batch is accepted.
+    ``shaped``: each emissions record of the entry was found well formed, as it is, by
+    :func:`carbonledger.core.rules.records.compact_shape` (``verify`` checks that in its
+    worker process, on the packed form it checks anyway); the record rule then makes
+    only the checks that depend on the state. Nothing else passes it.
     """
     rule = RULES.get(body["type"])
     if rule is None:
@@ -118,7 +123,10 @@ def apply(
     state.now = now
     if body["type"] not in ("genesis", "enroll"):
         require_active_signer(state, sender)
-    rule(state, body, items)
+    if shaped and rule is record_emissions:
+        record_emissions(state, body, items, shaped=True)
+    else:
+        rule(state, body, items)
     named = {} if blobs is None else check_carried(items, blobs)
     state.nonces[sender] = expected + 1
     state.size += len(items)

@@ -30,7 +30,7 @@ from binascii import Error as HexError
 from binascii import hexlify, unhexlify
 from typing import Any
 
-__all__ = ["compact_from_json", "compact_record", "expand", "is_compact"]
+__all__ = ["compact_from_json", "compact_record", "compact_texts", "expand", "is_compact"]
 
 _FIXED = 169
 _TEXTS = 5
@@ -63,7 +63,8 @@ def is_compact(item: bytes) -> bool:
     return item[:1] == b"\x00"
 
 
-def _texts(data: bytes) -> list[bytes]:
+def compact_texts(data: bytes) -> list[bytes]:
+    """The texts of a compact record: activity, organisation, site, schema and scope."""
     out, at = [], _FIXED
     for _ in range(_TEXTS):
         if at >= len(data):
@@ -80,7 +81,7 @@ def expand(data: bytes) -> bytes:
     """The canonical JSON of a compact record (exactly what CompactRecord.sol hashes)."""
     if not is_compact(data) or len(data) < _FIXED + _TEXTS:
         raise ValueError("not a compact record")
-    activity, org, site, schema, scope = _texts(data)
+    activity, org, site, schema, scope = compact_texts(data)
     for text in (activity, org, site, schema, scope, data[149:169]):
         if b'"' in text or b"\\" in text:
             raise ValueError("compact record: a text holds a quote or a backslash")

@@ -91,6 +91,10 @@ def _next_day(iso: str) -> str:
 
 def add_period(known: tuple[str, ...], start: str, end: str) -> tuple[str, ...]:
     """``known`` with [start, end] added (it must not overlap), contiguous ones merged."""
+    if known and known[-1] < start:  # after the last (bills come in order): no search
+        if _next_day(known[-1]) == start:
+            return (*known[:-1], end)
+        return (*known, start, end)
     i = bisect.bisect_left(known, start)
     before, after = known[:i], known[i:]
     if before and _next_day(before[-1]) == start:

@@ -72,8 +72,8 @@ class SignedTx:
     #: item that names a blob commits to its SHA-256, and the rules refuse an item
     #: whose blob is not carried, so the bytes are bound all the same).
     blobs: tuple[bytes, ...] = field(default=(), compare=False)
-    #: A typed-data transaction's packed items when this process built them (the EVM
-    #: adapter sends them); ``None`` otherwise.
+    #: A typed-data transaction's packed items when this process built or checked them
+    #: (the EVM adapter sends them); ``None`` otherwise.
     packed: tuple[bytes, ...] | None = field(default=None, compare=False)
 
     def blob_map(self) -> dict[str, bytes]:
@@ -237,10 +237,11 @@ def tx_from_parts(
     if body.get("items_root") != root_from_leaf_hashes(hashes).hex():
         raise InvalidInput("transaction items do not match its items_root")
     checked = cast(TxBody, body)  # every field of TxBody checked above
-    if body["v"] == TYPED_VERSION:
-        check_packed(checked, items)
+    packed = check_packed(checked, items) if body["v"] == TYPED_VERSION else None
     _check_signature(checked, body_bytes, signature)
-    return SignedTx(checked, body_bytes, tuple(items), hashes, signature, None, tuple(blobs))
+    return SignedTx(
+        checked, body_bytes, tuple(items), hashes, signature, None, tuple(blobs), packed
+    )
 
 
 def entry_hash(prev: bytes, seq: int, ledger_time: str, tx_hash: bytes, signature: bytes) -> bytes:

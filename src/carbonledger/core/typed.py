@@ -294,10 +294,12 @@ def unpack_item(tx_type: str, sender: str, packed: bytes) -> bytes:
     raise InvalidInput(f"{tx_type} transactions are not signed as typed data")
 
 
-def check_packed(body: Mapping[str, Any], items: Sequence[bytes]) -> None:
-    """Check that a typed-data body's ``packed`` is the items hash of exactly ``items``."""
+def check_packed(body: Mapping[str, Any], items: Sequence[bytes]) -> tuple[bytes, ...]:
+    """Check that a typed-data body's ``packed`` is the items hash of exactly ``items``;
+    return the packed items."""
     packed = pack_items(str(body["type"]), str(body["sender"]), items)
     if packed is None:
         raise InvalidInput(f"{body['type']}: an item has no packed form (typed transaction)")
     if items_hash(packed).hex() != body.get("packed"):
         raise InvalidInput("transaction items do not match its packed items hash")
+    return packed

@@ -5,9 +5,13 @@ does not depend on the ledger's state and can be checked without decoding an ite
 the columns of every entry, where its leaves lie, every leaf hash, ``items_root``,
 packed items hash and signature, the hash chain, every stored Merkle node, the root
 of every signed checkpoint (recovering who signed it) and that every stored sealed
-blob hashes to its name. Meanwhile this process decodes each item once for the
-state machine, which has to run in order, and checks beside it what needs the
-decoded item: its query columns and that the sealed blobs it names are stored.
+blob hashes to its name; and, on the compact form it packs each record of a typed
+entry into, what the record rule checks that does not depend on the state
+(:func:`carbonledger.core.rules.records.compact_shape`). Meanwhile this process
+decodes each item once for the state machine, which has to run in order (for those
+typed entries, the rule's checks that depend on the state: ``apply(shaped=True)``),
+and checks beside it what needs the decoded item: its query columns and that the
+sealed blobs it names are stored.
 
 This is a fast path, not a second verifier: it only answers "everything holds".
 At the first thing that does not hold, on either side, the caller runs the
@@ -50,9 +54,12 @@ from carbonledger.adapters.tlog_store import Remembered
 from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
 from carbonledger.core.checkpoint import checkpoint_body, checkpoint_digest
+from carbonledger.core.compact_record import is_compact
 from carbonledger.core.merkle import EMPTY_ROOT, MerkleAccumulator
+from carbonledger.core.rules.records import compact_shape
 from carbonledger.core.state import LedgerState
 from carbonledger.core.tx import GENESIS_PREV, entry_hash, tx_from_parts
+from carbonledger.core.typed import TYPED_VERSION
 from carbonledger.crypto.keys import recover_address
 from carbonledger.ports.ledger import VerifyReport
 
@@ -248,7 +255,8 @@ def _replay(
                     raise _Differs(f"entry {seq}: query columns differ from an item's data")
                 blobs.item(item, seq, -1)
                 items.append(item)
-            apply(state, loads(body), items, now=when)
+            tx_body = loads(body)
+            apply(state, tx_body, items, now=when, shaped=_shaped_by_worker(tx_body))
             if n == 0 and (state.ledger_id is None or state.admin is None):
                 raise _Differs("the first entry is not a genesis entry")
             if facts is None and n % 8 == 0 and inbox.poll():
@@ -260,6 +268,16 @@ def _replay(
     except Exception as exc:  # whatever it is, the one-process pass names it
         raise _Differs(f"entry {n + 1}: {type(exc).__name__}: {exc}") from exc
     return state, blobs, facts, time.monotonic() - started
+
+
+def _shaped_by_worker(body: Any) -> bool:
+    """Whether the worker checks the records of an entry with ``body`` for what the
+    record rule checks that does not depend on the state (see :func:`_shapes`)."""
+    return (
+        type(body) is dict
+        and body.get("v") == TYPED_VERSION
+        and (body.get("type") == "record_emissions")
+    )
 
 
 def _finish(
@@ -349,6 +367,8 @@ def _walk(conn: sqlite3.Connection, facts: _LogFacts, watch: int | None) -> None
         tx = tx_from_parts(body, _items(seq, rows, found), sig)
         if (tx.type, tx.sender, tx.nonce) != (typ, sender, nonce):
             found.add(f"entry {seq}: type, sender or nonce columns differ from the body")
+        if _shaped_by_worker(tx.body):
+            _shapes(seq, tx.packed, found)
         if facts.ledger is None:
             facts.ledger = tx.body["ledger"]
         prev = entry_hash(prev, seq, when, tx.tx_hash, sig)
@@ -390,6 +410,18 @@ def _items(seq: int, rows: list[Any], found: _Strict) -> list[bytes]:
             found.add(f"leaf {idx} is not entry {seq}'s")
         datas.append(data)
     return datas
+
+
+def _shapes(seq: int, packed: tuple[bytes, ...] | None, found: _Strict) -> None:
+    """Each record of a typed entry (packed compactly; any other item is packed as its
+    JSON) passes what the record rule checks that does not depend on the state: the
+    replay applies the entry with ``shaped=True``."""
+    if packed is None:
+        found.add(f"entry {seq}: a typed entry without its packed items")
+        return
+    for item in packed:
+        if is_compact(item) and not compact_shape(item):
+            found.add(f"entry {seq}: a record is not well formed")
 
 
 def _stored_blobs(conn: sqlite3.Connection, facts: _LogFacts, found: _Strict) -> None:

@@ -13,17 +13,25 @@ cannot leave the ledger holding something the importer would refuse:
   by a signer who may read the channel;
 * the public item carries only public fields: no result, amount or split (they are
   sealed), so no arithmetic on public data recovers them.
+
+Of these, what does not depend on the ledger's state can also be checked on a
+record's compact form (:func:`compact_shape`), which ``verify`` holds anyway for
+every record of a typed entry: its worker process checks them there, and the
+replay applies such an entry with ``shaped=True``, leaving the rule the checks that
+depend on the state (site, writer, epoch, calculation basis, periods).
 """
 
 from __future__ import annotations
 
 import re
+from binascii import hexlify
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.calculator import basis_id
-from carbonledger.core.domain import record_id
+from carbonledger.core.compact_record import compact_texts
+from carbonledger.core.domain import record_id, record_id_bytes
 from carbonledger.core.intervals import add_period, check_period, is_iso_date, overlapping
 from carbonledger.core.item_parts import TxBody
 from carbonledger.core.rules.channels import channel_access, sealing_epoch
@@ -44,7 +52,7 @@ from carbonledger.errors import (
     PermissionDenied,
 )
 
-__all__ = ["RECORD_FIELDS", "audit_report", "period_taken", "record_emissions"]
+__all__ = ["RECORD_FIELDS", "audit_report", "compact_shape", "period_taken", "record_emissions"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 #: Every field a record's public item may carry, and the fields of its trace.
@@ -233,8 +241,61 @@ def _well_formed(
     return start, end
 
 
-def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
-    """Emissions records, each preceded (here or in an earlier entry) by its calculation basis."""
+def compact_shape(packed: bytes) -> bool:
+    """Whether a record in its compact form (:mod:`carbonledger.core.compact_record`,
+    checked to expand to the record's bytes) passes every check of this rule that does
+    not depend on the ledger's state.
+
+    The compact form fixes most of them: it expands to the record's canonical JSON with
+    the public fields and no other, the account, blob, commitment and basis as SHA-256
+    (lowercase hex), the channel equal to the organisation and the epoch a number. Left
+    to check: activity and scope, the period (two ISO dates, start on or before end)
+    and the id (the record id of site, account and period).
+    """
+    try:
+        activity, _org, site, _schema, scope = compact_texts(packed)
+    except ValueError:
+        return False
+    start, end = packed[149:159], packed[159:169]
+    return (
+        _compact_texts_ok(activity, scope, start, end)
+        and record_id_bytes(site, hexlify(packed[1:33]), start, end) == packed[129:145]
+    )
+
+
+# A ledger repeats its activities, scopes and period dates: one lookup a record.
+@lru_cache(maxsize=65536)
+def _compact_texts_ok(activity: bytes, scope: bytes, start: bytes, end: bytes) -> bool:
+    try:
+        texts = activity.decode(), scope.decode(), start.decode(), end.decode()
+    except UnicodeDecodeError:
+        return False
+    return (
+        _is_activity(texts[0])
+        and _is_scope(texts[1])
+        and is_iso_date(texts[2])
+        and is_iso_date(texts[3])
+        and texts[3] >= texts[2]
+    )
+
+
+def _shaped(item: dict[str, Any], org: str, epoch: int, blobs: set[str]) -> tuple[str, str] | None:
+    # A record compact_shape vouched for: only its epoch depends on the state.
+    if item["detail"]["epoch"] != epoch:
+        return None
+    period = item["period"]
+    return period["start"], period["end"]
+
+
+def record_emissions(
+    state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]], *, shaped: bool = False
+) -> None:
+    """Emissions records, each preceded (here or in an earlier entry) by its calculation basis.
+
+    ``shaped``: every emissions record of the entry passed :func:`compact_shape` (``verify``
+    checks that in its worker); only the checks that depend on the state are made here.
+    """
+    check = _shaped if shaped else _well_formed
     sender = body["sender"]
     sites = state.sites
     epochs: dict[str, int] = {}
@@ -259,7 +320,7 @@ def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str,
         epoch = epochs.get(site["org"])
         if epoch is None:
             epoch = epochs[site["org"]] = _writer(state, sender, str(org), _what(item))
-        span = _well_formed(item, org, epoch, blobs)
+        span = check(item, org, epoch, blobs)
         if span is None:  # something is wrong: the checks again, one at a time, to name it
             _detail(item, epoch, blobs)
             span = _shape(item)
@@ -268,7 +329,8 @@ def record_emissions(state: LedgerState, body: TxBody, items: Sequence[dict[str,
             raise NotFound(f"{_what(item)}: its calculation basis is not recorded")
         account = f"{site['id']}/{item['account']}"
         known = periods.get(account, ())
-        other = overlapping(known, start, end)
+        # Overlaps nothing when it starts after the last period recorded (bills in order).
+        other = None if not known or known[-1] < start else overlapping(known, start, end)
         if other == (start, end):
             raise DuplicateEntity(
                 f"{_what(item)}: {start}..{end} is already recorded for the same account"
