@@ -30,7 +30,7 @@ from binascii import Error as HexError
 from binascii import hexlify, unhexlify
 from typing import Any
 
-__all__ = ["compact_from_json", "compact_record", "compact_texts", "expand", "is_compact"]
+__all__ = ["compact_from_json", "compact_record", "expand", "is_compact"]
 
 _FIXED = 169
 _TEXTS = 5
@@ -63,8 +63,7 @@ def is_compact(item: bytes) -> bool:
     return item[:1] == b"\x00"
 
 
-def compact_texts(data: bytes) -> list[bytes]:
-    """The texts of a compact record: activity, organisation, site, schema and scope."""
+def _texts(data: bytes) -> list[bytes]:
     out, at = [], _FIXED
     for _ in range(_TEXTS):
         if at >= len(data):
@@ -81,7 +80,7 @@ def expand(data: bytes) -> bytes:
     """The canonical JSON of a compact record (exactly what CompactRecord.sol hashes)."""
     if not is_compact(data) or len(data) < _FIXED + _TEXTS:
         raise ValueError("not a compact record")
-    activity, org, site, schema, scope = compact_texts(data)
+    activity, org, site, schema, scope = _texts(data)
     for text in (activity, org, site, schema, scope, data[149:169]):
         if b'"' in text or b"\\" in text:
             raise ValueError("compact record: a text holds a quote or a backslash")
@@ -125,7 +124,11 @@ def compact_from_json(data: bytes) -> bytes | None:
         org,
         commitment,
         epoch,
-        *rid,
+        rid1,
+        rid2,
+        rid3,
+        rid4,
+        rid5,
         end,
         start,
         site,
@@ -137,7 +140,7 @@ def compact_from_json(data: bytes) -> bytes | None:
     if number > _MAX_EPOCH:
         return None
     # Each field is of an even width, so a hex pair never spans two of them.
-    hashes = b"".join((account, blob, commitment, basis, *rid))
+    hashes = b"".join((account, blob, commitment, basis, rid1, rid2, rid3, rid4, rid5))
     try:
         raw = unhexlify(hashes)  # hex digits only, of either case
     except HexError:

@@ -107,28 +107,32 @@ class BlobCheck:
     """Every sealed blob an item names is stored and hashes to its name.
 
     Names are kept as Python hashes (8 bytes each) so unreferenced blobs can be
-    found afterwards without holding every id. ``hashed=False``: only that each is
-    stored (the caller hashes every stored blob elsewhere); the stored names are then
-    read once, in one scan (a lookup by name reads the whole half-megabyte row).
+    found afterwards without holding every id. ``scan=True``: every stored blob is
+    read and hashed once, in one scan (a lookup by name reads the whole half-megabyte
+    row, which costs twice as much), on the first name to check; a named blob that
+    does not hash to its name is then found as missing (for a pass that only answers
+    whether everything holds: the one-process pass says which).
     """
 
-    def __init__(
-        self, conn: sqlite3.Connection, findings: Findings, *, hashed: bool = True
-    ) -> None:
+    def __init__(self, conn: sqlite3.Connection, findings: Findings, *, scan: bool = False) -> None:
         self._conn = conn
         self._findings = findings
         self._seen: set[int] = set()
-        self._hashed = hashed
+        self._scan = scan
         self._stored: set[str] | None = None
         self.checked = 0
 
     def _stored_data(self, blob: str) -> tuple[bool, bytes | None]:
-        """Whether ``blob`` is stored, and its bytes when they are to be hashed."""
-        if self._hashed:
+        """Whether ``blob`` is stored, and its bytes when they are still to be hashed."""
+        if not self._scan:
             row = self._conn.execute("SELECT data FROM blob WHERE id = ?", (blob,)).fetchone()
             return row is not None, None if row is None else bytes(row[0])
         if self._stored is None:
-            self._stored = {name for (name,) in self._conn.execute("SELECT id FROM blob")}
+            self._stored = {
+                name
+                for name, data in self._conn.execute("SELECT id, data FROM blob")
+                if hashlib.sha256(data).hexdigest() == name
+            }
         return blob in self._stored, None
 
     def item(self, item: dict[str, Any], seq: int, leaf: int) -> None:

@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import Any
 
 from carbonledger.core.calculator import basis_id
-from carbonledger.core.compact_record import compact_texts
 from carbonledger.core.domain import record_id, record_id_bytes
 from carbonledger.core.intervals import add_period, check_period, is_iso_date, overlapping
 from carbonledger.core.item_parts import TxBody
@@ -63,6 +62,7 @@ _TRACE_FIELDS = frozenset({"schema", "basis", "scope"})
 _DETAIL_FIELDS = frozenset({"channel", "epoch", "blob", "commitment"})
 _PERIOD_FIELDS = frozenset({"start", "end"})
 _N_RECORD_FIELDS = len(RECORD_FIELDS)
+_COMPACT_TEXTS = 169  # where a compact record's texts begin (after its fixed fields)
 
 
 # Cached: a ledger has a few thousand accounts, a few activities and scopes, each
@@ -252,9 +252,20 @@ def compact_shape(packed: bytes) -> bool:
     to check: activity and scope, the period (two ISO dates, start on or before end)
     and the id (the record id of site, account and period).
     """
+    # Its five texts (activity, org, site, schema, scope) each follow a length byte.
     try:
-        activity, _org, site, _schema, scope = compact_texts(packed)
-    except ValueError:
+        at = _COMPACT_TEXTS
+        n = packed[at]
+        activity, at = packed[at + 1 : at + 1 + n], at + 1 + n
+        at += 1 + packed[at]  # the org (the rule checks it against the site)
+        n = packed[at]
+        site, at = packed[at + 1 : at + 1 + n], at + 1 + n
+        at += 1 + packed[at]  # the schema (any text)
+        n = packed[at]
+        scope, at = packed[at + 1 : at + 1 + n], at + 1 + n
+    except IndexError:
+        return False
+    if at != len(packed):
         return False
     start, end = packed[149:159], packed[159:169]
     return (
