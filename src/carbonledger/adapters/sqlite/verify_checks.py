@@ -120,6 +120,7 @@ class BlobCheck:
         self._seen: set[int] = set()
         self._scan = scan
         self._stored: set[str] | None = None
+        self._last: str | None = None
         self.checked = 0
 
     def _stored_data(self, blob: str) -> tuple[bool, bytes | None]:
@@ -140,9 +141,13 @@ class BlobCheck:
             return  # most items seal nothing: skip the generator (this runs per leaf)
         detail = item.get("detail")
         if "sealed" not in item and type(detail) is dict:
-            # A record of a batch whose blob an earlier record named: already checked.
+            # A record of a batch whose blob an earlier record named: already checked
+            # (most often the record before it: compared without hashing the name again).
             blob = detail.get("blob")
+            if blob == self._last:
+                return
             if type(blob) is str and hash(blob) in self._seen:
+                self._last = blob
                 return
         for ref in referenced_blobs(item):
             key = hash(ref.blob)

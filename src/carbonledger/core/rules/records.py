@@ -328,9 +328,9 @@ def record_emissions(
             raise PermissionDenied(
                 f"{_what(item)}: site {site['id']!r} belongs to {site['org']!r}, not {org!r}"
             )
-        epoch = epochs.get(site["org"])
+        epoch = epochs.get(org)  # (org is the site's)
         if epoch is None:
-            epoch = epochs[site["org"]] = _writer(state, sender, str(org), _what(item))
+            epoch = epochs[org] = _writer(state, sender, str(org), _what(item))
         span = check(item, org, epoch, blobs)
         if span is None:  # something is wrong: the checks again, one at a time, to name it
             _detail(item, epoch, blobs)
