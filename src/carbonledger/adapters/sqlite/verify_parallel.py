@@ -74,7 +74,7 @@ WORKERS_ENV = "CARBONLEDGER_VERIFY_WORKERS"
 _AUTO_FROM_LEAVES = 5_000
 #: Of every 8 typed record entries, how many the worker checks the records of for what
 #: the record rule checks that does not depend on the state (:func:`_shaped_by_worker`).
-SHAPED_BY_WORKER = 5
+_SHAPED_BY_WORKER = 5
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _TX_TYPES = (int, bytes, str, str, str, int, bytes, bytes, int, int)
@@ -274,13 +274,13 @@ def _shaped_by_worker(seq: int, body: Any) -> bool:
     """Whether the worker checks the records of entry ``seq`` (with ``body``) for what the
     record rule checks that does not depend on the state (see :func:`_shapes`).
 
-    The replay's rule checks them in :data:`SHAPED_BY_WORKER` entries of 8 (by sequence
-    number) and the worker in the others: the worker checks a record for less than the
-    rule costs the replay, but has more else to do per leaf, and the slower process
-    sets the pace.
+    The worker checks them in :data:`_SHAPED_BY_WORKER` entries of 8 (by sequence
+    number) and the replay's rule in the others: the worker checks a record for less
+    than the rule costs the replay, but has more else to do per leaf, and the slower
+    process sets the pace.
     """
     return (
-        seq % 8 < SHAPED_BY_WORKER
+        seq % 8 < _SHAPED_BY_WORKER
         and type(body) is dict
         and body.get("v") == TYPED_VERSION
         and body.get("type") == "record_emissions"
