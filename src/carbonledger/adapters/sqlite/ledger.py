@@ -395,10 +395,13 @@ class SqliteLedger(LedgerLog):
     def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
         out: list[PeriodKey] = []
         for account in accounts:
+            # By the account's site too: a file's records are indexed by site (and, in
+            # files made before leaf_record, by account), not by account alone. A record's
+            # account is its site, "/" and a reference in hex.
             for acct, start, end, rid, data in self._reader().execute(
                 "SELECT account, pstart, pend, rid, data FROM leaf"
-                " WHERE kind = 'emissions_record' AND account = ?",
-                (account,),
+                " WHERE site = ? AND kind = 'emissions_record' AND account = ?",
+                (account.rpartition("/")[0], account),
             ):
                 item = orjson.loads(data)
                 out.append(
