@@ -120,7 +120,9 @@ class BlobCheck:
         self._seen: set[int] = set()
         self._scan = scan
         self._stored: set[str] | None = None
-        self._last: str | None = None
+        #: The blob the last record checked named (a batch's records share one): a
+        #: caller that sees the next record name it too may skip :meth:`item`.
+        self.last: str | None = None
         self.checked = 0
 
     def _stored_data(self, blob: str) -> tuple[bool, bytes | None]:
@@ -144,10 +146,10 @@ class BlobCheck:
             # A record of a batch whose blob an earlier record named: already checked
             # (most often the record before it: compared without hashing the name again).
             blob = detail.get("blob")
-            if blob == self._last:
+            if blob == self.last:
                 return
             if type(blob) is str and hash(blob) in self._seen:
-                self._last = blob
+                self.last = blob
                 return
         for ref in referenced_blobs(item):
             key = hash(ref.blob)

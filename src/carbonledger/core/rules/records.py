@@ -290,14 +290,6 @@ def _compact_texts_ok(activity: bytes, scope: bytes, start: bytes, end: bytes) -
     )
 
 
-def _shaped(item: dict[str, Any], org: str, epoch: int, blobs: set[str]) -> tuple[str, str] | None:
-    # A record compact_shape vouched for: only its epoch depends on the state.
-    if item["detail"]["epoch"] != epoch:
-        return None
-    period = item["period"]
-    return period["start"], period["end"]
-
-
 def record_emissions(
     state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]], *, shaped: bool = False
 ) -> None:
@@ -306,7 +298,6 @@ def record_emissions(
     ``shaped``: every emissions record of the entry passed :func:`compact_shape` (``verify``
     checks that in its worker); only the checks that depend on the state are made here.
     """
-    check = _shaped if shaped else _well_formed
     sender = body["sender"]
     sites = state.sites
     epochs: dict[str, int] = {}
@@ -315,10 +306,10 @@ def record_emissions(
     periods = state.periods
     for n, item in enumerate(items):
         kind = item.get("kind")
-        if kind == "calculation_basis":
-            _basis(state, n, item)
-            continue
         if kind != "emissions_record":
+            if kind == "calculation_basis":
+                _basis(state, n, item)
+                continue
             raise InvalidInput(f"item {n}: expected an emissions_record, got {kind!r}")
         site = sites.get(item.get("site"))  # type: ignore[arg-type]
         if site is None:
@@ -331,7 +322,12 @@ def record_emissions(
         epoch = epochs.get(org)  # (org is the site's)
         if epoch is None:
             epoch = epochs[org] = _writer(state, sender, str(org), _what(item))
-        span = check(item, org, epoch, blobs)
+        # A record compact_shape vouched for (shaped): only its epoch depends on the state.
+        if shaped and item["detail"]["epoch"] == epoch:
+            period = item["period"]
+            span: tuple[str, str] | None = period["start"], period["end"]
+        else:
+            span = None if shaped else _well_formed(item, org, epoch, blobs)
         if span is None:  # something is wrong: the checks again, one at a time, to name it
             _detail(item, epoch, blobs)
             span = _shape(item)
