@@ -55,6 +55,9 @@ PUBLIC: dict[str, list[str]] = {
         "announced_peers", "check_peer_url",
         "fill_blobs", "keep_blobs",
     ],
+    "carbonledger.adapters.evm.peer_policy": [
+        "ALLOW_PRIVATE_PEERS", "PeerPolicy", "Route", "address_refusal", "url_refusal",
+    ],
     "carbonledger.adapters.evm.recovery": ["entries_kept", "store_beside"],
     "carbonledger.adapters.evm.settle": ["Settler"],
     "carbonledger.adapters.evm.carried": [
@@ -531,6 +534,7 @@ PUBLIC: dict[str, list[str]] = {
         "deploy_evm",
         "evm_module",
         "first_block_with_code",
+        "home_peer_policy",
         "home_peers",
         "open_evm",
         "open_ledger",

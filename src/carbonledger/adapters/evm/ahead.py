@@ -15,7 +15,9 @@ announced by someone who may not announce, or one that is wrong, costs a failed 
 and never a wrong byte. Each URL passes the core's check of a node's URL first
 (:func:`~carbonledger.core.rules.nodes.check_node_url`); such URLs are asked only while
 blobs are missing and never become peers of the node (its state's announcements do,
-once taken and judged by the rule).
+once taken and judged by the rule). Like every announced URL, they are asked only at
+public addresses unless the node's operator allows private ones
+(:mod:`~carbonledger.adapters.evm.peer_policy`).
 """
 
 from __future__ import annotations
