@@ -234,7 +234,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
-    "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.rules.tokens": ["RULES", "audited_only"],
     "carbonledger.core.rules.nodes": [
         "NODE_URL_MAX", "announce_node", "announced_nodes", "check_node_url",
     ],
