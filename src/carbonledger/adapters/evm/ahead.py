@@ -26,8 +26,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from carbonledger.adapters.evm.packed import Selectors, decode_call
-from carbonledger.adapters.evm.rpc import Rpc
+from carbonledger.adapters.evm.calldata import Calls
 from carbonledger.core.rules.nodes import check_node_url
 from carbonledger.errors import CarbonLedgerError
 
@@ -36,17 +35,20 @@ __all__ = ["AnnouncedAhead"]
 
 class AnnouncedAhead:
     """The node URLs announced in EVM transactions a node has not taken yet; each EVM
-    transaction's calldata is read once."""
+    transaction's call is read once, through ``calls``, which the node then takes its
+    entries from (:mod:`~carbonledger.adapters.evm.calldata`)."""
 
-    def __init__(self, rpc: Rpc, selectors: Selectors) -> None:
-        self.rpc, self.selectors = rpc, selectors
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
         self._seen: dict[str, list[tuple[str, str]]] = {}
-        self.pending: list[str] = []  # EVM transactions of the entries not taken, in order
+        self.pending: list[str] = []  # EVM transactions of the entries to take, in order
+        self.at = 0  # where in ``pending`` the entries not taken yet start
 
     def urls(self) -> list[str]:
-        """The latest URL each organisation announced in the pending EVM transactions."""
+        """The latest URL each organisation announced in the pending EVM transactions
+        (those taken already announce in the node's state)."""
         latest: dict[str, str] = {}
-        for evm_tx in dict.fromkeys(self.pending):
+        for evm_tx in dict.fromkeys(self.pending[self.at :]):
             for org, url in self._announced(evm_tx):
                 latest.pop(org, None)  # the latest last
                 latest[org] = url
@@ -62,9 +64,7 @@ class AnnouncedAhead:
 def _read(ahead: AnnouncedAhead, evm_tx: str) -> list[tuple[str, str]]:
     """(org, url) of each announcement the EVM transaction carries, as signed."""
     try:
-        tx = ahead.rpc.call("eth_getTransactionByHash", evm_tx)
-        data = bytes.fromhex(tx["input"][2:])
-        entries = decode_call(ahead.selectors, data, f"EVM transaction {evm_tx}")
+        entries = ahead.calls.read(evm_tx)
     except (CarbonLedgerError, ValueError, KeyError, TypeError):
         return []  # the follower names what is wrong with it when it gets there
     out: list[tuple[str, str]] = []
