@@ -50,6 +50,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared", "calldata_floor"],
     "carbonledger.adapters.evm.follow": ["Followed", "Follower"],
     "carbonledger.adapters.evm.ahead": ["AnnouncedAhead"],
+    "carbonledger.adapters.evm.calldata": ["KEPT_BYTES", "Calls"],
     "carbonledger.adapters.evm.exchange": [
         "BLOBS_PATH", "BlobSource", "BlobsUnavailable", "PeerExchange", "StoreBlobs",
         "announced_peers", "check_peer_url",

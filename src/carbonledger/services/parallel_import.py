@@ -89,6 +89,14 @@ class _Sink:
     def close(self) -> None:
         self._reader.close()
 
+    @property
+    def follows_chain(self) -> bool:
+        """False: a worker commits nothing (the importing process commits its items)."""
+        return False
+
+    def settle(self) -> None:
+        """Nothing to wait for: the items went to the importing process."""
+
     def latest_checkpoint(self) -> Checkpoint:
         return self._reader.latest_checkpoint()
 
