@@ -8,60 +8,38 @@ through a JSON-RPC proxy that counts the requests for each EVM transaction.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.evm.rpc_proxy import RpcProxy
 from tests.evm.test_blobs import ROWS, _first
 from tests.evm_homes import cli_json, cli_ok
 from tests.process_helpers import serving
 
 
-class _Counting:
+class _Counting(RpcProxy):
     """JSON-RPC to ``upstream``, counting each ``eth_getTransactionByHash`` by hash."""
 
     def __init__(self, upstream: str) -> None:
         self.asked: Counter[str] = Counter()
-        counting = self
+        super().__init__(upstream, self._count)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                calls = json.loads(body)
-                for c in calls if isinstance(calls, list) else [calls]:
-                    if c["method"] == "eth_getTransactionByHash":
-                        counting.asked[str(c["params"][0])] += 1
-                answer = httpx.post(
-                    upstream, content=body, headers={"Content-Type": "application/json"}
-                )
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _count(self, calls: list[dict[str, Any]], handler: Any) -> bool:
+        for c in calls:
+            if c["method"] == "eth_getTransactionByHash":
+                self.asked[str(c["params"][0])] += 1
+        return True
 
 
 @pytest.fixture
 def counting(node: Any) -> Iterator[_Counting]:
     proxy = _Counting(node.url)
     yield proxy
-    proxy.server.shutdown()
-    proxy.server.server_close()
+    proxy.close()
 
 
 def test_a_node_behind_reads_each_evm_transaction_once(
