@@ -125,5 +125,6 @@ def test_an_enrolment_within_its_bound(world: World) -> None:
     w.user("acme", "zed", ["member"])  # registered, then enrolled: two EVM transactions
     (_, registered), (enrolled, data) = _receipts(ledger, before)
     assert enrolled["status"] == "0x1"
-    assert b"BEGIN CERTIFICATE" in data and b"BEGIN CERTIFICATE" not in registered
+    assert b"BEGIN CERTIFICATE" in data
+    assert b"BEGIN CERTIFICATE" not in registered
     assert int(enrolled["gasUsed"], 16) <= 350_000
