@@ -77,6 +77,10 @@ PUBLIC: dict[str, list[str]] = {
         "derived_columns",
     ],
     "carbonledger.adapters.sqlite.verify": ["verify_connection"],
+    "carbonledger.adapters.state_tail": [
+        "SNAPSHOT_BYTES_PER_LEAF", "SNAPSHOT_MAX_TAIL", "Rows", "load_snapshot", "replay_tail",
+        "snapshot_due", "snapshot_leaves", "snapshot_problem",
+    ],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",
         "read_remembered", "remember_checkpoint", "remembered_problem", "replace_rows",
@@ -471,7 +475,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.services.channels": [
         "ChannelKeys", "fresh_epochs", "grant", "new_epoch_keys", "revocation_keys", "revoke",
-        "rotate", "submit_one", "wrap_context",
+        "rotate", "state_to_read", "submit_one", "wrap_context",
     ],
     "carbonledger.services.dao": [
         "Part", "cancel", "execute", "fund_action", "holders", "issue_tokens", "list_proposals",

@@ -26,9 +26,11 @@ from __future__ import annotations
 import re
 import uuid
 from binascii import unhexlify
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-__all__ = ["compact_from_json", "compact_record", "expand", "is_compact"]
+__all__ = ["compact_from_json", "compact_record", "encode_record", "expand", "is_compact"]
 
 _FIXED = 169
 _TEXTS = 5
@@ -184,3 +186,106 @@ def compact_record(data: bytes, item: dict[str, Any]) -> bytes | None:
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
     return out
+
+
+@lru_cache(maxsize=4096)  # a few hundred dates and a few texts, asked for every record
+def _plain(text: str, size: int) -> bool:
+    """Whether canonical JSON writes ``text`` as it is (printable ASCII without a quote
+    or a backslash) and it is at most ``size`` characters (exactly ``size`` if negative)."""
+    return (
+        type(text) is str
+        and (len(text) <= size if size >= 0 else len(text) == -size)
+        and text.isascii()
+        and text.isprintable()
+        and '"' not in text
+        and "\\" not in text
+    )
+
+
+@lru_cache(maxsize=1024)  # one per (activity, org, site, schema, scope): a few thousand
+def _texts_tail(texts: tuple[str, ...]) -> bytes | None:
+    """The length-prefixed texts that end a compact record, or None if one is not plain."""
+    if not all(_plain(t, 255) for t in texts):
+        return None
+    return b"".join(_BYTE[len(t)] + t.encode() for t in texts)
+
+
+def _record_fields(item: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A record's fields (hashes, id, epoch, org, dates, site, texts, its compact tail),
+    or None if a field is missing or another one is present."""
+    try:
+        detail, period, trace = item["detail"], item["period"], item["trace"]
+        if (
+            len(item) != 9
+            or item["kind"] != "emissions_record"
+            or type(detail) is not dict
+            or len(detail) != 4
+            or type(period) is not dict
+            or len(period) != 2
+            or type(trace) is not dict
+            or len(trace) != 3
+            or detail["channel"] != item["org"]
+        ):
+            return None
+        texts = (item["activity"], item["org"], item["site"], trace["schema"], trace["scope"])
+        tail = _texts_tail(texts)
+        if tail is None or not _plain(period["start"], -10) or not _plain(period["end"], -10):
+            return None
+        return (
+            (item["account"], detail["blob"], detail["commitment"], trace["basis"]),
+            item["id"],
+            detail["epoch"],
+            period["start"],
+            period["end"],
+            texts,
+            tail,
+        )
+    except (KeyError, TypeError):  # a missing field, an unhashable text
+        return None
+
+
+def encode_record(item: Mapping[str, Any]) -> tuple[bytes, bytes] | None:
+    """The canonical JSON and the compact form of a record, written from its fields (an
+    import encodes a thousand records a transaction), or None when ``item`` is not a
+    record of plain values (the caller then encodes it and reads the compact form from
+    the JSON, which decides).
+
+    Exactly the shape :func:`compact_from_json` reads: every key present and no other,
+    text printable ASCII without a quote or a backslash (canonical JSON writes it as it
+    is), hashes in lowercase hex, the id as ``str(uuid.UUID)`` writes it and an epoch
+    of 32 bits. So the JSON is ``canonical(item)`` and the compact form is what
+    :func:`compact_from_json` reads from it.
+    """
+    fields = _record_fields(item)
+    if fields is None:
+        return None
+    (account, blob, commitment, basis), rid, epoch, start, end, texts, tail = fields
+    activity, org, site, schema, scope = texts
+    if (
+        type(epoch) is not int
+        or not 0 <= epoch <= _MAX_EPOCH
+        or type(rid) is not str
+        or len(rid) != 36
+        or rid[8] + rid[13] + rid[18] + rid[23] != "----"
+        or not type(account) is type(blob) is type(commitment) is type(basis) is str
+        or not len(account) == len(blob) == len(commitment) == len(basis) == 64
+    ):
+        return None
+    hexes = f"{account}{blob}{commitment}{basis}{rid[:8]}{rid[9:13]}{rid[14:18]}"
+    hexes += rid[19:23] + rid[24:]
+    try:
+        raw = unhexlify(hexes)
+    except ValueError:
+        return None
+    if raw.hex() != hexes:  # lowercase only: expand writes lowercase
+        return None
+    # What canonical JSON writes for a record of plain values: the template of expand
+    # and of _RECORD_JSON (an f-string: formatting with % costs three times as much).
+    data = (
+        f'{{"account":"{account}","activity":"{activity}","detail":{{"blob":"{blob}",'
+        f'"channel":"{org}","commitment":"{commitment}","epoch":{epoch}}},"id":"{rid}",'
+        f'"kind":"emissions_record","org":"{org}","period":{{"end":"{end}","start":"{start}"}},'
+        f'"site":"{site}","trace":{{"basis":"{basis}","schema":"{schema}","scope":"{scope}"}}}}'
+    )
+    compact = b"".join((b"\x00", raw, epoch.to_bytes(4, "big"), start.encode(), end.encode(), tail))
+    return data.encode(), compact

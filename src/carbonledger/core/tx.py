@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from carbonledger.core.canonical import canonical, loads_canonical
+from carbonledger.core.compact_record import encode_record
 from carbonledger.core.item_parts import TxBody
 from carbonledger.core.merkle import leaf_hash, root_from_leaf_hashes
 from carbonledger.core.typed import (
@@ -137,16 +138,30 @@ def build_tx(
     """
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
+    known: list[bytes | None] | None = None
+    if tx_type == "record_emissions" and not payload:
+        # Records of plain values are written with their compact form from their fields
+        # (an import's thousand a transaction); any other item is encoded as usual.
+        encoded, known = [], []
+        for item in items:
+            both = encode_record(item)
+            encoded.append(canonical(item, checked=checked) if both is None else both[0])
+            known.append(None if both is None else both[1])
     signed = build_tx_from_encoded(
         key,
         tx_type=tx_type,
         ledger_id=ledger_id,
         nonce=nonce,
         created=created,
-        items=tuple(canonical(item, checked=checked) for item in items),
+        items=(
+            tuple(canonical(item, checked=checked) for item in items)
+            if known is None
+            else tuple(encoded)
+        ),
         payload=payload,
         blobs=blobs,
         objects=items,
+        known=known,
     )
     # Items are JSON objects (dicts at run time, typed in core.items).
     return replace(signed, objects=cast(tuple[dict[str, Any], ...], tuple(items)))
@@ -163,12 +178,15 @@ def build_tx_from_encoded(
     payload: dict[str, Any] | None = None,
     blobs: Sequence[bytes] = (),
     objects: Sequence[Mapping[str, Any]] | None = None,
+    known: Sequence[bytes | None] | None = None,
 ) -> SignedTx:
     """Commit to and sign a transaction whose items are already canonical JSON bytes
     (encoded elsewhere, e.g. by import worker processes; ``objects``: the same items
     decoded, when the caller has them); the one place a ledger transaction's body is
     built and signed. Transfers, retirements and emissions records whose items all
-    pack (:mod:`carbonledger.core.typed`) are signed as EIP-712 typed data."""
+    pack (:mod:`carbonledger.core.typed`) are signed as EIP-712 typed data. ``known``:
+    the records' compact forms where :func:`build_tx` wrote them (see
+    :func:`~carbonledger.core.typed.pack_items`)."""
     if not items:
         raise InvalidInput(f"{tx_type}: a transaction must carry at least one item")
     item_bytes = tuple(items)
@@ -185,7 +203,7 @@ def build_tx_from_encoded(
     }
     if payload:
         body["payload"] = payload
-    packed = None if payload else pack_items(tx_type, key.address, item_bytes, objects)
+    packed = None if payload else pack_items(tx_type, key.address, item_bytes, objects, known)
     if packed is not None:
         body["v"] = TYPED_VERSION
         body["packed"] = items_hash(packed).hex()

@@ -230,10 +230,14 @@ def pack_items(
     sender: str,
     items: Sequence[bytes],
     objects: Sequence[Mapping[str, Any]] | None = None,
+    known: Sequence[bytes | None] | None = None,
 ) -> tuple[bytes, ...] | None:
     """The packed items of a transaction of ``tx_type`` by ``sender`` (their canonical
     JSON ``items``, decoded as ``objects`` when the caller has them), or None when the
-    type is not signed as typed data or an item does not pack to exactly its bytes."""
+    type is not signed as typed data or an item does not pack to exactly its bytes.
+
+    ``known``: records' compact forms written with their JSON by
+    :func:`~carbonledger.core.compact_record.encode_record` (None for any other item)."""
     if tx_type not in TYPED_TYPES:
         return None
     records = tx_type == "record_emissions"
@@ -241,7 +245,9 @@ def pack_items(
     for n, data in enumerate(items):
         # A record in the plain shape is packed from its bytes alone (what decoding and
         # packing field by field would give, without either); any other goes the long way.
-        fast = compact_from_json(data) if records else None
+        fast = known[n] if known is not None else None
+        if fast is None and records:
+            fast = compact_from_json(data)
         if fast is not None:
             out.append(fast)
             continue

@@ -41,12 +41,29 @@ __all__ = [
     "revocation_keys",
     "revoke",
     "rotate",
+    "state_to_read",
     "submit_one",
     "wrap_context",
 ]
 
 #: A channel key unwrapped: ledger id, channel, epoch, member, SHA-256 of the wrapped key.
 UnwrappedKey = tuple[str, str, int, str, str]
+
+
+def state_to_read(ledger: LedgerPort) -> LedgerState:
+    """The ledger's state, to read and not change: where the ledger can give its own
+    without copying it (a group commit, which replaces its state on each change and
+    never changes it in place), that one; else ``state()``, a copy. A server's batch of
+    writes looks the state up several times, and a copy costs in proportion to the
+    ledger (every account's periods)."""
+    peek: Callable[[Callable[[LedgerState], LedgerState]], LedgerState] | None = getattr(
+        ledger, "peek", None
+    )
+    return peek(_itself) if peek is not None else ledger.state()
+
+
+def _itself(state: LedgerState) -> LedgerState:
+    return state
 
 
 def wrap_context(ledger_id: str, channel: str, epoch: int) -> bytes:
@@ -321,7 +338,7 @@ def fresh_epochs(
     """
     rotated = []
     for channel in sorted(set(channels)):
-        state, now = ledger.state(), utc_now()
+        state, now = state_to_read(ledger), utc_now()
         if channel not in state.channels or not stale_holders(state, channel, now):
             continue
         if may_rotate(state, signer.address, channel, now):

@@ -53,7 +53,12 @@ from carbonledger.errors import CarbonLedgerError, RowError
 from carbonledger.factors import FactorCatalog
 from carbonledger.ports.channels import ChannelStore
 from carbonledger.ports.ledger import LedgerPort, PeriodKey
-from carbonledger.services.channels import ChannelKeys, UnwrappedKey, fresh_epochs
+from carbonledger.services.channels import (
+    ChannelKeys,
+    UnwrappedKey,
+    fresh_epochs,
+    state_to_read,
+)
 from carbonledger.services.resubmit import Lost, commit_records, ordered_by_chain, sign_again
 from carbonledger.services.sealing import DetailReader, SaltPool, bill_detail, seal_details
 
@@ -380,13 +385,14 @@ class ImportSession:
         ``unwrapped``: channel keys unwrapped by earlier sessions (see
         :class:`~carbonledger.services.channels.ChannelKeys`), shared by a server's batches."""
         self.report = report if report is not None else ImportReport()
-        state = self.state = ledger.state()
+        # Read, never changed: not copied where the ledger allows (a server's batches).
+        state = self.state = state_to_read(ledger)
         if state.ledger_id is None:
             raise CarbonLedgerError("the ledger has no genesis entry; run `carbonledger init`")
         ledger_id = state.ledger_id
         require_active_signer(state, key.address)  # fail before any work, with the reason
         if rotate and rotate_stale(ledger, store, key):
-            state = self.state = ledger.state()
+            state = self.state = state_to_read(ledger)
         keys = ChannelKeys(state, store, key, unwrapped=unwrapped)
         self.known = _Known(ledger, DetailReader(keys, store))
         self.epochs = {org: int(ch["epoch"]) for org, ch in state.channels.items()}
@@ -532,7 +538,7 @@ def rotate_stale(ledger: LedgerPort, store: ChannelStore, key: PrivateKey) -> bo
     Run before any sealing, so nothing imported opens with an ended grant's keys.
     Returns whether any channel was rotated.
     """
-    state = ledger.state()
+    state = state_to_read(ledger)
     writable = [org for org in state.orgs if _refusal(state, key.address, org) is None]
     return bool(fresh_epochs(ledger, store, key, writable))
 

@@ -15,6 +15,7 @@ from carbonledger.adapters.checkpoint_rows import latest_checkpoint, latest_chec
 from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite.channels import SqliteChannelStore
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, connect
+from carbonledger.adapters.state_tail import load_snapshot, replay_tail, snapshot_due
 from carbonledger.adapters.tlog_store import (
     batch_notes,
     ledger_consistency,
@@ -77,6 +78,10 @@ class SqliteLedger(LedgerLog):
                 f"{self.path}: the ledger file is damaged or not a ledger ({exc})"
             ) from exc
         self._data_version = -1
+        # Leaves committed after the stored state snapshot, and the snapshot's length
+        # (see carbonledger.adapters.state_tail).
+        self._tail = self._snapshot_bytes = 0
+        self._seq, self._prev = 0, GENESIS_PREV
         #: How many times this handle caught up with other processes' commits.
         self.reloads = 0
         self._local = threading.local()
@@ -88,11 +93,11 @@ class SqliteLedger(LedgerLog):
 
     # -- opening ----------------------------------------------------------
     def _load(self) -> Head:
-        """State from the snapshot written with every commit (``verify`` re-derives it).
+        """State from the last snapshot and the entries after it (``verify`` re-derives it).
 
-        The head row, the snapshot and the leaf count are read in one read
-        transaction: read apart, a commit by another process between them looks
-        like a snapshot that disagrees with the file.
+        The head row, the snapshot, the entries after it and the leaf count are read in
+        one read transaction: read apart, a commit by another process between them
+        looks like a snapshot that disagrees with the file.
         """
         conn = self._conn
         if conn.in_transaction:  # a writer catching up: already one snapshot
@@ -110,17 +115,59 @@ class SqliteLedger(LedgerLog):
         self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         row = conn.execute("SELECT seq, entry_hash FROM tx ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (row[0], bytes(row[1])) if row else (0, GENESIS_PREV)
-        snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
-        if snap is None:
-            if row is not None:
-                raise IntegrityError("the state snapshot is missing")
-            return LedgerState(), MerkleAccumulator(), prev, seq
-        state = LedgerState.from_json(orjson.loads(snap[0]))
         size = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM leaf").fetchone()[0]
-        if size != state.size:
-            raise IntegrityError(f"the state snapshot is for {state.size} leaves, not {size}")
+        if self._head_holds(conn):
+            # Another process's commits after our own head: only they are replayed.
+            state, after = self._state.copy(), self._seq
+            tail, snapshot_bytes = self._tail, self._snapshot_bytes
+        else:
+            snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+            if snap is None:
+                if row is not None:
+                    raise IntegrityError("the state snapshot is missing")
+                self._tail, self._snapshot_bytes = 0, 0
+                return LedgerState(), MerkleAccumulator(), prev, seq
+            state, snapshot_bytes = load_snapshot(bytes(snap[0]))
+            after, tail = self._entry_ending_at(conn, state.size, size), 0
+        start = state.size
+        replay_tail(
+            state,
+            conn.execute(
+                "SELECT seq, ledger_time, body, first_leaf, n_leaves FROM tx WHERE seq > ?"
+                " ORDER BY seq",
+                (after,),
+            ),
+            conn.execute("SELECT idx, data FROM leaf WHERE idx >= ? ORDER BY idx", (start,)),
+            follows_chain=self.follows_chain,
+        )
+        if state.size != size:
+            raise IntegrityError(f"the entries hold {state.size} leaves, the file {size}")
+        self._tail, self._snapshot_bytes = tail + size - start, snapshot_bytes
         acc = MerkleAccumulator.from_frontier(size, self._frontier(size))
         return state, acc, prev, seq
+
+    def _head_holds(self, conn: sqlite3.Connection) -> bool:
+        """Whether the head held in memory is still the file's entry at its place (only
+        later entries were added): catching up then replays those, not the snapshot's."""
+        if self._damage is not None or self._seq == 0:
+            return False
+        row = conn.execute("SELECT entry_hash FROM tx WHERE seq = ?", (self._seq,)).fetchone()
+        return row is not None and bytes(row[0]) == self._prev
+
+    @staticmethod
+    def _entry_ending_at(conn: sqlite3.Connection, snapshot: int, size: int) -> int:
+        """The entry after which the snapshot of ``snapshot`` leaves was taken."""
+        row = conn.execute(
+            "SELECT tx.seq, tx.first_leaf + tx.n_leaves FROM leaf JOIN tx ON tx.seq = leaf.seq"
+            " WHERE leaf.idx = ?",
+            (snapshot - 1,),
+        ).fetchone()
+        if snapshot > size or row is None or row[1] != snapshot:
+            raise IntegrityError(
+                f"the state snapshot is for {snapshot} leaves, where no entry of the"
+                f" {size} leaves stored ends"
+            )
+        return int(row[0])
 
     def _frontier(self, size: int) -> list[bytes]:
         """Hashes of the perfect subtrees that make up a tree of ``size`` leaves, left first."""
@@ -240,8 +287,11 @@ class SqliteLedger(LedgerLog):
                 # In the same commit as the entries that name them: a killed import
                 # leaves neither the entries nor their blobs.
                 conn.executemany("INSERT OR IGNORE INTO blob VALUES (?,?,?,?)", batch.blob_rows)
-            snapshot = canonical(batch.head[0].to_json(), checked=True)
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
+            tail = self._tail + batch.head[1].size - self._acc.size
+            snapshot = b""
+            if snapshot_due(tail, self._snapshot_bytes):
+                snapshot = canonical(batch.head[0].to_json(), checked=True)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (snapshot,))
             conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch_notes(batch))
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
@@ -256,6 +306,10 @@ class SqliteLedger(LedgerLog):
                 conn.execute("ROLLBACK")
             raise
         remember_checkpoint(self.remembered_file, batch.note)
+        if snapshot:
+            self._tail, self._snapshot_bytes = 0, len(snapshot)
+        else:
+            self._tail = tail
         return self._advance(batch)
 
     def replace_with(self, source: SqliteLedger, keep: Path | None = None) -> None:
@@ -296,6 +350,7 @@ class SqliteLedger(LedgerLog):
                 conn.execute("DETACH DATABASE source")
             if source.remembered_file.exists():
                 shutil.copyfile(source.remembered_file, self.remembered_file)
+            self._seq = 0  # loaded from the new snapshot, not caught up from the old head
             self._open("the ledger file")
 
     # -- reading ----------------------------------------------------------
@@ -340,10 +395,13 @@ class SqliteLedger(LedgerLog):
     def periods(self, accounts: Sequence[str]) -> list[PeriodKey]:
         out: list[PeriodKey] = []
         for account in accounts:
+            # By the account's site too: a file's records are indexed by site (and, in
+            # files made before leaf_record, by account), not by account alone. A record's
+            # account is its site, "/" and a reference in hex.
             for acct, start, end, rid, data in self._reader().execute(
                 "SELECT account, pstart, pend, rid, data FROM leaf"
-                " WHERE kind = 'emissions_record' AND account = ?",
-                (account,),
+                " WHERE site = ? AND kind = 'emissions_record' AND account = ?",
+                (account.rpartition("/")[0], account),
             ):
                 item = orjson.loads(data)
                 out.append(

@@ -46,6 +46,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_remembered,
     check_wrapped_keys,
 )
+from carbonledger.adapters.state_tail import snapshot_leaves, snapshot_problem
 from carbonledger.adapters.tlog_store import Remembered
 from carbonledger.core.authority import apply
 from carbonledger.core.canonical import canonical
@@ -192,7 +193,7 @@ def verify_with_worker(
     outbox.close()
     try:
         try:
-            state, blobs, facts, seconds = _replay(conn, inbox)
+            state, blobs, facts, seconds, at_snapshot = _replay(conn, inbox)
             # The worker does about as much as the replay: if it takes ten times longer
             # it is stuck (a fork beside other threads can inherit a held lock).
             if facts is None and inbox.poll(max(30.0, 10 * seconds)):
@@ -210,7 +211,7 @@ def verify_with_worker(
             raise _Differs(facts.problem)
         if facts.limits != limits:
             raise _Differs("the worker saw other entries (a commit in between)")
-        report = _finish(conn, state, facts, remembered, signer, blobs=blobs)
+        report = _finish(conn, state, facts, remembered, signer, blobs=blobs, at=at_snapshot)
     except _Differs as exc:
         _log.debug("verify: %s; checking again in one process", exc)
         return None
@@ -224,9 +225,10 @@ def verify_with_worker(
 # -- this process: the state machine, in order ------------------------------------------
 def _replay(
     conn: sqlite3.Connection, inbox: Connection
-) -> tuple[LedgerState, BlobCheck, _LogFacts | None, float]:
+) -> tuple[LedgerState, BlobCheck, _LogFacts | None, float, bytes | None]:
     """Apply every entry to a new state, checking each item's query columns and the blobs
-    it names on the way; the worker's facts if they came already; the seconds it took.
+    it names on the way; the worker's facts if they came already; the seconds it took;
+    the canonical state at the size the stored snapshot names (None: no entry ends there).
 
     Raises :class:`_Differs` at the first entry that does not hold.
     """
@@ -237,6 +239,8 @@ def _replay(
     facts: _LogFacts | None = None
     leaves = conn.execute(_ITEM_SQL)
     loads = orjson.loads
+    snap_at = snapshot_leaves(_stored_snapshot(conn))
+    at_snapshot = None
     entries = conn.execute("SELECT seq, ledger_time, body, n_leaves FROM tx ORDER BY seq")
     n = 0
     try:
@@ -249,6 +253,8 @@ def _replay(
                 blobs.item(item, seq, -1)
                 items.append(item)
             apply(state, loads(body), items, now=when)
+            if state.size == snap_at:
+                at_snapshot = canonical(state.to_json(), checked=True)
             if n == 0 and (state.ledger_id is None or state.admin is None):
                 raise _Differs("the first entry is not a genesis entry")
             if facts is None and n % 8 == 0 and inbox.poll():
@@ -259,7 +265,12 @@ def _replay(
         raise
     except Exception as exc:  # whatever it is, the one-process pass names it
         raise _Differs(f"entry {n + 1}: {type(exc).__name__}: {exc}") from exc
-    return state, blobs, facts, time.monotonic() - started
+    return state, blobs, facts, time.monotonic() - started, at_snapshot
+
+
+def _stored_snapshot(conn: sqlite3.Connection) -> bytes | None:
+    snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+    return None if snap is None else bytes(snap[0])
 
 
 def _finish(
@@ -270,6 +281,7 @@ def _finish(
     signer: str | None,
     *,
     blobs: BlobCheck,
+    at: bytes | None,
 ) -> VerifyReport:
     found = _Strict()
     if facts.entries and state.ledger_id != facts.ledger:
@@ -288,11 +300,9 @@ def _finish(
     if any(blobs.named(name) for name in facts.altered_blobs):
         found.add("a sealed blob an item names was altered")
     check_wrapped_keys(conn, state, found)
-    snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
-    if facts.leaves and (
-        snap is None or bytes(snap[0]) != canonical(state.to_json(), checked=True)
-    ):
-        found.add("the stored state snapshot differs from the state the entries produce")
+    problem = snapshot_problem(_stored_snapshot(conn), at)
+    if facts.leaves and problem is not None:
+        found.add(problem)
     verifier = check_notes(conn, state, report, found)
     check_remembered(remembered, verifier, report, found, facts.root_at)
     blobs.unreferenced(report)

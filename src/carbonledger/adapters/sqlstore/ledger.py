@@ -1,6 +1,7 @@
 """The ledger log on SQLAlchemy (PostgreSQL, or SQLite): the EVM adapter's off-chain mirror.
 
-The same rows, Merkle nodes, signed checkpoints and state snapshot as the
+The same rows, Merkle nodes, signed checkpoints and state snapshot (written now and
+then, the entries after it replayed on opening) as the
 embedded file (:class:`carbonledger.adapters.sqlite.ledger.SqliteLedger`), so
 queries, inclusion proofs and ``verify`` behave the same; ``verify`` is the
 embedded ledger's own checker, run over this database's connection.
@@ -23,6 +24,7 @@ from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
+from carbonledger.adapters.state_tail import load_snapshot, replay_tail, snapshot_due
 from carbonledger.adapters.tlog_store import batch_notes, replace_rows, void_seq
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
@@ -98,6 +100,8 @@ class SqlLedger(LedgerLog):
         self._operator = operator
         self.channels = SqlChannelStore(self.engine)
         self._lock = threading.Lock()
+        # Leaves committed after the stored state snapshot, and the snapshot's length.
+        self._tail = self._snapshot_bytes = 0
         self._open("the off-chain store")
 
     # -- opening ----------------------------------------------------------
@@ -111,11 +115,15 @@ class SqlLedger(LedgerLog):
             if snap is None:
                 if row is not None:
                     raise IntegrityError("the state snapshot is missing")
+                self._tail = self._snapshot_bytes = 0
                 return LedgerState(), MerkleAccumulator(), prev, seq
-            state = LedgerState.from_json(orjson.loads(snap))
-            size = conn.execute(select(func.coalesce(func.max(t.leaf.c.idx) + 1, 0))).scalar()
-            if size != state.size:
-                raise IntegrityError(f"the state snapshot is for {state.size} leaves, not {size}")
+            state, snapshot_bytes = load_snapshot(bytes(snap))
+            size = int(
+                conn.execute(select(func.coalesce(func.max(t.leaf.c.idx) + 1, 0))).scalar_one()
+            )
+            snapshot_at = state.size
+            self._replay(conn, state, size)
+            self._tail, self._snapshot_bytes = size - snapshot_at, snapshot_bytes
             out: list[bytes] = []
             start = 0
             for level in range(size.bit_length() - 1, -1, -1):
@@ -123,6 +131,32 @@ class SqlLedger(LedgerLog):
                     out.append(self._node(conn, level, start >> level))
                     start += 1 << level
         return state, MerkleAccumulator.from_frontier(size, out), prev, seq
+
+    def _replay(self, conn: Connection, state: LedgerState, size: int) -> None:
+        """Advance ``state`` (a snapshot) over the entries stored after it, to ``size`` leaves
+        (see :mod:`carbonledger.adapters.state_tail`)."""
+        tx, leaf = t.tx.c, t.leaf.c
+        ends = conn.execute(
+            select(tx.seq, tx.first_leaf + tx.n_leaves)
+            .join(t.leaf, leaf.seq == tx.seq)
+            .where(leaf.idx == state.size - 1)
+        ).first()
+        if state.size > size or ends is None or ends[1] != state.size:
+            raise IntegrityError(
+                f"the state snapshot is for {state.size} leaves, where no entry of the"
+                f" {size} leaves stored ends"
+            )
+        entries = conn.execute(
+            select(tx.seq, tx.ledger_time, tx.body, tx.first_leaf, tx.n_leaves)
+            .where(tx.seq > ends[0])
+            .order_by(tx.seq)
+        ).all()
+        leaves = conn.execute(
+            select(leaf.idx, leaf.data).where(leaf.idx >= state.size).order_by(leaf.idx)
+        )
+        replay_tail(state, entries, leaves, follows_chain=self.follows_chain)
+        if state.size != size:
+            raise IntegrityError(f"the entries hold {state.size} leaves, the store {size}")
 
     @staticmethod
     def _node(conn: Connection, level: int, idx: int) -> bytes:
@@ -168,7 +202,9 @@ class SqlLedger(LedgerLog):
         leaf_rows = [dict(zip(_LEAF_COLS, row, strict=True)) for row in batch.leaf_rows]
         node_rows = [{"level": lv, "idx": i, "hash": h} for lv, i, h in batch.node_rows]
         cp = dict(zip(_CP_COLS, batch.checkpoint, strict=True))
-        snapshot = canonical(batch.head[0].to_json(), checked=True)
+        tail = self._tail + batch.head[1].size - self._acc.size
+        due = snapshot_due(tail, self._snapshot_bytes)
+        snapshot = canonical(batch.head[0].to_json(), checked=True) if due else b""
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.tx.insert(), tx_rows)
@@ -185,11 +221,12 @@ class SqlLedger(LedgerLog):
                             for b, c, e, d in batch.blob_rows
                         ],
                     )
-                updated = conn.execute(
-                    t.meta.update().where(t.meta.c.key == "state").values(value=snapshot)
-                )
-                if updated.rowcount == 0:
-                    conn.execute(t.meta.insert(), [{"key": "state", "value": snapshot}])
+                if due:
+                    updated = conn.execute(
+                        t.meta.update().where(t.meta.c.key == "state").values(value=snapshot)
+                    )
+                    if updated.rowcount == 0:
+                        conn.execute(t.meta.insert(), [{"key": "state", "value": snapshot}])
                 for key, value in batch_notes(batch):  # the checkpoint as a signed note
                     conn.execute(t.meta.delete().where(t.meta.c.key == key))
                     conn.execute(t.meta.insert(), [{"key": key, "value": value}])
@@ -200,6 +237,9 @@ class SqlLedger(LedgerLog):
             raise Conflict(
                 "the ledger moved on (another writer committed first): reopen it and retry"
             ) from exc
+        self._tail, self._snapshot_bytes = (
+            (0, len(snapshot)) if due else (tail, self._snapshot_bytes)
+        )
         return self._advance(batch)
 
     # -- reading ----------------------------------------------------------
