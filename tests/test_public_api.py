@@ -50,10 +50,14 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.evm.calls": ["ROLE_BITS", "Calls", "Prepared", "calldata_floor"],
     "carbonledger.adapters.evm.follow": ["Followed", "Follower"],
     "carbonledger.adapters.evm.ahead": ["AnnouncedAhead"],
+    "carbonledger.adapters.evm.calldata": ["KEPT_BYTES", "Calls"],
     "carbonledger.adapters.evm.exchange": [
         "BLOBS_PATH", "BlobSource", "BlobsUnavailable", "PeerExchange", "StoreBlobs",
         "announced_peers", "check_peer_url",
         "fill_blobs", "keep_blobs",
+    ],
+    "carbonledger.adapters.evm.peer_policy": [
+        "ALLOW_PRIVATE_PEERS", "PeerPolicy", "Route", "address_refusal", "url_refusal",
     ],
     "carbonledger.adapters.evm.recovery": ["entries_kept", "store_beside"],
     "carbonledger.adapters.evm.settle": ["Settler"],
@@ -235,7 +239,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.core.rules.registry": [
         "check_org_ca", "genesis", "public_key_for", "register_org", "register_site",
     ],
-    "carbonledger.core.rules.tokens": ["RULES"],
+    "carbonledger.core.rules.tokens": ["RULES", "audited_only"],
     "carbonledger.core.rules.nodes": [
         "NODE_URL_MAX", "announce_node", "announced_nodes", "check_node_url",
     ],
@@ -535,6 +539,7 @@ PUBLIC: dict[str, list[str]] = {
         "deploy_evm",
         "evm_module",
         "first_block_with_code",
+        "home_peer_policy",
         "home_peers",
         "open_evm",
         "open_ledger",

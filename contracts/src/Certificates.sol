@@ -27,27 +27,49 @@ library Certificates {
         uint256 end = ve - 28;
         out = new bytes(((end - vs) * 3) / 4);
         uint256 bad = type(uint256).max;
-        // In assembly, by a table of the characters' values (a certificate is some 800).
+        // In assembly, by a table of the characters' values (a certificate is some 800):
+        // four characters (three bytes) at a time where all four are base64 digits, as
+        // whole groups of a PEM line are; one at a time for the rest (an escaped line
+        // break, the padding, a character that is not base64).
         assembly ("memory-safe") {
-            let o := add(out, 32)
-            let n := 0
-            let acc := 0
-            let bits := 0
-            for { let i := add(vs, 30) } lt(i, end) { i := add(i, 1) } {
-                let c := byte(0, calldataload(add(b.offset, i)))
-                // Each character's value + 1 (0: not base64; 0xfe "=", 0xfd a backslash),
-                // by its 32-character block.
+            // Each character's value + 1 (0: not base64; 0xfe "=", 0xfd a backslash),
+            // by its 32-character block.
+            function val(c) -> v {
                 let w := 0
                 switch shr(5, c)
                 case 1 { w := 0x00000000000000000000003f0000004035363738393a3b3c3d3e000000fe0000 }
                 case 2 { w := 0x000102030405060708090a0b0c0d0e0f101112131415161718191a00fd000000 }
                 case 3 { w := 0x001b1c1d1e1f202122232425262728292a2b2c2d2e2f30313233340000000000 }
-                let v := byte(and(c, 31), w)
+                v := byte(and(c, 31), w)
+            }
+            let o := add(out, 32)
+            let n := 0
+            let acc := 0
+            let bits := 0
+            let i := add(vs, 30)
+            for {} lt(i, end) {} {
+                if and(iszero(bits), lt(add(i, 3), end)) {
+                    let w4 := calldataload(add(b.offset, i))
+                    // A digit's value + 1 is 1..64: minus 1, below 64 (0 wraps around).
+                    let d0 := sub(val(byte(0, w4)), 1)
+                    let d1 := sub(val(byte(1, w4)), 1)
+                    let d2 := sub(val(byte(2, w4)), 1)
+                    let d3 := sub(val(byte(3, w4)), 1)
+                    if lt(or(or(d0, d1), or(d2, d3)), 64) {
+                        // 32 bytes written, the first 3 kept: what follows is written next
+                        // or is past the data (memory not yet allocated to anything).
+                        mstore(add(o, n), shl(232, or(or(shl(18, d0), shl(12, d1)), or(shl(6, d2), d3))))
+                        n := add(n, 3)
+                        i := add(i, 4)
+                        continue
+                    }
+                }
+                let v := val(byte(0, calldataload(add(b.offset, i))))
                 if gt(v, 64) {
                     if eq(v, 0xfe) { break } // padding: the data has ended
                     // An escaped line break: a backslash and an "n".
                     if eq(byte(0, calldataload(add(b.offset, add(i, 1)))), 110) {
-                        i := add(i, 1)
+                        i := add(i, 2)
                         continue
                     }
                     v := 0
@@ -64,6 +86,7 @@ library Certificates {
                     n := add(n, 1)
                     acc := and(acc, sub(shl(bits, 1), 1))
                 }
+                i := add(i, 1)
             }
             mstore(out, n)
         }

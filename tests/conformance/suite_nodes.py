@@ -29,7 +29,20 @@ def _announce(w: World, key: PrivateKey, url: str, org: str = "acme") -> SignedT
 
 
 class NodeConformance:
-    """``announce_node`` through the port."""
+    """``announce_node`` through the port; whether the port's entries are ordered by a
+    chain that other nodes write to."""
+
+    #: Whether the backend's entries are ordered by a chain other nodes write to, where
+    #: an entry may come back void (the EVM backends set it).
+    FOLLOWS_CHAIN = False
+
+    def test_the_port_says_whether_a_chain_orders_its_entries_and_settles_what_it_took(
+        self, w: World
+    ) -> None:
+        assert w.ledger.follows_chain is self.FOLLOWS_CHAIN
+        w.ledger.submit([_announce(w, w.admin, "https://acme.example")])
+        w.ledger.settle()  # nothing queued is left: it returns, the entry in the ledger
+        assert announced_nodes(w.ledger.state()) == [("acme", "https://acme.example")]
 
     def test_only_an_organisations_admin_announces_its_node_and_the_latest_wins(
         self, w: World

@@ -53,6 +53,8 @@ def evm_backend(url: str) -> Backend:
 
 
 class TestEvmLedger(BackendConformance):
+    FOLLOWS_CHAIN = True
+
     @pytest.fixture
     def chain_url(self, anvil_url: str) -> str:
         """The node the suite runs on (a subclass may give another)."""

@@ -42,8 +42,14 @@ def node() -> Iterator[Any]:
 
 
 def _attach_alone(home: Path, rpc: str, contract: str) -> str:
-    """``chain attach`` with the chain's URL and the contract's address, nothing else."""
-    return _clean(cli_ok(home, "chain", "attach", "--rpc", rpc, "--contract", contract))
+    """``chain attach`` with the chain's URL and the contract's address, and no peer; the
+    nodes of these tests are announced at 127.0.0.1, which a node asks only when its
+    operator allows private peers (tests/evm/test_private_peers.py)."""
+    return _clean(
+        cli_ok(
+            home, "chain", "attach", "--rpc", rpc, "--contract", contract, "--allow-private-peers"
+        )
+    )
 
 
 def _refused(home: Path, *args: str) -> str:
@@ -71,7 +77,7 @@ def test_a_node_attached_with_no_peer_reads_the_sealed_records_from_the_announce
     assert status["waiting_for_blobs"] is None
     assert status["peers"] == [url]
     assert cli_json(third, "chain", "peers") == [
-        {"url": url, "org": "bench", "source": "announced"}
+        {"url": url, "org": "bench", "source": "announced", "refused": None}
     ]
     assert cli_json(first, "chain", "peers") == []  # its own URL is no peer of its own
     assert cli_json(third, "verify")["ok"] is True
@@ -178,7 +184,8 @@ def test_an_organisation_with_its_own_admin_announces_its_node_from_its_own_node
     line = _refused(first, "chain", "announce", "http://a.example", "--org", "orgb")
     assert "organisation 'orgb' has its own admin" in line
     cli_ok(first, "chain", "sync")
+    cli_ok(first, "chain", "peers", "--allow-private-peers")  # b_url is on loopback
     assert cli_json(first, "chain", "peers") == [
-        {"url": b_url, "org": "orgb", "source": "announced"}
+        {"url": b_url, "org": "orgb", "source": "announced", "refused": None}
     ]
     assert cli_json(second, "chain", "peers") == []  # its own URL is no peer of its own

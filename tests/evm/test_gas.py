@@ -112,3 +112,19 @@ def test_an_emissions_record_within_its_target_in_a_batch_of_1000(world: World) 
     assert named
     for blob_id in named:
         assert hashlib.sha256(ledger.channels.blob(blob_id)).hexdigest() == blob_id
+
+
+def test_an_enrolment_within_its_bound(world: World) -> None:
+    """An enrolment checks its certificate on chain (base64, DER, SHA-256, ecrecover).
+    Bound: 350,000 gas; decoding base64 one character at a time cost this enrolment
+    450,442 (and the one of the closing note of #14, 465,011)."""
+    w = world
+    ledger = w.ledger
+    assert isinstance(ledger, EvmLedger)
+    before = _block(ledger)
+    w.user("acme", "zed", ["member"])  # registered, then enrolled: two EVM transactions
+    (_, registered), (enrolled, data) = _receipts(ledger, before)
+    assert enrolled["status"] == "0x1"
+    assert b"BEGIN CERTIFICATE" in data
+    assert b"BEGIN CERTIFICATE" not in registered
+    assert int(enrolled["gasUsed"], 16) <= 350_000

@@ -132,14 +132,18 @@ def _listed(home: Path) -> list[tuple[str, str]]:
     return sorted((r["period"]["start"], r["id"]) for r in records)
 
 
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["one process", "worker processes"])
 def test_the_cli_names_each_lost_period_and_records_the_rest(
-    nodes: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    nodes: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
+    """The same through the parallel path (files of 20,000 rows or more take it; here
+    forced with ``--workers 2``): the workers sign nothing, the importing process commits
+    their records and hands back those another writer recorded first."""
     first, second = nodes
     every, early, rows = _bills(tmp_path)
     cli = _runner(second, monkeypatch)
     with _alice_first(first, early):
-        res = cli("bills", "import", str(every), "--as", "bench/bob")
+        res = cli("bills", "import", str(every), "--as", "bench/bob", "--workers", workers)
     assert res.exit_code == 1, (res.stdout, res.stderr, res.exception)
     assert isinstance(res.exception, SystemExit)  # a clear exit, no traceback
     assert "Traceback" not in res.stdout + res.stderr
@@ -159,7 +163,7 @@ def test_the_cli_names_each_lost_period_and_records_the_rest(
     listed = _listed(second)
     assert [start for start, _ in listed] == [row[2] for row in rows]  # each month once
 
-    again = cli("bills", "import", str(every), "--as", "bench/bob")
+    again = cli("bills", "import", str(every), "--as", "bench/bob", "--workers", workers)
     assert again.exit_code == 0, (again.stdout, again.stderr, again.exception)
     assert again.stdout.strip() == (
         f"{MONTHS} rows: 0 recorded, {MONTHS} already recorded, 0 rejected; 0.000 t CO2e recorded"

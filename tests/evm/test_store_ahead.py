@@ -17,14 +17,14 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.api_helpers import PASS
+from tests.evm.rpc_proxy import RpcProxy
 from tests.evm_homes import entries_on_chain, evm_home, import_killed, point_to, write_bills
 from tests.process_helpers import run_cli
 
@@ -33,47 +33,27 @@ ROWS = SITES * 12  # six EVM transactions of 100 records: one chunk
 WAIT_S = 120.0
 
 
-class _Proxy:
+class _Proxy(RpcProxy):
     """JSON-RPC to ``upstream``, except the first ``evm_mine`` once armed: held (never
     forwarded) until :attr:`release` is set."""
 
     def __init__(self, upstream: str) -> None:
         self.held = threading.Event()
         self.release = threading.Event()
-        proxy = self
+        super().__init__(upstream, self._hold)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                calls = json.loads(body)
-                methods = [c["method"] for c in (calls if isinstance(calls, list) else [calls])]
-                if "evm_mine" in methods and not proxy.held.is_set():
-                    proxy.held.set()
-                    proxy.release.wait(WAIT_S)
-                    with contextlib.suppress(OSError):  # the importer was killed meanwhile
-                        self.send_error(503)
-                    return
-                answer = httpx.post(
-                    upstream, content=body, headers={"Content-Type": "application/json"}
-                )
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _hold(self, calls: list[dict[str, Any]], handler: BaseHTTPRequestHandler) -> bool:
+        if any(c["method"] == "evm_mine" for c in calls) and not self.held.is_set():
+            self.held.set()
+            self.release.wait(WAIT_S)
+            with contextlib.suppress(OSError):  # the importer was killed meanwhile
+                handler.send_error(503)
+            return False
+        return True
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 @pytest.fixture

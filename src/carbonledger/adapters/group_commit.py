@@ -260,6 +260,15 @@ class GroupCommitLedger:
             for (_, future), receipt in zip(batch, receipts, strict=True):
                 future.set_result(receipt)
 
+    @property
+    def follows_chain(self) -> bool:
+        """Whether the wrapped ledger's entries are ordered by a chain (see the port)."""
+        return self.inner.follows_chain
+
+    def settle(self) -> None:
+        """Wait until this thread's queued transactions are committed (:meth:`wait`)."""
+        self.wait()
+
     def close(self) -> None:
         with self._lock:
             self._stopped = True

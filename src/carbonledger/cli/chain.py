@@ -94,12 +94,20 @@ def attach_cmd(
         help="base URL of another node's server (repeatable): sealed blobs are fetched"
         " from it by hash",
     ),
+    allow_private_peers: bool = typer.Option(
+        False,
+        "--allow-private-peers",
+        help="also ask nodes announced at loopback, private or other non-public addresses"
+        " (nodes on one private network; peers given with --peer are always asked)",
+    ),
     home: Path | None = HomeOption,
 ) -> None:
     """Make a new home a node of a ledger on a chain: its store built from the chain alone
     (sealed blobs from its peers)."""
     h = home_of(home)
-    config = h.attach_evm(passphrase(), rpc, contract, mirror=db, peers=peer)
+    config = h.attach_evm(
+        passphrase(), rpc, contract, mirror=db, peers=peer, allow_private_peers=allow_private_peers
+    )
     if confirmations:
         config["evm"]["confirmations"] = confirmations
         h.config_file.write_text(jsonlib.dumps(config, indent=2) + "\n")

@@ -19,7 +19,7 @@ import typer
 from carbonledger.cli.common import AsOption, HomeOption, home_of, open_ledger
 from carbonledger.core.rules.nodes import announced_nodes, check_node_url
 from carbonledger.errors import ConfigurationError, InvalidInput
-from carbonledger.services.backends import EVM, home_peers
+from carbonledger.services.backends import EVM, home_peer_policy, home_peers
 from carbonledger.services.registry import announce_node
 
 __all__ = ["announce_cmd", "peers_cmd"]
@@ -30,11 +30,20 @@ def peers_cmd(
         [], "--add", help="base URL of a node's server to fetch sealed blobs from (repeatable)"
     ),
     remove: list[str] = typer.Option([], "--remove", help="a peer to stop asking (repeatable)"),
+    private: bool | None = typer.Option(
+        None,
+        "--allow-private-peers/--refuse-private-peers",
+        help="whether nodes announced at loopback, private or other non-public addresses are"
+        " asked (evm.allow_private_peers; refused by default)",
+        show_default=False,
+    ),
     json: bool = typer.Option(False, "--json"),
     home: Path | None = HomeOption,
 ) -> None:
-    """Show, add or remove the nodes this home fetches sealed blobs from."""
+    """Show, add or remove the nodes this home fetches sealed blobs from; whether it asks
+    nodes announced at private addresses."""
     from carbonledger.adapters.evm.exchange import check_peer_url
+    from carbonledger.adapters.evm.peer_policy import ALLOW_PRIVATE_PEERS
 
     h = home_of(home)
     config = h.config()
@@ -47,24 +56,32 @@ def peers_cmd(
         raise ConfigurationError(f"not a peer of this home: {', '.join(unknown)}")
     peers = [p for p in peers if p not in gone]
     peers += [u for u in dict.fromkeys(check_peer_url(p) for p in add) if u not in peers]
-    if add or remove:
+    if add or remove or private is not None:
         config["evm"]["peers"] = peers
+        if private is not None:
+            config["evm"][ALLOW_PRIVATE_PEERS] = private
         h.config_file.write_text(jsonlib.dumps(config, indent=2) + "\n")
     own = config.get("node_url")
-    shown = [{"url": p, "org": None, "source": "config"} for p in peers]
+    shown: list[dict[str, str | None]] = [
+        {"url": p, "org": None, "source": "config", "refused": None} for p in peers
+    ]
     ledger = h.ledger()
     try:
         announced = announced_nodes(ledger.state())
     finally:
         ledger.close()
+    policy = home_peer_policy(h)
     for org, url in announced:
-        if url.rstrip("/") not in {*peers, own}:
-            shown.append({"url": url.rstrip("/"), "org": org, "source": "announced"})
+        shown_url = url.rstrip("/")
+        if shown_url not in {*peers, own}:
+            why = policy.refusal(shown_url)
+            shown.append({"url": shown_url, "org": org, "source": "announced", "refused": why})
     if json:
         typer.echo(jsonlib.dumps(shown))
         return
     for p in shown:
-        typer.echo(p["url"] if p["org"] is None else f"{p['url']} (announced by {p['org']})")
+        line = p["url"] if p["org"] is None else f"{p['url']} (announced by {p['org']})"
+        typer.echo(line if p["refused"] is None else f"{line}: not asked, {p['refused']}")
     if not shown:
         typer.echo("no peers: sealed blobs this node does not hold cannot be fetched")
 

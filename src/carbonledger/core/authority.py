@@ -157,12 +157,16 @@ def apply_followed(
     (:data:`CHAIN_KEEPS_NONCE_ONLY`, or a type no rule knows) that breaks a rule is void
     too, with that rule's refusal as its reason, once its nonce and signer hold (the
     chain checked those): the chain's state and this one stay alike, so no enrolled
-    signer stops every node with one such entry. Anything else the chain accepted and
+    signer stops every node with one such entry. So is an issuance of audited-emissions
+    tokens only (:func:`~carbonledger.core.rules.tokens.audited_only`: the contract
+    keeps nothing of it that a later entry can use). Anything else the chain accepted and
     the core refuses changed the chain's state (roles, balances, organisations): it is
     raised, and the node stops at it, naming it.
     """
     kind = body["type"]
     if kind in CHAIN_KEEPS_NONCE_ONLY or kind not in RULES:
+        return _apply_or_void(state, body, items, now=now, blobs=blobs)
+    if kind == "issue_token" and tokens.audited_only(items):  # nothing later uses it
         return _apply_or_void(state, body, items, now=now, blobs=blobs)
     taken = period_taken(state, items) if kind == "record_emissions" else None
     if taken is None:

@@ -204,6 +204,19 @@ class LedgerPort(Protocol):
         failures, the first one named in the report's ``error``."""
         ...
 
+    @property
+    def follows_chain(self) -> bool:
+        """Whether a chain that other nodes write to orders this ledger's entries, so an
+        entry taken may come back void (a record another node recorded first; see
+        :func:`~carbonledger.core.authority.apply_followed`)."""
+        ...
+
+    def settle(self) -> None:
+        """Return once every transaction this thread submitted is in the ledger (a group
+        commit's queue, after deferred submissions), raising a refusal of them; at once
+        on a ledger whose ``submit`` returns only then."""
+        ...
+
     def close(self) -> None:
         """Release connections; the ledger is not used after."""
         ...

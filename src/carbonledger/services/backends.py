@@ -37,6 +37,7 @@ __all__ = [
     "deploy_evm",
     "evm_module",
     "first_block_with_code",
+    "home_peer_policy",
     "home_peers",
     "open_evm",
     "open_ledger",
@@ -100,8 +101,23 @@ def open_evm(home: Home, key: PrivateKey | None = None) -> EvmLedger:
         own = home.config().get("node_url")
         return announced_peers(ledger.mirror.state(), home_peers(home), own)
 
-    ledger.exchange = PeerExchange(peers, home.path / WAITING_FILE, hints=ledger.ahead.urls)
+    ledger.exchange = PeerExchange(
+        peers, home.path / WAITING_FILE, hints=ledger.ahead.urls, policy=home_peer_policy(home)
+    )
     return ledger
+
+
+def home_peer_policy(home: Home) -> Any:
+    """Which peers this home's node asks (a
+    :class:`~carbonledger.adapters.evm.peer_policy.PeerPolicy`): those of ``evm.peers``
+    as they are, announced ones at public addresses only unless
+    ``evm.allow_private_peers``; both read from config.json at each request."""
+    from carbonledger.adapters.evm.peer_policy import ALLOW_PRIVATE_PEERS, PeerPolicy
+
+    def allow_private() -> bool:
+        return home.config().get("evm", {}).get(ALLOW_PRIVATE_PEERS) is True
+
+    return PeerPolicy(lambda: home_peers(home), allow_private)
 
 
 #: Where a node writes the sealed blobs it waits for (``chain status`` shows them).
@@ -168,10 +184,12 @@ def attach_evm(
     *,
     mirror: str | None,
     peers: Sequence[str] = (),
+    allow_private: bool = False,
 ) -> Any:
     """Build ``home``'s store from the chain alone for the ledger at ``contract``;
     ``key`` is the node's own (it signs the store's checkpoints); sealed blobs come
-    from ``peers``. Returns the ``evm`` section for config.json and the ledger's state."""
+    from ``peers``, then the announced nodes (at non-public addresses only if
+    ``allow_private``). Returns the ``evm`` section for config.json and the ledger's state."""
     evm_module()
     from carbonledger.adapters.evm.attach import attach
 
@@ -179,7 +197,7 @@ def attach_evm(
     location = offchain if "://" in offchain else home.path / offchain
     return attach(
         rpc, contract, location, key, offchain=offchain, peers=peers,
-        waiting=home.path / WAITING_FILE,
+        waiting=home.path / WAITING_FILE, allow_private_peers=allow_private,
     )  # fmt: skip
 
 

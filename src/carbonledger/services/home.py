@@ -221,13 +221,15 @@ class Home:
         *,
         mirror: str | None = None,
         peers: Sequence[str] = (),
+        allow_private_peers: bool = False,
     ) -> dict[str, Any]:
         """Make this home a node of the ledger at ``contract`` on the chain at ``rpc``, its
         store built from the chain alone (no other home's files or keys).
 
         The node gets its own key (``keys/node.json``, encrypted with ``passphrase``): it
         signs the store's checkpoints and relays its users' transactions. ``peers``: the
-        nodes it fetches sealed blobs from (``evm.peers``). Returns the config written.
+        nodes it fetches sealed blobs from (``evm.peers``); ``allow_private_peers``: it
+        also asks nodes announced at non-public addresses. Returns the config written.
         """
         if self.exists():
             raise ConfigurationError(f"{self.path} already holds a ledger")
@@ -235,7 +237,9 @@ class Home:
             raise InvalidInput("a passphrase is required to encrypt the node's key")
         self.path.mkdir(parents=True, exist_ok=True)
         key = PrivateKey.generate()
-        section, state = backends.attach_evm(self, key, rpc, contract, mirror=mirror, peers=peers)
+        section, state = backends.attach_evm(
+            self, key, rpc, contract, mirror=mirror, peers=peers, allow_private=allow_private_peers
+        )
         if state.ledger_id is None:
             raise ConfigurationError(f"the ledger at {contract} has no genesis entry yet")
         (self.path / "keys").mkdir(exist_ok=True)

@@ -22,6 +22,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,7 @@ from carbonledger.services.importer import (
     rotate_stale,
     tx_items_limit,
 )
-from carbonledger.services.resubmit import commit_records
+from carbonledger.services.resubmit import Lost, commit_records
 
 if TYPE_CHECKING:
     pass
@@ -63,13 +64,20 @@ _WATCH_SECONDS = 0.5
 
 
 class _Sink:
-    """The ledger as a worker sees it: a fixed state, periods from the store, no commits."""
+    """The ledger as a worker sees it: a fixed state, periods from the store, no commits.
+    ``follows_chain``: the importing process commits to a chain, where a record may be
+    lost to another writer; each record's line and kg CO2e then go with its items."""
 
-    def __init__(self, reader: LedgerPort, state: LedgerState, out: Any) -> None:
+    def __init__(
+        self, reader: LedgerPort, state: LedgerState, out: Any, *, follows_chain: bool = False
+    ) -> None:
         self._reader = reader
         self._state = state
         self._out = out
+        self._follows_chain = follows_chain
         self.channels = self._reader.channels
+        #: The session's records batched, by id: (report, line, kg CO2e); kept on a chain.
+        self.rows: dict[str, tuple[Any, int, Decimal]] | None = None
 
     def state(self) -> LedgerState:
         return self._state
@@ -89,6 +97,14 @@ class _Sink:
     def close(self) -> None:
         self._reader.close()
 
+    @property
+    def follows_chain(self) -> bool:
+        """Whether the importing process commits to a chain (a worker commits nothing)."""
+        return self._follows_chain
+
+    def settle(self) -> None:
+        """Nothing to wait for: the items went to the importing process."""
+
     def latest_checkpoint(self) -> Checkpoint:
         return self._reader.latest_checkpoint()
 
@@ -97,7 +113,13 @@ class _Sink:
 
     def submit(self, txs: Sequence[SignedTx]) -> list[Receipt]:
         for tx in txs:
-            self._out.put(("items", (list(tx.items), list(tx.blobs))))
+            lines: dict[str, tuple[int, str]] = {}
+            if self.rows is not None:  # handed over: the importing process keeps them
+                for item in tx.decoded():
+                    found = self.rows.pop(str(item.get("id")), None)
+                    if found is not None:
+                        lines[str(item["id"])] = (found[1], str(found[2]))
+            self._out.put(("items", (list(tx.items), list(tx.blobs), lines)))
         return []
 
 
@@ -150,10 +172,11 @@ def _worker(
     out: Any,
     parent: int,
     batch: int,
+    follows_chain: bool,
 ) -> None:
     _die_with_parent(parent)
     try:
-        sink = _Sink(reopen(), state, out)
+        sink = _Sink(reopen(), state, out, follows_chain=follows_chain)
         session = ImportSession(
             sink,
             PrivateKey.from_bytes(key),
@@ -163,6 +186,7 @@ def _worker(
             sizes=(batch, 1),
             rotate=False,
         )
+        sink.rows = session.rows
         parser = RowParser(header, site=site)
         while (chunk := _next_chunk(inbox, parent)) is not None:
             bills = []
@@ -203,10 +227,21 @@ class _Signer:
         self.pending: list[SignedTx] = []
         self.progress = progress
         self.procs: list[Any] = []
+        # On a chain: records another writer recorded first (see commit_records), each
+        # record's (line, kg CO2e) until committed, and what was lost, as rejected rows.
+        self.lost: list[Lost] | None = [] if ledger.follows_chain else None
+        self.lines: dict[str, tuple[int, str]] = {}
+        self.rejected: list[RowError] = []
+        self.lost_ids: set[str] = set()
+        self.lost_kg = Decimal(0)
 
-    def add(self, items: list[bytes], blobs: list[bytes]) -> None:
+    def add(
+        self, items: list[bytes], blobs: list[bytes], lines: dict[str, tuple[int, str]]
+    ) -> None:
         """One worker's transaction: signed as one, so its sealed blobs travel with the
-        records that name them (workers batch at most ``batch`` items)."""
+        records that name them (workers batch at most ``batch`` items); ``lines``: each
+        record's line and kg CO2e, on a chain."""
+        self.lines.update(lines)
         for data in items:
             if data.startswith(b'{"basis":'):  # canonical JSON: keys sorted
                 bid = orjson.loads(data)["id"]
@@ -237,10 +272,23 @@ class _Signer:
     def commit(self) -> None:
         if self.pending:
             # Signed again if another writer (this signer on another node) took the nonces.
-            self.nonce = commit_records(self.ledger, self.key, self.pending)
+            self.nonce = commit_records(self.ledger, self.key, self.pending, lost=self.lost)
             if self.progress is not None:
                 self.progress(sum(tx.body["count"] for tx in self.pending))
             self.pending = []
+            for item, why in self.lost or ():
+                rid = str(item["id"])
+                line, kg = self.lines.get(rid, (0, "0"))
+                self.lost_ids.add(rid)
+                self.lost_kg += Decimal(kg)
+                self.rejected.append(
+                    RowError(
+                        line, "period", f"recorded first by another writer, not recorded: {why}"
+                    )
+                )
+            if self.lost:
+                self.lost.clear()
+            self.lines.clear()  # every item added is in what was just committed
 
     def finish(self) -> None:
         self.commit()
@@ -285,6 +333,7 @@ def import_csv_parallel(
                     "out": out,
                     "parent": os.getpid(),
                     "batch": batch_size,
+                    "follows_chain": ledger.follows_chain,
                 },
             )
             for n in range(workers)
@@ -322,7 +371,7 @@ def import_csv_parallel(
                 p.join(timeout=5)
                 if p.is_alive():
                     p.kill()
-    return _merge(reports, unread)
+    return _merge(reports, unread, signer)
 
 
 def _check_alive(procs: list[Any]) -> None:
@@ -353,16 +402,22 @@ def _drain(message: tuple[str, Any], signer: _Signer, reports: list[ImportReport
         raise CarbonLedgerError(f"an import worker failed: {payload}")
 
 
-def _merge(reports: list[ImportReport], unread: list[RowError]) -> ImportReport:
+def _merge(reports: list[ImportReport], unread: list[RowError], signer: _Signer) -> ImportReport:
+    """The workers' reports as one, less the records another writer recorded first (each a
+    rejected row), with the rows that could not be read."""
     total = ImportReport()
     total.rows += len(unread)
     total.rejected.extend(unread)
+    total.rejected.extend(signer.rejected)
+    total.recorded -= len(signer.lost_ids)
+    total.kg_co2e -= signer.lost_kg
     for r in reports:
         total.rows += r.rows
         total.recorded += r.recorded
         total.duplicates += r.duplicates
         total.rejected.extend(r.rejected)
         total.kg_co2e += r.kg_co2e
-        total.record_ids.extend(r.record_ids[: max(0, 10_000 - len(total.record_ids))])
+        kept = [i for i in r.record_ids if i not in signer.lost_ids]
+        total.record_ids.extend(kept[: max(0, 10_000 - len(total.record_ids))])
     total.rejected.sort(key=lambda e: e.line)
     return total

@@ -63,10 +63,10 @@ def commit_records(
     while True:
         try:
             receipts = ledger.submit(todo)
-            if lost is not None and not receipts and ordered_by_chain(ledger):
+            if lost is not None and not receipts and ledger.follows_chain:
                 # A group commit queued them (``deferred``): wait here, so that a void
                 # entry is taken apart here rather than failing every waiter whole.
-                getattr(ledger, "wait")()  # noqa: B009 - not on the port: the group's own
+                ledger.settle()
             return todo[-1].nonce + 1
         except DuplicateEntity:
             # Another writer recorded the same account and period first (the record ids
@@ -100,9 +100,8 @@ def commit_records(
 
 def ordered_by_chain(ledger: LedgerPort) -> bool:
     """Whether ``ledger`` (or the ledger a group commit wraps) follows a chain that other
-    nodes write to, where an entry may come back void."""
-    inner = getattr(ledger, "inner", ledger)
-    return bool(getattr(getattr(inner, "mirror", None), "follows_chain", False))
+    nodes write to, where an entry may come back void (the port's ``follows_chain``)."""
+    return ledger.follows_chain
 
 
 def _not_lost(

@@ -15,7 +15,9 @@ announced by someone who may not announce, or one that is wrong, costs a failed 
 and never a wrong byte. Each URL passes the core's check of a node's URL first
 (:func:`~carbonledger.core.rules.nodes.check_node_url`); such URLs are asked only while
 blobs are missing and never become peers of the node (its state's announcements do,
-once taken and judged by the rule).
+once taken and judged by the rule). Like every announced URL, they are asked only at
+public addresses unless the node's operator allows private ones
+(:mod:`~carbonledger.adapters.evm.peer_policy`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from carbonledger.adapters.evm.packed import Selectors, decode_call
-from carbonledger.adapters.evm.rpc import Rpc
+from carbonledger.adapters.evm.calldata import Calls
 from carbonledger.core.rules.nodes import check_node_url
 from carbonledger.errors import CarbonLedgerError
 
@@ -34,17 +35,20 @@ __all__ = ["AnnouncedAhead"]
 
 class AnnouncedAhead:
     """The node URLs announced in EVM transactions a node has not taken yet; each EVM
-    transaction's calldata is read once."""
+    transaction's call is read once, through ``calls``, which the node then takes its
+    entries from (:mod:`~carbonledger.adapters.evm.calldata`)."""
 
-    def __init__(self, rpc: Rpc, selectors: Selectors) -> None:
-        self.rpc, self.selectors = rpc, selectors
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
         self._seen: dict[str, list[tuple[str, str]]] = {}
-        self.pending: list[str] = []  # EVM transactions of the entries not taken, in order
+        self.pending: list[str] = []  # EVM transactions of the entries to take, in order
+        self.at = 0  # where in ``pending`` the entries not taken yet start
 
     def urls(self) -> list[str]:
-        """The latest URL each organisation announced in the pending EVM transactions."""
+        """The latest URL each organisation announced in the pending EVM transactions
+        (those taken already announce in the node's state)."""
         latest: dict[str, str] = {}
-        for evm_tx in dict.fromkeys(self.pending):
+        for evm_tx in dict.fromkeys(self.pending[self.at :]):
             for org, url in self._announced(evm_tx):
                 latest.pop(org, None)  # the latest last
                 latest[org] = url
@@ -60,9 +64,7 @@ class AnnouncedAhead:
 def _read(ahead: AnnouncedAhead, evm_tx: str) -> list[tuple[str, str]]:
     """(org, url) of each announcement the EVM transaction carries, as signed."""
     try:
-        tx = ahead.rpc.call("eth_getTransactionByHash", evm_tx)
-        data = bytes.fromhex(tx["input"][2:])
-        entries = decode_call(ahead.selectors, data, f"EVM transaction {evm_tx}")
+        entries = ahead.calls.read(evm_tx)
     except (CarbonLedgerError, ValueError, KeyError, TypeError):
         return []  # the follower names what is wrong with it when it gets there
     out: list[tuple[str, str]] = []

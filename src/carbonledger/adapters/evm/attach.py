@@ -22,6 +22,7 @@ from carbonledger.adapters.evm.exchange import (
     check_peer_url,
 )
 from carbonledger.adapters.evm.ledger import EvmLedger
+from carbonledger.adapters.evm.peer_policy import ALLOW_PRIVATE_PEERS, PeerPolicy
 from carbonledger.adapters.evm.rpc import Rpc
 from carbonledger.core.state import LedgerState
 from carbonledger.crypto.keys import PrivateKey
@@ -39,10 +40,12 @@ def attach(
     offchain: str,
     peers: Sequence[str] = (),
     waiting: Path | None = None,
+    allow_private_peers: bool = False,
 ) -> tuple[dict[str, Any], LedgerState]:
     """Build the store at ``location`` (named ``offchain`` in the home's config) from the
     chain at ``rpc`` for the ledger at ``contract``; ``key`` is the node's own; sealed
-    blobs come from ``peers`` (what is waited for is written to ``waiting``). An entry
+    blobs come from ``peers`` (what is waited for is written to ``waiting``), then from
+    the announced nodes (at public addresses only, unless ``allow_private_peers``). An entry
     whose blobs no peer has yet stops the store before it: the node takes it when it
     follows. Returns the ``evm`` section for config.json and the ledger's state."""
     shown = [check_peer_url(p) for p in peers]
@@ -61,7 +64,10 @@ def attach(
         checkpoint_signer=key.address,
     )
     ledger.exchange = PeerExchange(
-        lambda: announced_peers(ledger.mirror.state(), shown), waiting, hints=ledger.ahead.urls
+        lambda: announced_peers(ledger.mirror.state(), shown),
+        waiting,
+        hints=ledger.ahead.urls,
+        policy=PeerPolicy(lambda: shown, lambda: allow_private_peers),
     )
     try:
         if ledger.status()["entries_off_chain"]:
@@ -80,6 +86,7 @@ def attach(
         "deploy_block": block,
         "offchain": offchain,
         "peers": shown,
+        ALLOW_PRIVATE_PEERS: allow_private_peers,
     }
     return section, state
 

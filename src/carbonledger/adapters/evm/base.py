@@ -254,6 +254,14 @@ class EvmBase:
             "entries_off_chain": store_count(self.mirror),
         }
 
+    @property
+    def follows_chain(self) -> bool:
+        """True: the chain, which other nodes write to, orders this node's entries."""
+        return True
+
+    def settle(self) -> None:
+        """Nothing to wait for: ``submit`` returns once the chain took its transactions."""
+
     def close(self) -> None:
         self.mirror.close()
         self.rpc.close()

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from carbonledger.adapters.evm.peer_policy import PeerPolicy, Route
 from carbonledger.adapters.evm.rpc import NodeUnreachable
 from carbonledger.core.authority import apply_followed
 from carbonledger.core.blobs import BLOB_BATCH_MAX, is_blob_id, referenced_blobs
@@ -131,7 +132,9 @@ class PeerExchange:
     """Fetches sealed blobs from the peers ``peers()`` names (read at each fetch, so a
     peer added while a server runs is asked from then on), then from those ``hints()``
     names if any are missing; ``waiting`` is the file where what the node waits for is
-    written (None: nowhere)."""
+    written (None: nowhere). ``policy`` says which peers are asked and where requests go
+    (:mod:`~carbonledger.adapters.evm.peer_policy`; by default, only peers at public
+    addresses)."""
 
     def __init__(
         self,
@@ -140,11 +143,13 @@ class PeerExchange:
         *,
         timeout_s: float = 10.0,
         hints: Callable[[], Sequence[str]] | None = None,
+        policy: PeerPolicy | None = None,
     ) -> None:
         self.peers = peers
         self.waiting = waiting
         self.timeout_s = timeout_s
         self.hints = hints
+        self.policy = policy or PeerPolicy()
         self._failing: set[str] = set()  # peers whose last request failed
 
     def _asked(self, missing: Callable[[], bool]) -> Iterator[str]:
@@ -186,9 +191,19 @@ class PeerExchange:
             left = [b for b in wanted if b not in got]
             if not left:
                 break
+            try:
+                route = self.policy.route(peer)
+            except (OSError, UnicodeError, ValueError) as exc:  # as a node that is down
+                problems.append(f"{peer} did not serve them (its host does not resolve: {exc})")
+                tried.append(peer)
+                self._failing.add(peer)
+                continue
+            if route.refused is not None:
+                problems.append(f"{peer} refused: {route.refused}")
+                continue
             tried.append(peer)
             try:
-                served = self._ask(peer, left)
+                served = self._ask(route, left)
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
                 problems.append(f"{peer} did not serve them ({type(exc).__name__}: {exc})")
                 self._failing.add(peer)
@@ -211,12 +226,15 @@ class PeerExchange:
             self._wait(where, missing, tried, problems)
         return got
 
-    def _ask(self, peer: str, ids: Sequence[str]) -> dict[str, bytes]:
+    def _ask(self, route: Route, ids: Sequence[str]) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
-        with httpx.Client(timeout=self.timeout_s) as client:
+        with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as client:
             for at in range(0, len(ids), BLOB_BATCH_MAX):
                 res = client.post(
-                    f"{peer}{BLOBS_PATH}", json={"ids": list(ids[at : at + BLOB_BATCH_MAX])}
+                    f"{route.base}{BLOBS_PATH}",
+                    json={"ids": list(ids[at : at + BLOB_BATCH_MAX])},
+                    headers=route.headers,
+                    extensions=route.extensions,
                 )
                 res.raise_for_status()
                 for blob_id, text in res.json()["blobs"].items():
@@ -227,7 +245,7 @@ class PeerExchange:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         shown = ", ".join(missing[:5]) + more
         why = "; ".join(problems) if problems else "no peer had them"
-        if not tried:
+        if not tried and not problems:
             why = "no peers are configured or announced (chain peers --add URL; chain announce URL)"
         message = (
             f"{where}: waiting for {len(missing)} sealed blob(s) ({shown}) that this node"
@@ -252,14 +270,23 @@ class PeerExchange:
             self.waiting.unlink(missing_ok=True)
 
     def status(self) -> dict[str, Any]:
-        """The peers, and what the node waits for (None when nothing)."""
+        """The peers asked, those refused (each with why), and what the node waits for
+        (None when nothing)."""
         found: Any = None
         if self.waiting is not None and self.waiting.exists():
             try:
                 found = json.loads(self.waiting.read_text())
             except (OSError, ValueError):
                 found = None
-        return {"peers": list(self.peers()), "waiting_for_blobs": found}
+        asked: list[str] = []
+        refused: list[dict[str, str]] = []
+        for peer in self.peers():
+            why = self.policy.refusal(peer)
+            if why is None:
+                asked.append(peer)
+            else:
+                refused.append({"url": peer, "reason": why})
+        return {"peers": asked, "peers_refused": refused, "waiting_for_blobs": found}
 
 
 def _named(tx: SignedTx) -> list[str]:

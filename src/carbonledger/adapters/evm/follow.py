@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from carbonledger.adapters.evm.ahead import AnnouncedAhead
 from carbonledger.adapters.evm.base import EvmBase
+from carbonledger.adapters.evm.calldata import Calls
 from carbonledger.adapters.evm.carried import WrappedKey, decode_carried
 from carbonledger.adapters.evm.entries import store_count, writer_lock
 from carbonledger.adapters.evm.exchange import BlobSource, fill_blobs
-from carbonledger.adapters.evm.packed import decode_call, typed_digest_hex, typed_tx
+from carbonledger.adapters.evm.packed import typed_digest_hex, typed_tx
 from carbonledger.adapters.evm.recovery import entries_kept, store_beside
 from carbonledger.adapters.evm.rpc import NodeUnreachable
 from carbonledger.adapters.sqlite.ledger import SqliteLedger
@@ -58,13 +59,22 @@ class Follower(EvmBase):
     #: Where sealed blobs this node does not hold are fetched (None: from nowhere).
     exchange: BlobSource | None = None
     _ahead: AnnouncedAhead | None = None
+    _calls: Calls | None = None
+
+    @property
+    def calls(self) -> Calls:
+        """The calls of the EVM transactions this node reads, each read once for the
+        look-ahead and the entries taken (:mod:`~carbonledger.adapters.evm.calldata`)."""
+        if self._calls is None:
+            self._calls = Calls(self.rpc, self._selectors)
+        return self._calls
 
     @property
     def ahead(self) -> AnnouncedAhead:
         """The node URLs announced in the entries this node has not taken yet (where it
         also asks for blobs it misses, see :mod:`~carbonledger.adapters.evm.ahead`)."""
         if self._ahead is None:
-            self._ahead = AnnouncedAhead(self.rpc, self._selectors)
+            self._ahead = AnnouncedAhead(self.calls)
         return self._ahead
 
     @property
@@ -176,7 +186,8 @@ class Follower(EvmBase):
         added = 0
         decoded: dict[str, dict[str, Decoded]] = {}
         self.ahead.pending = [e["evm_tx"] for e in entries[have:]]
-        for entry in entries[have:]:
+        for at, entry in enumerate(entries[have:]):
+            self.ahead.at = at
             txs = decoded.get(entry["evm_tx"])
             if txs is None:
                 txs = decoded[entry["evm_tx"]] = self._decode_calldata(entry["evm_tx"])
@@ -201,15 +212,13 @@ class Follower(EvmBase):
     def _decode_calldata(self, evm_tx: str) -> dict[str, Decoded]:
         """Each transaction of an EVM call by body hash, with the keys it wraps and the
         ledger time of its batch when the call carried one (in a DAO transaction's hints)."""
-        tx = self.rpc.call("eth_getTransactionByHash", evm_tx)
-        data = bytes.fromhex(tx["input"][2:])
         where = f"EVM transaction {evm_tx}"
         signed: list[tuple[str, SignedTx | CarbonLedgerError, list[WrappedKey]]] = []
         times = []
         # Typed transactions name their ledger only through their signature's domain: the
         # ledger id is the genesis entry's, kept once known (a rebuilt store has none).
         ledger_id = self._ledger_id or self.mirror.state().ledger_id
-        for entry in decode_call(self._selectors, data, where):
+        for entry in self.calls.read(evm_tx):
             if isinstance(entry[0], bytes):  # a Tx tuple (JSON form)
                 body, r, s, v, items, hints, elements = entry
                 carried = decode_carried(elements, where)
@@ -229,6 +238,7 @@ class Follower(EvmBase):
         now = iso_from_ms(times[0]) if times else None
         # Sealed blobs are not in calldata: the store's, else the peers' (checked by hash).
         filled = fill_blobs(self.mirror, self.exchange, [t for _, t, _ in signed], where, now)
+        self.calls.taken(evm_tx)  # decoded whole: the entries are taken from what is returned
         signed = [(d, t, k) for (d, _, k), t in zip(signed, filled, strict=True)]
         return {digest: (t, keys, now) for digest, t, keys in signed}
 

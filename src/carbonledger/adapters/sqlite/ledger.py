@@ -521,6 +521,9 @@ class SqliteLedger(LedgerLog):
                 follows_chain=self.follows_chain,
             )
 
+    def settle(self) -> None:
+        """Nothing to wait for: ``submit`` returns once its transactions are committed."""
+
     def close(self) -> None:
         for conn in self._readers:
             conn.close()

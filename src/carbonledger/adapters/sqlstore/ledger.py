@@ -418,6 +418,9 @@ class SqlLedger(LedgerLog):
             except sa_exc.DBAPIError as exc:
                 return VerifyReport(False, error=f"the off-chain store is not readable: {exc}")
 
+    def settle(self) -> None:
+        """Nothing to wait for: ``submit`` returns once its transactions are committed."""
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -12,6 +12,14 @@ URL and the contract's address finds its peers on the ledger itself. The URL is 
 and is only a place to ask: every blob fetched is checked against the SHA-256 its
 signed item holds, so a wrong URL costs a failed request, never a wrong byte.
 
+This rule does not refuse URLs at private or loopback addresses: a name's addresses are
+known only by resolving it, which is I/O and differs from node to node, and whether a
+private address is reachable and meant is a fact of the network the nodes share (a
+consortium on one private network), which only each node's operator knows; a rule
+changed now would also void announcements already on ledgers. Each node refuses to
+ask an announced non-public address unless its operator allows it
+(:mod:`carbonledger.adapters.evm.peer_policy`).
+
 The contract keeps nothing of this type but the signer's nonce
 (:data:`~carbonledger.core.authority.CHAIN_KEEPS_NONCE_ONLY`): an announcement that
 breaks this rule, sent straight to the contract, is void on every node.

@@ -58,7 +58,7 @@ from carbonledger.core.tokens.issuance import (
 from carbonledger.core.tokens.model import AUDITED, SerialRange, check_amount, check_text
 from carbonledger.errors import Conflict, DuplicateEntity, InvalidInput, NotFound, PermissionDenied
 
-__all__ = ["RULES"]
+__all__ = ["RULES", "audited_only"]
 
 
 # -- offsets directory ------------------------------------------------------
@@ -91,6 +91,22 @@ def issue_token(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]
     expect_kind(items, "token")
     for item in items:
         issue(state, body["sender"], item)
+
+
+def audited_only(items: Sequence[object]) -> bool:
+    """Whether ``items`` (an ``issue_token`` entry's) are all audited-emissions tokens.
+
+    Of such an entry a contract keeps nothing that a later entry on chain can use: the
+    token holds no balance, is never transferable nor minted again, and its id, kept as
+    taken, only makes a later issuance of that id revert. The rest of its rule (the
+    auditor's current channel access, the scope, the period, the manifest's root) needs
+    state a contract does not keep, so on a chain one that breaks the rule is void on
+    every node (:func:`~carbonledger.core.authority.apply_followed`), as an entry the
+    contract keeps only the nonce of, rather than stop them all.
+    """
+    return bool(items) and all(
+        isinstance(item, dict) and item.get("type") == AUDITED for item in items
+    )
 
 
 def mint_token(state: LedgerState, body: TxBody, items: Sequence[dict[str, Any]]) -> None:
