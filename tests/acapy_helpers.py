@@ -108,7 +108,7 @@ def missing(reason: str) -> None:
     """Fail in CI (``CARBONLEDGER_REQUIRE_ACAPY=1``), skip elsewhere."""
     if os.environ.get("CARBONLEDGER_REQUIRE_ACAPY") == "1":
         pytest.fail(f"ACA-Py agent required (CARBONLEDGER_REQUIRE_ACAPY=1): {reason}")
-    pytest.skip(f"{reason}; run `source scripts/ci-acapy.sh` to install and start one")
+    pytest.skip(reason=f"{reason}; run `source scripts/ci-acapy.sh` to install and start one")
 
 
 def _ready(agent: Agent) -> bool:

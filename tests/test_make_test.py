@@ -104,7 +104,7 @@ def _source_services(bin_dir: Path) -> subprocess.CompletedProcess[str]:
 
 def test_services_script_starts_an_installed_but_stopped_postgresql(tmp_path: Path) -> None:
     if os.geteuid() != 0:
-        pytest.skip("starting a cluster needs root (or sudo -n); CI runs as root")
+        pytest.skip(reason="starting a cluster needs root (or sudo -n); CI runs as root")
     flag, log = tmp_path / "running", tmp_path / "calls"
     bin_dir = _fake_bin(
         tmp_path,

@@ -26,7 +26,7 @@ def server_url() -> str:
     except ImportError as exc:  # pragma: no cover - the [evm] extra brings them
         if REQUIRED:
             raise
-        pytest.skip(f"PostgreSQL tests need psycopg and SQLAlchemy ({exc})")
+        pytest.skip(reason=f"PostgreSQL tests need psycopg and SQLAlchemy ({exc})")
     u = make_url(url)
     try:
         with psycopg.connect(
@@ -45,7 +45,7 @@ def server_url() -> str:
         )
         if REQUIRED:
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     return url
 
 

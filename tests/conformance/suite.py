@@ -207,7 +207,7 @@ class LedgerConformance:
     ) -> Iterator[World]:
         reason = self.DIFFERENCES.get(request.node.originalname)
         if reason:
-            pytest.skip(f"intentional difference of this backend: {reason}")
+            pytest.skip(reason=f"intentional difference of this backend: {reason}")
         world = build_world(backend, tmp_path)
         yield world
         close = getattr(world.ledger, "close", None)

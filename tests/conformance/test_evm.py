@@ -28,11 +28,13 @@ def _need_evm() -> Any:
     except ImportError as exc:
         if REQUIRED:
             raise
-        pytest.skip(f"the [evm] extra is not installed ({exc})")
+        pytest.skip(reason=f"the [evm] extra is not installed ({exc})")
     if anvil.find_anvil() is None:
         if REQUIRED:
             pytest.fail("anvil is required (CARBONLEDGER_REQUIRE_EVM=1): run npm ci in contracts/")
-        pytest.skip("anvil not found: run `npm ci` in contracts/ (or set CARBONLEDGER_ANVIL)")
+        pytest.skip(
+            reason="anvil not found: run `npm ci` in contracts/ (or set CARBONLEDGER_ANVIL)"
+        )
     return anvil
 
 

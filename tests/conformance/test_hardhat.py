@@ -24,13 +24,15 @@ def _need_hardhat() -> Any:
     except ImportError as exc:
         if test_evm.REQUIRED:
             raise
-        pytest.skip(f"the [evm] extra is not installed ({exc})")
+        pytest.skip(reason=f"the [evm] extra is not installed ({exc})")
     if hardhat.find_hardhat() is None:
         if test_evm.REQUIRED:
             pytest.fail(
                 "hardhat is required (CARBONLEDGER_REQUIRE_EVM=1): run npm ci in contracts/"
             )
-        pytest.skip("hardhat not found: run `npm ci` in contracts/ (or set CARBONLEDGER_HARDHAT)")
+        pytest.skip(
+            reason="hardhat not found: run `npm ci` in contracts/ (or set CARBONLEDGER_HARDHAT)"
+        )
     return hardhat
 
 

@@ -44,7 +44,7 @@ _MISSING = (
 if _MISSING and os.environ.get("CARBONLEDGER_REQUIRE_BROWSER"):
     raise RuntimeError(f"{_MISSING}; CARBONLEDGER_REQUIRE_BROWSER is set, so this is an error")
 if _MISSING:
-    pytest.skip(f"{_MISSING}; CI installs it", allow_module_level=True)
+    pytest.skip(reason=f"{_MISSING}; CI installs it", allow_module_level=True)
 
 
 @dataclass

@@ -105,7 +105,7 @@ def test_run_an_audit_as_dana(page: Any, shots: Path) -> None:
 
 def test_retire_a_certificate(page: Any, served: Served, shots: Path) -> None:
     if served.features["tokens"]:
-        pytest.skip(f"token service missing: {served.features['tokens']}")
+        pytest.skip(reason=f"token service missing: {served.features['tokens']}")
     sign_in(page, "greenmarkets/recs")
     page.goto("/tokens")
     page.get_by_label("Token you hold").first.select_option(index=0)
@@ -122,7 +122,7 @@ def test_vote_on_a_proposal(page: Any, served: Served, shots: Path) -> None:
     page.goto("/dao")
     page.screenshot(path=shots / "dao.png", full_page=True)
     if served.features["dao"]:
-        pytest.skip(f"DAO service missing: {served.features['dao']}")
+        pytest.skip(reason=f"DAO service missing: {served.features['dao']}")
     sign_in(page, "northwind/frank")  # holds 200,000 dCARB after the demo's first proposal
     page.goto("/dao")
     open_proposal = page.locator("#proposal-fund-monitoring")

@@ -18,7 +18,7 @@ def test_committed_artifacts_match_the_sources() -> None:
     if not (CONTRACTS / "node_modules" / "solc").exists():
         if os.environ.get("CARBONLEDGER_REQUIRE_EVM") == "1":
             pytest.fail("contracts/node_modules is missing: run npm ci in contracts/")
-        pytest.skip("npm solc is not installed: run `npm ci` in contracts/")
+        pytest.skip(reason="npm solc is not installed: run `npm ci` in contracts/")
     node = shutil.which("node")
     assert node is not None
     result = subprocess.run(

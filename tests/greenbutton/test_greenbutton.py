@@ -261,7 +261,7 @@ def test_coastal_bills_per_local_month() -> None:
     try:
         pacific = zoneinfo.ZoneInfo("America/Los_Angeles")
     except zoneinfo.ZoneInfoNotFoundError:
-        pytest.skip("no time zone database on this machine")
+        pytest.skip(reason="no time zone database on this machine")
     _, total, _, rows = independent(COASTAL)
     result = to_bills(parse_file(COASTAL), site="hq", account="meter-5", timezone="local")
     assert len(result.bills) == 12
