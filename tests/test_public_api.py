@@ -79,7 +79,7 @@ PUBLIC: dict[str, list[str]] = {
     "carbonledger.adapters.sqlite.verify": ["verify_connection"],
     "carbonledger.adapters.state_tail": [
         "SNAPSHOT_BYTES_PER_LEAF", "SNAPSHOT_MAX_TAIL", "Rows", "load_snapshot", "replay_tail",
-        "snapshot_due", "snapshot_leaves", "snapshot_problem",
+        "snapshot_due", "snapshot_entry", "snapshot_leaves", "snapshot_problem",
     ],
     "carbonledger.adapters.tlog_store": [
         "Remembered", "batch_notes", "ledger_consistency", "prune_blobs", "read_meta_text",

@@ -15,7 +15,7 @@ state the entries produce at that size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -31,6 +31,7 @@ __all__ = [
     "load_snapshot",
     "replay_tail",
     "snapshot_due",
+    "snapshot_entry",
     "snapshot_leaves",
     "snapshot_problem",
 ]
@@ -63,15 +64,29 @@ def load_snapshot(data: bytes) -> tuple[LedgerState, int]:
     return LedgerState.from_json(orjson.loads(data)), len(data)
 
 
+def snapshot_entry(ends: Sequence[int] | None, snapshot: int, size: int) -> int:
+    """The entry after which a snapshot of ``snapshot`` leaves was taken, in a store of
+    ``size`` leaves; ``ends``: (seq, first leaf after it) of the entry holding the
+    snapshot's last leaf, None if no entry holds it."""
+    if snapshot > size or ends is None or ends[1] != snapshot:
+        raise IntegrityError(
+            f"the state snapshot is for {snapshot} leaves, where no entry of the"
+            f" {size} leaves stored ends"
+        )
+    return int(ends[0])
+
+
 def replay_tail(
     state: LedgerState,
     entries: Iterable[tuple[int, str, bytes, int, int]],
     leaves: Rows,
     *,
+    size: int,
     follows_chain: bool = False,
 ) -> None:
     """Apply stored ``entries`` (seq, ledger time, body, first leaf, leaf count), in order,
-    to ``state``, with their items read from ``leaves`` (from the state's size on).
+    to ``state``, with their items read from ``leaves`` (from the state's size on), up
+    to the ``size`` leaves stored.
 
     The entries were checked when they were committed; signatures are not recovered
     again (``verify`` does that), but every rule runs, as it must to advance the state.
@@ -99,6 +114,8 @@ def replay_tail(
             raise IntegrityError(
                 f"entry {seq} does not apply to the state before it ({exc})"
             ) from exc
+    if state.size != size:
+        raise IntegrityError(f"the entries hold {state.size} leaves, {size} are stored")
 
 
 def snapshot_leaves(data: bytes | None) -> int | None:

@@ -15,7 +15,12 @@ from carbonledger.adapters.checkpoint_rows import latest_checkpoint, latest_chec
 from carbonledger.adapters.ledger_log import Head, LedgerLog, tx_evidence
 from carbonledger.adapters.sqlite.channels import SqliteChannelStore
 from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL, connect
-from carbonledger.adapters.state_tail import load_snapshot, replay_tail, snapshot_due
+from carbonledger.adapters.state_tail import (
+    load_snapshot,
+    replay_tail,
+    snapshot_due,
+    snapshot_entry,
+)
 from carbonledger.adapters.tlog_store import (
     batch_notes,
     ledger_consistency,
@@ -138,10 +143,9 @@ class SqliteLedger(LedgerLog):
                 (after,),
             ),
             conn.execute("SELECT idx, data FROM leaf WHERE idx >= ? ORDER BY idx", (start,)),
+            size=size,
             follows_chain=self.follows_chain,
         )
-        if state.size != size:
-            raise IntegrityError(f"the entries hold {state.size} leaves, the file {size}")
         self._tail, self._snapshot_bytes = tail + size - start, snapshot_bytes
         acc = MerkleAccumulator.from_frontier(size, self._frontier(size))
         return state, acc, prev, seq
@@ -162,12 +166,7 @@ class SqliteLedger(LedgerLog):
             " WHERE leaf.idx = ?",
             (snapshot - 1,),
         ).fetchone()
-        if snapshot > size or row is None or row[1] != snapshot:
-            raise IntegrityError(
-                f"the state snapshot is for {snapshot} leaves, where no entry of the"
-                f" {size} leaves stored ends"
-            )
-        return int(row[0])
+        return snapshot_entry(row, snapshot, size)
 
     def _frontier(self, size: int) -> list[bytes]:
         """Hashes of the perfect subtrees that make up a tree of ``size`` leaves, left first."""

@@ -24,7 +24,12 @@ from carbonledger.adapters.sqlite.schema import NODE_MIN_LEVEL
 from carbonledger.adapters.sqlstore import schema as t
 from carbonledger.adapters.sqlstore.channels import SqlChannelStore, insert_ignore
 from carbonledger.adapters.sqlstore.migrate import upgrade
-from carbonledger.adapters.state_tail import load_snapshot, replay_tail, snapshot_due
+from carbonledger.adapters.state_tail import (
+    load_snapshot,
+    replay_tail,
+    snapshot_due,
+    snapshot_entry,
+)
 from carbonledger.adapters.tlog_store import batch_notes, replace_rows, void_seq
 from carbonledger.core.canonical import canonical
 from carbonledger.core.merkle import (
@@ -141,22 +146,16 @@ class SqlLedger(LedgerLog):
             .join(t.leaf, leaf.seq == tx.seq)
             .where(leaf.idx == state.size - 1)
         ).first()
-        if state.size > size or ends is None or ends[1] != state.size:
-            raise IntegrityError(
-                f"the state snapshot is for {state.size} leaves, where no entry of the"
-                f" {size} leaves stored ends"
-            )
+        after = snapshot_entry(ends, state.size, size)
         entries = conn.execute(
             select(tx.seq, tx.ledger_time, tx.body, tx.first_leaf, tx.n_leaves)
-            .where(tx.seq > ends[0])
+            .where(tx.seq > after)
             .order_by(tx.seq)
         ).all()
         leaves = conn.execute(
             select(leaf.idx, leaf.data).where(leaf.idx >= state.size).order_by(leaf.idx)
         )
-        replay_tail(state, entries, leaves, follows_chain=self.follows_chain)
-        if state.size != size:
-            raise IntegrityError(f"the entries hold {state.size} leaves, the store {size}")
+        replay_tail(state, entries, leaves, size=size, follows_chain=self.follows_chain)
 
     @staticmethod
     def _node(conn: Connection, level: int, idx: int) -> bytes:
