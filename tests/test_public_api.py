@@ -88,7 +88,7 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "carbonledger.adapters.sqlite.verify_checks": [
         "BlobCheck", "Findings", "NodeStreams", "Stop", "check_checkpoint", "check_notes",
-        "check_remembered",
+        "check_remembered", "stored_snapshot",
     ],
     "carbonledger.api": ["create_app"],
     "carbonledger.api.app": ["create_app"],

@@ -32,6 +32,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_notes,
     check_remembered,
     check_wrapped_keys,
+    stored_snapshot,
 )
 from carbonledger.adapters.sqlite.verify_parallel import verify_with_worker, wants_worker
 from carbonledger.adapters.state_tail import snapshot_leaves, snapshot_problem
@@ -88,8 +89,7 @@ class _Pass:
         self.root_at: dict[int, bytes] = {0: EMPTY_ROOT}
         self.watch: int | None = None
         #: The stored state snapshot, the size it names, and the state replayed to that size.
-        snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
-        self.snapshot = None if snap is None else bytes(snap[0])
+        self.snapshot = stored_snapshot(conn)
         self.snapshot_at = snapshot_leaves(self.snapshot)
         self.at_snapshot: bytes | None = None
 

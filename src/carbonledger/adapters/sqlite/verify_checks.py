@@ -28,6 +28,7 @@ __all__ = [
     "check_checkpoint",
     "check_notes",
     "check_remembered",
+    "stored_snapshot",
 ]
 
 _BLOB_FIELDS = frozenset(BLOB_FIELDS)
@@ -334,3 +335,9 @@ def _check_stored_note(
             f"the stored checkpoint note (size {cp.size}, root {cp.root.hex()}) is not the"
             f" ledger's last checkpoint (size {report.leaves})"
         )
+
+
+def stored_snapshot(conn: sqlite3.Connection) -> bytes | None:
+    """The state snapshot stored in the ledger file (None: there is none)."""
+    snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+    return None if snap is None else bytes(snap[0])

@@ -47,6 +47,7 @@ from carbonledger.adapters.sqlite.verify_checks import (
     check_notes,
     check_remembered,
     check_wrapped_keys,
+    stored_snapshot,
 )
 from carbonledger.adapters.state_tail import snapshot_leaves, snapshot_problem
 from carbonledger.adapters.tlog_store import Remembered
@@ -246,7 +247,7 @@ def _replay(
     facts: _LogFacts | None = None
     leaves = conn.execute(_ITEM_SQL)
     loads = orjson.loads
-    snap_at = snapshot_leaves(_stored_snapshot(conn))
+    snap_at = snapshot_leaves(stored_snapshot(conn))
     at_snapshot = None
     entries = conn.execute("SELECT seq, ledger_time, body, n_leaves FROM tx ORDER BY seq")
     n = 0
@@ -300,11 +301,6 @@ def _columns_hold(item: dict[str, Any], row: tuple[Any, ...]) -> bool:
     )
 
 
-def _stored_snapshot(conn: sqlite3.Connection) -> bytes | None:
-    snap = conn.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
-    return None if snap is None else bytes(snap[0])
-
-
 def _shaped_by_worker(seq: int, body: Any) -> bool:
     """Whether the worker checks the records of entry ``seq`` (with ``body``) for what the
     record rule checks that does not depend on the state (see :func:`_shapes`).
@@ -347,7 +343,7 @@ def _finish(
         root=facts.root.hex(),
     )
     check_wrapped_keys(conn, state, found)
-    problem = snapshot_problem(_stored_snapshot(conn), at)
+    problem = snapshot_problem(stored_snapshot(conn), at)
     if facts.leaves and problem is not None:
         found.add(problem)
     verifier = check_notes(conn, state, report, found)
