@@ -513,7 +513,8 @@ PUBLIC: dict[str, list[str]] = {
         "register_user", "revoke_user",
     ],
     "carbonledger.services.importer": [
-        "ImportReport", "ImportSession", "basis_item", "import_bills", "record_item",
+        "ImportReport", "ImportSession", "basis_item", "import_bills", "lost_row",
+        "record_item",
         "rotate_stale", "site_location", "tx_items_limit",
     ],
     "carbonledger.services.offsets": [

@@ -67,6 +67,7 @@ __all__ = [
     "ImportSession",
     "basis_item",
     "import_bills",
+    "lost_row",
     "record_item",
     "rotate_stale",
     "site_location",
@@ -437,9 +438,7 @@ class ImportSession:
                 report.record_ids.remove(item["id"])
             if report.items is not None:
                 report.items.pop(item["id"], None)
-            report.rejected.append(
-                RowError(line, "period", f"recorded first by another writer, not recorded: {why}")
-            )
+            report.rejected.append(lost_row(line, why))
         self.out.lost.clear()
         return self.report
 
@@ -527,6 +526,11 @@ class ImportSession:
             self.rows[rid] = (report, bill.line or 0, figures[0])
         if len(report.record_ids) < 10_000:
             report.record_ids.append(rid)
+
+
+def lost_row(line: int, why: str) -> RowError:
+    """The rejected row of a record another writer recorded first (a chain's void entry)."""
+    return RowError(line, "period", f"recorded first by another writer, not recorded: {why}")
 
 
 _DUPLICATE = object()

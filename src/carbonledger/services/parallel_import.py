@@ -48,6 +48,7 @@ from carbonledger.services.bills_csv import DECODE_ERRORS, RowParser, read_heade
 from carbonledger.services.importer import (
     ImportReport,
     ImportSession,
+    lost_row,
     rotate_stale,
     tx_items_limit,
 )
@@ -281,11 +282,7 @@ class _Signer:
                 line, kg = self.lines.get(rid, (0, "0"))
                 self.lost_ids.add(rid)
                 self.lost_kg += Decimal(kg)
-                self.rejected.append(
-                    RowError(
-                        line, "period", f"recorded first by another writer, not recorded: {why}"
-                    )
-                )
+                self.rejected.append(lost_row(line, why))
             if self.lost:
                 self.lost.clear()
             self.lines.clear()  # every item added is in what was just committed
